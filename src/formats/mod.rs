@@ -1,0 +1,4 @@
+//! The formats we read and write, as plain serde types, one module per format. No logic
+//! beyond (de)serialisation and constants lives here.
+
+pub mod oci;

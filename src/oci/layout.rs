@@ -1,0 +1,171 @@
+//! An OCI image layout on disk (`oci-layout`, `index.json`, `blobs/sha256/...`).
+//!
+//! Blobs are written atomically and verified on read; `index.json` is replaced atomically,
+//! so a crash leaves the previous valid layout. Tags are `org.opencontainers.image.ref.name`
+//! annotations on `index.json` entries; untagged entries (referrers) are kept there too, which
+//! is where `oras discover --oci-layout` finds them.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::formats::oci::{ANNOTATION_REF_NAME, Descriptor, ImageIndex, LayoutMarker};
+use crate::util::digest::Digest;
+use crate::util::fs::{write_atomic, write_json_atomic};
+
+/// An OCI image layout directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// Opens the layout at `root`, creating an empty one (marker, empty index, blob
+    /// directory) where none exists.
+    pub fn create(root: &Path) -> Result<Layout> {
+        let layout = Layout {
+            root: root.to_owned(),
+        };
+        let marker = root.join("oci-layout");
+        if !marker.exists() {
+            write_json_atomic(
+                &marker,
+                &LayoutMarker {
+                    image_layout_version: "1.0.0".into(),
+                },
+            )?;
+        }
+        let blobs = root.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).map_err(|e| Error::io("creating", &blobs, e))?;
+        if !root.join("index.json").exists() {
+            layout.write_index(&ImageIndex::new())?;
+        }
+        Ok(layout)
+    }
+
+    /// Opens an existing layout; an error names the directory when it is not one.
+    pub fn open(root: &Path) -> Result<Layout> {
+        let marker = root.join("oci-layout");
+        if !marker.is_file() {
+            return Err(Error::msg(format!(
+                "{} is not an OCI image layout (no oci-layout file)",
+                root.display()
+            )));
+        }
+        Ok(Layout {
+            root: root.to_owned(),
+        })
+    }
+
+    /// The layout's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with `digest` lives.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    /// True when the blob is present.
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// Stores `bytes` (atomically, once) and returns their digest.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest> {
+        let digest = Digest::of(bytes);
+        if !self.has_blob(&digest) {
+            write_atomic(&self.blob_path(&digest), bytes)?;
+        }
+        Ok(digest)
+    }
+
+    /// Reads a blob and checks its bytes against the digest: a truncated or swapped blob is
+    /// an error that names it.
+    pub fn get_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io("reading blob", &path, e))?;
+        let actual = Digest::of(&bytes);
+        if actual != *digest {
+            return Err(Error::msg(format!(
+                "blob {} in {} has digest {actual}: the layout is corrupt",
+                digest,
+                self.root.display()
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Reads `index.json`.
+    pub fn index(&self) -> Result<ImageIndex> {
+        let path = self.root.join("index.json");
+        let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::msg(format!(
+                "{} is not a valid image index: {e}",
+                path.display()
+            ))
+        })
+    }
+
+    /// Replaces `index.json` atomically.
+    pub fn write_index(&self, index: &ImageIndex) -> Result<()> {
+        write_json_atomic(&self.root.join("index.json"), index)
+    }
+
+    /// Points tag `name` at `descriptor` (replacing an entry with the same tag).
+    pub fn tag(&self, name: &str, descriptor: &Descriptor) -> Result<()> {
+        let mut index = self.index()?;
+        index
+            .manifests
+            .retain(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) != Some(name));
+        let mut d = descriptor.clone();
+        d.annotations
+            .insert(ANNOTATION_REF_NAME.to_owned(), name.to_owned());
+        index.manifests.push(d);
+        self.write_index(&index)
+    }
+
+    /// Finds the `index.json` entry for a tag.
+    pub fn resolve_tag(&self, name: &str) -> Result<Descriptor> {
+        self.index()?
+            .manifests
+            .into_iter()
+            .find(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(name))
+            .ok_or_else(|| {
+                Error::msg(format!(
+                    "tag `{name}` not found in OCI layout {}",
+                    self.root.display()
+                ))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::oci::MEDIA_TYPE_MANIFEST;
+
+    #[test]
+    fn blobs_round_trip_and_corruption_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::create(dir.path()).unwrap();
+        let d = l.put_blob(b"hello").unwrap();
+        assert_eq!(l.get_blob(&d).unwrap(), b"hello");
+        std::fs::write(l.blob_path(&d), b"hellO").unwrap();
+        assert!(l.get_blob(&d).unwrap_err().to_string().contains("corrupt"));
+    }
+
+    #[test]
+    fn tags_replace_previous_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::create(dir.path()).unwrap();
+        let a = Descriptor::of(MEDIA_TYPE_MANIFEST, b"a");
+        let b = Descriptor::of(MEDIA_TYPE_MANIFEST, b"b");
+        l.tag("latest", &a).unwrap();
+        l.tag("latest", &b).unwrap();
+        assert_eq!(l.index().unwrap().manifests.len(), 1);
+        assert_eq!(l.resolve_tag("latest").unwrap().digest, b.digest);
+        assert!(Layout::open(&dir.path().join("nope")).is_err());
+    }
+}

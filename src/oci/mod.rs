@@ -1,0 +1,3 @@
+//! OCI storage: image layouts on disk (and, with the publish stage, registries).
+
+pub mod layout;

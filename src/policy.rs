@@ -1,0 +1,1 @@
+//! Admission policies (Kyverno ImageValidatingPolicy) that admit only verified images.

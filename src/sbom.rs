@@ -1,0 +1,1 @@
+//! The CycloneDX SBOM of exactly the crates compiled into the shipped binaries.

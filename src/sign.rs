@@ -1,0 +1,1 @@
+//! Stage 4, sign: DSSE envelopes over in-toto statements, wrapped in Sigstore bundles v0.3.

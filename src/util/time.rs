@@ -1,0 +1,48 @@
+//! Time stamps for attestations, derived from `SOURCE_DATE_EPOCH` where reproducibility
+//! asks for it.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::{Error, Result};
+
+/// Formats seconds since the Unix epoch as RFC 3339 in UTC with a `Z` suffix
+/// (`2023-11-14T22:13:20Z`).
+pub fn rfc3339(epoch_seconds: i64) -> Result<String> {
+    let t = OffsetDateTime::from_unix_timestamp(epoch_seconds)
+        .map_err(|e| Error::msg(format!("time stamp {epoch_seconds} is out of range: {e}")))?;
+    t.format(&Rfc3339)
+        .map_err(|e| Error::msg(format!("formatting time {epoch_seconds}: {e}")))
+}
+
+/// Parses a `SOURCE_DATE_EPOCH` value (decimal seconds), naming the variable on error.
+pub fn parse_source_date_epoch(value: &str) -> Result<i64> {
+    value.trim().parse::<i64>().map_err(|_| {
+        Error::msg(format!(
+            "SOURCE_DATE_EPOCH=`{value}` is not a whole number of seconds since 1970-01-01; \
+             unset it to use the commit time"
+        ))
+    })
+}
+
+/// The current time in seconds since the epoch.
+pub fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc() {
+        assert_eq!(rfc3339(1_700_000_000).unwrap(), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn rejects_garbage_epoch() {
+        let e = parse_source_date_epoch("yesterday").unwrap_err();
+        assert!(e.to_string().contains("SOURCE_DATE_EPOCH"));
+    }
+}

@@ -1,0 +1,1 @@
+//! OpenVEX statements about a released image, signed and attached as referrers.
