@@ -243,3 +243,38 @@ pub struct EdgeKind {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
 }
+
+/// A unit cargo compiled, as reported by a `compiler-artifact` JSON message during `build`.
+/// The build stage records these so that the SBOM lists exactly what was compiled.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CompiledUnit {
+    /// Cargo's package id spec as printed in the message (`registry+https://...#name@1.0.0`,
+    /// `path+file:///...#name@0.1.0`); never written to outputs as-is (it may hold paths).
+    pub package_id: String,
+    /// The crate name.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// The target's name (`serde_derive`, `build-script-build`, `hello-service`).
+    pub target_name: String,
+    /// The target's kinds (`lib`, `proc-macro`, `custom-build`, `bin`, ...).
+    pub target_kinds: Vec<String>,
+}
+
+/// A binary the build produced.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BuiltBinary {
+    /// The package that defines it.
+    pub package: String,
+    /// The binary's name.
+    pub name: String,
+    /// Where it is inside the image (`/usr/local/bin/<name>`).
+    pub path_in_image: String,
+    /// The sha256 of the file.
+    pub digest: crate::util::digest::Digest,
+    /// Size in bytes.
+    pub size: u64,
+    /// Where the file is on this machine (never serialised into outputs).
+    #[serde(skip)]
+    pub local_path: std::path::PathBuf,
+}
