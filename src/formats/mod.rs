@@ -2,3 +2,4 @@
 //! beyond (de)serialisation and constants lives here.
 
 pub mod oci;
+pub mod openvex;
