@@ -195,6 +195,33 @@ impl PasswordSource for EnvOrPrompt {
     }
 }
 
+/// The password for a new key: `COSIGN_PASSWORD` when set (even empty, as for cosign),
+/// else asked twice on the terminal; an error when there is neither.
+pub fn new_key_password() -> Result<Zeroizing<String>> {
+    if let Some(v) = std::env::var_os(PASSWORD_ENV) {
+        return v
+            .into_string()
+            .map(Zeroizing::new)
+            .map_err(|_| Error::msg(format!("{PASSWORD_ENV} is not valid UTF-8")));
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(Error::msg(format!(
+            "set {PASSWORD_ENV} to the password for the new key (no terminal to prompt on)"
+        )));
+    }
+    let read = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map(Zeroizing::new)
+            .map_err(|e| Error::with_source("reading the key password from the terminal", e))
+    };
+    let first = read("Enter password for private key: ")?;
+    let second = read("Enter password for private key again: ")?;
+    if first != second {
+        return Err(Error::msg("the passwords do not match"));
+    }
+    Ok(first)
+}
+
 /// A fixed password (tests, callers that already asked).
 #[derive(Debug, Clone)]
 pub struct FixedPassword(pub String);
