@@ -5,7 +5,7 @@ mod sign_fixture;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use cargo_provenance::attest::{RunEnvironment, write_attestations};
 use cargo_provenance::formats::bundle::Bundle;
