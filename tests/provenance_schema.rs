@@ -100,7 +100,8 @@ fn the_validator_rejects_broken_statements() {
     );
     let (prov, _) = sign_fixture::statements(&input);
     let good = serde_json::to_value(&prov).unwrap();
-    let breakages: [(&str, fn(&mut serde_json::Value)); 6] = [
+    type Breaker = fn(&mut serde_json::Value);
+    let breakages: [(&str, Breaker); 6] = [
         ("unknown field", |v| {
             v["predicate"]["runDetails"]["extra"] = 1.into()
         }),
