@@ -52,6 +52,17 @@ impl KeySigner {
         KeySigner { key, hint }
     }
 
+    /// Loads the private key at `path` (`--key`): cosign's encrypted format with the password
+    /// from `COSIGN_PASSWORD` or a terminal prompt, or unencrypted PKCS#8 (warned about on
+    /// `ui`). Errors name the file; a wrong password says so (exit 2).
+    pub fn from_key_file(path: &std::path::Path, ui: &crate::ui::Ui) -> Result<Self> {
+        let loaded = crate::keys::load_private_key(path, &crate::keys::EnvOrPrompt)?;
+        if let Some(w) = &loaded.warning {
+            ui.warn(w);
+        }
+        Ok(KeySigner::new(loaded.key))
+    }
+
     /// The public key.
     pub fn public_key(&self) -> PublicKey {
         self.key.public_key()
