@@ -1,5 +1,9 @@
 //! The formats we read and write, as plain serde types, one module per format. No logic
 //! beyond (de)serialisation and constants lives here.
 
+pub mod bundle;
+pub mod dsse;
+pub mod intoto;
 pub mod oci;
 pub mod openvex;
+pub mod slsa;
