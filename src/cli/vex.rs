@@ -5,7 +5,12 @@ use std::path::PathBuf;
 
 use crate::error::Result;
 use crate::formats::openvex::{Justification, Status};
+use crate::oci::reference::Reference;
+use crate::oci::registry::Options;
+use crate::oci::store::Store;
+use crate::sign::KeySigner;
 use crate::ui::Ui;
+use crate::vex::publish::{default_image_name, publish_vex};
 use crate::vex::{DEFAULT_AUTHOR, VexInput};
 
 /// Flags of `cargo provenance vex`.
@@ -43,6 +48,10 @@ pub struct Args {
     /// Also write the signed bundle to FILE.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Name recorded for the image in purls and subject names (default: registry/repository,
+    /// or the layout directory's name).
+    #[arg(long, value_name = "NAME")]
+    pub image_name: Option<String>,
     /// Use HTTP, not HTTPS, for the registry (always the case for loopback hosts).
     #[arg(long)]
     pub plain_http: bool,
@@ -71,11 +80,59 @@ impl Args {
     }
 }
 
+/// The statement's time: `SOURCE_DATE_EPOCH` when set (reproducible runs), else now.
+fn timestamp() -> Result<String> {
+    let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.trim().is_empty() => crate::util::time::parse_source_date_epoch(&v)?,
+        _ => crate::util::time::now(),
+    };
+    crate::util::time::rfc3339(epoch)
+}
+
 /// Runs the command; returns the exit code.
 pub fn run(args: Args, ui: &Ui) -> Result<i32> {
+    // Flags first: a bad status or justification is reported before any key or registry.
     let input = args.input()?;
-    let _ = (input, ui);
-    Err(crate::error::Error::msg(
-        "`cargo provenance vex` cannot sign and attach yet: waiting for the sign and publish stages",
-    ))
+    let reference = Reference::parse(&args.reference)?;
+    let signer = KeySigner::from_key_file(&args.key, ui)?;
+    let opts = Options {
+        plain_http: args.plain_http,
+        ..Options::default()
+    };
+    let store = Store::open(&reference, &opts, false)
+        .map_err(|e| e.context(format!("{reference} does not resolve to an image")))?;
+    let name = args
+        .image_name
+        .clone()
+        .unwrap_or_else(|| default_image_name(&reference));
+    let created = timestamp()?;
+    let out = publish_vex(&store, &reference, &name, &input, &signer, &created)?;
+    if let Some(path) = &args.output {
+        crate::util::fs::write_atomic(path, &out.bundle.bytes)?;
+    }
+    let pinned = reference.with_digest(out.image.digest);
+    if ui.is_json() {
+        ui.json(&serde_json::json!({
+            "reason": "vex-attached",
+            "image": pinned.to_string(),
+            "vulnerability": input.vulnerability,
+            "status": input.status,
+            "documentId": out.document.id,
+            "bundleDigest": out.bundle.digest,
+            "referrers": out.referrers.iter().map(|d| d.digest).collect::<Vec<_>>(),
+        }));
+    } else {
+        ui.status(
+            "Signed",
+            format!(
+                "VEX {} {} ({})",
+                input.vulnerability, input.status, out.document.id
+            ),
+        );
+        for r in &out.referrers {
+            ui.status("Attached", format!("{} (role vex)", r.digest));
+        }
+        println!("{pinned}");
+    }
+    Ok(0)
 }

@@ -16,6 +16,8 @@ use crate::formats::openvex::{
 };
 use crate::util::digest::Digest;
 
+pub mod publish;
+
 /// Author written when none is given (vexctl's default too).
 pub const DEFAULT_AUTHOR: &str = "Unknown Author";
 
