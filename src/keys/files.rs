@@ -50,8 +50,9 @@ pub fn write_key_pair(
 }
 
 /// Atomic write (temporary file in the same directory, synced, renamed) with `mode` set on the
-/// temporary file before any byte is written.
-fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+/// temporary file before any byte is written. Without `replace`, a file that appeared in the
+/// meantime is not clobbered.
+fn write_with_mode(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
