@@ -40,11 +40,12 @@ pub fn write_key_pair(
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
     let private_pem = key.to_encrypted_pem(password);
-    write_with_mode(&paths.private_key, private_pem.as_bytes(), 0o600)?;
+    write_with_mode(&paths.private_key, private_pem.as_bytes(), 0o600, force)?;
     write_with_mode(
         &paths.public_key,
         key.public_key().to_pem().as_bytes(),
         0o644,
+        force,
     )?;
     Ok(paths)
 }
