@@ -75,8 +75,12 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Resul
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::io("syncing", tmp.path(), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("writing", path, e.error))?;
+    let persisted = if replace {
+        tmp.persist(path)
+    } else {
+        tmp.persist_noclobber(path)
+    };
+    persisted.map_err(|e| Error::io("writing", path, e.error))?;
     Ok(())
 }
 
