@@ -230,3 +230,25 @@ fn write_attestations_signed_and_unsigned() {
     assert_eq!(st.predicate["bomFormat"], "CycloneDX");
     assert!(sbom_statement(b"[1]", vec![]).is_err());
 }
+
+#[test]
+fn reproducible_outputs_are_byte_identical_across_runs() {
+    let signer = crate::sign::KeySigner::new(crate::keys::PrivateKey::generate());
+    let run = |started: i64| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = fixture(true);
+        f.started_on = started;
+        f.finished_on = started + 10;
+        let prov = provenance::statement(&f).unwrap();
+        let sbom =
+            sbom_statement(br#"{"bomFormat":"CycloneDX"}"#, provenance::subjects(&f)).unwrap();
+        write_attestations(dir.path(), &prov, Some(&sbom), Some(&signer)).unwrap();
+        [
+            "provenance.intoto.json",
+            "provenance.sigstore.json",
+            "sbom.sigstore.json",
+        ]
+        .map(|n| std::fs::read(dir.path().join(n)).unwrap())
+    };
+    assert_eq!(run(1_800_000_000), run(1_900_000_000));
+}
