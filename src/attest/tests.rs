@@ -145,6 +145,29 @@ fn provenance_content() {
 }
 
 #[test]
+fn detached_head_at_a_tag_records_the_tag() {
+    let mut f = fixture(true);
+    let g = f.inputs.git.as_mut().unwrap();
+    g.head_ref = None;
+    g.detached = true;
+    g.tags = vec!["v1.0.0".into()];
+    let st = provenance::statement(&f).unwrap();
+    let ext: ExternalParameters =
+        serde_json::from_value(st.predicate.build_definition.external_parameters.clone()).unwrap();
+    assert_eq!(
+        ext.source.unwrap().git_ref.as_deref(),
+        Some("refs/tags/v1.0.0")
+    );
+    f.inputs.git.as_mut().unwrap().tags.clear();
+    let st = provenance::statement(&f).unwrap();
+    let uri = st.predicate.build_definition.resolved_dependencies[0]
+        .uri
+        .clone()
+        .unwrap();
+    assert_eq!(uri, "git+https://github.com/example/hello-service");
+}
+
+#[test]
 fn unknown_external_parameters_are_rejected_by_the_typed_reader() {
     let st = provenance::statement(&fixture(true)).unwrap();
     let mut ext = st.predicate.build_definition.external_parameters.clone();
