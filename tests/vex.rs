@@ -555,3 +555,85 @@ fn an_unresolvable_registry_ref_is_exit_2_with_the_cause() {
     assert!(err.contains("does not resolve"), "{err}");
     assert!(err.contains("no such image"), "{err}");
 }
+
+/// Attaches a CycloneDX SBOM statement listing `purls`, signed with `key`, to the fixture.
+fn attach_sbom(f: &Fixture, key: &Path, purls: &[&str]) {
+    use cargo_provenance::keys::{FixedPassword, load_private_key};
+    use cargo_provenance::sign::{KeySigner, sign_statement};
+    let loaded = load_private_key(key, &FixedPassword(PASSWORD.into())).unwrap();
+    let signer = KeySigner::new(loaded.key);
+    let store = Store::Layout(f.layout.clone());
+    let subjects = publish::image_subjects(&store, &f.index, "app").unwrap();
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": subjects.iter().map(|s| serde_json::json!({"name": s.name, "digest": {"sha256": s.descriptor.digest.hex()}})).collect::<Vec<_>>(),
+        "predicateType": "https://cyclonedx.org/bom",
+        "predicate": {
+            "bomFormat": "CycloneDX", "specVersion": "1.5",
+            "components": purls.iter().map(|p| serde_json::json!({"type": "library", "name": "x", "purl": p})).collect::<Vec<_>>(),
+        },
+    });
+    let signed = sign_statement(&serde_json::to_vec(&statement).unwrap(), &signer).unwrap();
+    let info = BundleInfo {
+        bundle_json: &signed.bytes,
+        predicate_type: "https://cyclonedx.org/bom",
+        role: Role::ImageAttestation,
+        created: "2024-01-02T03:04:05Z",
+    };
+    publish::attach_to_image(&store, &f.index, "app", &info).unwrap();
+}
+
+#[test]
+fn products_are_checked_against_the_sbom_signed_by_the_same_key() {
+    let keys = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(keys.path());
+    let f = fixture("sbom-check");
+    attach_sbom(
+        &f,
+        &key,
+        &["pkg:cargo/time@0.1.44", "pkg:cargo/itoa@1.0.11"],
+    );
+    let store = Store::Layout(f.layout.clone());
+    // pkg:cargo/time@0.1.45 (vex_cmd's --product) is not shipped: exit 2, nothing attached.
+    let out = vex_cmd(&f.layout_ref(), &key, "CVE-2024-4000")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a component of the image's SBOM"), "{err}");
+    assert!(err.contains("it has pkg:cargo/time@0.1.44"), "{err}");
+    assert_eq!(vex_count(&referrers(&store, &f.index)), 0);
+    // A shipped crate is accepted, without a warning.
+    let out = support::cargo_provenance()
+        .args([
+            "vex",
+            &f.layout_ref(),
+            "--vulnerability",
+            "CVE-2024-4001",
+            "--status",
+            "fixed",
+            "--product",
+            "pkg:cargo/itoa@1.0.11",
+            "--key",
+            key.to_str().unwrap(),
+        ])
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert_eq!(vex_count(&referrers(&store, &f.index)), 1);
+
+    // An SBOM signed by another key is not trusted for the check: a warning, no error.
+    let g = fixture("sbom-other-key");
+    let other = tempfile::tempdir().unwrap();
+    let (other_key, _) = keygen(other.path());
+    attach_sbom(&g, &other_key, &["pkg:cargo/itoa@1.0.11"]);
+    let out = vex_cmd(&g.layout_ref(), &key, "CVE-2024-4002")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("no SBOM signed by this key"), "{err}");
+}

@@ -106,7 +106,23 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| default_image_name(&reference));
     let created = timestamp()?;
-    let out = publish_vex(&store, &reference, &name, &input, &signer, &created)?;
+    let public_key = signer.public_key();
+    let out = publish_vex(
+        &store,
+        &reference,
+        &name,
+        &input,
+        &signer,
+        Some(&public_key),
+        &created,
+    )?;
+    if !input.subcomponents.is_empty() && out.sbom_components.is_none() {
+        ui.warn(format!(
+            "{pinned_name} has no SBOM signed by this key: the --product purls were not checked \
+             against the crates the image ships",
+            pinned_name = reference
+        ));
+    }
     if let Some(path) = &args.output {
         crate::util::fs::write_atomic(path, &out.bundle.bytes)?;
     }

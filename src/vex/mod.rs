@@ -17,6 +17,7 @@ use crate::formats::openvex::{
 use crate::util::digest::Digest;
 
 pub mod publish;
+pub mod sbom_check;
 
 /// Author written when none is given (vexctl's default too).
 pub const DEFAULT_AUTHOR: &str = "Unknown Author";

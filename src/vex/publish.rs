@@ -13,12 +13,14 @@ use crate::error::{Error, Result};
 use crate::formats::intoto::{ResourceDescriptor, Statement};
 use crate::formats::oci::{Descriptor, ImageIndex, Platform};
 use crate::formats::openvex::{Document, PREDICATE_TYPE};
+use crate::keys::PublicKey;
 use crate::oci::reference::Reference;
 use crate::oci::store::{Store, is_index};
 use crate::publish::{self, BundleInfo, Role};
 use crate::sign::{SignedBundle, Signer, sign_statement};
 use crate::util::digest::Digest;
 
+use super::sbom_check::{check_products, signed_sbom_purls};
 use super::{ImageProduct, VexInput, document};
 
 /// What `vex` made and where it went.
@@ -32,6 +34,9 @@ pub struct VexOutcome {
     pub bundle: SignedBundle,
     /// The referrer manifests, one per subject (the image first).
     pub referrers: Vec<Descriptor>,
+    /// Number of SBOM components the `--product` purls were checked against; `None` when no
+    /// SBOM signed by the same key was found (nothing to check against).
+    pub sbom_components: Option<usize>,
 }
 
 /// The name recorded for the image: `registry/repository` for a registry reference (the
@@ -65,12 +70,15 @@ fn platforms(store: &Store, image: &Descriptor) -> Result<BTreeMap<Digest, Platf
 /// Resolves `reference` in `store`, builds the VEX document about the image it names, signs
 /// it with `signer` and attaches it to the image and each platform manifest. `created` is the
 /// document's timestamp and the referrers' `org.opencontainers.image.created` (RFC 3339).
+/// With `public_key` (the signer's), the `--product` purls are checked against the image's
+/// SBOM signed by that key, when there is one.
 pub fn publish_vex(
     store: &Store,
     reference: &Reference,
     image_name: &str,
     input: &VexInput,
     signer: &dyn Signer,
+    public_key: Option<&PublicKey>,
     created: &str,
 ) -> Result<VexOutcome> {
     input.validate()?;
@@ -79,6 +87,16 @@ pub fn publish_vex(
             "{reference} does not resolve to an image (check the name, tag and that it was pushed)"
         ))
     })?;
+    let sbom_components = match public_key {
+        Some(key) => match signed_sbom_purls(store, &image.digest, key)? {
+            Some(purls) => {
+                check_products(&input.subcomponents, &purls)?;
+                Some(purls.len())
+            }
+            None => None,
+        },
+        None => None,
+    };
     let subjects = publish::image_subjects(store, &image, image_name)?;
     let platforms = platforms(store, &image)?;
     let products: Vec<ImageProduct> = subjects
@@ -111,5 +129,6 @@ pub fn publish_vex(
         document: doc,
         bundle,
         referrers,
+        sbom_components,
     })
 }
