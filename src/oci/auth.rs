@@ -118,10 +118,10 @@ pub fn credentials_from(path: &Path, registry: &str) -> Result<Option<Credential
         }
     }
     for k in &keys {
-        if let Some(entry) = config.auths.get(k) {
-            if let Some(c) = entry_credentials(entry, path, registry)? {
-                return Ok(Some(c));
-            }
+        if let Some(entry) = config.auths.get(k)
+            && let Some(c) = entry_credentials(entry, path, registry)?
+        {
+            return Ok(Some(c));
         }
     }
     if let Some(store) = &config.creds_store {

@@ -73,7 +73,7 @@ pub fn layout_referrers(layout: &Layout, subject: &Digest) -> Result<Vec<Descrip
             out.push(referrer_descriptor(&bytes, &entry.media_type)?);
         }
     }
-    out.sort_by(|a, b| a.digest.cmp(&b.digest));
+    out.sort_by_key(|d| d.digest);
     Ok(out)
 }
 
@@ -90,7 +90,7 @@ pub fn registry_referrers(client: &RegistryClient, subject: &Digest) -> Result<V
     }
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|d| seen.insert(d.digest));
-    out.sort_by(|a, b| a.digest.cmp(&b.digest));
+    out.sort_by_key(|d| d.digest);
     Ok(out)
 }
 

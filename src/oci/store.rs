@@ -19,7 +19,7 @@ pub enum Store {
     /// An OCI image layout directory.
     Layout(Layout),
     /// One repository of a registry.
-    Registry(RegistryClient),
+    Registry(Box<RegistryClient>),
 }
 
 impl Store {
@@ -35,7 +35,7 @@ impl Store {
                 };
                 Ok(Store::Layout(layout))
             }
-            Reference::Registry(r) => Ok(Store::Registry(RegistryClient::new(r, opts)?)),
+            Reference::Registry(r) => Ok(Store::Registry(Box::new(RegistryClient::new(r, opts)?))),
         }
     }
 

@@ -259,7 +259,13 @@ fn handle(
     };
     let n = reqs.fetch_add(1, Ordering::SeqCst) + 1;
     let mut fault = schedule(n);
-    if fault != Fault::None && faults.fetch_add(1, Ordering::SeqCst) >= max {
+    if fault != Fault::None
+        && faults
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| {
+                (f < max).then_some(f + 1)
+            })
+            .is_err()
+    {
         fault = Fault::None;
     }
     match fault {
