@@ -508,3 +508,70 @@ fn unreachable_registry_is_exit_2_naming_it() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("127.0.0.1:9/nothing"), "{err}");
 }
+
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn oras_discovers_referrers_in_our_oci_layout() {
+    let peers = Peers::get();
+    let fx = fixture("layout-oras");
+    let root = fx.layout.root().display().to_string();
+    // oras 1.2 resolves `DIR@digest` only for top-level index.json entries, so platform
+    // manifests are selected with `--platform` from the tag, as a user would.
+    let targets = std::iter::once((fx.index.digest, None)).chain(
+        fx.platforms
+            .iter()
+            .map(|p| (p.digest, Some(p.platform.as_ref().unwrap().to_string()))),
+    );
+    for (digest, platform) in targets {
+        let mut cmd = peers.cmd("oras");
+        cmd.args(["discover", "--oci-layout", "--format", "json"]);
+        if let Some(p) = &platform {
+            cmd.args(["--platform", p]);
+        }
+        let out = support::run(cmd.arg(format!("{root}:v1")));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let oras: BTreeMap<String, String> = v["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["digest"].as_str().unwrap().to_owned(),
+                    m["annotations"][publish::ANNOTATION_PREDICATE_TYPE]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                )
+            })
+            .collect();
+        let ours = our_discover(&format!("oci:{root}@{digest}"));
+        assert_eq!(ours, oras, "oras and we agree on the layout for {digest}");
+        let ours_by_platform = match &platform {
+            Some(p) => {
+                let out = support::cargo_provenance()
+                    .args([
+                        "discover",
+                        "--format",
+                        "json",
+                        "--platform",
+                        p,
+                        &format!("oci:{root}:v1"),
+                    ])
+                    .assert()
+                    .success();
+                let v: serde_json::Value =
+                    serde_json::from_slice(&out.get_output().stdout).unwrap();
+                assert_eq!(
+                    v["digest"],
+                    digest.to_string(),
+                    "--platform {p} selects the manifest"
+                );
+                v["manifests"].as_array().unwrap().len()
+            }
+            None => ours.len(),
+        };
+        assert_eq!(ours_by_platform, oras.len());
+        let types: BTreeSet<&str> = oras.values().map(String::as_str).collect();
+        assert_eq!(types, BTreeSet::from([CDX, SLSA]));
+    }
+}
