@@ -30,6 +30,8 @@ struct Fixture {
     index: Descriptor,
     platforms: Vec<Descriptor>,
     signer: Signer,
+    /// (a referrer of the index, a referrer of that referrer).
+    nested: (Digest, Digest),
 }
 
 fn fixture(seed: &str) -> Fixture {
@@ -62,12 +64,28 @@ fn fixture(seed: &str) -> Fixture {
         };
         publish::attach_to_image(&store, &index, "app", &info).unwrap();
     }
+    // A referrer of a referrer: a statement about the index's first referrer.
+    let first = store.referrers(&index.digest).unwrap()[0].clone();
+    let review = "https://example.com/review/v1";
+    let b = signer.bundle(
+        &[("referrer".into(), first.digest)],
+        review,
+        serde_json::json!({"ok": true}),
+    );
+    let info = BundleInfo {
+        bundle_json: &b,
+        predicate_type: review,
+        role: Role::Vex,
+        created: "2024-01-02T03:04:05Z",
+    };
+    let nested = publish::attach_bundle(&store, &first.bare(), "referrer", &info).unwrap();
     Fixture {
         dir,
         layout,
         index,
         platforms,
         signer,
+        nested: (first.digest, nested.digest),
     }
 }
 
@@ -477,6 +495,18 @@ fn layout_registry_layout_round_trip_is_byte_identical() {
             "{label}: same files"
         );
         assert!(a == b, "{label}: byte-identical layouts");
+        let back_store = Store::Layout(Layout::open(&back).unwrap());
+        let nested: Vec<Digest> = back_store
+            .referrers(&fx.nested.0)
+            .unwrap()
+            .iter()
+            .map(|d| d.digest)
+            .collect();
+        assert_eq!(
+            nested,
+            vec![fx.nested.1],
+            "{label}: referrers of referrers travel too"
+        );
     }
 }
 
