@@ -14,6 +14,7 @@ use base64::Engine as _;
 const USER: &str = "alice";
 const PASSWORD: &str = "s3cret-pw-canary";
 const TOKEN: &str = "TOKEN-canary-1234";
+const ID_TOKEN: &str = "IDTOKEN-canary-5678";
 const INDEX: &[u8] =
     br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
 
@@ -58,7 +59,23 @@ fn serve(mut c: TcpStream, mode: Mode, addr: &str, log: &Mutex<Vec<String>>) {
             Ok(n) => buf.extend_from_slice(&tmp[..n]),
         }
     }
-    let head = String::from_utf8_lossy(&buf).to_string();
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let len: usize = String::from_utf8_lossy(&buf[..head_end])
+        .to_ascii_lowercase()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        match c.read(&mut tmp) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+        }
+    }
+    let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let first = head.lines().next().unwrap_or("").to_owned();
     let path = first.split(' ').nth(1).unwrap_or("").to_owned();
     let auth = head
@@ -84,7 +101,20 @@ fn serve(mut c: TcpStream, mode: Mode, addr: &str, log: &Mutex<Vec<String>>) {
         let _ = c.write_all(body);
     };
     if path.starts_with("/token") {
-        if auth == basic() {
+        if first.starts_with("POST") {
+            if body.contains(&format!("refresh_token={ID_TOKEN}"))
+                && body.contains("grant_type=refresh_token")
+            {
+                reply(
+                    &mut c,
+                    "200 OK",
+                    "Content-Type: application/json\r\n",
+                    format!(r#"{{"access_token":"{TOKEN}"}}"#).as_bytes(),
+                );
+            } else {
+                reply(&mut c, "401 Unauthorized", "", b"{}");
+            }
+        } else if auth == basic() {
             reply(
                 &mut c,
                 "200 OK",
@@ -155,6 +185,7 @@ fn discover(mock: &Mock, config: &Path, path: Option<&str>) -> (bool, String) {
 fn no_secrets(text: &str) {
     assert!(!text.contains(PASSWORD), "password leaked: {text}");
     assert!(!text.contains(TOKEN), "token leaked: {text}");
+    assert!(!text.contains(ID_TOKEN), "identity token leaked: {text}");
     let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
     assert!(!text.contains(&b64), "basic credentials leaked: {text}");
 }
@@ -234,4 +265,23 @@ fn credential_helper_supplies_credentials() {
     let (ok, text) = discover(&mock, dir.path(), Some(&path));
     assert!(ok, "{text}");
     no_secrets(&text);
+}
+
+#[test]
+fn identity_token_uses_the_refresh_token_flow() {
+    let mock = start(Mode::Bearer);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"identitytoken":"{ID_TOKEN}"}}}}}}"#,
+            mock.addr
+        ),
+    )
+    .unwrap();
+    let (ok, text) = discover(&mock, dir.path(), None);
+    assert!(ok, "{text}");
+    no_secrets(&text);
+    let log = mock.log.lock().unwrap().join("\n");
+    assert!(log.contains("POST /token"), "{log}");
 }

@@ -321,21 +321,33 @@ impl RegistryClient {
                 q.append_pair("scope", s);
             }
         }
-        let mut req = self.http.get(url);
-        match &self.creds {
-            Some(Credentials::Basic { username, password }) => {
-                req = req.header(
-                    reqwest::header::AUTHORIZATION,
-                    basic_header(username, password),
-                );
-            }
+        let req = match &self.creds {
+            Some(Credentials::Basic { username, password }) => self.http.get(url).header(
+                reqwest::header::AUTHORIZATION,
+                basic_header(username, password),
+            ),
             Some(Credentials::IdentityToken(t)) => {
-                // Docker's refresh-token flow is a POST form; registries accept the basic
-                // `<token>` user as well, which keeps this a GET.
-                req = req.header(reqwest::header::AUTHORIZATION, basic_header("<token>", t));
+                // The OAuth2 refresh-token flow docker uses for identity tokens: a POST form.
+                let mut form = Url::parse("http://form.invalid/").expect("static URL");
+                {
+                    let mut q = form.query_pairs_mut();
+                    q.append_pair("grant_type", "refresh_token");
+                    q.append_pair("refresh_token", t);
+                    q.append_pair("client_id", "cargo-provenance");
+                    q.append_pair("scope", &scope);
+                    if let Some(s) = params.get("service") {
+                        q.append_pair("service", s);
+                    }
+                }
+                let body = form.query().unwrap_or("").to_owned();
+                url.set_query(None);
+                self.http
+                    .post(url)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(body)
             }
-            None => {}
-        }
+            None => self.http.get(url),
+        };
         let resp = req.send().await.map_err(|e| {
             Error::msg(format!(
                 "getting a token for {registry}: {}",
