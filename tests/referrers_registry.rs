@@ -16,7 +16,7 @@ use cargo_provenance::oci::registry::{Options, RegistryClient};
 use cargo_provenance::oci::store::Store;
 use cargo_provenance::publish::{self, BundleInfo, Role};
 use cargo_provenance::util::digest::Digest;
-use oci_support::{ChaosProxy, Signer, make_image};
+use oci_support::{ChaosProxy, Signer, layout_files, make_image};
 use support::Peers;
 
 const SLSA: &str = "https://slsa.dev/provenance/v1";
@@ -508,24 +508,6 @@ fn layout_registry_layout_round_trip_is_byte_identical() {
             "{label}: referrers of referrers travel too"
         );
     }
-}
-
-fn layout_files(root: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            let p = e.path();
-            let name = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else if !name.starts_with('.') {
-                out.insert(name, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -20,50 +20,16 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
-use super::auth::{Credentials, credentials_for, parse_challenge};
+use super::auth::{Credentials, basic_header, credentials_for, parse_challenge};
 use super::reference::RegistryRef;
+pub use super::retry::RetryPolicy;
+pub(crate) use super::retry::rand_u32;
 use crate::error::{Error, Result};
 use crate::formats::oci::{
     ImageIndex, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_INDEX,
     MEDIA_TYPE_MANIFEST,
 };
 use crate::util::digest::Digest;
-
-/// How often and how patiently transient failures are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts per request, the first included.
-    pub attempts: u32,
-    /// Delay before the first retry; doubled each time.
-    pub base_delay: Duration,
-    /// Upper bound for one delay (also for a server's `Retry-After`).
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 6,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(5),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay before retry number `n` (0-based), with a little jitter.
-    pub fn delay(&self, n: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << n.min(16));
-        let jitter = Duration::from_millis(u64::from(rand_u32() % 50));
-        (exp + jitter).min(self.max_delay)
-    }
-}
-
-/// A cheap random number for jitter (no cryptographic use).
-pub(crate) fn rand_u32() -> u32 {
-    use rand_core::RngCore;
-    rand_core::OsRng.next_u32()
-}
 
 /// Options for connecting to a registry.
 #[derive(Debug, Clone, Default)]
@@ -302,74 +268,14 @@ impl RegistryClient {
         &self,
         params: &std::collections::BTreeMap<String, String>,
     ) -> Result<String> {
-        let registry = &self.reference.registry;
-        let realm = params.get("realm").ok_or_else(|| {
-            Error::msg(format!(
-                "{registry}'s bearer challenge names no token realm"
-            ))
-        })?;
-        let mut url = Url::parse(realm)
-            .map_err(|_| Error::msg(format!("{registry}'s token realm `{realm}` is not a URL")))?;
-        let scope = format!("repository:{}:pull,push", self.reference.repository);
-        {
-            let mut q = url.query_pairs_mut();
-            if let Some(s) = params.get("service") {
-                q.append_pair("service", s);
-            }
-            q.append_pair("scope", &scope);
-            if let Some(s) = params.get("scope").filter(|s| **s != scope) {
-                q.append_pair("scope", s);
-            }
-        }
-        let req = match &self.creds {
-            Some(Credentials::Basic { username, password }) => self.http.get(url).header(
-                reqwest::header::AUTHORIZATION,
-                basic_header(username, password),
-            ),
-            Some(Credentials::IdentityToken(t)) => {
-                // The OAuth2 refresh-token flow docker uses for identity tokens: a POST form.
-                let mut form = Url::parse("http://form.invalid/").expect("static URL");
-                {
-                    let mut q = form.query_pairs_mut();
-                    q.append_pair("grant_type", "refresh_token");
-                    q.append_pair("refresh_token", t);
-                    q.append_pair("client_id", "cargo-provenance");
-                    q.append_pair("scope", &scope);
-                    if let Some(s) = params.get("service") {
-                        q.append_pair("service", s);
-                    }
-                }
-                let body = form.query().unwrap_or("").to_owned();
-                url.set_query(None);
-                self.http
-                    .post(url)
-                    .header("Content-Type", "application/x-www-form-urlencoded")
-                    .body(body)
-            }
-            None => self.http.get(url),
-        };
-        let resp = req.send().await.map_err(|e| {
-            Error::msg(format!(
-                "getting a token for {registry}: {}",
-                describe_reqwest(&e)
-            ))
-        })?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(Error::msg(format!(
-                "{registry}'s token service refused access ({status}); check the credentials \
-                 in the docker config (`docker login {registry}`)"
-            )));
-        }
-        let body: serde_json::Value = resp
-            .json()
-            .await
-            .map_err(|_| Error::msg(format!("{registry}'s token service sent no JSON token")))?;
-        body.get("token")
-            .or_else(|| body.get("access_token"))
-            .and_then(|t| t.as_str())
-            .map(str::to_owned)
-            .ok_or_else(|| Error::msg(format!("{registry}'s token service sent no token")))
+        super::auth::fetch_token(
+            &self.http,
+            &self.reference.registry,
+            &self.reference.repository,
+            self.creds.as_ref(),
+            params,
+        )
+        .await
     }
 
     fn unexpected(&self, method: &Method, what: &str, r: &Resp) -> Error {
@@ -620,16 +526,8 @@ fn retry_after(h: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-fn basic_header(user: &str, password: &str) -> String {
-    use base64::Engine as _;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
-}
-
 /// A short description of a transport error (no URL: it could carry an upload state).
-fn describe_reqwest(e: &reqwest::Error) -> String {
+pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
     let kind = if e.is_connect() {
         "cannot connect"
     } else if e.is_timeout() {
@@ -651,13 +549,6 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_is_bounded() {
-        let p = RetryPolicy::default();
-        assert!(p.delay(0) >= Duration::from_millis(100));
-        assert!(p.delay(30) <= p.max_delay);
-    }
 
     #[test]
     fn loopback_uses_http_and_others_https() {

@@ -305,3 +305,23 @@ fn handle(
     }
     Ok(())
 }
+
+/// Every file of a layout (blobs, index.json, oci-layout) by relative path, without the
+/// lock file.
+pub fn layout_files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let name = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else if !name.starts_with('.') {
+                out.insert(name, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
