@@ -64,6 +64,9 @@ pub enum PutOutcome {
     },
     /// 412: the `If-Match` precondition failed (someone else wrote first).
     PreconditionFailed,
+    /// A definitive refusal (4xx other than 408, 412, 429): retrying will not help. Only
+    /// [`RegistryClient::put_manifest_classified`] returns it.
+    Rejected(String),
 }
 
 /// A client for one repository of one registry.
@@ -344,6 +347,23 @@ impl RegistryClient {
         if_match: Option<&str>,
         retry: bool,
     ) -> Result<PutOutcome> {
+        match self.put_manifest_classified(reference, bytes, media_type, if_match, retry)? {
+            PutOutcome::Rejected(message) => Err(Error::msg(message)),
+            other => Ok(other),
+        }
+    }
+
+    /// Like [`RegistryClient::put_manifest`], but a definitive refusal (4xx) is
+    /// [`PutOutcome::Rejected`] rather than an error, so that callers looping on transient
+    /// failures can stop at once.
+    pub fn put_manifest_classified(
+        &self,
+        reference: &str,
+        bytes: &[u8],
+        media_type: &str,
+        if_match: Option<&str>,
+        retry: bool,
+    ) -> Result<PutOutcome> {
         let what = format!("manifest {reference}");
         let mut headers = vec![("Content-Type", media_type.to_owned())];
         if let Some(tag) = if_match {
@@ -359,6 +379,14 @@ impl RegistryClient {
         )?;
         if r.status == StatusCode::PRECONDITION_FAILED {
             return Ok(PutOutcome::PreconditionFailed);
+        }
+        if r.status.is_client_error()
+            && r.status != StatusCode::REQUEST_TIMEOUT
+            && r.status != StatusCode::TOO_MANY_REQUESTS
+        {
+            return Ok(PutOutcome::Rejected(
+                self.unexpected(&Method::PUT, &what, &r).to_string(),
+            ));
         }
         if !r.status.is_success() {
             return Err(self.unexpected(&Method::PUT, &what, &r));

@@ -125,6 +125,22 @@ impl Store {
         }
     }
 
+    /// Like [`Store::get_manifest`], but `None` when the store does not have it (other
+    /// errors stay errors).
+    pub fn find_manifest(&self, digest: &Digest) -> Result<Option<(Vec<u8>, String)>> {
+        match self {
+            Store::Layout(l) => {
+                if !l.has_blob(digest) {
+                    return Ok(None);
+                }
+                self.get_manifest(digest).map(Some)
+            }
+            Store::Registry(c) => Ok(c
+                .get_manifest(&digest.to_string())?
+                .map(|m| (m.bytes, m.media_type))),
+        }
+    }
+
     /// Stores manifest bytes unchanged (by digest), tagging them with `tag` when given.
     pub fn put_manifest(
         &self,

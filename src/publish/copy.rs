@@ -28,6 +28,8 @@ pub struct CopyReport {
     pub blobs_copied: usize,
     /// Blobs the destination already had.
     pub blobs_skipped: usize,
+    /// Referrers listed for a subject but missing from the source (skipped).
+    pub dangling: usize,
 }
 
 struct Copier<'a> {
@@ -123,7 +125,21 @@ impl Copier<'_> {
         if !self.done.insert(*digest) {
             return Ok(());
         }
-        let (bytes, reported_type) = self.src.get_manifest(digest)?;
+        let (bytes, reported_type) = match referrer_of {
+            // A referrer listed for a subject but gone from the source (deleted, or a stale
+            // fallback index written by another tool): nothing to copy.
+            Some(subject) => match self.src.find_manifest(digest)? {
+                Some(found) => found,
+                None => {
+                    self.report.dangling += 1;
+                    (self.progress)(&format!(
+                        "skipped referrer {digest} of {subject}: listed but not in the source"
+                    ));
+                    return Ok(());
+                }
+            },
+            None => self.src.get_manifest(digest)?,
+        };
         let media_type = declared_media_type(&bytes).unwrap_or(reported_type);
         if is_index(&media_type) {
             let index: ImageIndex = serde_json::from_slice(&bytes)
