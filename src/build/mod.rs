@@ -1,0 +1,643 @@
+//! Stage 2, build: the cargo build with reproducibility settings, then the image (BuildKit
+//! or the native builder) in an OCI layout, and `summary.json`.
+//!
+//! [`build`] runs the whole stage and returns a [`BuildOutput`], which the attest, sign and
+//! publish stages consume. See `docs/image.md` for every setting and file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::formats::oci::{Descriptor, MEDIA_TYPE_INDEX, Platform};
+use crate::inspect::model::{BuiltBinary, CompiledUnit};
+use crate::oci::layout::Layout;
+use crate::select::Selection;
+use crate::ui::Ui;
+use crate::util::digest::Digest;
+
+pub mod base;
+pub mod buildkit;
+pub mod cargo;
+pub mod git;
+pub mod native;
+pub mod platform;
+pub mod summary;
+pub mod tar;
+
+pub use buildkit::BuildKitStatement;
+pub use summary::Summary;
+
+/// The Dockerfile template for static binaries on `scratch`.
+pub const TEMPLATE_SCRATCH: &str = include_str!("../../templates/Dockerfile.scratch");
+/// The Dockerfile template for binaries on a base image (`--base`).
+pub const TEMPLATE_BASE: &str = include_str!("../../templates/Dockerfile.base");
+/// The user the image runs as (distroless' `nonroot`; numeric, so no /etc/passwd is needed).
+pub const IMAGE_USER: &str = "65532:65532";
+
+/// `--builder`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuilderChoice {
+    /// BuildKit when reachable (buildctl with BUILDKIT_HOST, else docker buildx), else native.
+    #[default]
+    Auto,
+    /// The daemonless native builder.
+    Native,
+    /// `docker buildx build`.
+    Buildx,
+    /// `buildctl build` with BUILDKIT_HOST.
+    Buildctl,
+}
+
+/// The builder that ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuilderKind {
+    /// The native builder.
+    Native,
+    /// docker buildx.
+    Buildx,
+    /// buildctl.
+    Buildctl,
+}
+
+/// The builder that ran and how it describes itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuilderInfo {
+    /// Which builder.
+    pub kind: BuilderKind,
+    /// A description (`cargo-provenance native builder 0.1.0`, `docker buildx (builder
+    /// default, driver docker)`).
+    pub id: String,
+    /// Why `auto` picked it (absent when chosen with `--builder`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Everything `build` needs besides the selection.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// What to build.
+    pub selection: Selection,
+    /// `--builder`.
+    pub builder: BuilderChoice,
+    /// `--buildx-builder NAME`.
+    pub buildx_builder: Option<String>,
+    /// `--dockerfile PATH` (BuildKit only).
+    pub dockerfile: Option<PathBuf>,
+    /// `--base REF|scratch`.
+    pub base: Option<String>,
+    /// `--image NAME[:TAG]`.
+    pub image: Option<String>,
+    /// `--platform` values.
+    pub platforms: Vec<String>,
+    /// `--output-dir` (default `<target dir>/provenance`).
+    pub output_dir: Option<PathBuf>,
+    /// `--static`: link the C runtime statically (implied on `scratch`).
+    pub static_crt: bool,
+}
+
+/// One platform of the image.
+#[derive(Debug, Clone)]
+pub struct PlatformImage {
+    /// The platform.
+    pub platform: Platform,
+    /// The Rust target triple.
+    pub rust_target: String,
+    /// The rustflags cargo got (user flags, remaps, static, target-cpu).
+    pub rustflags: Vec<String>,
+    /// The platform manifest's descriptor (as in the index).
+    pub manifest: Descriptor,
+    /// The binaries in this platform's image.
+    pub binaries: Vec<BuiltBinary>,
+}
+
+/// The base image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BaseImageInfo {
+    /// As given with `--base`.
+    pub reference: String,
+    /// The digest it resolved to (index or manifest), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+}
+
+/// The Dockerfile BuildKit ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DockerfileInfo {
+    /// `templates/Dockerfile.scratch`, `templates/Dockerfile.base` (embedded) or the user's
+    /// path relative to the workspace root.
+    pub path: String,
+    /// sha256 of the bytes BuildKit read (templates: after rendering).
+    pub digest: Digest,
+}
+
+/// What the build stage produced: the input of the attest, sign and publish stages.
+#[derive(Debug, Clone)]
+pub struct BuildOutput {
+    /// `--output-dir`.
+    pub output_dir: PathBuf,
+    /// `<output-dir>/oci`: the OCI layout.
+    pub layout_path: PathBuf,
+    /// `--image` as given (NAME[:TAG]).
+    pub image_name: Option<String>,
+    /// The tag in the layout (`--image`'s tag, else `latest`).
+    pub tag: String,
+    /// The image index's descriptor.
+    pub index: Descriptor,
+    /// Per platform: manifest and binaries.
+    pub platforms: Vec<PlatformImage>,
+    /// Every binary of every platform (sorted by platform, then name).
+    pub binaries: Vec<BuiltBinary>,
+    /// Every unit cargo compiled for any platform, sorted, deduplicated.
+    pub compiled_units: Vec<CompiledUnit>,
+    /// BuildKit's in-toto statements (role `buildkit-attestation` for the referrers stage).
+    pub buildkit_statements: Vec<BuildKitStatement>,
+    /// Base images BuildKit resolved (its statements' materials): (purl, digest).
+    pub buildkit_materials: Vec<(String, Digest)>,
+    /// The base image, unless `scratch`.
+    pub base_image: Option<BaseImageInfo>,
+    /// The Dockerfile (BuildKit builds only).
+    pub dockerfile: Option<DockerfileInfo>,
+    /// The builder.
+    pub builder: BuilderInfo,
+    /// SOURCE_DATE_EPOCH used.
+    pub source_date_epoch: i64,
+    /// Where it came from: `SOURCE_DATE_EPOCH` (env), `git commit time`, `default (0)`.
+    pub source_date_epoch_source: String,
+    /// HEAD's commit and remote, when in git.
+    pub git: Option<git::GitFacts>,
+    /// The user's rustflags kept in the build, and where they came from.
+    pub user_rustflags: (Vec<String>, String),
+}
+
+/// The tag of `--image NAME[:TAG]` (`latest` without one).
+pub fn image_tag(image: Option<&str>) -> Result<String> {
+    let Some(image) = image else {
+        return Ok("latest".to_owned());
+    };
+    if image.contains('@') {
+        return Err(Error::msg(format!(
+            "--image `{image}`: give NAME[:TAG]; the digest is computed by the build"
+        )));
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    Ok(match last.split_once(':') {
+        Some((_, tag)) if !tag.is_empty() => tag.to_owned(),
+        _ => "latest".to_owned(),
+    })
+}
+
+/// SOURCE_DATE_EPOCH: the environment's, else HEAD's commit time, else 0 (with a warning).
+pub fn source_date_epoch(git: Option<&git::GitFacts>, ui: &Ui) -> Result<(i64, String)> {
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        return Ok((
+            crate::util::time::parse_source_date_epoch(&v)?,
+            "SOURCE_DATE_EPOCH".into(),
+        ));
+    }
+    match git {
+        Some(g) => Ok((g.commit_time, "git commit time".into())),
+        None => {
+            ui.warn("not in a git repository with commits: SOURCE_DATE_EPOCH is 0 (1970-01-01); set SOURCE_DATE_EPOCH to choose");
+            Ok((0, "default (0)".into()))
+        }
+    }
+}
+
+/// Picks the builder for `--builder`: probes BuildKit when needed. An explicit BuildKit
+/// choice that does not answer is an error naming DOCKER_HOST/BUILDKIT_HOST.
+pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildkit::Client>)> {
+    let native = |reason: Option<String>| BuilderInfo {
+        kind: BuilderKind::Native,
+        id: format!(
+            "cargo-provenance native builder {}",
+            env!("CARGO_PKG_VERSION")
+        ),
+        reason,
+    };
+    let buildx = buildkit::Client::Buildx {
+        builder: opts.buildx_builder.clone(),
+    };
+    let explicit = |client: buildkit::Client, kind| match buildkit::probe(&client) {
+        Ok(id) => Ok((
+            BuilderInfo {
+                kind,
+                id,
+                reason: None,
+            },
+            Some(client),
+        )),
+        Err(why) => Err(buildkit::unreachable(&client, &why)),
+    };
+    match opts.builder {
+        BuilderChoice::Native => Ok((native(None), None)),
+        BuilderChoice::Buildx => explicit(buildx, BuilderKind::Buildx),
+        BuilderChoice::Buildctl => explicit(buildkit::Client::Buildctl, BuilderKind::Buildctl),
+        BuilderChoice::Auto => {
+            let mut why = Vec::new();
+            if std::env::var_os("BUILDKIT_HOST").is_some() {
+                match buildkit::probe(&buildkit::Client::Buildctl) {
+                    Ok(id) => {
+                        let info = BuilderInfo {
+                            kind: BuilderKind::Buildctl,
+                            id,
+                            reason: Some("auto: BuildKit answers at BUILDKIT_HOST".into()),
+                        };
+                        return Ok((info, Some(buildkit::Client::Buildctl)));
+                    }
+                    Err(e) => why.push(format!("buildctl: {e}")),
+                }
+            }
+            match buildkit::probe(&buildx) {
+                Ok(id) => Ok((
+                    BuilderInfo {
+                        kind: BuilderKind::Buildx,
+                        id,
+                        reason: Some("auto: BuildKit answers through docker buildx".into()),
+                    },
+                    Some(buildx),
+                )),
+                Err(e) => {
+                    why.push(format!("docker buildx: {e}"));
+                    Ok((
+                        native(Some(format!(
+                            "auto: no BuildKit reachable ({})",
+                            why.join("; ")
+                        ))),
+                        None,
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Runs the build stage: cargo, then the image, then `summary.json`.
+pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
+    let sel = &opts.selection;
+    let mut meta = cargo_metadata::MetadataCommand::new();
+    meta.cargo_path(cargo::cargo_program()).no_deps();
+    if let Some(m) = &sel.manifest_path {
+        if !m.is_file() {
+            return Err(Error::msg(format!(
+                "manifest {} not found: give --manifest-path to a Cargo.toml",
+                m.display()
+            )));
+        }
+        meta.manifest_path(m);
+    }
+    let meta = meta
+        .exec()
+        .map_err(|e| Error::msg(format!("reading the cargo project failed: {e}")))?;
+    let workspace_root = meta.workspace_root.clone().into_std_path_buf();
+    let target_dir = meta.target_directory.clone().into_std_path_buf();
+
+    let git = git::facts(&workspace_root);
+    let (sde, sde_source) = source_date_epoch(git.as_ref(), ui)?;
+    let rustc = cargo::rustc_info(&workspace_root)?;
+    let platforms = platform::parse_list(&opts.platforms, sel.target.as_deref(), &rustc.host)?;
+    for p in &platforms {
+        platform::check_installed(&p.rust_target, &rustc.host, &rustc.sysroot)?;
+    }
+    let tag = image_tag(opts.image.as_deref())?;
+    let base_ref = match opts.base.as_deref() {
+        Some(b) => base::parse(b)?,
+        None => base::BaseRef::Scratch,
+    };
+
+    let (builder, client) = choose_builder(opts)?;
+    match &builder.reason {
+        Some(r) => ui.status("Builder", format!("{} ({r})", builder.id)),
+        None => ui.status("Builder", &builder.id),
+    }
+    if client.is_none() && opts.dockerfile.is_some() {
+        return Err(Error::msg(
+            "--dockerfile needs BuildKit (--builder buildx or buildctl); the native builder takes --base",
+        ));
+    }
+    // Open a native base before compiling, so that a missing base fails fast.
+    let native_base = match (&client, &base_ref) {
+        (None, base::BaseRef::Scratch) => None,
+        (None, b) => Some(base::BaseImage::open(
+            opts.base.as_deref().unwrap_or(""),
+            b,
+        )?),
+        (Some(_), base::BaseRef::Layout { .. }) => {
+            return Err(Error::msg(
+                "BuildKit takes --base as an image reference (local/cc:bookworm, host/repo@sha256:...); \
+                 oci:PATH layouts are read by --builder native",
+            ));
+        }
+        (Some(_), _) => None,
+    };
+    let static_crt = opts.static_crt
+        || (opts.dockerfile.is_none() && matches!(base_ref, base::BaseRef::Scratch));
+
+    let output_dir = opts
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| target_dir.join("provenance"));
+    std::fs::create_dir_all(&output_dir).map_err(|e| Error::io("creating", &output_dir, e))?;
+    let user_rustflags = cargo::user_rustflags(&workspace_root, &platforms[0].rust_target)?;
+
+    // The cargo step, once per platform.
+    let bin_root = output_dir.join("bin");
+    let mut images = Vec::new();
+    let mut units = Vec::new();
+    for p in &platforms {
+        let tdir = if p.rustflags.is_empty() {
+            target_dir.clone()
+        } else {
+            target_dir
+                .join("provenance-builds")
+                .join(p.dir().replace('/', "-"))
+        };
+        let step = cargo::CargoBuild {
+            selection: sel,
+            platform: p,
+            static_crt,
+            source_date_epoch: sde,
+            workspace_root: &workspace_root,
+            target_dir: &tdir,
+            rustc: &rustc,
+            user_rustflags: &user_rustflags.0,
+        };
+        ui.status(
+            "Compiling",
+            format!(
+                "binaries for {} ({}{})",
+                p.name(),
+                p.rust_target,
+                if static_crt { ", static" } else { "" }
+            ),
+        );
+        let out = step.run(ui)?;
+        let dir = bin_root.join(p.dir());
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io("removing", &dir, e))?;
+        }
+        let mut binaries = Vec::new();
+        for raw in &out.binaries {
+            let bytes = crate::util::fs::read(&raw.path)?;
+            let local = dir.join(&raw.name);
+            crate::util::fs::write_atomic(&local, &bytes)?;
+            set_executable(&local)?;
+            binaries.push(BuiltBinary {
+                package: raw.package.clone(),
+                name: raw.name.clone(),
+                path_in_image: format!("/usr/local/bin/{}", raw.name),
+                digest: Digest::of(&bytes),
+                size: bytes.len() as u64,
+                local_path: local,
+            });
+        }
+        units.extend(out.units);
+        images.push((p.clone(), step.rustflags(), binaries));
+    }
+    units.sort();
+    units.dedup();
+
+    // The image, in a fresh layout that replaces `<output-dir>/oci` at the end.
+    let staging = tempfile::Builder::new()
+        .prefix(".oci-staging-")
+        .tempdir_in(&output_dir)
+        .map_err(|e| Error::io("creating a directory in", &output_dir, e))?;
+    let layout = Layout::create(staging.path())?;
+    let created = crate::util::time::rfc3339(sde)?;
+    let mut labels = BTreeMap::from([(
+        "org.opencontainers.image.created".to_owned(),
+        created.clone(),
+    )]);
+    if let Some(g) = &git {
+        labels.insert("org.opencontainers.image.revision".into(), g.commit.clone());
+        if let Some(u) = &g.remote_url {
+            labels.insert("org.opencontainers.image.source".into(), u.clone());
+        }
+    }
+    let all_binaries: Vec<BuiltBinary> = images.iter().flat_map(|i| i.2.clone()).collect();
+    let mut names: Vec<&str> = all_binaries.iter().map(|b| b.name.as_str()).collect();
+    names.sort();
+    names.dedup();
+
+    let mut manifests = Vec::new();
+    let mut statements = Vec::new();
+    let mut materials = Vec::new();
+    let mut dockerfile = None;
+    let mut base_image = None;
+    match &client {
+        None => {
+            ui.status(
+                "Building",
+                format!(
+                    "image with the native builder ({} platform(s))",
+                    images.len()
+                ),
+            );
+            let settings = native::ImageSettings {
+                labels,
+                user: IMAGE_USER.to_owned(),
+                source_date_epoch: sde,
+                created,
+            };
+            for (p, _, bins) in &images {
+                let m = native::build_platform(
+                    &layout,
+                    &p.platform,
+                    bins,
+                    native_base.as_ref(),
+                    &settings,
+                )?;
+                manifests.push(m.descriptor);
+            }
+            base_image = native_base.as_ref().map(|b| BaseImageInfo {
+                reference: b.reference.clone(),
+                digest: Some(b.root.digest),
+            });
+        }
+        Some(c) => {
+            ui.status("Building", format!("image with {}", builder.id));
+            let work = tempfile::Builder::new()
+                .prefix(".buildkit-")
+                .tempdir_in(&output_dir)
+                .map_err(|e| Error::io("creating a directory in", &output_dir, e))?;
+            let ctx = work.path().join("context");
+            std::fs::create_dir_all(&ctx).map_err(|e| Error::io("creating", &ctx, e))?;
+            let ep = if names.len() == 1 {
+                Some(vec![format!("/usr/local/bin/{}", names[0])])
+            } else {
+                None
+            };
+            let (dockerfile_path, context, info) = match &opts.dockerfile {
+                Some(user) => {
+                    let bytes = crate::util::fs::read(user)?;
+                    let context = user.parent().unwrap_or(Path::new(".")).to_path_buf();
+                    let shown = user
+                        .canonicalize()
+                        .ok()
+                        .and_then(|abs| {
+                            abs.strip_prefix(workspace_root.canonicalize().ok()?)
+                                .ok()
+                                .map(|r| r.display().to_string())
+                        })
+                        .unwrap_or_else(|| {
+                            user.file_name()
+                                .unwrap_or_default()
+                                .to_string_lossy()
+                                .into_owned()
+                        });
+                    (
+                        user.clone(),
+                        context,
+                        DockerfileInfo {
+                            path: shown,
+                            digest: Digest::of(&bytes),
+                        },
+                    )
+                }
+                None => {
+                    let (template, name) = match base_ref {
+                        base::BaseRef::Scratch => {
+                            (TEMPLATE_SCRATCH, "templates/Dockerfile.scratch")
+                        }
+                        _ => (TEMPLATE_BASE, "templates/Dockerfile.base"),
+                    };
+                    let path = buildkit::render_template(template, ep.as_deref(), &ctx)?;
+                    let bytes = crate::util::fs::read(&path)?;
+                    (
+                        path,
+                        ctx.clone(),
+                        DockerfileInfo {
+                            path: name.to_owned(),
+                            digest: Digest::of(&bytes),
+                        },
+                    )
+                }
+            };
+            let mut build_args =
+                BTreeMap::from([("SOURCE_DATE_EPOCH".to_owned(), sde.to_string())]);
+            if let base::BaseRef::Registry(r) = &base_ref {
+                build_args.insert("BASE".into(), r.clone());
+            }
+            let out_dir = work.path().join("oci");
+            let request = buildkit::Request {
+                client: c,
+                dockerfile: &dockerfile_path,
+                context: &context,
+                bins: &bin_root,
+                platforms: &platforms,
+                build_args,
+                labels,
+                out_dir: &out_dir,
+                metadata_file: &work.path().join("metadata.json"),
+            };
+            let outcome = request.run(ui.is_verbose())?;
+            for d in &outcome.index.manifests {
+                buildkit::copy_manifest(&outcome.layout, &layout, d)?;
+            }
+            manifests = outcome.index.manifests.clone();
+            statements = outcome.statements;
+            materials = outcome.materials;
+            dockerfile = Some(info);
+            if let base::BaseRef::Registry(r) = &base_ref {
+                base_image = Some(BaseImageInfo {
+                    reference: r.clone(),
+                    digest: materials.first().map(|m| m.1),
+                });
+            }
+        }
+    }
+
+    // Order the index by the requested platform order; pair manifests with binaries.
+    let mut platform_images = Vec::new();
+    for (p, flags, bins) in images {
+        let m = manifests
+            .iter()
+            .find(|d| d.platform.as_ref() == Some(&p.platform))
+            .cloned()
+            .ok_or_else(|| {
+                Error::msg(format!("the builder produced no manifest for {}", p.name()))
+            })?;
+        platform_images.push(PlatformImage {
+            platform: p.platform.clone(),
+            rust_target: p.rust_target.clone(),
+            rustflags: flags,
+            manifest: m,
+            binaries: bins,
+        });
+    }
+    let ordered: Vec<Descriptor> = platform_images.iter().map(|p| p.manifest.clone()).collect();
+    let index = native::write_index(&layout, &ordered)?;
+    debug_assert_eq!(index.media_type, MEDIA_TYPE_INDEX);
+    layout.tag(&tag, &index)?;
+
+    let layout_path = output_dir.join("oci");
+    if layout_path.exists() {
+        std::fs::remove_dir_all(&layout_path)
+            .map_err(|e| Error::io("removing", &layout_path, e))?;
+    }
+    let staged = staging.keep();
+    std::fs::rename(&staged, &layout_path)
+        .map_err(|e| Error::io("moving the layout to", &layout_path, e))?;
+
+    let output = BuildOutput {
+        output_dir: output_dir.clone(),
+        layout_path,
+        image_name: opts.image.clone(),
+        tag,
+        index,
+        platforms: platform_images,
+        binaries: all_binaries,
+        compiled_units: units,
+        buildkit_statements: statements,
+        buildkit_materials: materials,
+        base_image,
+        dockerfile,
+        builder,
+        source_date_epoch: sde,
+        source_date_epoch_source: sde_source,
+        git,
+        user_rustflags,
+    };
+    Summary::from_output(&output).write(&output_dir.join("summary.json"))?;
+    Ok(output)
+}
+
+#[cfg(unix)]
+fn set_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| Error::io("setting permissions of", path, e))
+}
+
+#[cfg(not(unix))]
+fn set_executable(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_come_from_the_image_name() {
+        assert_eq!(image_tag(None).unwrap(), "latest");
+        assert_eq!(image_tag(Some("app")).unwrap(), "latest");
+        assert_eq!(image_tag(Some("127.0.0.1:5000/app:v1")).unwrap(), "v1");
+        assert_eq!(image_tag(Some("127.0.0.1:5000/app")).unwrap(), "latest");
+        assert!(image_tag(Some("app@sha256:00")).is_err());
+    }
+
+    #[test]
+    fn templates_render_an_entrypoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let ep = vec!["/usr/local/bin/x".to_owned()];
+        let p = buildkit::render_template(TEMPLATE_SCRATCH, Some(&ep), dir.path()).unwrap();
+        let text = std::fs::read_to_string(p).unwrap();
+        assert!(text.contains(r#"ENTRYPOINT ["/usr/local/bin/x"]"#));
+        assert!(text.contains("FROM scratch"));
+        assert!(!text.contains("{{"));
+    }
+}
