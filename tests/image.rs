@@ -106,7 +106,10 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
             .unwrap();
         assert!(out.status.success(), "build failed:\n{}", stderr_of(&out));
         let err = stderr_of(&out);
-        assert!(err.contains("native builder") && err.contains("no BuildKit reachable"), "{err}");
+        assert!(
+            err.contains("native builder") && err.contains("no BuildKit reachable"),
+            "{err}"
+        );
         let outdir = dir.join("target/provenance");
         let summary = read_json(&outdir.join("summary.json"));
         assert_eq!(summary["builder"]["kind"], "native");
@@ -119,11 +122,23 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
         assert_eq!(m["platform"]["architecture"], "amd64");
         let manifest = blob_json(&layout, m["digest"].as_str().unwrap());
         let config = blob_json(&layout, manifest["config"]["digest"].as_str().unwrap());
-        assert_eq!(config["config"]["Entrypoint"][0], "/usr/local/bin/hello-service");
+        assert_eq!(
+            config["config"]["Entrypoint"][0],
+            "/usr/local/bin/hello-service"
+        );
         assert_eq!(config["created"], "2024-01-02T03:04:05Z");
         let labels = &config["config"]["Labels"];
-        assert_eq!(labels["org.opencontainers.image.source"], "https://github.com/example/hello-service");
-        assert_eq!(labels["org.opencontainers.image.revision"].as_str().unwrap().len(), 40);
+        assert_eq!(
+            labels["org.opencontainers.image.source"],
+            "https://github.com/example/hello-service"
+        );
+        assert_eq!(
+            labels["org.opencontainers.image.revision"]
+                .as_str()
+                .unwrap()
+                .len(),
+            40
+        );
 
         // The layer: sorted, root-owned, fixed mtime.
         let layer = blob(&layout, manifest["layers"][0]["digest"].as_str().unwrap());
@@ -135,10 +150,23 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
             .map(|e| {
                 let e = e.unwrap();
                 let h = e.header();
-                (e.path().unwrap().display().to_string(), h.mode().unwrap(), h.uid().unwrap(), h.mtime().unwrap())
+                (
+                    e.path().unwrap().display().to_string(),
+                    h.mode().unwrap(),
+                    h.uid().unwrap(),
+                    h.mtime().unwrap(),
+                )
             })
             .collect();
-        assert_eq!(entries.last().unwrap(), &("usr/local/bin/hello-service".to_owned(), 0o755, 0, 1_704_164_645));
+        assert_eq!(
+            entries.last().unwrap(),
+            &(
+                "usr/local/bin/hello-service".to_owned(),
+                0o755,
+                0,
+                1_704_164_645
+            )
+        );
 
         // The binary runs (it is static) and holds no path of this machine.
         let bin = outdir.join("bin/linux/amd64/hello-service");
@@ -160,12 +188,22 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
 /// A compile error: exit 2, our message points at cargo, cargo's diagnostic is shown.
 #[test]
 fn failing_cargo_build_exits_2_with_the_compiler_error() {
-    let (_tmp, dir) = tiny_crate("fn main() { let x: u32 = \"not a number\"; println!(\"{x}\"); }\n");
-    let out = build_cmd(&dir).args(["--builder", "native"]).output().unwrap();
+    let (_tmp, dir) =
+        tiny_crate("fn main() { let x: u32 = \"not a number\"; println!(\"{x}\"); }\n");
+    let out = build_cmd(&dir)
+        .args(["--builder", "native"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
-    assert!(err.contains("`cargo build` for linux/amd64 failed"), "{err}");
-    assert!(err.contains("mismatched types"), "cargo's diagnostic is shown: {err}");
+    assert!(
+        err.contains("`cargo build` for linux/amd64 failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("mismatched types"),
+        "cargo's diagnostic is shown: {err}"
+    );
 }
 
 /// A platform whose Rust target is not installed: exit 2 naming `rustup target add`.
@@ -173,12 +211,20 @@ fn failing_cargo_build_exits_2_with_the_compiler_error() {
 fn missing_rust_target_exits_2() {
     let (_tmp, dir) = tiny_crate("fn main() {}\n");
     let out = build_cmd(&dir)
-        .args(["--builder", "native", "--platform", "linux/amd64,linux/s390x"])
+        .args([
+            "--builder",
+            "native",
+            "--platform",
+            "linux/amd64,linux/s390x",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
-    assert!(err.contains("rustup target add s390x-unknown-linux-gnu"), "{err}");
+    assert!(
+        err.contains("rustup target add s390x-unknown-linux-gnu"),
+        "{err}"
+    );
 }
 
 /// A missing base image for the native builder: exit 2 naming it, before compiling.
@@ -186,11 +232,20 @@ fn missing_rust_target_exits_2() {
 fn missing_native_base_image_exits_2() {
     let (tmp, dir) = tiny_crate("fn main() {}\n");
     let base = format!("oci:{}/nope:1", tmp.path().display());
-    let out = build_cmd(&dir).args(["--builder", "native", "--base", &base]).output().unwrap();
+    let out = build_cmd(&dir)
+        .args(["--builder", "native", "--base", &base])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
-    assert!(err.contains(&format!("base image {base} not found")), "{err}");
-    assert!(!dir.join("target/x86_64-unknown-linux-gnu").exists(), "failed before compiling");
+    assert!(
+        err.contains(&format!("base image {base} not found")),
+        "{err}"
+    );
+    assert!(
+        !dir.join("target/x86_64-unknown-linux-gnu").exists(),
+        "failed before compiling"
+    );
 }
 
 /// BuildKit asked for but unreachable (no docker at all, or buildctl without BUILDKIT_HOST):
@@ -208,7 +263,10 @@ fn unreachable_buildkit_names_the_variables() {
         assert_eq!(out.status.code(), Some(2));
         let err = stderr_of(&out);
         assert!(err.contains("BuildKit is not reachable"), "{err}");
-        assert!(err.contains("DOCKER_HOST") && err.contains("BUILDKIT_HOST"), "{err}");
+        assert!(
+            err.contains("DOCKER_HOST") && err.contains("BUILDKIT_HOST"),
+            "{err}"
+        );
         assert!(err.contains("--builder native"), "{err}");
     }
 }
@@ -227,7 +285,15 @@ fn run_in_docker(peers: &Peers, layout: &Path, tag: &str, platform: &str) -> Str
         &format!("{}:{tag}", layout.display()),
         &reference,
     ]));
-    let out = support::run(peers.cmd("docker").args(["run", "--rm", "--pull", "always", "--platform", platform, &reference]));
+    let out = support::run(peers.cmd("docker").args([
+        "run",
+        "--rm",
+        "--pull",
+        "always",
+        "--platform",
+        platform,
+        &reference,
+    ]));
     let _ = peers.cmd("docker").args(["rmi", &reference]).output();
     out.trim().to_owned()
 }
@@ -269,23 +335,36 @@ fn buildx_image_runs_is_reproducible_and_matches_buildkit() {
             .unwrap();
         assert!(out.status.success(), "build failed:\n{}", stderr_of(&out));
         let summary = read_json(&tmp.path().join("out/summary.json"));
-        assert_eq!(summary["builder"]["kind"], "buildx", "auto picks BuildKit: {summary}");
+        assert_eq!(
+            summary["builder"]["kind"], "buildx",
+            "auto picks BuildKit: {summary}"
+        );
         results.push((summary, dir));
         keep.push(tmp);
     }
     let (summary, dir) = &results[0];
-    assert_eq!(summary["index_digest"], results[1].0["index_digest"], "same index digest in both directories");
+    assert_eq!(
+        summary["index_digest"], results[1].0["index_digest"],
+        "same index digest in both directories"
+    );
     let outdir = keep[0].path().join("out");
     let layout = outdir.join("oci");
     let (_, index) = image_index(&layout, "bk");
     let manifests = index["manifests"].as_array().unwrap();
     assert_eq!(manifests.len(), 2);
     for m in manifests {
-        assert_ne!(m["platform"]["os"], "unknown", "no attestation manifest in the index: {index}");
+        assert_ne!(
+            m["platform"]["os"], "unknown",
+            "no attestation manifest in the index: {index}"
+        );
         assert!(m["annotations"].get("vnd.docker.reference.type").is_none());
     }
     let statements = summary["buildkit_attestations"].as_array().unwrap();
-    assert_eq!(statements.len(), 2, "one BuildKit statement per platform: {summary}");
+    assert_eq!(
+        statements.len(),
+        2,
+        "one BuildKit statement per platform: {summary}"
+    );
 
     // docker buildx by hand, same Dockerfile, binaries, labels and epoch.
     let config = {
@@ -294,25 +373,46 @@ fn buildx_image_runs_is_reproducible_and_matches_buildkit() {
     };
     let hand = keep[0].path().join("by-hand");
     std::fs::create_dir_all(&hand).unwrap();
-    let template = std::fs::read_to_string(support::repo_root().join("templates/Dockerfile.scratch")).unwrap();
+    let template =
+        std::fs::read_to_string(support::repo_root().join("templates/Dockerfile.scratch")).unwrap();
     std::fs::write(
         hand.join("Dockerfile"),
-        template.replace("{{ENTRYPOINT}}", r#"ENTRYPOINT ["/usr/local/bin/hello-service"]"#),
+        template.replace(
+            "{{ENTRYPOINT}}",
+            r#"ENTRYPOINT ["/usr/local/bin/hello-service"]"#,
+        ),
     )
     .unwrap();
     let mut cmd = peers.cmd("docker");
-    cmd.args(["buildx", "build", "--platform", "linux/amd64,linux/amd64/v3", "--build-context"])
-        .arg(format!("bins={}", outdir.join("bin").display()))
-        .args(["--build-arg", "SOURCE_DATE_EPOCH=1704164645", "--provenance", "mode=max"]);
+    cmd.args([
+        "buildx",
+        "build",
+        "--platform",
+        "linux/amd64,linux/amd64/v3",
+        "--build-context",
+    ])
+    .arg(format!("bins={}", outdir.join("bin").display()))
+    .args([
+        "--build-arg",
+        "SOURCE_DATE_EPOCH=1704164645",
+        "--provenance",
+        "mode=max",
+    ]);
     for (k, v) in config["config"]["Labels"].as_object().unwrap() {
         cmd.args(["--label", &format!("{k}={}", v.as_str().unwrap())]);
     }
     cmd.arg("--output")
-        .arg(format!("type=oci,dest={},tar=false,rewrite-timestamp=true", hand.join("oci").display()))
+        .arg(format!(
+            "type=oci,dest={},tar=false,rewrite-timestamp=true",
+            hand.join("oci").display()
+        ))
         .arg(&hand);
     support::run(&mut cmd);
     let top = read_json(&hand.join("oci/index.json"));
-    let bk_index = blob_json(&hand.join("oci"), top["manifests"][0]["digest"].as_str().unwrap());
+    let bk_index = blob_json(
+        &hand.join("oci"),
+        top["manifests"][0]["digest"].as_str().unwrap(),
+    );
     let bk: Vec<(String, String)> = bk_index["manifests"]
         .as_array()
         .unwrap()
@@ -329,13 +429,22 @@ fn buildx_image_runs_is_reproducible_and_matches_buildkit() {
         })
         .collect();
     for p in summary["platforms"].as_array().unwrap() {
-        let ours = (p["platform"].as_str().unwrap().to_owned(), p["manifest_digest"].as_str().unwrap().to_owned());
+        let ours = (
+            p["platform"].as_str().unwrap().to_owned(),
+            p["manifest_digest"].as_str().unwrap().to_owned(),
+        );
         assert!(bk.contains(&ours), "{ours:?} not among BuildKit's {bk:?}");
     }
 
     // The image runs on both platforms.
-    assert_eq!(run_in_docker(&peers, &layout, "bk", "linux/amd64"), HELLO_OUTPUT);
-    assert_eq!(run_in_docker(&peers, &layout, "bk", "linux/amd64/v3"), HELLO_OUTPUT);
+    assert_eq!(
+        run_in_docker(&peers, &layout, "bk", "linux/amd64"),
+        HELLO_OUTPUT
+    );
+    assert_eq!(
+        run_in_docker(&peers, &layout, "bk", "linux/amd64/v3"),
+        HELLO_OUTPUT
+    );
     let _ = dir;
 }
 
@@ -358,14 +467,29 @@ fn native_images_run_in_docker() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert_eq!(run_in_docker(&peers, &scratch.join("oci"), "latest", "linux/amd64"), HELLO_OUTPUT);
+    assert_eq!(
+        run_in_docker(&peers, &scratch.join("oci"), "latest", "linux/amd64"),
+        HELLO_OUTPUT
+    );
 
     // local/cc:bookworm as an OCI layout.
     let saved = tmp.path().join("cc.tar");
-    support::run(peers.cmd("docker").args(["save", "-o"]).arg(&saved).arg("local/cc:bookworm"));
+    support::run(
+        peers
+            .cmd("docker")
+            .args(["save", "-o"])
+            .arg(&saved)
+            .arg("local/cc:bookworm"),
+    );
     let cc = tmp.path().join("cc-layout");
     std::fs::create_dir_all(&cc).unwrap();
-    support::run(Command::new("tar").arg("-xf").arg(&saved).arg("-C").arg(&cc));
+    support::run(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(&saved)
+            .arg("-C")
+            .arg(&cc),
+    );
     let on_cc = tmp.path().join("on-cc");
     let out = build_cmd(&dir)
         .env("CARGO_TARGET_DIR", &target)
@@ -377,11 +501,25 @@ fn native_images_run_in_docker() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let summary = read_json(&on_cc.join("summary.json"));
-    assert!(summary["base_image"]["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        summary["base_image"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
     let (_, index) = image_index(&on_cc.join("oci"), "latest");
-    let manifest = blob_json(&on_cc.join("oci"), index["manifests"][0]["digest"].as_str().unwrap());
-    assert!(manifest["layers"].as_array().unwrap().len() >= 2, "base layers + ours: {manifest}");
-    assert_eq!(run_in_docker(&peers, &on_cc.join("oci"), "latest", "linux/amd64"), HELLO_OUTPUT);
+    let manifest = blob_json(
+        &on_cc.join("oci"),
+        index["manifests"][0]["digest"].as_str().unwrap(),
+    );
+    assert!(
+        manifest["layers"].as_array().unwrap().len() >= 2,
+        "base layers + ours: {manifest}"
+    );
+    assert_eq!(
+        run_in_docker(&peers, &on_cc.join("oci"), "latest", "linux/amd64"),
+        HELLO_OUTPUT
+    );
 }
 
 /// BuildKit's own errors reach the user: a Dockerfile mistake and a missing base image exit
@@ -394,7 +532,11 @@ fn buildkit_errors_show_buildkits_message() {
     let (tmp, dir) = tiny_crate("fn main() { println!(\"tiny\"); }\n");
 
     let dockerfile = tmp.path().join("Dockerfile.bad");
-    std::fs::write(&dockerfile, "FROMM scratch\nCOPY --from=bins linux/amd64/ /usr/local/bin/\n").unwrap();
+    std::fs::write(
+        &dockerfile,
+        "FROMM scratch\nCOPY --from=bins linux/amd64/ /usr/local/bin/\n",
+    )
+    .unwrap();
     let out = peer_build(&peers, &dir)
         .args(["--builder", "buildx", "--dockerfile"])
         .arg(&dockerfile)
@@ -402,7 +544,10 @@ fn buildkit_errors_show_buildkits_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
-    assert!(err.contains("BuildKit said") && err.contains("unknown instruction"), "{err}");
+    assert!(
+        err.contains("BuildKit said") && err.contains("unknown instruction"),
+        "{err}"
+    );
 
     let out = peer_build(&peers, &dir)
         .args(["--builder", "buildx", "--base", "local/does-not-exist:1"])
@@ -410,7 +555,10 @@ fn buildkit_errors_show_buildkits_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
-    assert!(err.contains("BuildKit said") && err.contains("local/does-not-exist"), "{err}");
+    assert!(
+        err.contains("BuildKit said") && err.contains("local/does-not-exist"),
+        "{err}"
+    );
 
     let out = peer_build(&peers, &dir)
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
@@ -419,6 +567,9 @@ fn buildkit_errors_show_buildkits_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
-    assert!(err.contains("BuildKit is not reachable") && err.contains("DOCKER_HOST"), "{err}");
+    assert!(
+        err.contains("BuildKit is not reachable") && err.contains("DOCKER_HOST"),
+        "{err}"
+    );
     assert!(err.contains("--builder native"), "{err}");
 }

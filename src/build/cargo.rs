@@ -64,21 +64,31 @@ fn capture(cmd: &mut Command, what: &str) -> Result<String> {
 /// Asks rustc (in `dir`, so rust-toolchain files apply) for host, commit and sysroot.
 pub fn rustc_info(dir: &Path) -> Result<RustcInfo> {
     let rustc = rustc_program();
-    let vv = capture(
-        Command::new(&rustc).arg("-vV").current_dir(dir),
-        "`rustc -vV`",
-    )?;
+    // Both questions at once: each rustc start costs tens of milliseconds.
+    let (vv, sysroot) = std::thread::scope(|s| {
+        let sysroot = s.spawn(|| {
+            capture(
+                Command::new(&rustc)
+                    .args(["--print", "sysroot"])
+                    .current_dir(dir),
+                "`rustc --print sysroot`",
+            )
+        });
+        let vv = capture(
+            Command::new(&rustc).arg("-vV").current_dir(dir),
+            "`rustc -vV`",
+        );
+        let sysroot = sysroot
+            .join()
+            .unwrap_or_else(|_| Err(Error::msg("`rustc --print sysroot` failed")));
+        (vv, sysroot)
+    });
+    let (vv, sysroot) = (vv?, sysroot?);
     let field = |k: &str| {
         vv.lines()
             .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_owned()))
             .unwrap_or_default()
     };
-    let sysroot = capture(
-        Command::new(&rustc)
-            .args(["--print", "sysroot"])
-            .current_dir(dir),
-        "`rustc --print sysroot`",
-    )?;
     Ok(RustcInfo {
         host: field("host:"),
         commit_hash: field("commit-hash:"),

@@ -275,6 +275,23 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
     }
 }
 
+/// The builder choice: known, or being probed in a thread while cargo compiles.
+enum Probe {
+    Done(Box<Result<(BuilderInfo, Option<buildkit::Client>)>>),
+    Running(std::thread::JoinHandle<Result<(BuilderInfo, Option<buildkit::Client>)>>),
+}
+
+impl Probe {
+    fn join(self) -> Result<(BuilderInfo, Option<buildkit::Client>)> {
+        match self {
+            Probe::Done(r) => *r,
+            Probe::Running(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(Error::msg("probing BuildKit failed unexpectedly"))),
+        }
+    }
+}
+
 /// Runs the build stage: cargo, then the image, then `summary.json`.
 pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
     let sel = &opts.selection;
@@ -308,30 +325,27 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
         None => base::BaseRef::Scratch,
     };
 
-    let (builder, client) = choose_builder(opts)?;
-    match &builder.reason {
-        Some(r) => ui.status("Builder", format!("{} ({r})", builder.id)),
-        None => ui.status("Builder", &builder.id),
-    }
-    if client.is_none() && opts.dockerfile.is_some() {
-        return Err(Error::msg(
-            "--dockerfile needs BuildKit (--builder buildx or buildctl); the native builder takes --base",
-        ));
-    }
+    // The native builder is known up front (asked for, or `auto` with an OCI layout base,
+    // which only it reads); otherwise BuildKit is probed while cargo compiles.
+    let native_now = opts.builder == BuilderChoice::Native
+        || (opts.builder == BuilderChoice::Auto
+            && opts.dockerfile.is_none()
+            && matches!(base_ref, base::BaseRef::Layout { .. }));
+    let probe = if native_now {
+        let mut o = opts.clone();
+        o.builder = BuilderChoice::Native;
+        Probe::Done(Box::new(choose_builder(&o)))
+    } else {
+        let o = opts.clone();
+        Probe::Running(std::thread::spawn(move || choose_builder(&o)))
+    };
     // Open a native base before compiling, so that a missing base fails fast.
-    let native_base = match (&client, &base_ref) {
-        (None, base::BaseRef::Scratch) => None,
-        (None, b) => Some(base::BaseImage::open(
+    let native_base = match (native_now, &base_ref) {
+        (true, base::BaseRef::Scratch) | (false, _) => None,
+        (true, b) => Some(base::BaseImage::open(
             opts.base.as_deref().unwrap_or(""),
             b,
         )?),
-        (Some(_), base::BaseRef::Layout { .. }) => {
-            return Err(Error::msg(
-                "BuildKit takes --base as an image reference (local/cc:bookworm, host/repo@sha256:...); \
-                 oci:PATH layouts are read by --builder native",
-            ));
-        }
-        (Some(_), _) => None,
     };
     let static_crt = opts.static_crt
         || (opts.dockerfile.is_none() && matches!(base_ref, base::BaseRef::Scratch));
@@ -399,6 +413,31 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
     }
     units.sort();
     units.dedup();
+
+    let (builder, client) = probe.join()?;
+    match &builder.reason {
+        Some(r) => ui.status("Builder", format!("{} ({r})", builder.id)),
+        None => ui.status("Builder", &builder.id),
+    }
+    if client.is_none() && opts.dockerfile.is_some() {
+        return Err(Error::msg(
+            "--dockerfile needs BuildKit (--builder buildx or buildctl); the native builder takes --base",
+        ));
+    }
+    let native_base = match (&client, native_base) {
+        (None, Some(b)) => Some(b),
+        (None, None) if !matches!(base_ref, base::BaseRef::Scratch) => Some(base::BaseImage::open(
+            opts.base.as_deref().unwrap_or(""),
+            &base_ref,
+        )?),
+        (Some(_), _) if matches!(base_ref, base::BaseRef::Layout { .. }) => {
+            return Err(Error::msg(
+                "BuildKit takes --base as an image reference (local/cc:bookworm, host/repo@sha256:...); \
+                 oci:PATH layouts are read by --builder native",
+            ));
+        }
+        _ => None,
+    };
 
     // The image, in a fresh layout that replaces `<output-dir>/oci` at the end.
     let staging = tempfile::Builder::new()
