@@ -112,6 +112,11 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
         );
         let outdir = dir.join("target/provenance");
         let summary = read_json(&outdir.join("summary.json"));
+        let text = std::fs::read_to_string(outdir.join("summary.json")).unwrap();
+        assert!(
+            !text.contains(&tmp.path().display().to_string()),
+            "no machine path in {text}"
+        );
         assert_eq!(summary["builder"]["kind"], "native");
         assert_eq!(summary["source_date_epoch"], 1_704_164_645);
         assert_eq!(summary["image"], "hello-service:v1");
@@ -501,6 +506,12 @@ fn native_images_run_in_docker() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let summary = read_json(&on_cc.join("summary.json"));
+    let text = std::fs::read_to_string(on_cc.join("summary.json")).unwrap();
+    assert!(
+        !text.contains(&tmp.path().display().to_string()),
+        "no machine path in {text}"
+    );
+    assert_eq!(summary["base_image"]["reference"], "oci:cc-layout:bookworm");
     assert!(
         summary["base_image"]["digest"]
             .as_str()

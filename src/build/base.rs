@@ -65,10 +65,33 @@ pub fn parse(value: &str) -> Result<BaseRef> {
     })
 }
 
+/// `oci:<last path component>[:tag][@digest]`.
+fn portable_reference(
+    path: &std::path::Path,
+    tag: Option<&str>,
+    digest: Option<&Digest>,
+) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| ".".to_owned());
+    let mut s = format!("oci:{name}");
+    if let Some(t) = tag {
+        s.push(':');
+        s.push_str(t);
+    }
+    if let Some(d) = digest {
+        s.push('@');
+        s.push_str(&d.to_string());
+    }
+    s
+}
+
 /// A base image opened from an OCI layout.
 #[derive(Debug, Clone)]
 pub struct BaseImage {
-    /// The reference as given.
+    /// The reference without the machine's directories: `oci:<directory name>[:tag][@digest]`
+    /// (the image's identity is its digest; the path is only where it was read).
     pub reference: String,
     /// The layout holding it.
     pub layout: Layout,
@@ -130,7 +153,7 @@ impl BaseImage {
             }
         };
         Ok(BaseImage {
-            reference: reference.to_owned(),
+            reference: portable_reference(path, tag.as_deref(), digest.as_ref()),
             layout,
             root,
         })
