@@ -63,7 +63,7 @@ pub fn probe(client: &Client) -> std::result::Result<String, String> {
                 return Err(err);
             }
             if !out.status.success() {
-                return Err(text.trim().to_owned());
+                return Err(first_line(&text));
             }
             Ok(format!(
                 "docker buildx (builder {}, driver {})",
@@ -81,11 +81,20 @@ pub fn probe(client: &Client) -> std::result::Result<String, String> {
                 .output()
                 .map_err(|e| format!("`buildctl` could not be run ({e})"))?;
             if !out.status.success() {
-                return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+                return Err(first_line(&String::from_utf8_lossy(&out.stderr)));
             }
             Ok("buildctl (BUILDKIT_HOST)".to_owned())
         }
     }
+}
+
+/// The first non-empty line of a tool's message.
+fn first_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no message")
+        .to_owned()
 }
 
 /// The error for an unreachable BuildKit: names the variables and the way out.

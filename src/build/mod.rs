@@ -294,16 +294,22 @@ impl Probe {
 
 /// Runs the build stage: cargo, then the image, then `summary.json`.
 pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
-    let sel = &opts.selection;
-    let mut meta = cargo_metadata::MetadataCommand::new();
-    meta.cargo_path(cargo::cargo_program()).no_deps();
-    if let Some(m) = &sel.manifest_path {
+    // cargo runs in the workspace root, so a relative --manifest-path is made absolute.
+    let mut selection = opts.selection.clone();
+    if let Some(m) = &selection.manifest_path {
         if !m.is_file() {
             return Err(Error::msg(format!(
                 "manifest {} not found: give --manifest-path to a Cargo.toml",
                 m.display()
             )));
         }
+        selection.manifest_path =
+            Some(std::path::absolute(m).map_err(|e| Error::io("resolving", m, e))?);
+    }
+    let sel = &selection;
+    let mut meta = cargo_metadata::MetadataCommand::new();
+    meta.cargo_path(cargo::cargo_program()).no_deps();
+    if let Some(m) = &sel.manifest_path {
         meta.manifest_path(m);
     }
     let meta = meta
