@@ -39,8 +39,9 @@ pub enum Client {
 }
 
 /// Checks that BuildKit answers through `client`; returns a description of the builder
-/// (recorded as the builder id) or why it is unreachable.
-pub fn probe(client: &Client) -> std::result::Result<String, String> {
+/// (recorded as the builder id) and facts about it (`name`, `driver`, `buildkit` version),
+/// or why it is unreachable.
+pub fn probe(client: &Client) -> std::result::Result<(String, BTreeMap<String, String>), String> {
     match client {
         Client::Buildx { builder } => {
             let mut cmd = Command::new("docker");
@@ -65,10 +66,23 @@ pub fn probe(client: &Client) -> std::result::Result<String, String> {
             if !out.status.success() {
                 return Err(first_line(&text));
             }
-            Ok(format!(
-                "docker buildx (builder {}, driver {})",
-                field("Name:").unwrap_or_else(|| "default".into()),
-                field("Driver:").unwrap_or_else(|| "unknown".into())
+            let mut details = BTreeMap::new();
+            for (key, label) in [
+                ("name", "Name:"),
+                ("driver", "Driver:"),
+                ("buildkit", "BuildKit version:"),
+            ] {
+                if let Some(v) = field(label) {
+                    details.insert(key.to_owned(), v);
+                }
+            }
+            Ok((
+                format!(
+                    "docker buildx (builder {}, driver {})",
+                    details.get("name").map_or("default", String::as_str),
+                    details.get("driver").map_or("unknown", String::as_str)
+                ),
+                details,
             ))
         }
         Client::Buildctl => {
@@ -76,14 +90,23 @@ pub fn probe(client: &Client) -> std::result::Result<String, String> {
                 return Err("BUILDKIT_HOST is not set".to_owned());
             }
             let out = Command::new("buildctl")
-                .args(["debug", "workers"])
+                .args(["debug", "info"])
                 .stdin(Stdio::null())
                 .output()
                 .map_err(|e| format!("`buildctl` could not be run ({e})"))?;
             if !out.status.success() {
                 return Err(first_line(&String::from_utf8_lossy(&out.stderr)));
             }
-            Ok("buildctl (BUILDKIT_HOST)".to_owned())
+            let mut details = BTreeMap::new();
+            let text = String::from_utf8_lossy(&out.stdout);
+            if let Some(v) = text.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix("BuildKit:")
+                    .map(|v| v.trim().to_owned())
+            }) {
+                details.insert("buildkit".to_owned(), v);
+            }
+            Ok(("buildctl (BUILDKIT_HOST)".to_owned(), details))
         }
     }
 }

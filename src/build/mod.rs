@@ -74,6 +74,9 @@ pub struct BuilderInfo {
     /// Why `auto` picked it (absent when chosen with `--builder`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Facts about a BuildKit builder: `name`, `driver`, `buildkit` (version).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
 }
 
 /// Everything `build` needs besides the selection.
@@ -217,16 +220,18 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
             env!("CARGO_PKG_VERSION")
         ),
         reason,
+        details: BTreeMap::new(),
     };
     let buildx = buildkit::Client::Buildx {
         builder: opts.buildx_builder.clone(),
     };
     let explicit = |client: buildkit::Client, kind| match buildkit::probe(&client) {
-        Ok(id) => Ok((
+        Ok((id, details)) => Ok((
             BuilderInfo {
                 kind,
                 id,
                 reason: None,
+                details,
             },
             Some(client),
         )),
@@ -240,11 +245,12 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
             let mut why = Vec::new();
             if std::env::var_os("BUILDKIT_HOST").is_some() {
                 match buildkit::probe(&buildkit::Client::Buildctl) {
-                    Ok(id) => {
+                    Ok((id, details)) => {
                         let info = BuilderInfo {
                             kind: BuilderKind::Buildctl,
                             id,
                             reason: Some("auto: BuildKit answers at BUILDKIT_HOST".into()),
+                            details,
                         };
                         return Ok((info, Some(buildkit::Client::Buildctl)));
                     }
@@ -252,11 +258,12 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
                 }
             }
             match buildkit::probe(&buildx) {
-                Ok(id) => Ok((
+                Ok((id, details)) => Ok((
                     BuilderInfo {
                         kind: BuilderKind::Buildx,
                         id,
                         reason: Some("auto: BuildKit answers through docker buildx".into()),
+                        details,
                     },
                     Some(buildx),
                 )),
