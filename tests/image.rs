@@ -454,11 +454,11 @@ fn buildx_image_runs_is_reproducible_and_matches_buildkit() {
 }
 
 /// The native builder's images run in docker: a static binary on scratch, and a dynamically
-/// linked one on `local/cc:bookworm` read from an OCI layout (`docker save`); a registry
-/// `--base` with BuildKit resolves the same image and records its digest.
+/// linked one on `local/cc:bookworm` read from an OCI layout (`docker save`). BuildKit builds
+/// on the same base, named or as that layout, also run, with the base digest recorded.
 #[test]
 #[ignore = "needs peers: scripts/test.sh runs it"]
-fn native_images_run_in_docker() {
+fn images_run_in_docker_on_scratch_and_on_a_base() {
     let peers = Peers::get();
     peers.require_docker();
     let (tmp, dir) = support::example_repo("hello-service");
@@ -531,6 +531,33 @@ fn native_images_run_in_docker() {
         run_in_docker(&peers, &on_cc.join("oci"), "latest", "linux/amd64"),
         HELLO_OUTPUT
     );
+
+    // BuildKit on the same bases: the daemon's image by name, and the OCI layout (a named
+    // context pinned by digest). Both record the base's digest.
+    for (base, name) in [
+        ("local/cc:bookworm".to_owned(), "bk-daemon-base"),
+        (format!("oci:{}:bookworm", cc.display()), "bk-layout-base"),
+    ] {
+        let out_dir = tmp.path().join(name);
+        let out = peer_build(&peers, &dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .args(["--builder", "buildx", "--base", &base, "--output-dir"])
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{base}: {}", stderr_of(&out));
+        let summary = read_json(&out_dir.join("summary.json"));
+        assert_eq!(summary["dockerfile"]["path"], "templates/Dockerfile.base");
+        let digest = summary["base_image"]["digest"].as_str().unwrap_or_default();
+        assert!(
+            digest.starts_with("sha256:"),
+            "{base}: base digest recorded: {summary}"
+        );
+        assert_eq!(
+            run_in_docker(&peers, &out_dir.join("oci"), "latest", "linux/amd64"),
+            HELLO_OUTPUT
+        );
+    }
 }
 
 /// BuildKit's own errors reach the user: a Dockerfile mistake and a missing base image exit

@@ -26,6 +26,9 @@ pub const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
 /// Annotation naming the platform manifest an attestation manifest is about.
 pub const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
 
+/// The named context a base image from an OCI layout is passed as (`BASE` build arg).
+pub const BASE_CONTEXT: &str = "cargo-provenance-base";
+
 /// Which BuildKit client drives the build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Client {
@@ -165,6 +168,8 @@ pub struct Request<'a> {
     pub out_dir: &'a Path,
     /// Where BuildKit writes its metadata file.
     pub metadata_file: &'a Path,
+    /// Named contexts read from OCI layouts: name → (absolute layout path, digest).
+    pub layout_contexts: BTreeMap<String, (PathBuf, Digest)>,
 }
 
 /// BuildKit's statement about one platform manifest.
@@ -212,6 +217,10 @@ impl Request<'_> {
                 c.args(["--platform", &platforms.join(",")]);
                 c.arg("--build-context")
                     .arg(format!("bins={}", self.bins.display()));
+                for (name, (path, digest)) in &self.layout_contexts {
+                    c.arg("--build-context")
+                        .arg(format!("{name}=oci-layout://{}@{digest}", path.display()));
+                }
                 for (k, v) in &self.build_args {
                     c.args(["--build-arg", &format!("{k}={v}")]);
                 }
@@ -243,6 +252,12 @@ impl Request<'_> {
                 c.arg("--opt")
                     .arg(format!("filename={}", name.to_string_lossy()));
                 c.args(["--opt", "context:bins=local:bins"]);
+                for (name, (path, digest)) in &self.layout_contexts {
+                    c.arg("--oci-layout")
+                        .arg(format!("{name}={}", path.display()));
+                    c.arg("--opt")
+                        .arg(format!("context:{name}=oci-layout://{name}@{digest}"));
+                }
                 c.args(["--opt", &format!("platform={}", platforms.join(","))]);
                 for (k, v) in &self.build_args {
                     c.args(["--opt", &format!("build-arg:{k}={v}")]);
@@ -468,6 +483,7 @@ mod tests {
             labels: BTreeMap::new(),
             out_dir: Path::new("/o"),
             metadata_file: Path::new("/m.json"),
+            layout_contexts: BTreeMap::new(),
         }
         .command();
         let args: Vec<String> = c

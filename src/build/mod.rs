@@ -338,27 +338,22 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
         None => base::BaseRef::Scratch,
     };
 
-    // The native builder is known up front (asked for, or `auto` with an OCI layout base,
-    // which only it reads); otherwise BuildKit is probed while cargo compiles.
-    let native_now = opts.builder == BuilderChoice::Native
-        || (opts.builder == BuilderChoice::Auto
-            && opts.dockerfile.is_none()
-            && matches!(base_ref, base::BaseRef::Layout { .. }));
-    let probe = if native_now {
-        let mut o = opts.clone();
-        o.builder = BuilderChoice::Native;
-        Probe::Done(Box::new(choose_builder(&o)))
+    // BuildKit is probed in a thread while cargo compiles.
+    let probe = if opts.builder == BuilderChoice::Native {
+        Probe::Done(Box::new(choose_builder(opts)))
     } else {
         let o = opts.clone();
         Probe::Running(std::thread::spawn(move || choose_builder(&o)))
     };
-    // Open a native base before compiling, so that a missing base fails fast.
-    let native_base = match (native_now, &base_ref) {
-        (true, base::BaseRef::Scratch) | (false, _) => None,
-        (true, b) => Some(base::BaseImage::open(
-            opts.base.as_deref().unwrap_or(""),
-            b,
-        )?),
+    // A base in an OCI layout is opened before compiling, so that a missing one fails fast;
+    // so is a registry base the native builder cannot read.
+    let given_base = opts.base.as_deref().unwrap_or("");
+    let layout_base = match &base_ref {
+        base::BaseRef::Layout { .. } => Some(base::BaseImage::open(given_base, &base_ref)?),
+        base::BaseRef::Registry(_) if opts.builder == BuilderChoice::Native => {
+            return Err(base::BaseImage::open(given_base, &base_ref).unwrap_err());
+        }
+        _ => None,
     };
     let static_crt = opts.static_crt
         || (opts.dockerfile.is_none() && matches!(base_ref, base::BaseRef::Scratch));
@@ -437,20 +432,10 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
             "--dockerfile needs BuildKit (--builder buildx or buildctl); the native builder takes --base",
         ));
     }
-    let native_base = match (&client, native_base) {
-        (None, Some(b)) => Some(b),
-        (None, None) if !matches!(base_ref, base::BaseRef::Scratch) => Some(base::BaseImage::open(
-            opts.base.as_deref().unwrap_or(""),
-            &base_ref,
-        )?),
-        (Some(_), _) if matches!(base_ref, base::BaseRef::Layout { .. }) => {
-            return Err(Error::msg(
-                "BuildKit takes --base as an image reference (local/cc:bookworm, host/repo@sha256:...); \
-                 oci:PATH layouts are read by --builder native",
-            ));
-        }
-        _ => None,
-    };
+    if client.is_none() && matches!(base_ref, base::BaseRef::Registry(_)) {
+        return Err(base::BaseImage::open(given_base, &base_ref).unwrap_err());
+    }
+    let native_base = layout_base;
 
     // The image, in a fresh layout that replaces `<output-dir>/oci` at the end.
     let staging = tempfile::Builder::new()
@@ -478,7 +463,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
     let mut statements = Vec::new();
     let mut materials = Vec::new();
     let mut dockerfile = None;
-    let mut base_image = None;
+    let base_image;
     match &client {
         None => {
             ui.status(
@@ -570,8 +555,19 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
             };
             let mut build_args =
                 BTreeMap::from([("SOURCE_DATE_EPOCH".to_owned(), sde.to_string())]);
-            if let base::BaseRef::Registry(r) = &base_ref {
-                build_args.insert("BASE".into(), r.clone());
+            let mut contexts = BTreeMap::new();
+            match (&base_ref, &native_base) {
+                (base::BaseRef::Registry(r), _) => {
+                    build_args.insert("BASE".into(), r.clone());
+                }
+                (base::BaseRef::Layout { path, .. }, Some(b)) => {
+                    // BuildKit reads the layout as a named context pinned by digest.
+                    let abs =
+                        std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
+                    contexts.insert(buildkit::BASE_CONTEXT.to_owned(), (abs, b.root.digest));
+                    build_args.insert("BASE".into(), buildkit::BASE_CONTEXT.to_owned());
+                }
+                _ => {}
             }
             let out_dir = work.path().join("oci");
             let request = buildkit::Request {
@@ -584,6 +580,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
                 labels,
                 out_dir: &out_dir,
                 metadata_file: &work.path().join("metadata.json"),
+                layout_contexts: contexts,
             };
             let outcome = request.run(ui.is_verbose())?;
             for d in &outcome.index.manifests {
@@ -593,12 +590,17 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
             statements = outcome.statements;
             materials = outcome.materials;
             dockerfile = Some(info);
-            if let base::BaseRef::Registry(r) = &base_ref {
-                base_image = Some(BaseImageInfo {
+            base_image = match (&base_ref, &native_base) {
+                (base::BaseRef::Registry(r), _) => Some(BaseImageInfo {
                     reference: r.clone(),
                     digest: materials.first().map(|m| m.1),
-                });
-            }
+                }),
+                (_, Some(b)) => Some(BaseImageInfo {
+                    reference: b.reference.clone(),
+                    digest: Some(b.root.digest),
+                }),
+                _ => None,
+            };
         }
     }
 
