@@ -558,6 +558,56 @@ fn images_run_in_docker_on_scratch_and_on_a_base() {
             HELLO_OUTPUT
         );
     }
+    // The native builder pulls a registry base through our registry client.
+    let repo = peers.unique_repo("image-base");
+    support::run(
+        peers
+            .cmd("oras")
+            .args(["cp", "--to-plain-http", "--from-oci-layout"])
+            .arg(format!("{}:bookworm", cc.display()))
+            .arg(format!("{repo}:bookworm")),
+    );
+    let from_registry = tmp.path().join("native-registry-base");
+    let out = build_cmd(&dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .args([
+            "--builder",
+            "native",
+            "--base",
+            &format!("{repo}:bookworm"),
+            "--output-dir",
+        ])
+        .arg(&from_registry)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let summary = read_json(&from_registry.join("summary.json"));
+    assert_eq!(
+        summary["base_image"]["reference"],
+        format!("{repo}:bookworm").as_str()
+    );
+    assert!(
+        summary["base_image"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert_eq!(
+        run_in_docker(&peers, &from_registry.join("oci"), "latest", "linux/amd64"),
+        HELLO_OUTPUT
+    );
+
+    // A registry base that does not exist: exit 2 naming it.
+    let out = build_cmd(&dir)
+        .args(["--builder", "native", "--base", &format!("{repo}:missing")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&format!("base image {repo}:missing not found")),
+        "{err}"
+    );
 }
 
 /// BuildKit's own errors reach the user: a Dockerfile mistake and a missing base image exit

@@ -119,9 +119,7 @@ impl BaseImage {
     pub fn open(reference: &str, base: &BaseRef) -> Result<BaseImage> {
         let BaseRef::Layout { path, tag, digest } = base else {
             return Err(Error::msg(format!(
-                "the native builder reads base images from OCI layouts (oci:PATH[:tag]); for `{reference}` \
-                 copy it into a layout first (`cargo provenance push {reference} oci:DIR`, `skopeo copy`) \
-                 or use --builder buildx"
+                "`{reference}` is not an OCI layout reference (oci:PATH[:tag])"
             )));
         };
         let layout = Layout::open(path)
@@ -233,6 +231,44 @@ impl BaseImage {
             config,
         })
     }
+}
+
+/// Pulls a registry base image (with everything it references) into the OCI layout `cache`
+/// through the registry client, and opens it pinned by the digest it resolved to. Blobs
+/// already in the cache are not fetched again.
+pub fn pull(reference: &str, cache: &std::path::Path) -> Result<BaseImage> {
+    use crate::oci::reference::{LayoutRef, Reference};
+    use crate::oci::registry::Options;
+    use crate::oci::store::Store;
+    let r = Reference::parse(reference)?;
+    if !matches!(r, Reference::Registry(_)) {
+        return Err(Error::msg(format!(
+            "`{reference}` is not a registry reference"
+        )));
+    }
+    let src = Store::open(&r, &Options::default(), false)?;
+    let desc = src
+        .resolve(&r)
+        .map_err(|e| e.context(format!("base image {reference} not found")))?;
+    let dst = Store::open(
+        &Reference::Layout(LayoutRef {
+            path: cache.to_owned(),
+            tag: None,
+            digest: None,
+        }),
+        &Options::default(),
+        true,
+    )?;
+    let tag = desc.digest.hex();
+    crate::publish::copy::copy_image(&src, &desc, &dst, Some(&tag), &|_| {})
+        .map_err(|e| e.context(format!("pulling base image {reference}")))?;
+    let layout = Layout::open(cache)?;
+    let root = layout.resolve_tag(&tag)?;
+    Ok(BaseImage {
+        reference: reference.to_owned(),
+        layout,
+        root,
+    })
 }
 
 #[cfg(test)]

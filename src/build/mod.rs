@@ -345,23 +345,26 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
         let o = opts.clone();
         Probe::Running(std::thread::spawn(move || choose_builder(&o)))
     };
+    let output_dir = opts
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| target_dir.join("provenance"));
+    // Registry bases pulled by the native builder are kept here (blobs are fetched once).
+    let base_cache = output_dir.join("base-cache");
     // A base in an OCI layout is opened before compiling, so that a missing one fails fast;
     // so is a registry base the native builder cannot read.
     let given_base = opts.base.as_deref().unwrap_or("");
     let layout_base = match &base_ref {
         base::BaseRef::Layout { .. } => Some(base::BaseImage::open(given_base, &base_ref)?),
-        base::BaseRef::Registry(_) if opts.builder == BuilderChoice::Native => {
-            return Err(base::BaseImage::open(given_base, &base_ref).unwrap_err());
+        base::BaseRef::Registry(r) if opts.builder == BuilderChoice::Native => {
+            ui.status("Pulling", format!("base image {r}"));
+            Some(base::pull(r, &base_cache)?)
         }
         _ => None,
     };
     let static_crt = opts.static_crt
         || (opts.dockerfile.is_none() && matches!(base_ref, base::BaseRef::Scratch));
 
-    let output_dir = opts
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| target_dir.join("provenance"));
     std::fs::create_dir_all(&output_dir).map_err(|e| Error::io("creating", &output_dir, e))?;
     let user_rustflags = cargo::user_rustflags(&workspace_root, &platforms[0].rust_target)?;
 
@@ -432,10 +435,13 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
             "--dockerfile needs BuildKit (--builder buildx or buildctl); the native builder takes --base",
         ));
     }
-    if client.is_none() && matches!(base_ref, base::BaseRef::Registry(_)) {
-        return Err(base::BaseImage::open(given_base, &base_ref).unwrap_err());
-    }
-    let native_base = layout_base;
+    let native_base = match (&client, &base_ref, layout_base) {
+        (None, base::BaseRef::Registry(r), None) => {
+            ui.status("Pulling", format!("base image {r}"));
+            Some(base::pull(r, &base_cache)?)
+        }
+        (_, _, b) => b,
+    };
 
     // The image, in a fresh layout that replaces `<output-dir>/oci` at the end.
     let staging = tempfile::Builder::new()

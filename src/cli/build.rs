@@ -22,8 +22,8 @@ pub struct Args {
     /// (`COPY --from=bins ${TARGETPLATFORM}/ /usr/local/bin/`).
     #[arg(long, value_name = "PATH")]
     pub dockerfile: Option<PathBuf>,
-    /// Base image: `scratch` (default, static binaries), an image reference (BuildKit) or an
-    /// OCI layout `oci:PATH[:TAG]` (native).
+    /// Base image: `scratch` (default, static binaries), an image reference
+    /// (`host/repo:tag[@sha256:...]`) or an OCI layout `oci:PATH[:TAG]`.
     #[arg(long, value_name = "REF|scratch")]
     pub base: Option<String>,
     /// Image name and tag (the tag names the image in the OCI layout; default `latest`).
