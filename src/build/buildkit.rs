@@ -274,20 +274,41 @@ impl Request<'_> {
 
     /// Runs the build and post-processes BuildKit's layout. BuildKit's own error (a
     /// Dockerfile mistake, a missing base image) is part of the error message.
-    pub fn run(&self, verbose: bool) -> Result<Outcome> {
+    pub fn run(&self, stream: bool) -> Result<Outcome> {
+        use std::io::{BufRead, BufReader, Write};
         let mut cmd = self.command();
         let program = match self.client {
             Client::Buildx { .. } => "docker buildx build",
             Client::Buildctl => "buildctl build",
         };
-        let out = cmd
+        let mut child = cmd
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(|e| unreachable(self.client, &format!("running {program}: {e}")))?;
-        let log = String::from_utf8_lossy(&out.stderr);
-        if verbose {
-            eprint!("{log}");
+        // BuildKit's log: shown live when `stream` (a terminal or -v), kept for errors.
+        let mut log = String::new();
+        if let Some(err) = child.stderr.take() {
+            for line in BufReader::new(err)
+                .lines()
+                .map_while(std::result::Result::ok)
+            {
+                if stream {
+                    let _ = writeln!(std::io::stderr(), "{line}");
+                }
+                log.push_str(&line);
+                log.push('\n');
+            }
         }
+        let status = child
+            .wait()
+            .map_err(|e| Error::msg(format!("waiting for {program}: {e}")))?;
+        let out = std::process::Output {
+            status,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
         if !out.status.success() {
             return Err(Error::msg(format!(
                 "{program} failed ({}); BuildKit said:\n{}",

@@ -588,7 +588,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
                 metadata_file: &work.path().join("metadata.json"),
                 layout_contexts: contexts,
             };
-            let outcome = request.run(ui.is_verbose())?;
+            let outcome = request.run(ui.is_verbose() || ui.shows_progress())?;
             for d in &outcome.index.manifests {
                 buildkit::copy_manifest(&outcome.layout, &layout, d)?;
             }
