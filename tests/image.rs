@@ -117,6 +117,10 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
             !text.contains(&tmp.path().display().to_string()),
             "no machine path in {text}"
         );
+        assert!(
+            !text.contains("nonexistent"),
+            "no DOCKER_HOST value in {text}"
+        );
         assert_eq!(summary["builder"]["kind"], "native");
         assert_eq!(summary["source_date_epoch"], 1_704_164_645);
         assert_eq!(summary["image"], "hello-service:v1");

@@ -74,6 +74,10 @@ pub struct BuilderInfo {
     /// Why `auto` picked it (absent when chosen with `--builder`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What the probes said (shown on the terminal, never recorded: tools' messages may hold
+    /// environment values such as DOCKER_HOST).
+    #[serde(skip)]
+    pub probe_messages: Option<String>,
     /// Facts about a BuildKit builder: `name`, `driver`, `buildkit` (version).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub details: BTreeMap<String, String>,
@@ -220,6 +224,7 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
             env!("CARGO_PKG_VERSION")
         ),
         reason,
+        probe_messages: None,
         details: BTreeMap::new(),
     };
     let buildx = buildkit::Client::Buildx {
@@ -231,6 +236,7 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
                 kind,
                 id,
                 reason: None,
+                probe_messages: None,
                 details,
             },
             Some(client),
@@ -250,6 +256,7 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
                             kind: BuilderKind::Buildctl,
                             id,
                             reason: Some("auto: BuildKit answers at BUILDKIT_HOST".into()),
+                            probe_messages: None,
                             details,
                         };
                         return Ok((info, Some(buildkit::Client::Buildctl)));
@@ -263,19 +270,18 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
                         kind: BuilderKind::Buildx,
                         id,
                         reason: Some("auto: BuildKit answers through docker buildx".into()),
+                        probe_messages: (!why.is_empty()).then(|| why.join("; ")),
                         details,
                     },
                     Some(buildx),
                 )),
                 Err(e) => {
                     why.push(format!("docker buildx: {e}"));
-                    Ok((
-                        native(Some(format!(
-                            "auto: no BuildKit reachable ({})",
-                            why.join("; ")
-                        ))),
-                        None,
-                    ))
+                    let mut info = native(Some(
+                        "auto: no BuildKit reachable (docker buildx, BUILDKIT_HOST)".into(),
+                    ));
+                    info.probe_messages = Some(why.join("; "));
+                    Ok((info, None))
                 }
             }
         }
@@ -426,9 +432,10 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
     units.dedup();
 
     let (builder, client) = probe.join()?;
-    match &builder.reason {
-        Some(r) => ui.status("Builder", format!("{} ({r})", builder.id)),
-        None => ui.status("Builder", &builder.id),
+    match (&builder.reason, &builder.probe_messages) {
+        (Some(r), Some(m)) => ui.status("Builder", format!("{} ({r}: {m})", builder.id)),
+        (Some(r), None) => ui.status("Builder", format!("{} ({r})", builder.id)),
+        _ => ui.status("Builder", &builder.id),
     }
     if client.is_none() && opts.dockerfile.is_some() {
         return Err(Error::msg(
