@@ -325,15 +325,27 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
     if let Some(m) = &sel.manifest_path {
         meta.manifest_path(m);
     }
-    let meta = meta
-        .exec()
-        .map_err(|e| Error::msg(format!("reading the cargo project failed: {e}")))?;
+    // cargo metadata and the rustc queries run at once (rustc in the manifest's directory,
+    // where rust-toolchain files apply as they do in the workspace root above it).
+    let manifest_dir = match &sel.manifest_path {
+        Some(m) => m.parent().map(Path::to_path_buf).unwrap_or_default(),
+        None => std::env::current_dir().map_err(|e| Error::io("reading", Path::new("."), e))?,
+    };
+    let (meta, rustc) = std::thread::scope(|s| {
+        let rustc = s.spawn(|| cargo::rustc_info(&manifest_dir));
+        let meta = meta.exec();
+        let rustc = rustc
+            .join()
+            .unwrap_or_else(|_| Err(Error::msg("asking rustc for its version failed")));
+        (meta, rustc)
+    });
+    let meta = meta.map_err(|e| Error::msg(format!("reading the cargo project failed: {e}")))?;
+    let rustc = rustc?;
     let workspace_root = meta.workspace_root.clone().into_std_path_buf();
     let target_dir = meta.target_directory.clone().into_std_path_buf();
 
     let git = git::facts(&workspace_root);
     let (sde, sde_source) = source_date_epoch(git.as_ref(), ui)?;
-    let rustc = cargo::rustc_info(&workspace_root)?;
     let platforms = platform::parse_list(&opts.platforms, sel.target.as_deref(), &rustc.host)?;
     for p in &platforms {
         platform::check_installed(&p.rust_target, &rustc.host, &rustc.sysroot)?;
@@ -412,10 +424,12 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
         }
         let mut binaries = Vec::new();
         for raw in &out.binaries {
-            let bytes = crate::util::fs::read(&raw.path)?;
+            // A plain copy: the directory was emptied above and is rebuilt on every run.
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
             let local = dir.join(&raw.name);
-            crate::util::fs::write_atomic(&local, &bytes)?;
+            std::fs::copy(&raw.path, &local).map_err(|e| Error::io("copying", &raw.path, e))?;
             set_executable(&local)?;
+            let bytes = crate::util::fs::read(&local)?;
             binaries.push(BuiltBinary {
                 package: raw.package.clone(),
                 name: raw.name.clone(),
