@@ -435,15 +435,26 @@ fn collect_materials(statement: &Value, out: &mut Vec<(String, Digest)>) {
     }
 }
 
-/// Copies one platform manifest and everything it references from `from` to `to`.
-pub fn copy_manifest(from: &Layout, to: &Layout, manifest: &Descriptor) -> Result<()> {
+/// Moves one platform manifest and everything it references from BuildKit's layout `from`
+/// into `to` (same file system: a rename, no copy). Each blob is checked against its digest
+/// first; a blob `to` already has is left alone.
+pub fn move_manifest(from: &Layout, to: &Layout, manifest: &Descriptor) -> Result<()> {
     let bytes = from.get_blob(&manifest.digest)?;
     let m: ImageManifest = serde_json::from_slice(&bytes)
         .map_err(|e| Error::msg(format!("manifest {}: {e}", manifest.digest)))?;
-    for d in std::iter::once(&m.config).chain(&m.layers) {
-        to.put_blob(&from.get_blob(&d.digest)?)?;
+    let digests = std::iter::once(&m.config)
+        .chain(&m.layers)
+        .map(|d| d.digest)
+        .chain(std::iter::once(manifest.digest));
+    for d in digests {
+        if to.has_blob(&d) {
+            continue;
+        }
+        let blob = from.get_blob(&d)?;
+        if std::fs::rename(from.blob_path(&d), to.blob_path(&d)).is_err() {
+            to.put_blob(&blob)?;
+        }
     }
-    to.put_blob(&bytes)?;
     Ok(())
 }
 
@@ -462,7 +473,7 @@ pub fn render_template(
     };
     let text = template.replace("{{ENTRYPOINT}}", &ep);
     let path = dir.join("Dockerfile");
-    crate::util::fs::write_atomic(&path, text.as_bytes())?;
+    std::fs::write(&path, text.as_bytes()).map_err(|e| Error::io("writing", &path, e))?;
     Ok(path)
 }
 

@@ -61,6 +61,56 @@ fn capture(cmd: &mut Command, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `cargo metadata --no-deps` running in the background: the workspace root and target
+/// directory.
+pub struct Metadata {
+    child: std::process::Child,
+}
+
+impl Metadata {
+    /// Starts `cargo metadata --no-deps --format-version 1 [--manifest-path PATH]`.
+    pub fn spawn(manifest_path: Option<&Path>) -> Result<Metadata> {
+        let mut cmd = Command::new(cargo_program());
+        cmd.args(["metadata", "--no-deps", "--format-version", "1"]);
+        if let Some(m) = manifest_path {
+            cmd.arg("--manifest-path").arg(m);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                Error::msg(format!(
+                    "running `cargo metadata`: {e}; is cargo installed?"
+                ))
+            })?;
+        Ok(Metadata { child })
+    }
+
+    /// Waits for it: (workspace root, target directory).
+    pub fn wait(self) -> Result<(PathBuf, PathBuf)> {
+        let out = self
+            .child
+            .wait_with_output()
+            .map_err(|e| Error::msg(format!("waiting for `cargo metadata`: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::msg(format!(
+                "reading the cargo project failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        #[derive(Deserialize)]
+        struct Meta {
+            workspace_root: PathBuf,
+            target_directory: PathBuf,
+        }
+        let m: Meta = serde_json::from_slice(&out.stdout)
+            .map_err(|e| Error::msg(format!("`cargo metadata` printed unexpected JSON: {e}")))?;
+        Ok((m.workspace_root, m.target_directory))
+    }
+}
+
 /// Asks rustc (in `dir`, so rust-toolchain files apply) for host, commit and sysroot.
 pub fn rustc_info(dir: &Path) -> Result<RustcInfo> {
     let rustc = rustc_program();

@@ -320,29 +320,23 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
             Some(std::path::absolute(m).map_err(|e| Error::io("resolving", m, e))?);
     }
     let sel = &selection;
-    let mut meta = cargo_metadata::MetadataCommand::new();
-    meta.cargo_path(cargo::cargo_program()).no_deps();
-    if let Some(m) = &sel.manifest_path {
-        meta.manifest_path(m);
-    }
+    // BuildKit is probed in a thread from the start, while cargo runs.
+    let probe = if opts.builder == BuilderChoice::Native {
+        Probe::Done(Box::new(choose_builder(opts)))
+    } else {
+        let o = opts.clone();
+        Probe::Running(std::thread::spawn(move || choose_builder(&o)))
+    };
     // cargo metadata and the rustc queries run at once (rustc in the manifest's directory,
     // where rust-toolchain files apply as they do in the workspace root above it).
     let manifest_dir = match &sel.manifest_path {
         Some(m) => m.parent().map(Path::to_path_buf).unwrap_or_default(),
         None => std::env::current_dir().map_err(|e| Error::io("reading", Path::new("."), e))?,
     };
-    let (meta, rustc) = std::thread::scope(|s| {
-        let rustc = s.spawn(|| cargo::rustc_info(&manifest_dir));
-        let meta = meta.exec();
-        let rustc = rustc
-            .join()
-            .unwrap_or_else(|_| Err(Error::msg("asking rustc for its version failed")));
-        (meta, rustc)
-    });
-    let meta = meta.map_err(|e| Error::msg(format!("reading the cargo project failed: {e}")))?;
+    let metadata = cargo::Metadata::spawn(sel.manifest_path.as_deref())?;
+    let rustc = cargo::rustc_info(&manifest_dir);
+    let (workspace_root, target_dir) = metadata.wait()?;
     let rustc = rustc?;
-    let workspace_root = meta.workspace_root.clone().into_std_path_buf();
-    let target_dir = meta.target_directory.clone().into_std_path_buf();
 
     let git = git::facts(&workspace_root);
     let (sde, sde_source) = source_date_epoch(git.as_ref(), ui)?;
@@ -356,13 +350,6 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
         None => base::BaseRef::Scratch,
     };
 
-    // BuildKit is probed in a thread while cargo compiles.
-    let probe = if opts.builder == BuilderChoice::Native {
-        Probe::Done(Box::new(choose_builder(opts)))
-    } else {
-        let o = opts.clone();
-        Probe::Running(std::thread::spawn(move || choose_builder(&o)))
-    };
     let output_dir = opts
         .output_dir
         .clone()
@@ -611,7 +598,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
             };
             let outcome = request.run(ui.is_verbose() || ui.shows_progress())?;
             for d in &outcome.index.manifests {
-                buildkit::copy_manifest(&outcome.layout, &layout, d)?;
+                buildkit::move_manifest(&outcome.layout, &layout, d)?;
             }
             manifests = outcome.index.manifests.clone();
             statements = outcome.statements;
