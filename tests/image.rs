@@ -551,7 +551,7 @@ fn images_run_in_docker_on_scratch_and_on_a_base() {
             .unwrap();
         assert!(out.status.success(), "{base}: {}", stderr_of(&out));
         let summary = read_json(&out_dir.join("summary.json"));
-        assert_eq!(summary["dockerfile"]["path"], "templates/Dockerfile.base");
+        assert_eq!(summary["dockerfile"]["path"], "<builtin>/Dockerfile.base");
         let digest = summary["base_image"]["digest"].as_str().unwrap_or_default();
         assert!(
             digest.starts_with("sha256:"),

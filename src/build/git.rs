@@ -12,6 +12,8 @@ pub struct GitFacts {
     pub commit_time: i64,
     /// `origin`'s URL (else the first remote's), userinfo removed.
     pub remote_url: Option<String>,
+    /// The working tree's root on this machine (never written to outputs).
+    pub workdir: Option<std::path::PathBuf>,
 }
 
 /// Reads the facts from the repository holding `dir`; `None` outside git or without commits.
@@ -34,6 +36,7 @@ pub fn facts(dir: &Path) -> Option<GitFacts> {
             .and_then(|r| r.url().ok().map(strip_userinfo))
     });
     Some(GitFacts {
+        workdir: repo.workdir().map(std::path::Path::to_path_buf),
         commit: commit.id().to_string(),
         commit_time: commit.committer().when().seconds(),
         remote_url,

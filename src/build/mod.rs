@@ -21,6 +21,7 @@ pub mod base;
 pub mod buildkit;
 pub mod cargo;
 pub mod git;
+pub mod handoff;
 pub mod native;
 pub mod platform;
 pub mod summary;
@@ -134,8 +135,9 @@ pub struct BaseImageInfo {
 /// The Dockerfile BuildKit ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DockerfileInfo {
-    /// `templates/Dockerfile.scratch`, `templates/Dockerfile.base` (embedded) or the user's
-    /// path relative to the workspace root.
+    /// `<builtin>/Dockerfile.scratch`, `<builtin>/Dockerfile.base` (our templates, embedded)
+    /// or the user's path relative to the repository root (the workspace root outside git),
+    /// with `/`.
     pub path: String,
     /// sha256 of the bytes BuildKit read (templates: after rendering).
     pub digest: Digest,
@@ -529,9 +531,16 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
                         .canonicalize()
                         .ok()
                         .and_then(|abs| {
-                            abs.strip_prefix(workspace_root.canonicalize().ok()?)
-                                .ok()
-                                .map(|r| r.display().to_string())
+                            let root = git
+                                .as_ref()
+                                .and_then(|g| g.workdir.clone())
+                                .unwrap_or_else(|| workspace_root.clone());
+                            abs.strip_prefix(root.canonicalize().ok()?).ok().map(|r| {
+                                r.components()
+                                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                                    .collect::<Vec<_>>()
+                                    .join("/")
+                            })
                         })
                         .unwrap_or_else(|| {
                             user.file_name()
@@ -551,9 +560,9 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
                 None => {
                     let (template, name) = match base_ref {
                         base::BaseRef::Scratch => {
-                            (TEMPLATE_SCRATCH, "templates/Dockerfile.scratch")
+                            (TEMPLATE_SCRATCH, "<builtin>/Dockerfile.scratch")
                         }
-                        _ => (TEMPLATE_BASE, "templates/Dockerfile.base"),
+                        _ => (TEMPLATE_BASE, "<builtin>/Dockerfile.base"),
                     };
                     let path = buildkit::render_template(template, ep.as_deref(), &ctx)?;
                     let bytes = crate::util::fs::read(&path)?;
