@@ -215,6 +215,34 @@ fn failing_cargo_build_exits_2_with_the_compiler_error() {
     );
 }
 
+/// `--message-format json`: one `build-finished` JSON line on stdout, no status lines.
+#[test]
+fn json_messages_are_machine_readable() {
+    let (_tmp, dir) = tiny_crate("fn main() {}\n");
+    let out = build_cmd(&dir)
+        .args(["--builder", "native", "--message-format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["reason"], "build-finished");
+    assert!(
+        last["index_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    for line in stdout.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    }
+    let err = stderr_of(&out);
+    assert!(
+        !err.contains("Compiling binaries") && !err.contains("Finished"),
+        "{err}"
+    );
+}
+
 /// A platform whose Rust target is not installed: exit 2 naming `rustup target add`.
 #[test]
 fn missing_rust_target_exits_2() {
@@ -457,7 +485,8 @@ fn buildx_image_runs_is_reproducible_and_matches_buildkit() {
     let _ = dir;
 }
 
-/// The native builder's images run in docker: a static binary on scratch, and a dynamically
+/// The native builder's images run in docker: static binaries on scratch for linux/amd64 and
+/// linux/amd64/v3 in one index, and a dynamically
 /// linked one on `local/cc:bookworm` read from an OCI layout (`docker save`). BuildKit builds
 /// on the same base, named or as that layout, also run, with the base digest recorded.
 #[test]
@@ -471,15 +500,31 @@ fn images_run_in_docker_on_scratch_and_on_a_base() {
     let scratch = tmp.path().join("scratch");
     let out = build_cmd(&dir)
         .env("CARGO_TARGET_DIR", &target)
-        .args(["--builder", "native", "--output-dir"])
+        .args([
+            "--builder",
+            "native",
+            "--platform",
+            "linux/amd64,linux/amd64/v3",
+            "--output-dir",
+        ])
         .arg(&scratch)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert_eq!(
-        run_in_docker(&peers, &scratch.join("oci"), "latest", "linux/amd64"),
-        HELLO_OUTPUT
-    );
+    let (_, index) = image_index(&scratch.join("oci"), "latest");
+    let variants: Vec<&Value> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["platform"]["variant"])
+        .collect();
+    assert_eq!(variants, [&Value::Null, &Value::from("v3")], "{index}");
+    for platform in ["linux/amd64", "linux/amd64/v3"] {
+        assert_eq!(
+            run_in_docker(&peers, &scratch.join("oci"), "latest", platform),
+            HELLO_OUTPUT
+        );
+    }
 
     // local/cc:bookworm as an OCI layout.
     let saved = tmp.path().join("cc.tar");
