@@ -243,6 +243,28 @@ fn json_messages_are_machine_readable() {
     );
 }
 
+/// Rustflags from the project's cargo config survive our CARGO_ENCODED_RUSTFLAGS.
+#[test]
+fn config_rustflags_are_kept_in_the_build() {
+    let (_tmp, dir) = tiny_crate(
+        "#[cfg(mine)]\nfn main() { println!(\"mine\"); }\n#[cfg(not(mine))]\nfn main() { println!(\"lost\"); }\n",
+    );
+    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
+    std::fs::write(
+        dir.join(".cargo/config.toml"),
+        "[build]\nrustflags = [\"--cfg\", \"mine\"]\n",
+    )
+    .unwrap();
+    let out = build_cmd(&dir)
+        .args(["--builder", "native"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let bin = dir.join("target/provenance/bin/linux/amd64/tiny");
+    let run = Command::new(&bin).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "mine");
+}
+
 /// A platform whose Rust target is not installed: exit 2 naming `rustup target add`.
 #[test]
 fn missing_rust_target_exits_2() {

@@ -178,7 +178,8 @@ pub struct BuildOutput {
     pub source_date_epoch_source: String,
     /// HEAD's commit and remote, when in git.
     pub git: Option<git::GitFacts>,
-    /// The user's rustflags kept in the build, and where they came from.
+    /// The user's rustflags kept in the build (for the first platform's target), and where
+    /// they came from.
     pub user_rustflags: (Vec<String>, String),
 }
 
@@ -387,6 +388,11 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
                 .join("provenance-builds")
                 .join(p.dir().replace('/', "-"))
         };
+        let platform_flags = if p.rust_target == platforms[0].rust_target {
+            user_rustflags.clone()
+        } else {
+            cargo::user_rustflags(&workspace_root, &p.rust_target)?
+        };
         let step = cargo::CargoBuild {
             selection: sel,
             platform: p,
@@ -395,7 +401,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
             workspace_root: &workspace_root,
             target_dir: &tdir,
             rustc: &rustc,
-            user_rustflags: &user_rustflags.0,
+            user_rustflags: &platform_flags.0,
         };
         ui.status(
             "Compiling",
