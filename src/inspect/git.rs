@@ -26,7 +26,11 @@ pub struct GitProbe {
 /// Reads the git state for the project in `dir`.
 pub fn probe(dir: &Path) -> GitProbe {
     let mut out = GitProbe::default();
-    let repo = match Repository::discover(dir) {
+    // Like git: search upwards, stopping at GIT_CEILING_DIRECTORIES.
+    let ceilings: Vec<PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
+        .map(|v| std::env::split_paths(&v).filter(|p| p.is_absolute()).collect())
+        .unwrap_or_default();
+    let repo = match Repository::open_ext(dir, git2::RepositoryOpenFlags::empty(), &ceilings) {
         Ok(r) => r,
         Err(e) if e.code() == ErrorCode::NotFound => {
             out.warnings.push(

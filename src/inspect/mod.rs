@@ -37,11 +37,15 @@ pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
         .unwrap_or_else(|| PathBuf::from("."));
     let config = CargoConfig::load(&dir, cargo_home().as_deref())?;
     let programs = Programs::find(&config);
+    let shown = selection
+        .manifest_path
+        .as_deref()
+        .unwrap_or(Path::new("Cargo.toml"));
     ui.verbose(
         "Inspecting",
         format!(
             "{} (cargo metadata --locked, rustc -vV, cargo -V, rustup, git)",
-            manifest.display()
+            shown.display()
         ),
     );
     let probe = ToolchainProbe::start(programs.clone(), &dir)?;
