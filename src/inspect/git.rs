@@ -28,7 +28,11 @@ pub fn probe(dir: &Path) -> GitProbe {
     let mut out = GitProbe::default();
     // Like git: search upwards, stopping at GIT_CEILING_DIRECTORIES.
     let ceilings: Vec<PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
-        .map(|v| std::env::split_paths(&v).filter(|p| p.is_absolute()).collect())
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| p.is_absolute())
+                .collect()
+        })
         .unwrap_or_default();
     let repo = match Repository::open_ext(dir, git2::RepositoryOpenFlags::empty(), &ceilings) {
         Ok(r) => r,
