@@ -51,8 +51,19 @@ pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
     let probe = ToolchainProbe::start(programs.clone(), &dir)?;
     let child = deps::spawn_metadata(&programs.cargo, selection, &manifest, &dir)?;
 
-    let (git, meta, settings) = std::thread::scope(|s| {
+    // Cargo.lock sits at the workspace root, almost always the nearest one upwards: read it
+    // while cargo works, and again below if the workspace root turns out elsewhere.
+    let guessed_lock = dir
+        .ancestors()
+        .map(|d| d.join("Cargo.lock"))
+        .find(|p| p.is_file());
+    let (git, meta, settings, early_lock) = std::thread::scope(|s| {
         let git = s.spawn(|| git::probe(&dir));
+        let lock = s.spawn(|| {
+            guessed_lock
+                .as_ref()
+                .map(|p| (p.clone(), deps::LockChecksums::read(p)))
+        });
         let settings = s.spawn(
             || -> Result<(Toolchain, String, bool, Vec<String>, String)> {
                 let tc = probe.finish()?;
@@ -65,7 +76,12 @@ pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
             },
         );
         let meta = deps::finish_metadata(child, &manifest);
-        (git.join(), meta, settings.join())
+        (
+            git.join(),
+            meta,
+            settings.join(),
+            lock.join().ok().flatten(),
+        )
     });
     let meta = meta?;
     let (toolchain, target, target_explicit, rustflags, rustflags_source) =
@@ -73,7 +89,11 @@ pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
     let git = git.map_err(|_| Error::msg("internal error: the git probe panicked"))?;
 
     let root = PathBuf::from(meta.workspace_root.as_std_path());
-    let lock = deps::LockChecksums::read(&root.join("Cargo.lock"))?;
+    let lock_path = root.join("Cargo.lock");
+    let lock = match early_lock {
+        Some((p, Ok(lock))) if p == lock_path => lock,
+        _ => deps::LockChecksums::read(&lock_path)?,
+    };
     let roots = select_roots(&meta, selection, &manifest)?;
     let dependencies = deps::graph(&meta, &lock, &roots)?;
     let binaries = select_binaries(&meta, selection, &roots)?;
