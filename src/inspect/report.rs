@@ -67,7 +67,16 @@ pub fn human(inputs: &BuildInputs) -> String {
     if c.no_default_features {
         features.push_str(" --no-default-features");
     }
-    line(&mut s, "features", features.trim());
+    let features = features.trim();
+    line(
+        &mut s,
+        "features",
+        if features.is_empty() {
+            "(default)"
+        } else {
+            features
+        },
+    );
     line(&mut s, "packages", &c.packages.join(", "));
     let bins: Vec<String> = c
         .binaries
