@@ -16,6 +16,7 @@ pub mod toolchain;
 pub mod urls;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use cargo_metadata::{Metadata, PackageId};
 
@@ -48,6 +49,7 @@ pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
             shown.display()
         ),
     );
+    let started = std::time::Instant::now();
     let probe = ToolchainProbe::start(programs.clone(), &dir)?;
     let child = deps::spawn_metadata(&programs.cargo, selection, &manifest, &dir)?;
 
@@ -57,36 +59,38 @@ pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
         .ancestors()
         .map(|d| d.join("Cargo.lock"))
         .find(|p| p.is_file());
-    let (git, meta, settings, early_lock) = std::thread::scope(|s| {
-        let git = s.spawn(|| git::probe(&dir));
+    let (git, meta, settings, early_lock, meta_time) = std::thread::scope(|s| {
+        let git = s.spawn(|| (git::probe(&dir), started.elapsed()));
         let lock = s.spawn(|| {
             guessed_lock
                 .as_ref()
                 .map(|p| (p.clone(), deps::LockChecksums::read(p)))
         });
         let settings = s.spawn(
-            || -> Result<(Toolchain, String, bool, Vec<String>, String)> {
+            || -> Result<(Toolchain, String, bool, Vec<String>, String, Duration)> {
                 let tc = probe.finish()?;
                 let (target, explicit) =
                     rustflags::target(selection.target.as_deref(), &config, &tc.host);
                 let (flags, source) = rustflags::effective(&config, &target, || {
                     rustflags::target_cfgs(&programs, &dir, &target)
                 })?;
-                Ok((tc, target, explicit, flags, source))
+                Ok((tc, target, explicit, flags, source, started.elapsed()))
             },
         );
         let meta = deps::finish_metadata(child, &manifest);
+        let meta_time = started.elapsed();
         (
             git.join(),
             meta,
             settings.join(),
             lock.join().ok().flatten(),
+            meta_time,
         )
     });
     let meta = meta?;
-    let (toolchain, target, target_explicit, rustflags, rustflags_source) =
+    let (toolchain, target, target_explicit, rustflags, rustflags_source, toolchain_time) =
         settings.map_err(|_| Error::msg("internal error: the toolchain probe panicked"))??;
-    let git = git.map_err(|_| Error::msg("internal error: the git probe panicked"))?;
+    let (git, git_time) = git.map_err(|_| Error::msg("internal error: the git probe panicked"))?;
 
     let root = PathBuf::from(meta.workspace_root.as_std_path());
     let lock_path = root.join("Cargo.lock");
@@ -120,6 +124,16 @@ pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
     for w in &git.warnings {
         ui.warn(w);
     }
+    ui.verbose(
+        "Timing",
+        format!(
+            "cargo metadata {:.3}s, toolchain {:.3}s, git {:.3}s, total {:.3}s",
+            meta_time.as_secs_f64(),
+            toolchain_time.as_secs_f64(),
+            git_time.as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
     if let Some(g) = &git.state {
         ui.verbose(
             "Git",
