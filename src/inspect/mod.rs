@@ -50,8 +50,16 @@ pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
         ),
     );
     let started = std::time::Instant::now();
-    let probe = ToolchainProbe::start(programs.clone(), &dir)?;
-    let child = deps::spawn_metadata(&programs.cargo, selection, &manifest, &dir)?;
+    // cargo metadata is the long pole: start it first.
+    let mut child = deps::spawn_metadata(&programs.cargo, selection, &manifest, &dir)?;
+    let probe = match ToolchainProbe::start(programs.clone(), &dir) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
 
     // Cargo.lock sits at the workspace root, almost always the nearest one upwards: read it
     // while cargo works, and again below if the workspace root turns out elsewhere.
