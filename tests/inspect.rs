@@ -101,6 +101,13 @@ fn remote_credentials_never_appear() {
             assert!(!text.contains("user:"), "{args:?} leaked userinfo: {text}");
         }
     }
+    // With --message-format json the document is one line on stdout.
+    let out = inspect(&dir, &["--format", "json", "--message-format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["git"]["remote_url"], "https://github.com/x/y");
     // scp-style remotes are kept as written.
     git(
         &dir,
