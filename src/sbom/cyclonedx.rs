@@ -304,7 +304,7 @@ mod tests {
             oci_purl("r:5/a:b", "00"),
         ] {
             assert!(
-                cyclonedx_bom::external_models::validate_purl(&p.parse().unwrap()).is_ok(),
+                cyclonedx_bom::external_models::uri::validate_purl(&p.parse().unwrap()).is_ok(),
                 "{p}"
             );
         }

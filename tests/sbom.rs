@@ -1,0 +1,766 @@
+//! `cargo provenance sbom`: the crate set equals cargo's own resolution (checked against
+//! `cargo tree`), scoping of build-only crates, schema validity of every SBOM written here,
+//! determinism across checkouts, the stale-lockfile error, and the real corpus workspaces.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use support::{cargo_provenance, example_repo, run, shared_dir};
+
+const HOST_FALLBACK: &str = "x86_64-unknown-linux-gnu";
+
+fn host() -> String {
+    let out = run(Command::new("rustc").arg("-vV"));
+    out.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .unwrap_or(HOST_FALLBACK)
+        .trim()
+        .to_owned()
+}
+
+/// The official CycloneDX 1.5 schema, with its spdx and jsf references served locally.
+fn schema_1_5() -> &'static jsonschema::Validator {
+    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let dir = shared_dir().join("schemas/cyclonedx");
+        let load = |f: &str| -> Value {
+            serde_json::from_slice(&std::fs::read(dir.join(f)).unwrap()).unwrap()
+        };
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft7)
+            .should_validate_formats(true)
+            .with_resource(
+                "http://cyclonedx.org/schema/spdx.schema.json",
+                jsonschema::Resource::from_contents(load("spdx.schema.json")),
+            )
+            .with_resource(
+                "http://cyclonedx.org/schema/jsf-0.82.schema.json",
+                jsonschema::Resource::from_contents(load("jsf-0.82.schema.json")),
+            )
+            .build(&load("bom-1.5.schema.json"))
+            .expect("the CycloneDX 1.5 schema compiles")
+    })
+}
+
+/// Validates an SBOM against the schema of its spec version and checks its internal
+/// consistency (refs resolve, no absolute paths). There is no 1.4 schema in ../shared: 1.4
+/// documents are checked with cyclonedx-bom's own 1.4 model and validation instead.
+fn check_sbom(bytes: &[u8]) -> Value {
+    let doc: Value = serde_json::from_slice(bytes).expect("SBOM is JSON");
+    match doc["specVersion"].as_str() {
+        Some("1.5") => {
+            let errors: Vec<String> = schema_1_5()
+                .iter_errors(&doc)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .take(10)
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "SBOM is not valid CycloneDX 1.5: {errors:#?}"
+            );
+        }
+        Some("1.4") => {
+            use cyclonedx_bom::prelude::Validate;
+            let bom =
+                cyclonedx_bom::prelude::Bom::parse_from_json_v1_4(bytes).expect("parses as 1.4");
+            let r = bom.validate_version(cyclonedx_bom::prelude::SpecVersion::V1_4);
+            assert!(r.passed(), "1.4 validation: {r:?}");
+        }
+        other => panic!("unexpected specVersion {other:?}"),
+    }
+    let mut refs: BTreeSet<String> = BTreeSet::new();
+    refs.insert(
+        doc["metadata"]["component"]["bom-ref"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    for c in doc["components"].as_array().unwrap() {
+        assert!(
+            refs.insert(c["bom-ref"].as_str().unwrap().to_owned()),
+            "duplicate bom-ref {c}"
+        );
+    }
+    let deps = doc["dependencies"].as_array().unwrap();
+    let listed: BTreeSet<String> = deps
+        .iter()
+        .map(|d| d["ref"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        listed, refs,
+        "every component has exactly one dependencies entry"
+    );
+    for d in deps {
+        for r in d["dependsOn"].as_array().into_iter().flatten() {
+            assert!(refs.contains(r.as_str().unwrap()), "dangling ref {r}");
+        }
+    }
+    let text = String::from_utf8_lossy(bytes);
+    for bad in ["/tmp/", "/home/", "/root/", "/work/", "file:///"] {
+        assert!(!text.contains(bad), "SBOM holds an absolute path ({bad})");
+    }
+    doc
+}
+
+/// Runs `sbom` and returns the checked document.
+fn sbom(dir: &Path, args: &[&str]) -> (Vec<u8>, Value) {
+    let out = cargo_provenance()
+        .current_dir(dir)
+        .arg("sbom")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sbom {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = check_sbom(&out.stdout);
+    (out.stdout, doc)
+}
+
+/// `name@version` of the components with the given scope.
+fn scoped(doc: &Value, scope: &str) -> BTreeSet<String> {
+    doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["scope"] == scope)
+        .map(|c| {
+            format!(
+                "{}@{}",
+                c["name"].as_str().unwrap(),
+                c["version"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn names(doc: &Value) -> BTreeSet<String> {
+    doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `cargo tree -e normal,no-proc-macro --target <host> -p PKG --prefix none --no-dedupe`,
+/// as a set of `name@version`, without the package itself.
+fn cargo_tree(dir: &Path, pkg: &str, extra: &[&str]) -> BTreeSet<String> {
+    cargo_tree_with(dir, pkg, extra, "--no-dedupe")
+}
+
+/// The same set, with cargo tree's deduplication (`--no-dedupe` prints tens of millions of
+/// lines on the large corpus workspaces; the set of packages is the same).
+fn cargo_tree_with(dir: &Path, pkg: &str, extra: &[&str], dedupe: &str) -> BTreeSet<String> {
+    tree_set(dir, pkg, "normal,no-proc-macro", &host(), extra, dedupe)
+}
+
+/// Every crate the build uses, linked or build-only: `cargo tree -e normal,build`.
+fn cargo_tree_all(dir: &Path, pkg: &str, target: &str, extra: &[&str]) -> BTreeSet<String> {
+    tree_set(dir, pkg, "normal,build", target, extra, "")
+}
+
+fn tree_set(
+    dir: &Path,
+    pkg: &str,
+    edges: &str,
+    target: &str,
+    extra: &[&str],
+    dedupe: &str,
+) -> BTreeSet<String> {
+    let out = run(Command::new("cargo")
+        .current_dir(dir)
+        .args(["tree", "-e", edges, "--target", target, "-p", pkg])
+        .args(["--prefix", "none", "--locked"])
+        .args([dedupe].into_iter().filter(|d| !d.is_empty()))
+        .args(extra));
+    let mut set: BTreeSet<String> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            let name = it.next().unwrap();
+            let version = it.next().unwrap().trim_start_matches('v');
+            format!("{name}@{version}")
+        })
+        .collect();
+    let root = out
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>();
+    set.remove(&format!("{}@{}", root[0], root[1].trim_start_matches('v')));
+    set
+}
+
+#[test]
+fn hello_service_required_set_equals_cargo_tree() {
+    let (_tmp, dir) = example_repo("hello-service");
+    let (_, doc) = sbom(&dir, &[]);
+    assert_eq!(
+        scoped(&doc, "required"),
+        cargo_tree(&dir, "hello-service", &[])
+    );
+    let everything: BTreeSet<String> = scoped(&doc, "required")
+        .union(&scoped(&doc, "excluded"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        everything,
+        cargo_tree_all(&dir, "hello-service", &host(), &[])
+    );
+    // serde_derive is a proc-macro; it and what only it pulls in are build-only.
+    let excluded = scoped(&doc, "excluded");
+    for n in [
+        "serde_derive",
+        "syn",
+        "quote",
+        "proc-macro2",
+        "unicode-ident",
+    ] {
+        assert!(
+            excluded.iter().any(|e| e.starts_with(&format!("{n}@"))),
+            "{n} excluded: {excluded:?}"
+        );
+    }
+    assert_eq!(doc["metadata"]["component"]["name"], "hello-service");
+    assert_eq!(
+        doc["metadata"]["component"]["purl"],
+        "pkg:cargo/hello-service@0.1.0"
+    );
+    assert_eq!(
+        doc["metadata"]["timestamp"], "2024-01-02T03:04:05Z",
+        "commit time by default"
+    );
+    let tools = &doc["metadata"]["tools"]["components"][0];
+    assert_eq!(tools["name"], "cargo-provenance");
+    assert_eq!(tools["version"], env!("CARGO_PKG_VERSION"));
+    // Every registry crate carries purl, Cargo.lock sha256, license expression.
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).unwrap();
+    for c in doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "library")
+    {
+        let (name, version) = (c["name"].as_str().unwrap(), c["version"].as_str().unwrap());
+        assert_eq!(c["purl"], format!("pkg:cargo/{name}@{version}"));
+        let hash = c["hashes"][0]["content"].as_str().unwrap();
+        assert_eq!(c["hashes"][0]["alg"], "SHA-256");
+        assert!(
+            lock.contains(&format!("checksum = \"{hash}\"")),
+            "{name}: hash from Cargo.lock"
+        );
+        assert!(
+            c["licenses"][0]["expression"].is_string(),
+            "{name}: license expression"
+        );
+    }
+}
+
+#[test]
+fn workspace_app_scopes_build_only_dev_and_other_target_crates() {
+    let (_tmp, dir) = example_repo("workspace-app");
+    let (_, doc) = sbom(&dir, &["-p", "app-server"]);
+    let required = scoped(&doc, "required");
+    assert_eq!(required, cargo_tree(&dir, "app-server", &[]));
+    let everything: BTreeSet<String> = required.union(&scoped(&doc, "excluded")).cloned().collect();
+    assert_eq!(everything, cargo_tree_all(&dir, "app-server", &host(), &[]));
+    let excluded = scoped(&doc, "excluded");
+    for n in [
+        "app-macros",
+        "proc-macro2",
+        "quote",
+        "unicode-ident",
+        "autocfg",
+    ] {
+        assert!(
+            excluded.iter().any(|e| e.starts_with(&format!("{n}@"))),
+            "{n} excluded: {excluded:?}"
+        );
+    }
+    let all = names(&doc);
+    assert!(!all.contains("fastrand"), "dev-dependency absent");
+    assert!(
+        !all.contains("core-foundation-sys"),
+        "macOS-only dependency absent"
+    );
+    assert!(
+        !all.contains("serde_json"),
+        "optional dependency off by default"
+    );
+    // app-core is a path dependency: marked as such, relative path only.
+    let core = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "app-core")
+        .unwrap();
+    assert_eq!(core["scope"], "required");
+    assert_eq!(core["bom-ref"], "app-core@0.3.0+path:crates/app-core");
+    assert!(
+        core["purl"]
+            .as_str()
+            .unwrap()
+            .contains("download_url=file:crates/app-core")
+    );
+    assert!(
+        core["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "cargo-provenance:source" && p["value"] == "path")
+    );
+}
+
+#[test]
+fn optional_feature_adds_exactly_its_crates() {
+    let (_tmp, dir) = example_repo("workspace-app");
+    let (_, base) = sbom(&dir, &["-p", "app-server"]);
+    let (_, json) = sbom(&dir, &["-p", "app-server", "--features", "json"]);
+    let with = scoped(&json, "required");
+    assert_eq!(
+        with,
+        cargo_tree(&dir, "app-server", &["--features", "json"])
+    );
+    let added: BTreeSet<String> = with
+        .difference(&scoped(&base, "required"))
+        .map(|s| s.split('@').next().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = ["serde_json", "memchr", "serde_core", "zmij"]
+        .map(String::from)
+        .into();
+    assert_eq!(added, expected);
+    assert_eq!(scoped(&json, "excluded"), scoped(&base, "excluded"));
+}
+
+#[test]
+fn workspace_mode_one_sbom_for_all_binaries_and_per_package_files() {
+    let (_tmp, dir) = example_repo("workspace-app");
+    let (_, doc) = sbom(&dir, &["--workspace"]);
+    let comp = &doc["metadata"]["component"];
+    assert_eq!(comp["name"], "workspace-app", "named after the repository");
+    assert_eq!(comp["version"], "0.3.0");
+    let bins: BTreeSet<&str> = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "application")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(bins, ["app-admin", "app-server"].into());
+    let deps = doc["dependencies"].as_array().unwrap();
+    let root = deps.iter().find(|d| d["ref"] == comp["bom-ref"]).unwrap();
+    assert_eq!(root["dependsOn"].as_array().unwrap().len(), 2);
+    // Default members without --workspace: one file per package into a directory.
+    let out = dir.join("sboms");
+    std::fs::create_dir(&out).unwrap();
+    cargo_provenance()
+        .current_dir(&dir)
+        .args(["sbom", "--output"])
+        .arg(&out)
+        .assert()
+        .success();
+    for p in ["app-admin", "app-server"] {
+        let doc = check_sbom(&std::fs::read(out.join(format!("{p}.cdx.json"))).unwrap());
+        assert_eq!(doc["metadata"]["component"]["name"], p);
+    }
+    // ... and to stdout that is an error that says what to do.
+    cargo_provenance()
+        .current_dir(&dir)
+        .arg("sbom")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--workspace"));
+}
+
+#[test]
+fn spec_version_1_4() {
+    let (_tmp, dir) = example_repo("hello-service");
+    let (_, doc) = sbom(&dir, &["--spec-version", "1.4"]);
+    assert_eq!(doc["specVersion"], "1.4");
+    assert_eq!(doc["metadata"]["tools"][0]["name"], "cargo-provenance");
+    cargo_provenance()
+        .current_dir(&dir)
+        .args(["sbom", "--spec-version", "1.3"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("1.4 or 1.5"));
+}
+
+#[test]
+fn byte_identical_across_checkouts_and_runs() {
+    for (example, args) in [
+        ("hello-service", vec![]),
+        ("workspace-app", vec!["--workspace"]),
+    ] {
+        let (_a, dir_a) = example_repo(example);
+        let (_b, dir_b) = example_repo(example);
+        assert_ne!(dir_a, dir_b);
+        let (one, doc) = sbom(&dir_a, &args);
+        let (two, _) = sbom(&dir_b, &args);
+        let (three, _) = sbom(&dir_a, &args);
+        assert!(one == two, "{example}: SBOMs differ between checkouts");
+        assert!(one == three, "{example}: SBOMs differ between runs");
+        assert!(
+            doc["serialNumber"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:uuid:")
+        );
+    }
+    // SOURCE_DATE_EPOCH wins over the commit time, and changes the serial number.
+    let (_t, dir) = example_repo("hello-service");
+    let (a, _) = sbom(&dir, &[]);
+    let out = cargo_provenance()
+        .current_dir(&dir)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .arg("sbom")
+        .output()
+        .unwrap();
+    let doc = check_sbom(&out.stdout);
+    assert_eq!(doc["metadata"]["timestamp"], "2023-11-14T22:13:20Z");
+    let first: Value = serde_json::from_slice(&a).unwrap();
+    assert_ne!(first["serialNumber"], doc["serialNumber"]);
+}
+
+#[test]
+fn output_file_is_written_atomically() {
+    let (_tmp, dir) = example_repo("hello-service");
+    let path = dir.join("out/sbom.cdx.json");
+    cargo_provenance()
+        .current_dir(&dir)
+        .args(["sbom", "--output", "out/sbom.cdx.json"])
+        .assert()
+        .success();
+    check_sbom(&std::fs::read(&path).unwrap());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.join("out")).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file left");
+}
+
+#[test]
+fn stale_lockfile_is_exit_2_and_never_rewritten() {
+    let (_tmp, dir) = example_repo("hello-service");
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("version = \"0.1.0\"", "version = \"0.1.1\""),
+    )
+    .unwrap();
+    let lock_before = std::fs::read(dir.join("Cargo.lock")).unwrap();
+    cargo_provenance()
+        .current_dir(&dir)
+        .arg("sbom")
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicates::str::contains("Cargo.lock"));
+    assert_eq!(
+        std::fs::read(dir.join("Cargo.lock")).unwrap(),
+        lock_before,
+        "Cargo.lock untouched"
+    );
+}
+
+#[test]
+fn missing_manifest_is_exit_2() {
+    cargo_provenance()
+        .args(["sbom", "--manifest-path", "/nonexistent/Cargo.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("/nonexistent/Cargo.toml"));
+}
+
+/// Copies a corpus workspace into a temporary git repository.
+fn corpus_repo(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join(name);
+    run(Command::new("sh")
+        .arg(shared_dir().join("corpus/make-repo.sh"))
+        .arg(name)
+        .arg(&dest));
+    (tmp, dest)
+}
+
+#[test]
+fn corpus_workspaces_give_valid_sboms() {
+    for name in ["ripgrep", "uv", "deno", "rerun"] {
+        let (_tmp, dir) = corpus_repo(name);
+        let (_, doc) = sbom(&dir, &["--workspace"]);
+        let required = scoped(&doc, "required").len();
+        assert!(required > 10, "{name}: {required} required crates");
+        assert!(
+            doc["metadata"]["timestamp"]
+                .as_str()
+                .unwrap()
+                .starts_with("2026-08-"),
+            "{name}: commit time"
+        );
+        eprintln!(
+            "{name}: {required} required, {} excluded",
+            scoped(&doc, "excluded").len()
+        );
+    }
+    let (_tmp, dir) = corpus_repo("ripgrep");
+    sbom(&dir, &["--workspace", "--all-features"]);
+}
+
+#[test]
+fn corpus_required_sets_equal_cargo_tree() {
+    for (name, pkg, extra) in [
+        ("ripgrep", "ripgrep", vec![]),
+        ("ripgrep", "ripgrep", vec!["--features", "pcre2"]),
+        ("uv", "uv", vec![]),
+    ] {
+        let (_tmp, dir) = corpus_repo(name);
+        let mut args = vec!["-p", pkg];
+        args.extend(&extra);
+        let (_, doc) = sbom(&dir, &args);
+        let ours = scoped(&doc, "required");
+        let tree = cargo_tree_with(&dir, pkg, &extra, "");
+        let missing: Vec<_> = tree.difference(&ours).collect();
+        let extra_: Vec<_> = ours.difference(&tree).collect();
+        assert!(
+            missing.is_empty() && extra_.is_empty(),
+            "{name} -p {pkg} {extra:?}: missing {missing:?}, extra {extra_:?}"
+        );
+        let everything: BTreeSet<String> = ours.union(&scoped(&doc, "excluded")).cloned().collect();
+        assert_eq!(
+            everything,
+            cargo_tree_all(&dir, pkg, &host(), &extra),
+            "{name}: linked + build-only"
+        );
+    }
+    // Another target: cfg(..) dependencies follow the target, build-time ones the host.
+    let (_tmp, dir) = corpus_repo("ripgrep");
+    let target = "x86_64-pc-windows-msvc";
+    let out = cargo_provenance()
+        .current_dir(&dir)
+        .args(["sbom", "-p", "ripgrep", "--target", target])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = check_sbom(&out.stdout);
+    let required = scoped(&doc, "required");
+    assert_eq!(
+        required,
+        tree_set(&dir, "ripgrep", "normal,no-proc-macro", target, &[], "")
+    );
+    assert!(
+        required.iter().any(|r| r.starts_with("winapi-util@")),
+        "windows-only crate linked"
+    );
+}
+
+#[test]
+fn schema_check_fails_on_broken_documents() {
+    let (_tmp, dir) = example_repo("hello-service");
+    let (bytes, doc) = sbom(&dir, &[]);
+    assert!(schema_1_5().is_valid(&doc));
+    let mut bad = doc.clone();
+    bad["components"][1]["scope"] = "sometimes".into();
+    assert!(!schema_1_5().is_valid(&bad), "unknown scope rejected");
+    let mut bad = doc.clone();
+    bad["components"][1]["hashes"][0]["content"] = "xyz".into();
+    assert!(!schema_1_5().is_valid(&bad), "bad hash rejected");
+    let mut bad = doc.clone();
+    bad["components"][1]["licenses"][0] = serde_json::json!({"license": {"id": "Not-A-License"}});
+    assert!(
+        !schema_1_5().is_valid(&bad),
+        "spdx.schema.json reference enforced"
+    );
+    // The consistency checks of check_sbom fail too.
+    let mut bad = doc;
+    bad["dependencies"][0]["dependsOn"] = serde_json::json!(["nowhere@1.0.0"]);
+    let text = serde_json::to_vec(&bad).unwrap();
+    assert!(
+        std::panic::catch_unwind(|| check_sbom(&text)).is_err(),
+        "dangling ref rejected"
+    );
+    assert!(!bytes.is_empty());
+}
+
+#[test]
+fn other_target_dependency_appears_for_its_target() {
+    let (_tmp, dir) = example_repo("workspace-app");
+    let (_, doc) = sbom(
+        &dir,
+        &["-p", "app-server", "--target", "aarch64-apple-darwin"],
+    );
+    let required = scoped(&doc, "required");
+    assert!(
+        required
+            .iter()
+            .any(|r| r.starts_with("core-foundation-sys@")),
+        "{required:?}"
+    );
+    assert_eq!(
+        required,
+        tree_set(
+            &dir,
+            "app-server",
+            "normal,no-proc-macro",
+            "aarch64-apple-darwin",
+            &[],
+            "--no-dedupe"
+        )
+    );
+}
+
+/// Builds an example with cargo's JSON messages, as the build stage does, and returns the
+/// compiled units and the built binaries.
+fn build_units(
+    dir: &Path,
+) -> (
+    Vec<cargo_provenance::inspect::CompiledUnit>,
+    Vec<(String, std::path::PathBuf)>,
+) {
+    let out = run(Command::new("cargo")
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", support::example_target_dir())
+        .args(["build", "--release", "--locked", "--message-format", "json"]));
+    let mut units = Vec::new();
+    let mut bins = Vec::new();
+    for line in out.lines() {
+        let m: Value = serde_json::from_str(line).unwrap();
+        if m["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let id = m["package_id"].as_str().unwrap().to_owned();
+        let tail = id.rsplit('#').next().unwrap();
+        let (name, version) = match tail.split_once('@') {
+            Some((n, v)) => (n.to_owned(), v.to_owned()),
+            None => (
+                m["target"]["name"].as_str().unwrap().to_owned(),
+                tail.to_owned(),
+            ),
+        };
+        let kinds: Vec<String> = m["target"]["kind"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect();
+        if let Some(exe) = m["executable"].as_str() {
+            bins.push((m["target"]["name"].as_str().unwrap().to_owned(), exe.into()));
+        }
+        units.push(cargo_provenance::inspect::CompiledUnit {
+            package_id: id,
+            name,
+            version,
+            target_name: m["target"]["name"].as_str().unwrap().to_owned(),
+            target_kinds: kinds,
+        });
+    }
+    (units, bins)
+}
+
+#[test]
+fn library_api_with_build_units_binaries_and_image_subject() {
+    use cargo_provenance::sbom::{SbomRequest, SbomSubject, SpecVersion, generate};
+    use cargo_provenance::util::digest::Digest;
+    let (_tmp, dir) = example_repo("hello-service");
+    let (units, bins) = build_units(&dir);
+    let (bin_name, exe) = bins.first().expect("a binary was built").clone();
+    let file = std::fs::read(&exe).unwrap();
+    let binary = cargo_provenance::inspect::BuiltBinary {
+        package: "hello-service".into(),
+        name: bin_name,
+        path_in_image: "/usr/local/bin/hello-service".into(),
+        digest: Digest::of(&file),
+        size: file.len() as u64,
+        local_path: exe,
+    };
+    let selection = cargo_provenance::select::Selection {
+        manifest_path: Some(dir.join("Cargo.toml")),
+        ..Default::default()
+    };
+    let image_digest = Digest::of(b"an image index");
+    let req = SbomRequest {
+        selection: &selection,
+        spec_version: SpecVersion::V1_5,
+        subject: SbomSubject::Image {
+            name: "127.0.0.1:5000/team/hello:1.0".into(),
+            digest: image_digest,
+        },
+        binaries: vec![binary.clone()],
+        compiled_units: Some(units.clone()),
+        source_date_epoch: Some(1_700_000_000),
+        workspace_mode: false,
+    };
+    let ui = cargo_provenance::ui::Ui::default();
+    let sbom = generate(&req, &ui).expect("SBOM from build units");
+    let doc = check_sbom(&sbom.json);
+    assert!(sbom.warnings.is_empty(), "{:?}", sbom.warnings);
+    let subject = &doc["metadata"]["component"];
+    assert_eq!(subject["type"], "container");
+    assert_eq!(
+        subject["purl"],
+        format!(
+            "pkg:oci/hello@sha256%3A{}?repository_url=127.0.0.1:5000/team/hello&tag=1.0",
+            image_digest.hex()
+        )
+    );
+    let bin = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "application")
+        .unwrap();
+    assert_eq!(bin["hashes"][0]["content"], binary.digest.hex());
+    // Every required crate was compiled; take one away and the SBOM is refused.
+    let without_itoa: Vec<_> = units.iter().filter(|u| u.name != "itoa").cloned().collect();
+    let req2 = SbomRequest {
+        compiled_units: Some(without_itoa),
+        ..req.clone()
+    };
+    let err = generate(&req2, &ui).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("itoa@"), "{err}");
+    // A unit compiled but not resolved is reported.
+    let mut extra = units.clone();
+    extra.push(cargo_provenance::inspect::CompiledUnit {
+        package_id: "registry+https://github.com/rust-lang/crates.io-index#fastrand@2.0.0".into(),
+        name: "fastrand".into(),
+        version: "2.0.0".into(),
+        target_name: "fastrand".into(),
+        target_kinds: vec!["lib".into()],
+    });
+    let req3 = SbomRequest {
+        compiled_units: Some(extra),
+        ..req.clone()
+    };
+    let s3 = generate(&req3, &ui).unwrap();
+    assert!(
+        s3.warnings.iter().any(|w| w.contains("fastrand@2.0.0")),
+        "{:?}",
+        s3.warnings
+    );
+    // A built binary that is not in the selection is an error.
+    let mut other = binary;
+    other.name = "not-a-bin".into();
+    let req4 = SbomRequest {
+        binaries: vec![other],
+        ..req
+    };
+    assert!(
+        generate(&req4, &ui)
+            .unwrap_err()
+            .to_string()
+            .contains("not-a-bin")
+    );
+}
