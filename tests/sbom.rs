@@ -522,51 +522,7 @@ fn library_api_with_build_units_binaries_and_image_subject() {
 
 #[test]
 fn path_and_git_sources_and_licenses() {
-    // A git dependency (a local repository, no network) and two path crates with a license
-    // that is not SPDX and a license file; the lockfile is refreshed as fixture setup.
-    let (tmp, dir) = support::copy_example("hello-service");
-    let gitdep = tmp.path().join("gitdep");
-    std::fs::create_dir_all(gitdep.join("src")).unwrap();
-    std::fs::write(
-        gitdep.join("Cargo.toml"),
-        "[package]\nname = \"gitdep\"\nversion = \"0.1.0\"\nedition = \"2021\"\nlicense = \"MIT/Apache-2.0\"\n",
-    )
-    .unwrap();
-    std::fs::write(gitdep.join("src/lib.rs"), "").unwrap();
-    support::git(&gitdep, &["init", "-q"]);
-    support::git(&gitdep, &["add", "-A"]);
-    support::git(&gitdep, &["commit", "-q", "-m", "gitdep"]);
-    let rev = support::git(&gitdep, &["rev-parse", "HEAD"])
-        .trim()
-        .to_owned();
-    for (name, license) in [
-        ("weird", "license = \"Weird License 1.0\""),
-        ("filelic", "license-file = \"LICENSE.txt\""),
-    ] {
-        let d = dir.join("crates").join(name);
-        std::fs::create_dir_all(d.join("src")).unwrap();
-        std::fs::write(
-            d.join("Cargo.toml"),
-            format!(
-                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n{license}\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(d.join("src/lib.rs"), "").unwrap();
-        std::fs::write(d.join("LICENSE.txt"), "THE FULL LICENSE TEXT").unwrap();
-    }
-    let manifest = dir.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let url = format!("file://{}", gitdep.display());
-    let deps = format!(
-        "itoa = \"1\"\nweird = {{ path = \"crates/weird\" }}\nfilelic = {{ path = \"crates/filelic\" }}\ngitdep = {{ git = \"{url}\" }}\n"
-    );
-    std::fs::write(&manifest, text.replace("itoa = \"1\"\n", &deps)).unwrap();
-    support::run(std::process::Command::new("cargo").current_dir(&dir).args([
-        "metadata",
-        "--format-version",
-        "1",
-    ]));
+    let (_tmp, dir, url, rev) = sources_fixture();
     let out = cargo_provenance()
         .current_dir(&dir)
         .arg("sbom")
