@@ -106,8 +106,11 @@ impl Sbom {
 /// One SBOM for the selection. Without `workspace_mode`, the selection must ship exactly
 /// one package's binaries.
 pub fn generate(req: &SbomRequest, ui: &Ui) -> Result<Sbom> {
+    let start = std::time::Instant::now();
     let loaded = load::load(req.selection)?;
+    let loaded_at = start.elapsed();
     let res = resolve::resolve(&loaded, req.selection)?;
+    let resolved_at = start.elapsed();
     let roots = shipped_roots(&loaded, &res, ui);
     if !req.workspace_mode && roots.len() > 1 {
         let names: Vec<&str> = roots
@@ -121,7 +124,17 @@ pub fn generate(req: &SbomRequest, ui: &Ui) -> Result<Sbom> {
             names.join(", ")
         )));
     }
-    build(&loaded, &res, &roots, req, ui)
+    let sbom = build(&loaded, &res, &roots, req, ui)?;
+    ui.verbose(
+        "Timing",
+        format!(
+            "cargo metadata + rustc + Cargo.lock {} ms, resolve {} ms, document {} ms",
+            loaded_at.as_millis(),
+            (resolved_at - loaded_at).as_millis(),
+            (start.elapsed() - resolved_at).as_millis()
+        ),
+    );
+    Ok(sbom)
 }
 
 /// One SBOM per selected package that ships binaries, named by package (features resolved
