@@ -1,6 +1,7 @@
 //! What the SBOM is computed from, read in one pass and without changing anything:
-//! `cargo metadata --locked --all-features` (the superset graph every feature selection is a
-//! part of), `rustc -vV` and `rustc --print cfg` for the host and the target (to evaluate
+//! `cargo metadata --locked` (`--all-features` when features are asked for: the superset
+//! graph the selection is a part of), `rustc --print host-tuple --print cfg` for the host
+//! and `rustc --print cfg --target` for the target (to evaluate
 //! `[target.'cfg(..)'.dependencies]`), the Cargo.lock checksums and HEAD's commit time.
 //!
 //! The child processes run in parallel; the lockfile is parsed while cargo works. A stale
@@ -42,6 +43,8 @@ pub struct Loaded {
     pub workspace_version: Option<String>,
     /// The feature resolver the workspace asks for (`"1"`, `"2"`, `"3"`).
     pub resolver: String,
+    /// Whether `cargo metadata` ran with `--all-features`.
+    pub all_features: bool,
 }
 
 impl Loaded {
@@ -59,17 +62,25 @@ impl Loaded {
     }
 }
 
-/// Runs cargo and rustc and reads the lockfile and git state for `selection`.
-pub fn load(selection: &Selection) -> Result<Loaded> {
-    let mut meta_cmd = metadata_command(selection);
+/// Runs cargo and rustc and reads the lockfile and git state for `selection`;
+/// `all_features` forces `cargo metadata --all-features`.
+pub fn load(selection: &Selection, all_features: bool) -> Result<Loaded> {
+    let all_features =
+        all_features || selection.all_features || !selection.feature_list().is_empty();
+    let mut meta_cmd = metadata_command(selection, all_features);
     let meta_child = meta_cmd.spawn().map_err(|e| {
         Error::msg(format!(
             "running `cargo metadata`: {e}; is cargo installed?"
         ))
     })?;
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    let vv = spawn_rustc(&rustc, &["-vV"], false)?;
-    let host_cfg_child = spawn_rustc(&rustc, &["--print", "cfg"], selection.target.is_none())?;
+    // One rustc for the host triple and its cfg (`--print host-tuple`, rustc 1.84+), with
+    // `rustc -vV` + `--print cfg` as the fallback for older toolchains.
+    let host_child = spawn_rustc(
+        &rustc,
+        &["--print", "host-tuple", "--print", "cfg"],
+        selection.target.is_none(),
+    )?;
     let target_cfg_child = match &selection.target {
         Some(t) => Some(spawn_rustc(
             &rustc,
@@ -78,14 +89,24 @@ pub fn load(selection: &Selection) -> Result<Loaded> {
         )?),
         None => None,
     };
-    let vv = wait_rustc(vv, "rustc -vV")?;
-    let host = vv
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .ok_or_else(|| Error::msg("`rustc -vV` printed no `host:` line"))?
-        .trim()
-        .to_owned();
-    let host_cfg = parse_cfg(&wait_rustc(host_cfg_child, "rustc --print cfg")?)?;
+    let (host, host_cfg) = match wait_rustc(host_child, "rustc --print host-tuple --print cfg") {
+        Ok(out) => {
+            let (first, rest) = out.split_once('\n').unwrap_or((&out, ""));
+            (first.trim().to_owned(), parse_cfg(rest)?)
+        }
+        Err(_) => {
+            let vv = spawn_rustc(&rustc, &["-vV"], false)?;
+            let vv = wait_rustc(vv, "rustc -vV")?;
+            let host = vv
+                .lines()
+                .find_map(|l| l.strip_prefix("host: "))
+                .ok_or_else(|| Error::msg("`rustc -vV` printed no `host:` line"))?
+                .trim()
+                .to_owned();
+            let cfg = spawn_rustc(&rustc, &["--print", "cfg"], selection.target.is_none())?;
+            (host, parse_cfg(&wait_rustc(cfg, "rustc --print cfg")?)?)
+        }
+    };
     let (target, target_cfg) = match (&selection.target, target_cfg_child) {
         (Some(t), Some(child)) => (
             t.clone(),
@@ -109,19 +130,22 @@ pub fn load(selection: &Selection) -> Result<Loaded> {
         remote_url,
         workspace_version,
         resolver,
+        all_features,
     })
 }
 
-fn metadata_command(selection: &Selection) -> Command {
+fn metadata_command(selection: &Selection, all_features: bool) -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut c = Command::new(cargo);
-    c.args([
-        "metadata",
-        "--format-version",
-        "1",
-        "--locked",
-        "--all-features",
-    ]);
+    c.args(["metadata", "--format-version", "1", "--locked"]);
+    // The graph must hold every optional dependency the selection can turn on. Without
+    // feature flags, cargo's graph for every member's default features is such a superset
+    // (fewer packages or `--no-default-features` only take away); with them, all features.
+    // When the resolution still meets an optional dependency the graph lacks (a non-member
+    // selected with -p), it is loaded again with all features.
+    if all_features {
+        c.arg("--all-features");
+    }
     if let Some(m) = &selection.manifest_path {
         c.arg("--manifest-path").arg(m);
     }

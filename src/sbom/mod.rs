@@ -107,9 +107,7 @@ impl Sbom {
 /// one package's binaries.
 pub fn generate(req: &SbomRequest, ui: &Ui) -> Result<Sbom> {
     let start = std::time::Instant::now();
-    let loaded = load::load(req.selection)?;
-    let loaded_at = start.elapsed();
-    let res = resolve::resolve(&loaded, req.selection)?;
+    let (loaded, res) = load_and_resolve(req.selection)?;
     let resolved_at = start.elapsed();
     let roots = shipped_roots(&loaded, &res, ui);
     if !req.workspace_mode && roots.len() > 1 {
@@ -128,9 +126,8 @@ pub fn generate(req: &SbomRequest, ui: &Ui) -> Result<Sbom> {
     ui.verbose(
         "Timing",
         format!(
-            "cargo metadata + rustc + Cargo.lock {} ms, resolve {} ms, document {} ms",
-            loaded_at.as_millis(),
-            (resolved_at - loaded_at).as_millis(),
+            "load (cargo metadata, rustc, Cargo.lock, git) and resolve {} ms, document {} ms",
+            resolved_at.as_millis(),
             (start.elapsed() - resolved_at).as_millis()
         ),
     );
@@ -140,8 +137,7 @@ pub fn generate(req: &SbomRequest, ui: &Ui) -> Result<Sbom> {
 /// One SBOM per selected package that ships binaries, named by package (features resolved
 /// for the whole selection, as one `cargo build` of it would).
 pub fn generate_each(req: &SbomRequest, ui: &Ui) -> Result<Vec<(String, Sbom)>> {
-    let loaded = load::load(req.selection)?;
-    let res = resolve::resolve(&loaded, req.selection)?;
+    let (loaded, res) = load_and_resolve(req.selection)?;
     shipped_roots(&loaded, &res, ui)
         .into_iter()
         .map(|r| {
@@ -151,6 +147,19 @@ pub fn generate_each(req: &SbomRequest, ui: &Ui) -> Result<Vec<(String, Sbom)>> 
             ))
         })
         .collect()
+}
+
+/// Loads the project and resolves the selection, loading again with all features when the
+/// default-feature graph turned out too small (see [`load::load`]).
+fn load_and_resolve(selection: &Selection) -> Result<(Loaded, Resolution)> {
+    let loaded = load::load(selection, false)?;
+    let res = resolve::resolve(&loaded, selection)?;
+    if res.incomplete && !loaded.all_features {
+        let loaded = load::load(selection, true)?;
+        let res = resolve::resolve(&loaded, selection)?;
+        return Ok((loaded, res));
+    }
+    Ok((loaded, res))
 }
 
 /// The packages whose binaries ship; the selected packages when no binary is selected.

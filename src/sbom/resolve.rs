@@ -68,6 +68,9 @@ pub struct Resolution {
     pub edges: BTreeMap<Unit, BTreeSet<Unit>>,
     /// Whether a package's library is a proc-macro.
     pub proc_macro: Vec<bool>,
+    /// True when an optional dependency was turned on that the metadata graph does not hold
+    /// (the graph was loaded without `--all-features`): resolve again with all features.
+    pub incomplete: bool,
 }
 
 impl Resolution {
@@ -148,7 +151,7 @@ pub fn resolve(loaded: &Loaded, selection: &Selection) -> Result<Resolution> {
         .map(|(i, p)| (p.id.repr.as_str(), i))
         .collect();
     let proc_macro: Vec<bool> = pkgs.iter().map(is_proc_macro).collect();
-    let decls = declarations(meta, &index)?;
+    let (decls, unresolved) = declarations(meta, &index)?;
     let selected = select_packages(meta, &index, selection)?;
     let mut r = FeatureResolver {
         pkgs,
@@ -159,6 +162,8 @@ pub fn resolve(loaded: &Loaded, selection: &Selection) -> Result<Resolution> {
         deps_on: HashMap::new(),
         processed: HashSet::new(),
         deferred: HashMap::new(),
+        unresolved: &unresolved,
+        incomplete: false,
     };
     let root_fvs = cli_features(pkgs, &selected, selection)?;
     for (&p, fvs) in selected.iter().zip(&root_fvs) {
@@ -175,12 +180,14 @@ pub fn resolve(loaded: &Loaded, selection: &Selection) -> Result<Resolution> {
         }
     }
     let bins = select_bins(pkgs, &selected, &r.features, &proc_macro, selection)?;
+    let incomplete = r.incomplete;
     Ok(Resolution {
         selected,
         bins,
         features: r.features,
         edges,
         proc_macro,
+        incomplete,
     })
 }
 
@@ -190,17 +197,19 @@ fn is_proc_macro(p: &Package) -> bool {
         .any(|t| t.kind.contains(&TargetKind::ProcMacro))
 }
 
+/// Declarations of each package mapped to resolved packages, and the names of optional ones
+/// the graph holds no package for.
+type Declarations<'a> = (Vec<Vec<Decl<'a>>>, Vec<HashSet<String>>);
+
 /// Maps every non-dev dependency declaration to the package the resolve picked for it.
-fn declarations<'a>(
-    meta: &'a Metadata,
-    index: &HashMap<&str, usize>,
-) -> Result<Vec<Vec<Decl<'a>>>> {
+fn declarations<'a>(meta: &'a Metadata, index: &HashMap<&str, usize>) -> Result<Declarations<'a>> {
     let pkgs = &meta.packages;
     let resolve = meta
         .resolve
         .as_ref()
         .ok_or_else(|| Error::msg("`cargo metadata` returned no dependency graph (`resolve`)"))?;
     let mut out: Vec<Vec<Decl>> = pkgs.iter().map(|_| Vec::new()).collect();
+    let mut unresolved: Vec<HashSet<String>> = pkgs.iter().map(|_| HashSet::new()).collect();
     for node in &resolve.nodes {
         let Some(&i) = index.get(node.id.repr.as_str()) else {
             continue;
@@ -237,7 +246,12 @@ fn declarations<'a>(
                 .or_else(|| pool.first().copied());
             // No resolved package: an optional dependency no feature can turn on, or a
             // dependency without a library; cargo builds nothing for it either.
-            let Some(pkg) = pick else { continue };
+            let Some(pkg) = pick else {
+                if d.optional {
+                    unresolved[i].insert(d.rename.clone().unwrap_or_else(|| d.name.clone()));
+                }
+                continue;
+            };
             out[i].push(Decl {
                 name_in_toml: d.rename.clone().unwrap_or_else(|| d.name.clone()),
                 build: d.kind == DependencyKind::Build,
@@ -249,7 +263,7 @@ fn declarations<'a>(
             });
         }
     }
-    Ok(out)
+    Ok((out, unresolved))
 }
 
 /// The packages the selection names, as cargo picks them, sorted by index.
@@ -430,6 +444,8 @@ struct FeatureResolver<'a> {
     deps_on: HashMap<Unit, HashSet<String>>,
     processed: HashSet<Unit>,
     deferred: HashMap<(Unit, String), Vec<String>>,
+    unresolved: &'a [HashSet<String>],
+    incomplete: bool,
 }
 
 impl<'a> FeatureResolver<'a> {
@@ -494,6 +510,9 @@ impl<'a> FeatureResolver<'a> {
 
     fn activate_dependency(&mut self, u: Unit, name: &str) {
         self.deps_on.entry(u).or_default().insert(name.to_owned());
+        if self.unresolved[u.0].contains(name) {
+            self.incomplete = true;
+        }
         let deferred = self
             .deferred
             .remove(&(u, name.to_owned()))
