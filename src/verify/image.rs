@@ -1,0 +1,355 @@
+//! Verifying an image: resolve, collect its attestations (OCI referrers, cosign's legacy
+//! `.att`/`.sig` tags, BuildKit's attestation manifests), verify each one's signature, run
+//! the content checks on the verified ones, and check that the required kinds are present.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::bundle::{BUNDLE_MEDIA_TYPES, Bundle, Content, Envelope, TrustedKey, b64};
+use super::checks::{self, CYCLONEDX_BOM, SLSA_PROVENANCE_V1, Target};
+use super::policy::Expectations;
+use super::report::{AttestationOutcome, Report, short};
+use super::source::Source;
+use crate::error::Result;
+use crate::formats::oci::{Descriptor, ImageIndex, ImageManifest};
+use crate::util::digest::Digest;
+
+/// Our role annotation on referrers.
+pub const ANNOTATION_ROLE: &str = "dev.cargo-provenance.role";
+/// cosign's predicate type annotation on bundle referrers.
+pub const ANNOTATION_PREDICATE_TYPE: &str = "dev.sigstore.bundle.predicateType";
+/// BuildKit's marker of attestation manifests inside an image index.
+const BUILDKIT_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+/// cosign's legacy attestation layer media type.
+const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
+/// cosign's legacy signature layer media type and annotation.
+const SIMPLESIGNING_LAYER: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+const COSIGN_SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+
+/// Everything the checks need besides the image.
+#[derive(Debug, Clone)]
+pub struct Trust {
+    /// The key attestations must be signed with.
+    pub key: TrustedKey,
+    /// What they must say.
+    pub expectations: Expectations,
+}
+
+/// Fetches a manifest or blob and checks its digest. Outer error: it could not be fetched
+/// (exit 2); inner error: the bytes do not match the digest (a failed check).
+fn fetch(src: &dyn Source, digest: &Digest, manifest: bool) -> Result<std::result::Result<Vec<u8>, String>> {
+    let bytes = if manifest { src.manifest(digest)? } else { src.blob(digest)? };
+    let actual = Digest::of(&bytes);
+    if actual != *digest {
+        return Ok(Err(format!(
+            "the bytes fetched for {digest} ({} bytes) have digest {actual}: truncated or swapped",
+            bytes.len()
+        )));
+    }
+    Ok(Ok(bytes))
+}
+
+/// One attestation found, before verification.
+struct Candidate {
+    id: String,
+    found_as: &'static str,
+    role: Option<String>,
+    announced: Option<String>,
+    evidence: Evidence,
+}
+
+enum Evidence {
+    Bundle(Vec<u8>),
+    Envelope(Vec<u8>),
+    Unsigned,
+}
+
+/// Verifies the image `src` resolves to. `Err` only for input errors (exit 2).
+pub fn verify_image(src: &dyn Source, reference: &str, trust: &Trust) -> Result<Report> {
+    let mut report = Report::new(reference);
+    let top = src.resolve()?;
+    report.digest = Some(top);
+    let bytes = match fetch(src, &top, true)? {
+        Ok(b) => b,
+        Err(why) => {
+            report.fail("image", None, why);
+            return Ok(report);
+        }
+    };
+    let mut target = Target { top: Some(top), platforms: Vec::new() };
+    let mut candidates = Vec::new();
+    let doc: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if doc.get("manifests").is_some() {
+        let index: ImageIndex = match serde_json::from_value(doc) {
+            Ok(i) => i,
+            Err(e) => {
+                report.fail("image", None, format!("{top} is not a valid image index: {e}"));
+                return Ok(report);
+            }
+        };
+        for m in &index.manifests {
+            if m.annotations.get(BUILDKIT_REFERENCE_TYPE).map(String::as_str) == Some("attestation-manifest") {
+                collect_buildkit(src, m, &mut candidates, &mut report)?;
+            } else {
+                if let Err(why) = fetch(src, &m.digest, true)? {
+                    report.fail("image", None, format!("platform manifest: {why}"));
+                }
+                target.platforms.push(m.digest);
+            }
+        }
+        report.pass("image", None, format!("index {top} with {} platform manifest(s)", target.platforms.len()));
+    } else if doc.get("layers").is_some() || doc.get("config").is_some() {
+        report.pass("image", None, format!("image manifest {top}"));
+    } else {
+        report.fail("image", None, format!("{top} is neither an image index nor an image manifest"));
+        return Ok(report);
+    }
+    let subjects: Vec<Digest> = std::iter::once(top).chain(target.platforms.iter().copied()).collect();
+    collect_referrers(src, &subjects, &mut candidates, &mut report)?;
+    collect_cosign_tags(src, &subjects, &trust.key, &mut candidates, &mut report)?;
+    let mut verified: Vec<String> = Vec::new();
+    let mut set_aside: Vec<String> = Vec::new();
+    for c in &candidates {
+        let outcome = check_candidate(c, trust, &target, &mut report);
+        let failed = report.checks_of(&c.id).any(|k| k.status == super::report::Status::Fail);
+        let counted = outcome.verified && !failed;
+        let mut outcome = outcome;
+        outcome.verified = counted;
+        if counted {
+            verified.extend(outcome.predicate_type.clone());
+        } else if let Some(why) = report.checks_of(&c.id).find(|k| k.status != super::report::Status::Pass) {
+            set_aside.push(format!("{} {}: {}", short(&c.id), why.check, why.reason));
+        }
+        report.attestations.push(outcome);
+    }
+    for req in trust.expectations.required() {
+        let n = verified.iter().filter(|p| *p == req.predicate_type()).count();
+        if n > 0 {
+            report.pass("require", None, format!("{}: {n} verified attestation(s) of `{}`", req.name(), req.predicate_type()));
+        } else {
+            let also = if set_aside.is_empty() {
+                " (none found)".to_owned()
+            } else {
+                format!("; not counted: {}", set_aside.join("; "))
+            };
+            report.fail("require", None, format!("{}: no verified attestation of `{}` for this image{also}", req.name(), req.predicate_type()));
+        }
+    }
+    Ok(report)
+}
+
+fn collect_buildkit(src: &dyn Source, m: &Descriptor, out: &mut Vec<Candidate>, report: &mut Report) -> Result<()> {
+    let id = format!("{}", m.digest);
+    let manifest = match fetch(src, &m.digest, true)? {
+        Ok(b) => b,
+        Err(why) => {
+            report.fail("image", Some(&id), format!("BuildKit attestation manifest: {why}"));
+            return Ok(());
+        }
+    };
+    let Ok(manifest) = serde_json::from_slice::<ImageManifest>(&manifest) else { return Ok(()) };
+    for (i, layer) in manifest.layers.iter().enumerate() {
+        let bytes = fetch(src, &layer.digest, false)?.unwrap_or_default();
+        let announced = layer.annotations.get("in-toto.io/predicate-type").cloned().or_else(|| {
+            let v: Value = serde_json::from_slice(&bytes).ok()?;
+            v["predicateType"].as_str().map(str::to_owned)
+        });
+        out.push(Candidate {
+            id: format!("{id}#{i}"),
+            found_as: "buildkit",
+            role: None,
+            announced,
+            evidence: Evidence::Unsigned,
+        });
+    }
+    Ok(())
+}
+
+fn collect_referrers(src: &dyn Source, subjects: &[Digest], out: &mut Vec<Candidate>, report: &mut Report) -> Result<()> {
+    let mut seen_layers = BTreeSet::new();
+    let mut seen_manifests = BTreeSet::new();
+    for subject in subjects {
+        for r in src.referrers(subject)? {
+            if !seen_manifests.insert(r.digest) {
+                continue;
+            }
+            let id = r.digest.to_string();
+            let artifact_type = r.artifact_type.clone().unwrap_or_default();
+            if !BUNDLE_MEDIA_TYPES.contains(&artifact_type.as_str()) {
+                report.skip("referrer", Some(&id), format!("artifact type `{artifact_type}` is not a Sigstore bundle: not read"));
+                continue;
+            }
+            let manifest = match fetch(src, &r.digest, true)? {
+                Ok(b) => b,
+                Err(why) => {
+                    report.ignore("blob-digest", Some(&id), format!("referrer manifest: {why}"));
+                    continue;
+                }
+            };
+            let layer = serde_json::from_slice::<ImageManifest>(&manifest)
+                .ok()
+                .and_then(|m| m.layers.first().cloned());
+            let Some(layer) = layer else {
+                report.ignore("bundle", Some(&id), "the referrer manifest has no bundle layer");
+                continue;
+            };
+            if !seen_layers.insert(layer.digest) {
+                continue; // the same bundle attached to the index and a platform manifest
+            }
+            let bytes = match fetch(src, &layer.digest, false)? {
+                Ok(b) => b,
+                Err(why) => {
+                    report.ignore("blob-digest", Some(&id), format!("bundle layer: {why}"));
+                    continue;
+                }
+            };
+            out.push(Candidate {
+                id,
+                found_as: "referrer",
+                role: r.annotations.get(ANNOTATION_ROLE).cloned(),
+                announced: r.annotations.get(ANNOTATION_PREDICATE_TYPE).cloned(),
+                evidence: Evidence::Bundle(bytes),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn collect_cosign_tags(src: &dyn Source, subjects: &[Digest], key: &TrustedKey, out: &mut Vec<Candidate>, report: &mut Report) -> Result<()> {
+    for subject in subjects {
+        for suffix in ["att", "sig"] {
+            let tag = format!("sha256-{}.{suffix}", subject.hex());
+            let Some(d) = src.tag(&tag)? else { continue };
+            let bytes = match fetch(src, &d, true)? {
+                Ok(b) => b,
+                Err(why) => {
+                    report.ignore("blob-digest", Some(&tag), why);
+                    continue;
+                }
+            };
+            let Ok(m) = serde_json::from_slice::<ImageManifest>(&bytes) else {
+                report.ignore("bundle", Some(&tag), "not an image manifest");
+                continue;
+            };
+            for (i, layer) in m.layers.iter().enumerate() {
+                let id = format!("{tag}#{i}");
+                let bytes = match fetch(src, &layer.digest, false)? {
+                    Ok(b) => b,
+                    Err(why) => {
+                        report.ignore("blob-digest", Some(&id), why);
+                        continue;
+                    }
+                };
+                if suffix == "att" && layer.media_type == DSSE_LAYER {
+                    out.push(Candidate {
+                        id,
+                        found_as: "cosign-tag",
+                        role: None,
+                        announced: layer.annotations.get("predicateType").cloned(),
+                        evidence: Evidence::Envelope(bytes),
+                    });
+                } else if suffix == "sig" && layer.media_type == SIMPLESIGNING_LAYER {
+                    check_simple_signing(report, &id, &bytes, layer, subject, key);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// cosign's image signature (`.sig` tag): reported, not counted as an attestation.
+fn check_simple_signing(report: &mut Report, id: &str, payload: &[u8], layer: &Descriptor, subject: &Digest, key: &TrustedKey) {
+    let sig = layer.annotations.get(COSIGN_SIGNATURE_ANNOTATION).and_then(|s| b64(s));
+    if !sig.is_some_and(|s| key.verify(payload, &s)) {
+        report.ignore("cosign-signature", Some(id), "cosign image signature does not verify against the key");
+        return;
+    }
+    let v: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
+    let named = v["critical"]["image"]["docker-manifest-digest"].as_str();
+    if named == Some(subject.to_string().as_str()) {
+        report.pass("cosign-signature", Some(id), format!("cosign image signature over {subject} verifies"));
+    } else {
+        report.fail("cosign-signature", Some(id), format!("cosign signature names {named:?}, not {subject}"));
+    }
+}
+
+fn check_candidate(c: &Candidate, trust: &Trust, target: &Target, report: &mut Report) -> AttestationOutcome {
+    let mut outcome = AttestationOutcome {
+        id: c.id.clone(),
+        found_as: c.found_as.to_owned(),
+        predicate_type: c.announced.clone(),
+        role: c.role.clone(),
+        verified: false,
+    };
+    let att = Some(c.id.as_str());
+    let envelope = match &c.evidence {
+        Evidence::Unsigned => {
+            report.ignore("signature", att, format!(
+                "BuildKit attestation{} is unsigned: not counted",
+                c.announced.as_deref().map(|p| format!(" ({p})")).unwrap_or_default()
+            ));
+            return outcome;
+        }
+        Evidence::Envelope(bytes) => match serde_json::from_slice::<Envelope>(bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                report.ignore("bundle", att, format!("not a DSSE envelope: {e}"));
+                return outcome;
+            }
+        },
+        Evidence::Bundle(bytes) => match Bundle::parse(bytes) {
+            Err(reason) => {
+                report.ignore("bundle", att, reason);
+                return outcome;
+            }
+            Ok(b) if b.has_certificate => {
+                report.ignore("signature", att, "signed with a certificate: keyless verification not supported yet");
+                return outcome;
+            }
+            Ok(Bundle { content: Content::Message { .. }, .. }) => {
+                report.ignore("bundle", att, "a message signature, not an attestation");
+                return outcome;
+            }
+            Ok(Bundle { content: Content::Dsse(e), tlog_entries, .. }) => {
+                if !tlog_entries.is_empty() {
+                    report.skip("tlog", att, "transparency-log entries are not checked in image mode");
+                }
+                e
+            }
+        },
+    };
+    let payload = match envelope.verify(&trust.key) {
+        Ok(p) => p,
+        Err(reason) => {
+            report.ignore("signature", att, reason);
+            return outcome;
+        }
+    };
+    report.pass("signature", att, format!("DSSE signature verifies against the key (hint {})", trust.key.hint()));
+    outcome.verified = true;
+    let statement = match checks::parse_statement(&payload) {
+        Ok(s) => s,
+        Err(reason) => {
+            report.fail("statement", att, reason);
+            return outcome;
+        }
+    };
+    let predicate_type = statement["predicateType"].as_str().unwrap_or_default().to_owned();
+    outcome.predicate_type = Some(predicate_type.clone());
+    if !checks::check_subject(report, att, &statement, target) {
+        return outcome;
+    }
+    checks::check_predicate_type(report, &c.id, &statement, c.announced.as_deref());
+    match predicate_type.as_str() {
+        SLSA_PROVENANCE_V1 => checks::check_provenance(report, &c.id, &statement, &trust.expectations),
+        CYCLONEDX_BOM => {
+            // The signed statement binds the SBOM to its subjects; one of them is this image.
+            let mut t = target.clone();
+            t.platforms.extend(checks::subject_digests(&statement));
+            checks::check_sbom(report, &c.id, &statement, &t);
+        }
+        _ => {}
+    }
+    outcome
+}
