@@ -52,14 +52,19 @@ fn cases() -> Vec<std::path::PathBuf> {
         .filter(|p| p.join("bundle.sigstore.json").is_file())
         .collect();
     dirs.sort();
-    assert!(dirs.len() > 60, "expected the conformance cases in {}", root.display());
+    assert!(
+        dirs.len() > 60,
+        "expected the conformance cases in {}",
+        root.display()
+    );
     dirs
 }
 
 fn is_keyless(dir: &Path) -> bool {
     let b = std::fs::read_to_string(dir.join("bundle.sigstore.json")).unwrap();
     let v: Result<serde_json::Value, _> = serde_json::from_str(&b);
-    v.map(|v| v["verificationMaterial"].get("publicKey").is_none()).unwrap_or(true)
+    v.map(|v| v["verificationMaterial"].get("publicKey").is_none())
+        .unwrap_or(true)
 }
 
 #[test]
@@ -73,12 +78,24 @@ fn managed_key_cases_give_the_expected_result() {
         seen += 1;
         let o = run_case(&dir);
         if name.ends_with("_fail") {
-            assert_ne!(o.code, 0, "{name} must be rejected:\n{}{}", o.stdout, o.stderr);
+            assert_ne!(
+                o.code, 0,
+                "{name} must be rejected:\n{}{}",
+                o.stdout, o.stderr
+            );
         } else {
             assert_eq!(o.code, 0, "{name} must verify:\n{}{}", o.stdout, o.stderr);
             // Rekor inclusion proofs are not verified offline: said, never passed.
-            assert!(o.stdout.contains("skip    tlog-inclusion"), "{name}:\n{}", o.stdout);
-            assert!(o.stdout.contains("pass    tlog-promise"), "{name}:\n{}", o.stdout);
+            assert!(
+                o.stdout.contains("skip    tlog-inclusion"),
+                "{name}:\n{}",
+                o.stdout
+            );
+            assert!(
+                o.stdout.contains("pass    tlog-promise"),
+                "{name}:\n{}",
+                o.stdout
+            );
         }
     }
     assert_eq!(seen, 4);
@@ -93,7 +110,11 @@ fn keyless_cases_are_never_accepted() {
             continue;
         }
         let o = run_case(&dir);
-        assert_ne!(o.code, 0, "{name} (keyless) must not be accepted:\n{}{}", o.stdout, o.stderr);
+        assert_ne!(
+            o.code, 0,
+            "{name} (keyless) must not be accepted:\n{}{}",
+            o.stdout, o.stderr
+        );
         if !name.ends_with("_fail") {
             keyless += 1;
             assert!(

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::ui::Ui;
-use crate::verify::{self, Artifact, Expectations, Report, Requirement, Trust, TrustedKey, TrustedRoot};
+use crate::verify::{
+    self, Artifact, Expectations, Report, Requirement, Trust, TrustedKey, TrustedRoot,
+};
 
 use super::ReportFormat;
 
@@ -88,12 +90,26 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         Some(p) => Expectations::load(p)?.overridden_by(flags),
         None => flags,
     };
-    let key = expectations.key.as_deref().map(TrustedKey::read).transpose()?;
-    let root = expectations.trusted_root.as_deref().map(TrustedRoot::read).transpose()?;
+    let key = expectations
+        .key
+        .as_deref()
+        .map(TrustedKey::read)
+        .transpose()?;
+    let root = expectations
+        .trusted_root
+        .as_deref()
+        .map(TrustedRoot::read)
+        .transpose()?;
     let report = if let Some(bundle) = &args.bundle {
         let artifact = Artifact::from_arg(args.artifact.as_deref().unwrap_or_default())?;
         let bytes = crate::util::fs::read(bundle)?;
-        verify::verify_bundle(&bundle.display().to_string(), &bytes, &artifact, key.as_ref(), root.as_ref())?
+        verify::verify_bundle(
+            &bundle.display().to_string(),
+            &bytes,
+            &artifact,
+            key.as_ref(),
+            root.as_ref(),
+        )?
     } else {
         let reference = args.reference.clone().unwrap_or_default();
         let Some(key) = key else {

@@ -61,7 +61,10 @@ impl TrustedKey {
     pub fn read(path: &std::path::Path) -> Result<Self> {
         let bytes = crate::util::fs::read(path)?;
         let pem = String::from_utf8(bytes).map_err(|_| {
-            Error::msg(format!("{} is not a PEM public key (not text)", path.display()))
+            Error::msg(format!(
+                "{} is not a PEM public key (not text)",
+                path.display()
+            ))
         })?;
         Self::from_pem(&pem, &path.display().to_string())
     }
@@ -202,8 +205,7 @@ pub struct Bundle {
 impl Bundle {
     /// Parses bundle JSON; the error is the reason it is not a bundle we read.
     pub fn parse(bytes: &[u8]) -> std::result::Result<Bundle, String> {
-        let v: Value =
-            serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
+        let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
         let media_type = v["mediaType"].as_str().unwrap_or_default().to_owned();
         if !BUNDLE_MEDIA_TYPES.contains(&media_type.as_str()) {
             return Err(format!(
@@ -214,9 +216,12 @@ impl Bundle {
         if !vm.is_object() {
             return Err("verificationMaterial is missing".into());
         }
-        let key_hint = vm["publicKey"]
-            .as_object()
-            .map(|o| o.get("hint").and_then(Value::as_str).unwrap_or("").to_owned());
+        let key_hint = vm["publicKey"].as_object().map(|o| {
+            o.get("hint")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        });
         let has_certificate =
             vm.get("certificate").is_some() || vm.get("x509CertificateChain").is_some();
         let tlog_entries = match &vm["tlogEntries"] {
@@ -271,7 +276,9 @@ impl Artifact {
         if arg.starts_with("sha256:") {
             return Ok(Artifact::Digest(arg.parse()?));
         }
-        Ok(Artifact::Bytes(crate::util::fs::read(std::path::Path::new(arg))?))
+        Ok(Artifact::Bytes(crate::util::fs::read(
+            std::path::Path::new(arg),
+        )?))
     }
 
     /// Its SHA-256.
@@ -314,7 +321,11 @@ pub fn verify_bundle(
             bundle.key_hint.as_deref().unwrap_or("none")
         )));
     };
-    report.pass("bundle", None, format!("Sigstore bundle {}", bundle.media_type));
+    report.pass(
+        "bundle",
+        None,
+        format!("Sigstore bundle {}", bundle.media_type),
+    );
     let signature = match &bundle.content {
         Content::Message {
             digest: claimed,
@@ -330,12 +341,27 @@ pub fn verify_bundle(
                     ),
                 );
             } else {
-                report.pass("artifact-digest", None, format!("the bundle signs {digest}"));
+                report.pass(
+                    "artifact-digest",
+                    None,
+                    format!("the bundle signs {digest}"),
+                );
             }
             if key.verify_prehash(&digest, signature) {
-                report.pass("signature", None, format!("ECDSA P-256 signature over {digest} verifies against the key"));
+                report.pass(
+                    "signature",
+                    None,
+                    format!("ECDSA P-256 signature over {digest} verifies against the key"),
+                );
             } else {
-                report.fail("signature", None, format!("the message signature does not verify against the key (hint {})", key.hint()));
+                report.fail(
+                    "signature",
+                    None,
+                    format!(
+                        "the message signature does not verify against the key (hint {})",
+                        key.hint()
+                    ),
+                );
             }
             signature.clone()
         }
@@ -402,7 +428,14 @@ mod tests {
         let r = verify_bundle("b", &bundle, &art, Some(&other), None).unwrap();
         assert!(!r.verified);
         assert_eq!(r.failures().next().unwrap().check, "signature");
-        let r = verify_bundle("b", &bundle, &Artifact::Bytes(b"hellO".to_vec()), Some(&key), None).unwrap();
+        let r = verify_bundle(
+            "b",
+            &bundle,
+            &Artifact::Bytes(b"hellO".to_vec()),
+            Some(&key),
+            None,
+        )
+        .unwrap();
         let failed: Vec<_> = r.failures().map(|c| c.check.as_str()).collect();
         assert_eq!(failed, ["artifact-digest", "signature"]);
         let r = verify_bundle("b", b"{not json", &art, Some(&key), None).unwrap();
@@ -416,7 +449,10 @@ mod tests {
         let b = br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"certificate":{"rawBytes":"AA=="}},"messageSignature":{"messageDigest":{"algorithm":"SHA2_256","digest":"oM/HEnHW4njlfNMy/5V8P3BD/do1TEy7GQow1W76Ab8="},"signature":"AA=="}}"#;
         let (_, key) = test_key(7);
         let e = verify_bundle("b", b, &Artifact::Bytes(vec![]), Some(&key), None).unwrap_err();
-        assert!(e.to_string().contains("keyless verification not supported yet"));
+        assert!(
+            e.to_string()
+                .contains("keyless verification not supported yet")
+        );
     }
 
     #[test]

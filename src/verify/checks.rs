@@ -30,7 +30,7 @@ pub const OPENVEX: &str = "https://openvex.dev/ns/v0.2.0";
 pub const KNOWN_BUILD_TYPES: &[&str] = &[crate_build_type()];
 
 const fn crate_build_type() -> &'static str {
-    "https://cargo-provenance.dev/buildtypes/container/v1"
+    "https://cargo-provenance.dev/build/v1"
 }
 
 /// The fields our `externalParameters` may hold: name and, for objects, their own fields.
@@ -38,15 +38,27 @@ const fn crate_build_type() -> &'static str {
 type Schema = &'static [(&'static str, Option<&'static [(&'static str, Option<()>)]>)];
 
 const EXTERNAL_PARAMETERS: Schema = &[
-    ("source", Some(&[("uri", None), ("ref", None), ("commit", None)])),
-    ("package", None),
+    (
+        "source",
+        Some(&[
+            ("uri", None),
+            ("ref", None),
+            ("commit", None),
+            ("path", None),
+            ("dirty", None),
+        ]),
+    ),
+    ("packages", None),
     ("binaries", None),
     ("profile", None),
     ("features", None),
+    ("allFeatures", None),
+    ("noDefaultFeatures", None),
     ("target", None),
     ("builder", None),
     ("dockerfile", Some(&[("path", None), ("digest", None)])),
     ("baseImage", None),
+    ("image", None),
     ("platforms", None),
 ];
 
@@ -74,9 +86,13 @@ pub fn parse_statement(payload: &[u8]) -> Result<Value, String> {
         serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
     match v["_type"].as_str() {
         Some(STATEMENT_V1 | STATEMENT_V01) => {}
-        other => return Err(format!("_type {other:?} is not an in-toto statement v1 or v0.1")),
+        other => {
+            return Err(format!(
+                "_type {other:?} is not an in-toto statement v1 or v0.1"
+            ));
+        }
     }
-    if !v["subject"].as_array().is_some_and(|s| !s.is_empty()) {
+    if v["subject"].as_array().is_none_or(|s| s.is_empty()) {
         return Err("the statement has no subject".into());
     }
     if !v["predicateType"].is_string() {
@@ -97,11 +113,20 @@ pub fn subject_digests(statement: &Value) -> Vec<Digest> {
 }
 
 /// `subject`: a subject's sha256 equals the image or one of its platform manifests.
-pub fn check_subject(report: &mut Report, att: Option<&str>, statement: &Value, target: &Target) -> bool {
+pub fn check_subject(
+    report: &mut Report,
+    att: Option<&str>,
+    statement: &Value,
+    target: &Target,
+) -> bool {
     let subjects = subject_digests(statement);
     match subjects.iter().find(|d| target.contains(d)) {
         Some(d) => {
-            report.pass("subject", att, format!("statement subject {d} is this image"));
+            report.pass(
+                "subject",
+                att,
+                format!("statement subject {d} is this image"),
+            );
             true
         }
         None => {
@@ -121,7 +146,12 @@ pub fn check_subject(report: &mut Report, att: Option<&str>, statement: &Value, 
 }
 
 /// Single-bundle mode's subject check: the DSSE payload names the artifact.
-pub fn check_subject_names(report: &mut Report, att: Option<&str>, payload: &[u8], artifact: &[Digest]) {
+pub fn check_subject_names(
+    report: &mut Report,
+    att: Option<&str>,
+    payload: &[u8],
+    artifact: &[Digest],
+) {
     match parse_statement(payload) {
         Err(reason) => report.fail("statement", att, reason),
         Ok(st) => {
@@ -135,7 +165,12 @@ pub fn check_subject_names(report: &mut Report, att: Option<&str>, payload: &[u8
 }
 
 /// `predicate-type`: the statement's predicate type is the one its referrer announces.
-pub fn check_predicate_type(report: &mut Report, att: &str, statement: &Value, announced: Option<&str>) {
+pub fn check_predicate_type(
+    report: &mut Report,
+    att: &str,
+    statement: &Value,
+    announced: Option<&str>,
+) {
     let actual = statement["predicateType"].as_str().unwrap_or_default();
     match announced {
         Some(a) if a != actual => report.fail(
@@ -148,13 +183,37 @@ pub fn check_predicate_type(report: &mut Report, att: &str, statement: &Value, a
     }
 }
 
-fn check_expected(report: &mut Report, att: &str, check: &str, what: &str, found: Option<&str>, expected: Option<&str>, norm: fn(&str) -> String) {
+fn check_expected(
+    report: &mut Report,
+    att: &str,
+    check: &str,
+    what: &str,
+    found: Option<&str>,
+    expected: Option<&str>,
+    norm: fn(&str) -> String,
+) {
     match (expected, found) {
-        (None, Some(f)) => report.skip(check, Some(att), format!("{what} is `{f}`; not compared (no expectation given)")),
-        (None, None) => report.skip(check, Some(att), format!("no {what} recorded; none expected")),
-        (Some(e), None) => report.fail(check, Some(att), format!("expected {what} `{e}`, the provenance records none")),
-        (Some(e), Some(f)) if norm(e) == norm(f) => report.pass(check, Some(att), format!("{what} is `{f}`")),
-        (Some(e), Some(f)) => report.fail(check, Some(att), format!("{what} is `{f}`, expected `{e}`")),
+        (None, Some(f)) => report.skip(
+            check,
+            Some(att),
+            format!("{what} is `{f}`; not compared (no expectation given)"),
+        ),
+        (None, None) => report.skip(
+            check,
+            Some(att),
+            format!("no {what} recorded; none expected"),
+        ),
+        (Some(e), None) => report.fail(
+            check,
+            Some(att),
+            format!("expected {what} `{e}`, the provenance records none"),
+        ),
+        (Some(e), Some(f)) if norm(e) == norm(f) => {
+            report.pass(check, Some(att), format!("{what} is `{f}`"))
+        }
+        (Some(e), Some(f)) => {
+            report.fail(check, Some(att), format!("{what} is `{f}`, expected `{e}`"))
+        }
     }
 }
 
@@ -169,7 +228,12 @@ pub fn normalize_repo(url: &str) -> String {
     let path = path.split_once('@').map_or(path, |(p, _)| p);
     let path = path.trim_end_matches('/');
     let path = path.strip_suffix(".git").unwrap_or(path);
-    format!("{}://{}/{}", scheme.to_lowercase(), host.to_lowercase(), path)
+    format!(
+        "{}://{}/{}",
+        scheme.to_lowercase(),
+        host.to_lowercase(),
+        path
+    )
 }
 
 fn same(s: &str) -> String {
@@ -183,7 +247,9 @@ fn lower(s: &str) -> String {
 /// Lists the fields of `value` not in `schema` (`source.extra`), sorted.
 fn unknown_fields(value: &Value, schema: Schema) -> Vec<String> {
     let mut out = Vec::new();
-    let Some(obj) = value.as_object() else { return out };
+    let Some(obj) = value.as_object() else {
+        return out;
+    };
     for (k, v) in obj {
         match schema.iter().find(|(name, _)| name == k) {
             None => out.push(k.clone()),
@@ -215,32 +281,82 @@ pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: 
         report.fail(
             "build-type",
             Some(att),
-            format!("buildType `{build_type}` is not one this verifier knows ({})", KNOWN_BUILD_TYPES.join(", ")),
+            format!(
+                "buildType `{build_type}` is not one this verifier knows ({})",
+                KNOWN_BUILD_TYPES.join(", ")
+            ),
         );
     }
     let ext = &def["externalParameters"];
     if !ext.is_object() {
-        report.fail("external-parameters", Some(att), "externalParameters is missing or not an object");
+        report.fail(
+            "external-parameters",
+            Some(att),
+            "externalParameters is missing or not an object",
+        );
     } else if known {
         let unknown = unknown_fields(ext, EXTERNAL_PARAMETERS);
         if unknown.is_empty() {
-            report.pass("external-parameters", Some(att), "every field is one this verifier knows");
+            report.pass(
+                "external-parameters",
+                Some(att),
+                "every field is one this verifier knows",
+            );
         } else {
             report.fail(
                 "external-parameters",
                 Some(att),
-                format!("unknown field(s) {}: a verifier must reject parameters it cannot check", unknown.join(", ")),
+                format!(
+                    "unknown field(s) {}: a verifier must reject parameters it cannot check",
+                    unknown.join(", ")
+                ),
             );
         }
     } else {
-        report.fail("external-parameters", Some(att), "cannot be checked: unknown buildType");
+        report.fail(
+            "external-parameters",
+            Some(att),
+            "cannot be checked: unknown buildType",
+        );
     }
     let builder = pred["runDetails"]["builder"]["id"].as_str();
-    check_expected(report, att, "builder-id", "builder.id", builder, exp.builder_id.as_deref(), same);
+    check_expected(
+        report,
+        att,
+        "builder-id",
+        "builder.id",
+        builder,
+        exp.builder_id.as_deref(),
+        same,
+    );
     let source = &ext["source"];
-    check_expected(report, att, "source-repo", "source repository", source["uri"].as_str(), exp.source_repo.as_deref(), normalize_repo);
-    check_expected(report, att, "source-commit", "source commit", source["commit"].as_str(), exp.source_commit.as_deref(), lower);
-    check_expected(report, att, "source-ref", "source ref", source["ref"].as_str(), exp.source_ref.as_deref(), same);
+    check_expected(
+        report,
+        att,
+        "source-repo",
+        "source repository",
+        source["uri"].as_str(),
+        exp.source_repo.as_deref(),
+        normalize_repo,
+    );
+    check_expected(
+        report,
+        att,
+        "source-commit",
+        "source commit",
+        source["commit"].as_str(),
+        exp.source_commit.as_deref(),
+        lower,
+    );
+    check_expected(
+        report,
+        att,
+        "source-ref",
+        "source ref",
+        source["ref"].as_str(),
+        exp.source_ref.as_deref(),
+        same,
+    );
 }
 
 /// Extracts the digest of a `pkg:oci/NAME@sha256%3AHEX?...` purl.
@@ -256,15 +372,35 @@ pub fn purl_digest(purl: &str) -> Option<Digest> {
 pub fn check_sbom(report: &mut Report, att: &str, statement: &Value, target: &Target) {
     let bom = &statement["predicate"];
     if bom["bomFormat"] != "CycloneDX" {
-        report.fail("sbom-subject", Some(att), "the predicate is not a CycloneDX BOM (bomFormat)");
+        report.fail(
+            "sbom-subject",
+            Some(att),
+            "the predicate is not a CycloneDX BOM (bomFormat)",
+        );
         return;
     }
     let purl = bom["metadata"]["component"]["purl"].as_str();
     match purl.map(|p| (p, purl_digest(p))) {
-        None => report.fail("sbom-subject", Some(att), "the SBOM has no metadata.component.purl naming the image"),
-        Some((p, None)) => report.fail("sbom-subject", Some(att), format!("metadata.component.purl `{p}` is not a pkg:oci purl with a sha256 digest")),
-        Some((_, Some(d))) if target.contains(&d) => report.pass("sbom-subject", Some(att), format!("the SBOM describes {d}, this image")),
-        Some((_, Some(d))) => report.fail("sbom-subject", Some(att), format!("the SBOM describes {d}, another image")),
+        None => report.fail(
+            "sbom-subject",
+            Some(att),
+            "the SBOM has no metadata.component.purl naming the image",
+        ),
+        Some((p, None)) => report.fail(
+            "sbom-subject",
+            Some(att),
+            format!("metadata.component.purl `{p}` is not a pkg:oci purl with a sha256 digest"),
+        ),
+        Some((_, Some(d))) if target.contains(&d) => report.pass(
+            "sbom-subject",
+            Some(att),
+            format!("the SBOM describes {d}, this image"),
+        ),
+        Some((_, Some(d))) => report.fail(
+            "sbom-subject",
+            Some(att),
+            format!("the SBOM describes {d}, another image"),
+        ),
     }
 }
 
@@ -285,7 +421,7 @@ mod tests {
             "predicate": {
                 "buildDefinition": {
                     "buildType": KNOWN_BUILD_TYPES[0],
-                    "externalParameters": {"source": {"uri": "git+https://github.com/Ex/Repo.git@refs/heads/main", "ref": "refs/heads/main", "commit": "ABC"}, "package": "p"},
+                    "externalParameters": {"source": {"uri": "git+https://github.com/Ex/Repo.git@refs/heads/main", "ref": "refs/heads/main", "commit": "ABC"}, "packages": ["p"]},
                 },
                 "runDetails": {"builder": {"id": "https://b"}},
             }
@@ -293,7 +429,10 @@ mod tests {
     }
 
     fn statuses(r: &Report) -> Vec<(String, Status)> {
-        r.checks.iter().map(|c| (c.check.clone(), c.status)).collect()
+        r.checks
+            .iter()
+            .map(|c| (c.check.clone(), c.status))
+            .collect()
     }
 
     #[test]
@@ -341,29 +480,75 @@ mod tests {
     fn subject_must_be_the_image() {
         let st = provenance();
         let mut r = Report::new("x");
-        assert!(check_subject(&mut r, None, &st, &Target { top: Some(d('b')), platforms: vec![d('a')] }));
-        assert!(!check_subject(&mut r, None, &st, &Target { top: Some(d('b')), platforms: vec![d('c')] }));
+        assert!(check_subject(
+            &mut r,
+            None,
+            &st,
+            &Target {
+                top: Some(d('b')),
+                platforms: vec![d('a')]
+            }
+        ));
+        assert!(!check_subject(
+            &mut r,
+            None,
+            &st,
+            &Target {
+                top: Some(d('b')),
+                platforms: vec![d('c')]
+            }
+        ));
         assert!(parse_statement(b"{}").is_err());
-        assert!(parse_statement(br#"{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x"}"#).is_err());
+        assert!(
+            parse_statement(
+                br#"{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x"}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn sbom_must_describe_the_image() {
         let a = "a".repeat(64);
         let st = |purl: &str| serde_json::json!({"predicate": {"bomFormat": "CycloneDX", "metadata": {"component": {"purl": purl}}}});
-        let t = Target { top: Some(d('a')), platforms: vec![] };
+        let t = Target {
+            top: Some(d('a')),
+            platforms: vec![],
+        };
         let mut r = Report::new("x");
-        check_sbom(&mut r, "s", &st(&format!("pkg:oci/hello@sha256%3A{a}?repository_url=x")), &t);
-        check_sbom(&mut r, "s", &st(&format!("pkg:oci/hello@sha256%3A{}", "b".repeat(64))), &t);
+        check_sbom(
+            &mut r,
+            "s",
+            &st(&format!("pkg:oci/hello@sha256%3A{a}?repository_url=x")),
+            &t,
+        );
+        check_sbom(
+            &mut r,
+            "s",
+            &st(&format!("pkg:oci/hello@sha256%3A{}", "b".repeat(64))),
+            &t,
+        );
         check_sbom(&mut r, "s", &st("pkg:cargo/x@1"), &t);
-        assert_eq!(statuses(&r).iter().map(|s| s.1).collect::<Vec<_>>(), [Status::Pass, Status::Fail, Status::Fail]);
+        assert_eq!(
+            statuses(&r).iter().map(|s| s.1).collect::<Vec<_>>(),
+            [Status::Pass, Status::Fail, Status::Fail]
+        );
     }
 
     #[test]
     fn repo_urls_normalise() {
-        assert_eq!(normalize_repo("git+https://GitHub.com/a/b.git@refs/heads/main"), "https://github.com/a/b");
-        assert_eq!(normalize_repo("https://github.com/a/b/"), "https://github.com/a/b");
-        assert_ne!(normalize_repo("https://github.com/a/b"), normalize_repo("https://github.com/a/c"));
+        assert_eq!(
+            normalize_repo("git+https://GitHub.com/a/b.git@refs/heads/main"),
+            "https://github.com/a/b"
+        );
+        assert_eq!(
+            normalize_repo("https://github.com/a/b/"),
+            "https://github.com/a/b"
+        );
+        assert_ne!(
+            normalize_repo("https://github.com/a/b"),
+            normalize_repo("https://github.com/a/c")
+        );
     }
 
     #[test]
@@ -371,6 +556,9 @@ mod tests {
         let mut r = Report::new("x");
         check_predicate_type(&mut r, "a", &provenance(), Some(CYCLONEDX_BOM));
         check_predicate_type(&mut r, "a", &provenance(), Some(SLSA_PROVENANCE_V1));
-        assert_eq!(statuses(&r).iter().map(|s| s.1).collect::<Vec<_>>(), [Status::Fail, Status::Pass]);
+        assert_eq!(
+            statuses(&r).iter().map(|s| s.1).collect::<Vec<_>>(),
+            [Status::Fail, Status::Pass]
+        );
     }
 }

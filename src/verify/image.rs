@@ -38,8 +38,16 @@ pub struct Trust {
 
 /// Fetches a manifest or blob and checks its digest. Outer error: it could not be fetched
 /// (exit 2); inner error: the bytes do not match the digest (a failed check).
-fn fetch(src: &dyn Source, digest: &Digest, manifest: bool) -> Result<std::result::Result<Vec<u8>, String>> {
-    let bytes = if manifest { src.manifest(digest)? } else { src.blob(digest)? };
+fn fetch(
+    src: &dyn Source,
+    digest: &Digest,
+    manifest: bool,
+) -> Result<std::result::Result<Vec<u8>, String>> {
+    let bytes = if manifest {
+        src.manifest(digest)?
+    } else {
+        src.blob(digest)?
+    };
     let actual = Digest::of(&bytes);
     if actual != *digest {
         return Ok(Err(format!(
@@ -77,19 +85,30 @@ pub fn verify_image(src: &dyn Source, reference: &str, trust: &Trust) -> Result<
             return Ok(report);
         }
     };
-    let mut target = Target { top: Some(top), platforms: Vec::new() };
+    let mut target = Target {
+        top: Some(top),
+        platforms: Vec::new(),
+    };
     let mut candidates = Vec::new();
     let doc: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if doc.get("manifests").is_some() {
         let index: ImageIndex = match serde_json::from_value(doc) {
             Ok(i) => i,
             Err(e) => {
-                report.fail("image", None, format!("{top} is not a valid image index: {e}"));
+                report.fail(
+                    "image",
+                    None,
+                    format!("{top} is not a valid image index: {e}"),
+                );
                 return Ok(report);
             }
         };
         for m in &index.manifests {
-            if m.annotations.get(BUILDKIT_REFERENCE_TYPE).map(String::as_str) == Some("attestation-manifest") {
+            if m.annotations
+                .get(BUILDKIT_REFERENCE_TYPE)
+                .map(String::as_str)
+                == Some("attestation-manifest")
+            {
                 collect_buildkit(src, m, &mut candidates, &mut report)?;
             } else {
                 if let Err(why) = fetch(src, &m.digest, true)? {
@@ -98,63 +117,115 @@ pub fn verify_image(src: &dyn Source, reference: &str, trust: &Trust) -> Result<
                 target.platforms.push(m.digest);
             }
         }
-        report.pass("image", None, format!("index {top} with {} platform manifest(s)", target.platforms.len()));
+        report.pass(
+            "image",
+            None,
+            format!(
+                "index {top} with {} platform manifest(s)",
+                target.platforms.len()
+            ),
+        );
     } else if doc.get("layers").is_some() || doc.get("config").is_some() {
         report.pass("image", None, format!("image manifest {top}"));
     } else {
-        report.fail("image", None, format!("{top} is neither an image index nor an image manifest"));
+        report.fail(
+            "image",
+            None,
+            format!("{top} is neither an image index nor an image manifest"),
+        );
         return Ok(report);
     }
-    let subjects: Vec<Digest> = std::iter::once(top).chain(target.platforms.iter().copied()).collect();
+    let subjects: Vec<Digest> = std::iter::once(top)
+        .chain(target.platforms.iter().copied())
+        .collect();
     collect_referrers(src, &subjects, &mut candidates, &mut report)?;
     collect_cosign_tags(src, &subjects, &trust.key, &mut candidates, &mut report)?;
     let mut verified: Vec<String> = Vec::new();
     let mut set_aside: Vec<String> = Vec::new();
     for c in &candidates {
         let outcome = check_candidate(c, trust, &target, &mut report);
-        let failed = report.checks_of(&c.id).any(|k| k.status == super::report::Status::Fail);
+        let failed = report
+            .checks_of(&c.id)
+            .any(|k| k.status == super::report::Status::Fail);
         let counted = outcome.verified && !failed;
         let mut outcome = outcome;
         outcome.verified = counted;
         if counted {
             verified.extend(outcome.predicate_type.clone());
-        } else if let Some(why) = report.checks_of(&c.id).find(|k| k.status != super::report::Status::Pass) {
+        } else if let Some(why) = report
+            .checks_of(&c.id)
+            .find(|k| k.status != super::report::Status::Pass)
+        {
             set_aside.push(format!("{} {}: {}", short(&c.id), why.check, why.reason));
         }
         report.attestations.push(outcome);
     }
     for req in trust.expectations.required() {
-        let n = verified.iter().filter(|p| *p == req.predicate_type()).count();
+        let n = verified
+            .iter()
+            .filter(|p| *p == req.predicate_type())
+            .count();
         if n > 0 {
-            report.pass("require", None, format!("{}: {n} verified attestation(s) of `{}`", req.name(), req.predicate_type()));
+            report.pass(
+                "require",
+                None,
+                format!(
+                    "{}: {n} verified attestation(s) of `{}`",
+                    req.name(),
+                    req.predicate_type()
+                ),
+            );
         } else {
             let also = if set_aside.is_empty() {
                 " (none found)".to_owned()
             } else {
                 format!("; not counted: {}", set_aside.join("; "))
             };
-            report.fail("require", None, format!("{}: no verified attestation of `{}` for this image{also}", req.name(), req.predicate_type()));
+            report.fail(
+                "require",
+                None,
+                format!(
+                    "{}: no verified attestation of `{}` for this image{also}",
+                    req.name(),
+                    req.predicate_type()
+                ),
+            );
         }
     }
     Ok(report)
 }
 
-fn collect_buildkit(src: &dyn Source, m: &Descriptor, out: &mut Vec<Candidate>, report: &mut Report) -> Result<()> {
+fn collect_buildkit(
+    src: &dyn Source,
+    m: &Descriptor,
+    out: &mut Vec<Candidate>,
+    report: &mut Report,
+) -> Result<()> {
     let id = format!("{}", m.digest);
     let manifest = match fetch(src, &m.digest, true)? {
         Ok(b) => b,
         Err(why) => {
-            report.fail("image", Some(&id), format!("BuildKit attestation manifest: {why}"));
+            report.fail(
+                "image",
+                Some(&id),
+                format!("BuildKit attestation manifest: {why}"),
+            );
             return Ok(());
         }
     };
-    let Ok(manifest) = serde_json::from_slice::<ImageManifest>(&manifest) else { return Ok(()) };
+    let Ok(manifest) = serde_json::from_slice::<ImageManifest>(&manifest) else {
+        return Ok(());
+    };
     for (i, layer) in manifest.layers.iter().enumerate() {
         let bytes = fetch(src, &layer.digest, false)?.unwrap_or_default();
-        let announced = layer.annotations.get("in-toto.io/predicate-type").cloned().or_else(|| {
-            let v: Value = serde_json::from_slice(&bytes).ok()?;
-            v["predicateType"].as_str().map(str::to_owned)
-        });
+        let announced = layer
+            .annotations
+            .get("in-toto.io/predicate-type")
+            .cloned()
+            .or_else(|| {
+                let v: Value = serde_json::from_slice(&bytes).ok()?;
+                v["predicateType"].as_str().map(str::to_owned)
+            });
         out.push(Candidate {
             id: format!("{id}#{i}"),
             found_as: "buildkit",
@@ -166,7 +237,12 @@ fn collect_buildkit(src: &dyn Source, m: &Descriptor, out: &mut Vec<Candidate>, 
     Ok(())
 }
 
-fn collect_referrers(src: &dyn Source, subjects: &[Digest], out: &mut Vec<Candidate>, report: &mut Report) -> Result<()> {
+fn collect_referrers(
+    src: &dyn Source,
+    subjects: &[Digest],
+    out: &mut Vec<Candidate>,
+    report: &mut Report,
+) -> Result<()> {
     let mut seen_layers = BTreeSet::new();
     let mut seen_manifests = BTreeSet::new();
     for subject in subjects {
@@ -177,13 +253,21 @@ fn collect_referrers(src: &dyn Source, subjects: &[Digest], out: &mut Vec<Candid
             let id = r.digest.to_string();
             let artifact_type = r.artifact_type.clone().unwrap_or_default();
             if !BUNDLE_MEDIA_TYPES.contains(&artifact_type.as_str()) {
-                report.skip("referrer", Some(&id), format!("artifact type `{artifact_type}` is not a Sigstore bundle: not read"));
+                report.skip(
+                    "referrer",
+                    Some(&id),
+                    format!("artifact type `{artifact_type}` is not a Sigstore bundle: not read"),
+                );
                 continue;
             }
             let manifest = match fetch(src, &r.digest, true)? {
                 Ok(b) => b,
                 Err(why) => {
-                    report.ignore("blob-digest", Some(&id), format!("referrer manifest: {why}"));
+                    report.ignore(
+                        "blob-digest",
+                        Some(&id),
+                        format!("referrer manifest: {why}"),
+                    );
                     continue;
                 }
             };
@@ -191,7 +275,11 @@ fn collect_referrers(src: &dyn Source, subjects: &[Digest], out: &mut Vec<Candid
                 .ok()
                 .and_then(|m| m.layers.first().cloned());
             let Some(layer) = layer else {
-                report.ignore("bundle", Some(&id), "the referrer manifest has no bundle layer");
+                report.ignore(
+                    "bundle",
+                    Some(&id),
+                    "the referrer manifest has no bundle layer",
+                );
                 continue;
             };
             if !seen_layers.insert(layer.digest) {
@@ -216,7 +304,13 @@ fn collect_referrers(src: &dyn Source, subjects: &[Digest], out: &mut Vec<Candid
     Ok(())
 }
 
-fn collect_cosign_tags(src: &dyn Source, subjects: &[Digest], key: &TrustedKey, out: &mut Vec<Candidate>, report: &mut Report) -> Result<()> {
+fn collect_cosign_tags(
+    src: &dyn Source,
+    subjects: &[Digest],
+    key: &TrustedKey,
+    out: &mut Vec<Candidate>,
+    report: &mut Report,
+) -> Result<()> {
     for subject in subjects {
         for suffix in ["att", "sig"] {
             let tag = format!("sha256-{}.{suffix}", subject.hex());
@@ -259,22 +353,49 @@ fn collect_cosign_tags(src: &dyn Source, subjects: &[Digest], key: &TrustedKey, 
 }
 
 /// cosign's image signature (`.sig` tag): reported, not counted as an attestation.
-fn check_simple_signing(report: &mut Report, id: &str, payload: &[u8], layer: &Descriptor, subject: &Digest, key: &TrustedKey) {
-    let sig = layer.annotations.get(COSIGN_SIGNATURE_ANNOTATION).and_then(|s| b64(s));
+fn check_simple_signing(
+    report: &mut Report,
+    id: &str,
+    payload: &[u8],
+    layer: &Descriptor,
+    subject: &Digest,
+    key: &TrustedKey,
+) {
+    let sig = layer
+        .annotations
+        .get(COSIGN_SIGNATURE_ANNOTATION)
+        .and_then(|s| b64(s));
     if !sig.is_some_and(|s| key.verify(payload, &s)) {
-        report.ignore("cosign-signature", Some(id), "cosign image signature does not verify against the key");
+        report.ignore(
+            "cosign-signature",
+            Some(id),
+            "cosign image signature does not verify against the key",
+        );
         return;
     }
     let v: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
     let named = v["critical"]["image"]["docker-manifest-digest"].as_str();
     if named == Some(subject.to_string().as_str()) {
-        report.pass("cosign-signature", Some(id), format!("cosign image signature over {subject} verifies"));
+        report.pass(
+            "cosign-signature",
+            Some(id),
+            format!("cosign image signature over {subject} verifies"),
+        );
     } else {
-        report.fail("cosign-signature", Some(id), format!("cosign signature names {named:?}, not {subject}"));
+        report.fail(
+            "cosign-signature",
+            Some(id),
+            format!("cosign signature names {named:?}, not {subject}"),
+        );
     }
 }
 
-fn check_candidate(c: &Candidate, trust: &Trust, target: &Target, report: &mut Report) -> AttestationOutcome {
+fn check_candidate(
+    c: &Candidate,
+    trust: &Trust,
+    target: &Target,
+    report: &mut Report,
+) -> AttestationOutcome {
     let mut outcome = AttestationOutcome {
         id: c.id.clone(),
         found_as: c.found_as.to_owned(),
@@ -285,10 +406,17 @@ fn check_candidate(c: &Candidate, trust: &Trust, target: &Target, report: &mut R
     let att = Some(c.id.as_str());
     let envelope = match &c.evidence {
         Evidence::Unsigned => {
-            report.ignore("signature", att, format!(
-                "BuildKit attestation{} is unsigned: not counted",
-                c.announced.as_deref().map(|p| format!(" ({p})")).unwrap_or_default()
-            ));
+            report.ignore(
+                "signature",
+                att,
+                format!(
+                    "BuildKit attestation{} is unsigned: not counted",
+                    c.announced
+                        .as_deref()
+                        .map(|p| format!(" ({p})"))
+                        .unwrap_or_default()
+                ),
+            );
             return outcome;
         }
         Evidence::Envelope(bytes) => match serde_json::from_slice::<Envelope>(bytes) {
@@ -304,16 +432,31 @@ fn check_candidate(c: &Candidate, trust: &Trust, target: &Target, report: &mut R
                 return outcome;
             }
             Ok(b) if b.has_certificate => {
-                report.ignore("signature", att, "signed with a certificate: keyless verification not supported yet");
+                report.ignore(
+                    "signature",
+                    att,
+                    "signed with a certificate: keyless verification not supported yet",
+                );
                 return outcome;
             }
-            Ok(Bundle { content: Content::Message { .. }, .. }) => {
+            Ok(Bundle {
+                content: Content::Message { .. },
+                ..
+            }) => {
                 report.ignore("bundle", att, "a message signature, not an attestation");
                 return outcome;
             }
-            Ok(Bundle { content: Content::Dsse(e), tlog_entries, .. }) => {
+            Ok(Bundle {
+                content: Content::Dsse(e),
+                tlog_entries,
+                ..
+            }) => {
                 if !tlog_entries.is_empty() {
-                    report.skip("tlog", att, "transparency-log entries are not checked in image mode");
+                    report.skip(
+                        "tlog",
+                        att,
+                        "transparency-log entries are not checked in image mode",
+                    );
                 }
                 e
             }
@@ -326,7 +469,14 @@ fn check_candidate(c: &Candidate, trust: &Trust, target: &Target, report: &mut R
             return outcome;
         }
     };
-    report.pass("signature", att, format!("DSSE signature verifies against the key (hint {})", trust.key.hint()));
+    report.pass(
+        "signature",
+        att,
+        format!(
+            "DSSE signature verifies against the key (hint {})",
+            trust.key.hint()
+        ),
+    );
     outcome.verified = true;
     let statement = match checks::parse_statement(&payload) {
         Ok(s) => s,
@@ -335,14 +485,19 @@ fn check_candidate(c: &Candidate, trust: &Trust, target: &Target, report: &mut R
             return outcome;
         }
     };
-    let predicate_type = statement["predicateType"].as_str().unwrap_or_default().to_owned();
+    let predicate_type = statement["predicateType"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     outcome.predicate_type = Some(predicate_type.clone());
     if !checks::check_subject(report, att, &statement, target) {
         return outcome;
     }
     checks::check_predicate_type(report, &c.id, &statement, c.announced.as_deref());
     match predicate_type.as_str() {
-        SLSA_PROVENANCE_V1 => checks::check_provenance(report, &c.id, &statement, &trust.expectations),
+        SLSA_PROVENANCE_V1 => {
+            checks::check_provenance(report, &c.id, &statement, &trust.expectations)
+        }
         CYCLONEDX_BOM => {
             // The signed statement binds the SBOM to its subjects; one of them is this image.
             let mut t = target.clone();

@@ -22,7 +22,17 @@ use crate::error::{Error, Result};
 
 /// An attestation kind `--require` can ask for.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Requirement {
@@ -89,7 +99,8 @@ impl Expectations {
             serde_json::from_str(text)
                 .map_err(|e| Error::msg(format!("policy {origin} is not valid: {e}")))
         } else {
-            toml::from_str(text).map_err(|e| Error::msg(format!("policy {origin} is not valid: {e}")))
+            toml::from_str(text)
+                .map_err(|e| Error::msg(format!("policy {origin} is not valid: {e}")))
         }
     }
 
@@ -155,7 +166,10 @@ mod tests {
         .unwrap();
         assert_eq!(t, j);
         assert_eq!(t.required(), [Requirement::Provenance, Requirement::Sbom]);
-        assert_eq!(Expectations::default().required(), [Requirement::Provenance]);
+        assert_eq!(
+            Expectations::default().required(),
+            [Requirement::Provenance]
+        );
     }
 
     #[test]
@@ -169,9 +183,16 @@ mod tests {
     fn flags_override_the_file_and_paths_are_relative_to_it() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("policy.toml");
-        std::fs::write(&p, "key = \"k.pub\"\nbuilder-id = \"file\"\nsource-ref = \"r\"\n").unwrap();
+        std::fs::write(
+            &p,
+            "key = \"k.pub\"\nbuilder-id = \"file\"\nsource-ref = \"r\"\n",
+        )
+        .unwrap();
         let file = Expectations::load(&p).unwrap();
-        assert_eq!(file.key.as_deref(), Some(dir.path().join("k.pub").as_path()));
+        assert_eq!(
+            file.key.as_deref(),
+            Some(dir.path().join("k.pub").as_path())
+        );
         let flags = Expectations {
             builder_id: Some("flag".into()),
             ..Expectations::default()

@@ -10,6 +10,10 @@ use crate::ui::Ui;
 
 /// Runs the rebuild and records its checks in `report`.
 pub fn run(report: &mut Report, _trust: &Trust, _source: Option<&Path>, _ui: &Ui) -> Result<()> {
-    report.fail("rebuild", None, "--rebuild is not available yet: the build stage has not landed");
+    report.fail(
+        "rebuild",
+        None,
+        "--rebuild is not available yet: the build stage has not landed",
+    );
     Ok(())
 }

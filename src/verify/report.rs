@@ -161,11 +161,7 @@ impl Report {
         if failed.is_empty() {
             "no check passed".to_owned()
         } else {
-            format!(
-                "{} check(s) failed: {}",
-                failed.len(),
-                failed.join("; ")
-            )
+            format!("{} check(s) failed: {}", failed.len(), failed.join("; "))
         }
     }
 
@@ -234,19 +230,32 @@ mod tests {
         assert!(r.verified);
         r.fail("subject", Some("b"), "other image");
         assert!(!r.verified);
-        assert_eq!(r.failure_summary(), "1 check(s) failed: subject: other image");
+        assert_eq!(
+            r.failure_summary(),
+            "1 check(s) failed: subject: other image"
+        );
         assert_eq!(r.checks_of("b").count(), 2);
     }
 
     #[test]
     fn renderings_name_checks_and_outcomes() {
         let mut r = Report::new("oci:x");
-        r.pass("signature", Some(&format!("sha256:{}", "a".repeat(64))), "good");
+        r.pass(
+            "signature",
+            Some(&format!("sha256:{}", "a".repeat(64))),
+            "good",
+        );
         r.fail("builder-id", None, "expected y, found z");
         let h = r.human();
-        assert!(h.contains("pass    signature   [sha256:aaaaaaaaaaaa] good"), "{h}");
+        assert!(
+            h.contains("pass    signature   [sha256:aaaaaaaaaaaa] good"),
+            "{h}"
+        );
         assert!(h.contains("fail    builder-id  expected y, found z"), "{h}");
-        assert!(h.ends_with("FAILED: 1 passed, 1 failed, 0 skipped, 0 ignored\n"), "{h}");
+        assert!(
+            h.ends_with("FAILED: 1 passed, 1 failed, 0 skipped, 0 ignored\n"),
+            "{h}"
+        );
         let j: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
         assert_eq!(j["verified"], false);
         assert_eq!(j["checks"][1]["status"], "fail");

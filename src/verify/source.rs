@@ -35,9 +35,12 @@ pub struct LayoutSource {
     digest: Option<Digest>,
 }
 
+/// A parsed layout reference: directory, tag, digest.
+pub type LayoutRef = (PathBuf, Option<String>, Option<Digest>);
+
 /// Parses `oci:PATH[:TAG][@sha256:HEX]` into path, tag and digest. `None` when `reference`
 /// is not a layout reference.
-pub fn parse_layout_ref(reference: &str) -> Option<Result<(PathBuf, Option<String>, Option<Digest>)>> {
+pub fn parse_layout_ref(reference: &str) -> Option<Result<LayoutRef>> {
     let rest = reference.strip_prefix("oci:")?;
     Some((|| {
         let (rest, digest) = match rest.rsplit_once('@') {
@@ -51,7 +54,9 @@ pub fn parse_layout_ref(reference: &str) -> Option<Result<(PathBuf, Option<Strin
             None => (rest, None),
         };
         if path.is_empty() {
-            return Err(Error::msg(format!("`{reference}` names no layout directory: write oci:PATH[:TAG][@sha256:HEX]")));
+            return Err(Error::msg(format!(
+                "`{reference}` names no layout directory: write oci:PATH[:TAG][@sha256:HEX]"
+            )));
         }
         Ok((PathBuf::from(path), tag.filter(|t| !t.is_empty()), digest))
     })())
@@ -89,7 +94,10 @@ impl Source for LayoutSource {
     fn resolve(&self) -> Result<Digest> {
         if let Some(d) = self.digest {
             if !self.layout.has_blob(&d) {
-                return Err(Error::msg(format!("{d} is not in OCI layout {}", self.layout.root().display())));
+                return Err(Error::msg(format!(
+                    "{d} is not in OCI layout {}",
+                    self.layout.root().display()
+                )));
             }
             return Ok(d);
         }
@@ -97,7 +105,10 @@ impl Source for LayoutSource {
         let wanted = match &self.tag {
             Some(t) => t.clone(),
             None => {
-                let images: Vec<_> = tags.iter().filter(|(t, _)| !t.starts_with("sha256-")).collect();
+                let images: Vec<_> = tags
+                    .iter()
+                    .filter(|(t, _)| !t.starts_with("sha256-"))
+                    .collect();
                 match images.as_slice() {
                     [(t, _)] => t.clone(),
                     _ => "latest".to_owned(),
@@ -126,23 +137,30 @@ impl Source for LayoutSource {
         let mut out: Vec<Descriptor> = Vec::new();
         let mut entries = self.layout.index()?.manifests;
         // The fallback tag index (`sha256-HEX`), when a tool wrote one into the layout.
-        if let Some(fallback) = self.tag(&format!("sha256-{}", digest.hex()))? {
-            if let Ok(index) = serde_json::from_slice::<ImageIndex>(&self.read_raw(&fallback)?) {
-                entries.extend(index.manifests);
-            }
+        if let Some(fallback) = self.tag(&format!("sha256-{}", digest.hex()))?
+            && let Ok(index) = serde_json::from_slice::<ImageIndex>(&self.read_raw(&fallback)?)
+        {
+            entries.extend(index.manifests);
         }
         for entry in entries {
             if out.iter().any(|d| d.digest == entry.digest) {
                 continue;
             }
-            let Ok(bytes) = self.read_raw(&entry.digest) else { continue };
-            let Ok(m) = serde_json::from_slice::<ImageManifest>(&bytes) else { continue };
+            let Ok(bytes) = self.read_raw(&entry.digest) else {
+                continue;
+            };
+            let Ok(m) = serde_json::from_slice::<ImageManifest>(&bytes) else {
+                continue;
+            };
             if m.subject.as_ref().map(|s| s.digest) != Some(*digest) {
                 continue;
             }
             let mut d = entry.clone();
             d.annotations.remove(ANNOTATION_REF_NAME);
-            d.artifact_type = m.artifact_type.clone().or(Some(m.config.media_type.clone()));
+            d.artifact_type = m
+                .artifact_type
+                .clone()
+                .or(Some(m.config.media_type.clone()));
             d.annotations.extend(m.annotations.clone());
             out.push(d);
         }
@@ -151,7 +169,11 @@ impl Source for LayoutSource {
     }
 
     fn tag(&self, tag: &str) -> Result<Option<Digest>> {
-        Ok(self.tags()?.into_iter().find(|(t, _)| t == tag).map(|(_, d)| d))
+        Ok(self
+            .tags()?
+            .into_iter()
+            .find(|(t, _)| t == tag)
+            .map(|(_, d)| d))
     }
 }
 
@@ -164,9 +186,22 @@ mod tests {
         let d = format!("sha256:{}", "a".repeat(64));
         let p = |s: &str| parse_layout_ref(s).unwrap().unwrap();
         assert_eq!(p("oci:out/oci"), ("out/oci".into(), None, None));
-        assert_eq!(p("oci:out/oci:v1"), ("out/oci".into(), Some("v1".into()), None));
-        assert_eq!(p(&format!("oci:/a:b/oci:v1@{d}")), ("/a:b/oci".into(), Some("v1".into()), Some(d.parse().unwrap())));
-        assert_eq!(p(&format!("oci:dir@{d}")), ("dir".into(), None, Some(d.parse().unwrap())));
+        assert_eq!(
+            p("oci:out/oci:v1"),
+            ("out/oci".into(), Some("v1".into()), None)
+        );
+        assert_eq!(
+            p(&format!("oci:/a:b/oci:v1@{d}")),
+            (
+                "/a:b/oci".into(),
+                Some("v1".into()),
+                Some(d.parse().unwrap())
+            )
+        );
+        assert_eq!(
+            p(&format!("oci:dir@{d}")),
+            ("dir".into(), None, Some(d.parse().unwrap()))
+        );
         assert!(parse_layout_ref("127.0.0.1:5000/x").is_none());
         assert!(parse_layout_ref("oci:").unwrap().is_err());
         assert!(parse_layout_ref("oci:x@sha256:zz").unwrap().is_err());

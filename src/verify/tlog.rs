@@ -96,7 +96,8 @@ impl TrustedRoot {
 }
 
 fn int(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 /// Checks the bundle's transparency-log entries (see the module docs).
@@ -137,7 +138,9 @@ pub fn check_entries(
         report.skip(
             "tlog-inclusion",
             None,
-            format!("{label}: Merkle inclusion proofs and checkpoints are not verified offline yet"),
+            format!(
+                "{label}: Merkle inclusion proofs and checkpoints are not verified offline yet"
+            ),
         );
     }
 }
@@ -171,15 +174,24 @@ fn entry_body_matches(
                 return Err("a hashedrekord entry for a DSSE bundle".into());
             }
             if spec["data"]["hash"]["value"].as_str() != Some(&digest.hex()) {
-                return Err(format!("the entry records another artifact digest, not {digest}"));
+                return Err(format!(
+                    "the entry records another artifact digest, not {digest}"
+                ));
             }
-            if spec["signature"]["content"].as_str().and_then(b64).as_deref() != Some(signature) {
+            if spec["signature"]["content"]
+                .as_str()
+                .and_then(b64)
+                .as_deref()
+                != Some(signature)
+            {
                 return Err("the entry records another signature".into());
             }
             if !same_key(&spec["signature"]["publicKey"]["content"]) {
                 return Err("the entry records another public key".into());
             }
-            Ok(Some("hashedrekord entry matches artifact, signature and key".into()))
+            Ok(Some(
+                "hashedrekord entry matches artifact, signature and key".into(),
+            ))
         }
         (Some("dsse"), Some("dsse")) => {
             let Content::Dsse(env) = &bundle.content else {
@@ -199,13 +211,18 @@ fn entry_body_matches(
             }
             Ok(Some("dsse entry matches payload, signature and key".into()))
         }
-        (a, b) if a != b => Err(format!("kindVersion.kind {a:?} differs from the body's {b:?}")),
+        (a, b) if a != b => Err(format!(
+            "kindVersion.kind {a:?} differs from the body's {b:?}"
+        )),
         _ => Ok(None),
     }
 }
 
 fn check_promise(report: &mut Report, entry: &Value, root: &TrustedRoot, label: &str) {
-    let log_id = entry["logId"]["keyId"].as_str().and_then(b64).unwrap_or_default();
+    let log_id = entry["logId"]["keyId"]
+        .as_str()
+        .and_then(b64)
+        .unwrap_or_default();
     let Some(log) = root.tlogs.iter().find(|l| l.log_id == log_id) else {
         report.fail(
             "tlog-promise",
@@ -245,21 +262,35 @@ fn check_promise(report: &mut Report, entry: &Value, root: &TrustedRoot, label: 
         report.fail(
             "tlog-promise",
             None,
-            format!("{label}: the signed entry timestamp does not verify against {}", log.url),
+            format!(
+                "{label}: the signed entry timestamp does not verify against {}",
+                log.url
+            ),
         );
     } else if time > crate::util::time::now() + 60 {
-        report.fail("tlog-promise", None, format!("{label}: integrated time {time} is in the future"));
-    } else if log.valid_from.is_some_and(|f| time < f) || log.valid_until.is_some_and(|u| time > u) {
         report.fail(
             "tlog-promise",
             None,
-            format!("{label}: integrated time {time} is outside the validity of {}'s key", log.url),
+            format!("{label}: integrated time {time} is in the future"),
+        );
+    } else if log.valid_from.is_some_and(|f| time < f) || log.valid_until.is_some_and(|u| time > u)
+    {
+        report.fail(
+            "tlog-promise",
+            None,
+            format!(
+                "{label}: integrated time {time} is outside the validity of {}'s key",
+                log.url
+            ),
         );
     } else {
         report.pass(
             "tlog-promise",
             None,
-            format!("{label}: signed entry timestamp verifies against {}", log.url),
+            format!(
+                "{label}: signed entry timestamp verifies against {}",
+                log.url
+            ),
         );
     }
 }

@@ -18,7 +18,11 @@ pub fn repo_root() -> PathBuf {
 /// `../shared` beside the checkout.
 pub fn shared_dir() -> PathBuf {
     let p = repo_root().join("../shared");
-    assert!(p.is_dir(), "../shared is missing beside the checkout ({})", p.display());
+    assert!(
+        p.is_dir(),
+        "../shared is missing beside the checkout ({})",
+        p.display()
+    );
     p
 }
 
@@ -39,7 +43,9 @@ pub fn example_target_dir() -> PathBuf {
 
 /// Runs a command, panicking with its output when it fails; returns stdout.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
@@ -54,7 +60,14 @@ pub fn run(cmd: &mut Command) -> String {
 pub fn git(dir: &Path, args: &[&str]) -> String {
     run(Command::new("git")
         .current_dir(dir)
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .args(args)
         .env("GIT_AUTHOR_DATE", "2024-01-02T03:04:05Z")
         .env("GIT_COMMITTER_DATE", "2024-01-02T03:04:05Z"))
@@ -76,7 +89,15 @@ pub fn example_repo(name: &str) -> (tempfile::TempDir, PathBuf) {
     git(&dest, &["init", "-q"]);
     git(&dest, &["add", "-A"]);
     git(&dest, &["commit", "-q", "-m", "initial"]);
-    git(&dest, &["remote", "add", "origin", &format!("https://github.com/example/{name}")]);
+    git(
+        &dest,
+        &[
+            "remote",
+            "add",
+            "origin",
+            &format!("https://github.com/example/{name}"),
+        ],
+    );
     (tmp, dest)
 }
 
@@ -136,13 +157,23 @@ impl Peers {
         );
         let docker_host = format!("unix://{}", root.join("state/docker.sock").display());
         let registry = std::env::var("REG").unwrap_or_else(|_| "127.0.0.1:5000".into());
-        let peers = Peers { docker_config: root.join("dockercfg"), root, path, docker_host, registry };
+        let peers = Peers {
+            docker_config: root.join("dockercfg"),
+            root,
+            path,
+            docker_host,
+            registry,
+        };
         let ok = Command::new("curl")
             .args(["-fs", &format!("http://{}/v2/", peers.registry)])
             .output()
             .map(|o| o.status.success())
             .unwrap_or(false);
-        assert!(ok, "registry on {} not answering: run `scripts/peers.sh start`", peers.registry);
+        assert!(
+            ok,
+            "registry on {} not answering: run `scripts/peers.sh start`",
+            peers.registry
+        );
         peers
     }
 
@@ -162,15 +193,29 @@ impl Peers {
 
     /// Checks that dockerd answers, panicking with instructions otherwise.
     pub fn require_docker(&self) {
-        let ok = self.cmd("docker").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
-        assert!(ok, "dockerd at {} not answering: run `scripts/peers.sh start`", self.docker_host);
+        let ok = self
+            .cmd("docker")
+            .arg("info")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "dockerd at {} not answering: run `scripts/peers.sh start`",
+            self.docker_host
+        );
     }
 
     /// A unique repository name on the registry for one test (`<prefix>-<pid>-<n>`).
     pub fn unique_repo(&self, prefix: &str) -> String {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
-        format!("{}/{prefix}-{}-{}", self.registry, std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+        format!(
+            "{}/{prefix}-{}-{}",
+            self.registry,
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        )
     }
 }
 
