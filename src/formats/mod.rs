@@ -1,4 +1,8 @@
 //! The formats we read and write, as plain serde types, one module per format. No logic
 //! beyond (de)serialisation and constants lives here.
 
+pub mod bundle;
+pub mod dsse;
+pub mod intoto;
 pub mod oci;
+pub mod slsa;

@@ -68,6 +68,20 @@ impl Descriptor {
         }
     }
 
+    /// Only the media type, digest and size of this descriptor (as a `subject` names a
+    /// manifest), without platform, artifact type, annotations or data.
+    pub fn bare(&self) -> Self {
+        Descriptor {
+            media_type: self.media_type.clone(),
+            digest: self.digest,
+            size: self.size,
+            platform: None,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+            data: None,
+        }
+    }
+
     /// The empty descriptor (`application/vnd.oci.empty.v1+json`, `{}`), used as the config
     /// of artifact manifests.
     pub fn empty() -> Self {

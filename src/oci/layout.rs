@@ -113,8 +113,10 @@ impl Layout {
         write_json_atomic(&self.root.join("index.json"), index)
     }
 
-    /// Points tag `name` at `descriptor` (replacing an entry with the same tag).
+    /// Points tag `name` at `descriptor` (replacing an entry with the same tag). Tagged
+    /// entries come first in `index.json`, in the order they were tagged.
     pub fn tag(&self, name: &str, descriptor: &Descriptor) -> Result<()> {
+        let _lock = self.lock()?;
         let mut index = self.index()?;
         index
             .manifests
@@ -123,6 +125,45 @@ impl Layout {
         d.annotations
             .insert(ANNOTATION_REF_NAME.to_owned(), name.to_owned());
         index.manifests.push(d);
+        canonical_order(&mut index.manifests);
+        self.write_index(&index)
+    }
+
+    /// Takes the layout's lock (`.index.json.lock`, an OS file lock) for a read-modify-write
+    /// of `index.json`; released when the guard drops. Concurrent writers in other threads
+    /// or processes wait for it.
+    pub fn lock(&self) -> Result<std::fs::File> {
+        let path = self.root.join(".index.json.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("opening lock file", &path, e))?;
+        file.lock().map_err(|e| Error::io("locking", &path, e))?;
+        Ok(file)
+    }
+
+    /// Adds an untagged `index.json` entry for a manifest already stored as a blob (a
+    /// referrer, so that `oras discover --oci-layout` and our own discovery find it). An
+    /// entry with the same digest is replaced, never duplicated. Untagged entries are kept
+    /// sorted by digest, so the file does not depend on the order of attaching.
+    pub fn add_untagged(&self, descriptor: &Descriptor) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut index = self.index()?;
+        let mut d = descriptor.clone();
+        d.annotations.remove(ANNOTATION_REF_NAME);
+        let present = index.manifests.iter().any(|e| {
+            e.digest == d.digest && !e.annotations.contains_key(ANNOTATION_REF_NAME) && *e == d
+        });
+        if present {
+            return Ok(());
+        }
+        index
+            .manifests
+            .retain(|e| e.digest != d.digest || e.annotations.contains_key(ANNOTATION_REF_NAME));
+        index.manifests.push(d);
+        canonical_order(&mut index.manifests);
         self.write_index(&index)
     }
 
@@ -139,6 +180,20 @@ impl Layout {
                 ))
             })
     }
+}
+
+/// Tagged entries first (in their order), then untagged ones sorted by digest.
+fn canonical_order(entries: &mut [Descriptor]) {
+    entries.sort_by(|a, b| {
+        let ta = a.annotations.contains_key(ANNOTATION_REF_NAME);
+        let tb = b.annotations.contains_key(ANNOTATION_REF_NAME);
+        match (ta, tb) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            (false, false) => a.digest.cmp(&b.digest),
+        }
+    });
 }
 
 #[cfg(test)]
@@ -167,5 +222,22 @@ mod tests {
         assert_eq!(l.index().unwrap().manifests.len(), 1);
         assert_eq!(l.resolve_tag("latest").unwrap().digest, b.digest);
         assert!(Layout::open(&dir.path().join("nope")).is_err());
+    }
+
+    #[test]
+    fn untagged_entries_are_deduplicated_and_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::create(dir.path()).unwrap();
+        let a = Descriptor::of(MEDIA_TYPE_MANIFEST, b"a");
+        let b = Descriptor::of(MEDIA_TYPE_MANIFEST, b"b");
+        let img = Descriptor::of(MEDIA_TYPE_MANIFEST, b"img");
+        l.add_untagged(&b).unwrap();
+        l.add_untagged(&a).unwrap();
+        l.add_untagged(&b).unwrap();
+        l.tag("v1", &img).unwrap();
+        let m = l.index().unwrap().manifests;
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0].digest, img.digest, "tags first");
+        assert!(m[1].digest < m[2].digest);
     }
 }

@@ -1,3 +1,8 @@
-//! OCI storage: image layouts on disk (and, with the publish stage, registries).
+//! OCI storage: image layouts on disk, registries, references, and OCI 1.1 referrers.
 
+pub mod auth;
 pub mod layout;
+pub mod reference;
+pub mod referrers;
+pub mod registry;
+pub mod store;

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the whole test suite, peers included (the README's test command).
+#
+# Installs (first time, from Debian packages; about a minute when cached) and starts the real
+# peers — dockerd + BuildKit, a registry on 127.0.0.1:5000, cosign, oras, sigstore-go — then
+# runs every test, including the ones marked `#[ignore = "needs peers ..."]`, and stops the
+# peers it started. Extra arguments go to `cargo test` after `--` (a filter, say).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=0
+if ! bash scripts/peers.sh status 2>/dev/null | grep -q 'docker: running'; then
+  bash scripts/peers.sh install
+  bash scripts/peers.sh start
+  started=1
+fi
+cleanup() { if [ "$started" = 1 ]; then bash scripts/peers.sh stop || true; fi; }
+trap cleanup EXIT
+eval "$(bash scripts/peers.sh env)"
+
+# Python checks (in-toto attestation framework's protobuf definitions) in a venv of our own.
+bash scripts/python-env.sh >/dev/null
+
+cargo test --locked --all-targets -- --include-ignored "$@"

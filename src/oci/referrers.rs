@@ -1,0 +1,254 @@
+//! OCI 1.1 referrers: finding and recording the manifests whose `subject` is a given digest.
+//!
+//! - **Registry with the referrers API**: a manifest PUT answered with an `OCI-Subject`
+//!   header, or `GET /v2/<name>/referrers/<digest>` answering 200 with an index, means the
+//!   registry indexes referrers itself.
+//! - **Registry without it** (distribution 2.8): the fallback tag `sha256-<hex>` holds an
+//!   image index of referrer descriptors. We maintain it with read-merge-write: the entry
+//!   carries `artifactType` and every annotation of the referrer manifest; duplicates (by
+//!   digest) are dropped; the PUT is conditional (`If-Match` on the `ETag`, retry on 412) and,
+//!   because some registries (distribution 2.8 among them) ignore `If-Match`, every writer
+//!   re-reads after writing, and again after a settle delay, until its entry is present.
+//!   The fallback PUT is never blindly repeated (a repeat could overwrite a concurrent
+//!   writer's entry); every retry starts from a fresh read.
+//! - **OCI layout**: referrers are untagged `index.json` entries (where `oras discover
+//!   --oci-layout` looks); listing reads every manifest named in `index.json` and keeps those
+//!   whose `subject` matches.
+
+use std::time::Duration;
+
+use super::layout::Layout;
+use super::registry::{PutOutcome, RegistryClient, rand_u32};
+use crate::error::{Error, Result};
+use crate::formats::oci::{
+    Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
+};
+use crate::util::digest::Digest;
+
+/// The fallback tag for `subject`: `sha256-<hex>`.
+pub fn fallback_tag(subject: &Digest) -> String {
+    format!("sha256-{}", subject.hex())
+}
+
+/// The index descriptor for a referrer manifest: media type, digest, size, and the
+/// manifest's `artifactType` (or its config media type) and annotations.
+pub fn referrer_descriptor(manifest_bytes: &[u8], media_type: &str) -> Result<Descriptor> {
+    let mut d = Descriptor::of(media_type, manifest_bytes);
+    let v: serde_json::Value = serde_json::from_slice(manifest_bytes)
+        .map_err(|e| Error::msg(format!("referrer manifest {} is not JSON: {e}", d.digest)))?;
+    d.artifact_type = v
+        .get("artifactType")
+        .and_then(|a| a.as_str())
+        .or_else(|| v.pointer("/config/mediaType").and_then(|a| a.as_str()))
+        .map(str::to_owned);
+    if let Some(a) = v.get("annotations").and_then(|a| a.as_object()) {
+        for (k, val) in a {
+            if let Some(s) = val.as_str() {
+                d.annotations.insert(k.clone(), s.to_owned());
+            }
+        }
+    }
+    Ok(d)
+}
+
+/// The `subject` digest of a manifest or index, if it has one.
+pub fn subject_of(manifest_bytes: &[u8]) -> Option<Digest> {
+    let v: serde_json::Value = serde_json::from_slice(manifest_bytes).ok()?;
+    v.pointer("/subject/digest")?.as_str()?.parse().ok()
+}
+
+/// Lists the referrers of `subject` in a layout (entries of `index.json` whose manifest has
+/// that subject), sorted by digest.
+pub fn layout_referrers(layout: &Layout, subject: &Digest) -> Result<Vec<Descriptor>> {
+    let mut out: Vec<Descriptor> = Vec::new();
+    for entry in layout.index()?.manifests {
+        if entry.media_type != MEDIA_TYPE_MANIFEST && entry.media_type != MEDIA_TYPE_INDEX {
+            continue;
+        }
+        if !layout.has_blob(&entry.digest) {
+            continue;
+        }
+        let bytes = layout.get_blob(&entry.digest)?;
+        if subject_of(&bytes) == Some(*subject) && !out.iter().any(|d| d.digest == entry.digest) {
+            out.push(referrer_descriptor(&bytes, &entry.media_type)?);
+        }
+    }
+    out.sort_by(|a, b| a.digest.cmp(&b.digest));
+    Ok(out)
+}
+
+/// Lists the referrers of `subject` in a registry: the referrers API's answer merged with the
+/// fallback tag's index (a registry may have gained the API after referrers were written the
+/// old way), duplicates dropped, sorted by digest.
+pub fn registry_referrers(client: &RegistryClient, subject: &Digest) -> Result<Vec<Descriptor>> {
+    let mut out: Vec<Descriptor> = Vec::new();
+    if let Some(index) = client.referrers_api(subject)? {
+        out.extend(index.manifests);
+    }
+    if let Some((index, _)) = read_fallback(client, subject)? {
+        out.extend(index.manifests);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|d| seen.insert(d.digest));
+    out.sort_by(|a, b| a.digest.cmp(&b.digest));
+    Ok(out)
+}
+
+fn read_fallback(
+    client: &RegistryClient,
+    subject: &Digest,
+) -> Result<Option<(ImageIndex, Option<String>)>> {
+    let tag = fallback_tag(subject);
+    match client.get_manifest(&tag)? {
+        None => Ok(None),
+        Some(m) => {
+            let index: ImageIndex = serde_json::from_slice(&m.bytes).map_err(|e| {
+                Error::msg(format!(
+                    "the referrers fallback tag {tag} in {} is not an image index ({e}); \
+                     delete the tag or repair it",
+                    client.reference().repository
+                ))
+            })?;
+            Ok(Some((index, m.etag)))
+        }
+    }
+}
+
+/// How a referrer got recorded in a registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The registry indexes referrers itself (referrers API).
+    Api,
+    /// The fallback tag's index holds the entry.
+    FallbackTag,
+}
+
+/// Pushes a referrer manifest (its blobs must be there already) and records it for its
+/// subject: by the registry when it has the referrers API, else in the fallback tag.
+/// Idempotent: re-running never duplicates an entry.
+pub fn registry_attach(
+    client: &RegistryClient,
+    subject: &Digest,
+    manifest_bytes: &[u8],
+) -> Result<Recorded> {
+    let desc = referrer_descriptor(manifest_bytes, MEDIA_TYPE_MANIFEST)?;
+    let outcome = client.put_manifest(
+        &desc.digest.to_string(),
+        manifest_bytes,
+        MEDIA_TYPE_MANIFEST,
+        None,
+        true,
+    )?;
+    if let PutOutcome::Stored {
+        oci_subject: Some(_),
+    } = outcome
+    {
+        return Ok(Recorded::Api);
+    }
+    if client.referrers_api(subject)?.is_some() {
+        return Ok(Recorded::Api);
+    }
+    update_fallback(client, subject, &desc)?;
+    Ok(Recorded::FallbackTag)
+}
+
+/// Rounds of read-merge-write before giving up on the fallback tag.
+const FALLBACK_ROUNDS: u32 = 40;
+
+/// Adds `desc` to the fallback index of `subject`, safely against concurrent writers.
+pub fn update_fallback(client: &RegistryClient, subject: &Digest, desc: &Descriptor) -> Result<()> {
+    let tag = fallback_tag(subject);
+    let mut entry = desc.clone();
+    entry.platform = None;
+    entry.data = None;
+    let mut wrote = false;
+    let mut last_error: Option<Error> = None;
+    for round in 0..FALLBACK_ROUNDS {
+        if round > 0 {
+            let backoff = 20u64 * u64::from(round.min(10)) + u64::from(rand_u32() % 80);
+            std::thread::sleep(Duration::from_millis(backoff));
+        }
+        let current = match read_fallback(client, subject) {
+            Ok(c) => c,
+            Err(e) => {
+                last_error = Some(e);
+                continue;
+            }
+        };
+        let (mut index, etag) = current.unwrap_or_else(|| (ImageIndex::new(), None));
+        let present = index.manifests.iter().any(|d| d.digest == entry.digest);
+        let dupes = {
+            let mut seen = std::collections::BTreeSet::new();
+            index.manifests.iter().any(|d| !seen.insert(d.digest))
+        };
+        if present && !dupes {
+            if !wrote {
+                return Ok(()); // already recorded (a re-run): nothing to do
+            }
+            // We wrote it; a writer that read before our write may still overwrite it
+            // (registries that ignore If-Match). Check again after a settle delay.
+            std::thread::sleep(Duration::from_millis(150 + u64::from(rand_u32() % 100)));
+            match read_fallback(client, subject) {
+                Ok(Some((i, _))) if i.manifests.iter().any(|d| d.digest == entry.digest) => {
+                    return Ok(());
+                }
+                Ok(_) => continue,
+                Err(e) => {
+                    last_error = Some(e);
+                    continue;
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        index.manifests.retain(|d| seen.insert(d.digest));
+        if !present {
+            index.manifests.push(entry.clone());
+        }
+        if index.media_type.is_none() {
+            index.media_type = Some(MEDIA_TYPE_INDEX.to_owned());
+        }
+        let bytes = serde_json::to_vec(&index)
+            .map_err(|e| Error::msg(format!("serialising the referrers index: {e}")))?;
+        match client.put_manifest(&tag, &bytes, MEDIA_TYPE_INDEX, etag.as_deref(), false) {
+            Ok(PutOutcome::Stored { .. }) => wrote = true,
+            Ok(PutOutcome::PreconditionFailed) => {}
+            Err(e) => {
+                // A dropped connection may or may not have stored it: re-read next round.
+                wrote = true;
+                last_error = Some(e);
+            }
+        }
+    }
+    Err(Error::msg(format!(
+        "could not record referrer {} in the fallback tag {tag} of {} after {FALLBACK_ROUNDS} \
+         rounds{}",
+        desc.digest,
+        client.reference().repository,
+        last_error.map(|e| format!(": {e}")).unwrap_or_default()
+    )))
+}
+
+/// Parses referrer manifest bytes (for callers that need its fields).
+pub fn parse_manifest(bytes: &[u8], what: &str) -> Result<ImageManifest> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::msg(format!("{what} is not an OCI image manifest: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptors_copy_artifact_type_and_annotations() {
+        let m = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"x/y","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[],"subject":{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"annotations":{"a":"1","b":"2"}}"#;
+        let d = referrer_descriptor(m, MEDIA_TYPE_MANIFEST).unwrap();
+        assert_eq!(d.artifact_type.as_deref(), Some("x/y"));
+        assert_eq!(d.annotations.len(), 2);
+        assert_eq!(d.digest, Digest::of(m));
+        assert!(subject_of(m).is_some());
+        assert_eq!(
+            fallback_tag(&Digest::of(b"")),
+            "sha256-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

@@ -1,0 +1,677 @@
+//! A small OCI distribution client bound to one repository.
+//!
+//! Built on reqwest (the HTTP stack oci-client itself uses) because publishing needs what
+//! oci-client 0.18 does not expose: manifests pushed as the exact bytes we hashed, the
+//! `OCI-Subject` response header, `ETag` / `If-Match` for the fallback referrers tag, and
+//! control over which requests may be retried. It speaks:
+//! - auth: anonymous, Basic, and Bearer tokens from the `WWW-Authenticate` challenge, with
+//!   credentials from the docker config ([`super::auth`]);
+//! - HTTP for loopback hosts or with `--plain-http`, HTTPS otherwise;
+//! - blob upload as POST then monolithic PUT, with a HEAD first to skip blobs already there;
+//! - retries with exponential backoff on 5xx, 429 and dropped connections, bounded by
+//!   [`RetryPolicy`]; requests that are unsafe to repeat blindly are never retried here but
+//!   by their caller, which re-reads state first.
+//!
+//! No credential or token is ever put in a URL, a message or a log line.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+
+use super::auth::{Credentials, credentials_for, parse_challenge};
+use super::reference::RegistryRef;
+use crate::error::{Error, Result};
+use crate::formats::oci::{
+    ImageIndex, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_INDEX,
+    MEDIA_TYPE_MANIFEST,
+};
+use crate::util::digest::Digest;
+
+/// How often and how patiently transient failures are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub attempts: u32,
+    /// Delay before the first retry; doubled each time.
+    pub base_delay: Duration,
+    /// Upper bound for one delay (also for a server's `Retry-After`).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 6,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `n` (0-based), with a little jitter.
+    pub fn delay(&self, n: u32) -> Duration {
+        let exp = self.base_delay.saturating_mul(1u32 << n.min(16));
+        let jitter = Duration::from_millis(u64::from(rand_u32() % 50));
+        (exp + jitter).min(self.max_delay)
+    }
+}
+
+/// A cheap random number for jitter (no cryptographic use).
+pub(crate) fn rand_u32() -> u32 {
+    use rand_core::RngCore;
+    rand_core::OsRng.next_u32()
+}
+
+/// Options for connecting to a registry.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Use HTTP instead of HTTPS (always the case for loopback hosts).
+    pub plain_http: bool,
+    /// Retry behaviour.
+    pub retry: RetryPolicy,
+}
+
+/// A manifest as fetched: the exact bytes, the media type the registry reported, their
+/// digest, and the `ETag` (for conditional updates).
+#[derive(Debug, Clone)]
+pub struct FetchedManifest {
+    /// The manifest bytes, unchanged.
+    pub bytes: Vec<u8>,
+    /// `Content-Type` (or the `mediaType` field when the header is missing).
+    pub media_type: String,
+    /// sha256 of `bytes`.
+    pub digest: Digest,
+    /// The `ETag` header, if any.
+    pub etag: Option<String>,
+}
+
+/// The result of a manifest PUT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored; `oci_subject` is the `OCI-Subject` header (the registry indexed the referrer).
+    Stored {
+        /// The `OCI-Subject` response header.
+        oci_subject: Option<String>,
+    },
+    /// 412: the `If-Match` precondition failed (someone else wrote first).
+    PreconditionFailed,
+}
+
+/// A client for one repository of one registry.
+pub struct RegistryClient {
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    base: String,
+    reference: RegistryRef,
+    creds: Option<Credentials>,
+    authorization: Mutex<Option<HeaderValue>>,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RegistryClient({})", self.base)
+    }
+}
+
+/// One response, fully read.
+struct Resp {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+    application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json, \
+    application/vnd.docker.distribution.manifest.v2+json";
+
+impl RegistryClient {
+    /// Connects (lazily: nothing is sent yet) to the repository of `reference`, with
+    /// credentials from the docker config.
+    pub fn new(reference: &RegistryRef, opts: &Options) -> Result<RegistryClient> {
+        let creds = credentials_for(&reference.registry)?;
+        Self::with_credentials(reference, opts, creds)
+    }
+
+    /// Like [`RegistryClient::new`] with explicit credentials.
+    pub fn with_credentials(
+        reference: &RegistryRef,
+        opts: &Options,
+        creds: Option<Credentials>,
+    ) -> Result<RegistryClient> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::msg(format!("starting the HTTP runtime: {e}")))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(300))
+            .user_agent(concat!("cargo-provenance/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::msg(format!("setting up the HTTP client: {e}")))?;
+        let scheme = if opts.plain_http || reference.is_loopback() {
+            "http"
+        } else {
+            "https"
+        };
+        Ok(RegistryClient {
+            rt,
+            http,
+            base: format!("{scheme}://{}", reference.api_host()),
+            reference: reference.clone(),
+            creds,
+            authorization: Mutex::new(None),
+            retry: opts.retry,
+        })
+    }
+
+    /// The reference this client was made for.
+    pub fn reference(&self) -> &RegistryRef {
+        &self.reference
+    }
+
+    fn repo_url(&self, tail: &str) -> String {
+        format!("{}/v2/{}/{tail}", self.base, self.reference.repository)
+    }
+
+    fn what(&self, method: &Method, what: &str) -> String {
+        format!(
+            "{method} {what} on {}/{}",
+            self.reference.registry, self.reference.repository
+        )
+    }
+
+    /// Sends a request, authenticating on 401 and (when `retry`) retrying transient failures.
+    fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<&[u8]>,
+        retry: bool,
+        what: &str,
+    ) -> Result<Resp> {
+        self.rt.block_on(async {
+            let mut attempt = 0u32;
+            let mut authed = false;
+            loop {
+                let mut req = self.http.request(method.clone(), url);
+                for (k, v) in headers {
+                    req = req.header(*k, v);
+                }
+                if let Some(a) = self.authorization.lock().unwrap().clone() {
+                    req = req.header(reqwest::header::AUTHORIZATION, a);
+                }
+                if let Some(b) = body {
+                    req = req.body(b.to_vec());
+                }
+                let result = async {
+                    let r = req.send().await?;
+                    let status = r.status();
+                    let headers = r.headers().clone();
+                    let body = r.bytes().await?.to_vec();
+                    Ok::<_, reqwest::Error>(Resp {
+                        status,
+                        headers,
+                        body,
+                    })
+                }
+                .await;
+                let transient_left = retry && attempt + 1 < self.retry.attempts;
+                match result {
+                    Err(e) => {
+                        if transient_left {
+                            tokio::time::sleep(self.retry.delay(attempt)).await;
+                            attempt += 1;
+                            continue;
+                        }
+                        return Err(Error::msg(format!(
+                            "{}: {} (after {} attempt(s)); check that the registry is \
+                             reachable",
+                            self.what(&method, what),
+                            describe_reqwest(&e),
+                            attempt + 1
+                        )));
+                    }
+                    Ok(r) if r.status == StatusCode::UNAUTHORIZED && !authed => {
+                        authed = true;
+                        self.authenticate(&r.headers).await?;
+                    }
+                    Ok(r)
+                        if transient_left
+                            && (r.status.is_server_error()
+                                || r.status == StatusCode::TOO_MANY_REQUESTS) =>
+                    {
+                        let delay = retry_after(&r.headers)
+                            .map(|d| d.min(self.retry.max_delay))
+                            .unwrap_or_else(|| self.retry.delay(attempt));
+                        tokio::time::sleep(delay).await;
+                        attempt += 1;
+                    }
+                    Ok(r) => return Ok(r),
+                }
+            }
+        })
+    }
+
+    /// Answers a 401 challenge: Basic with the docker config's credentials, or a Bearer
+    /// token from the realm.
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<()> {
+        let registry = &self.reference.registry;
+        let header = headers
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let challenge = parse_challenge(header).ok_or_else(|| {
+            Error::msg(format!(
+                "{registry} asked for authentication without a challenge"
+            ))
+        })?;
+        let value = match challenge.scheme.as_str() {
+            "basic" => match &self.creds {
+                Some(Credentials::Basic { username, password }) => basic_header(username, password),
+                _ => {
+                    return Err(Error::msg(format!(
+                        "{registry} requires a login: run `docker login {registry}` (the \
+                         docker config at $DOCKER_CONFIG or ~/.docker has no credentials for it)"
+                    )));
+                }
+            },
+            "bearer" => {
+                let token = self.fetch_token(&challenge.params).await?;
+                format!("Bearer {token}")
+            }
+            other => {
+                return Err(Error::msg(format!(
+                    "{registry} asks for unsupported authentication scheme `{other}`"
+                )));
+            }
+        };
+        let mut v = HeaderValue::from_str(&value)
+            .map_err(|_| Error::msg(format!("{registry} returned an unusable token")))?;
+        v.set_sensitive(true);
+        *self.authorization.lock().unwrap() = Some(v);
+        Ok(())
+    }
+
+    async fn fetch_token(
+        &self,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> Result<String> {
+        let registry = &self.reference.registry;
+        let realm = params.get("realm").ok_or_else(|| {
+            Error::msg(format!(
+                "{registry}'s bearer challenge names no token realm"
+            ))
+        })?;
+        let mut url = Url::parse(realm)
+            .map_err(|_| Error::msg(format!("{registry}'s token realm `{realm}` is not a URL")))?;
+        let scope = format!("repository:{}:pull,push", self.reference.repository);
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = params.get("service") {
+                q.append_pair("service", s);
+            }
+            q.append_pair("scope", &scope);
+            if let Some(s) = params.get("scope").filter(|s| **s != scope) {
+                q.append_pair("scope", s);
+            }
+        }
+        let mut req = self.http.get(url);
+        match &self.creds {
+            Some(Credentials::Basic { username, password }) => {
+                req = req.header(
+                    reqwest::header::AUTHORIZATION,
+                    basic_header(username, password),
+                );
+            }
+            Some(Credentials::IdentityToken(t)) => {
+                // Docker's refresh-token flow is a POST form; registries accept the basic
+                // `<token>` user as well, which keeps this a GET.
+                req = req.header(reqwest::header::AUTHORIZATION, basic_header("<token>", t));
+            }
+            None => {}
+        }
+        let resp = req.send().await.map_err(|e| {
+            Error::msg(format!(
+                "getting a token for {registry}: {}",
+                describe_reqwest(&e)
+            ))
+        })?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(Error::msg(format!(
+                "{registry}'s token service refused access ({status}); check the credentials \
+                 in the docker config (`docker login {registry}`)"
+            )));
+        }
+        let body: serde_json::Value = resp
+            .json()
+            .await
+            .map_err(|_| Error::msg(format!("{registry}'s token service sent no JSON token")))?;
+        body.get("token")
+            .or_else(|| body.get("access_token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| Error::msg(format!("{registry}'s token service sent no token")))
+    }
+
+    fn unexpected(&self, method: &Method, what: &str, r: &Resp) -> Error {
+        let body = String::from_utf8_lossy(&r.body);
+        let body: String = body.chars().take(300).collect();
+        Error::msg(format!(
+            "{}: registry answered {} {}",
+            self.what(method, what),
+            r.status,
+            body.trim()
+        ))
+    }
+
+    /// Fetches a manifest by tag or digest; `None` when the registry does not have it.
+    /// A manifest fetched by digest is checked against it.
+    pub fn get_manifest(&self, reference: &str) -> Result<Option<FetchedManifest>> {
+        let what = format!("manifest {reference}");
+        let r = self.send(
+            Method::GET,
+            &self.repo_url(&format!("manifests/{reference}")),
+            &[("Accept", MANIFEST_ACCEPT.to_owned())],
+            None,
+            true,
+            &what,
+        )?;
+        if r.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !r.status.is_success() {
+            return Err(self.unexpected(&Method::GET, &what, &r));
+        }
+        let digest = Digest::of(&r.body);
+        if let Ok(expected) = reference.parse::<Digest>()
+            && expected != digest
+        {
+            return Err(Error::msg(format!(
+                "{}: the registry sent content with digest {digest}",
+                self.what(&Method::GET, &what)
+            )));
+        }
+        let media_type = header_str(&r.headers, "content-type")
+            .map(|s| s.split(';').next().unwrap_or("").trim().to_owned())
+            .filter(|s| is_manifest_type(s))
+            .or_else(|| {
+                serde_json::from_slice::<serde_json::Value>(&r.body)
+                    .ok()
+                    .and_then(|v| v.get("mediaType")?.as_str().map(str::to_owned))
+            })
+            .unwrap_or_else(|| MEDIA_TYPE_MANIFEST.to_owned());
+        Ok(Some(FetchedManifest {
+            etag: header_str(&r.headers, "etag"),
+            bytes: r.body,
+            media_type,
+            digest,
+        }))
+    }
+
+    /// PUTs manifest bytes exactly as given under `reference` (a tag or their digest).
+    /// `if_match` makes it conditional; `retry` allows blind retries (only safe when the
+    /// bytes are the same on every attempt and nobody else writes the same name).
+    pub fn put_manifest(
+        &self,
+        reference: &str,
+        bytes: &[u8],
+        media_type: &str,
+        if_match: Option<&str>,
+        retry: bool,
+    ) -> Result<PutOutcome> {
+        let what = format!("manifest {reference}");
+        let mut headers = vec![("Content-Type", media_type.to_owned())];
+        if let Some(tag) = if_match {
+            headers.push(("If-Match", tag.to_owned()));
+        }
+        let r = self.send(
+            Method::PUT,
+            &self.repo_url(&format!("manifests/{reference}")),
+            &headers,
+            Some(bytes),
+            retry,
+            &what,
+        )?;
+        if r.status == StatusCode::PRECONDITION_FAILED {
+            return Ok(PutOutcome::PreconditionFailed);
+        }
+        if !r.status.is_success() {
+            return Err(self.unexpected(&Method::PUT, &what, &r));
+        }
+        if let Some(d) = header_str(&r.headers, "docker-content-digest")
+            && d != Digest::of(bytes).to_string()
+        {
+            return Err(Error::msg(format!(
+                "{}: the registry stored it as {d}, not as the bytes we sent",
+                self.what(&Method::PUT, &what)
+            )));
+        }
+        Ok(PutOutcome::Stored {
+            oci_subject: header_str(&r.headers, "oci-subject"),
+        })
+    }
+
+    /// True when the repository has the blob.
+    pub fn blob_exists(&self, digest: &Digest) -> Result<bool> {
+        let what = format!("blob {digest}");
+        let r = self.send(
+            Method::HEAD,
+            &self.repo_url(&format!("blobs/{digest}")),
+            &[],
+            None,
+            true,
+            &what,
+        )?;
+        match r.status {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.unexpected(&Method::HEAD, &what, &r)),
+        }
+    }
+
+    /// Fetches a blob and checks its digest.
+    pub fn get_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let what = format!("blob {digest}");
+        let r = self.send(
+            Method::GET,
+            &self.repo_url(&format!("blobs/{digest}")),
+            &[],
+            None,
+            true,
+            &what,
+        )?;
+        if !r.status.is_success() {
+            return Err(self.unexpected(&Method::GET, &what, &r));
+        }
+        let actual = Digest::of(&r.body);
+        if actual != *digest {
+            return Err(Error::msg(format!(
+                "{}: the registry sent content with digest {actual}",
+                self.what(&Method::GET, &what)
+            )));
+        }
+        Ok(r.body)
+    }
+
+    /// Uploads a blob unless the repository has it already (HEAD), as POST then PUT. The
+    /// whole sequence is retried (not the PUT alone, whose upload session a dropped
+    /// connection may have consumed).
+    pub fn push_blob(&self, bytes: &[u8]) -> Result<Digest> {
+        let digest = Digest::of(bytes);
+        let what = format!("blob {digest}");
+        let mut last = None;
+        for attempt in 0..self.retry.attempts {
+            if attempt > 0 {
+                std::thread::sleep(self.retry.delay(attempt - 1));
+            }
+            if self.blob_exists(&digest)? {
+                return Ok(digest);
+            }
+            match self.upload_once(bytes, &digest, &what) {
+                Ok(()) => return Ok(digest),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::msg(format!("uploading {what} failed"))))
+    }
+
+    fn upload_once(&self, bytes: &[u8], digest: &Digest, what: &str) -> Result<()> {
+        let r = self.send(
+            Method::POST,
+            &self.repo_url("blobs/uploads/"),
+            &[("Content-Length", "0".to_owned())],
+            Some(b""),
+            true,
+            what,
+        )?;
+        if r.status != StatusCode::ACCEPTED {
+            return Err(self.unexpected(&Method::POST, what, &r));
+        }
+        let location = header_str(&r.headers, "location").ok_or_else(|| {
+            Error::msg(format!(
+                "{}: no upload location",
+                self.what(&Method::POST, what)
+            ))
+        })?;
+        let mut url = Url::parse(&self.base)
+            .and_then(|b| b.join(&location))
+            .map_err(|_| {
+                Error::msg(format!(
+                    "{}: unusable upload location",
+                    self.what(&Method::POST, what)
+                ))
+            })?;
+        url.query_pairs_mut()
+            .append_pair("digest", &digest.to_string());
+        let r = self.send(
+            Method::PUT,
+            url.as_str(),
+            &[("Content-Type", "application/octet-stream".to_owned())],
+            Some(bytes),
+            false,
+            what,
+        )?;
+        if r.status != StatusCode::CREATED {
+            return Err(self.unexpected(&Method::PUT, what, &r));
+        }
+        Ok(())
+    }
+
+    /// The referrers API: `Some(index)` when `GET /v2/<name>/referrers/<digest>` answers
+    /// 200 with an index, `None` when the registry has no such API (404 and kin).
+    pub fn referrers_api(&self, subject: &Digest) -> Result<Option<ImageIndex>> {
+        let what = format!("referrers of {subject}");
+        let r = self.send(
+            Method::GET,
+            &self.repo_url(&format!("referrers/{subject}")),
+            &[("Accept", MEDIA_TYPE_INDEX.to_owned())],
+            None,
+            true,
+            &what,
+        )?;
+        if r.status != StatusCode::OK {
+            return Ok(None);
+        }
+        match serde_json::from_slice::<ImageIndex>(&r.body) {
+            Ok(i) => Ok(Some(i)),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+fn is_manifest_type(s: &str) -> bool {
+    [
+        MEDIA_TYPE_MANIFEST,
+        MEDIA_TYPE_INDEX,
+        MEDIA_TYPE_DOCKER_LIST,
+        MEDIA_TYPE_DOCKER_MANIFEST,
+    ]
+    .contains(&s)
+}
+
+fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    header_str(h, "retry-after")?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+fn basic_header(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+/// A short description of a transport error (no URL: it could carry an upload state).
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    let kind = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_request() {
+        "connection dropped"
+    } else {
+        "transport error"
+    };
+    let mut msg = kind.to_owned();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_bounded() {
+        let p = RetryPolicy::default();
+        assert!(p.delay(0) >= Duration::from_millis(100));
+        assert!(p.delay(30) <= p.max_delay);
+    }
+
+    #[test]
+    fn loopback_uses_http_and_others_https() {
+        let Ok(super::super::reference::Reference::Registry(r)) =
+            super::super::reference::Reference::parse("127.0.0.1:5000/a:b")
+        else {
+            panic!()
+        };
+        let c = RegistryClient::with_credentials(&r, &Options::default(), None).unwrap();
+        assert!(c.base.starts_with("http://"));
+        let Ok(super::super::reference::Reference::Registry(r)) =
+            super::super::reference::Reference::parse("ghcr.io/a/b:c")
+        else {
+            panic!()
+        };
+        let c = RegistryClient::with_credentials(&r, &Options::default(), None).unwrap();
+        assert!(c.base.starts_with("https://"));
+        let c = RegistryClient::with_credentials(
+            &r,
+            &Options {
+                plain_http: true,
+                ..Options::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert!(c.base.starts_with("http://"));
+    }
+}

@@ -1,1 +1,0 @@
-//! Stage 4, sign: DSSE envelopes over in-toto statements, wrapped in Sigstore bundles v0.3.

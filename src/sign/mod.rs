@@ -1,0 +1,172 @@
+//! Stage 4, sign: DSSE envelopes over in-toto statements, wrapped in Sigstore bundles v0.3;
+//! and the matching signature check that the verify stage builds on.
+//!
+//! Signatures are ECDSA P-256 over SHA-256 of the DSSE pre-authentication encoding, with
+//! RFC 6979 deterministic nonces (the same key and statement always give the same bytes),
+//! encoded as ASN.1 DER, as cosign writes them.
+
+use p256::ecdsa::Signature as EcdsaSignature;
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+
+use crate::error::{Error, Result};
+use crate::formats::bundle::Bundle;
+use crate::formats::dsse::{Envelope, Signature};
+use crate::formats::intoto::PAYLOAD_TYPE;
+use crate::keys::{PrivateKey, PublicKey};
+use crate::util::digest::Digest;
+
+/// The DSSE v1 pre-authentication encoding:
+/// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    out.extend_from_slice(b"DSSEv1 ");
+    out.extend_from_slice(payload_type.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload_type.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Something that signs: a key now, keyless (Fulcio) later.
+pub trait Signer {
+    /// Signs `message` (the PAE); returns the signature bytes as they go in the envelope.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
+    /// An empty bundle carrying this signer's verification material, for `envelope`.
+    fn bundle(&self, envelope: Envelope) -> Bundle;
+}
+
+/// Signs with an ECDSA P-256 key.
+#[derive(Debug)]
+pub struct KeySigner {
+    key: PrivateKey,
+    hint: String,
+}
+
+impl KeySigner {
+    /// A signer for `key`.
+    pub fn new(key: PrivateKey) -> Self {
+        let hint = key.public_key().hint();
+        KeySigner { key, hint }
+    }
+
+    /// Loads the private key at `path` (`--key`): cosign's encrypted format with the password
+    /// from `COSIGN_PASSWORD` or a terminal prompt, or unencrypted PKCS#8 (warned about on
+    /// `ui`). Errors name the file; a wrong password says so (exit 2).
+    pub fn from_key_file(path: &std::path::Path, ui: &crate::ui::Ui) -> Result<Self> {
+        let loaded = crate::keys::load_private_key(path, &crate::keys::EnvOrPrompt)?;
+        if let Some(w) = &loaded.warning {
+            ui.warn(w);
+        }
+        Ok(KeySigner::new(loaded.key))
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public_key()
+    }
+}
+
+impl Signer for KeySigner {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        // `Signer::sign` hashes with SHA-256 and uses RFC 6979 nonces.
+        let sig: EcdsaSignature = self.key.signing_key().sign(message);
+        Ok(sig.to_der().as_bytes().to_vec())
+    }
+
+    fn bundle(&self, envelope: Envelope) -> Bundle {
+        Bundle::with_key_hint(self.hint.clone(), envelope)
+    }
+}
+
+/// Signs `payload` of `payload_type` into a DSSE envelope with one signature.
+pub fn sign_envelope(payload_type: &str, payload: &[u8], signer: &dyn Signer) -> Result<Envelope> {
+    let sig = signer.sign(&pae(payload_type, payload))?;
+    Ok(Envelope {
+        payload: payload.to_vec(),
+        payload_type: payload_type.to_string(),
+        signatures: vec![Signature {
+            sig,
+            keyid: String::new(),
+        }],
+    })
+}
+
+/// A signed statement, ready to write and attach.
+#[derive(Debug, Clone)]
+pub struct SignedBundle {
+    /// The bundle.
+    pub bundle: Bundle,
+    /// Its serialised bytes (what goes in `*.sigstore.json` and the referrer layer).
+    pub bytes: Vec<u8>,
+    /// The sha256 of `bytes`.
+    pub digest: Digest,
+}
+
+/// Signs in-toto statement bytes (the exact payload) into a Sigstore bundle v0.3.
+pub fn sign_statement(statement: &[u8], signer: &dyn Signer) -> Result<SignedBundle> {
+    let envelope = sign_envelope(PAYLOAD_TYPE, statement, signer)?;
+    let bundle = signer.bundle(envelope);
+    let bytes = bundle.to_bytes()?;
+    let digest = Digest::of(&bytes);
+    Ok(SignedBundle {
+        bundle,
+        bytes,
+        digest,
+    })
+}
+
+/// The payload of an envelope whose signature checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedPayload {
+    /// The payload type.
+    pub payload_type: String,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+}
+
+/// Checks that at least one signature of `envelope` is a valid ECDSA P-256 SHA-256 (DER)
+/// signature by `key` over the PAE. Fails closed: a failed check (exit 1) otherwise.
+pub fn verify_envelope(envelope: &Envelope, key: &PublicKey) -> Result<VerifiedPayload> {
+    if envelope.signatures.is_empty() {
+        return Err(Error::check_failed("the DSSE envelope has no signature"));
+    }
+    let message = pae(&envelope.payload_type, &envelope.payload);
+    let ok = envelope.signatures.iter().any(|s| {
+        EcdsaSignature::from_der(&s.sig)
+            .ok()
+            .is_some_and(|sig| key.verifying_key().verify(&message, &sig).is_ok())
+    });
+    if !ok {
+        return Err(Error::check_failed(format!(
+            "no signature in the DSSE envelope verifies with the public key (hint {})",
+            key.hint()
+        )));
+    }
+    Ok(VerifiedPayload {
+        payload_type: envelope.payload_type.clone(),
+        payload: envelope.payload.clone(),
+    })
+}
+
+/// Verifies a bundle's DSSE envelope with `key` and returns its payload, which must be an
+/// in-toto statement (`payloadType: application/vnd.in-toto+json`).
+pub fn verify_bundle(bundle: &Bundle, key: &PublicKey) -> Result<VerifiedPayload> {
+    let envelope = bundle.dsse_envelope.as_ref().ok_or_else(|| {
+        Error::check_failed(
+            "the bundle holds no DSSE envelope (a message signature is not an attestation)",
+        )
+    })?;
+    if envelope.payload_type != PAYLOAD_TYPE {
+        return Err(Error::check_failed(format!(
+            "the envelope's payloadType is `{}`, expected `{PAYLOAD_TYPE}`",
+            envelope.payload_type
+        )));
+    }
+    verify_envelope(envelope, key)
+}
+
+#[cfg(test)]
+mod tests;

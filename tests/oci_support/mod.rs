@@ -1,0 +1,321 @@
+//! Helpers for the referrers/push/discover tests: tiny OCI images in a layout, an inline
+//! DSSE signer making Sigstore bundles v0.3 that cosign verifies with `--key`, and a chaos
+//! proxy that injects 500s, 429s and dropped connections in front of a registry.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use base64::Engine as _;
+use cargo_provenance::formats::oci::{
+    Descriptor, ImageConfig, ImageIndex, ImageManifest, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX,
+    MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST, Platform, RootFs, RuntimeConfig,
+};
+use cargo_provenance::oci::layout::Layout;
+use cargo_provenance::util::digest::Digest;
+
+pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// A small multi-platform image in `layout`, tagged `tag`: per platform a config, one layer
+/// and a manifest; then an index. Returns the index descriptor and the platform manifests.
+pub fn make_image(
+    layout: &Layout,
+    tag: &str,
+    platforms: &[&str],
+    seed: &str,
+) -> (Descriptor, Vec<Descriptor>) {
+    let mut manifests = Vec::new();
+    for p in platforms {
+        let parts: Vec<&str> = p.split('/').collect();
+        let layer = format!("layer for {p} {seed}").into_bytes();
+        let layer_d = Descriptor::of(MEDIA_TYPE_LAYER_GZIP, &layer);
+        layout.put_blob(&layer).unwrap();
+        let config = ImageConfig {
+            created: Some("2024-01-02T03:04:05Z".into()),
+            architecture: parts[1].into(),
+            os: parts[0].into(),
+            variant: parts.get(2).map(|s| s.to_string()),
+            config: RuntimeConfig {
+                entrypoint: Some(vec!["/hello".into()]),
+                ..Default::default()
+            },
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: vec![Digest::of(&layer)],
+            },
+            history: vec![],
+        };
+        let config_bytes = serde_json::to_vec(&config).unwrap();
+        layout.put_blob(&config_bytes).unwrap();
+        let m = ImageManifest {
+            schema_version: 2,
+            media_type: Some(MEDIA_TYPE_MANIFEST.into()),
+            artifact_type: None,
+            config: Descriptor::of(MEDIA_TYPE_CONFIG, &config_bytes),
+            layers: vec![layer_d],
+            subject: None,
+            annotations: Default::default(),
+        };
+        let mb = serde_json::to_vec(&m).unwrap();
+        layout.put_blob(&mb).unwrap();
+        let mut d = Descriptor::of(MEDIA_TYPE_MANIFEST, &mb);
+        d.platform = Some(Platform {
+            architecture: parts[1].into(),
+            os: parts[0].into(),
+            os_version: None,
+            variant: parts.get(2).map(|s| s.to_string()),
+        });
+        manifests.push(d);
+    }
+    let mut index = ImageIndex::new();
+    index.manifests = manifests.clone();
+    let ib = serde_json::to_vec(&index).unwrap();
+    layout.put_blob(&ib).unwrap();
+    let idx = Descriptor::of(MEDIA_TYPE_INDEX, &ib);
+    layout.tag(tag, &idx).unwrap();
+    (idx, manifests)
+}
+
+/// An ECDSA P-256 key signing DSSE envelopes the way cosign does with `--key`.
+pub struct Signer {
+    key: p256::ecdsa::SigningKey,
+}
+
+impl Signer {
+    pub fn new() -> Signer {
+        Signer {
+            key: p256::ecdsa::SigningKey::random(&mut rand_core::OsRng),
+        }
+    }
+
+    /// Writes the public key as PEM (cosign.pub) into `dir`, returns its path.
+    pub fn write_pub(&self, dir: &Path) -> std::path::PathBuf {
+        use p256::pkcs8::EncodePublicKey;
+        let pem = self
+            .key
+            .verifying_key()
+            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap();
+        let p = dir.join("cosign.pub");
+        std::fs::write(&p, pem).unwrap();
+        p
+    }
+
+    /// A Sigstore bundle v0.3 holding a DSSE envelope of an in-toto Statement v1 about
+    /// `subjects`.
+    pub fn bundle(
+        &self,
+        subjects: &[(String, Digest)],
+        predicate_type: &str,
+        predicate: serde_json::Value,
+    ) -> Vec<u8> {
+        use p256::ecdsa::signature::Signer as _;
+        use p256::pkcs8::EncodePublicKey;
+        let statement = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": subjects.iter().map(|(n, d)| serde_json::json!({"name": n, "digest": {"sha256": d.hex()}})).collect::<Vec<_>>(),
+            "predicateType": predicate_type,
+            "predicate": predicate,
+        });
+        let payload = serde_json::to_vec(&statement).unwrap();
+        let pt = "application/vnd.in-toto+json";
+        let mut pae = format!("DSSEv1 {} {} {} ", pt.len(), pt, payload.len()).into_bytes();
+        pae.extend_from_slice(&payload);
+        let sig: p256::ecdsa::Signature = self.key.sign(&pae);
+        let der = self.key.verifying_key().to_public_key_der().unwrap();
+        let hint = B64.encode(Digest::of(der.as_bytes()).as_bytes());
+        let bundle = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {"publicKey": {"hint": hint}},
+            "dsseEnvelope": {
+                "payload": B64.encode(&payload),
+                "payloadType": pt,
+                "signatures": [{"sig": B64.encode(sig.to_der().as_bytes())}],
+            }
+        });
+        serde_json::to_vec(&bundle).unwrap()
+    }
+}
+
+/// A TCP proxy in front of `upstream` (HTTP/1.1, one request per connection) that fails
+/// requests on a fixed schedule: 500, 429, connection dropped before forwarding, and
+/// connection dropped after forwarding (the request took effect, the answer is lost). Only
+/// the first `max_faults` scheduled faults fire.
+pub struct ChaosProxy {
+    pub addr: String,
+    pub requests: Arc<AtomicU64>,
+    pub faults: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    None,
+    E500,
+    E429,
+    DropBefore,
+    DropAfter,
+}
+
+fn schedule(n: u64) -> Fault {
+    match n % 10 {
+        2 => Fault::E500,
+        5 => Fault::E429,
+        7 if n % 20 == 7 => Fault::DropBefore,
+        9 if n % 30 == 9 => Fault::DropAfter,
+        _ => Fault::None,
+    }
+}
+
+impl ChaosProxy {
+    pub fn start(upstream: &str, max_faults: u64) -> ChaosProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let requests = Arc::new(AtomicU64::new(0));
+        let faults = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, f, s, up) = (
+            requests.clone(),
+            faults.clone(),
+            stop.clone(),
+            upstream.to_owned(),
+        );
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (r, f, up) = (r.clone(), f.clone(), up.clone());
+                std::thread::spawn(move || {
+                    let _ = handle(conn, &up, &r, &f, max_faults);
+                });
+            }
+        });
+        ChaosProxy {
+            addr,
+            requests,
+            faults,
+            stop,
+        }
+    }
+}
+
+impl Drop for ChaosProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.addr);
+    }
+}
+
+/// Reads one HTTP request (head + Content-Length body).
+fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = find(&buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = conn.read(&mut tmp)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&tmp[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = conn.read(&mut tmp)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+    }
+    Ok(Some(buf))
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
+}
+
+fn handle(
+    mut conn: TcpStream,
+    upstream: &str,
+    reqs: &AtomicU64,
+    faults: &AtomicU64,
+    max: u64,
+) -> std::io::Result<()> {
+    let Some(req) = read_request(&mut conn)? else {
+        return Ok(());
+    };
+    let n = reqs.fetch_add(1, Ordering::SeqCst) + 1;
+    let mut fault = schedule(n);
+    if fault != Fault::None && faults.fetch_add(1, Ordering::SeqCst) >= max {
+        fault = Fault::None;
+    }
+    match fault {
+        Fault::E500 => {
+            conn.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\nchaos")?;
+            return Ok(());
+        }
+        Fault::E429 => {
+            conn.write_all(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 5\r\nConnection: close\r\n\r\nchaos")?;
+            return Ok(());
+        }
+        Fault::DropBefore => {
+            let _ = conn.shutdown(std::net::Shutdown::Both);
+            return Ok(());
+        }
+        _ => {}
+    }
+    // Force one request per upstream connection and read the answer to EOF.
+    let head_end = find(&req, b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&req[..head_end]).to_string();
+    let mut new_head = String::new();
+    for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+        if line.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        new_head.push_str(line);
+        new_head.push_str("\r\n");
+    }
+    new_head.push_str("Connection: close\r\n\r\n");
+    let mut up = TcpStream::connect(upstream)?;
+    up.write_all(new_head.as_bytes())?;
+    up.write_all(&req[head_end..])?;
+    let mut resp = Vec::new();
+    up.read_to_end(&mut resp)?;
+    if fault == Fault::DropAfter {
+        let _ = conn.shutdown(std::net::Shutdown::Both);
+        return Ok(());
+    }
+    // Tell the client this connection ends here.
+    if let Some(i) = find(&resp, b"\r\n") {
+        let mut out = resp[..i + 2].to_vec();
+        out.extend_from_slice(b"Connection: close\r\n");
+        let rest = &resp[i + 2..];
+        // Drop an upstream Connection header if any (keep the rest as is).
+        let rest_str = String::from_utf8_lossy(rest);
+        if let Some(he) = find(rest, b"\r\n\r\n") {
+            let headers: Vec<&str> = rest_str[..he]
+                .split("\r\n")
+                .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                .collect();
+            out.extend_from_slice(headers.join("\r\n").as_bytes());
+            out.extend_from_slice(&rest[he..]);
+        } else {
+            out.extend_from_slice(rest);
+        }
+        conn.write_all(&out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! Referrers in OCI layouts (no peers needed), `push` between layouts, and `discover`.
+//! Registry tests (distribution 2.8 fallback path, the referrers-API registry, concurrency,
+//! chaos) are in `tests/referrers_registry.rs`.
+
+mod oci_support;
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use cargo_provenance::formats::oci::{ANNOTATION_REF_NAME, Descriptor};
+use cargo_provenance::oci::layout::Layout;
+use cargo_provenance::oci::store::Store;
+use cargo_provenance::publish::{self, BundleInfo, Role};
+use cargo_provenance::util::digest::Digest;
+use oci_support::{Signer, make_image};
+
+pub const SLSA: &str = "https://slsa.dev/provenance/v1";
+pub const CDX: &str = "https://cyclonedx.org/bom";
+
+/// Signs a provenance and an SBOM statement about the image's subjects and attaches both to
+/// the index and every platform manifest. Returns the referrer descriptors.
+fn attach_both(store: &Store, signer: &Signer, image: &Descriptor, name: &str) -> Vec<Descriptor> {
+    let subjects = publish::image_subjects(store, image, name).unwrap();
+    let names: Vec<(String, Digest)> = subjects
+        .iter()
+        .map(|s| (s.name.clone(), s.descriptor.digest))
+        .collect();
+    let prov = signer.bundle(
+        &names,
+        SLSA,
+        serde_json::json!({"buildDefinition": {"buildType": "https://example.com/t", "externalParameters": {"a": 1}}, "runDetails": {"builder": {"id": "https://example.com/b"}}}),
+    );
+    let sbom = signer.bundle(
+        &names,
+        CDX,
+        serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.5"}),
+    );
+    let mut out = Vec::new();
+    for (bundle, pt) in [(&prov, SLSA), (&sbom, CDX)] {
+        let info = BundleInfo {
+            bundle_json: bundle,
+            predicate_type: pt,
+            role: Role::ImageAttestation,
+            created: "2024-01-02T03:04:05Z",
+        };
+        out.extend(publish::attach_to_image(store, image, name, &info).unwrap());
+    }
+    out
+}
+
+fn untagged(l: &Layout) -> Vec<Descriptor> {
+    l.index()
+        .unwrap()
+        .manifests
+        .into_iter()
+        .filter(|d| !d.annotations.contains_key(ANNOTATION_REF_NAME))
+        .collect()
+}
+
+#[test]
+fn layout_referrers_on_index_and_every_platform_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::create(dir.path()).unwrap();
+    let (index, platforms) = make_image(&layout, "v1", &["linux/amd64", "linux/amd64/v3"], "a");
+    let store = Store::Layout(layout.clone());
+    let signer = Signer::new();
+    let refs = attach_both(&store, &signer, &index, "example/app");
+    assert_eq!(refs.len(), 6, "2 statements x (index + 2 platforms)");
+    assert_eq!(untagged(&layout).len(), 6);
+    for subject in std::iter::once(&index).chain(platforms.iter()) {
+        let r = store.referrers(&subject.digest).unwrap();
+        let types: BTreeSet<_> = r
+            .iter()
+            .map(|d| d.annotations[publish::ANNOTATION_PREDICATE_TYPE].clone())
+            .collect();
+        assert_eq!(
+            types,
+            BTreeSet::from([CDX.to_owned(), SLSA.to_owned()]),
+            "{}",
+            subject.digest
+        );
+        for d in &r {
+            assert_eq!(d.artifact_type.as_deref(), Some(publish::MEDIA_TYPE_BUNDLE));
+            assert_eq!(d.annotations[publish::ANNOTATION_ROLE], "image-attestation");
+        }
+    }
+    // Re-running never duplicates, and the image is untouched.
+    // (RFC 6979 signatures: the same statement gives the same bundle and referrers.)
+    let index_json = std::fs::read(dir.path().join("index.json")).unwrap();
+    let again = attach_both(&store, &signer, &index, "example/app");
+    assert_eq!(again, refs);
+    assert_eq!(
+        std::fs::read(dir.path().join("index.json")).unwrap(),
+        index_json
+    );
+    assert_eq!(layout.resolve_tag("v1").unwrap().digest, index.digest);
+}
+
+#[test]
+fn reattaching_the_same_bundle_is_idempotent_and_later_referrers_leave_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::create(dir.path()).unwrap();
+    let (index, _) = make_image(&layout, "v1", &["linux/amd64"], "b");
+    let store = Store::Layout(layout.clone());
+    let signer = Signer::new();
+    let bundle = signer.bundle(&[("x".into(), index.digest)], SLSA, serde_json::json!({}));
+    let info = BundleInfo {
+        bundle_json: &bundle,
+        predicate_type: SLSA,
+        role: Role::ImageAttestation,
+        created: "2024-01-02T03:04:05Z",
+    };
+    let first = publish::attach_to_image(&store, &index, "x", &info).unwrap();
+    let before: Vec<Descriptor> = untagged(&layout);
+    let second = publish::attach_to_image(&store, &index, "x", &info).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(
+        untagged(&layout),
+        before,
+        "same bundle again: nothing changes"
+    );
+    // A later VEX referrer: tag, index digest and earlier referrers unchanged.
+    let vex = signer.bundle(
+        &[("x".into(), index.digest)],
+        "https://openvex.dev/ns/v0.2.0",
+        serde_json::json!({}),
+    );
+    let vinfo = BundleInfo {
+        bundle_json: &vex,
+        predicate_type: "https://openvex.dev/ns/v0.2.0",
+        role: Role::Vex,
+        created: "2024-02-02T00:00:00Z",
+    };
+    publish::attach_bundle(&store, &index, "x", &vinfo).unwrap();
+    assert_eq!(layout.resolve_tag("v1").unwrap().digest, index.digest);
+    let after = untagged(&layout);
+    assert_eq!(after.len(), before.len() + 1);
+    for d in &before {
+        assert!(after.contains(d), "earlier referrer {} kept", d.digest);
+    }
+}
+
+#[test]
+fn concurrent_layout_attaches_keep_every_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::create(dir.path()).unwrap();
+    let (index, _) = make_image(&layout, "v1", &["linux/amd64"], "c");
+    let signer = std::sync::Arc::new(Signer::new());
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (root, signer, index) = (dir.path().to_owned(), signer.clone(), index.clone());
+            std::thread::spawn(move || {
+                let store = Store::Layout(Layout::open(&root).unwrap());
+                let b = signer.bundle(
+                    &[(format!("n{i}"), index.digest)],
+                    SLSA,
+                    serde_json::json!({"i": i}),
+                );
+                let info = BundleInfo {
+                    bundle_json: &b,
+                    predicate_type: SLSA,
+                    role: Role::ImageAttestation,
+                    created: "2024-01-02T03:04:05Z",
+                };
+                publish::attach_bundle(&store, &index, &format!("n{i}"), &info).unwrap()
+            })
+        })
+        .collect();
+    let descs: BTreeSet<Digest> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap().digest)
+        .collect();
+    let listed: BTreeSet<Digest> = Store::Layout(layout.clone())
+        .referrers(&index.digest)
+        .unwrap()
+        .iter()
+        .map(|d| d.digest)
+        .collect();
+    assert_eq!(descs.len(), 8);
+    assert_eq!(listed, descs);
+    assert_eq!(untagged(&layout).len(), 8);
+}
+
+/// Every file of a layout (blobs, index.json, oci-layout), by relative path.
+pub fn layout_files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let name = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else if !name.starts_with('.') {
+                out.insert(name, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn push_layout_to_layout_copies_everything_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let layout = Layout::create(&src).unwrap();
+    let (index, _) = make_image(&layout, "v1", &["linux/amd64", "linux/arm64"], "d");
+    attach_both(&Store::Layout(layout), &Signer::new(), &index, "app");
+    let dst = dir.path().join("dst");
+    support::cargo_provenance()
+        .args([
+            "push",
+            &format!("oci:{}:v1", src.display()),
+            &format!("oci:{}", dst.display()),
+        ])
+        .assert()
+        .success();
+    assert_eq!(layout_files(&src), layout_files(&dst));
+}
+
+#[test]
+fn discover_lists_a_layout_tree_and_json_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::create(dir.path()).unwrap();
+    let (index, _) = make_image(&layout, "v1", &["linux/amd64"], "e");
+    let refs = attach_both(&Store::Layout(layout), &Signer::new(), &index, "app");
+    let r = format!("oci:{}:v1", dir.path().display());
+    let out = support::cargo_provenance()
+        .args(["discover", &r])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains(publish::MEDIA_TYPE_BUNDLE), "{text}");
+    assert!(
+        text.contains(SLSA) && text.contains(CDX) && text.contains("(image-attestation)"),
+        "{text}"
+    );
+    let out = support::cargo_provenance()
+        .args(["discover", &r, "--format", "json"])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["digest"], index.digest.to_string());
+    let listed: BTreeSet<String> = v["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = refs
+        .iter()
+        .filter(|d| !d.annotations[publish::ANNOTATION_SUBJECT_NAME].contains('['))
+        .map(|d| d.digest.to_string())
+        .collect();
+    assert_eq!(expected.len(), 2);
+    assert_eq!(listed, expected);
+    let out = support::cargo_provenance()
+        .args([
+            "discover",
+            &r,
+            "--format",
+            "json",
+            "--artifact-type",
+            "application/x-nothing",
+        ])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["manifests"].as_array().unwrap().len(), 0);
+    // Errors name the reference.
+    let out = support::cargo_provenance()
+        .args(["discover", "oci:/nonexistent/x:v1"])
+        .assert()
+        .code(2);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("/nonexistent/x"));
+}

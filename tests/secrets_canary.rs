@@ -1,0 +1,104 @@
+//! Canary secrets planted in the git remote and the environment never reach an output file.
+//!
+//! For now this drives the attest and sign stages on fixture build inputs; the `build`
+//! command extends it once it produces these files itself.
+
+mod sign_fixture;
+mod support;
+
+use cargo_provenance::attest::{RunEnvironment, write_attestations};
+use cargo_provenance::formats::bundle::Bundle;
+use cargo_provenance::keys::{EnvOrPrompt, load_private_key};
+use cargo_provenance::sign::KeySigner;
+
+const CANARIES: &[&str] = &[
+    "CANARYTOKEN1",
+    "CANARYPASS2",
+    "CANARYJOB3",
+    "CANARYREMOTE4",
+    "CANARYKEYPW5",
+];
+
+#[test]
+fn no_secret_reaches_any_output() {
+    // SAFETY: this test binary has a single test; nothing else reads the environment
+    // concurrently.
+    unsafe {
+        std::env::set_var("GITHUB_TOKEN", "ghs_CANARYTOKEN1");
+        std::env::set_var("REGISTRY_PASSWORD", "CANARYPASS2");
+        std::env::set_var("CI_JOB_TOKEN", "CANARYJOB3");
+        std::env::set_var("GITLAB_CI", "true");
+        std::env::set_var(
+            "CI_SERVER_URL",
+            "https://oauth2:CANARYJOB3@gitlab.example.com",
+        );
+        std::env::set_var("CI_PROJECT_PATH", "group/app");
+        std::env::set_var("CI_RUNNER_ID", "12");
+        std::env::set_var(
+            "CI_JOB_URL",
+            "https://gitlab-ci-token:CANARYJOB3@gitlab.example.com/group/app/-/jobs/99?token=CANARYJOB3",
+        );
+        std::env::set_var("COSIGN_PASSWORD", "CANARYKEYPW5");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    support::cargo_provenance()
+        .args(["keygen", "--output-dir"])
+        .arg(tmp.path().join("keys"))
+        .assert()
+        .success();
+    let key = load_private_key(&tmp.path().join("keys/cosign.key"), &EnvOrPrompt)
+        .unwrap()
+        .key;
+
+    let mut inputs = sign_fixture::build_inputs();
+    let git = inputs.git.as_mut().unwrap();
+    git.remote_url =
+        Some("https://x-access-token:CANARYREMOTE4@github.com/example/hello-service.git".into());
+    let binary = sign_fixture::fake_binary(tmp.path());
+    let mut input = sign_fixture::input(&binary, inputs, RunEnvironment::detect());
+    input.reproducible = false;
+    assert_eq!(
+        input.environment.builder_id,
+        "https://gitlab.example.com/group/app/-/runners/12"
+    );
+    let (prov, sbom) = sign_fixture::statements(&input);
+    let out = tmp.path().join("out");
+    write_attestations(&out, &prov, Some(&sbom), Some(&KeySigner::new(key))).unwrap();
+
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        let mut texts = vec![std::fs::read_to_string(&path).unwrap()];
+        if let Ok(b) = Bundle::parse(texts[0].as_bytes(), "bundle") {
+            texts.push(String::from_utf8(b.dsse_envelope.unwrap().payload).unwrap());
+        }
+        for text in &texts {
+            for canary in CANARIES {
+                assert!(
+                    !text.contains(canary),
+                    "{canary} leaked into {}:\n{text}",
+                    path.display()
+                );
+            }
+            assert!(
+                !text.contains(&tmp.path().display().to_string()),
+                "a local path leaked into {}",
+                path.display()
+            );
+        }
+        checked += texts.len();
+    }
+    assert_eq!(
+        checked, 5,
+        "provenance statement, two bundles and their payloads were checked"
+    );
+    let text = std::fs::read_to_string(out.join("provenance.intoto.json")).unwrap();
+    assert!(
+        text.contains("git+https://github.com/example/hello-service.git"),
+        "the remote is kept without credentials"
+    );
+    assert!(
+        text.contains("https://gitlab.example.com/group/app/-/jobs/99\""),
+        "the job URL is kept without credentials"
+    );
+}
