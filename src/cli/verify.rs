@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::ui::Ui;
 use crate::verify::{
-    self, Artifact, Expectations, Report, Requirement, Trust, TrustedKey, TrustedRoot,
+    self, Artifact, Expectations, PublicKey, Report, Requirement, Trust, TrustedRoot,
 };
 
 use super::ReportFormat;
@@ -93,7 +93,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     let key = expectations
         .key
         .as_deref()
-        .map(TrustedKey::read)
+        .map(PublicKey::read)
         .transpose()?;
     let root = expectations
         .trusted_root
@@ -117,10 +117,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
                 "no key given: pass --key PUB (or `key` in --policy); keyless verification not supported yet",
             ));
         };
-        let source = verify::open_source(&reference, args.plain_http)?;
+        let source = verify::Source::open(&reference, args.plain_http)?;
         ui.status("Verifying", &reference);
         let trust = Trust { key, expectations };
-        let mut report = verify::verify_image(source.as_ref(), &reference, &trust)?;
+        let mut report = verify::verify_image(&source, &reference, &trust)?;
         if args.rebuild {
             verify::rebuild::run(&mut report, &trust, args.source.as_deref(), ui)?;
         }

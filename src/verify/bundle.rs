@@ -10,167 +10,53 @@
 //! signed entry timestamp (inclusion promise) is verified. Merkle inclusion proofs and
 //! checkpoints are not verified yet: that is reported as a skipped check, never as a pass.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use p256::ecdsa::Signature;
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
-use p256::ecdsa::{Signature, VerifyingKey};
-use p256::pkcs8::{DecodePublicKey as _, EncodePublicKey as _};
 use serde_json::Value;
 
 use super::report::Report;
 use super::tlog::{self, TrustedRoot};
 use crate::error::{Error, Result};
+use crate::formats::bundle::Bundle as RawBundle;
+use crate::formats::dsse::Envelope;
+use crate::formats::intoto::PAYLOAD_TYPE;
+use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 
-/// The payload type of in-toto statements in DSSE envelopes.
-pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
-
-/// Bundle media types we read (v0.1 to v0.3, both spellings of v0.3).
-pub const BUNDLE_MEDIA_TYPES: &[&str] = &[
-    "application/vnd.dev.sigstore.bundle+json;version=0.1",
-    "application/vnd.dev.sigstore.bundle+json;version=0.2",
-    "application/vnd.dev.sigstore.bundle+json;version=0.3",
-    "application/vnd.dev.sigstore.bundle.v0.3+json",
-];
-
-/// A public key the user trusts (`--key`), ECDSA P-256.
-#[derive(Debug, Clone)]
-pub struct TrustedKey {
-    key: VerifyingKey,
-    der: Vec<u8>,
-}
-
-impl TrustedKey {
-    /// Parses a PEM SubjectPublicKeyInfo (`-----BEGIN PUBLIC KEY-----`); `origin` names the
-    /// file in errors.
-    pub fn from_pem(pem: &str, origin: &str) -> Result<Self> {
-        let key = VerifyingKey::from_public_key_pem(pem.trim()).map_err(|e| {
-            Error::msg(format!(
-                "{origin} is not an ECDSA P-256 public key in PEM (`BEGIN PUBLIC KEY`): {e}"
-            ))
-        })?;
-        let der = key
-            .to_public_key_der()
-            .map_err(|e| Error::msg(format!("{origin}: encoding the key: {e}")))?
-            .into_vec();
-        Ok(TrustedKey { key, der })
-    }
-
-    /// Reads and parses a PEM public key file.
-    pub fn read(path: &std::path::Path) -> Result<Self> {
-        let bytes = crate::util::fs::read(path)?;
-        let pem = String::from_utf8(bytes).map_err(|_| {
-            Error::msg(format!(
-                "{} is not a PEM public key (not text)",
-                path.display()
-            ))
-        })?;
-        Self::from_pem(&pem, &path.display().to_string())
-    }
-
-    /// The public key from DER SubjectPublicKeyInfo bytes.
-    pub fn from_der(der: &[u8]) -> Option<Self> {
-        let key = VerifyingKey::from_public_key_der(der).ok()?;
-        Some(TrustedKey {
-            key,
-            der: der.to_vec(),
-        })
-    }
-
-    /// cosign's key hint: base64(sha256(DER SubjectPublicKeyInfo)).
-    pub fn hint(&self) -> String {
-        STANDARD.encode(Digest::of(&self.der).as_bytes())
-    }
-
-    /// The DER SubjectPublicKeyInfo.
-    pub fn der(&self) -> &[u8] {
-        &self.der
-    }
-
-    /// Verifies a DER ECDSA signature over `message` (hashed with SHA-256).
-    pub fn verify(&self, message: &[u8], der_sig: &[u8]) -> bool {
-        Signature::from_der(der_sig).is_ok_and(|s| self.key.verify(message, &s).is_ok())
-    }
-
-    /// Verifies a DER ECDSA signature over an already computed SHA-256 digest.
-    pub fn verify_prehash(&self, digest: &Digest, der_sig: &[u8]) -> bool {
-        Signature::from_der(der_sig)
-            .is_ok_and(|s| self.key.verify_prehash(digest.as_bytes(), &s).is_ok())
-    }
-}
-
-/// Decodes base64 as protobuf JSON writes bytes (standard, URL-safe accepted).
+/// Decodes base64 as protobuf JSON writes bytes (standard or URL-safe, padded or not).
 pub fn b64(s: &str) -> Option<Vec<u8>> {
-    STANDARD.decode(s).or_else(|_| URL_SAFE.decode(s)).ok()
+    crate::formats::dsse::b64::decode(s)
 }
 
-/// A DSSE envelope.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Envelope {
-    /// base64 payload.
-    pub payload: String,
-    /// The payload's media type.
-    pub payload_type: String,
-    /// Signatures over PAE(payloadType, payload).
-    #[serde(default)]
-    pub signatures: Vec<EnvelopeSignature>,
+/// Verifies a DER ECDSA P-256 signature over `message` (hashed with SHA-256).
+pub fn verify_der(key: &PublicKey, message: &[u8], der_sig: &[u8]) -> bool {
+    Signature::from_der(der_sig).is_ok_and(|s| key.verifying_key().verify(message, &s).is_ok())
 }
 
-/// One DSSE signature.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct EnvelopeSignature {
-    /// base64 DER ECDSA signature.
-    #[serde(default)]
-    pub sig: String,
-    /// Optional key id.
-    #[serde(default)]
-    pub keyid: Option<String>,
+/// Verifies a DER ECDSA P-256 signature over an already computed SHA-256 digest (cosign
+/// `sign-blob`'s message signatures).
+pub fn verify_prehash(key: &PublicKey, digest: &Digest, der_sig: &[u8]) -> bool {
+    Signature::from_der(der_sig).is_ok_and(|s| {
+        key.verifying_key()
+            .verify_prehash(digest.as_bytes(), &s)
+            .is_ok()
+    })
 }
 
-/// DSSE's pre-authentication encoding.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {} {} ",
-        payload_type.len(),
-        payload_type,
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
-}
-
-impl Envelope {
-    /// Verifies the envelope against `key`: at least one signature must verify over PAE.
-    /// Returns the decoded payload, or the reason it does not verify.
-    pub fn verify(&self, key: &TrustedKey) -> std::result::Result<Vec<u8>, String> {
-        if self.payload_type != INTOTO_PAYLOAD_TYPE {
-            return Err(format!(
-                "payloadType is `{}`, expected `{INTOTO_PAYLOAD_TYPE}`",
-                self.payload_type
-            ));
-        }
-        let payload = b64(&self.payload).ok_or("the payload is not valid base64")?;
-        if self.signatures.is_empty() {
-            return Err("the envelope has no signature (unsigned)".into());
-        }
-        let message = pae(&self.payload_type, &payload);
-        let ok = self
-            .signatures
-            .iter()
-            .any(|s| b64(&s.sig).is_some_and(|sig| key.verify(&message, &sig)));
-        if ok {
-            Ok(payload)
-        } else {
-            Err(format!(
-                "none of the {} DSSE signature(s) verifies against the key (hint {})",
-                self.signatures.len(),
-                key.hint()
-            ))
-        }
+/// Verifies a DSSE envelope holding an in-toto statement against `key`: the payload type,
+/// then at least one signature over PAE ([`crate::sign::verify_envelope`]). Returns the
+/// payload, or the reason it does not verify.
+pub fn verify_dsse(env: &Envelope, key: &PublicKey) -> std::result::Result<Vec<u8>, String> {
+    if env.payload_type != PAYLOAD_TYPE {
+        return Err(format!(
+            "payloadType is `{}`, expected `{PAYLOAD_TYPE}`",
+            env.payload_type
+        ));
     }
+    crate::sign::verify_envelope(env, key)
+        .map(|v| v.payload)
+        .map_err(|e| e.to_string())
 }
 
 /// What a bundle signs.
@@ -205,35 +91,11 @@ pub struct Bundle {
 impl Bundle {
     /// Parses bundle JSON; the error is the reason it is not a bundle we read.
     pub fn parse(bytes: &[u8]) -> std::result::Result<Bundle, String> {
-        let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
-        let media_type = v["mediaType"].as_str().unwrap_or_default().to_owned();
-        if !BUNDLE_MEDIA_TYPES.contains(&media_type.as_str()) {
-            return Err(format!(
-                "mediaType `{media_type}` is not a Sigstore bundle version we read (0.1 to 0.3)"
-            ));
-        }
-        let vm = &v["verificationMaterial"];
-        if !vm.is_object() {
-            return Err("verificationMaterial is missing".into());
-        }
-        let key_hint = vm["publicKey"].as_object().map(|o| {
-            o.get("hint")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        });
-        let has_certificate =
-            vm.get("certificate").is_some() || vm.get("x509CertificateChain").is_some();
-        let tlog_entries = match &vm["tlogEntries"] {
-            Value::Null => Vec::new(),
-            Value::Array(a) => a.clone(),
-            _ => return Err("verificationMaterial.tlogEntries is not a list".into()),
-        };
-        let content = match (v.get("dsseEnvelope"), v.get("messageSignature")) {
-            (Some(e), None) => Content::Dsse(
-                serde_json::from_value(e.clone())
-                    .map_err(|e| format!("dsseEnvelope is malformed: {e}"))?,
-            ),
+        serde_json::from_slice::<Value>(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
+        let raw = RawBundle::parse(bytes, "the bundle").map_err(|e| e.to_string())?;
+        let vm = raw.verification_material;
+        let content = match (raw.dsse_envelope, raw.message_signature) {
+            (Some(e), None) => Content::Dsse(e),
             (None, Some(m)) => {
                 if m["messageDigest"]["algorithm"] != "SHA2_256" {
                     return Err("messageSignature.messageDigest.algorithm is not SHA2_256".into());
@@ -252,11 +114,11 @@ impl Bundle {
             _ => return Err("expected exactly one of dsseEnvelope and messageSignature".into()),
         };
         Ok(Bundle {
-            media_type,
+            media_type: raw.media_type,
             content,
-            key_hint,
-            has_certificate,
-            tlog_entries,
+            key_hint: vm.public_key.map(|k| k.hint),
+            has_certificate: vm.certificate.is_some() || vm.x509_certificate_chain.is_some(),
+            tlog_entries: vm.tlog_entries,
         })
     }
 }
@@ -296,7 +158,7 @@ pub fn verify_bundle(
     name: &str,
     bytes: &[u8],
     artifact: &Artifact,
-    key: Option<&TrustedKey>,
+    key: Option<&PublicKey>,
     trusted_root: Option<&TrustedRoot>,
 ) -> Result<Report> {
     let mut report = Report::new(name);
@@ -347,7 +209,7 @@ pub fn verify_bundle(
                     format!("the bundle signs {digest}"),
                 );
             }
-            if key.verify_prehash(&digest, signature) {
+            if verify_prehash(key, &digest, signature) {
                 report.pass(
                     "signature",
                     None,
@@ -366,7 +228,7 @@ pub fn verify_bundle(
             signature.clone()
         }
         Content::Dsse(env) => {
-            match env.verify(key) {
+            match verify_dsse(env, key) {
                 Ok(payload) => {
                     report.pass("signature", None, "DSSE signature verifies against the key");
                     super::checks::check_subject_names(&mut report, None, &payload, &[digest]);
@@ -375,7 +237,7 @@ pub fn verify_bundle(
             }
             env.signatures
                 .first()
-                .and_then(|s| b64(&s.sig))
+                .map(|s| s.sig.clone())
                 .unwrap_or_default()
         }
     };
@@ -386,14 +248,16 @@ pub fn verify_bundle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
     use p256::ecdsa::SigningKey;
     use p256::ecdsa::signature::Signer as _;
 
     /// A fixed test key.
-    pub(crate) fn test_key(seed: u8) -> (SigningKey, TrustedKey) {
+    pub(crate) fn test_key(seed: u8) -> (SigningKey, PublicKey) {
         let sk = SigningKey::from_slice(&[seed; 32]).unwrap();
-        let der = sk.verifying_key().to_public_key_der().unwrap().into_vec();
-        (sk, TrustedKey::from_der(&der).unwrap())
+        let key = PublicKey::from_verifying_key(*sk.verifying_key());
+        (sk, key)
     }
 
     fn message_bundle(sk: &SigningKey, artifact: &[u8]) -> Vec<u8> {
@@ -407,14 +271,6 @@ mod tests {
             }
         }))
         .unwrap()
-    }
-
-    #[test]
-    fn pae_matches_the_dsse_spec_vector() {
-        assert_eq!(
-            pae("http://example.com/HelloWorld", b"hello world"),
-            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
-        );
     }
 
     #[test]

@@ -6,13 +6,16 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::bundle::{BUNDLE_MEDIA_TYPES, Bundle, Content, Envelope, TrustedKey, b64};
+use super::bundle::{Bundle, Content, b64, verify_der, verify_dsse};
 use super::checks::{self, CYCLONEDX_BOM, SLSA_PROVENANCE_V1, Target};
 use super::policy::Expectations;
 use super::report::{AttestationOutcome, Report, short};
-use super::source::Source;
+use super::source::{Fetched, Source};
 use crate::error::Result;
+use crate::formats::bundle::MEDIA_TYPES_READ;
+use crate::formats::dsse::Envelope;
 use crate::formats::oci::{Descriptor, ImageIndex, ImageManifest};
+use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 
 /// Our role annotation on referrers.
@@ -31,31 +34,19 @@ const COSIGN_SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 #[derive(Debug, Clone)]
 pub struct Trust {
     /// The key attestations must be signed with.
-    pub key: TrustedKey,
+    pub key: PublicKey,
     /// What they must say.
     pub expectations: Expectations,
 }
 
-/// Fetches a manifest or blob and checks its digest. Outer error: it could not be fetched
-/// (exit 2); inner error: the bytes do not match the digest (a failed check).
-fn fetch(
-    src: &dyn Source,
-    digest: &Digest,
-    manifest: bool,
-) -> Result<std::result::Result<Vec<u8>, String>> {
-    let bytes = if manifest {
-        src.manifest(digest)?
+/// Fetches a manifest or blob, digest checked. Outer error: it could not be fetched (exit
+/// 2); inner error: the bytes do not match the digest (a failed check).
+fn fetch(src: &Source, digest: &Digest, manifest: bool) -> Result<Fetched> {
+    if manifest {
+        src.manifest(digest)
     } else {
-        src.blob(digest)?
-    };
-    let actual = Digest::of(&bytes);
-    if actual != *digest {
-        return Ok(Err(format!(
-            "the bytes fetched for {digest} ({} bytes) have digest {actual}: truncated or swapped",
-            bytes.len()
-        )));
+        src.blob(digest)
     }
-    Ok(Ok(bytes))
 }
 
 /// One attestation found, before verification.
@@ -74,7 +65,7 @@ enum Evidence {
 }
 
 /// Verifies the image `src` resolves to. `Err` only for input errors (exit 2).
-pub fn verify_image(src: &dyn Source, reference: &str, trust: &Trust) -> Result<Report> {
+pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Report> {
     let mut report = Report::new(reference);
     let top = src.resolve()?;
     report.digest = Some(top);
@@ -196,7 +187,7 @@ pub fn verify_image(src: &dyn Source, reference: &str, trust: &Trust) -> Result<
 }
 
 fn collect_buildkit(
-    src: &dyn Source,
+    src: &Source,
     m: &Descriptor,
     out: &mut Vec<Candidate>,
     report: &mut Report,
@@ -238,7 +229,7 @@ fn collect_buildkit(
 }
 
 fn collect_referrers(
-    src: &dyn Source,
+    src: &Source,
     subjects: &[Digest],
     out: &mut Vec<Candidate>,
     report: &mut Report,
@@ -252,7 +243,7 @@ fn collect_referrers(
             }
             let id = r.digest.to_string();
             let artifact_type = r.artifact_type.clone().unwrap_or_default();
-            if !BUNDLE_MEDIA_TYPES.contains(&artifact_type.as_str()) {
+            if !MEDIA_TYPES_READ.contains(&artifact_type.as_str()) {
                 report.skip(
                     "referrer",
                     Some(&id),
@@ -305,9 +296,9 @@ fn collect_referrers(
 }
 
 fn collect_cosign_tags(
-    src: &dyn Source,
+    src: &Source,
     subjects: &[Digest],
-    key: &TrustedKey,
+    key: &PublicKey,
     out: &mut Vec<Candidate>,
     report: &mut Report,
 ) -> Result<()> {
@@ -359,13 +350,13 @@ fn check_simple_signing(
     payload: &[u8],
     layer: &Descriptor,
     subject: &Digest,
-    key: &TrustedKey,
+    key: &PublicKey,
 ) {
     let sig = layer
         .annotations
         .get(COSIGN_SIGNATURE_ANNOTATION)
         .and_then(|s| b64(s));
-    if !sig.is_some_and(|s| key.verify(payload, &s)) {
+    if !sig.is_some_and(|s| verify_der(key, payload, &s)) {
         report.ignore(
             "cosign-signature",
             Some(id),
@@ -462,7 +453,7 @@ fn check_candidate(
             }
         },
     };
-    let payload = match envelope.verify(&trust.key) {
+    let payload = match verify_dsse(&envelope, &trust.key) {
         Ok(p) => p,
         Err(reason) => {
             report.ignore("signature", att, reason);

@@ -18,22 +18,10 @@ pub mod report;
 pub mod source;
 pub mod tlog;
 
-use crate::error::{Error, Result};
-
-pub use bundle::{Artifact, TrustedKey, verify_bundle};
+pub use crate::keys::PublicKey;
+pub use bundle::{Artifact, verify_bundle};
 pub use image::{Trust, verify_image};
 pub use policy::{Expectations, Requirement};
 pub use report::{Report, Status};
+pub use source::Source;
 pub use tlog::TrustedRoot;
-
-/// Opens the source a reference names: `oci:PATH...` or a registry reference.
-pub fn open_source(reference: &str, plain_http: bool) -> Result<Box<dyn source::Source>> {
-    if reference.starts_with("oci:") {
-        return Ok(Box::new(source::LayoutSource::open(reference)?));
-    }
-    let _ = plain_http;
-    Err(Error::msg(format!(
-        "`{reference}`: registry references are not supported by verify yet; copy the image \
-         into a layout (`cargo provenance push {reference} oci:DIR`) and verify oci:DIR"
-    )))
-}

@@ -1,209 +1,117 @@
-//! Where the verifier reads an image and its referrers from: an OCI image layout
-//! (`oci:PATH[:TAG][@sha256:HEX]`) or a registry.
+//! Where the verifier reads an image and its referrers from: the publish stage's
+//! [`Store`] (an OCI image layout or a registry repository), with every digest checked here.
 //!
-//! A [`Source`] hands out raw bytes; the verifier checks every digest itself so that a blob
-//! whose bytes do not match its digest (truncated or swapped) is a failed check that names
-//! it, not a transport error.
+//! Fetches return `Ok(Err(reason))` when the bytes do not match their digest (a truncated or
+//! swapped blob): the verifier reports that as a failed check naming the blob, not as a
+//! transport error. A registry that cannot be reached is an error (exit 2).
 
-use std::path::PathBuf;
-
-use crate::error::{Error, Result};
-use crate::formats::oci::{ANNOTATION_REF_NAME, Descriptor, ImageIndex, ImageManifest};
-use crate::oci::layout::Layout;
+use crate::error::Result;
+use crate::formats::oci::{ANNOTATION_REF_NAME, Descriptor};
+use crate::oci::reference::Reference;
+use crate::oci::registry::Options;
+use crate::oci::store::Store;
 use crate::util::digest::Digest;
 
+/// Bytes whose digest was checked, or why they do not match it.
+pub type Fetched = std::result::Result<Vec<u8>, String>;
+
 /// Read access to an image and its referrers.
-pub trait Source {
-    /// The digest the reference names (its digest, or what its tag points at).
-    fn resolve(&self) -> Result<Digest>;
-    /// The raw bytes of a manifest or index, unverified.
-    fn manifest(&self, digest: &Digest) -> Result<Vec<u8>>;
-    /// The raw bytes of a blob, unverified.
-    fn blob(&self, digest: &Digest) -> Result<Vec<u8>>;
-    /// The referrers of `digest` (OCI 1.1: API or fallback tag), each with its
-    /// `artifactType` and annotations.
-    fn referrers(&self, digest: &Digest) -> Result<Vec<Descriptor>>;
-    /// What a tag points at, if the tag exists (cosign's legacy `sha256-HEX.att` tags).
-    fn tag(&self, tag: &str) -> Result<Option<Digest>>;
-}
-
-/// An image in an OCI layout.
 #[derive(Debug)]
-pub struct LayoutSource {
-    layout: Layout,
-    tag: Option<String>,
-    digest: Option<Digest>,
+pub struct Source {
+    store: Store,
+    reference: Reference,
 }
 
-/// A parsed layout reference: directory, tag, digest.
-pub type LayoutRef = (PathBuf, Option<String>, Option<Digest>);
+/// The registry client's wording for content whose digest is not the one asked for.
+const REGISTRY_MISMATCH: &str = "the registry sent content with digest";
 
-/// Parses `oci:PATH[:TAG][@sha256:HEX]` into path, tag and digest. `None` when `reference`
-/// is not a layout reference.
-pub fn parse_layout_ref(reference: &str) -> Option<Result<LayoutRef>> {
-    let rest = reference.strip_prefix("oci:")?;
-    Some((|| {
-        let (rest, digest) = match rest.rsplit_once('@') {
-            Some((p, d)) if d.starts_with("sha256:") => (p, Some(d.parse::<Digest>()?)),
-            _ => (rest, None),
+fn checked(digest: &Digest, bytes: Vec<u8>) -> Fetched {
+    let actual = Digest::of(&bytes);
+    if actual == *digest {
+        Ok(bytes)
+    } else {
+        Err(format!(
+            "the bytes stored for {digest} ({} bytes) have digest {actual}: truncated or swapped",
+            bytes.len()
+        ))
+    }
+}
+
+fn mismatch_as_check<T>(r: Result<T>, digest: &Digest) -> Result<std::result::Result<T, String>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) if e.to_string().contains(REGISTRY_MISMATCH) => Ok(Err(format!(
+            "the registry sent bytes that do not match {digest}: truncated or swapped ({e})"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+impl Source {
+    /// Opens `reference` (`oci:PATH...` or `host/repo...`).
+    pub fn open(reference: &str, plain_http: bool) -> Result<Source> {
+        let reference = Reference::parse(reference)?;
+        let opts = Options {
+            plain_http,
+            ..Options::default()
         };
-        // A tag is what follows the last `:` after the last `/`.
-        let slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (path, tag) = match rest[slash..].rfind(':') {
-            Some(i) => (&rest[..slash + i], Some(rest[slash + i + 1..].to_owned())),
-            None => (rest, None),
-        };
-        if path.is_empty() {
-            return Err(Error::msg(format!(
-                "`{reference}` names no layout directory: write oci:PATH[:TAG][@sha256:HEX]"
-            )));
-        }
-        Ok((PathBuf::from(path), tag.filter(|t| !t.is_empty()), digest))
-    })())
-}
-
-impl LayoutSource {
-    /// Opens the layout named by an `oci:` reference.
-    pub fn open(reference: &str) -> Result<LayoutSource> {
-        let (path, tag, digest) = parse_layout_ref(reference)
-            .ok_or_else(|| Error::msg(format!("`{reference}` is not an oci:PATH reference")))??;
-        Ok(LayoutSource {
-            layout: Layout::open(&path)?,
-            tag,
-            digest,
-        })
+        let store = Store::open(&reference, &opts, false)?;
+        Ok(Source { store, reference })
     }
 
-    fn read_raw(&self, digest: &Digest) -> Result<Vec<u8>> {
-        let path = self.layout.blob_path(digest);
-        std::fs::read(&path).map_err(|e| Error::io("reading blob", &path, e))
+    /// The store, for callers that need more (rebuild, benches).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
-    fn tags(&self) -> Result<Vec<(String, Digest)>> {
-        Ok(self
-            .layout
-            .index()?
-            .manifests
-            .iter()
-            .filter_map(|d| Some((d.annotations.get(ANNOTATION_REF_NAME)?.clone(), d.digest)))
-            .collect())
-    }
-}
-
-impl Source for LayoutSource {
-    fn resolve(&self) -> Result<Digest> {
-        if let Some(d) = self.digest {
-            if !self.layout.has_blob(&d) {
-                return Err(Error::msg(format!(
-                    "{d} is not in OCI layout {}",
-                    self.layout.root().display()
-                )));
-            }
+    /// The digest the reference names (its digest, or what its tag points at).
+    pub fn resolve(&self) -> Result<Digest> {
+        if let (Store::Layout(_), Some(d)) = (&self.store, self.reference.digest()) {
+            // Resolved without reading the blob: a swapped blob is then a failed check.
             return Ok(d);
         }
-        let tags = self.tags()?;
-        let wanted = match &self.tag {
-            Some(t) => t.clone(),
-            None => {
-                let images: Vec<_> = tags
-                    .iter()
-                    .filter(|(t, _)| !t.starts_with("sha256-"))
-                    .collect();
-                match images.as_slice() {
-                    [(t, _)] => t.clone(),
-                    _ => "latest".to_owned(),
-                }
+        Ok(self.store.resolve(&self.reference)?.digest)
+    }
+
+    /// A manifest or index, digest checked.
+    pub fn manifest(&self, digest: &Digest) -> Result<Fetched> {
+        match &self.store {
+            Store::Layout(l) => Ok(checked(
+                digest,
+                crate::util::fs::read(&l.blob_path(digest))?,
+            )),
+            Store::Registry(_) => {
+                mismatch_as_check(self.store.get_manifest(digest).map(|(b, _)| b), digest)
             }
-        };
-        tags.iter().find(|(t, _)| *t == wanted).map(|(_, d)| *d).ok_or_else(|| {
-            let names: Vec<_> = tags.iter().map(|(t, _)| t.as_str()).collect();
-            Error::msg(format!(
-                "tag `{wanted}` not found in OCI layout {} (tags: {}); name one as oci:PATH:TAG",
-                self.layout.root().display(),
-                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
-            ))
-        })
-    }
-
-    fn manifest(&self, digest: &Digest) -> Result<Vec<u8>> {
-        self.read_raw(digest)
-    }
-
-    fn blob(&self, digest: &Digest) -> Result<Vec<u8>> {
-        self.read_raw(digest)
-    }
-
-    fn referrers(&self, digest: &Digest) -> Result<Vec<Descriptor>> {
-        let mut out: Vec<Descriptor> = Vec::new();
-        let mut entries = self.layout.index()?.manifests;
-        // The fallback tag index (`sha256-HEX`), when a tool wrote one into the layout.
-        if let Some(fallback) = self.tag(&format!("sha256-{}", digest.hex()))?
-            && let Ok(index) = serde_json::from_slice::<ImageIndex>(&self.read_raw(&fallback)?)
-        {
-            entries.extend(index.manifests);
         }
-        for entry in entries {
-            if out.iter().any(|d| d.digest == entry.digest) {
-                continue;
-            }
-            let Ok(bytes) = self.read_raw(&entry.digest) else {
-                continue;
-            };
-            let Ok(m) = serde_json::from_slice::<ImageManifest>(&bytes) else {
-                continue;
-            };
-            if m.subject.as_ref().map(|s| s.digest) != Some(*digest) {
-                continue;
-            }
-            let mut d = entry.clone();
-            d.annotations.remove(ANNOTATION_REF_NAME);
-            d.artifact_type = m
-                .artifact_type
-                .clone()
-                .or(Some(m.config.media_type.clone()));
-            d.annotations.extend(m.annotations.clone());
-            out.push(d);
+    }
+
+    /// A blob, digest checked.
+    pub fn blob(&self, digest: &Digest) -> Result<Fetched> {
+        match &self.store {
+            Store::Layout(l) => Ok(checked(
+                digest,
+                crate::util::fs::read(&l.blob_path(digest))?,
+            )),
+            Store::Registry(_) => mismatch_as_check(self.store.get_blob(digest), digest),
         }
-        out.sort_by_key(|d| d.digest);
-        Ok(out)
     }
 
-    fn tag(&self, tag: &str) -> Result<Option<Digest>> {
-        Ok(self
-            .tags()?
-            .into_iter()
-            .find(|(t, _)| t == tag)
-            .map(|(_, d)| d))
+    /// The referrers of `digest`, each with its `artifactType` and annotations.
+    pub fn referrers(&self, digest: &Digest) -> Result<Vec<Descriptor>> {
+        self.store.referrers(digest)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn layout_references_parse() {
-        let d = format!("sha256:{}", "a".repeat(64));
-        let p = |s: &str| parse_layout_ref(s).unwrap().unwrap();
-        assert_eq!(p("oci:out/oci"), ("out/oci".into(), None, None));
-        assert_eq!(
-            p("oci:out/oci:v1"),
-            ("out/oci".into(), Some("v1".into()), None)
-        );
-        assert_eq!(
-            p(&format!("oci:/a:b/oci:v1@{d}")),
-            (
-                "/a:b/oci".into(),
-                Some("v1".into()),
-                Some(d.parse().unwrap())
-            )
-        );
-        assert_eq!(
-            p(&format!("oci:dir@{d}")),
-            ("dir".into(), None, Some(d.parse().unwrap()))
-        );
-        assert!(parse_layout_ref("127.0.0.1:5000/x").is_none());
-        assert!(parse_layout_ref("oci:").unwrap().is_err());
-        assert!(parse_layout_ref("oci:x@sha256:zz").unwrap().is_err());
+    /// What a tag points at, if it exists (cosign's legacy `sha256-HEX.att` tags).
+    pub fn tag(&self, tag: &str) -> Result<Option<Digest>> {
+        match &self.store {
+            Store::Layout(l) => Ok(l
+                .index()?
+                .manifests
+                .into_iter()
+                .find(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(tag))
+                .map(|d| d.digest)),
+            Store::Registry(c) => Ok(c.get_manifest(tag)?.map(|m| m.digest)),
+        }
     }
 }

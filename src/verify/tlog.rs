@@ -10,9 +10,10 @@
 
 use serde_json::Value;
 
-use super::bundle::{Bundle, Content, TrustedKey, b64};
+use super::bundle::{Bundle, Content, b64, verify_der};
 use super::report::Report;
 use crate::error::{Error, Result};
+use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 
 /// One transparency log of a trusted root.
@@ -21,7 +22,7 @@ pub struct TrustedLog {
     /// `logId.keyId` bytes (sha256 of the DER key).
     pub log_id: Vec<u8>,
     /// Its key, when it is ECDSA P-256 (other kinds are not checked yet).
-    pub key: Option<TrustedKey>,
+    pub key: Option<PublicKey>,
     /// Validity start and end (unix seconds).
     pub valid_from: Option<i64>,
     /// Validity end (unix seconds), inclusive.
@@ -73,7 +74,7 @@ impl TrustedRoot {
                     pk["rawBytes"]
                         .as_str()
                         .and_then(b64)
-                        .and_then(|der| TrustedKey::from_der(&der))
+                        .and_then(|der| PublicKey::from_spki_der(&der, origin).ok())
                         .ok_or_else(|| bad("publicKey.rawBytes is not an ECDSA P-256 key"))?,
                 ),
                 _ => None,
@@ -106,7 +107,7 @@ pub fn check_entries(
     bundle: &Bundle,
     digest: &Digest,
     signature: &[u8],
-    key: &TrustedKey,
+    key: &PublicKey,
     root: Option<&TrustedRoot>,
 ) {
     if bundle.tlog_entries.is_empty() {
@@ -151,7 +152,7 @@ fn entry_body_matches(
     bundle: &Bundle,
     digest: &Digest,
     signature: &[u8],
-    key: &TrustedKey,
+    key: &PublicKey,
 ) -> std::result::Result<Option<String>, String> {
     let body = entry["canonicalizedBody"]
         .as_str()
@@ -164,9 +165,8 @@ fn entry_body_matches(
         pem_b64
             .as_str()
             .and_then(b64)
-            .and_then(|pem| String::from_utf8(pem).ok())
-            .and_then(|pem| TrustedKey::from_pem(&pem, "log entry").ok())
-            .is_some_and(|k| k.der() == key.der())
+            .and_then(|pem| PublicKey::from_pem(&pem, "log entry").ok())
+            .is_some_and(|k| k == *key)
     };
     match kind {
         (Some("hashedrekord"), Some("hashedrekord")) => {
@@ -197,8 +197,8 @@ fn entry_body_matches(
             let Content::Dsse(env) = &bundle.content else {
                 return Err("a dsse entry for a message-signature bundle".into());
             };
-            let payload = b64(&env.payload).unwrap_or_default();
-            if spec["payloadHash"]["value"].as_str() != Some(&Digest::of(&payload).hex()) {
+            let payload = &env.payload;
+            if spec["payloadHash"]["value"].as_str() != Some(&Digest::of(payload).hex()) {
                 return Err("the entry records another payload hash".into());
             }
             let sigs = spec["signatures"].as_array().cloned().unwrap_or_default();
@@ -258,7 +258,7 @@ fn check_promise(report: &mut Report, entry: &Value, root: &TrustedRoot, label: 
         r#"{{"body":"{body}","integratedTime":{time},"logID":"{}","logIndex":{index}}}"#,
         hex::encode(&log_id)
     );
-    if !log_key.verify(signed.as_bytes(), &set) {
+    if !verify_der(log_key, signed.as_bytes(), &set) {
         report.fail(
             "tlog-promise",
             None,

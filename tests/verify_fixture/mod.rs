@@ -6,17 +6,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use cargo_provenance::formats::oci::{
     ANNOTATION_CREATED, Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_CONFIG, MEDIA_TYPE_EMPTY,
     MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST,
 };
+use cargo_provenance::keys::PrivateKey;
 use cargo_provenance::oci::layout::Layout;
+use cargo_provenance::oci::store::Store;
+use cargo_provenance::publish::{BundleInfo, Role, attach_bundle, attach_to_image};
+use cargo_provenance::sign::{KeySigner, sign_statement};
 use cargo_provenance::util::digest::Digest;
-use p256::ecdsa::signature::Signer as _;
-use p256::ecdsa::{Signature, SigningKey};
-use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+use p256::ecdsa::SigningKey;
 use serde_json::{Value, json};
 
 pub const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -28,46 +28,25 @@ pub const REPO: &str = "git+https://github.com/example/hello-service";
 pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 pub const BUILDER: &str = "https://cargo-provenance.dev/builders/local/v1";
 
-/// A test signing key and its public key file.
+/// A test signing key (the product's signer) and its public key file.
 pub struct Key {
-    pub sk: SigningKey,
+    pub signer: KeySigner,
     pub pub_path: PathBuf,
 }
 
 impl Key {
     pub fn new(dir: &Path, seed: u8) -> Key {
         let sk = SigningKey::from_slice(&[seed; 32]).unwrap();
-        let pem = sk
-            .verifying_key()
-            .to_public_key_pem(LineEnding::LF)
-            .unwrap();
+        let signer = KeySigner::new(PrivateKey::from_signing_key(sk));
         let pub_path = dir.join(format!("key-{seed}.pub"));
-        std::fs::write(&pub_path, pem).unwrap();
-        Key { sk, pub_path }
+        std::fs::write(&pub_path, signer.public_key().to_pem()).unwrap();
+        Key { signer, pub_path }
     }
 
-    pub fn hint(&self) -> String {
-        let der = self.sk.verifying_key().to_public_key_der().unwrap();
-        STANDARD.encode(Digest::of(der.as_bytes()).as_bytes())
-    }
-
-    /// A v0.3 bundle holding a DSSE envelope over `statement`.
+    /// A v0.3 bundle holding a DSSE envelope over `statement`, signed by `sign_statement`.
     pub fn bundle(&self, statement: &Value) -> Vec<u8> {
         let payload = serde_json::to_vec(statement).unwrap();
-        let pt = "application/vnd.in-toto+json";
-        let mut pae = format!("DSSEv1 {} {pt} {} ", pt.len(), payload.len()).into_bytes();
-        pae.extend_from_slice(&payload);
-        let sig: Signature = self.sk.sign(&pae);
-        serde_json::to_vec_pretty(&json!({
-            "mediaType": BUNDLE_V03,
-            "verificationMaterial": {"publicKey": {"hint": self.hint()}, "tlogEntries": []},
-            "dsseEnvelope": {
-                "payload": STANDARD.encode(&payload),
-                "payloadType": pt,
-                "signatures": [{"sig": STANDARD.encode(sig.to_der().as_bytes()), "keyid": ""}]
-            }
-        }))
-        .unwrap()
+        sign_statement(&payload, &self.signer).unwrap().bytes
     }
 }
 
@@ -198,9 +177,9 @@ pub fn vex(subjects: &Value) -> Value {
     })
 }
 
-/// Attaches `bundle` as a referrer of `subject` (SPEC.md "Referrers"); returns the referrer
-/// manifest digest and the bundle blob digest.
-pub fn attach(
+/// Attaches bytes that need not be a bundle at all as a referrer of `subject` (the publish
+/// stage refuses to); returns the referrer manifest digest and the layer digest.
+pub fn attach_raw(
     layout: &Layout,
     subject: &Digest,
     bundle: &[u8],
@@ -250,6 +229,39 @@ pub fn attach(
     (d.digest, layer)
 }
 
+fn info<'a>(bundle: &'a [u8], predicate_type: &'a str) -> BundleInfo<'a> {
+    BundleInfo {
+        bundle_json: bundle,
+        predicate_type,
+        role: Role::ImageAttestation,
+        created: "2024-01-02T03:04:05Z",
+    }
+}
+
+fn descriptor_of(layout: &Layout, d: &Digest) -> Descriptor {
+    let bytes = std::fs::read(layout.blob_path(d)).unwrap();
+    Descriptor::of(&cargo_provenance::oci::store::media_type_of(&bytes), &bytes)
+}
+
+/// Attaches `bundle` as a referrer of `subject` with the publish stage; returns the referrer
+/// manifest digest and the bundle blob digest.
+pub fn attach(
+    layout: &Layout,
+    subject: &Digest,
+    bundle: &[u8],
+    predicate_type: &str,
+) -> (Digest, Digest) {
+    let store = Store::Layout(layout.clone());
+    let d = attach_bundle(
+        &store,
+        &descriptor_of(layout, subject),
+        "example/hello",
+        &info(bundle, predicate_type),
+    )
+    .unwrap();
+    (d.digest, Digest::of(bundle))
+}
+
 /// Attaches `bundle` to the image index and every platform manifest, as `build` does.
 pub fn attach_all(
     layout: &Layout,
@@ -257,10 +269,24 @@ pub fn attach_all(
     bundle: &[u8],
     predicate_type: &str,
 ) -> Vec<(Digest, Digest)> {
-    std::iter::once(&img.index)
-        .chain(&img.platforms)
-        .map(|s| attach(layout, s, bundle, predicate_type))
-        .collect()
+    let store = Store::Layout(layout.clone());
+    attach_to_image(
+        &store,
+        &descriptor_of(layout, &img.index),
+        "example/hello",
+        &info(bundle, predicate_type),
+    )
+    .unwrap()
+    .into_iter()
+    .map(|d| (d.digest, Digest::of(bundle)))
+    .collect()
+}
+
+/// Attaches bytes to the index and every platform manifest without any check.
+pub fn attach_all_raw(layout: &Layout, img: &Image, bytes: &[u8], predicate_type: &str) {
+    for s in std::iter::once(&img.index).chain(&img.platforms) {
+        attach_raw(layout, s, bytes, predicate_type);
+    }
 }
 
 /// A temporary layout with one image `hello:v1`, signed provenance and SBOM attached, a
@@ -382,6 +408,8 @@ impl Outcome {
 
 /// Flips one byte of a bundle's DSSE payload, keeping everything else.
 pub fn flip_payload_byte(bundle: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
     let mut v: Value = serde_json::from_slice(bundle).unwrap();
     let mut payload = STANDARD
         .decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
