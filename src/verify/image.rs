@@ -242,15 +242,8 @@ fn collect_referrers(
                 continue;
             }
             let id = r.digest.to_string();
-            let artifact_type = r.artifact_type.clone().unwrap_or_default();
-            if !MEDIA_TYPES_READ.contains(&artifact_type.as_str()) {
-                report.skip(
-                    "referrer",
-                    Some(&id),
-                    format!("artifact type `{artifact_type}` is not a Sigstore bundle: not read"),
-                );
-                continue;
-            }
+            // The manifest, not the listing, is authoritative: fallback indexes written by
+            // other tools lose artifactType and annotations (cosign writes the config's).
             let manifest = match fetch(src, &r.digest, true)? {
                 Ok(b) => b,
                 Err(why) => {
@@ -262,14 +255,27 @@ fn collect_referrers(
                     continue;
                 }
             };
-            let layer = serde_json::from_slice::<ImageManifest>(&manifest)
-                .ok()
-                .and_then(|m| m.layers.first().cloned());
-            let Some(layer) = layer else {
+            let Ok(m) = serde_json::from_slice::<ImageManifest>(&manifest) else {
                 report.ignore(
-                    "bundle",
+                    "referrer",
                     Some(&id),
-                    "the referrer manifest has no bundle layer",
+                    "the referrer is not an image manifest",
+                );
+                continue;
+            };
+            let artifact_type = m
+                .artifact_type
+                .clone()
+                .unwrap_or_else(|| m.config.media_type.clone());
+            let layer = m.layers.first().cloned();
+            let Some(layer) = layer.filter(|l| MEDIA_TYPES_READ.contains(&l.media_type.as_str()))
+            else {
+                report.skip(
+                    "referrer",
+                    Some(&id),
+                    format!(
+                        "artifact type `{artifact_type}` holds no Sigstore bundle layer: not read"
+                    ),
                 );
                 continue;
             };
@@ -286,8 +292,8 @@ fn collect_referrers(
             out.push(Candidate {
                 id,
                 found_as: "referrer",
-                role: r.annotations.get(ANNOTATION_ROLE).cloned(),
-                announced: r.annotations.get(ANNOTATION_PREDICATE_TYPE).cloned(),
+                role: m.annotations.get(ANNOTATION_ROLE).cloned(),
+                announced: m.annotations.get(ANNOTATION_PREDICATE_TYPE).cloned(),
                 evidence: Evidence::Bundle(bytes),
             });
         }
