@@ -122,7 +122,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         let trust = Trust { key, expectations };
         let mut report = verify::verify_image(&source, &reference, &trust)?;
         if args.rebuild {
-            verify::rebuild::run(&mut report, &trust, args.source.as_deref(), ui)?;
+            let statements = report.statements.clone();
+            verify::rebuild::run(&mut report, &statements, args.source.as_deref(), ui)?;
         }
         report
     };

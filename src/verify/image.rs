@@ -134,7 +134,7 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
     let mut verified: Vec<String> = Vec::new();
     let mut set_aside: Vec<String> = Vec::new();
     for c in &candidates {
-        let outcome = check_candidate(c, trust, &target, &mut report);
+        let (outcome, statement) = check_candidate(c, trust, &target, &mut report);
         let failed = report
             .checks_of(&c.id)
             .any(|k| k.status == super::report::Status::Fail);
@@ -143,6 +143,7 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
         outcome.verified = counted;
         if counted {
             verified.extend(outcome.predicate_type.clone());
+            report.statements.extend(statement);
         } else if let Some(why) = report
             .checks_of(&c.id)
             .find(|k| k.status != super::report::Status::Pass)
@@ -392,7 +393,7 @@ fn check_candidate(
     trust: &Trust,
     target: &Target,
     report: &mut Report,
-) -> AttestationOutcome {
+) -> (AttestationOutcome, Option<Value>) {
     let mut outcome = AttestationOutcome {
         id: c.id.clone(),
         found_as: c.found_as.to_owned(),
@@ -414,19 +415,19 @@ fn check_candidate(
                         .unwrap_or_default()
                 ),
             );
-            return outcome;
+            return (outcome, None);
         }
         Evidence::Envelope(bytes) => match serde_json::from_slice::<Envelope>(bytes) {
             Ok(e) => e,
             Err(e) => {
                 report.ignore("bundle", att, format!("not a DSSE envelope: {e}"));
-                return outcome;
+                return (outcome, None);
             }
         },
         Evidence::Bundle(bytes) => match Bundle::parse(bytes) {
             Err(reason) => {
                 report.ignore("bundle", att, reason);
-                return outcome;
+                return (outcome, None);
             }
             Ok(b) if b.has_certificate => {
                 report.ignore(
@@ -434,14 +435,14 @@ fn check_candidate(
                     att,
                     "signed with a certificate: keyless verification not supported yet",
                 );
-                return outcome;
+                return (outcome, None);
             }
             Ok(Bundle {
                 content: Content::Message { .. },
                 ..
             }) => {
                 report.ignore("bundle", att, "a message signature, not an attestation");
-                return outcome;
+                return (outcome, None);
             }
             Ok(Bundle {
                 content: Content::Dsse(e),
@@ -463,7 +464,7 @@ fn check_candidate(
         Ok(p) => p,
         Err(reason) => {
             report.ignore("signature", att, reason);
-            return outcome;
+            return (outcome, None);
         }
     };
     report.pass(
@@ -479,7 +480,7 @@ fn check_candidate(
         Ok(s) => s,
         Err(reason) => {
             report.fail("statement", att, reason);
-            return outcome;
+            return (outcome, None);
         }
     };
     let predicate_type = statement["predicateType"]
@@ -488,7 +489,7 @@ fn check_candidate(
         .to_owned();
     outcome.predicate_type = Some(predicate_type.clone());
     if !checks::check_subject(report, att, &statement, target) {
-        return outcome;
+        return (outcome, None);
     }
     checks::check_predicate_type(report, &c.id, &statement, c.announced.as_deref());
     match predicate_type.as_str() {
@@ -503,5 +504,5 @@ fn check_candidate(
         }
         _ => {}
     }
-    outcome
+    (outcome, Some(statement))
 }

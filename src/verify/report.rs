@@ -87,6 +87,9 @@ pub struct Report {
     /// Every attestation considered.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attestations: Vec<AttestationOutcome>,
+    /// The statements of the counted attestations (for `--rebuild`); not printed.
+    #[serde(skip)]
+    pub statements: Vec<serde_json::Value>,
 }
 
 impl Report {
