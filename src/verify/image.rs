@@ -94,6 +94,7 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
                 return Ok(report);
             }
         };
+        let mut broken = false;
         for m in &index.manifests {
             if m.annotations
                 .get(BUILDKIT_REFERENCE_TYPE)
@@ -104,18 +105,21 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
             } else {
                 if let Err(why) = fetch(src, &m.digest, true)? {
                     report.fail("image", None, format!("platform manifest: {why}"));
+                    broken = true;
                 }
                 target.platforms.push(m.digest);
             }
         }
-        report.pass(
-            "image",
-            None,
-            format!(
-                "index {top} with {} platform manifest(s)",
-                target.platforms.len()
-            ),
-        );
+        if !broken {
+            report.pass(
+                "image",
+                None,
+                format!(
+                    "index {top} with {} platform manifest(s)",
+                    target.platforms.len()
+                ),
+            );
+        }
     } else if doc.get("layers").is_some() || doc.get("config").is_some() {
         report.pass("image", None, format!("image manifest {top}"));
     } else {

@@ -120,6 +120,57 @@ pub fn image(layout: &Layout, tag: &str, seed: &str) -> Image {
     }
 }
 
+/// Adds an unsigned BuildKit-style attestation manifest (platform unknown/unknown, marked
+/// `vnd.docker.reference.type: attestation-manifest`) for the first platform to the image
+/// index; returns the new image (the index digest changes).
+pub fn with_buildkit_attestation(layout: &Layout, img: &Image) -> Image {
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "subject": [{"name": "x", "digest": {"sha256": img.platforms[0].hex()}}],
+        "predicateType": "https://slsa.dev/provenance/v0.2",
+        "predicate": {"builder": {"id": "https://mobyproject.org/buildkit@v1"}}
+    });
+    let bytes = serde_json::to_vec(&statement).unwrap();
+    let mut layer = desc(
+        "application/vnd.in-toto+json",
+        (layout.put_blob(&bytes).unwrap(), bytes.len() as u64),
+    );
+    layer.annotations.insert(
+        "in-toto.io/predicate-type".into(),
+        "https://slsa.dev/provenance/v0.2".into(),
+    );
+    let m = ImageManifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_MANIFEST.into()),
+        artifact_type: None,
+        config: desc(MEDIA_TYPE_EMPTY, (layout.put_blob(b"{}").unwrap(), 2)),
+        layers: vec![layer],
+        subject: None,
+        annotations: BTreeMap::new(),
+    };
+    let mut d = desc(MEDIA_TYPE_MANIFEST, put_json(layout, &m));
+    d.platform =
+        Some(serde_json::from_value(json!({"architecture": "unknown", "os": "unknown"})).unwrap());
+    d.annotations.insert(
+        "vnd.docker.reference.type".into(),
+        "attestation-manifest".into(),
+    );
+    d.annotations.insert(
+        "vnd.docker.reference.digest".into(),
+        img.platforms[0].to_string(),
+    );
+    let bytes = std::fs::read(layout.blob_path(&img.index)).unwrap();
+    let mut index: ImageIndex = serde_json::from_slice(&bytes).unwrap();
+    index.manifests.push(d);
+    let idx = desc(MEDIA_TYPE_INDEX, put_json(layout, &index));
+    layout.tag(&img.tag, &idx).unwrap();
+    Image {
+        index: idx.digest,
+        platforms: img.platforms.clone(),
+        tag: img.tag.clone(),
+    }
+}
+
 /// A provenance statement like `build` writes (our buildType).
 pub fn provenance(subjects: &Value) -> Value {
     json!({
@@ -378,6 +429,32 @@ impl Outcome {
         assert!(
             self.stderr.contains(&format!("{check}: ")),
             "the error does not name check `{check}`:\n{}\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// The names of the checks reported as failed (human report lines `  fail    NAME`).
+    pub fn failed_checks(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("  fail    "))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_owned)
+            .collect();
+        v.dedup();
+        v
+    }
+
+    /// Asserts exit 1 and that exactly the `checks` failed, in report order.
+    pub fn fails_only(&self, checks: &[&str]) -> &Self {
+        self.fails(checks[0]);
+        assert_eq!(
+            self.failed_checks(),
+            checks,
+            "\n{}\n{}",
             self.stdout,
             self.stderr
         );
