@@ -6,18 +6,10 @@ mod verify_fixture;
 use verify_fixture::*;
 
 fn run(f: &Fixture, args: &[&str]) -> Outcome {
-    let out = assert_cmd::Command::cargo_bin("cargo-provenance")
-        .unwrap()
-        .arg("verify")
-        .arg(f.reference())
-        .args(args)
-        .output()
-        .unwrap();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let reference = f.reference();
+    let mut all = vec![reference.as_str()];
+    all.extend(args);
+    run_verify(&all)
 }
 
 #[test]

@@ -19,11 +19,11 @@ use cargo_provenance::util::digest::Digest;
 use p256::ecdsa::SigningKey;
 use serde_json::{Value, json};
 
-pub const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-pub const SLSA: &str = "https://slsa.dev/provenance/v1";
-pub const CDX: &str = "https://cyclonedx.org/bom";
-pub const VEX: &str = "https://openvex.dev/ns/v0.2.0";
-pub const BUILD_TYPE: &str = "https://cargo-provenance.dev/build/v1";
+pub use cargo_provenance::attest::SBOM_PREDICATE_TYPE as CDX;
+pub use cargo_provenance::attest::params::BUILD_TYPE;
+pub use cargo_provenance::formats::slsa::PREDICATE_TYPE as SLSA;
+pub use cargo_provenance::publish::MEDIA_TYPE_BUNDLE as BUNDLE_V03;
+pub use cargo_provenance::verify::checks::OPENVEX as VEX;
 pub const REPO: &str = "git+https://github.com/example/hello-service";
 pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 pub const BUILDER: &str = "https://cargo-provenance.dev/builders/local/v1";
@@ -393,20 +393,25 @@ impl Fixture {
 
     /// `verify REF --key KEY` plus `extra`.
     pub fn verify_with(&self, reference: &str, key: &Path, extra: &[&str]) -> Outcome {
-        let out = assert_cmd::Command::cargo_bin("cargo-provenance")
-            .unwrap()
-            .arg("verify")
-            .arg(reference)
-            .arg("--key")
-            .arg(key)
-            .args(extra)
-            .output()
-            .unwrap();
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        let key = key.display().to_string();
+        let mut args = vec![reference, "--key", &key];
+        args.extend(extra);
+        run_verify(&args)
+    }
+}
+
+/// Runs `cargo-provenance verify ARGS...`.
+pub fn run_verify(args: &[&str]) -> Outcome {
+    let out = assert_cmd::Command::cargo_bin("cargo-provenance")
+        .unwrap()
+        .arg("verify")
+        .args(args)
+        .output()
+        .unwrap();
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
