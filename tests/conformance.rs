@@ -85,9 +85,9 @@ fn managed_key_cases_give_the_expected_result() {
             );
         } else {
             assert_eq!(o.code, 0, "{name} must verify:\n{}{}", o.stdout, o.stderr);
-            // Rekor inclusion proofs are not verified offline: said, never passed.
+            // With the trusted root, the log entry is checked offline: body, SET, inclusion.
             assert!(
-                o.stdout.contains("skip    tlog-inclusion"),
+                o.stdout.contains("pass    tlog-inclusion"),
                 "{name}:\n{}",
                 o.stdout
             );
@@ -136,4 +136,72 @@ fn every_case_is_classified() {
             "{name}: a key-based case outside managed-key-*: add it to the key-based test"
         );
     }
+}
+
+fn run_bundle(bundle: &Path, key: &Path, root: Option<&Path>) -> Outcome {
+    let dir = support::shared_dir().join("conformance/sigstore/bundle-verify");
+    let mut cmd = support::cargo_provenance();
+    cmd.arg("verify")
+        .arg("--bundle")
+        .arg(bundle)
+        .arg("--artifact")
+        .arg(dir.join("a.txt"))
+        .arg("--key")
+        .arg(key);
+    if let Some(r) = root {
+        cmd.arg("--trusted-root").arg(r);
+    }
+    let out = cmd.output().unwrap();
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn tampered_log_entries_fail_and_unverifiable_ones_are_skipped() {
+    let case = support::shared_dir()
+        .join("conformance/sigstore/bundle-verify/managed-key-and-trusted-root");
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.join("bundle.sigstore.json")).unwrap()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, root) = (case.join("key.pub"), case.join("trusted_root.json"));
+    let write = |name: &str, v: &serde_json::Value| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
+        p
+    };
+    let entry = "/verificationMaterial/tlogEntries/0";
+    let cases: [(&str, &str, serde_json::Value); 4] = [
+        ("proof", "/inclusionProof/hashes/0", "mP1ItkhGOy+dLvpQy98fgCaurhBWXc9i/uWmEMEpyLA=".into()),
+        ("set", "/inclusionPromise/signedEntryTimestamp", "MEUCIQCO6uaIl/S82pzGvha7eqf9b3zVQCIUlmfEyzGmgQ8BXAIgAlyHDDSsaikwq6tmJPJhVgEUZ3GzM9bzg6NyUQq343Y=".replace("Y=", "Q=").into()),
+        ("time", "/integratedTime", "1767810966".into()),
+        ("root", "/inclusionProof/rootHash", "sg9woqQRBW3wEuVnviCG01eNA0JbNx5tWRxb0LcxFyA=".into()),
+    ];
+    let expected = [
+        "tlog-inclusion",
+        "tlog-promise",
+        "tlog-promise",
+        "tlog-inclusion",
+    ];
+    for ((name, pointer, value), check) in cases.into_iter().zip(expected) {
+        let mut b = original.clone();
+        *b.pointer_mut(&format!("{entry}{pointer}")).unwrap() = value;
+        let o = run_bundle(&write(name, &b), &key, Some(&root));
+        assert_eq!(o.code, 1, "{name}: {}{}", o.stdout, o.stderr);
+        assert!(
+            o.stderr.contains(&format!("{check}: ")),
+            "{name}: {}",
+            o.stderr
+        );
+    }
+    // Without a trusted root nothing about the log can be confirmed: skipped, not passed.
+    let o = run_bundle(&case.join("bundle.sigstore.json"), &key, None);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("skip    tlog-promise") && o.stdout.contains("skip    tlog-inclusion"),
+        "{}",
+        o.stdout
+    );
 }

@@ -147,7 +147,12 @@ fn required_attestation_missing() {
         .fails("require")
         .says("vex: no verified attestation");
     // Once a signed VEX statement is attached, the same requirement holds.
-    attach_all(&f.layout, &f.img, &f.key.bundle(&vex(&f.img.subjects())), VEX);
+    attach_all(
+        &f.layout,
+        &f.img,
+        &f.key.bundle(&vex(&f.img.subjects())),
+        VEX,
+    );
     f.verify(&["--require", "provenance,sbom,vex"]).passes();
     let bare = Fixture::bare();
     bare.verify(&[]).fails("require").says("(none found)");

@@ -3,10 +3,12 @@
 //! What is verified: the entry's canonicalized body describes this very signature, digest
 //! and key (`tlog-entry`); with a trusted root (`--trusted-root`) holding the log's ECDSA
 //! key, the signed entry timestamp (Rekor's inclusion promise) verifies and the integration
-//! time lies inside the key's validity and not in the future (`tlog-promise`). What is not
-//! verified yet: Merkle inclusion proofs and signed checkpoints (`tlog-inclusion`, always
-//! reported as skipped). Key-based verification does not depend on the log; these checks
-//! only add evidence, and a failing one fails the verdict.
+//! time lies inside the key's validity and not in the future (`tlog-promise`); the Merkle
+//! inclusion proof (RFC 9162) leads from the entry to the proof's root hash, and the
+//! checkpoint (a signed note) commits to that root and tree size under the log's key
+//! (`tlog-inclusion`). Without a trusted root the checkpoint cannot be checked and
+//! `tlog-inclusion` is skipped, never passed. Key-based verification does not depend on the
+//! log; these checks only add evidence, and a failing one fails the verdict.
 
 use serde_json::Value;
 
@@ -136,13 +138,158 @@ pub fn check_entries(
             ),
             Some(root) => check_promise(report, entry, root, &label),
         }
+        check_inclusion(report, entry, root, &label);
+    }
+}
+
+fn hash_children(l: &[u8], r: &[u8]) -> [u8; 32] {
+    let mut v = Vec::with_capacity(65);
+    v.push(1u8);
+    v.extend_from_slice(l);
+    v.extend_from_slice(r);
+    *Digest::of(&v).as_bytes()
+}
+
+/// The root an RFC 9162 inclusion proof leads to for leaf `index` of a tree of `size`.
+pub fn root_from_inclusion_proof(
+    index: u64,
+    size: u64,
+    leaf: [u8; 32],
+    proof: &[[u8; 32]],
+) -> Option<[u8; 32]> {
+    if index >= size {
+        return None;
+    }
+    let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
+    let border = (index >> inner).count_ones() as usize;
+    if proof.len() != inner + border {
+        return None;
+    }
+    let mut h = leaf;
+    for (i, p) in proof[..inner].iter().enumerate() {
+        h = if (index >> i) & 1 == 0 {
+            hash_children(&h, p)
+        } else {
+            hash_children(p, &h)
+        };
+    }
+    for p in &proof[inner..] {
+        h = hash_children(p, &h);
+    }
+    Some(h)
+}
+
+/// Verifies a checkpoint (signed note): one signature line whose key hint is the log id's
+/// first 4 bytes verifies over the note's text; returns (tree size, root hash).
+fn verify_checkpoint(note: &str, log: &TrustedLog) -> std::result::Result<(u64, Vec<u8>), String> {
+    let key = log
+        .key
+        .as_ref()
+        .ok_or("the log's key type is not checked yet")?;
+    let (text, sigs) = note
+        .split_once("\n\n")
+        .ok_or("the checkpoint is not a signed note")?;
+    let text = format!("{text}\n");
+    let mut lines = text.lines();
+    let (_origin, size, root) = (lines.next(), lines.next(), lines.next());
+    let size: u64 = size
+        .and_then(|s| s.parse().ok())
+        .ok_or("the checkpoint has no tree size")?;
+    let root = root
+        .and_then(b64)
+        .ok_or("the checkpoint has no root hash")?;
+    let signed = sigs
+        .lines()
+        .filter_map(|l| l.strip_prefix("\u{2014} "))
+        .any(|l| {
+            l.rsplit_once(' ')
+                .and_then(|(_, sig)| b64(sig))
+                .filter(|raw| raw.len() > 4 && raw[..4] == log.log_id[..4.min(log.log_id.len())])
+                .is_some_and(|raw| verify_der(key, text.as_bytes(), &raw[4..]))
+        });
+    if !signed {
+        return Err("no checkpoint signature verifies against the log's key".into());
+    }
+    Ok((size, root))
+}
+
+fn check_inclusion(report: &mut Report, entry: &Value, root: Option<&TrustedRoot>, label: &str) {
+    let proof = &entry["inclusionProof"];
+    if !proof.is_object() {
         report.skip(
             "tlog-inclusion",
             None,
-            format!(
-                "{label}: Merkle inclusion proofs and checkpoints are not verified offline yet"
-            ),
+            format!("{label}: the entry has no inclusion proof"),
         );
+        return;
+    }
+    let leaf = entry["canonicalizedBody"]
+        .as_str()
+        .and_then(b64)
+        .map(|body| {
+            let mut v = vec![0u8];
+            v.extend_from_slice(&body);
+            *Digest::of(&v).as_bytes()
+        });
+    let hashes: Option<Vec<[u8; 32]>> = proof["hashes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|h| h.as_str().and_then(b64)?.try_into().ok())
+                .collect()
+        })
+        .unwrap_or(Some(Vec::new()));
+    let (Some(leaf), Some(hashes), Some(index), Some(size), Some(claimed)) = (
+        leaf,
+        hashes,
+        int(&proof["logIndex"]),
+        int(&proof["treeSize"]),
+        proof["rootHash"].as_str().and_then(b64),
+    ) else {
+        report.fail(
+            "tlog-inclusion",
+            None,
+            format!("{label}: the inclusion proof is malformed"),
+        );
+        return;
+    };
+    let computed = root_from_inclusion_proof(index as u64, size as u64, leaf, &hashes);
+    if computed.as_ref().map(|c| c.as_slice()) != Some(claimed.as_slice()) {
+        report.fail(
+            "tlog-inclusion",
+            None,
+            format!("{label}: the inclusion proof does not lead to its root hash"),
+        );
+        return;
+    }
+    let log_id = entry["logId"]["keyId"]
+        .as_str()
+        .and_then(b64)
+        .unwrap_or_default();
+    let log = root.and_then(|r| r.tlogs.iter().find(|l| l.log_id == log_id));
+    let (Some(log), Some(note)) = (log, proof["checkpoint"]["envelope"].as_str()) else {
+        report.skip(
+            "tlog-inclusion",
+            None,
+            format!("{label}: the proof leads to its root hash, but no checkpoint signed by a trusted log key confirms that root (give --trusted-root)"),
+        );
+        return;
+    };
+    match verify_checkpoint(note, log) {
+        Ok((s, r)) if s == size as u64 && r == claimed => report.pass(
+            "tlog-inclusion",
+            None,
+            format!(
+                "{label}: included in {}'s tree of size {size}, checkpoint signed by the log",
+                log.url
+            ),
+        ),
+        Ok(_) => report.fail(
+            "tlog-inclusion",
+            None,
+            format!("{label}: the signed checkpoint commits to another tree size or root hash"),
+        ),
+        Err(why) => report.fail("tlog-inclusion", None, format!("{label}: {why}")),
     }
 }
 
@@ -292,5 +439,28 @@ fn check_promise(report: &mut Report, entry: &Value, root: &TrustedRoot, label: 
                 log.url
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(n: u8) -> [u8; 32] {
+        *Digest::of(&[0, n]).as_bytes()
+    }
+
+    #[test]
+    fn inclusion_proofs_follow_rfc9162() {
+        // A tree of 3 leaves: root = H(H(l0, l1), l2).
+        let (l0, l1, l2) = (leaf(0), leaf(1), leaf(2));
+        let n01 = hash_children(&l0, &l1);
+        let root = hash_children(&n01, &l2);
+        assert_eq!(root_from_inclusion_proof(2, 3, l2, &[n01]), Some(root));
+        assert_eq!(root_from_inclusion_proof(0, 3, l0, &[l1, l2]), Some(root));
+        assert_eq!(root_from_inclusion_proof(1, 3, l1, &[l0, l2]), Some(root));
+        assert_ne!(root_from_inclusion_proof(1, 3, l1, &[l2, l0]), Some(root));
+        assert_eq!(root_from_inclusion_proof(3, 3, l2, &[n01]), None);
+        assert_eq!(root_from_inclusion_proof(2, 3, l2, &[]), None);
     }
 }
