@@ -260,3 +260,47 @@ fn a_platform_manifest_verifies_by_digest() {
     let o = f.verify_with(&missing, &f.key.pub_path, &[]);
     assert_eq!(o.code, 2, "{o:?}");
 }
+
+/// Adds a Rekor-style `dsse` log entry to a bundle; `payload_hash` overrides the recorded
+/// payload hash (a tampered entry).
+fn with_log_entry(bundle: &[u8], key_pem: &str, payload_hash: Option<&str>) -> Vec<u8> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let mut b: serde_json::Value = serde_json::from_slice(bundle).unwrap();
+    let payload = STANDARD
+        .decode(b["dsseEnvelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let hash = payload_hash
+        .map(str::to_owned)
+        .unwrap_or_else(|| cargo_provenance::util::digest::Digest::of(&payload).hex());
+    let body = serde_json::json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {
+        "payloadHash": {"algorithm": "sha256", "value": hash},
+        "signatures": [{"signature": b["dsseEnvelope"]["signatures"][0]["sig"], "verifier": STANDARD.encode(key_pem)}]}});
+    b["verificationMaterial"]["tlogEntries"] = serde_json::json!([{
+        "logIndex": "7", "logId": {"keyId": STANDARD.encode([1u8; 32])},
+        "kindVersion": {"kind": "dsse", "version": "0.0.1"}, "integratedTime": "1700000000",
+        "canonicalizedBody": STANDARD.encode(serde_json::to_vec(&body).unwrap())}]);
+    serde_json::to_vec(&b).unwrap()
+}
+
+#[test]
+fn log_entries_of_attestations_are_checked() {
+    let f = Fixture::bare();
+    let pem = std::fs::read_to_string(&f.key.pub_path).unwrap();
+    let good = with_log_entry(&f.key.bundle(&provenance(&f.img.subjects())), &pem, None);
+    attach_all(&f.layout, &f.img, &good, SLSA);
+    // The entry matches; the promise and inclusion cannot be confirmed without a trusted
+    // root: skipped, and the attestation still counts (the key is what is trusted).
+    f.verify(&[])
+        .passes()
+        .says("pass    tlog-entry")
+        .says("skip    tlog-promise");
+    let g = Fixture::bare();
+    let bad = with_log_entry(
+        &g.key.bundle(&provenance(&g.img.subjects())),
+        &pem,
+        Some(&"0".repeat(64)),
+    );
+    attach_all(&g.layout, &g.img, &bad, SLSA);
+    g.verify(&[]).fails_only(&["tlog-entry", "require"]);
+}

@@ -119,7 +119,11 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         };
         let source = verify::Source::open(&reference, args.plain_http)?;
         ui.status("Verifying", &reference);
-        let trust = Trust { key, expectations };
+        let trust = Trust {
+            key,
+            expectations,
+            trusted_root: root,
+        };
         let mut report = verify::verify_image(&source, &reference, &trust)?;
         if args.rebuild {
             let statements = report.statements.clone();

@@ -11,6 +11,7 @@ use super::checks::{self, CYCLONEDX_BOM, SLSA_PROVENANCE_V1, Target};
 use super::policy::Expectations;
 use super::report::{AttestationOutcome, Report, short};
 use super::source::{Fetched, Source};
+use super::tlog::{self, TrustedRoot};
 use crate::error::Result;
 use crate::formats::bundle::MEDIA_TYPES_READ;
 use crate::formats::dsse::Envelope;
@@ -37,6 +38,8 @@ pub struct Trust {
     pub key: PublicKey,
     /// What they must say.
     pub expectations: Expectations,
+    /// Transparency-log keys (`--trusted-root`), for bundles that carry log entries.
+    pub trusted_root: Option<TrustedRoot>,
 }
 
 /// Fetches a manifest or blob, digest checked. Outer error: it could not be fetched (exit
@@ -406,6 +409,7 @@ fn check_candidate(
         verified: false,
     };
     let att = Some(c.id.as_str());
+    let mut tlog_bundle = None;
     let envelope = match &c.evidence {
         Evidence::Unsigned => {
             report.ignore(
@@ -441,25 +445,13 @@ fn check_candidate(
                 );
                 return (outcome, None);
             }
-            Ok(Bundle {
-                content: Content::Message { .. },
-                ..
-            }) => {
-                report.ignore("bundle", att, "a message signature, not an attestation");
-                return (outcome, None);
-            }
-            Ok(Bundle {
-                content: Content::Dsse(e),
-                tlog_entries,
-                ..
-            }) => {
-                if !tlog_entries.is_empty() {
-                    report.skip(
-                        "tlog",
-                        att,
-                        "transparency-log entries are not checked in image mode",
-                    );
-                }
+            Ok(b) => {
+                let Content::Dsse(e) = &b.content else {
+                    report.ignore("bundle", att, "a message signature, not an attestation");
+                    return (outcome, None);
+                };
+                let e = e.clone();
+                tlog_bundle = Some(b);
                 e
             }
         },
@@ -480,6 +472,26 @@ fn check_candidate(
         ),
     );
     outcome.verified = true;
+    if let Some(b) = tlog_bundle.filter(|b| !b.tlog_entries.is_empty()) {
+        // The log entries, checked as in single-bundle mode, about this attestation.
+        let before = report.checks.len();
+        let sig = envelope
+            .signatures
+            .first()
+            .map(|s| s.sig.clone())
+            .unwrap_or_default();
+        tlog::check_entries(
+            report,
+            &b,
+            &Digest::of(&payload),
+            &sig,
+            &trust.key,
+            trust.trusted_root.as_ref(),
+        );
+        for c in &mut report.checks[before..] {
+            c.attestation = att.map(str::to_owned);
+        }
+    }
     let statement = match checks::parse_statement(&payload) {
         Ok(s) => s,
         Err(reason) => {
