@@ -266,6 +266,13 @@ pub fn run(
             &src.commit,
         ],
     )?;
+    // The image's `org.opencontainers.image.source` label comes from the repository's remote:
+    // give the clone the remotes of the repository it was cloned from.
+    git(&clone, &["remote", "remove", "origin"])?;
+    for name in git(Path::new(&top), &["remote"])?.lines() {
+        let url = git(Path::new(&top), &["remote", "get-url", name])?;
+        git(&clone, &["remote", "add", name, &url])?;
+    }
     let exe =
         std::env::current_exe().map_err(|e| Error::msg(format!("locating our own binary: {e}")))?;
     let mut cmd = Command::new(exe);
