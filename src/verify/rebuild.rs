@@ -179,6 +179,30 @@ pub fn differences(recorded: &Recorded, rebuilt: &BTreeMap<String, Vec<Digest>>)
     bins
 }
 
+/// ` (toolchain differs: ...)` when `rustc -vV` here is not the recorded toolchain.
+fn toolchain_difference(recorded: &Recorded, dir: &Path) -> Option<String> {
+    let mut cmd = Command::new("rustc");
+    cmd.current_dir(dir).arg("-vV");
+    if let Some(t) = &recorded.internal.toolchain.rustup_toolchain {
+        cmd.env("RUSTUP_TOOLCHAIN", t);
+    }
+    let out = String::from_utf8(cmd.output().ok()?.stdout).ok()?;
+    let field = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.trim().to_owned())
+    };
+    let t = &recorded.internal.toolchain;
+    let here = (field("release:")?, field("commit-hash:")?);
+    if here.0 == t.rustc_release && here.1 == t.rustc_commit_hash {
+        return None;
+    }
+    Some(format!(
+        " (toolchain differs: recorded rustc {} ({}), here {} ({}))",
+        t.rustc_release, t.rustc_commit_hash, here.0, here.1
+    ))
+}
+
 fn git(dir: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new("git")
         .current_dir(dir)
@@ -321,7 +345,12 @@ pub fn run(
             ),
         );
     } else {
-        report.fail("rebuild", None, format!("{}{dirty}", diffs.join("; ")));
+        let toolchain = toolchain_difference(&recorded, &clone).unwrap_or_default();
+        report.fail(
+            "rebuild",
+            None,
+            format!("{}{dirty}{toolchain}", diffs.join("; ")),
+        );
     }
     Ok(())
 }
