@@ -12,12 +12,16 @@ root=${FERRO_ROOT:-$here/target/ferro}
 port=${FERRO_PORT:-5077}
 bin=$root/bin/ferro-oci-server
 pidfile=$root/ferro.pid
+mkdir -p "$root"
+# Concurrent callers (tests run in parallel) install and start it once.
+exec 9>"$root/.lock"
+flock 9
 case "${1:-}" in
   install)
     [ -x "$bin" ] || cargo install --locked ferro-oci-server --version 1.0.0 --root "$root" -j "${JOBS:-1}"
     ;;
   start)
-    [ -x "$bin" ] || "$0" install
+    [ -x "$bin" ] || cargo install --locked ferro-oci-server --version 1.0.0 --root "$root" -j "${JOBS:-1}"
     if curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then exit 0; fi
     FERRO_OCI_LISTEN=127.0.0.1:$port RUST_LOG=warn nohup "$bin" >"$root/ferro.log" 2>&1 &
     echo $! >"$pidfile"

@@ -14,9 +14,17 @@ if ! bash scripts/peers.sh status 2>/dev/null | grep -q 'docker: running'; then
   bash scripts/peers.sh start
   started=1
 fi
-cleanup() { if [ "$started" = 1 ]; then bash scripts/peers.sh stop || true; fi; }
+cleanup() {
+  bash scripts/referrers-registry.sh stop || true
+  if [ "$started" = 1 ]; then bash scripts/peers.sh stop || true; fi
+}
 trap cleanup EXIT
 eval "$(bash scripts/peers.sh env)"
+
+# A second registry, with the OCI referrers API (ferro-oci-server from crates.io).
+JOBS=${JOBS:-2} bash scripts/referrers-registry.sh start
+eval "$(bash scripts/referrers-registry.sh env)"
+export FERRO_REG
 
 # Python checks (in-toto attestation framework's protobuf definitions) in a venv of our own.
 bash scripts/python-env.sh >/dev/null

@@ -12,12 +12,12 @@ use cargo_provenance::attest::{RunEnvironment, write_attestations};
 use cargo_provenance::keys::PrivateKey;
 use cargo_provenance::sign::KeySigner;
 
-/// `$INTOTO_PYTHON`, else the venv `target/intoto-venv`, else `python3`; panics with the
-/// install line when the package is missing.
+/// `$INTOTO_PYTHON`, else the venv `scripts/python-env.sh` makes (`target/pyenv`), else
+/// `python3`; panics with the install line when the package is missing.
 fn python() -> PathBuf {
     let candidates = [
         std::env::var_os("INTOTO_PYTHON").map(PathBuf::from),
-        Some(support::repo_root().join("target/intoto-venv/bin/python3")).filter(|p| p.exists()),
+        Some(support::repo_root().join("target/pyenv/bin/python")).filter(|p| p.exists()),
         Some(PathBuf::from("python3")),
     ];
     let py = candidates.into_iter().flatten().next().unwrap();
@@ -31,8 +31,8 @@ fn python() -> PathBuf {
         .unwrap_or(false);
     assert!(
         ok,
-        "{} lacks the in-toto-attestation package: `python3 -m venv target/intoto-venv && \
-         target/intoto-venv/bin/pip install in-toto-attestation` (or set INTOTO_PYTHON)",
+        "{} lacks the in-toto-attestation package: run `scripts/python-env.sh` (a venv in \
+         target/pyenv) or set INTOTO_PYTHON",
         py.display()
     );
     py

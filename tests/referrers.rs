@@ -6,14 +6,13 @@ mod oci_support;
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use cargo_provenance::formats::oci::{ANNOTATION_REF_NAME, Descriptor};
 use cargo_provenance::oci::layout::Layout;
 use cargo_provenance::oci::store::Store;
 use cargo_provenance::publish::{self, BundleInfo, Role};
 use cargo_provenance::util::digest::Digest;
-use oci_support::{Signer, make_image};
+use oci_support::{Signer, layout_files, make_image};
 
 pub const SLSA: &str = "https://slsa.dev/provenance/v1";
 pub const CDX: &str = "https://cyclonedx.org/bom";
@@ -180,25 +179,6 @@ fn concurrent_layout_attaches_keep_every_entry() {
     assert_eq!(descs.len(), 8);
     assert_eq!(listed, descs);
     assert_eq!(untagged(&layout).len(), 8);
-}
-
-/// Every file of a layout (blobs, index.json, oci-layout), by relative path.
-pub fn layout_files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            let p = e.path();
-            let name = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else if !name.starts_with('.') {
-                out.insert(name, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 #[test]

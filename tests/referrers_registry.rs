@@ -16,7 +16,7 @@ use cargo_provenance::oci::registry::{Options, RegistryClient};
 use cargo_provenance::oci::store::Store;
 use cargo_provenance::publish::{self, BundleInfo, Role};
 use cargo_provenance::util::digest::Digest;
-use oci_support::{ChaosProxy, Signer, make_image};
+use oci_support::{ChaosProxy, Signer, layout_files, make_image};
 use support::Peers;
 
 const SLSA: &str = "https://slsa.dev/provenance/v1";
@@ -30,6 +30,8 @@ struct Fixture {
     index: Descriptor,
     platforms: Vec<Descriptor>,
     signer: Signer,
+    /// (a referrer of the index, a referrer of that referrer).
+    nested: (Digest, Digest),
 }
 
 fn fixture(seed: &str) -> Fixture {
@@ -62,12 +64,28 @@ fn fixture(seed: &str) -> Fixture {
         };
         publish::attach_to_image(&store, &index, "app", &info).unwrap();
     }
+    // A referrer of a referrer: a statement about the index's first referrer.
+    let first = store.referrers(&index.digest).unwrap()[0].clone();
+    let review = "https://example.com/review/v1";
+    let b = signer.bundle(
+        &[("referrer".into(), first.digest)],
+        review,
+        serde_json::json!({"ok": true}),
+    );
+    let info = BundleInfo {
+        bundle_json: &b,
+        predicate_type: review,
+        role: Role::Vex,
+        created: "2024-01-02T03:04:05Z",
+    };
+    let nested = publish::attach_bundle(&store, &first.bare(), "referrer", &info).unwrap();
     Fixture {
         dir,
         layout,
         index,
         platforms,
         signer,
+        nested: (first.digest, nested.digest),
     }
 }
 
@@ -284,7 +302,7 @@ fn concurrent_attaches(
                 tag.to_owned(),
             );
             std::thread::spawn(move || {
-                let store = Store::Registry(client(&format!("{repo}:v1")));
+                let store = Store::Registry(Box::new(client(&format!("{repo}:v1"))));
                 let b = signer.bundle(
                     &[(format!("w{i}"), subject.digest)],
                     SLSA,
@@ -319,15 +337,19 @@ fn eight_concurrent_attaches_all_land_in_the_fallback_index() {
         .iter()
         .map(|d| d.digest)
         .collect();
-    let mine = concurrent_attaches(&repo, &fx.index, &signer, 8, "a");
-    assert_eq!(mine.len(), 8);
+    let n: usize = std::env::var("REFERRERS_WRITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let mine = concurrent_attaches(&repo, &fx.index, &signer, n, "a");
+    assert_eq!(mine.len(), n);
     let idx = fallback_index(&client(&format!("{repo}:v1")), &fx.index.digest).unwrap();
     let listed: Vec<Digest> = idx.manifests.iter().map(|d| d.digest).collect();
     let set: BTreeSet<Digest> = listed.iter().copied().collect();
     assert_eq!(listed.len(), set.len(), "no duplicates");
-    assert!(mine.is_subset(&set), "all 8 concurrent referrers present");
+    assert!(mine.is_subset(&set), "all {n} concurrent referrers present");
     assert!(before.is_subset(&set), "earlier referrers kept");
-    assert_eq!(set.len(), before.len() + 8);
+    assert_eq!(set.len(), before.len() + n);
 }
 
 #[test]
@@ -399,7 +421,7 @@ fn a_later_referrer_leaves_tag_index_and_earlier_referrers_unchanged() {
     let platform_before = fallback_index(&c, &fx.platforms[0].digest)
         .unwrap()
         .manifests;
-    let store = Store::Registry(c);
+    let store = Store::Registry(Box::new(c));
     let vex = fx.signer.bundle(
         &[("app".into(), fx.index.digest)],
         "https://openvex.dev/ns/v0.2.0",
@@ -473,25 +495,19 @@ fn layout_registry_layout_round_trip_is_byte_identical() {
             "{label}: same files"
         );
         assert!(a == b, "{label}: byte-identical layouts");
+        let back_store = Store::Layout(Layout::open(&back).unwrap());
+        let nested: Vec<Digest> = back_store
+            .referrers(&fx.nested.0)
+            .unwrap()
+            .iter()
+            .map(|d| d.digest)
+            .collect();
+        assert_eq!(
+            nested,
+            vec![fx.nested.1],
+            "{label}: referrers of referrers travel too"
+        );
     }
-}
-
-fn layout_files(root: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let e = e.unwrap();
-            let p = e.path();
-            let name = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else if !name.starts_with('.') {
-                out.insert(name, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -503,4 +519,71 @@ fn unreachable_registry_is_exit_2_naming_it() {
         .code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("127.0.0.1:9/nothing"), "{err}");
+}
+
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn oras_discovers_referrers_in_our_oci_layout() {
+    let peers = Peers::get();
+    let fx = fixture("layout-oras");
+    let root = fx.layout.root().display().to_string();
+    // oras 1.2 resolves `DIR@digest` only for top-level index.json entries, so platform
+    // manifests are selected with `--platform` from the tag, as a user would.
+    let targets = std::iter::once((fx.index.digest, None)).chain(
+        fx.platforms
+            .iter()
+            .map(|p| (p.digest, Some(p.platform.as_ref().unwrap().to_string()))),
+    );
+    for (digest, platform) in targets {
+        let mut cmd = peers.cmd("oras");
+        cmd.args(["discover", "--oci-layout", "--format", "json"]);
+        if let Some(p) = &platform {
+            cmd.args(["--platform", p]);
+        }
+        let out = support::run(cmd.arg(format!("{root}:v1")));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let oras: BTreeMap<String, String> = v["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["digest"].as_str().unwrap().to_owned(),
+                    m["annotations"][publish::ANNOTATION_PREDICATE_TYPE]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                )
+            })
+            .collect();
+        let ours = our_discover(&format!("oci:{root}@{digest}"));
+        assert_eq!(ours, oras, "oras and we agree on the layout for {digest}");
+        let ours_by_platform = match &platform {
+            Some(p) => {
+                let out = support::cargo_provenance()
+                    .args([
+                        "discover",
+                        "--format",
+                        "json",
+                        "--platform",
+                        p,
+                        &format!("oci:{root}:v1"),
+                    ])
+                    .assert()
+                    .success();
+                let v: serde_json::Value =
+                    serde_json::from_slice(&out.get_output().stdout).unwrap();
+                assert_eq!(
+                    v["digest"],
+                    digest.to_string(),
+                    "--platform {p} selects the manifest"
+                );
+                v["manifests"].as_array().unwrap().len()
+            }
+            None => ours.len(),
+        };
+        assert_eq!(ours_by_platform, oras.len());
+        let types: BTreeSet<&str> = oras.values().map(String::as_str).collect();
+        assert_eq!(types, BTreeSet::from([CDX, SLSA]));
+    }
 }

@@ -167,7 +167,7 @@ fn external(input: &ProvenanceInput) -> ExternalParameters {
     let c = &input.inputs.cargo;
     let source = input.inputs.git.as_ref().map(|g| SourceParameters {
         uri: g.remote_url.as_deref().and_then(sanitize::git_uri),
-        git_ref: g.head_ref.clone(),
+        git_ref: git_ref(g),
         commit: g.commit.clone(),
         path: g.package_path.clone(),
         dirty: g.dirty,
@@ -199,6 +199,14 @@ fn external(input: &ProvenanceInput) -> ExternalParameters {
         image: input.image_name.clone(),
         platforms,
     }
+}
+
+/// The ref built: the branch HEAD points to, else (detached, as CI checkouts of a tag are) the
+/// first tag pointing at HEAD.
+fn git_ref(g: &crate::inspect::model::GitState) -> Option<String> {
+    g.head_ref
+        .clone()
+        .or_else(|| g.tags.first().map(|t| format!("refs/tags/{t}")))
 }
 
 fn strip_digest(reference: &str) -> &str {
@@ -254,7 +262,7 @@ fn resolved_dependencies(input: &ProvenanceInput) -> Vec<ResourceDescriptor> {
         let base = g.remote_url.as_deref().and_then(sanitize::git_uri);
         out.push(ResourceDescriptor {
             name: Some("source".into()),
-            uri: base.map(|u| match &g.head_ref {
+            uri: base.map(|u| match git_ref(g) {
                 Some(r) => format!("{u}@{r}"),
                 None => u,
             }),

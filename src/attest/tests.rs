@@ -145,6 +145,29 @@ fn provenance_content() {
 }
 
 #[test]
+fn detached_head_at_a_tag_records_the_tag() {
+    let mut f = fixture(true);
+    let g = f.inputs.git.as_mut().unwrap();
+    g.head_ref = None;
+    g.detached = true;
+    g.tags = vec!["v1.0.0".into()];
+    let st = provenance::statement(&f).unwrap();
+    let ext: ExternalParameters =
+        serde_json::from_value(st.predicate.build_definition.external_parameters.clone()).unwrap();
+    assert_eq!(
+        ext.source.unwrap().git_ref.as_deref(),
+        Some("refs/tags/v1.0.0")
+    );
+    f.inputs.git.as_mut().unwrap().tags.clear();
+    let st = provenance::statement(&f).unwrap();
+    let uri = st.predicate.build_definition.resolved_dependencies[0]
+        .uri
+        .clone()
+        .unwrap();
+    assert_eq!(uri, "git+https://github.com/example/hello-service");
+}
+
+#[test]
 fn unknown_external_parameters_are_rejected_by_the_typed_reader() {
     let st = provenance::statement(&fixture(true)).unwrap();
     let mut ext = st.predicate.build_definition.external_parameters.clone();
@@ -229,4 +252,26 @@ fn write_attestations_signed_and_unsigned() {
     assert_eq!(st.predicate_type, SBOM_PREDICATE_TYPE);
     assert_eq!(st.predicate["bomFormat"], "CycloneDX");
     assert!(sbom_statement(b"[1]", vec![]).is_err());
+}
+
+#[test]
+fn reproducible_outputs_are_byte_identical_across_runs() {
+    let signer = crate::sign::KeySigner::new(crate::keys::PrivateKey::generate());
+    let run = |started: i64| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = fixture(true);
+        f.started_on = started;
+        f.finished_on = started + 10;
+        let prov = provenance::statement(&f).unwrap();
+        let sbom =
+            sbom_statement(br#"{"bomFormat":"CycloneDX"}"#, provenance::subjects(&f)).unwrap();
+        write_attestations(dir.path(), &prov, Some(&sbom), Some(&signer)).unwrap();
+        [
+            "provenance.intoto.json",
+            "provenance.sigstore.json",
+            "sbom.sigstore.json",
+        ]
+        .map(|n| std::fs::read(dir.path().join(n)).unwrap())
+    };
+    assert_eq!(run(1_800_000_000), run(1_900_000_000));
 }

@@ -21,6 +21,10 @@ pub struct Args {
     /// List only referrers with this artifact type.
     #[arg(long, value_name = "TYPE")]
     pub artifact_type: Option<String>,
+    /// For an image index: discover the referrers of the manifest for this platform
+    /// (`os/arch[/variant]`, like `oras discover --platform`).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
     /// Use HTTP, not HTTPS, for the registry (always the case for loopback hosts).
     #[arg(long)]
     pub plain_http: bool,
@@ -34,7 +38,11 @@ pub fn run(args: Args, _ui: &Ui) -> Result<i32> {
         ..Options::default()
     };
     let store = Store::open(&reference, &opts, false)?;
-    let subject = store.resolve(&reference)?;
+    let mut subject = store.resolve(&reference)?;
+    if let Some(p) = &args.platform {
+        subject = crate::publish::select_platform(&store, &subject, p)
+            .map_err(|e| e.context(&args.reference))?;
+    }
     let nodes = discover(&store, &subject.digest, args.artifact_type.as_deref())?;
     let pinned = reference.with_digest(subject.digest);
     match args.format {

@@ -40,18 +40,20 @@ pub fn write_key_pair(
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
     let private_pem = key.to_encrypted_pem(password);
-    write_with_mode(&paths.private_key, private_pem.as_bytes(), 0o600)?;
+    write_with_mode(&paths.private_key, private_pem.as_bytes(), 0o600, force)?;
     write_with_mode(
         &paths.public_key,
         key.public_key().to_pem().as_bytes(),
         0o644,
+        force,
     )?;
     Ok(paths)
 }
 
 /// Atomic write (temporary file in the same directory, synced, renamed) with `mode` set on the
-/// temporary file before any byte is written.
-fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+/// temporary file before any byte is written. Without `replace`, a file that appeared in the
+/// meantime is not clobbered.
+fn write_with_mode(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -73,8 +75,12 @@ fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::io("syncing", tmp.path(), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("writing", path, e.error))?;
+    let persisted = if replace {
+        tmp.persist(path)
+    } else {
+        tmp.persist_noclobber(path)
+    };
+    persisted.map_err(|e| Error::io("writing", path, e.error))?;
     Ok(())
 }
 

@@ -305,6 +305,21 @@ mod tests {
     }
 
     #[test]
+    fn reads_cosign_1_label() {
+        let k = PrivateKey::generate();
+        let text = k
+            .to_encrypted_pem(b"pw")
+            .replace(encrypted::PEM_LABEL, encrypted::PEM_LABEL_COSIGN);
+        let back = parse_private_key(
+            text.as_bytes(),
+            Path::new("old.key"),
+            &FixedPassword("pw".into()),
+        )
+        .unwrap();
+        assert_eq!(back.key.public_key(), k.public_key());
+    }
+
+    #[test]
     fn unencrypted_pkcs8_warns() {
         let k = PrivateKey::generate();
         let text = pem::encode_string("PRIVATE KEY", LineEnding::LF, &k.pkcs8_der()).unwrap();

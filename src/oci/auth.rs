@@ -15,6 +15,9 @@ use std::process::{Command, Stdio};
 use base64::Engine as _;
 use serde::Deserialize;
 
+use reqwest::Url;
+
+use super::registry::describe_reqwest;
 use crate::error::{Error, Result};
 
 /// What to present to a registry.
@@ -118,10 +121,10 @@ pub fn credentials_from(path: &Path, registry: &str) -> Result<Option<Credential
         }
     }
     for k in &keys {
-        if let Some(entry) = config.auths.get(k) {
-            if let Some(c) = entry_credentials(entry, path, registry)? {
-                return Ok(Some(c));
-            }
+        if let Some(entry) = config.auths.get(k)
+            && let Some(c) = entry_credentials(entry, path, registry)?
+        {
+            return Ok(Some(c));
         }
     }
     if let Some(store) = &config.creds_store {
@@ -252,6 +255,95 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
         scheme: scheme.to_ascii_lowercase(),
         params,
     })
+}
+
+/// Gets a Bearer token for `repository` from the challenge's realm: a GET with Basic
+/// credentials, or docker's OAuth2 refresh-token POST for an identity token.
+pub(crate) async fn fetch_token(
+    http: &reqwest::Client,
+    registry: &str,
+    repository: &str,
+    creds: Option<&Credentials>,
+    params: &BTreeMap<String, String>,
+) -> Result<String> {
+    let realm = params.get("realm").ok_or_else(|| {
+        Error::msg(format!(
+            "{registry}'s bearer challenge names no token realm"
+        ))
+    })?;
+    let mut url = Url::parse(realm)
+        .map_err(|_| Error::msg(format!("{registry}'s token realm `{realm}` is not a URL")))?;
+    let scope = format!("repository:{}:pull,push", repository);
+    {
+        let mut q = url.query_pairs_mut();
+        if let Some(s) = params.get("service") {
+            q.append_pair("service", s);
+        }
+        q.append_pair("scope", &scope);
+        if let Some(s) = params.get("scope").filter(|s| **s != scope) {
+            q.append_pair("scope", s);
+        }
+    }
+    let req = match creds {
+        Some(Credentials::Basic { username, password }) => http.get(url).header(
+            reqwest::header::AUTHORIZATION,
+            basic_header(username, password),
+        ),
+        Some(Credentials::IdentityToken(t)) => {
+            // The OAuth2 refresh-token flow docker uses for identity tokens: a POST form.
+            let mut form = Url::parse("http://form.invalid/").expect("static URL");
+            {
+                let mut q = form.query_pairs_mut();
+                q.append_pair("grant_type", "refresh_token");
+                q.append_pair("refresh_token", t);
+                q.append_pair("client_id", "cargo-provenance");
+                q.append_pair("scope", &scope);
+                if let Some(s) = params.get("service") {
+                    q.append_pair("service", s);
+                }
+            }
+            let body = form.query().unwrap_or("").to_owned();
+            url.set_query(None);
+            http.post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+        }
+        None => http.get(url),
+    };
+    let resp = req.send().await.map_err(|e| {
+        Error::msg(format!(
+            "getting a token for {registry}: {}",
+            describe_reqwest(&e)
+        ))
+    })?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(Error::msg(format!(
+            "{registry}'s token service refused access ({status}); check the credentials \
+             in the docker config (`docker login {registry}`)"
+        )));
+    }
+    let bytes = resp.bytes().await.map_err(|e| {
+        Error::msg(format!(
+            "reading {registry}'s token: {}",
+            describe_reqwest(&e)
+        ))
+    })?;
+    let body: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|_| Error::msg(format!("{registry}'s token service sent no JSON token")))?;
+    body.get("token")
+        .or_else(|| body.get("access_token"))
+        .and_then(|t| t.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::msg(format!("{registry}'s token service sent no token")))
+}
+
+/// The `Authorization` value for Basic credentials.
+pub(crate) fn basic_header(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
 }
 
 #[cfg(test)]

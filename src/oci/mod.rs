@@ -5,4 +5,5 @@ pub mod layout;
 pub mod reference;
 pub mod referrers;
 pub mod registry;
+pub mod retry;
 pub mod store;

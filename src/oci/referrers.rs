@@ -73,7 +73,7 @@ pub fn layout_referrers(layout: &Layout, subject: &Digest) -> Result<Vec<Descrip
             out.push(referrer_descriptor(&bytes, &entry.media_type)?);
         }
     }
-    out.sort_by(|a, b| a.digest.cmp(&b.digest));
+    out.sort_by_key(|d| d.digest);
     Ok(out)
 }
 
@@ -90,7 +90,7 @@ pub fn registry_referrers(client: &RegistryClient, subject: &Digest) -> Result<V
     }
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|d| seen.insert(d.digest));
-    out.sort_by(|a, b| a.digest.cmp(&b.digest));
+    out.sort_by_key(|d| d.digest);
     Ok(out)
 }
 
@@ -209,9 +209,16 @@ pub fn update_fallback(client: &RegistryClient, subject: &Digest, desc: &Descrip
         }
         let bytes = serde_json::to_vec(&index)
             .map_err(|e| Error::msg(format!("serialising the referrers index: {e}")))?;
-        match client.put_manifest(&tag, &bytes, MEDIA_TYPE_INDEX, etag.as_deref(), false) {
+        match client.put_manifest_classified(&tag, &bytes, MEDIA_TYPE_INDEX, etag.as_deref(), false)
+        {
             Ok(PutOutcome::Stored { .. }) => wrote = true,
             Ok(PutOutcome::PreconditionFailed) => {}
+            Ok(PutOutcome::Rejected(message)) => {
+                return Err(Error::msg(format!(
+                    "the registry refused the referrers index {tag} for {}: {message}",
+                    desc.digest
+                )));
+            }
             Err(e) => {
                 // A dropped connection may or may not have stored it: re-read next round.
                 wrote = true;

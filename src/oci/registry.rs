@@ -20,50 +20,16 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
-use super::auth::{Credentials, credentials_for, parse_challenge};
+use super::auth::{Credentials, basic_header, credentials_for, parse_challenge};
 use super::reference::RegistryRef;
+pub use super::retry::RetryPolicy;
+pub(crate) use super::retry::rand_u32;
 use crate::error::{Error, Result};
 use crate::formats::oci::{
     ImageIndex, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_INDEX,
     MEDIA_TYPE_MANIFEST,
 };
 use crate::util::digest::Digest;
-
-/// How often and how patiently transient failures are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts per request, the first included.
-    pub attempts: u32,
-    /// Delay before the first retry; doubled each time.
-    pub base_delay: Duration,
-    /// Upper bound for one delay (also for a server's `Retry-After`).
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 6,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(5),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay before retry number `n` (0-based), with a little jitter.
-    pub fn delay(&self, n: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << n.min(16));
-        let jitter = Duration::from_millis(u64::from(rand_u32() % 50));
-        (exp + jitter).min(self.max_delay)
-    }
-}
-
-/// A cheap random number for jitter (no cryptographic use).
-pub(crate) fn rand_u32() -> u32 {
-    use rand_core::RngCore;
-    rand_core::OsRng.next_u32()
-}
 
 /// Options for connecting to a registry.
 #[derive(Debug, Clone, Default)]
@@ -98,6 +64,9 @@ pub enum PutOutcome {
     },
     /// 412: the `If-Match` precondition failed (someone else wrote first).
     PreconditionFailed,
+    /// A definitive refusal (4xx other than 408, 412, 429): retrying will not help. Only
+    /// [`RegistryClient::put_manifest_classified`] returns it.
+    Rejected(String),
 }
 
 /// A client for one repository of one registry.
@@ -302,62 +271,14 @@ impl RegistryClient {
         &self,
         params: &std::collections::BTreeMap<String, String>,
     ) -> Result<String> {
-        let registry = &self.reference.registry;
-        let realm = params.get("realm").ok_or_else(|| {
-            Error::msg(format!(
-                "{registry}'s bearer challenge names no token realm"
-            ))
-        })?;
-        let mut url = Url::parse(realm)
-            .map_err(|_| Error::msg(format!("{registry}'s token realm `{realm}` is not a URL")))?;
-        let scope = format!("repository:{}:pull,push", self.reference.repository);
-        {
-            let mut q = url.query_pairs_mut();
-            if let Some(s) = params.get("service") {
-                q.append_pair("service", s);
-            }
-            q.append_pair("scope", &scope);
-            if let Some(s) = params.get("scope").filter(|s| **s != scope) {
-                q.append_pair("scope", s);
-            }
-        }
-        let mut req = self.http.get(url);
-        match &self.creds {
-            Some(Credentials::Basic { username, password }) => {
-                req = req.header(
-                    reqwest::header::AUTHORIZATION,
-                    basic_header(username, password),
-                );
-            }
-            Some(Credentials::IdentityToken(t)) => {
-                // Docker's refresh-token flow is a POST form; registries accept the basic
-                // `<token>` user as well, which keeps this a GET.
-                req = req.header(reqwest::header::AUTHORIZATION, basic_header("<token>", t));
-            }
-            None => {}
-        }
-        let resp = req.send().await.map_err(|e| {
-            Error::msg(format!(
-                "getting a token for {registry}: {}",
-                describe_reqwest(&e)
-            ))
-        })?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(Error::msg(format!(
-                "{registry}'s token service refused access ({status}); check the credentials \
-                 in the docker config (`docker login {registry}`)"
-            )));
-        }
-        let body: serde_json::Value = resp
-            .json()
-            .await
-            .map_err(|_| Error::msg(format!("{registry}'s token service sent no JSON token")))?;
-        body.get("token")
-            .or_else(|| body.get("access_token"))
-            .and_then(|t| t.as_str())
-            .map(str::to_owned)
-            .ok_or_else(|| Error::msg(format!("{registry}'s token service sent no token")))
+        super::auth::fetch_token(
+            &self.http,
+            &self.reference.registry,
+            &self.reference.repository,
+            self.creds.as_ref(),
+            params,
+        )
+        .await
     }
 
     fn unexpected(&self, method: &Method, what: &str, r: &Resp) -> Error {
@@ -426,6 +347,23 @@ impl RegistryClient {
         if_match: Option<&str>,
         retry: bool,
     ) -> Result<PutOutcome> {
+        match self.put_manifest_classified(reference, bytes, media_type, if_match, retry)? {
+            PutOutcome::Rejected(message) => Err(Error::msg(message)),
+            other => Ok(other),
+        }
+    }
+
+    /// Like [`RegistryClient::put_manifest`], but a definitive refusal (4xx) is
+    /// [`PutOutcome::Rejected`] rather than an error, so that callers looping on transient
+    /// failures can stop at once.
+    pub fn put_manifest_classified(
+        &self,
+        reference: &str,
+        bytes: &[u8],
+        media_type: &str,
+        if_match: Option<&str>,
+        retry: bool,
+    ) -> Result<PutOutcome> {
         let what = format!("manifest {reference}");
         let mut headers = vec![("Content-Type", media_type.to_owned())];
         if let Some(tag) = if_match {
@@ -441,6 +379,14 @@ impl RegistryClient {
         )?;
         if r.status == StatusCode::PRECONDITION_FAILED {
             return Ok(PutOutcome::PreconditionFailed);
+        }
+        if r.status.is_client_error()
+            && r.status != StatusCode::REQUEST_TIMEOUT
+            && r.status != StatusCode::TOO_MANY_REQUESTS
+        {
+            return Ok(PutOutcome::Rejected(
+                self.unexpected(&Method::PUT, &what, &r).to_string(),
+            ));
         }
         if !r.status.is_success() {
             return Err(self.unexpected(&Method::PUT, &what, &r));
@@ -608,16 +554,8 @@ fn retry_after(h: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-fn basic_header(user: &str, password: &str) -> String {
-    use base64::Engine as _;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
-}
-
 /// A short description of a transport error (no URL: it could carry an upload state).
-fn describe_reqwest(e: &reqwest::Error) -> String {
+pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
     let kind = if e.is_connect() {
         "cannot connect"
     } else if e.is_timeout() {
@@ -639,13 +577,6 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_is_bounded() {
-        let p = RetryPolicy::default();
-        assert!(p.delay(0) >= Duration::from_millis(100));
-        assert!(p.delay(30) <= p.max_delay);
-    }
 
     #[test]
     fn loopback_uses_http_and_others_https() {

@@ -19,7 +19,7 @@ pub enum Store {
     /// An OCI image layout directory.
     Layout(Layout),
     /// One repository of a registry.
-    Registry(RegistryClient),
+    Registry(Box<RegistryClient>),
 }
 
 impl Store {
@@ -35,7 +35,7 @@ impl Store {
                 };
                 Ok(Store::Layout(layout))
             }
-            Reference::Registry(r) => Ok(Store::Registry(RegistryClient::new(r, opts)?)),
+            Reference::Registry(r) => Ok(Store::Registry(Box::new(RegistryClient::new(r, opts)?))),
         }
     }
 
@@ -122,6 +122,22 @@ impl Store {
                 })?;
                 Ok((m.bytes, m.media_type))
             }
+        }
+    }
+
+    /// Like [`Store::get_manifest`], but `None` when the store does not have it (other
+    /// errors stay errors).
+    pub fn find_manifest(&self, digest: &Digest) -> Result<Option<(Vec<u8>, String)>> {
+        match self {
+            Store::Layout(l) => {
+                if !l.has_blob(digest) {
+                    return Ok(None);
+                }
+                self.get_manifest(digest).map(Some)
+            }
+            Store::Registry(c) => Ok(c
+                .get_manifest(&digest.to_string())?
+                .map(|m| (m.bytes, m.media_type))),
         }
     }
 

@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::formats::oci::{Descriptor, ImageIndex, ImageManifest};
+use crate::oci::reference::Reference;
 use crate::oci::referrers::subject_of;
+use crate::oci::registry::Options;
 use crate::oci::store::{Store, is_index};
 use crate::util::digest::Digest;
 
@@ -26,6 +28,8 @@ pub struct CopyReport {
     pub blobs_copied: usize,
     /// Blobs the destination already had.
     pub blobs_skipped: usize,
+    /// Referrers listed for a subject but missing from the source (skipped).
+    pub dangling: usize,
 }
 
 struct Copier<'a> {
@@ -34,6 +38,58 @@ struct Copier<'a> {
     done: BTreeSet<Digest>,
     report: CopyReport,
     progress: &'a dyn Fn(&str),
+}
+
+/// `cargo provenance push SRC DEST` as a library call (also what `build --push` uses):
+/// resolves `src`, copies the image with every referrer to `dest` (a destination without a
+/// tag takes the source's tag; `oci:` destinations are created when missing). Returns the
+/// destination reference pinned to the image's digest, and the report.
+pub fn push(
+    src: &str,
+    dest: &str,
+    opts: &Options,
+    progress: &dyn Fn(&str),
+) -> Result<(Reference, CopyReport)> {
+    let src_ref = Reference::parse(src)?;
+    let mut dst_ref = Reference::parse(dest)?;
+    let src_store = Store::open(&src_ref, opts, false)?;
+    let image = src_store.resolve(&src_ref)?;
+    // Registry references default to `latest` when parsed, so look at the text.
+    let dest_names_tag = match &dst_ref {
+        Reference::Layout(l) => l.tag.is_some() || l.digest.is_some(),
+        Reference::Registry(_) => {
+            let last = dest.rsplit('/').next().unwrap_or("");
+            last.contains(':') || last.contains('@')
+        }
+    };
+    if !dest_names_tag && let Some(t) = src_ref.tag() {
+        dst_ref = dst_ref.with_tag(Some(t));
+    }
+    if let Some(d) = dst_ref.digest()
+        && d != image.digest
+    {
+        return Err(Error::msg(format!(
+            "{dest}: the destination names digest {d} but the source image is {}",
+            image.digest
+        )));
+    }
+    let dst_store = Store::open(&dst_ref, opts, true)?;
+    let tag = dst_ref.tag().map(str::to_owned);
+    let report = copy_image(&src_store, &image, &dst_store, tag.as_deref(), progress)?;
+    let pinned = match dst_ref.tag() {
+        Some(t) => {
+            let mut r = dst_ref.with_digest(image.digest);
+            if let Reference::Registry(x) = &mut r {
+                x.tag = Some(t.to_owned());
+            }
+            if let Reference::Layout(x) = &mut r {
+                x.tag = Some(t.to_owned());
+            }
+            r
+        }
+        None => dst_ref.with_digest(image.digest),
+    };
+    Ok((pinned, report))
 }
 
 /// Copies `image` (a descriptor resolved in `src`) to `dst`, tagging it `tag` there, with all
@@ -69,7 +125,21 @@ impl Copier<'_> {
         if !self.done.insert(*digest) {
             return Ok(());
         }
-        let (bytes, reported_type) = self.src.get_manifest(digest)?;
+        let (bytes, reported_type) = match referrer_of {
+            // A referrer listed for a subject but gone from the source (deleted, or a stale
+            // fallback index written by another tool): nothing to copy.
+            Some(subject) => match self.src.find_manifest(digest)? {
+                Some(found) => found,
+                None => {
+                    self.report.dangling += 1;
+                    (self.progress)(&format!(
+                        "skipped referrer {digest} of {subject}: listed but not in the source"
+                    ));
+                    return Ok(());
+                }
+            },
+            None => self.src.get_manifest(digest)?,
+        };
         let media_type = declared_media_type(&bytes).unwrap_or(reported_type);
         if is_index(&media_type) {
             let index: ImageIndex = serde_json::from_slice(&bytes)

@@ -171,6 +171,6 @@ mod tests {
         assert_eq!(s.lines().count(), 6, "{s}");
         assert!(s.lines().nth(1).unwrap().starts_with("└── t/bundle"));
         assert!(s.contains("https://slsa.dev/provenance/v1  (image-attestation)"));
-        assert!(s.contains("        └── t/sig"), "{s}");
+        assert!(s.contains("    │   └── t/sig"), "{s}");
     }
 }

@@ -191,6 +191,43 @@ pub fn image_subjects(store: &Store, image: &Descriptor, name: &str) -> Result<V
     Ok(out)
 }
 
+/// The platform manifest of `image` (an index) for `platform` (`os/arch[/variant]`).
+pub fn select_platform(store: &Store, image: &Descriptor, platform: &str) -> Result<Descriptor> {
+    if !is_index(&image.media_type) {
+        return Err(Error::msg(format!(
+            "--platform {platform}: {} is a single manifest, not an index",
+            image.digest
+        )));
+    }
+    let (bytes, _) = store.get_manifest(&image.digest)?;
+    let index: ImageIndex = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::msg(format!("image index {} is not valid: {e}", image.digest)))?;
+    let found: Vec<&Descriptor> = index
+        .manifests
+        .iter()
+        .filter(|m| {
+            m.platform
+                .as_ref()
+                .is_some_and(|p| p.to_string() == platform)
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.bare()),
+        _ => {
+            let have: Vec<String> = index
+                .manifests
+                .iter()
+                .filter_map(|m| m.platform.as_ref().map(|p| p.to_string()))
+                .collect();
+            Err(Error::msg(format!(
+                "no single manifest for platform {platform} in index {} (it has: {})",
+                image.digest,
+                have.join(", ")
+            )))
+        }
+    }
+}
+
 /// Attaches one bundle to the image index **and** every platform manifest it names. Returns
 /// the referrer descriptors, index first.
 pub fn attach_to_image(

@@ -168,5 +168,21 @@ pub fn verify_bundle(bundle: &Bundle, key: &PublicKey) -> Result<VerifiedPayload
     verify_envelope(envelope, key)
 }
 
+/// Parses a bundle (`origin` names it), verifies its DSSE signature with `key` and parses the
+/// signed in-toto statement (v1 or v0.1). A bundle that does not parse is an input error
+/// (exit 2); a bad signature or a signed payload that is not a valid statement fails the check
+/// (exit 1).
+pub fn verify_statement_bundle(
+    bytes: &[u8],
+    origin: &str,
+    key: &PublicKey,
+) -> Result<(Bundle, crate::formats::intoto::Statement)> {
+    let bundle = Bundle::parse(bytes, origin)?;
+    let verified = verify_bundle(&bundle, key).map_err(|e| e.context(origin))?;
+    let statement = crate::formats::intoto::Statement::parse(&verified.payload, origin)
+        .map_err(|e| Error::check_failed(e.to_string()))?;
+    Ok((bundle, statement))
+}
+
 #[cfg(test)]
 mod tests;

@@ -96,3 +96,42 @@ fn high_s_signatures_verify_like_go() {
     env2.signatures[0].sig = flipped.to_der().as_bytes().to_vec();
     verify_envelope(&env2, &signer.public_key()).unwrap();
 }
+
+#[test]
+fn verify_statement_bundle_parses_and_checks() {
+    let signer = KeySigner::new(rfc6979_key());
+    let st = br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"00"}}],"predicateType":"p","predicate":{}}"#;
+    let signed = sign_statement(st, &signer).unwrap();
+    let (_, parsed) =
+        verify_statement_bundle(&signed.bytes, "b.json", &signer.public_key()).unwrap();
+    assert_eq!(parsed.predicate_type, "p");
+    let other = PrivateKey::generate().public_key();
+    let e = verify_statement_bundle(&signed.bytes, "b.json", &other).unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    assert!(e.to_string().starts_with("b.json: "), "{e}");
+    let not_statement = sign_statement(b"{}", &signer).unwrap();
+    let e =
+        verify_statement_bundle(&not_statement.bytes, "c.json", &signer.public_key()).unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    assert_eq!(
+        verify_statement_bundle(b"{", "d.json", &signer.public_key())
+            .unwrap_err()
+            .exit_code(),
+        2
+    );
+}
+
+#[test]
+fn key_file_signer_warns_on_unencrypted_keys() {
+    use p256::pkcs8::der::pem::{LineEnding, encode_string};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("plain.pem");
+    let k = PrivateKey::generate();
+    std::fs::write(
+        &p,
+        encode_string("PRIVATE KEY", LineEnding::LF, &k.pkcs8_der()).unwrap(),
+    )
+    .unwrap();
+    let s = KeySigner::from_key_file(&p, &crate::ui::Ui::default()).unwrap();
+    assert_eq!(s.public_key(), k.public_key());
+}

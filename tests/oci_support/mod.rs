@@ -1,5 +1,5 @@
-//! Helpers for the referrers/push/discover tests: tiny OCI images in a layout, an inline
-//! DSSE signer making Sigstore bundles v0.3 that cosign verifies with `--key`, and a chaos
+//! Helpers for the referrers/push/discover tests: tiny OCI images in a layout, signed
+//! bundles from the project's signer (cosign verifies them with `--key`), and a chaos
 //! proxy that injects 500s, 429s and dropped connections in front of a registry.
 #![allow(dead_code)]
 
@@ -9,15 +9,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use base64::Engine as _;
 use cargo_provenance::formats::oci::{
     Descriptor, ImageConfig, ImageIndex, ImageManifest, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX,
     MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST, Platform, RootFs, RuntimeConfig,
 };
 use cargo_provenance::oci::layout::Layout;
 use cargo_provenance::util::digest::Digest;
-
-pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// A small multi-platform image in `layout`, tagged `tag`: per platform a config, one layer
 /// and a manifest; then an index. Returns the index descriptor and the platform manifests.
@@ -79,28 +76,25 @@ pub fn make_image(
     (idx, manifests)
 }
 
-/// An ECDSA P-256 key signing DSSE envelopes the way cosign does with `--key`.
+/// Signs statements with the project's own signer (`sign::KeySigner`, a fresh P-256 key):
+/// Sigstore bundles v0.3 that cosign verifies with `--key`.
 pub struct Signer {
-    key: p256::ecdsa::SigningKey,
+    signer: cargo_provenance::sign::KeySigner,
 }
 
 impl Signer {
     pub fn new() -> Signer {
         Signer {
-            key: p256::ecdsa::SigningKey::random(&mut rand_core::OsRng),
+            signer: cargo_provenance::sign::KeySigner::new(
+                cargo_provenance::keys::PrivateKey::generate(),
+            ),
         }
     }
 
     /// Writes the public key as PEM (cosign.pub) into `dir`, returns its path.
     pub fn write_pub(&self, dir: &Path) -> std::path::PathBuf {
-        use p256::pkcs8::EncodePublicKey;
-        let pem = self
-            .key
-            .verifying_key()
-            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
-            .unwrap();
         let p = dir.join("cosign.pub");
-        std::fs::write(&p, pem).unwrap();
+        std::fs::write(&p, self.signer.public_key().to_pem()).unwrap();
         p
     }
 
@@ -112,31 +106,17 @@ impl Signer {
         predicate_type: &str,
         predicate: serde_json::Value,
     ) -> Vec<u8> {
-        use p256::ecdsa::signature::Signer as _;
-        use p256::pkcs8::EncodePublicKey;
-        let statement = serde_json::json!({
-            "_type": "https://in-toto.io/Statement/v1",
-            "subject": subjects.iter().map(|(n, d)| serde_json::json!({"name": n, "digest": {"sha256": d.hex()}})).collect::<Vec<_>>(),
-            "predicateType": predicate_type,
-            "predicate": predicate,
-        });
-        let payload = serde_json::to_vec(&statement).unwrap();
-        let pt = "application/vnd.in-toto+json";
-        let mut pae = format!("DSSEv1 {} {} {} ", pt.len(), pt, payload.len()).into_bytes();
-        pae.extend_from_slice(&payload);
-        let sig: p256::ecdsa::Signature = self.key.sign(&pae);
-        let der = self.key.verifying_key().to_public_key_der().unwrap();
-        let hint = B64.encode(Digest::of(der.as_bytes()).as_bytes());
-        let bundle = serde_json::json!({
-            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-            "verificationMaterial": {"publicKey": {"hint": hint}},
-            "dsseEnvelope": {
-                "payload": B64.encode(&payload),
-                "payloadType": pt,
-                "signatures": [{"sig": B64.encode(sig.to_der().as_bytes())}],
-            }
-        });
-        serde_json::to_vec(&bundle).unwrap()
+        use cargo_provenance::formats::intoto::{ResourceDescriptor, Statement};
+        let subject = subjects
+            .iter()
+            .map(|(n, d)| ResourceDescriptor::named_sha256(n.clone(), d))
+            .collect();
+        let payload = Statement::new(subject, predicate_type, predicate)
+            .to_payload()
+            .unwrap();
+        cargo_provenance::sign::sign_statement(&payload, &self.signer)
+            .unwrap()
+            .bytes
     }
 }
 
@@ -259,7 +239,13 @@ fn handle(
     };
     let n = reqs.fetch_add(1, Ordering::SeqCst) + 1;
     let mut fault = schedule(n);
-    if fault != Fault::None && faults.fetch_add(1, Ordering::SeqCst) >= max {
+    if fault != Fault::None
+        && faults
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| {
+                (f < max).then_some(f + 1)
+            })
+            .is_err()
+    {
         fault = Fault::None;
     }
     match fault {
@@ -318,4 +304,24 @@ fn handle(
         conn.write_all(&out)?;
     }
     Ok(())
+}
+
+/// Every file of a layout (blobs, index.json, oci-layout) by relative path, without the
+/// lock file.
+pub fn layout_files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let p = e.path();
+            let name = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else if !name.starts_with('.') {
+                out.insert(name, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
 }
