@@ -149,3 +149,47 @@ fn cosign_legacy_tags_and_bundle_referrers_are_found() {
     assert_eq!(v["attestations"][0]["foundAs"], "referrer", "{}", o.stdout);
     assert_eq!(v["attestations"][0]["verified"], true, "{}", o.stdout);
 }
+
+/// The registry with the OCI referrers API (ferro-oci-server): `FERRO_REG` as
+/// `scripts/test.sh` exports it, else started with `scripts/referrers-registry.sh` on its
+/// default address. (Only `start` is called: the server inherits the script's lock, so a
+/// second call of the script would wait for it.)
+fn referrers_api_registry() -> String {
+    if let Ok(r) = std::env::var("FERRO_REG") {
+        return r;
+    }
+    let addr = "127.0.0.1:5077";
+    let up = std::process::Command::new("curl")
+        .args(["-fs", &format!("http://{addr}/v2/")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if up {
+        return addr.to_owned();
+    }
+    let script = support::repo_root().join("scripts/referrers-registry.sh");
+    let mut start = std::process::Command::new("bash");
+    start
+        .arg(&script)
+        .arg("start")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let status = start.status().unwrap();
+    assert!(
+        status.success(),
+        "ferro-oci-server did not start ({status})"
+    );
+    "127.0.0.1:5077".to_owned()
+}
+
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn registry_with_the_referrers_api() {
+    let reg = referrers_api_registry();
+    let f = Fixture::signed();
+    let dest = format!("{reg}/verify-api-{}:v1", std::process::id());
+    push(&f, &dest);
+    f.verify_with(&dest, &f.key.pub_path, &["--require", "provenance,sbom"])
+        .passes();
+    f.verify_with(&dest, &f.other.pub_path, &[])
+        .fails_only(&["require"]);
+}
