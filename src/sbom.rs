@@ -1,1 +1,0 @@
-//! The CycloneDX SBOM of exactly the crates compiled into the shipped binaries.

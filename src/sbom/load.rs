@@ -1,0 +1,459 @@
+//! What the SBOM is computed from, read in one pass and without changing anything:
+//! `cargo metadata --locked` (`--all-features` when features are asked for: the superset
+//! graph the selection is a part of), `rustc --print host-tuple --print cfg` for the host
+//! and `rustc --print cfg --target` for the target (to evaluate
+//! `[target.'cfg(..)'.dependencies]`), the Cargo.lock checksums and HEAD's commit time.
+//!
+//! The child processes run in parallel; the lockfile is parsed while cargo works. A stale
+//! lockfile makes cargo fail (`--locked`): that is an exit-2 error and the file is untouched.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+
+use cargo_metadata::cargo_platform::Cfg;
+use cargo_metadata::{Metadata, Package};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::select::Selection;
+
+/// Everything read from the project and the toolchain.
+#[derive(Debug)]
+pub struct Loaded {
+    /// `cargo metadata` (all features, all platforms).
+    pub metadata: Metadata,
+    /// The host triple (`rustc -vV`).
+    pub host: String,
+    /// `rustc --print cfg` for the host.
+    pub host_cfg: Vec<Cfg>,
+    /// The target triple (the host without `--target`).
+    pub target: String,
+    /// `rustc --print cfg --target <target>`.
+    pub target_cfg: Vec<Cfg>,
+    /// Cargo.lock checksums by `(name, version, source)`.
+    pub checksums: HashMap<(String, String, String), String>,
+    /// HEAD's committer time, when the workspace is in a git repository with commits.
+    pub commit_time: Option<i64>,
+    /// The `origin` (else first) remote URL without userinfo, when there is one.
+    pub remote_url: Option<String>,
+    /// `[workspace.package] version` of the root manifest, when set.
+    pub workspace_version: Option<String>,
+    /// The feature resolver the workspace asks for (`"1"`, `"2"`, `"3"`).
+    pub resolver: String,
+    /// Whether `cargo metadata` ran with `--all-features`.
+    pub all_features: bool,
+}
+
+impl Loaded {
+    /// The Cargo.lock checksum of a registry package.
+    pub fn checksum(&self, p: &Package) -> Option<&str> {
+        let source = p.source.as_ref()?.repr.clone();
+        self.checksums
+            .get(&(p.name.to_string(), p.version.to_string(), source))
+            .map(String::as_str)
+    }
+
+    /// The workspace root directory.
+    pub fn workspace_root(&self) -> &Path {
+        self.metadata.workspace_root.as_std_path()
+    }
+}
+
+/// Runs cargo and rustc and reads the lockfile and git state for `selection`;
+/// `all_features` forces `cargo metadata --all-features`.
+pub fn load(selection: &Selection, all_features: bool) -> Result<Loaded> {
+    let all_features =
+        all_features || selection.all_features || !selection.feature_list().is_empty();
+    let mut meta_cmd = metadata_command(selection, all_features);
+    let meta_child = meta_cmd.spawn().map_err(|e| {
+        Error::msg(format!(
+            "running `cargo metadata`: {e}; is cargo installed?"
+        ))
+    })?;
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    // One rustc for the host triple and its cfg (`--print host-tuple`, rustc 1.84+), with
+    // `rustc -vV` + `--print cfg` as the fallback for older toolchains.
+    let host_child = spawn_rustc(
+        &rustc,
+        &["--print", "host-tuple", "--print", "cfg"],
+        selection.target.is_none(),
+    )?;
+    let target_cfg_child = match &selection.target {
+        Some(t) => Some(spawn_rustc(
+            &rustc,
+            &["--print", "cfg", "--target", t],
+            true,
+        )?),
+        None => None,
+    };
+    let (host, host_cfg) = match wait_rustc(host_child, "rustc --print host-tuple --print cfg") {
+        Ok(out) => {
+            let (first, rest) = out.split_once('\n').unwrap_or((&out, ""));
+            (first.trim().to_owned(), parse_cfg(rest)?)
+        }
+        Err(_) => {
+            let vv = spawn_rustc(&rustc, &["-vV"], false)?;
+            let vv = wait_rustc(vv, "rustc -vV")?;
+            let host = vv
+                .lines()
+                .find_map(|l| l.strip_prefix("host: "))
+                .ok_or_else(|| Error::msg("`rustc -vV` printed no `host:` line"))?
+                .trim()
+                .to_owned();
+            let cfg = spawn_rustc(&rustc, &["--print", "cfg"], selection.target.is_none())?;
+            (host, parse_cfg(&wait_rustc(cfg, "rustc --print cfg")?)?)
+        }
+    };
+    let (target, target_cfg) = match (&selection.target, target_cfg_child) {
+        (Some(t), Some(child)) => (
+            t.clone(),
+            parse_cfg(&wait_rustc(child, "rustc --print cfg --target")?)?,
+        ),
+        _ => (host.clone(), host_cfg.clone()),
+    };
+    let metadata = wait_metadata(meta_child, selection)?;
+    let root = metadata.workspace_root.as_std_path().to_path_buf();
+    let checksums = read_lock_checksums(&root.join("Cargo.lock"))?;
+    let (workspace_version, resolver) = read_root_manifest(&root, &metadata);
+    let (commit_time, remote_url) = git_info(&root);
+    Ok(Loaded {
+        metadata,
+        host,
+        host_cfg,
+        target,
+        target_cfg,
+        checksums,
+        commit_time,
+        remote_url,
+        workspace_version,
+        resolver,
+        all_features,
+    })
+}
+
+fn metadata_command(selection: &Selection, all_features: bool) -> Command {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut c = Command::new(cargo);
+    c.args(["metadata", "--format-version", "1", "--locked"]);
+    // The graph must hold every optional dependency the selection can turn on. Without
+    // feature flags, cargo's graph for every member's default features is such a superset
+    // (fewer packages or `--no-default-features` only take away); with them, all features.
+    // When the resolution still meets an optional dependency the graph lacks (a non-member
+    // selected with -p), it is loaded again with all features.
+    if all_features {
+        c.arg("--all-features");
+    }
+    if let Some(m) = &selection.manifest_path {
+        c.arg("--manifest-path").arg(m);
+    }
+    if selection.offline {
+        c.arg("--offline");
+    }
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn wait_metadata(mut child: Child, selection: &Selection) -> Result<Metadata> {
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut out = Vec::with_capacity(1 << 20);
+    stdout
+        .read_to_end(&mut out)
+        .map_err(|e| Error::msg(format!("reading the output of `cargo metadata`: {e}")))?;
+    let status = child
+        .wait()
+        .map_err(|e| Error::msg(format!("waiting for `cargo metadata`: {e}")))?;
+    let stderr = err_thread.join().unwrap_or_default();
+    if !status.success() {
+        return Err(metadata_error(&stderr, selection));
+    }
+    serde_json::from_slice(&out)
+        .map_err(|e| Error::with_source("parsing the output of `cargo metadata`", e))
+}
+
+/// Turns cargo's failure into a message that names the file at fault.
+fn metadata_error(stderr: &str, selection: &Selection) -> Error {
+    let manifest = selection
+        .manifest_path
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "Cargo.toml".to_owned());
+    let detail = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n  ");
+    if stderr.contains("--locked") || stderr.contains("lock file") {
+        return Error::msg(format!(
+            "Cargo.lock of {manifest} is out of date with the manifests and cargo-provenance never \
+             rewrites it: run `cargo update --workspace` (or `cargo generate-lockfile`), review \
+             and commit the lockfile, then retry\n  {detail}"
+        ));
+    }
+    Error::msg(format!(
+        "`cargo metadata` failed for {manifest}:\n  {detail}"
+    ))
+}
+
+fn spawn_rustc(rustc: &str, args: &[&str], with_rustflags: bool) -> Result<Child> {
+    let mut c = Command::new(rustc);
+    c.args(args);
+    if with_rustflags {
+        c.args(env_rustflags());
+    }
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c.spawn()
+        .map_err(|e| Error::msg(format!("running `{rustc} {}`: {e}", args.join(" "))))
+}
+
+/// Rustflags from the environment, as cargo would pass them to `rustc --print cfg`
+/// (`CARGO_ENCODED_RUSTFLAGS` first, else `RUSTFLAGS`). Config-file rustflags are not read.
+fn env_rustflags() -> Vec<String> {
+    if let Ok(v) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+        return v
+            .split('\x1f')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
+    std::env::var("RUSTFLAGS")
+        .map(|v| v.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+fn wait_rustc(child: Child, what: &str) -> Result<String> {
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::msg(format!("running `{what}`: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::msg(format!(
+            "`{what}` failed: {}; check the target triple and the toolchain",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn parse_cfg(text: &str) -> Result<Vec<Cfg>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            Cfg::from_str(l.trim())
+                .map_err(|e| Error::msg(format!("`rustc --print cfg` printed `{l}`: {e}")))
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct LockFile {
+    #[serde(default)]
+    package: Vec<LockPackage>,
+    #[serde(default)]
+    metadata: HashMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct LockPackage {
+    name: String,
+    version: String,
+    source: Option<String>,
+    checksum: Option<String>,
+}
+
+/// Reads the `checksum` of every package of a Cargo.lock (v1 `[metadata]` entries included).
+pub fn read_lock_checksums(path: &Path) -> Result<HashMap<(String, String, String), String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
+    parse_lock_checksums(&text).map_err(|e| e.context(path.display()))
+}
+
+/// Parses the checksums out of Cargo.lock text.
+pub fn parse_lock_checksums(text: &str) -> Result<HashMap<(String, String, String), String>> {
+    let lock: LockFile =
+        toml::from_str(text).map_err(|e| Error::with_source("not a valid Cargo.lock", e))?;
+    let mut out = HashMap::with_capacity(lock.package.len());
+    for p in lock.package {
+        if let (Some(source), Some(sum)) = (p.source, p.checksum) {
+            out.insert((p.name, p.version, source), sum);
+        }
+    }
+    // Lockfile v1: `"checksum NAME VERSION (SOURCE)" = "HEX"`.
+    for (k, v) in lock.metadata {
+        let Some(rest) = k.strip_prefix("checksum ") else {
+            continue;
+        };
+        let mut it = rest.splitn(3, ' ');
+        if let (Some(n), Some(ver), Some(src)) = (it.next(), it.next(), it.next()) {
+            let src = src.trim_start_matches('(').trim_end_matches(')');
+            if v != "<none>" {
+                out.insert((n.to_owned(), ver.to_owned(), src.to_owned()), v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `[workspace.package] version` and the resolver version of the root manifest.
+fn read_root_manifest(root: &Path, metadata: &Metadata) -> (Option<String>, String) {
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+    let value: toml::Value =
+        toml::from_str(&text).unwrap_or(toml::Value::Table(Default::default()));
+    let ws = value.get("workspace");
+    let version = ws
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("version"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let explicit = ws
+        .and_then(|w| w.get("resolver"))
+        .or_else(|| value.get("package").and_then(|p| p.get("resolver")))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let resolver = explicit.unwrap_or_else(|| {
+        // Without `resolver`, the root package's edition decides (2021+ => "2").
+        let root_manifest = root.join("Cargo.toml");
+        let edition = metadata
+            .packages
+            .iter()
+            .find(|p| p.manifest_path.as_std_path() == root_manifest)
+            .map(|p| p.edition.as_str().to_owned());
+        match edition.as_deref() {
+            Some("2015") | Some("2018") => "1".to_owned(),
+            Some(_) => "2".to_owned(),
+            None => "1".to_owned(),
+        }
+    });
+    (version, resolver)
+}
+
+/// HEAD's committer time and the remote URL (userinfo removed), when in a git repository.
+fn git_info(root: &Path) -> (Option<i64>, Option<String>) {
+    let Ok(repo) = git2::Repository::discover(root) else {
+        return (None, None);
+    };
+    let time = repo
+        .head()
+        .ok()
+        .and_then(|h| h.peel_to_commit().ok())
+        .map(|c| c.committer().when().seconds());
+    let remote = repo
+        .find_remote("origin")
+        .ok()
+        .and_then(|r| r.url().ok().map(strip_userinfo));
+    (time, remote)
+}
+
+/// Removes `user:password@` from a URL (`https://u:t@host/x` -> `https://host/x`); scp-style
+/// addresses (`git@host:x`) are kept.
+pub fn strip_userinfo(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if let Some((_, host)) = authority.rsplit_once('@') {
+            return format!("{scheme}://{host}{path}");
+        }
+    }
+    url.to_owned()
+}
+
+/// `path` relative to `base` with `/` separators (`..` segments when outside `base`).
+pub fn relative_path(path: &Path, base: &Path) -> String {
+    let path: Vec<_> = path.components().collect();
+    let base: Vec<_> = base.components().collect();
+    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> =
+        std::iter::repeat_n("..".to_owned(), base.len() - common).collect();
+    parts.extend(
+        path[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// The directory of a package (its manifest's parent).
+pub fn package_dir(p: &Package) -> PathBuf {
+    p.manifest_path
+        .as_std_path()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_checksums_v3_and_v1() {
+        let v3 = r#"
+version = 3
+[[package]]
+name = "itoa"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "abc"
+[[package]]
+name = "local"
+version = "0.1.0"
+"#;
+        let m = parse_lock_checksums(v3).unwrap();
+        assert_eq!(m.len(), 1);
+        let key = (
+            "itoa".to_owned(),
+            "1.0.0".to_owned(),
+            "registry+https://github.com/rust-lang/crates.io-index".to_owned(),
+        );
+        assert_eq!(m[&key], "abc");
+        let v1 = r#"
+[[package]]
+name = "itoa"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+[metadata]
+"checksum itoa 1.0.0 (registry+https://github.com/rust-lang/crates.io-index)" = "def"
+"#;
+        assert_eq!(parse_lock_checksums(v1).unwrap()[&key], "def");
+        assert!(parse_lock_checksums("[[package]]\nname = 1").is_err());
+    }
+
+    #[test]
+    fn userinfo_is_removed() {
+        assert_eq!(
+            strip_userinfo("https://u:t@github.com/a/b"),
+            "https://github.com/a/b"
+        );
+        assert_eq!(
+            strip_userinfo("git@github.com:a/b.git"),
+            "git@github.com:a/b.git"
+        );
+        assert_eq!(
+            strip_userinfo("https://github.com/a/b"),
+            "https://github.com/a/b"
+        );
+    }
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(relative_path(Path::new("/w/a/b"), Path::new("/w")), "a/b");
+        assert_eq!(relative_path(Path::new("/w"), Path::new("/w")), ".");
+        assert_eq!(
+            relative_path(Path::new("/x/y"), Path::new("/w/z")),
+            "../../x/y"
+        );
+    }
+}

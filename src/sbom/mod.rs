@@ -1,0 +1,577 @@
+//! The CycloneDX SBOM of exactly the crates compiled into the shipped binaries.
+//!
+//! [`generate`] reads the project ([`load`]: `cargo metadata --locked`, `rustc` cfgs,
+//! Cargo.lock checksums, git), replays cargo's feature resolution for the selection
+//! ([`resolve`]: which crates are linked, which only run at build time), and writes the
+//! document ([`cyclonedx`]). `docs/sbom.md` says where every field comes from.
+
+pub mod cyclonedx;
+pub mod license;
+pub mod load;
+pub mod resolve;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use cargo_metadata::Package;
+
+use crate::error::{Error, Result};
+use crate::inspect::model::{BuiltBinary, CompiledUnit};
+use crate::select::Selection;
+use crate::ui::Ui;
+use crate::util::digest::Digest;
+pub use cyclonedx::{ComponentScope, ComponentSpec, Kind};
+use load::{Loaded, relative_path, strip_userinfo};
+use resolve::{Resolution, Use};
+
+/// The CycloneDX schema version to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpecVersion {
+    /// CycloneDX 1.4.
+    V1_4,
+    /// CycloneDX 1.5 (the default).
+    #[default]
+    V1_5,
+}
+
+impl std::str::FromStr for SpecVersion {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "1.4" => Ok(SpecVersion::V1_4),
+            "1.5" => Ok(SpecVersion::V1_5),
+            _ => Err(Error::msg(format!(
+                "CycloneDX spec version `{s}` is not supported: use 1.4 or 1.5"
+            ))),
+        }
+    }
+}
+
+/// What `metadata.component` describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SbomSubject {
+    /// The root package (or, in workspace mode with several packages, the workspace).
+    Application,
+    /// A container image: `metadata.component` is the image, purl `pkg:oci/NAME@sha256%3A...`.
+    Image {
+        /// The image name as given to `build --image` (`[registry/]repo[:tag]`).
+        name: String,
+        /// The image (index) digest.
+        digest: Digest,
+    },
+}
+
+/// What to describe and how.
+#[derive(Debug, Clone)]
+pub struct SbomRequest<'a> {
+    /// The cargo selection (packages, bins, features, target, manifest).
+    pub selection: &'a Selection,
+    /// The schema version.
+    pub spec_version: SpecVersion,
+    /// What `metadata.component` is.
+    pub subject: SbomSubject,
+    /// The built binaries (sha256 of each file); empty when nothing was built.
+    pub binaries: Vec<BuiltBinary>,
+    /// The units cargo compiled (from `build`): every required crate must be among them.
+    pub compiled_units: Option<Vec<CompiledUnit>>,
+    /// `SOURCE_DATE_EPOCH`; `None`: HEAD's commit time, and without git no timestamp.
+    pub source_date_epoch: Option<i64>,
+    /// One SBOM for every selected package's binaries (`--workspace`).
+    pub workspace_mode: bool,
+}
+
+/// A generated SBOM.
+#[derive(Debug, Clone)]
+pub struct Sbom {
+    /// The document's bytes, as written to disk.
+    pub json: Vec<u8>,
+    /// `serialNumber` (`urn:uuid:...`, a UUID v5 of the content).
+    pub serial_number: String,
+    /// `metadata.component`.
+    pub subject: ComponentSpec,
+    /// The binaries and crates listed, sorted by bom-ref.
+    pub components: Vec<ComponentSpec>,
+    /// Warnings (also printed through the `Ui`).
+    pub warnings: Vec<String>,
+}
+
+impl Sbom {
+    /// The crates linked into the binaries (`scope: required`).
+    pub fn required(&self) -> impl Iterator<Item = &ComponentSpec> {
+        self.components
+            .iter()
+            .filter(|c| c.scope == Some(ComponentScope::Required))
+    }
+}
+
+/// One SBOM for the selection. Without `workspace_mode`, the selection must ship exactly
+/// one package's binaries.
+pub fn generate(req: &SbomRequest, ui: &Ui) -> Result<Sbom> {
+    let start = std::time::Instant::now();
+    let (loaded, res) = load_and_resolve(req.selection)?;
+    let resolved_at = start.elapsed();
+    let roots = shipped_roots(&loaded, &res, ui);
+    if !req.workspace_mode && roots.len() > 1 {
+        let names: Vec<&str> = roots
+            .iter()
+            .map(|&r| loaded.metadata.packages[r].name.as_str())
+            .collect();
+        return Err(Error::msg(format!(
+            "{} packages are selected ({}): use --workspace for one SBOM of all of them, -p NAME \
+             for one, or --output DIR for one file per package",
+            names.len(),
+            names.join(", ")
+        )));
+    }
+    let sbom = build(&loaded, &res, &roots, req, ui)?;
+    ui.verbose(
+        "Timing",
+        format!(
+            "load (cargo metadata, rustc, Cargo.lock, git) and resolve {} ms, document {} ms",
+            resolved_at.as_millis(),
+            (start.elapsed() - resolved_at).as_millis()
+        ),
+    );
+    Ok(sbom)
+}
+
+/// One SBOM per selected package that ships binaries, named by package (features resolved
+/// for the whole selection, as one `cargo build` of it would).
+pub fn generate_each(req: &SbomRequest, ui: &Ui) -> Result<Vec<(String, Sbom)>> {
+    let (loaded, res) = load_and_resolve(req.selection)?;
+    shipped_roots(&loaded, &res, ui)
+        .into_iter()
+        .map(|r| {
+            Ok((
+                loaded.metadata.packages[r].name.to_string(),
+                build(&loaded, &res, &[r], req, ui)?,
+            ))
+        })
+        .collect()
+}
+
+/// Loads the project and resolves the selection, loading again with all features when the
+/// default-feature graph turned out too small (see [`load::load`]).
+fn load_and_resolve(selection: &Selection) -> Result<(Loaded, Resolution)> {
+    let loaded = load::load(selection, false)?;
+    let res = resolve::resolve(&loaded, selection)?;
+    if res.incomplete && !loaded.all_features {
+        let loaded = load::load(selection, true)?;
+        let res = resolve::resolve(&loaded, selection)?;
+        return Ok((loaded, res));
+    }
+    Ok((loaded, res))
+}
+
+/// The packages whose binaries ship; the selected packages when no binary is selected.
+fn shipped_roots(loaded: &Loaded, res: &Resolution, ui: &Ui) -> Vec<usize> {
+    let mut roots: Vec<usize> = res.bins.iter().map(|b| b.package).collect();
+    roots.dedup();
+    if roots.is_empty() {
+        let names: Vec<&str> = res
+            .selected
+            .iter()
+            .map(|&p| loaded.metadata.packages[p].name.as_str())
+            .collect();
+        ui.warn(format!(
+            "no binary target selected in {}: the SBOM describes the libraries",
+            names.join(", ")
+        ));
+        roots = res.selected.clone();
+    }
+    roots
+}
+
+fn build(
+    loaded: &Loaded,
+    res: &Resolution,
+    roots: &[usize],
+    req: &SbomRequest,
+    ui: &Ui,
+) -> Result<Sbom> {
+    let pkgs = &loaded.metadata.packages;
+    let mut warnings = Vec::new();
+    let (uses, units) = res.scope(roots);
+    let mut components = Vec::new();
+    let mut refs: HashMap<usize, String> = HashMap::new();
+    for (&p, &u) in &uses {
+        let spec = library(loaded, res, &units, p, u);
+        refs.insert(p, spec.bom_ref.clone());
+        components.push(spec);
+    }
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (&p, r) in &refs {
+        deps.insert(r.clone(), dep_refs(res, &units, &refs, p));
+    }
+    let subject = subject(loaded, roots, req, &refs)?;
+    let mut subject_deps = BTreeSet::new();
+    let mut matched = 0;
+    for bin in res.bins.iter().filter(|b| roots.contains(&b.package)) {
+        let p = &pkgs[bin.package];
+        let built = req
+            .binaries
+            .iter()
+            .find(|b| b.package == *p.name && b.name == bin.name);
+        matched += usize::from(built.is_some());
+        let mut props = vec![(
+            "cargo-provenance:package".to_owned(),
+            format!("{}@{}", p.name, p.version),
+        )];
+        if let Some(b) = built {
+            props.push((
+                "cargo-provenance:path-in-image".to_owned(),
+                b.path_in_image.clone(),
+            ));
+        }
+        let spec = ComponentSpec {
+            bom_ref: format!("bin:{}/{}", p.name, bin.name),
+            kind: Kind::Application,
+            name: bin.name.clone(),
+            version: Some(p.version.to_string()),
+            scope: None,
+            sha256: built.map(|b| b.digest.hex()),
+            license: license::normalize(
+                p.license.as_deref(),
+                p.license_file.as_ref().map(|f| f.as_str()),
+            ),
+            purl: None,
+            vcs: p.repository.as_deref().map(strip_userinfo),
+            properties: props,
+        };
+        subject_deps.insert(spec.bom_ref.clone());
+        deps.insert(
+            spec.bom_ref.clone(),
+            dep_refs(res, &units, &refs, bin.package),
+        );
+        components.push(spec);
+    }
+    if matched < req.binaries.len() {
+        let unknown: Vec<String> = req
+            .binaries
+            .iter()
+            .filter(|b| {
+                !res.bins
+                    .iter()
+                    .any(|x| *pkgs[x.package].name == b.package && x.name == b.name)
+            })
+            .map(|b| format!("{}/{}", b.package, b.name))
+            .collect();
+        return Err(Error::msg(format!(
+            "built binaries {} are not among the selected binary targets: the build and the SBOM \
+             selection differ",
+            unknown.join(", ")
+        )));
+    }
+    if subject_deps.is_empty() {
+        for &r in roots {
+            subject_deps.extend(dep_refs(res, &units, &refs, r));
+            if let Some(own) = refs.get(&r) {
+                subject_deps.insert(own.clone());
+            }
+        }
+    }
+    deps.insert(subject.bom_ref.clone(), subject_deps);
+    if let Some(compiled) = &req.compiled_units {
+        warnings.extend(check_compiled(loaded, &uses, roots, compiled)?);
+    }
+    let epoch = req.source_date_epoch.or(loaded.commit_time);
+    let timestamp = match epoch {
+        Some(e) => Some(crate::util::time::rfc3339(e)?),
+        None => {
+            warnings.push(
+                "no SOURCE_DATE_EPOCH and no git commit: the SBOM has no metadata.timestamp"
+                    .to_owned(),
+            );
+            None
+        }
+    };
+    if loaded.resolver == "1" {
+        warnings.push(
+            "the workspace uses feature resolver 1; the SBOM follows resolver 2's rules, so a crate \
+             enabled only through dev- or build-dependency feature unification may be missing"
+                .to_owned(),
+        );
+    }
+    components.sort_by(|a, b| a.bom_ref.cmp(&b.bom_ref));
+    let doc = cyclonedx::Document {
+        spec_version: req.spec_version,
+        timestamp,
+        subject: subject.clone(),
+        components,
+        dependencies: deps,
+    };
+    let (json, serial_number) = cyclonedx::render(&doc)?;
+    for w in &warnings {
+        ui.warn(w);
+    }
+    Ok(Sbom {
+        json,
+        serial_number,
+        subject,
+        components: doc.components,
+        warnings,
+    })
+}
+
+/// The bom-refs of a package's dependencies among the listed components.
+fn dep_refs(
+    res: &Resolution,
+    units: &BTreeSet<resolve::Unit>,
+    refs: &HashMap<usize, String>,
+    p: usize,
+) -> BTreeSet<String> {
+    res.package_deps(p, units)
+        .into_iter()
+        .filter_map(|d| refs.get(&d).cloned())
+        .collect()
+}
+
+/// A stable id free of absolute paths, the same as `inspect` uses: `name@version` for
+/// crates.io, `+registry:<index>`, `+git:<url>#<rev>` or `+path:<relative path>` otherwise.
+pub fn package_key(loaded: &Loaded, p: &Package) -> String {
+    match source_of(loaded, p) {
+        Source::CratesIo => format!("{}@{}", p.name, p.version),
+        Source::Registry(url) => format!("{}@{}+registry:{url}", p.name, p.version),
+        Source::Git { url, rev } => format!("{}@{}+git:{url}#{rev}", p.name, p.version),
+        Source::Path(rel) => format!("{}@{}+path:{rel}", p.name, p.version),
+    }
+}
+
+/// Where a package comes from.
+enum Source {
+    CratesIo,
+    Registry(String),
+    Git { url: String, rev: String },
+    Path(String),
+}
+
+fn source_of(loaded: &Loaded, p: &Package) -> Source {
+    let Some(src) = p.source.as_ref().map(|s| s.repr.as_str()) else {
+        return Source::Path(relative_path(
+            &load::package_dir(p),
+            loaded.workspace_root(),
+        ));
+    };
+    if src == "registry+https://github.com/rust-lang/crates.io-index"
+        || src == "sparse+https://index.crates.io/"
+    {
+        return Source::CratesIo;
+    }
+    if let Some(rest) = src.strip_prefix("git+") {
+        let (url, rev) = rest.split_once('#').unwrap_or((rest, ""));
+        let url = url.split('?').next().unwrap_or(url);
+        return Source::Git {
+            url: strip_userinfo(url),
+            rev: rev.to_owned(),
+        };
+    }
+    let url = src.split_once('+').map_or(src, |(_, u)| u);
+    Source::Registry(strip_userinfo(url))
+}
+
+fn library(
+    loaded: &Loaded,
+    res: &Resolution,
+    units: &BTreeSet<resolve::Unit>,
+    p: usize,
+    used: Use,
+) -> ComponentSpec {
+    let pkg = &loaded.metadata.packages[p];
+    let (name, version) = (pkg.name.as_str(), pkg.version.to_string());
+    let mut props = Vec::new();
+    let purl = match source_of(loaded, pkg) {
+        Source::CratesIo => {
+            props.push(("cargo-provenance:source".to_owned(), "registry".to_owned()));
+            cyclonedx::cargo_purl(name, &version, &[])
+        }
+        Source::Registry(url) => {
+            props.push(("cargo-provenance:source".to_owned(), "registry".to_owned()));
+            cyclonedx::cargo_purl(name, &version, &[("repository_url", url)])
+        }
+        Source::Git { url, rev } => {
+            props.push(("cargo-provenance:source".to_owned(), "git".to_owned()));
+            cyclonedx::cargo_purl(name, &version, &[("vcs_url", format!("git+{url}@{rev}"))])
+        }
+        Source::Path(rel) => {
+            props.push(("cargo-provenance:source".to_owned(), "path".to_owned()));
+            props.push(("cargo-provenance:path".to_owned(), rel.clone()));
+            cyclonedx::cargo_purl(name, &version, &[("download_url", format!("file:{rel}"))])
+        }
+    };
+    let features: BTreeSet<&str> = [(p, false), (p, true)]
+        .iter()
+        .filter(|u| units.contains(u))
+        .filter_map(|u| res.features.get(u))
+        .flatten()
+        .filter(|f| pkg.features.contains_key(*f))
+        .map(String::as_str)
+        .collect();
+    if !features.is_empty() {
+        props.push((
+            "cargo-provenance:features".to_owned(),
+            features.into_iter().collect::<Vec<_>>().join(","),
+        ));
+    }
+    if res.proc_macro[p] {
+        props.push(("cargo-provenance:proc-macro".to_owned(), "true".to_owned()));
+    }
+    ComponentSpec {
+        bom_ref: package_key(loaded, pkg),
+        kind: Kind::Library,
+        name: name.to_owned(),
+        version: Some(version),
+        scope: Some(match used {
+            Use::Required => ComponentScope::Required,
+            Use::BuildOnly => ComponentScope::Excluded,
+        }),
+        sha256: loaded.checksum(pkg).map(str::to_owned),
+        license: license::normalize(
+            pkg.license.as_deref(),
+            pkg.license_file.as_ref().map(|f| f.as_str()),
+        ),
+        purl: Some(purl),
+        vcs: pkg.repository.as_deref().map(strip_userinfo),
+        properties: props,
+    }
+}
+
+fn subject(
+    loaded: &Loaded,
+    roots: &[usize],
+    req: &SbomRequest,
+    refs: &HashMap<usize, String>,
+) -> Result<ComponentSpec> {
+    let pkgs = &loaded.metadata.packages;
+    if let SbomSubject::Image { name, digest } = &req.subject {
+        let bare = name.split('@').next().unwrap_or(name);
+        return Ok(ComponentSpec {
+            bom_ref: format!("image:{bare}@{digest}"),
+            kind: Kind::Container,
+            name: bare.to_owned(),
+            version: Some(digest.to_string()),
+            scope: None,
+            sha256: Some(digest.hex()),
+            license: None,
+            purl: Some(cyclonedx::oci_purl(bare, &digest.hex())),
+            vcs: loaded.remote_url.clone(),
+            properties: Vec::new(),
+        });
+    }
+    if let [r] = roots {
+        let p = &pkgs[*r];
+        let mut key = package_key(loaded, p);
+        if refs.values().any(|v| *v == key) {
+            key = format!("app:{key}");
+        }
+        return Ok(ComponentSpec {
+            bom_ref: key,
+            kind: Kind::Application,
+            name: p.name.to_string(),
+            version: Some(p.version.to_string()),
+            scope: None,
+            sha256: None,
+            license: license::normalize(
+                p.license.as_deref(),
+                p.license_file.as_ref().map(|f| f.as_str()),
+            ),
+            purl: Some(cyclonedx::cargo_purl(&p.name, &p.version.to_string(), &[])),
+            vcs: p
+                .repository
+                .as_deref()
+                .map(strip_userinfo)
+                .or_else(|| loaded.remote_url.clone()),
+            properties: Vec::new(),
+        });
+    }
+    // A workspace: its root package, else the repository's name, else `workspace`.
+    let root_manifest = loaded.workspace_root().join("Cargo.toml");
+    let root_pkg = pkgs
+        .iter()
+        .find(|p| p.manifest_path.as_std_path() == root_manifest);
+    let name = root_pkg.map(|p| p.name.to_string()).unwrap_or_else(|| {
+        loaded
+            .remote_url
+            .as_deref()
+            .and_then(|u| u.trim_end_matches('/').rsplit(['/', ':']).next())
+            .map(|n| n.trim_end_matches(".git").to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "workspace".to_owned())
+    });
+    let version = root_pkg
+        .map(|p| p.version.to_string())
+        .or_else(|| loaded.workspace_version.clone());
+    let members: Vec<String> = roots.iter().map(|&r| pkgs[r].name.to_string()).collect();
+    Ok(ComponentSpec {
+        bom_ref: format!("workspace:{name}"),
+        kind: Kind::Application,
+        name,
+        version,
+        scope: None,
+        sha256: None,
+        license: None,
+        purl: None,
+        vcs: loaded.remote_url.clone(),
+        properties: vec![("cargo-provenance:packages".to_owned(), members.join(","))],
+    })
+}
+
+/// Checks the resolved set against what the build compiled: every required crate must have
+/// been compiled (else an error); units compiled but not listed come back as warnings.
+fn check_compiled(
+    loaded: &Loaded,
+    uses: &BTreeMap<usize, Use>,
+    roots: &[usize],
+    compiled: &[CompiledUnit],
+) -> Result<Vec<String>> {
+    let pkgs = &loaded.metadata.packages;
+    let by_id: HashMap<&str, usize> = pkgs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.repr.as_str(), i))
+        .collect();
+    let mut built: BTreeSet<usize> = BTreeSet::new();
+    let mut unknown: BTreeSet<String> = BTreeSet::new();
+    for u in compiled {
+        let idx = by_id.get(u.package_id.as_str()).copied().or_else(|| {
+            let mut it = pkgs
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| *p.name == u.name && p.version.to_string() == u.version);
+            match (it.next(), it.next()) {
+                (Some((i, _)), None) => Some(i),
+                _ => None,
+            }
+        });
+        let is_lib = u.target_kinds.iter().any(|k| {
+            !matches!(
+                k.as_str(),
+                "bin" | "custom-build" | "test" | "example" | "bench"
+            )
+        });
+        match idx {
+            Some(i) if uses.contains_key(&i) || roots.contains(&i) => {
+                if is_lib {
+                    built.insert(i);
+                }
+            }
+            _ => {
+                unknown.insert(format!("{}@{}", u.name, u.version));
+            }
+        }
+    }
+    let missing: Vec<String> = uses
+        .iter()
+        .filter(|(i, u)| **u == Use::Required && !built.contains(i))
+        .map(|(&i, _)| format!("{}@{}", pkgs[i].name, pkgs[i].version))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::msg(format!(
+            "crates resolved as linked into the binaries were not compiled by the build: {}; the \
+             build and the SBOM selection (features, target, packages) differ",
+            missing.join(", ")
+        )));
+    }
+    Ok(unknown
+        .into_iter()
+        .map(|u| format!("the build compiled {u}, which the SBOM does not list"))
+        .collect())
+}
