@@ -66,29 +66,37 @@ fn provenance_of(summary: &Value, commit: &str, dirty: bool) -> Value {
     packages.dedup();
     let mut names: Vec<&str> = bins.iter().map(|b| b["name"].as_str().unwrap()).collect();
     names.sort();
-    json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": subjects,
-        "predicateType": SLSA,
-        "predicate": {
-            "buildDefinition": {
-                "buildType": BUILD_TYPE,
-                "externalParameters": {
-                    "source": {"uri": "git+https://github.com/example/hello-service", "ref": "refs/heads/main", "commit": commit, "dirty": dirty},
-                    "packages": packages, "binaries": names, "profile": "release",
-                    "target": target, "builder": "native", "baseImage": "scratch", "platforms": platforms
-                },
-                "internalParameters": {
-                    "toolchain": {"rustcRelease": "x", "rustcCommitHash": "x", "rustcCommitDate": "x", "host": "x", "cargoVersion": "x"},
-                    "rustflagsSource": "none",
-                    "profileSettings": {"optLevel": "3", "lto": "false", "debug": "0", "strip": "none", "panic": "unwind"},
-                    "sourceDateEpoch": summary["source_date_epoch"], "reproducible": true
-                },
-                "resolvedDependencies": []
-            },
-            "runDetails": {"builder": {"id": BUILDER}}
-        }
-    })
+    let mut p = provenance(&Value::Array(subjects));
+    let def = &mut p["predicate"]["buildDefinition"];
+    let ext = &mut def["externalParameters"];
+    ext["source"]["commit"] = commit.into();
+    ext["source"]["dirty"] = dirty.into();
+    ext["packages"] = json!(packages);
+    ext["binaries"] = json!(names);
+    ext["target"] = target;
+    ext["platforms"] = Value::Array(platforms);
+    def["internalParameters"] = json!({
+        "toolchain": {"rustcRelease": "x", "rustcCommitHash": "x", "rustcCommitDate": "x", "host": "x", "cargoVersion": "x"},
+        "rustflagsSource": "none",
+        "profileSettings": {"optLevel": "3", "lto": "false", "debug": "0", "strip": "none", "panic": "unwind"},
+        "sourceDateEpoch": summary["source_date_epoch"], "reproducible": true
+    });
+    p
+}
+
+fn rebuild(reference: &str, key: &Key, repo: &Path) -> Outcome {
+    let (public, source) = (
+        key.pub_path.display().to_string(),
+        repo.display().to_string(),
+    );
+    run_verify(&[
+        reference,
+        "--key",
+        &public,
+        "--rebuild",
+        "--source",
+        &source,
+    ])
 }
 
 fn sign_and_attach(out: &Path, key: &Key, statement: &Value) -> String {
@@ -109,8 +117,6 @@ fn sign_and_attach(out: &Path, key: &Key, statement: &Value) -> String {
 fn rebuild_passes_on_the_example_and_names_a_changed_binary() {
     let (tmp, repo) = support::example_repo("hello-service");
     let key = Key::new(tmp.path(), 7);
-    let public = key.pub_path.display().to_string();
-    let source = repo.display().to_string();
     let commit = support::git(&repo, &["rev-parse", "HEAD"])
         .trim()
         .to_owned();
@@ -118,16 +124,9 @@ fn rebuild_passes_on_the_example_and_names_a_changed_binary() {
     let out = tmp.path().join("out1");
     let summary = build(&repo, &out);
     let reference = sign_and_attach(&out, &key, &provenance_of(&summary, &commit, false));
-    run_verify(&[
-        &reference,
-        "--key",
-        &public,
-        "--rebuild",
-        "--source",
-        &source,
-    ])
-    .passes()
-    .says("pass    rebuild");
+    rebuild(&reference, &key, &repo)
+        .passes()
+        .says("pass    rebuild");
 
     // A source file changed after the recorded commit, built as that commit.
     let main = repo.join("src/main.rs");
@@ -138,17 +137,10 @@ fn rebuild_passes_on_the_example_and_names_a_changed_binary() {
     let out2 = tmp.path().join("out2");
     let summary2 = build(&repo, &out2);
     let reference = sign_and_attach(&out2, &key, &provenance_of(&summary2, &commit, true));
-    run_verify(&[
-        &reference,
-        "--key",
-        &public,
-        "--rebuild",
-        "--source",
-        &source,
-    ])
-    .fails_only(&["rebuild"])
-    .says("binary /usr/local/bin/hello-service: recorded")
-    .says("uncommitted changes");
+    rebuild(&reference, &key, &repo)
+        .fails_only(&["rebuild"])
+        .says("binary /usr/local/bin/hello-service: recorded")
+        .says("uncommitted changes");
 }
 
 #[test]
@@ -161,18 +153,7 @@ fn rebuild_passes_on_the_workspace_example() {
     let out = tmp.path().join("out");
     let summary = build(&repo, &out);
     let reference = sign_and_attach(&out, &key, &provenance_of(&summary, &commit, false));
-    let (public, source) = (
-        key.pub_path.display().to_string(),
-        repo.display().to_string(),
-    );
-    run_verify(&[
-        &reference,
-        "--key",
-        &public,
-        "--rebuild",
-        "--source",
-        &source,
-    ])
-    .passes()
-    .says("pass    rebuild");
+    rebuild(&reference, &key, &repo)
+        .passes()
+        .says("pass    rebuild");
 }
