@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::checks::{KNOWN_BUILD_TYPES, SLSA_PROVENANCE_V1};
 use super::report::Report;
 use crate::attest::params::{ExternalParameters, InternalParameters};
+use crate::build::Summary;
 use crate::error::{Error, Result};
 use crate::ui::Ui;
 use crate::util::digest::Digest;
@@ -130,21 +131,17 @@ impl Recorded {
 }
 
 /// Rebuilt digests by subject name, from `summary.json`; the index under `index_name`.
-pub fn rebuilt_subjects(summary: &Value, index_name: &str) -> BTreeMap<String, Vec<Digest>> {
+pub fn rebuilt_subjects(summary: &Summary, index_name: &str) -> BTreeMap<String, Vec<Digest>> {
     let mut out: BTreeMap<String, Vec<Digest>> = BTreeMap::new();
-    let mut add = |name: &str, d: &Value| {
-        if let Some(d) = d.as_str().and_then(|s| s.parse().ok()) {
-            out.entry(name.to_owned()).or_default().push(d);
-        }
-    };
-    add(index_name, &summary["index_digest"]);
-    for p in summary["platforms"].as_array().into_iter().flatten() {
-        add(
-            p["platform"].as_str().unwrap_or_default(),
-            &p["manifest_digest"],
-        );
-        for b in p["binaries"].as_array().into_iter().flatten() {
-            add(b["path"].as_str().unwrap_or_default(), &b["digest"]);
+    out.entry(index_name.to_owned())
+        .or_default()
+        .push(summary.index_digest);
+    for p in &summary.platforms {
+        out.entry(p.platform.clone())
+            .or_default()
+            .push(p.manifest_digest);
+        for b in &p.binaries {
+            out.entry(b.path.clone()).or_default().push(b.digest);
         }
     }
     out
@@ -320,8 +317,9 @@ pub fn run(
         );
         return Ok(());
     }
-    let summary: Value = serde_json::from_slice(&crate::util::fs::read(&out.join("summary.json"))?)
-        .map_err(|e| Error::msg(format!("the rebuild's summary.json is not JSON: {e}")))?;
+    let summary: Summary =
+        serde_json::from_slice(&crate::util::fs::read(&out.join("summary.json"))?)
+            .map_err(|e| Error::msg(format!("the rebuild's summary.json is not valid: {e}")))?;
     let index_name = recorded
         .subjects
         .iter()
@@ -380,23 +378,24 @@ mod tests {
                 ("/usr/local/bin/hello".into(), d('c'), false),
             ],
         };
-        let summary = serde_json::json!({
-            "index_digest": d('a').to_string(),
-            "platforms": [{"platform": "linux/amd64", "manifest_digest": d('e').to_string(),
-                "binaries": [{"path": "/usr/local/bin/hello", "digest": d('f').to_string()}]}]
-        });
-        let diffs = differences(&rec, &rebuilt_subjects(&summary, "img"));
+        let summary = |index: char, manifest: char, binary: char| -> Summary {
+            serde_json::from_value(serde_json::json!({
+                "tag": "latest", "layout": "oci", "index_digest": d(index).to_string(),
+                "platforms": [{"platform": "linux/amd64", "manifest_digest": d(manifest).to_string(),
+                    "rust_target": "x86_64-unknown-linux-gnu",
+                    "binaries": [{"name": "hello", "package": "hello", "path": "/usr/local/bin/hello",
+                        "digest": d(binary).to_string(), "size": 1, "file": "bin/hello"}]}],
+                "builder": {}, "source_date_epoch": 1, "source_date_epoch_source": "env"
+            }))
+            .unwrap()
+        };
+        let diffs = differences(&rec, &rebuilt_subjects(&summary('a', 'e', 'f'), "img"));
         assert_eq!(diffs.len(), 2, "{diffs:?}");
         assert!(
             diffs[0].starts_with("binary /usr/local/bin/hello: recorded"),
             "{diffs:?}"
         );
         assert!(diffs[1].starts_with("image linux/amd64"), "{diffs:?}");
-        let same = serde_json::json!({
-            "index_digest": d('a').to_string(),
-            "platforms": [{"platform": "linux/amd64", "manifest_digest": d('b').to_string(),
-                "binaries": [{"path": "/usr/local/bin/hello", "digest": d('c').to_string()}]}]
-        });
-        assert!(differences(&rec, &rebuilt_subjects(&same, "img")).is_empty());
+        assert!(differences(&rec, &rebuilt_subjects(&summary('a', 'b', 'c'), "img")).is_empty());
     }
 }
