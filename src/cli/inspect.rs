@@ -1,6 +1,10 @@
 //! `cargo provenance inspect`.
 
+use std::io::Write;
+
+use super::ReportFormat;
 use crate::error::{Error, Result};
+use crate::inspect;
 use crate::ui::Ui;
 
 /// Flags of `cargo provenance inspect`.
@@ -9,11 +13,33 @@ pub struct Args {
     /// Cargo's selection flags.
     #[command(flatten)]
     pub selection: super::SelectionArgs,
+    /// Report format: human (text) or json (the build inputs as one JSON document).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human, value_name = "FMT")]
+    pub format: ReportFormat,
 }
 
 /// Runs the command; returns the exit code.
-pub fn run(_args: Args, _ui: &Ui) -> Result<i32> {
-    Err(Error::msg(
-        "`cargo provenance inspect` is not implemented yet",
-    ))
+pub fn run(args: Args, ui: &Ui) -> Result<i32> {
+    let inputs = inspect::collect(&args.selection.selection(), ui)?;
+    let text = match args.format {
+        ReportFormat::Human => inspect::report::human(&inputs),
+        ReportFormat::Json if ui.is_json() => {
+            // One object per line on stdout, like every other JSON message.
+            let mut line = serde_json::to_string(&inputs)
+                .map_err(|e| Error::with_source("serialising the build inputs", e))?;
+            line.push('\n');
+            line
+        }
+        ReportFormat::Json => {
+            let mut doc = serde_json::to_string_pretty(&inputs)
+                .map_err(|e| Error::with_source("serialising the build inputs", e))?;
+            doc.push('\n');
+            doc
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::msg(format!("writing to stdout: {e}")))?;
+    Ok(0)
 }

@@ -1,6 +1,369 @@
 //! Stage 1, inspect: what the build comes from (toolchain, git state, dependency graph,
 //! cargo settings), read without changing anything (Cargo.lock is never rewritten).
+//!
+//! [`collect`] runs `cargo metadata --locked` and, at the same time, `rustc -vV`, `cargo -V`,
+//! `rustup show active-toolchain` and the git probe, so that inspecting costs about what
+//! `cargo metadata` alone costs. Every field is described in `docs/inspect.md`.
 
+pub mod cargo_config;
+pub mod deps;
+pub mod git;
 pub mod model;
+pub mod profile;
+pub mod report;
+pub mod rustflags;
+pub mod toolchain;
+pub mod urls;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cargo_metadata::{Metadata, PackageId};
 
 pub use model::*;
+
+use crate::error::{Error, Result};
+use crate::select::Selection;
+use crate::ui::Ui;
+use cargo_config::CargoConfig;
+use toolchain::{Programs, ToolchainProbe, relative_to};
+
+/// Collects the build inputs of the selected packages. Warnings (no git, no commits) are
+/// printed through `ui` and kept in [`BuildInputs::warnings`].
+pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
+    let manifest = locate_manifest(selection)?;
+    let dir = manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let config = CargoConfig::load(&dir, cargo_home().as_deref())?;
+    let programs = Programs::find(&config);
+    let shown = selection
+        .manifest_path
+        .as_deref()
+        .unwrap_or(Path::new("Cargo.toml"));
+    ui.verbose(
+        "Inspecting",
+        format!(
+            "{} (cargo metadata --locked, rustc -vV, cargo -V, rustup, git)",
+            shown.display()
+        ),
+    );
+    let started = std::time::Instant::now();
+    // cargo metadata is the long pole: start it first.
+    let mut child = deps::spawn_metadata(&programs.cargo, selection, &manifest, &dir)?;
+    let probe = match ToolchainProbe::start(programs.clone(), &dir) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
+
+    // Cargo.lock sits at the workspace root, almost always the nearest one upwards: read it
+    // while cargo works, and again below if the workspace root turns out elsewhere.
+    let guessed_lock = dir
+        .ancestors()
+        .map(|d| d.join("Cargo.lock"))
+        .find(|p| p.is_file());
+    let (git, meta, settings, early_lock, meta_time) = std::thread::scope(|s| {
+        let git = s.spawn(|| (git::probe(&dir), started.elapsed()));
+        let lock = s.spawn(|| {
+            guessed_lock
+                .as_ref()
+                .map(|p| (p.clone(), deps::LockChecksums::read(p)))
+        });
+        let settings = s.spawn(
+            || -> Result<(Toolchain, String, bool, Vec<String>, String, Duration)> {
+                let tc = probe.finish()?;
+                let (target, explicit) =
+                    rustflags::target(selection.target.as_deref(), &config, &tc.host);
+                let (flags, source) = rustflags::effective(&config, &target, || {
+                    rustflags::target_cfgs(&programs, &dir, &target)
+                })?;
+                Ok((tc, target, explicit, flags, source, started.elapsed()))
+            },
+        );
+        let meta = deps::finish_metadata(child, &manifest);
+        let meta_time = started.elapsed();
+        (
+            git.join(),
+            meta,
+            settings.join(),
+            lock.join().ok().flatten(),
+            meta_time,
+        )
+    });
+    let meta = meta?;
+    let (toolchain, target, target_explicit, rustflags, rustflags_source, toolchain_time) =
+        settings.map_err(|_| Error::msg("internal error: the toolchain probe panicked"))??;
+    let (git, git_time) = git.map_err(|_| Error::msg("internal error: the git probe panicked"))?;
+
+    let root = PathBuf::from(meta.workspace_root.as_std_path());
+    let lock_path = root.join("Cargo.lock");
+    let lock = match early_lock {
+        Some((p, Ok(lock))) if p == lock_path => lock,
+        _ => deps::LockChecksums::read(&lock_path)?,
+    };
+    let roots = select_roots(&meta, selection, &manifest)?;
+    let dependencies = deps::graph(&meta, &lock, &roots)?;
+    let binaries = select_binaries(&meta, selection, &roots)?;
+    let manifest_profiles = read_profiles(&root.join("Cargo.toml"))?;
+    let profile = profile::resolve(
+        selection.profile_name(),
+        manifest_profiles.as_ref(),
+        &config,
+    )?;
+    let mut packages: Vec<String> = roots
+        .iter()
+        .filter_map(|id| meta.packages.iter().find(|p| &p.id == id))
+        .map(|p| p.name.to_string())
+        .collect();
+    packages.sort();
+    packages.dedup();
+    let workspace_path = match &git.workdir {
+        Some(w) => match relative_to(&root, w).as_str() {
+            "." => String::new(),
+            p => p.to_owned(),
+        },
+        None => String::new(),
+    };
+    for w in &git.warnings {
+        ui.warn(w);
+    }
+    ui.verbose(
+        "Timing",
+        format!(
+            "cargo metadata {:.3}s, toolchain {:.3}s, git {:.3}s, total {:.3}s",
+            meta_time.as_secs_f64(),
+            toolchain_time.as_secs_f64(),
+            git_time.as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    if let Some(g) = &git.state {
+        ui.verbose(
+            "Git",
+            format!(
+                "{} {}{}",
+                g.commit,
+                g.branch.as_deref().unwrap_or("(detached)"),
+                if g.dirty { " (dirty)" } else { "" }
+            ),
+        );
+    }
+    Ok(BuildInputs {
+        toolchain,
+        git: git.state,
+        cargo: CargoSettings {
+            target,
+            target_explicit,
+            rustflags,
+            rustflags_source,
+            profile,
+            features: selection.feature_list(),
+            all_features: selection.all_features,
+            no_default_features: selection.no_default_features,
+            packages,
+            binaries,
+            workspace_path,
+        },
+        dependencies,
+        warnings: git.warnings,
+    })
+}
+
+/// The manifest to inspect, absolute: `--manifest-path` (which must exist), else the
+/// nearest `Cargo.toml` from the current directory upwards, as cargo finds it.
+pub fn locate_manifest(selection: &Selection) -> Result<PathBuf> {
+    if let Some(path) = &selection.manifest_path {
+        if !path.exists() {
+            return Err(Error::msg(format!(
+                "manifest {} does not exist: pass the path of a Cargo.toml with --manifest-path",
+                path.display()
+            )));
+        }
+        if !path.is_file() {
+            return Err(Error::msg(format!(
+                "manifest {} is not a file: --manifest-path takes the path of a Cargo.toml \
+                 (e.g. {}/Cargo.toml)",
+                path.display(),
+                path.display()
+            )));
+        }
+        return path
+            .canonicalize()
+            .map_err(|e| Error::io("resolving", path, e));
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::msg(format!("cannot read the current directory: {e}")))?;
+    cwd.ancestors()
+        .map(|d| d.join("Cargo.toml"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::msg(format!(
+                "could not find Cargo.toml in {} or any parent directory: run in a cargo \
+                 project or pass --manifest-path",
+                cwd.display()
+            ))
+        })
+}
+
+/// `$CARGO_HOME`, else `~/.cargo`.
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+}
+
+/// The `[profile]` table of the workspace root manifest.
+fn read_profiles(root_manifest: &Path) -> Result<Option<toml::Table>> {
+    let text = std::fs::read_to_string(root_manifest)
+        .map_err(|e| Error::io("reading", root_manifest, e))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        Error::msg(format!(
+            "{} is not valid TOML: {}",
+            root_manifest.display(),
+            e.message()
+        ))
+    })?;
+    Ok(table.get("profile").and_then(|p| p.as_table()).cloned())
+}
+
+/// The packages the selection names: `-p` specs (`name` or `name@version`), `--workspace`,
+/// the owners of `--bin` targets, else the package of the manifest, else the workspace's
+/// default members.
+pub fn select_roots(
+    meta: &Metadata,
+    selection: &Selection,
+    manifest: &Path,
+) -> Result<Vec<PackageId>> {
+    let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
+    if selection.workspace {
+        return Ok(members.iter().map(|p| p.id.clone()).collect());
+    }
+    if !selection.packages.is_empty() {
+        let mut out = Vec::new();
+        for spec in &selection.packages {
+            let (name, version) = match spec.split_once(['@', ':']) {
+                Some((n, v)) => (n, Some(v)),
+                None => (spec.as_str(), None),
+            };
+            let matches: Vec<&cargo_metadata::Package> = meta
+                .packages
+                .iter()
+                .filter(|p| {
+                    p.name.as_str() == name && version.is_none_or(|v| p.version.to_string() == v)
+                })
+                .collect();
+            let preferred: Vec<&cargo_metadata::Package> = matches
+                .iter()
+                .copied()
+                .filter(|p| meta.workspace_members.contains(&p.id))
+                .collect();
+            let chosen = if preferred.len() == 1 {
+                preferred
+            } else {
+                matches
+            };
+            match chosen.as_slice() {
+                [one] => out.push(one.id.clone()),
+                [] => {
+                    return Err(Error::msg(format!(
+                        "package `{spec}` (-p) is not in the workspace or its dependencies; \
+                         workspace members: {}",
+                        member_names(&members)
+                    )));
+                }
+                many => {
+                    return Err(Error::msg(format!(
+                        "package `{spec}` (-p) is ambiguous: versions {}; write `{name}@VERSION`",
+                        many.iter()
+                            .map(|p| p.version.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
+        return Ok(out);
+    }
+    if !selection.bins.is_empty() {
+        let owners: Vec<PackageId> = members
+            .iter()
+            .filter(|p| {
+                p.targets
+                    .iter()
+                    .any(|t| t.is_bin() && selection.bins.contains(&t.name))
+            })
+            .map(|p| p.id.clone())
+            .collect();
+        if !owners.is_empty() {
+            return Ok(owners);
+        }
+        return Err(Error::msg(format!(
+            "no workspace member has a binary named {}; members: {}",
+            selection.bins.join(", "),
+            member_names(&members)
+        )));
+    }
+    let manifest = manifest.canonicalize().unwrap_or(manifest.to_path_buf());
+    if let Some(p) = members.iter().find(|p| {
+        let m = p.manifest_path.as_std_path();
+        m.canonicalize().unwrap_or(m.to_path_buf()) == manifest
+    }) {
+        return Ok(vec![p.id.clone()]);
+    }
+    if meta.workspace_default_members.is_available() {
+        Ok(meta
+            .workspace_default_packages()
+            .iter()
+            .map(|p| p.id.clone())
+            .collect())
+    } else {
+        Ok(members.iter().map(|p| p.id.clone()).collect())
+    }
+}
+
+fn member_names(members: &[&cargo_metadata::Package]) -> String {
+    let mut names: Vec<&str> = members.iter().map(|p| p.name.as_str()).collect();
+    names.sort();
+    names.join(", ")
+}
+
+/// The binaries of the selected packages (only those `--bin` names, when given), sorted.
+pub fn select_binaries(
+    meta: &Metadata,
+    selection: &Selection,
+    roots: &[PackageId],
+) -> Result<Vec<BinaryTarget>> {
+    let mut all = Vec::new();
+    for p in meta.packages.iter().filter(|p| roots.contains(&p.id)) {
+        for t in p.targets.iter().filter(|t| t.is_bin()) {
+            all.push(BinaryTarget {
+                package: p.name.to_string(),
+                name: t.name.clone(),
+                required_features: t.required_features.clone(),
+            });
+        }
+    }
+    for wanted in &selection.bins {
+        if !all.iter().any(|b| &b.name == wanted) {
+            return Err(Error::msg(format!(
+                "no selected package has a binary named `{wanted}` (--bin); binaries: {}",
+                all.iter()
+                    .map(|b| b.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    let mut bins: Vec<BinaryTarget> = all
+        .into_iter()
+        .filter(|b| selection.bins.is_empty() || selection.bins.contains(&b.name))
+        .collect();
+    bins.sort();
+    Ok(bins)
+}

@@ -51,7 +51,8 @@ pub struct Toolchain {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rustup_toolchain: Option<String>,
     /// Where the rustup toolchain choice came from: `rust-toolchain file (<relative path>)`,
-    /// `override`, `environment (RUSTUP_TOOLCHAIN)`, `default`.
+    /// `override (rustup override set)`, `environment (RUSTUP_TOOLCHAIN)`,
+    /// `command line (+toolchain)`, `default`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rustup_toolchain_source: Option<String>,
 }
@@ -99,7 +100,10 @@ pub struct CargoSettings {
     /// Effective rustflags for the target, in order, with where they came from.
     pub rustflags: Vec<String>,
     /// Where `rustflags` came from: `CARGO_ENCODED_RUSTFLAGS`, `RUSTFLAGS`,
-    /// `target.<triple>.rustflags`, `build.rustflags`, or `none`.
+    /// `target.<triple>.rustflags (<files>)` and/or `target.'cfg(..)'.rustflags (<files>)`
+    /// (joined with `; `), `build.rustflags (<files>)`, or `none`. `<files>` are the cargo
+    /// config files that contributed, relative to the manifest's directory
+    /// (`.cargo/config.toml`) or `$CARGO_HOME/config.toml`, or `environment (VAR)`.
     pub rustflags_source: String,
     /// The profile in effect and its settings.
     pub profile: Profile,
@@ -151,7 +155,8 @@ pub struct Profile {
     pub panic: String,
     /// `incremental`.
     pub incremental: bool,
-    /// Where settings came from, by key: `default`, `Cargo.toml`, `config`, `env`.
+    /// Where settings came from, by key: `default (release)`/`default (dev)`, `Cargo.toml`,
+    /// a cargo config file (`.cargo/config.toml`), `environment (CARGO_PROFILE_..)`.
     #[serde(default)]
     pub sources: BTreeMap<String, String>,
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# scripts/bench-build.sh: wall time of `cargo provenance build --builder buildx` beside the same
+# work done by hand (cargo build + docker buildx build) on examples/hello-service, in the same
+# run, same machine. Prints each run, the medians and the ratio (goal: overhead <= 5%).
+#
+# SCENARIO=incremental (default): each run first touches src/main.rs, so every run recompiles
+# the binary crate while dependencies stay cached (the worst case for our fixed overhead).
+# SCENARIO=clean: each run starts from an empty target directory (a CI release build).
+# Both sides use the same flags (static, x86_64-unknown-linux-gnu) and their own target dir.
+#
+# Needs the peers (dockerd + buildx): `scripts/peers.sh start`. Env: RUNS (default 5),
+# SCENARIO, CP_BIN (our binary; default: `cargo build --release` of this repository).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${RUNS:-5}
+SCENARIO=${SCENARIO:-incremental}
+eval "$(bash "$here/../shared/tools/setup-peers.sh" env)"
+docker info >/dev/null 2>&1 || { echo "error: dockerd not answering: run scripts/peers.sh start" >&2; exit 2; }
+
+if [ -z "${CP_BIN:-}" ]; then
+  (cd "$here" && cargo build --release --quiet --bin cargo-provenance)
+  CP_BIN="$here/target/release/cargo-provenance"
+fi
+
+W=$(mktemp -d /tmp/bench-build.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+cp -r "$here/examples/hello-service" "$W/app"
+rm -rf "$W/app/target"
+cd "$W/app"
+git init -q && git add -A
+GIT_COMMITTER_DATE=2024-01-02T03:04:05Z GIT_AUTHOR_DATE=2024-01-02T03:04:05Z \
+  git -c user.name=bench -c user.email=bench@example.com commit -qm bench
+export SOURCE_DATE_EPOCH=1704164645
+TRIPLE=x86_64-unknown-linux-gnu
+
+mkdir -p "$W/ctx"
+sed 's|{{ENTRYPOINT}}|ENTRYPOINT ["/usr/local/bin/hello-service"]|' "$here/templates/Dockerfile.scratch" > "$W/ctx/Dockerfile"
+
+ours() {
+  "$CP_BIN" build --builder buildx --no-sign --quiet --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
+    || { cat "$W/ours.log" >&2; exit 1; }
+}
+by_hand() {
+  CARGO_TARGET_DIR="$W/target-hand" CARGO_INCREMENTAL=0 RUSTFLAGS="-Ctarget-feature=+crt-static" \
+    cargo build --release --locked --quiet --target "$TRIPLE"
+  mkdir -p "$W/bins/linux/amd64"
+  cp "$W/target-hand/$TRIPLE/release/hello-service" "$W/bins/linux/amd64/"
+  rm -rf "$W/out-hand"
+  docker buildx build --quiet --platform linux/amd64 --build-context "bins=$W/bins" \
+    --build-arg SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH --provenance mode=max \
+    --output "type=oci,dest=$W/out-hand,tar=false,rewrite-timestamp=true" \
+    --metadata-file "$W/meta.json" "$W/ctx" >/dev/null 2>"$W/hand.log" \
+    || { cat "$W/hand.log" >&2; exit 1; }
+}
+now() { date +%s.%N; }
+
+echo "warming up (first builds compile the dependencies)..." >&2
+ours; by_hand
+
+declare -a T_OURS T_HAND
+prepare() {
+  if [ "$SCENARIO" = clean ]; then rm -rf "$W/app/target" "$W/target-hand"; else touch src/main.rs; fi
+}
+for i in $(seq 1 "$RUNS"); do
+  prepare; t0=$(now); ours; t1=$(now)
+  prepare; t2=$(now); by_hand; t3=$(now)
+  a=$(echo "$t1 - $t0" | bc -l); b=$(echo "$t3 - $t2" | bc -l)
+  T_OURS+=("$a"); T_HAND+=("$b")
+  printf 'run %d: cargo provenance build %6.2fs | cargo build + docker buildx build by hand %6.2fs\n' "$i" "$a" "$b"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+mo=$(median "${T_OURS[@]}"); mh=$(median "${T_HAND[@]}")
+printf '%s, ' "$SCENARIO"
+printf 'median: ours %.2fs, by hand %.2fs, ratio %.3f (overhead %+.1f%%; goal <= 5%%)\n' \
+  "$mo" "$mh" "$(echo "$mo / $mh" | bc -l)" "$(echo "($mo / $mh - 1) * 100" | bc -l)"

@@ -1,0 +1,565 @@
+//! The cargo step: `cargo build --release --locked` for the selected binaries with the
+//! reproducibility settings, and the units it compiled (cargo's JSON messages).
+//!
+//! Settings (docs/image.md explains each one):
+//! - `SOURCE_DATE_EPOCH` exported to build scripts; `CARGO_INCREMENTAL=0`;
+//! - `--target TRIPLE` always explicit, so rustflags reach only the shipped code (build
+//!   scripts and proc-macros are compiled without them; `+crt-static` needs this);
+//! - `CARGO_ENCODED_RUSTFLAGS` = the user's own rustflags (from the environment or cargo
+//!   config, which setting the variable would otherwise silently drop) followed by
+//!   `--remap-path-prefix` for CARGO_HOME, the sysroot, the workspace root and the target
+//!   directory, `-Ctarget-feature=+crt-static` with `--static`, and the platform's
+//!   `-Ctarget-cpu`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::inspect::model::CompiledUnit;
+use crate::select::Selection;
+use crate::ui::Ui;
+
+use super::platform::TargetPlatform;
+
+/// What the toolchain says about itself, as far as the cargo step needs it.
+#[derive(Debug, Clone)]
+pub struct RustcInfo {
+    /// `host:` of `rustc -vV`.
+    pub host: String,
+    /// `commit-hash:` of `rustc -vV`.
+    pub commit_hash: String,
+    /// `rustc --print sysroot`.
+    pub sysroot: PathBuf,
+}
+
+/// The `rustc` cargo would run (`RUSTC`, else `rustc` on PATH, which may be the rustup proxy).
+fn rustc_program() -> String {
+    std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned())
+}
+
+/// The `cargo` to run (`CARGO` when cargo runs us as a subcommand, else `cargo` on PATH).
+pub fn cargo_program() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+fn capture(cmd: &mut Command, what: &str) -> Result<String> {
+    let out = cmd.output().map_err(|e| {
+        Error::msg(format!(
+            "running {what}: {e}; is the Rust toolchain installed?"
+        ))
+    })?;
+    if !out.status.success() {
+        return Err(Error::msg(format!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `cargo metadata --no-deps` running in the background: the workspace root and target
+/// directory.
+pub struct Metadata {
+    child: std::process::Child,
+}
+
+impl Metadata {
+    /// Starts `cargo metadata --no-deps --format-version 1 [--manifest-path PATH]`.
+    pub fn spawn(manifest_path: Option<&Path>) -> Result<Metadata> {
+        let mut cmd = Command::new(cargo_program());
+        cmd.args(["metadata", "--no-deps", "--format-version", "1"]);
+        if let Some(m) = manifest_path {
+            cmd.arg("--manifest-path").arg(m);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                Error::msg(format!(
+                    "running `cargo metadata`: {e}; is cargo installed?"
+                ))
+            })?;
+        Ok(Metadata { child })
+    }
+
+    /// Waits for it: (workspace root, target directory).
+    pub fn wait(self) -> Result<(PathBuf, PathBuf)> {
+        let out = self
+            .child
+            .wait_with_output()
+            .map_err(|e| Error::msg(format!("waiting for `cargo metadata`: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::msg(format!(
+                "reading the cargo project failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        #[derive(Deserialize)]
+        struct Meta {
+            workspace_root: PathBuf,
+            target_directory: PathBuf,
+        }
+        let m: Meta = serde_json::from_slice(&out.stdout)
+            .map_err(|e| Error::msg(format!("`cargo metadata` printed unexpected JSON: {e}")))?;
+        Ok((m.workspace_root, m.target_directory))
+    }
+}
+
+/// Asks rustc (in `dir`, so rust-toolchain files apply) for host, commit and sysroot.
+pub fn rustc_info(dir: &Path) -> Result<RustcInfo> {
+    let rustc = rustc_program();
+    // Both questions at once: each rustc start costs tens of milliseconds.
+    let (vv, sysroot) = std::thread::scope(|s| {
+        let sysroot = s.spawn(|| {
+            capture(
+                Command::new(&rustc)
+                    .args(["--print", "sysroot"])
+                    .current_dir(dir),
+                "`rustc --print sysroot`",
+            )
+        });
+        let vv = capture(
+            Command::new(&rustc).arg("-vV").current_dir(dir),
+            "`rustc -vV`",
+        );
+        let sysroot = sysroot
+            .join()
+            .unwrap_or_else(|_| Err(Error::msg("`rustc --print sysroot` failed")));
+        (vv, sysroot)
+    });
+    let (vv, sysroot) = (vv?, sysroot?);
+    let field = |k: &str| {
+        vv.lines()
+            .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_owned()))
+            .unwrap_or_default()
+    };
+    Ok(RustcInfo {
+        host: field("host:"),
+        commit_hash: field("commit-hash:"),
+        sysroot: PathBuf::from(sysroot.trim()),
+    })
+}
+
+/// CARGO_HOME as cargo finds it.
+pub fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+}
+
+/// The rustflags the user configured for `triple`, and where they came from, in cargo's
+/// order of precedence: `CARGO_ENCODED_RUSTFLAGS`, `RUSTFLAGS`, `target.<triple>.rustflags`
+/// (env `CARGO_TARGET_<TRIPLE>_RUSTFLAGS` or cargo config), `build.rustflags` (env
+/// `CARGO_BUILD_RUSTFLAGS` or cargo config). `target.'cfg(..)'` tables are not evaluated.
+pub fn user_rustflags(cwd: &Path, triple: &str) -> Result<(Vec<String>, String)> {
+    if let Ok(v) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+        let flags = v
+            .split('\x1f')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        return Ok((flags, "CARGO_ENCODED_RUSTFLAGS".into()));
+    }
+    let split = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    if let Ok(v) = std::env::var("RUSTFLAGS") {
+        return Ok((split(&v), "RUSTFLAGS".into()));
+    }
+    let env_key = format!(
+        "CARGO_TARGET_{}_RUSTFLAGS",
+        triple.to_uppercase().replace(['-', '.'], "_")
+    );
+    if let Ok(v) = std::env::var(&env_key) {
+        return Ok((split(&v), env_key));
+    }
+    let configs = config_files(cwd);
+    let mut target_flags = Vec::new();
+    let mut build_flags = Vec::new();
+    for file in &configs {
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io("reading", file, e))?;
+        let doc: toml::Table = toml::from_str(&text)
+            .map_err(|e| Error::msg(format!("{} is not valid TOML: {e}", file.display())))?;
+        let get = |v: Option<&toml::Value>| -> Vec<String> {
+            match v {
+                Some(toml::Value::String(s)) => split(s),
+                Some(toml::Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let t = doc
+            .get("target")
+            .and_then(|t| t.get(triple))
+            .and_then(|t| t.get("rustflags"));
+        target_flags.extend(get(t));
+        let b = doc.get("build").and_then(|b| b.get("rustflags"));
+        build_flags.extend(get(b));
+    }
+    if !target_flags.is_empty() {
+        return Ok((target_flags, format!("target.{triple}.rustflags")));
+    }
+    if let Ok(v) = std::env::var("CARGO_BUILD_RUSTFLAGS") {
+        return Ok((split(&v), "CARGO_BUILD_RUSTFLAGS".into()));
+    }
+    if !build_flags.is_empty() {
+        return Ok((build_flags, "build.rustflags".into()));
+    }
+    Ok((Vec::new(), "none".into()))
+}
+
+/// Cargo config files that apply in `cwd`, lowest precedence first (CARGO_HOME, then from
+/// the root of the file system down to `cwd`), so that arrays join in cargo's order.
+fn config_files(cwd: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = cwd.ancestors().map(|d| d.join(".cargo")).collect();
+    dirs.reverse();
+    if let Some(home) = cargo_home() {
+        dirs.retain(|d| *d != home);
+        dirs.insert(0, home);
+    }
+    dirs.iter()
+        .filter_map(|d| {
+            let toml = d.join("config.toml");
+            let plain = d.join("config");
+            if toml.is_file() {
+                Some(toml)
+            } else if plain.is_file() {
+                Some(plain)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Everything one `cargo build` needs.
+#[derive(Debug, Clone)]
+pub struct CargoBuild<'a> {
+    /// What to build.
+    pub selection: &'a Selection,
+    /// The platform built for.
+    pub platform: &'a TargetPlatform,
+    /// `--static`: link the C runtime statically.
+    pub static_crt: bool,
+    /// SOURCE_DATE_EPOCH.
+    pub source_date_epoch: i64,
+    /// The workspace root.
+    pub workspace_root: &'a Path,
+    /// The target directory for this build.
+    pub target_dir: &'a Path,
+    /// The toolchain.
+    pub rustc: &'a RustcInfo,
+    /// The user's rustflags (see [`user_rustflags`]).
+    pub user_rustflags: &'a [String],
+}
+
+/// A binary cargo produced, before it is copied and hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawBinary {
+    /// The package's name.
+    pub package: String,
+    /// The binary's name.
+    pub name: String,
+    /// The executable cargo wrote.
+    pub path: PathBuf,
+}
+
+/// What one cargo build produced.
+#[derive(Debug, Clone, Default)]
+pub struct CargoOutput {
+    /// Every unit compiled (or found fresh), sorted.
+    pub units: Vec<CompiledUnit>,
+    /// The binaries, sorted by name.
+    pub binaries: Vec<RawBinary>,
+}
+
+impl CargoBuild<'_> {
+    /// The rustflags passed to cargo (user flags first, ours after).
+    pub fn rustflags(&self) -> Vec<String> {
+        let mut flags = self.user_rustflags.to_vec();
+        let mut remap = |from: &Path, to: &str| {
+            flags.push(format!("--remap-path-prefix={}={to}", from.display()));
+        };
+        // The last matching prefix wins in rustc: general ones first.
+        if let Some(home) = cargo_home() {
+            remap(&home, "/cargo");
+        }
+        remap(
+            &self.rustc.sysroot,
+            &format!("/rustc/{}", self.rustc.commit_hash),
+        );
+        remap(self.workspace_root, ".");
+        remap(self.target_dir, "/target");
+        if self.static_crt {
+            flags.push("-Ctarget-feature=+crt-static".to_owned());
+        }
+        flags.extend(self.platform.rustflags.iter().cloned());
+        flags
+    }
+
+    /// The cargo command line (without the program).
+    pub fn args(&self, quiet: bool) -> Vec<String> {
+        let s = self.selection;
+        let mut args = vec!["build".to_owned()];
+        match s.profile.as_deref() {
+            None | Some("release") => args.push("--release".to_owned()),
+            Some(p) => {
+                args.push("--profile".to_owned());
+                args.push(p.to_owned());
+            }
+        }
+        let mut common = s.cargo_common_args();
+        if !common.iter().any(|a| a == "--locked") {
+            common.push("--locked".to_owned());
+        }
+        args.extend(common);
+        for p in &s.packages {
+            args.push("--package".to_owned());
+            args.push(p.clone());
+        }
+        if s.workspace {
+            args.push("--workspace".to_owned());
+        }
+        if s.bins.is_empty() {
+            args.push("--bins".to_owned());
+        }
+        for b in &s.bins {
+            args.push("--bin".to_owned());
+            args.push(b.clone());
+        }
+        args.push("--target".to_owned());
+        args.push(self.platform.rust_target.clone());
+        args.push("--target-dir".to_owned());
+        args.push(self.target_dir.display().to_string());
+        args.push("--message-format=json-render-diagnostics".to_owned());
+        if quiet {
+            args.push("--quiet".to_owned());
+        }
+        args
+    }
+
+    /// Runs cargo: its progress and diagnostics go to our stderr, its JSON messages are
+    /// parsed. A failing build is an error (exit 2) that points at cargo's messages.
+    pub fn run(&self, ui: &Ui) -> Result<CargoOutput> {
+        let quiet = ui.is_json() || !ui.shows_progress() && !ui.is_verbose();
+        let mut cmd = Command::new(cargo_program());
+        cmd.args(self.args(quiet))
+            .current_dir(self.workspace_root)
+            .env("CARGO_ENCODED_RUSTFLAGS", self.rustflags().join("\x1f"))
+            .env_remove("RUSTFLAGS")
+            .env("CARGO_INCREMENTAL", "0")
+            .env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::msg(format!("running `cargo build`: {e}; is cargo installed?")))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut out = CargoOutput::default();
+        let mut errors = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| Error::msg(format!("reading cargo's output: {e}")))?;
+            // Lines that are not JSON come from build scripts or cargo itself: skipped.
+            if let Ok(m) = serde_json::from_str::<Message>(&line) {
+                m.collect(&mut out, &mut errors);
+            }
+        }
+        let status = child
+            .wait()
+            .map_err(|e| Error::msg(format!("waiting for cargo: {e}")))?;
+        if !status.success() {
+            let mut msg = format!(
+                "`cargo build` for {} failed ({status}); cargo's messages are above",
+                self.platform.name()
+            );
+            if let Some(first) = errors.first() {
+                msg.push_str(&format!(": {first}"));
+            }
+            return Err(Error::msg(msg));
+        }
+        out.units.sort();
+        out.units.dedup();
+        out.binaries.sort_by(|a, b| a.name.cmp(&b.name));
+        if out.binaries.is_empty() {
+            return Err(Error::msg(
+                "`cargo build` produced no binary: select a package with a [[bin]] target (-p, --bin)",
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// The part of a cargo JSON message we read.
+#[derive(Debug, Deserialize)]
+struct Message {
+    reason: String,
+    #[serde(default)]
+    package_id: Option<String>,
+    #[serde(default)]
+    target: Option<MessageTarget>,
+    #[serde(default)]
+    executable: Option<PathBuf>,
+    #[serde(default)]
+    message: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct MessageTarget {
+    name: String,
+    kind: Vec<String>,
+}
+
+impl Message {
+    fn collect(self, out: &mut CargoOutput, errors: &mut Vec<String>) {
+        match self.reason.as_str() {
+            "compiler-artifact" => {
+                let (Some(id), Some(target)) = (self.package_id, self.target) else {
+                    return;
+                };
+                let (name, version) = parse_package_id(&id);
+                if let Some(exe) = self.executable
+                    && target.kind.iter().any(|k| k == "bin")
+                {
+                    out.binaries.push(RawBinary {
+                        package: name.clone(),
+                        name: target.name.clone(),
+                        path: exe,
+                    });
+                }
+                out.units.push(CompiledUnit {
+                    package_id: id,
+                    name,
+                    version,
+                    target_name: target.name,
+                    target_kinds: target.kind,
+                });
+            }
+            "compiler-message" => {
+                let m = self.message.unwrap_or_default();
+                if m.get("level").and_then(|l| l.as_str()) == Some("error")
+                    && let Some(text) = m.get("message").and_then(|t| t.as_str())
+                {
+                    errors.push(text.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Name and version from a package id: `registry+URL#name@1.0.0`, `path+file:///x/name#0.1.0`
+/// (the name is the directory's), or the old `name 1.0.0 (source)` form.
+pub fn parse_package_id(id: &str) -> (String, String) {
+    if let Some((url, frag)) = id.rsplit_once('#') {
+        if let Some((name, version)) = frag.split_once('@') {
+            return (name.to_owned(), version.to_owned());
+        }
+        let url = url.split('?').next().unwrap_or(url);
+        let name = url.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        return (name.to_owned(), frag.to_owned());
+    }
+    let mut parts = id.split(' ');
+    let name = parts.next().unwrap_or("").to_owned();
+    let version = parts.next().unwrap_or("").to_owned();
+    (name, version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_ids_of_every_form() {
+        assert_eq!(
+            parse_package_id("registry+https://github.com/rust-lang/crates.io-index#serde@1.0.200"),
+            ("serde".into(), "1.0.200".into())
+        );
+        assert_eq!(
+            parse_package_id("path+file:///tmp/x/hello-service#0.1.0"),
+            ("hello-service".into(), "0.1.0".into())
+        );
+        assert_eq!(
+            parse_package_id("path+file:///tmp/x/crates/core#app-core@0.1.0"),
+            ("app-core".into(), "0.1.0".into())
+        );
+        assert_eq!(
+            parse_package_id("itoa 1.0.1 (registry+https://github.com/rust-lang/crates.io-index)"),
+            ("itoa".into(), "1.0.1".into())
+        );
+    }
+
+    #[test]
+    fn messages_become_units_and_binaries() {
+        let mut out = CargoOutput::default();
+        let mut errors = Vec::new();
+        let line = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/hello#0.1.0","target":{"kind":["bin"],"name":"hello"},"executable":"/w/target/release/hello","fresh":false}"#;
+        serde_json::from_str::<Message>(line)
+            .unwrap()
+            .collect(&mut out, &mut errors);
+        assert_eq!(out.binaries[0].name, "hello");
+        assert_eq!(out.units[0].target_kinds, ["bin"]);
+    }
+
+    #[test]
+    fn our_flags_come_after_the_users() {
+        let sel = Selection::default();
+        let platform = super::super::platform::parse("linux/amd64/v3", None).unwrap();
+        let rustc = RustcInfo {
+            host: "x86_64-unknown-linux-gnu".into(),
+            commit_hash: "abc".into(),
+            sysroot: "/opt/rust".into(),
+        };
+        let user = vec!["-Cdebuginfo=1".to_owned()];
+        let b = CargoBuild {
+            selection: &sel,
+            platform: &platform,
+            static_crt: true,
+            source_date_epoch: 1,
+            workspace_root: Path::new("/w"),
+            target_dir: Path::new("/w/target"),
+            rustc: &rustc,
+            user_rustflags: &user,
+        };
+        let f = b.rustflags();
+        assert_eq!(f[0], "-Cdebuginfo=1");
+        assert!(f.contains(&"--remap-path-prefix=/opt/rust=/rustc/abc".to_owned()));
+        assert!(f.contains(&"--remap-path-prefix=/w=.".to_owned()));
+        assert_eq!(
+            &f[f.len() - 2..],
+            ["-Ctarget-feature=+crt-static", "-Ctarget-cpu=x86-64-v3"]
+        );
+        let args = b.args(true);
+        assert!(args.contains(&"--locked".to_owned()) && args.contains(&"--bins".to_owned()));
+        assert!(
+            args.windows(2)
+                .any(|w| w == ["--target", "x86_64-unknown-linux-gnu"])
+        );
+    }
+
+    #[test]
+    fn config_rustflags_are_kept() {
+        if std::env::var_os("RUSTFLAGS").is_some()
+            || std::env::var_os("CARGO_ENCODED_RUSTFLAGS").is_some()
+        {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("ws/.cargo")).unwrap();
+        std::fs::write(
+            dir.path().join("ws/.cargo/config.toml"),
+            "[build]\nrustflags = [\"--cfg\", \"mine\"]\n",
+        )
+        .unwrap();
+        let (flags, source) =
+            user_rustflags(&dir.path().join("ws"), "x86_64-unknown-linux-gnu").unwrap();
+        assert_eq!(flags, ["--cfg", "mine"]);
+        assert_eq!(source, "build.rustflags");
+    }
+}

@@ -1,0 +1,591 @@
+//! Stage 2, build: the cargo build with reproducibility settings, then the image (BuildKit
+//! or the native builder) in an OCI layout, and `summary.json`.
+//!
+//! [`build`] runs the whole stage and returns a [`BuildOutput`], which the attest, sign and
+//! publish stages consume. See `docs/image.md` for every setting and file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::formats::oci::{Descriptor, MEDIA_TYPE_INDEX, Platform};
+use crate::inspect::model::{BuiltBinary, CompiledUnit};
+use crate::oci::layout::Layout;
+use crate::select::Selection;
+use crate::ui::Ui;
+use crate::util::digest::Digest;
+
+pub mod base;
+pub mod builder;
+pub mod buildkit;
+pub mod cargo;
+pub mod git;
+pub mod handoff;
+pub mod native;
+pub mod platform;
+pub mod summary;
+pub mod tar;
+
+use builder::Probe;
+pub use builder::{BuilderChoice, BuilderInfo, BuilderKind, choose_builder};
+pub use buildkit::BuildKitStatement;
+pub use summary::Summary;
+
+/// The Dockerfile template for static binaries on `scratch`.
+pub const TEMPLATE_SCRATCH: &str = include_str!("../../templates/Dockerfile.scratch");
+/// The Dockerfile template for binaries on a base image (`--base`).
+pub const TEMPLATE_BASE: &str = include_str!("../../templates/Dockerfile.base");
+/// The user the image runs as (distroless' `nonroot`; numeric, so no /etc/passwd is needed).
+pub const IMAGE_USER: &str = "65532:65532";
+
+/// Everything `build` needs besides the selection.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// What to build.
+    pub selection: Selection,
+    /// `--builder`.
+    pub builder: BuilderChoice,
+    /// `--buildx-builder NAME`.
+    pub buildx_builder: Option<String>,
+    /// `--dockerfile PATH` (BuildKit only).
+    pub dockerfile: Option<PathBuf>,
+    /// `--base REF|scratch`.
+    pub base: Option<String>,
+    /// `--image NAME[:TAG]`.
+    pub image: Option<String>,
+    /// `--platform` values.
+    pub platforms: Vec<String>,
+    /// `--output-dir` (default `<target dir>/provenance`).
+    pub output_dir: Option<PathBuf>,
+    /// `--static`: link the C runtime statically (implied on `scratch`).
+    pub static_crt: bool,
+}
+
+/// One platform of the image.
+#[derive(Debug, Clone)]
+pub struct PlatformImage {
+    /// The platform.
+    pub platform: Platform,
+    /// The Rust target triple.
+    pub rust_target: String,
+    /// The rustflags cargo got (user flags, remaps, static, target-cpu).
+    pub rustflags: Vec<String>,
+    /// The platform manifest's descriptor (as in the index).
+    pub manifest: Descriptor,
+    /// The binaries in this platform's image.
+    pub binaries: Vec<BuiltBinary>,
+}
+
+/// The base image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BaseImageInfo {
+    /// As given with `--base`.
+    pub reference: String,
+    /// The digest it resolved to (index or manifest), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+}
+
+/// The Dockerfile BuildKit ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DockerfileInfo {
+    /// `<builtin>/Dockerfile.scratch`, `<builtin>/Dockerfile.base` (our templates, embedded)
+    /// or the user's path relative to the repository root (the workspace root outside git),
+    /// with `/`.
+    pub path: String,
+    /// sha256 of the bytes BuildKit read (templates: after rendering).
+    pub digest: Digest,
+}
+
+/// What the build stage produced: the input of the attest, sign and publish stages.
+#[derive(Debug, Clone)]
+pub struct BuildOutput {
+    /// `--output-dir`.
+    pub output_dir: PathBuf,
+    /// `<output-dir>/oci`: the OCI layout.
+    pub layout_path: PathBuf,
+    /// `--image` as given (NAME[:TAG]).
+    pub image_name: Option<String>,
+    /// The tag in the layout (`--image`'s tag, else `latest`).
+    pub tag: String,
+    /// The image index's descriptor.
+    pub index: Descriptor,
+    /// Per platform: manifest and binaries.
+    pub platforms: Vec<PlatformImage>,
+    /// Every binary of every platform (sorted by platform, then name).
+    pub binaries: Vec<BuiltBinary>,
+    /// Every unit cargo compiled for any platform, sorted, deduplicated.
+    pub compiled_units: Vec<CompiledUnit>,
+    /// BuildKit's in-toto statements (role `buildkit-attestation` for the referrers stage).
+    pub buildkit_statements: Vec<BuildKitStatement>,
+    /// Base images BuildKit resolved (its statements' materials): (purl, digest).
+    pub buildkit_materials: Vec<(String, Digest)>,
+    /// The base image, unless `scratch`.
+    pub base_image: Option<BaseImageInfo>,
+    /// The Dockerfile (BuildKit builds only).
+    pub dockerfile: Option<DockerfileInfo>,
+    /// The builder.
+    pub builder: BuilderInfo,
+    /// SOURCE_DATE_EPOCH used.
+    pub source_date_epoch: i64,
+    /// Where it came from: `SOURCE_DATE_EPOCH` (env), `git commit time`, `default (0)`.
+    pub source_date_epoch_source: String,
+    /// HEAD's commit and remote, when in git.
+    pub git: Option<git::GitFacts>,
+    /// The user's rustflags kept in the build (for the first platform's target), and where
+    /// they came from.
+    pub user_rustflags: (Vec<String>, String),
+}
+
+/// The tag of `--image NAME[:TAG]` (`latest` without one).
+pub fn image_tag(image: Option<&str>) -> Result<String> {
+    let Some(image) = image else {
+        return Ok("latest".to_owned());
+    };
+    if image.contains('@') {
+        return Err(Error::msg(format!(
+            "--image `{image}`: give NAME[:TAG]; the digest is computed by the build"
+        )));
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    Ok(match last.split_once(':') {
+        Some((_, tag)) if !tag.is_empty() => tag.to_owned(),
+        _ => "latest".to_owned(),
+    })
+}
+
+/// SOURCE_DATE_EPOCH: the environment's, else HEAD's commit time, else 0 (with a warning).
+pub fn source_date_epoch(git: Option<&git::GitFacts>, ui: &Ui) -> Result<(i64, String)> {
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        return Ok((
+            crate::util::time::parse_source_date_epoch(&v)?,
+            "SOURCE_DATE_EPOCH".into(),
+        ));
+    }
+    match git {
+        Some(g) => Ok((g.commit_time, "git commit time".into())),
+        None => {
+            ui.warn("not in a git repository with commits: SOURCE_DATE_EPOCH is 0 (1970-01-01); set SOURCE_DATE_EPOCH to choose");
+            Ok((0, "default (0)".into()))
+        }
+    }
+}
+
+/// Runs the build stage: cargo, then the image, then `summary.json`.
+pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
+    // cargo runs in the workspace root, so a relative --manifest-path is made absolute.
+    let mut selection = opts.selection.clone();
+    if let Some(m) = &selection.manifest_path {
+        if !m.is_file() {
+            return Err(Error::msg(format!(
+                "manifest {} not found: give --manifest-path to a Cargo.toml",
+                m.display()
+            )));
+        }
+        selection.manifest_path =
+            Some(std::path::absolute(m).map_err(|e| Error::io("resolving", m, e))?);
+    }
+    let sel = &selection;
+    // BuildKit is probed in a thread from the start, while cargo runs.
+    let probe = if opts.builder == BuilderChoice::Native {
+        Probe::Done(Box::new(choose_builder(opts)))
+    } else {
+        let o = opts.clone();
+        Probe::Running(std::thread::spawn(move || choose_builder(&o)))
+    };
+    // cargo metadata and the rustc queries run at once (rustc in the manifest's directory,
+    // where rust-toolchain files apply as they do in the workspace root above it).
+    let manifest_dir = match &sel.manifest_path {
+        Some(m) => m.parent().map(Path::to_path_buf).unwrap_or_default(),
+        None => std::env::current_dir().map_err(|e| Error::io("reading", Path::new("."), e))?,
+    };
+    let metadata = cargo::Metadata::spawn(sel.manifest_path.as_deref())?;
+    let rustc = cargo::rustc_info(&manifest_dir);
+    let (workspace_root, target_dir) = metadata.wait()?;
+    let rustc = rustc?;
+
+    let git = git::facts(&workspace_root);
+    let (sde, sde_source) = source_date_epoch(git.as_ref(), ui)?;
+    let platforms = platform::parse_list(&opts.platforms, sel.target.as_deref(), &rustc.host)?;
+    for p in &platforms {
+        platform::check_installed(&p.rust_target, &rustc.host, &rustc.sysroot)?;
+    }
+    let tag = image_tag(opts.image.as_deref())?;
+    let base_ref = match opts.base.as_deref() {
+        Some(b) => base::parse(b)?,
+        None => base::BaseRef::Scratch,
+    };
+
+    let output_dir = opts
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| target_dir.join("provenance"));
+    // Registry bases pulled by the native builder are kept here (blobs are fetched once).
+    let base_cache = output_dir.join("base-cache");
+    // A base in an OCI layout is opened before compiling, so that a missing one fails fast;
+    // so is a registry base the native builder cannot read.
+    let given_base = opts.base.as_deref().unwrap_or("");
+    let layout_base = match &base_ref {
+        base::BaseRef::Layout { .. } => Some(base::BaseImage::open(given_base, &base_ref)?),
+        base::BaseRef::Registry(r) if opts.builder == BuilderChoice::Native => {
+            ui.status("Pulling", format!("base image {r}"));
+            Some(base::pull(r, &base_cache)?)
+        }
+        _ => None,
+    };
+    let static_crt = opts.static_crt
+        || (opts.dockerfile.is_none() && matches!(base_ref, base::BaseRef::Scratch));
+
+    std::fs::create_dir_all(&output_dir).map_err(|e| Error::io("creating", &output_dir, e))?;
+    let user_rustflags = cargo::user_rustflags(&workspace_root, &platforms[0].rust_target)?;
+
+    // The cargo step, once per platform.
+    let bin_root = output_dir.join("bin");
+    let mut images = Vec::new();
+    let mut units = Vec::new();
+    for p in &platforms {
+        let tdir = if p.rustflags.is_empty() {
+            target_dir.clone()
+        } else {
+            target_dir
+                .join("provenance-builds")
+                .join(p.dir().replace('/', "-"))
+        };
+        let platform_flags = if p.rust_target == platforms[0].rust_target {
+            user_rustflags.clone()
+        } else {
+            cargo::user_rustflags(&workspace_root, &p.rust_target)?
+        };
+        let step = cargo::CargoBuild {
+            selection: sel,
+            platform: p,
+            static_crt,
+            source_date_epoch: sde,
+            workspace_root: &workspace_root,
+            target_dir: &tdir,
+            rustc: &rustc,
+            user_rustflags: &platform_flags.0,
+        };
+        ui.status(
+            "Compiling",
+            format!(
+                "binaries for {} ({}{})",
+                p.name(),
+                p.rust_target,
+                if static_crt { ", static" } else { "" }
+            ),
+        );
+        let out = step.run(ui)?;
+        let dir = bin_root.join(p.dir());
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io("removing", &dir, e))?;
+        }
+        let mut binaries = Vec::new();
+        for raw in &out.binaries {
+            // A plain copy: the directory was emptied above and is rebuilt on every run.
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+            let local = dir.join(&raw.name);
+            std::fs::copy(&raw.path, &local).map_err(|e| Error::io("copying", &raw.path, e))?;
+            set_executable(&local)?;
+            let bytes = crate::util::fs::read(&local)?;
+            binaries.push(BuiltBinary {
+                package: raw.package.clone(),
+                name: raw.name.clone(),
+                path_in_image: format!("/usr/local/bin/{}", raw.name),
+                digest: Digest::of(&bytes),
+                size: bytes.len() as u64,
+                local_path: local,
+            });
+        }
+        units.extend(out.units);
+        images.push((p.clone(), step.rustflags(), binaries));
+    }
+    units.sort();
+    units.dedup();
+
+    let (builder, client) = probe.join()?;
+    match (&builder.reason, &builder.probe_messages) {
+        (Some(r), Some(m)) => ui.status("Builder", format!("{} ({r}: {m})", builder.id)),
+        (Some(r), None) => ui.status("Builder", format!("{} ({r})", builder.id)),
+        _ => ui.status("Builder", &builder.id),
+    }
+    if client.is_none() && opts.dockerfile.is_some() {
+        return Err(Error::msg(
+            "--dockerfile needs BuildKit (--builder buildx or buildctl); the native builder takes --base",
+        ));
+    }
+    let native_base = match (&client, &base_ref, layout_base) {
+        (None, base::BaseRef::Registry(r), None) => {
+            ui.status("Pulling", format!("base image {r}"));
+            Some(base::pull(r, &base_cache)?)
+        }
+        (_, _, b) => b,
+    };
+
+    // The image, in a fresh layout that replaces `<output-dir>/oci` at the end.
+    let staging = tempfile::Builder::new()
+        .prefix(".oci-staging-")
+        .tempdir_in(&output_dir)
+        .map_err(|e| Error::io("creating a directory in", &output_dir, e))?;
+    let layout = Layout::create(staging.path())?;
+    let created = crate::util::time::rfc3339(sde)?;
+    let mut labels = BTreeMap::from([(
+        "org.opencontainers.image.created".to_owned(),
+        created.clone(),
+    )]);
+    if let Some(g) = &git {
+        labels.insert("org.opencontainers.image.revision".into(), g.commit.clone());
+        if let Some(u) = &g.remote_url {
+            labels.insert("org.opencontainers.image.source".into(), u.clone());
+        }
+    }
+    let all_binaries: Vec<BuiltBinary> = images.iter().flat_map(|i| i.2.clone()).collect();
+    let mut names: Vec<&str> = all_binaries.iter().map(|b| b.name.as_str()).collect();
+    names.sort();
+    names.dedup();
+
+    let mut manifests = Vec::new();
+    let mut statements = Vec::new();
+    let mut materials = Vec::new();
+    let mut dockerfile = None;
+    let base_image;
+    match &client {
+        None => {
+            ui.status(
+                "Building",
+                format!(
+                    "image with the native builder ({} platform(s))",
+                    images.len()
+                ),
+            );
+            let settings = native::ImageSettings {
+                labels,
+                user: IMAGE_USER.to_owned(),
+                source_date_epoch: sde,
+                created,
+            };
+            for (p, _, bins) in &images {
+                let m = native::build_platform(
+                    &layout,
+                    &p.platform,
+                    bins,
+                    native_base.as_ref(),
+                    &settings,
+                )?;
+                manifests.push(m.descriptor);
+            }
+            base_image = native_base.as_ref().map(|b| BaseImageInfo {
+                reference: b.reference.clone(),
+                digest: Some(b.root.digest),
+            });
+        }
+        Some(c) => {
+            ui.status("Building", format!("image with {}", builder.id));
+            let work = tempfile::Builder::new()
+                .prefix(".buildkit-")
+                .tempdir_in(&output_dir)
+                .map_err(|e| Error::io("creating a directory in", &output_dir, e))?;
+            let ctx = work.path().join("context");
+            std::fs::create_dir_all(&ctx).map_err(|e| Error::io("creating", &ctx, e))?;
+            let ep = if names.len() == 1 {
+                Some(vec![format!("/usr/local/bin/{}", names[0])])
+            } else {
+                None
+            };
+            let (dockerfile_path, context, info) = match &opts.dockerfile {
+                Some(user) => {
+                    let bytes = crate::util::fs::read(user)?;
+                    let context = user.parent().unwrap_or(Path::new(".")).to_path_buf();
+                    let shown = user
+                        .canonicalize()
+                        .ok()
+                        .and_then(|abs| {
+                            let root = git
+                                .as_ref()
+                                .and_then(|g| g.workdir.clone())
+                                .unwrap_or_else(|| workspace_root.clone());
+                            abs.strip_prefix(root.canonicalize().ok()?).ok().map(|r| {
+                                r.components()
+                                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                                    .collect::<Vec<_>>()
+                                    .join("/")
+                            })
+                        })
+                        .unwrap_or_else(|| {
+                            user.file_name()
+                                .unwrap_or_default()
+                                .to_string_lossy()
+                                .into_owned()
+                        });
+                    (
+                        user.clone(),
+                        context,
+                        DockerfileInfo {
+                            path: shown,
+                            digest: Digest::of(&bytes),
+                        },
+                    )
+                }
+                None => {
+                    let (template, name) = match base_ref {
+                        base::BaseRef::Scratch => {
+                            (TEMPLATE_SCRATCH, "<builtin>/Dockerfile.scratch")
+                        }
+                        _ => (TEMPLATE_BASE, "<builtin>/Dockerfile.base"),
+                    };
+                    let path = buildkit::render_template(template, ep.as_deref(), &ctx)?;
+                    let bytes = crate::util::fs::read(&path)?;
+                    (
+                        path,
+                        ctx.clone(),
+                        DockerfileInfo {
+                            path: name.to_owned(),
+                            digest: Digest::of(&bytes),
+                        },
+                    )
+                }
+            };
+            let mut build_args =
+                BTreeMap::from([("SOURCE_DATE_EPOCH".to_owned(), sde.to_string())]);
+            let mut contexts = BTreeMap::new();
+            match (&base_ref, &native_base) {
+                (base::BaseRef::Registry(r), _) => {
+                    build_args.insert("BASE".into(), r.clone());
+                }
+                (base::BaseRef::Layout { path, .. }, Some(b)) => {
+                    // BuildKit reads the layout as a named context pinned by digest.
+                    let abs =
+                        std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
+                    contexts.insert(buildkit::BASE_CONTEXT.to_owned(), (abs, b.root.digest));
+                    build_args.insert("BASE".into(), buildkit::BASE_CONTEXT.to_owned());
+                }
+                _ => {}
+            }
+            let out_dir = work.path().join("oci");
+            let request = buildkit::Request {
+                client: c,
+                dockerfile: &dockerfile_path,
+                context: &context,
+                bins: &bin_root,
+                platforms: &platforms,
+                build_args,
+                labels,
+                out_dir: &out_dir,
+                metadata_file: &work.path().join("metadata.json"),
+                layout_contexts: contexts,
+            };
+            let outcome = request.run(ui.is_verbose() || ui.shows_progress())?;
+            for d in &outcome.index.manifests {
+                buildkit::move_manifest(&outcome.layout, &layout, d)?;
+            }
+            manifests = outcome.index.manifests.clone();
+            statements = outcome.statements;
+            materials = outcome.materials;
+            dockerfile = Some(info);
+            base_image = match (&base_ref, &native_base) {
+                (base::BaseRef::Registry(r), _) => Some(BaseImageInfo {
+                    reference: r.clone(),
+                    digest: materials.first().map(|m| m.1),
+                }),
+                (_, Some(b)) => Some(BaseImageInfo {
+                    reference: b.reference.clone(),
+                    digest: Some(b.root.digest),
+                }),
+                _ => None,
+            };
+        }
+    }
+
+    // Order the index by the requested platform order; pair manifests with binaries.
+    let mut platform_images = Vec::new();
+    for (p, flags, bins) in images {
+        let m = manifests
+            .iter()
+            .find(|d| d.platform.as_ref() == Some(&p.platform))
+            .cloned()
+            .ok_or_else(|| {
+                Error::msg(format!("the builder produced no manifest for {}", p.name()))
+            })?;
+        platform_images.push(PlatformImage {
+            platform: p.platform.clone(),
+            rust_target: p.rust_target.clone(),
+            rustflags: flags,
+            manifest: m,
+            binaries: bins,
+        });
+    }
+    let ordered: Vec<Descriptor> = platform_images.iter().map(|p| p.manifest.clone()).collect();
+    let index = native::write_index(&layout, &ordered)?;
+    debug_assert_eq!(index.media_type, MEDIA_TYPE_INDEX);
+    layout.tag(&tag, &index)?;
+
+    let layout_path = output_dir.join("oci");
+    if layout_path.exists() {
+        std::fs::remove_dir_all(&layout_path)
+            .map_err(|e| Error::io("removing", &layout_path, e))?;
+    }
+    let staged = staging.keep();
+    std::fs::rename(&staged, &layout_path)
+        .map_err(|e| Error::io("moving the layout to", &layout_path, e))?;
+
+    let output = BuildOutput {
+        output_dir: output_dir.clone(),
+        layout_path,
+        image_name: opts.image.clone(),
+        tag,
+        index,
+        platforms: platform_images,
+        binaries: all_binaries,
+        compiled_units: units,
+        buildkit_statements: statements,
+        buildkit_materials: materials,
+        base_image,
+        dockerfile,
+        builder,
+        source_date_epoch: sde,
+        source_date_epoch_source: sde_source,
+        git,
+        user_rustflags,
+    };
+    Summary::from_output(&output).write(&output_dir.join("summary.json"))?;
+    Ok(output)
+}
+
+#[cfg(unix)]
+fn set_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| Error::io("setting permissions of", path, e))
+}
+
+#[cfg(not(unix))]
+fn set_executable(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_come_from_the_image_name() {
+        assert_eq!(image_tag(None).unwrap(), "latest");
+        assert_eq!(image_tag(Some("app")).unwrap(), "latest");
+        assert_eq!(image_tag(Some("127.0.0.1:5000/app:v1")).unwrap(), "v1");
+        assert_eq!(image_tag(Some("127.0.0.1:5000/app")).unwrap(), "latest");
+        assert!(image_tag(Some("app@sha256:00")).is_err());
+    }
+
+    #[test]
+    fn templates_render_an_entrypoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let ep = vec!["/usr/local/bin/x".to_owned()];
+        let p = buildkit::render_template(TEMPLATE_SCRATCH, Some(&ep), dir.path()).unwrap();
+        let text = std::fs::read_to_string(p).unwrap();
+        assert!(text.contains(r#"ENTRYPOINT ["/usr/local/bin/x"]"#));
+        assert!(text.contains("FROM scratch"));
+        assert!(!text.contains("{{"));
+    }
+}

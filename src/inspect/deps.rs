@@ -1,0 +1,373 @@
+//! The resolved dependency graph: `cargo metadata --locked` (never rewriting Cargo.lock),
+//! checksums from Cargo.lock (cargo metadata does not report them), and the conversion to
+//! [`DepGraph`] with ids free of this machine's paths.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use cargo_metadata::{DependencyKind, Metadata, PackageId};
+
+use super::model::{DepGraph, Edge, EdgeKind, Package, Source};
+use super::toolchain::relative_to;
+use super::urls::{redact, strip_userinfo};
+use crate::error::{Error, Result};
+use crate::select::Selection;
+
+/// The crates.io index as cargo names it in source ids.
+pub const CRATES_IO: &str = "https://github.com/rust-lang/crates.io-index";
+
+/// The arguments of `cargo metadata` for a selection: always `--locked`, never
+/// `--filter-platform` (the graph keeps every platform's packages).
+pub fn metadata_args(selection: &Selection, manifest: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "metadata".into(),
+        "--format-version".into(),
+        "1".into(),
+        "--locked".into(),
+        "--manifest-path".into(),
+        manifest.as_os_str().to_owned(),
+    ];
+    let features = selection.feature_list();
+    if !features.is_empty() {
+        args.push("--features".into());
+        args.push(features.join(",").into());
+    }
+    if selection.all_features {
+        args.push("--all-features".into());
+    }
+    if selection.no_default_features {
+        args.push("--no-default-features".into());
+    }
+    if selection.offline {
+        args.push("--offline".into());
+    }
+    args
+}
+
+/// Starts `cargo metadata` in `dir` (so cargo config and rustup overrides apply as they
+/// would for a build there).
+pub fn spawn_metadata(
+    cargo: &OsString,
+    selection: &Selection,
+    manifest: &Path,
+    dir: &Path,
+) -> Result<Child> {
+    Command::new(cargo)
+        .args(metadata_args(selection, manifest))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Error::msg(format!(
+                "cannot run `{} metadata`: {e}; install Rust (https://rustup.rs) or set CARGO",
+                cargo.to_string_lossy()
+            ))
+        })
+}
+
+/// Waits for `cargo metadata` and parses its output. A lockfile that would need updating is
+/// an error that says so (the file is left as it was).
+pub fn finish_metadata(child: Child, manifest: &Path) -> Result<Metadata> {
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::msg(format!("running `cargo metadata`: {e}")))?;
+    if !out.status.success() {
+        let stderr = redact(String::from_utf8_lossy(&out.stderr).trim());
+        if stderr.contains("--locked was passed") || stderr.contains("needs to be updated") {
+            return Err(Error::msg(format!(
+                "the lockfile needs updating: Cargo.lock of the workspace of {} does not match \
+                 its manifests, and cargo-provenance never rewrites it, so it was left \
+                 untouched. Run `cargo update --workspace` (or `cargo generate-lockfile`), \
+                 review and commit Cargo.lock, then run again.\ncargo said: {stderr}",
+                manifest.display()
+            )));
+        }
+        return Err(Error::msg(format!(
+            "`cargo metadata` failed for {}:\n{stderr}",
+            manifest.display()
+        )));
+    }
+    serde_json::from_slice::<Metadata>(&out.stdout).map_err(|e| {
+        Error::msg(format!(
+            "`cargo metadata` printed output this tool cannot read ({e}); is cargo too old?"
+        ))
+    })
+}
+
+/// Checksums from Cargo.lock, by (name, version, source id).
+#[derive(Debug, Default)]
+pub struct LockChecksums(HashMap<(String, String, String), String>);
+
+impl LockChecksums {
+    /// Reads `Cargo.lock` (any version: `checksum` per package, or the v1 `[metadata]`
+    /// table).
+    pub fn read(path: &Path) -> Result<LockChecksums> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
+        Self::parse(&text).map_err(|e| e.context(path.display()))
+    }
+
+    /// Parses the text of a Cargo.lock.
+    pub fn parse(text: &str) -> Result<LockChecksums> {
+        let lock: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            Error::msg(format!("Cargo.lock is not valid TOML: {}", e.message()))
+        })?;
+        let mut map = HashMap::new();
+        let s = |v: Option<&toml::Value>| v.and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        if let Some(packages) = lock.get("package").and_then(|p| p.as_array()) {
+            for p in packages {
+                if let Some(sum) = p.get("checksum").and_then(|c| c.as_str()) {
+                    let key = (s(p.get("name")), s(p.get("version")), s(p.get("source")));
+                    map.insert(key, sum.to_owned());
+                }
+            }
+        }
+        // v1: `"checksum NAME VERSION (SOURCE)" = "HEX"`.
+        if let Some(meta) = lock.get("metadata").and_then(|m| m.as_table()) {
+            for (k, v) in meta {
+                let Some(rest) = k.strip_prefix("checksum ") else {
+                    continue;
+                };
+                let mut parts = rest.splitn(3, ' ');
+                let (Some(name), Some(version), Some(source)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                let source = source.trim_start_matches('(').trim_end_matches(')');
+                if let Some(sum) = v.as_str().filter(|s| s.len() == 64) {
+                    map.insert(
+                        (name.to_owned(), version.to_owned(), source.to_owned()),
+                        sum.to_owned(),
+                    );
+                }
+            }
+        }
+        Ok(LockChecksums(map))
+    }
+
+    /// The checksum of a package, when the lockfile has one.
+    pub fn get(&self, name: &str, version: &str, source: &str) -> Option<&String> {
+        self.0
+            .get(&(name.to_owned(), version.to_owned(), source.to_owned()))
+    }
+}
+
+/// Parses a cargo source id (`registry+URL`, `sparse+URL`, `git+URL?query#rev`).
+pub fn parse_source(repr: &str) -> Source {
+    if let Some(url) = repr.strip_prefix("registry+") {
+        return Source::Registry {
+            url: strip_userinfo(url),
+        };
+    }
+    if repr.starts_with("sparse+") {
+        return Source::Registry {
+            url: strip_userinfo(repr),
+        };
+    }
+    if let Some(rest) = repr.strip_prefix("git+") {
+        let (url, rev) = rest.split_once('#').unwrap_or((rest, ""));
+        let url = url.split_once('?').map_or(url, |(u, _)| u);
+        return Source::Git {
+            url: strip_userinfo(url),
+            rev: rev.to_owned(),
+        };
+    }
+    let (kind, url) = repr.split_once('+').unwrap_or(("unknown", repr));
+    Source::Registry {
+        url: format!("{kind}+{}", strip_userinfo(url)),
+    }
+}
+
+/// The path-free id of a package (see [`Package::id`]).
+pub fn package_id(name: &str, version: &str, source: &Source) -> String {
+    match source {
+        Source::Registry { url } if url == CRATES_IO => format!("{name}@{version}"),
+        Source::Registry { url } => format!("{name}@{version}+registry:{url}"),
+        Source::Git { url, rev } => format!("{name}@{version}+git:{url}#{rev}"),
+        Source::Path { path } => format!("{name}@{version}+path:{path}"),
+    }
+}
+
+/// The graph: every package of the resolve (so the whole Cargo.lock under
+/// `--all-features`), with `roots` marking the selection.
+pub fn graph(meta: &Metadata, lock: &LockChecksums, roots: &[PackageId]) -> Result<DepGraph> {
+    let root_dir = PathBuf::from(meta.workspace_root.as_std_path());
+    let resolve = meta.resolve.as_ref().ok_or_else(|| {
+        Error::msg("`cargo metadata` returned no resolve graph; is cargo too old?")
+    })?;
+    let mut ids: HashMap<&PackageId, String> = HashMap::with_capacity(meta.packages.len());
+    let by_id: HashMap<&PackageId, &cargo_metadata::Package> =
+        meta.packages.iter().map(|p| (&p.id, p)).collect();
+    let mut converted: HashMap<&PackageId, Package> = HashMap::with_capacity(meta.packages.len());
+    for p in &meta.packages {
+        let version = p.version.to_string();
+        let (source, source_repr) = match &p.source {
+            Some(s) => (parse_source(&s.repr), s.repr.as_str()),
+            None => {
+                let dir = p
+                    .manifest_path
+                    .parent()
+                    .map(|d| d.as_std_path().to_path_buf())
+                    .unwrap_or_default();
+                (
+                    Source::Path {
+                        path: relative_to(&dir, &root_dir),
+                    },
+                    "",
+                )
+            }
+        };
+        let id = package_id(&p.name, &version, &source);
+        let kinds: BTreeSet<String> = p
+            .targets
+            .iter()
+            .flat_map(|t| t.kind.iter().map(|k| k.to_string()))
+            .collect();
+        let pkg = Package {
+            id: id.clone(),
+            name: p.name.to_string(),
+            checksum: lock.get(&p.name, &version, source_repr).cloned(),
+            version,
+            source,
+            license: p.license.clone(),
+            license_file: p
+                .license_file
+                .as_ref()
+                .and_then(|f| f.file_name())
+                .map(str::to_owned),
+            repository: p.repository.as_deref().map(strip_userinfo),
+            features: Vec::new(),
+            target_kinds: kinds.into_iter().collect(),
+            dependencies: Vec::new(),
+        };
+        ids.insert(&p.id, id);
+        converted.insert(&p.id, pkg);
+    }
+    for node in &resolve.nodes {
+        let Some(pkg) = converted.get_mut(&node.id) else {
+            continue;
+        };
+        let mut features: Vec<String> = node.features.iter().map(|f| f.to_string()).collect();
+        features.sort();
+        pkg.features = features;
+        let mut edges = Vec::with_capacity(node.deps.len());
+        for dep in &node.deps {
+            let Some(target_id) = ids.get(&dep.pkg) else {
+                continue;
+            };
+            let mut kinds: Vec<EdgeKind> = dep
+                .dep_kinds
+                .iter()
+                .map(|k| EdgeKind {
+                    kind: match k.kind {
+                        DependencyKind::Build => "build",
+                        DependencyKind::Development => "dev",
+                        _ => "normal",
+                    }
+                    .to_owned(),
+                    target: k.target.as_ref().map(|t| t.to_string()),
+                })
+                .collect();
+            if kinds.is_empty() {
+                kinds.push(EdgeKind {
+                    kind: "normal".into(),
+                    target: None,
+                });
+            }
+            kinds.sort();
+            kinds.dedup();
+            edges.push(Edge {
+                id: target_id.clone(),
+                name: dep.name.clone(),
+                kinds,
+            });
+        }
+        edges.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.name.cmp(&b.name)));
+        pkg.dependencies = edges;
+    }
+    // Only packages in the resolve (cargo metadata lists exactly those).
+    let in_resolve: BTreeSet<&PackageId> = resolve.nodes.iter().map(|n| &n.id).collect();
+    let mut packages: Vec<Package> = converted
+        .into_iter()
+        .filter(|(id, _)| in_resolve.contains(id) && by_id.contains_key(id))
+        .map(|(_, p)| p)
+        .collect();
+    packages.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut root_ids: Vec<String> = roots.iter().filter_map(|r| ids.get(r).cloned()).collect();
+    root_ids.sort();
+    root_ids.dedup();
+    Ok(DepGraph {
+        roots: root_ids,
+        packages,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_parse() {
+        assert_eq!(
+            parse_source("registry+https://github.com/rust-lang/crates.io-index"),
+            Source::Registry {
+                url: CRATES_IO.into()
+            }
+        );
+        assert_eq!(
+            parse_source("git+https://u:tok@github.com/x/y?branch=main#0123abcd"),
+            Source::Git {
+                url: "https://github.com/x/y".into(),
+                rev: "0123abcd".into()
+            }
+        );
+        assert_eq!(
+            parse_source("sparse+https://index.example/"),
+            Source::Registry {
+                url: "sparse+https://index.example/".into()
+            }
+        );
+    }
+
+    #[test]
+    fn ids_are_path_free() {
+        let crates = Source::Registry {
+            url: CRATES_IO.into(),
+        };
+        assert_eq!(package_id("serde", "1.0.0", &crates), "serde@1.0.0");
+        let p = Source::Path {
+            path: "crates/a".into(),
+        };
+        assert_eq!(package_id("a", "0.1.0", &p), "a@0.1.0+path:crates/a");
+    }
+
+    #[test]
+    fn lock_checksums_v1_and_v3() {
+        let v3 = "version = 3\n[[package]]\nname = \"a\"\nversion = \"1.0.0\"\n\
+                  source = \"registry+https://github.com/rust-lang/crates.io-index\"\n\
+                  checksum = \"abc\"\n[[package]]\nname = \"local\"\nversion = \"0.1.0\"\n";
+        let l = LockChecksums::parse(v3).unwrap();
+        assert_eq!(
+            l.get("a", "1.0.0", &format!("registry+{CRATES_IO}"))
+                .unwrap(),
+            "abc"
+        );
+        assert!(l.get("local", "0.1.0", "").is_none());
+        let sum = "1".repeat(64);
+        let v1 = format!(
+            "[[package]]\nname = \"b\"\nversion = \"2.0.0\"\nsource = \"registry+{CRATES_IO}\"\n\
+             [metadata]\n\"checksum b 2.0.0 (registry+{CRATES_IO})\" = \"{sum}\"\n"
+        );
+        let l = LockChecksums::parse(&v1).unwrap();
+        assert_eq!(
+            l.get("b", "2.0.0", &format!("registry+{CRATES_IO}"))
+                .unwrap(),
+            &sum
+        );
+        assert!(LockChecksums::parse("[[package]").is_err());
+    }
+}

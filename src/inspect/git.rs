@@ -1,0 +1,243 @@
+//! The git state of the repository that holds the project, read with libgit2 (no `git`
+//! program needed, nothing written: the index is not refreshed on disk). Outside a
+//! repository, or before the first commit, there is no state and a warning says why.
+//! Remote URLs lose their userinfo before they leave this module.
+
+use std::path::{Path, PathBuf};
+
+use git2::{ErrorCode, Repository, StatusOptions};
+
+use super::model::GitState;
+use super::toolchain::relative_to;
+use super::urls::{redact, strip_userinfo};
+
+/// What the git probe found: the state (when there is one), the repository's work tree
+/// (to express other paths relative to it; never serialised), and warnings.
+#[derive(Debug, Default)]
+pub struct GitProbe {
+    /// The state, `None` outside git or without commits.
+    pub state: Option<GitState>,
+    /// The work tree root, when a repository was found.
+    pub workdir: Option<PathBuf>,
+    /// Why the state is missing or partial.
+    pub warnings: Vec<String>,
+}
+
+/// Reads the git state for the project in `dir`.
+pub fn probe(dir: &Path) -> GitProbe {
+    let mut out = GitProbe::default();
+    // Like git: search upwards, stopping at GIT_CEILING_DIRECTORIES.
+    let ceilings: Vec<PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| p.is_absolute())
+                .collect()
+        })
+        .unwrap_or_default();
+    let repo = match Repository::open_ext(dir, git2::RepositoryOpenFlags::empty(), &ceilings) {
+        Ok(r) => r,
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            out.warnings.push(
+                "the project is not in a git repository: git state (commit, branch, remote) is \
+                 absent; run `git init` and commit to record the source"
+                    .to_owned(),
+            );
+            return out;
+        }
+        Err(e) => {
+            out.warnings.push(format!(
+                "cannot open the git repository of the project ({}): git state is absent",
+                scrub(e.message(), dir)
+            ));
+            return out;
+        }
+    };
+    let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
+        out.warnings
+            .push("the git repository is bare (no work tree): git state is absent".to_owned());
+        return out;
+    };
+    out.workdir = Some(workdir.canonicalize().unwrap_or(workdir.clone()));
+    let head = match repo.head() {
+        Ok(h) => h,
+        Err(e) if e.code() == ErrorCode::UnbornBranch || e.code() == ErrorCode::NotFound => {
+            out.warnings.push(
+                "the git repository has no commits yet: git state is absent; commit to record \
+                 the source"
+                    .to_owned(),
+            );
+            return out;
+        }
+        Err(e) => {
+            out.warnings.push(format!(
+                "cannot read git HEAD ({}): git state is absent",
+                scrub(e.message(), &workdir)
+            ));
+            return out;
+        }
+    };
+    let commit = match head.peel_to_commit() {
+        Ok(c) => c,
+        Err(e) => {
+            out.warnings.push(format!(
+                "git HEAD does not point to a commit ({}): git state is absent",
+                scrub(e.message(), &workdir)
+            ));
+            return out;
+        }
+    };
+    let detached = repo.head_detached().unwrap_or(!head.is_branch());
+    let (branch, head_ref) = if detached || !head.is_branch() {
+        (None, None)
+    } else {
+        (
+            Some(String::from_utf8_lossy(head.shorthand_bytes()).into_owned()),
+            Some(String::from_utf8_lossy(head.name_bytes()).into_owned()),
+        )
+    };
+    let (dirty_paths, status_warning) = dirty_paths(&repo);
+    out.warnings.extend(status_warning);
+    let (remote_name, remote_url) = remote(&repo);
+    let package_path = match relative_to(dir, &workdir).as_str() {
+        "." => String::new(),
+        p => p.to_owned(),
+    };
+    out.state = Some(GitState {
+        commit: commit.id().to_string(),
+        branch,
+        detached,
+        head_ref,
+        tags: tags_at(&repo, commit.id()),
+        dirty: !dirty_paths.is_empty(),
+        dirty_paths,
+        remote_url,
+        remote_name,
+        commit_time: commit.committer().when().seconds(),
+        package_path,
+    });
+    out
+}
+
+/// Tags (lightweight and annotated) whose target is `id`, sorted.
+fn tags_at(repo: &Repository, id: git2::Oid) -> Vec<String> {
+    let mut tags = Vec::new();
+    if let Ok(refs) = repo.references_glob("refs/tags/*") {
+        for r in refs.flatten() {
+            let full = String::from_utf8_lossy(r.name_bytes()).into_owned();
+            let Some(name) = full.strip_prefix("refs/tags/") else {
+                continue;
+            };
+            if r.peel_to_commit().is_ok_and(|c| c.id() == id) {
+                tags.push(name.to_owned());
+            }
+        }
+    }
+    tags.sort();
+    tags
+}
+
+/// Changed tracked files and untracked files that are not ignored, relative to the work
+/// tree, sorted; plus a warning when the status could not be read.
+fn dirty_paths(repo: &Repository) -> (Vec<String>, Option<String>) {
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .include_unmodified(false)
+        .exclude_submodules(false)
+        .renames_head_to_index(false)
+        .renames_index_to_workdir(false);
+    match repo.statuses(Some(&mut opts)) {
+        Ok(statuses) => {
+            let mut paths: Vec<String> = statuses
+                .iter()
+                .filter(|s| {
+                    let st = s.status();
+                    !st.is_empty() && !st.contains(git2::Status::IGNORED)
+                })
+                .map(|s| String::from_utf8_lossy(s.path_bytes()).into_owned())
+                .collect();
+            paths.sort();
+            paths.dedup();
+            (paths, None)
+        }
+        Err(e) => (
+            Vec::new(),
+            Some(format!(
+                "cannot read the git status ({}): the tree is reported clean",
+                redact(e.message())
+            )),
+        ),
+    }
+}
+
+/// `origin`, else the first remote by name: its name and URL without userinfo.
+fn remote(repo: &Repository) -> (Option<String>, Option<String>) {
+    let names: Vec<String> = match repo.remotes() {
+        Ok(n) => n
+            .iter()
+            .filter_map(|r| r.ok().flatten().map(str::to_owned))
+            .collect(),
+        Err(_) => return (None, None),
+    };
+    let name = if names.iter().any(|n| n == "origin") {
+        "origin".to_owned()
+    } else {
+        match names.iter().min() {
+            Some(n) => n.clone(),
+            None => return (None, None),
+        }
+    };
+    match repo.find_remote(&name) {
+        Ok(r) => {
+            let url = strip_userinfo(&String::from_utf8_lossy(r.url_bytes()));
+            (Some(name), Some(url))
+        }
+        Err(_) => (Some(name), None),
+    }
+}
+
+/// A libgit2 message without credentials and without this machine's path of `dir`.
+fn scrub(message: &str, dir: &Path) -> String {
+    let mut m = redact(message);
+    for p in [dir.to_path_buf(), dir.canonicalize().unwrap_or_default()] {
+        let s = p.to_string_lossy();
+        if s.len() > 1 {
+            m = m.replace(s.as_ref(), "<project>");
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_git_is_a_warning() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A temp dir may itself sit inside a repository; only check when it does not.
+        if Repository::discover(tmp.path()).is_ok() {
+            return;
+        }
+        let p = probe(tmp.path());
+        assert!(p.state.is_none());
+        assert!(p.warnings[0].contains("not in a git repository"));
+    }
+
+    #[test]
+    fn empty_repository_is_a_warning() {
+        let tmp = tempfile::tempdir().unwrap();
+        Repository::init(tmp.path()).unwrap();
+        let p = probe(tmp.path());
+        assert!(p.state.is_none());
+        assert!(p.warnings[0].contains("no commits"), "{:?}", p.warnings);
+        assert!(p.workdir.is_some());
+    }
+
+    #[test]
+    fn scrub_removes_paths_and_credentials() {
+        let m = scrub("at /tmp/xyz/p: https://u:pw@h/x", Path::new("/tmp/xyz/p"));
+        assert_eq!(m, "at <project>: https://h/x");
+    }
+}
