@@ -265,25 +265,6 @@ fn git_info(root: &Path) -> (Option<i64>, Option<String>) {
     (time, remote)
 }
 
-/// `path` relative to `base` with `/` separators (`..` segments when outside `base`).
-pub fn relative_path(path: &Path, base: &Path) -> String {
-    let path: Vec<_> = path.components().collect();
-    let base: Vec<_> = base.components().collect();
-    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<String> =
-        std::iter::repeat_n("..".to_owned(), base.len() - common).collect();
-    parts.extend(
-        path[common..]
-            .iter()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
-    }
-}
-
 /// The directory of a package (its manifest's parent).
 pub fn package_dir(p: &Package) -> PathBuf {
     p.manifest_path
@@ -298,12 +279,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn relative_paths() {
-        assert_eq!(relative_path(Path::new("/w/a/b"), Path::new("/w")), "a/b");
-        assert_eq!(relative_path(Path::new("/w"), Path::new("/w")), ".");
-        assert_eq!(
-            relative_path(Path::new("/x/y"), Path::new("/w/z")),
-            "../../x/y"
-        );
+    fn rustc_cfg_lines() {
+        let cfg = parse_cfg("unix\ntarget_os=\"linux\"\n\n").unwrap();
+        assert_eq!(cfg.len(), 2);
+        assert!(parse_cfg("target_os=\"unterminated").is_err());
     }
 }

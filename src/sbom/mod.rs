@@ -16,11 +16,12 @@ use cargo_metadata::Package;
 
 use crate::error::{Error, Result};
 use crate::inspect::model::{BuiltBinary, CompiledUnit};
+use crate::inspect::toolchain::relative_to as relative_path;
 use crate::select::Selection;
 use crate::ui::Ui;
 use crate::util::digest::Digest;
 pub use cyclonedx::{ComponentScope, ComponentSpec, Kind};
-use load::{Loaded, relative_path, strip_userinfo};
+use load::{Loaded, strip_userinfo};
 use resolve::{Resolution, Use};
 
 /// The CycloneDX schema version to write.
