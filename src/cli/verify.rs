@@ -40,8 +40,14 @@ pub struct Args {
     /// The builder id the provenance must record.
     #[arg(long, value_name = "ID")]
     pub builder_id: Option<String>,
-    /// Attestation kinds that must be present and verified (default: provenance).
-    #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
+    /// Attestation kinds that must be present and verified: provenance, sbom, vex (default:
+    /// provenance).
+    #[arg(
+        long,
+        value_parser = verify::policy::attestation_requirement,
+        value_delimiter = ',',
+        value_name = "KINDS"
+    )]
     pub require: Vec<Requirement>,
     /// The same expectations from a TOML or JSON file; flags override it.
     #[arg(long, value_name = "FILE")]

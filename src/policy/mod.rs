@@ -2,24 +2,28 @@
 //!
 //! One generator exists today: [`kyverno`], a Kyverno `ImageValidatingPolicy` rendered from
 //! `templates/kyverno-imagevalidatingpolicy.yaml`. What the policy demands is expressed with
-//! [`Requirement`]s, the same words `verify --require` takes.
+//! [`Requirement`]s, the same type `verify --require` (and a verify policy file's `require`)
+//! takes; `verify` accepts only the attestation kinds.
 
 use std::fmt;
 use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 pub mod kyverno;
 
-/// Predicate type of the SLSA provenance we publish.
-pub const PROVENANCE_PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
 /// Predicate type of the CycloneDX SBOM statement we publish.
-pub const SBOM_PREDICATE_TYPE: &str = "https://cyclonedx.org/bom";
+pub use crate::attest::SBOM_PREDICATE_TYPE;
 /// Predicate type of the OpenVEX statements `cargo provenance vex` publishes.
-pub const VEX_PREDICATE_TYPE: &str = "https://openvex.dev/ns/v0.2.0";
+pub use crate::formats::openvex::PREDICATE_TYPE as VEX_PREDICATE_TYPE;
+/// Predicate type of the SLSA provenance we publish.
+pub use crate::formats::slsa::PREDICATE_TYPE as PROVENANCE_PREDICATE_TYPE;
 
-/// Something an admission policy can demand of an image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Something an admission policy (or `verify --require`) can demand of an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Requirement {
     /// A cosign image signature (`cosign sign`), verified with the policy's attestor.
     /// `cargo provenance build` does not make one: sign the image with cosign to use this.

@@ -15,9 +15,8 @@ use crate::util::digest::Digest;
 
 pub use crate::attest::SBOM_PREDICATE_TYPE as CYCLONEDX_BOM;
 pub use crate::formats::intoto::{STATEMENT_V01, STATEMENT_V1};
+pub use crate::formats::openvex::PREDICATE_TYPE as OPENVEX;
 pub use crate::formats::slsa::PREDICATE_TYPE as SLSA_PROVENANCE_V1;
-/// OpenVEX predicate.
-pub const OPENVEX: &str = "https://openvex.dev/ns/v0.2.0";
 
 /// The `buildType` URIs this verifier knows the `externalParameters` of: ours
 /// ([`crate::attest::params::BUILD_TYPE`], docs/provenance.md).

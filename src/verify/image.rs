@@ -160,10 +160,16 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
         report.attestations.push(outcome);
     }
     for req in trust.expectations.required() {
-        let n = verified
-            .iter()
-            .filter(|p| *p == req.predicate_type())
-            .count();
+        let Some(predicate_type) = req.predicate_type() else {
+            // `--require` and policy files refuse these; fail closed all the same.
+            report.fail(
+                "require",
+                None,
+                format!("{}: not an attestation kind verify can check", req.name()),
+            );
+            continue;
+        };
+        let n = verified.iter().filter(|p| *p == predicate_type).count();
         if n > 0 {
             report.pass(
                 "require",
@@ -171,7 +177,7 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
                 format!(
                     "{}: {n} verified attestation(s) of `{}`",
                     req.name(),
-                    req.predicate_type()
+                    predicate_type
                 ),
             );
         } else {
@@ -186,7 +192,7 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
                 format!(
                     "{}: no verified attestation of `{}` for this image{also}",
                     req.name(),
-                    req.predicate_type()
+                    predicate_type
                 ),
             );
         }

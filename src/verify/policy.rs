@@ -17,51 +17,33 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::{CYCLONEDX_BOM, OPENVEX, SLSA_PROVENANCE_V1};
 use crate::error::{Error, Result};
 
-/// An attestation kind `--require` can ask for.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Requirement {
-    /// SLSA provenance v1.
-    Provenance,
-    /// A CycloneDX SBOM.
-    Sbom,
-    /// An OpenVEX document.
-    Vex,
+pub use crate::policy::Requirement;
+
+/// Parses one `verify --require` word: an attestation kind (`provenance`, `sbom`, `vex`).
+/// `signature` is refused: `verify` checks attestations, not cosign image signatures, and a
+/// requirement it cannot check must not pass silently.
+pub fn attestation_requirement(word: &str) -> Result<Requirement> {
+    let r: Requirement = word.trim().parse()?;
+    check_attestation(r)?;
+    Ok(r)
 }
 
-impl Requirement {
-    /// The predicate type that satisfies it.
-    pub fn predicate_type(self) -> &'static str {
-        match self {
-            Requirement::Provenance => SLSA_PROVENANCE_V1,
-            Requirement::Sbom => CYCLONEDX_BOM,
-            Requirement::Vex => OPENVEX,
-        }
+fn check_attestation(r: Requirement) -> Result<Requirement> {
+    if r.predicate_type().is_some() {
+        return Ok(r);
     }
-
-    /// Its name as written in `--require`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Requirement::Provenance => "provenance",
-            Requirement::Sbom => "sbom",
-            Requirement::Vex => "vex",
-        }
-    }
+    let kinds: Vec<&str> = Requirement::ALL
+        .into_iter()
+        .filter(|k| k.predicate_type().is_some())
+        .map(Requirement::name)
+        .collect();
+    Err(Error::msg(format!(
+        "`{r}` cannot be required by verify: it checks attestations ({}); check a cosign \
+         image signature with `cosign verify`",
+        kinds.join(", ")
+    )))
 }
 
 /// What the verified attestations must say.
@@ -95,13 +77,18 @@ impl Expectations {
     /// Parses a policy file's text; `origin` names it in errors. JSON when it starts with `{`,
     /// TOML otherwise.
     pub fn parse(text: &str, origin: &str) -> Result<Expectations> {
-        if text.trim_start().starts_with('{') {
+        let exp: Expectations = if text.trim_start().starts_with('{') {
             serde_json::from_str(text)
-                .map_err(|e| Error::msg(format!("policy {origin} is not valid: {e}")))
+                .map_err(|e| Error::msg(format!("policy {origin} is not valid: {e}")))?
         } else {
             toml::from_str(text)
-                .map_err(|e| Error::msg(format!("policy {origin} is not valid: {e}")))
+                .map_err(|e| Error::msg(format!("policy {origin} is not valid: {e}")))?
+        };
+        for r in &exp.require {
+            check_attestation(*r)
+                .map_err(|e| Error::msg(format!("policy {origin}: `require`: {e}")))?;
         }
+        Ok(exp)
     }
 
     /// Reads a policy file; relative `key` and `trusted-root` paths are taken relative to it.
@@ -177,6 +164,17 @@ mod tests {
         let e = Expectations::parse("builder_id = \"b\"\n", "p.toml").unwrap_err();
         assert!(e.to_string().contains("p.toml"), "{e}");
         assert!(Expectations::parse(r#"{"require": ["slsa"]}"#, "p.json").is_err());
+        let e = Expectations::parse("require = [\"signature\"]\n", "p.toml").unwrap_err();
+        assert!(e.to_string().contains("cosign verify"), "{e}");
+    }
+
+    #[test]
+    fn verify_require_words_are_the_attestation_kinds() {
+        assert_eq!(attestation_requirement("sbom").unwrap(), Requirement::Sbom);
+        assert!(attestation_requirement("slsa").is_err());
+        let e = attestation_requirement("signature").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("provenance, sbom, vex"), "{e}");
     }
 
     #[test]
