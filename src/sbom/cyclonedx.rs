@@ -20,6 +20,7 @@ use cyclonedx_bom::prelude::{
 use super::SpecVersion;
 use super::license::{NormalizedLicense, to_cyclonedx};
 use crate::error::{Error, Result};
+use crate::util::purl;
 
 /// The kind of a component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -225,33 +226,9 @@ fn is_url(u: &str) -> bool {
     Url::try_from(u.to_owned()).is_ok() && !u.chars().any(char::is_whitespace)
 }
 
-/// Percent-encodes a purl qualifier value or name segment (unreserved characters, `:` and
-/// `/` kept).
-pub fn purl_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 /// `pkg:cargo/NAME@VERSION` with qualifiers sorted by key.
 pub fn cargo_purl(name: &str, version: &str, qualifiers: &[(&str, String)]) -> String {
-    let mut s = format!("pkg:cargo/{}@{}", purl_encode(name), purl_encode(version));
-    let mut q: Vec<_> = qualifiers.to_vec();
-    q.sort();
-    for (i, (k, v)) in q.iter().enumerate() {
-        s.push(if i == 0 { '?' } else { '&' });
-        s.push_str(k);
-        s.push('=');
-        s.push_str(&purl_encode(v));
-    }
-    s
+    purl::cargo(name, version, qualifiers)
 }
 
 /// `pkg:oci/NAME@sha256%3AHEX?repository_url=REPO&tag=TAG` for an image reference
@@ -263,20 +240,7 @@ pub fn oci_purl(image: &str, digest_hex: &str) -> String {
         Some(i) => (&image[..last_slash + i], Some(&image[last_slash + i + 1..])),
         None => (image, None),
     };
-    let name = repo.rsplit('/').next().unwrap_or(repo).to_lowercase();
-    let mut s = format!("pkg:oci/{}@sha256%3A{digest_hex}", purl_encode(&name));
-    let mut q = Vec::new();
-    if repo.contains('/') {
-        q.push(format!("repository_url={}", purl_encode(repo)));
-    }
-    if let Some(t) = tag {
-        q.push(format!("tag={}", purl_encode(t)));
-    }
-    if !q.is_empty() {
-        s.push('?');
-        s.push_str(&q.join("&"));
-    }
-    s
+    purl::oci(repo, digest_hex, tag, None)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Small helpers shared by every stage: digests, atomic file writes, time stamps.
+//! Small helpers shared by every stage: digests, atomic file writes, time stamps, package URLs.
 
 pub mod digest;
 pub mod fs;
+pub mod purl;
 pub mod time;

@@ -130,49 +130,10 @@ pub struct ImageProduct {
     pub platform: Option<Platform>,
 }
 
-/// Percent-encodes a purl component (keeps unreserved characters, `:` and `/`).
-fn purl_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 /// `pkg:oci/NAME@sha256%3AHEX?arch=..&os=..&repository_url=REPO` (qualifiers sorted, as the
 /// purl spec's canonical form wants): the name is the repository's last segment, lowercased.
 pub fn image_purl(p: &ImageProduct) -> String {
-    let name = p
-        .repository
-        .rsplit('/')
-        .next()
-        .unwrap_or(&p.repository)
-        .to_lowercase();
-    let mut q: Vec<(&str, String)> = Vec::new();
-    if let Some(pl) = &p.platform {
-        q.push(("arch", pl.architecture.clone()));
-        q.push(("os", pl.os.clone()));
-        if let Some(v) = &pl.variant {
-            q.push(("variant", v.clone()));
-        }
-    }
-    if p.repository.contains('/') {
-        q.push(("repository_url", p.repository.clone()));
-    }
-    q.sort();
-    let mut s = format!("pkg:oci/{}@sha256%3A{}", purl_encode(&name), p.digest.hex());
-    for (i, (k, v)) in q.iter().enumerate() {
-        s.push(if i == 0 { '?' } else { '&' });
-        s.push_str(k);
-        s.push('=');
-        s.push_str(&purl_encode(v));
-    }
-    s
+    crate::util::purl::oci(&p.repository, &p.digest.hex(), None, p.platform.as_ref())
 }
 
 /// Builds the OpenVEX document: one statement whose products are the image's digests (index
