@@ -4,29 +4,24 @@
 //! `inspect` already strips userinfo from git remotes; this runs again on everything we put
 //! in a statement because a leaked token in signed, published provenance cannot be recalled.
 
+use crate::inspect::urls;
+
 /// A URL without userinfo, query or fragment; scp-like `user@host:path` becomes
 /// `ssh://host/path`. `None` for local paths and `file:` URLs (they would leak this machine's
 /// layout) and for anything that is not recognisably a URL.
 pub fn url(raw: &str) -> Option<String> {
     let raw = raw.trim();
-    if let Some((scheme, rest)) = raw.split_once("://") {
+    if let Some((scheme, host, rest)) = urls::split_authority(raw) {
         if scheme.is_empty()
             || !scheme
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
             || scheme.eq_ignore_ascii_case("file")
+            || host.is_empty()
         {
             return None;
         }
-        let rest = rest.split(['?', '#']).next().unwrap_or("");
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        if host.is_empty() {
-            return None;
-        }
+        let path = rest.split(['?', '#']).next().unwrap_or("");
         return Some(format!("{}://{host}{path}", scheme.to_ascii_lowercase()));
     }
     // scp-like syntax: [user@]host:path (no slash before the colon).
@@ -39,7 +34,7 @@ pub fn url(raw: &str) -> Option<String> {
             && !path.is_empty()
             && !raw.starts_with('/')
         {
-            let host = left.rsplit_once('@').map_or(left, |(_, h)| h);
+            let host = urls::host_of(left);
             let path = path.split(['?', '#']).next().unwrap_or("");
             let path = path.trim_start_matches('/');
             if !host.is_empty() {

@@ -6,20 +6,8 @@
 /// is kept as it is (the user name there is not a secret), unless its user part carries a
 /// password (`user:pw@host:path` → `host:path`). Anything else is returned unchanged.
 pub fn strip_userinfo(url: &str) -> String {
-    if let Some(scheme_end) = url.find("://") {
-        let authority_start = scheme_end + 3;
-        let rest = &url[authority_start..];
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        return match authority.rfind('@') {
-            Some(at) => format!(
-                "{}{}{}",
-                &url[..authority_start],
-                &authority[at + 1..],
-                &rest[authority_end..]
-            ),
-            None => url.to_owned(),
-        };
+    if let Some((scheme, host, rest)) = split_authority(url) {
+        return format!("{scheme}://{host}{rest}");
     }
     // scp-style `user@host:path`: keep, except a `user:password@` form.
     if let Some(at) = url.find('@') {
@@ -29,6 +17,21 @@ pub fn strip_userinfo(url: &str) -> String {
         }
     }
     url.to_owned()
+}
+
+/// Splits `scheme://[userinfo@]host/rest` into the scheme, the host (the authority without
+/// its userinfo) and the rest from the first `/`, `?` or `#` on. `None` without `://`.
+pub fn split_authority(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, tail) = url.split_once("://")?;
+    let end = tail.find(['/', '?', '#']).unwrap_or(tail.len());
+    Some((scheme, host_of(&tail[..end]), &tail[end..]))
+}
+
+/// A URL authority (`user:password@host:port`) without its userinfo: all after the last `@`.
+pub fn host_of(authority: &str) -> &str {
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
 }
 
 /// Removes userinfo from every `scheme://user@host` URL inside free text (error messages
@@ -45,11 +48,7 @@ pub fn redact(text: &str) -> String {
                 c == '/' || c == '?' || c == '#' || c.is_whitespace() || "'\"`<>()[]".contains(c)
             })
             .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match authority.rfind('@') {
-            Some(at) => out.push_str(&authority[at + 1..]),
-            None => out.push_str(authority),
-        }
+        out.push_str(host_of(&tail[..end]));
         rest = &tail[end..];
     }
     out.push_str(rest);
