@@ -1,11 +1,11 @@
 //! Writing a key pair to disk: `cosign.key` (encrypted, mode 0600) and `cosign.pub`, each
 //! written atomically, refusing to overwrite unless asked.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::PrivateKey;
 use crate::error::{Error, Result};
+use crate::util::fs::write_atomic_with;
 
 /// Where a key pair was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,48 +40,19 @@ pub fn write_key_pair(
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
     let private_pem = key.to_encrypted_pem(password);
-    write_with_mode(&paths.private_key, private_pem.as_bytes(), 0o600, force)?;
-    write_with_mode(
+    write_atomic_with(
+        &paths.private_key,
+        private_pem.as_bytes(),
+        Some(0o600),
+        force,
+    )?;
+    write_atomic_with(
         &paths.public_key,
         key.public_key().to_pem().as_bytes(),
-        0o644,
+        Some(0o644),
         force,
     )?;
     Ok(paths)
-}
-
-/// Atomic write (temporary file in the same directory, synced, renamed) with `mode` set on the
-/// temporary file before any byte is written. Without `replace`, a file that appeared in the
-/// meantime is not clobbered.
-fn write_with_mode(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".tmp-");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(mode));
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
-    tmp.write_all(bytes)
-        .map_err(|e| Error::io("writing", tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("syncing", tmp.path(), e))?;
-    let persisted = if replace {
-        tmp.persist(path)
-    } else {
-        tmp.persist_noclobber(path)
-    };
-    persisted.map_err(|e| Error::io("writing", path, e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -13,8 +13,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+    write_atomic_with(path, bytes, None, true)
+}
+
+/// The atomic write of [`write_atomic`] into an existing directory, with `mode` (unix) set on
+/// the temporary file before any byte is written (tempfile's 0600 when `None`). Without
+/// `replace`, a file that appeared in the meantime is not clobbered.
+pub fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+    replace: bool,
+) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-");
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut tmp = builder
         .tempfile_in(dir)
         .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
     tmp.write_all(bytes)
@@ -22,8 +46,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::io("syncing", tmp.path(), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("writing", path, e.error))?;
+    let persisted = if replace {
+        tmp.persist(path)
+    } else {
+        tmp.persist_noclobber(path)
+    };
+    persisted.map_err(|e| Error::io("writing", path, e.error))?;
     Ok(())
 }
 
