@@ -362,18 +362,7 @@ fn values_are_quoted_so_globs_cannot_inject_fields() {
 }
 
 fn fails_with(args: &[&str], needle: &str) {
-    let out = support::cargo_provenance()
-        .args(["policy", "kyverno"])
-        .args(args)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "{args:?}: expected {needle:?} in:\n{err}"
-    );
-    assert!(out.stdout.is_empty(), "nothing is printed on error");
+    support::fails_with(&["policy", "kyverno"], args, needle);
 }
 
 #[test]

@@ -117,19 +117,9 @@ fn the_schema_check_bites() {
     assert!(!errors(&v, &extra).is_empty());
 }
 
-/// Runs `vex ARGS` expecting exit 2 with `needle` in stderr.
+/// Runs `vex ARGS` expecting exit 2 with `needle` in stderr and nothing on stdout.
 fn vex_fails(args: &[&str], needle: &str) {
-    let out = support::cargo_provenance()
-        .arg("vex")
-        .args(args)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "{args:?}: expected {needle:?} in:\n{err}"
-    );
+    support::fails_with(&["vex"], args, needle);
 }
 
 #[test]

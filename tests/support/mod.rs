@@ -56,6 +56,23 @@ pub fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs `cargo provenance COMMAND ARGS` expecting a usage error: exit 2, `needle` in stderr,
+/// nothing on stdout.
+pub fn fails_with(command: &[&str], args: &[&str], needle: &str) {
+    let out = cargo_provenance()
+        .args(command)
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{command:?} {args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{command:?} {args:?}: expected {needle:?} in:\n{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing is printed on error");
+}
+
 /// Runs `git` in `dir` with a fixed identity and dates.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     run(Command::new("git")
