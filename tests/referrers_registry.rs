@@ -123,7 +123,12 @@ fn oras_discover(peers: &Peers, reference: &str) -> BTreeMap<String, String> {
         "json",
         reference,
     ]));
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    discovered(&out)
+}
+
+/// Digests and predicate types of the referrers in `oras discover --format json` output.
+fn discovered(json: &str) -> BTreeMap<String, String> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
     v["manifests"]
         .as_array()
         .unwrap()
@@ -541,21 +546,7 @@ fn oras_discovers_referrers_in_our_oci_layout() {
             cmd.args(["--platform", p]);
         }
         let out = support::run(cmd.arg(format!("{root}:v1")));
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let oras: BTreeMap<String, String> = v["manifests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                (
-                    m["digest"].as_str().unwrap().to_owned(),
-                    m["annotations"][publish::ANNOTATION_PREDICATE_TYPE]
-                        .as_str()
-                        .unwrap_or("")
-                        .to_owned(),
-                )
-            })
-            .collect();
+        let oras = discovered(&out);
         let ours = our_discover(&format!("oci:{root}@{digest}"));
         assert_eq!(ours, oras, "oras and we agree on the layout for {digest}");
         let ours_by_platform = match &platform {
