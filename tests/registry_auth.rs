@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -51,29 +51,10 @@ fn start(mode: Mode) -> Mock {
 }
 
 fn serve(mut c: TcpStream, mode: Mode, addr: &str, log: &Mutex<Vec<String>>) {
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 4096];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        match c.read(&mut tmp) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&tmp[..n]),
-        }
-    }
+    let Ok(Some(buf)) = support::read_http_request(&mut c) else {
+        return;
+    };
     let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let len: usize = String::from_utf8_lossy(&buf[..head_end])
-        .to_ascii_lowercase()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap_or(0))
-        })
-        .unwrap_or(0);
-    while buf.len() < head_end + len {
-        match c.read(&mut tmp) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&tmp[..n]),
-        }
-    }
     let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
     let first = head.lines().next().unwrap_or("").to_owned();

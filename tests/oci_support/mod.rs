@@ -191,38 +191,6 @@ impl Drop for ChaosProxy {
     }
 }
 
-/// Reads one HTTP request (head + Content-Length body).
-fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = find(&buf, b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = conn.read(&mut tmp)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&tmp[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap_or(0))
-        })
-        .unwrap_or(0);
-    while buf.len() < head_end + len {
-        let n = conn.read(&mut tmp)?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&tmp[..n]);
-    }
-    Ok(Some(buf))
-}
-
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
@@ -234,7 +202,7 @@ fn handle(
     faults: &AtomicU64,
     max: u64,
 ) -> std::io::Result<()> {
-    let Some(req) = read_request(&mut conn)? else {
+    let Some(req) = crate::support::read_http_request(&mut conn)? else {
         return Ok(());
     };
     let n = reqs.fetch_add(1, Ordering::SeqCst) + 1;

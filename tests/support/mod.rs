@@ -247,3 +247,36 @@ pub fn empty_trusted_root(dir: &Path) -> PathBuf {
     .unwrap();
     p
 }
+
+/// Reads one HTTP request (head + Content-Length body) for the tests' mock servers; `None`
+/// when the peer closes before a whole head arrived.
+pub fn read_http_request(conn: &mut std::net::TcpStream) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = std::io::Read::read(conn, &mut tmp)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&tmp[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = std::io::Read::read(conn, &mut tmp)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&tmp[..n]);
+    }
+    Ok(Some(buf))
+}
