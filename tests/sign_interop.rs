@@ -68,6 +68,31 @@ fn verify_blob_attestation(
         .unwrap()
 }
 
+/// `cosign attest-blob` of a CycloneDX `predicate` about `binary` into a bundle v0.3 at
+/// `bundle`, with `key` (password `pw`) and no transparency log.
+fn cosign_attest_sbom(peers: &Peers, key: &Path, predicate: &Path, bundle: &Path, binary: &Path) {
+    support::run(
+        peers
+            .cmd("cosign")
+            .args([
+                "attest-blob",
+                "--yes",
+                "--tlog-upload=false",
+                "--new-bundle-format",
+                "--type",
+                "cyclonedx",
+                "--key",
+            ])
+            .arg(key)
+            .arg("--predicate")
+            .arg(predicate)
+            .arg("--bundle")
+            .arg(bundle)
+            .arg(binary)
+            .env("COSIGN_PASSWORD", "pw"),
+    );
+}
+
 fn sign_ours(key: &Path, password: &str, binary: &Path, out_dir: &Path) {
     let key = load_private_key(key, &FixedPassword(password.into()))
         .unwrap()
@@ -134,26 +159,7 @@ fn keys_interoperate_both_ways() {
     // cosign signs with a key made by `cargo provenance keygen`, and verifies it.
     let (our_key, our_pub) = our_keygen(&tmp.path().join("ours"));
     let bundle = tmp.path().join("cosign-with-our-key.json");
-    support::run(
-        peers
-            .cmd("cosign")
-            .args([
-                "attest-blob",
-                "--yes",
-                "--tlog-upload=false",
-                "--new-bundle-format",
-                "--type",
-                "cyclonedx",
-                "--key",
-            ])
-            .arg(&our_key)
-            .arg("--predicate")
-            .arg(&predicate)
-            .arg("--bundle")
-            .arg(&bundle)
-            .arg(&binary)
-            .env("COSIGN_PASSWORD", "pw"),
-    );
+    cosign_attest_sbom(&peers, &our_key, &predicate, &bundle, &binary);
     let ok = verify_blob_attestation(&peers, &our_pub, "cyclonedx", &bundle, &binary, &root);
     assert!(ok.status.success(), "{}", out(&ok));
     let parsed = Bundle::parse(&std::fs::read(&bundle).unwrap(), "cosign bundle").unwrap();
@@ -269,26 +275,7 @@ fn sigstore_go_treats_our_bundle_like_cosigns() {
     let predicate = tmp.path().join("predicate.json");
     std::fs::write(&predicate, sign_fixture::SBOM).unwrap();
     let cosigns = tmp.path().join("cosign.json");
-    support::run(
-        peers
-            .cmd("cosign")
-            .args([
-                "attest-blob",
-                "--yes",
-                "--tlog-upload=false",
-                "--new-bundle-format",
-                "--type",
-                "cyclonedx",
-                "--key",
-            ])
-            .arg(&key)
-            .arg("--predicate")
-            .arg(&predicate)
-            .arg("--bundle")
-            .arg(&cosigns)
-            .arg(&binary)
-            .env("COSIGN_PASSWORD", "pw"),
-    );
+    cosign_attest_sbom(&peers, &key, &predicate, &cosigns, &binary);
     let malformed = tmp.path().join("malformed.json");
     std::fs::write(&malformed, br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":{}}"#).unwrap();
     let run = |bundle: &Path| {
