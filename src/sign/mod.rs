@@ -159,6 +159,12 @@ pub fn verify_bundle(bundle: &Bundle, key: &PublicKey) -> Result<VerifiedPayload
             "the bundle holds no DSSE envelope (a message signature is not an attestation)",
         )
     })?;
+    verify_statement_envelope(envelope, key)
+}
+
+/// Verifies a DSSE envelope that must hold an in-toto statement: its payload type, then
+/// [`verify_envelope`]. A failed check (exit 1) otherwise.
+pub fn verify_statement_envelope(envelope: &Envelope, key: &PublicKey) -> Result<VerifiedPayload> {
     if envelope.payload_type != PAYLOAD_TYPE {
         return Err(Error::check_failed(format!(
             "the envelope's payloadType is `{}`, expected `{PAYLOAD_TYPE}`",

@@ -20,7 +20,6 @@ use super::tlog::{self, TrustedRoot};
 use crate::error::{Error, Result};
 use crate::formats::bundle::Bundle as RawBundle;
 use crate::formats::dsse::Envelope;
-use crate::formats::intoto::PAYLOAD_TYPE;
 use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 
@@ -44,17 +43,11 @@ pub fn verify_prehash(key: &PublicKey, digest: &Digest, der_sig: &[u8]) -> bool 
     })
 }
 
-/// Verifies a DSSE envelope holding an in-toto statement against `key`: the payload type,
-/// then at least one signature over PAE ([`crate::sign::verify_envelope`]). Returns the
-/// payload, or the reason it does not verify.
+/// Verifies a DSSE envelope holding an in-toto statement against `key`
+/// ([`crate::sign::verify_statement_envelope`]). Returns the payload, or the reason it does
+/// not verify.
 pub fn verify_dsse(env: &Envelope, key: &PublicKey) -> std::result::Result<Vec<u8>, String> {
-    if env.payload_type != PAYLOAD_TYPE {
-        return Err(format!(
-            "payloadType is `{}`, expected `{PAYLOAD_TYPE}`",
-            env.payload_type
-        ));
-    }
-    crate::sign::verify_envelope(env, key)
+    crate::sign::verify_statement_envelope(env, key)
         .map(|v| v.payload)
         .map_err(|e| e.to_string())
 }
