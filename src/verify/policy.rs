@@ -25,24 +25,33 @@ pub use crate::policy::Requirement;
 /// `signature` is refused: `verify` checks attestations, not cosign image signatures, and a
 /// requirement it cannot check must not pass silently.
 pub fn attestation_requirement(word: &str) -> Result<Requirement> {
-    let r: Requirement = word.trim().parse()?;
-    check_attestation(r)?;
-    Ok(r)
+    let word = word.trim();
+    let r: Requirement = word.parse().map_err(|_| {
+        Error::msg(format!(
+            "unknown requirement `{word}` in --require: allowed values are {}",
+            attestation_kinds()
+        ))
+    })?;
+    check_attestation(r)
+}
+
+fn attestation_kinds() -> String {
+    let kinds: Vec<&str> = Requirement::ALL
+        .into_iter()
+        .filter(|k| k.predicate_type().is_some())
+        .map(Requirement::name)
+        .collect();
+    kinds.join(", ")
 }
 
 fn check_attestation(r: Requirement) -> Result<Requirement> {
     if r.predicate_type().is_some() {
         return Ok(r);
     }
-    let kinds: Vec<&str> = Requirement::ALL
-        .into_iter()
-        .filter(|k| k.predicate_type().is_some())
-        .map(Requirement::name)
-        .collect();
     Err(Error::msg(format!(
         "`{r}` cannot be required by verify: it checks attestations ({}); check a cosign \
          image signature with `cosign verify`",
-        kinds.join(", ")
+        attestation_kinds()
     )))
 }
 
@@ -171,7 +180,12 @@ mod tests {
     #[test]
     fn verify_require_words_are_the_attestation_kinds() {
         assert_eq!(attestation_requirement("sbom").unwrap(), Requirement::Sbom);
-        assert!(attestation_requirement("slsa").is_err());
+        let e = attestation_requirement("slsa").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`slsa` in --require: allowed values are provenance, sbom, vex"),
+            "{e}"
+        );
         let e = attestation_requirement("signature").unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("provenance, sbom, vex"), "{e}");
