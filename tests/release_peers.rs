@@ -19,6 +19,15 @@ fn read_json(path: &Path) -> Value {
 /// keygen + `build --key --builder native` of hello-service; extra args appended. Returns
 /// (guard, output dir, public key).
 fn signed_build(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    signed_build_with(None, &["--builder", "native"], extra)
+}
+
+/// Like [`signed_build`] with the given builder flags, and the peers' docker when given.
+fn signed_build_with(
+    peers: Option<&Peers>,
+    builder: &[&str],
+    extra: &[&str],
+) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let (tmp, repo) = support::example_repo("hello-service");
     let keys = tmp.path().join("keys");
     support::cargo_provenance()
@@ -28,13 +37,21 @@ fn signed_build(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, std::
         .assert()
         .success();
     let out = tmp.path().join("out");
-    let o = support::cargo_provenance()
+    let mut c = support::cargo_provenance();
+    if let Some(p) = peers {
+        c.env("PATH", &p.path)
+            .env("DOCKER_HOST", &p.docker_host)
+            .env("DOCKER_CONFIG", &p.docker_config);
+    }
+    let o = c
         .current_dir(&repo)
         .env("CARGO_TARGET_DIR", support::example_target_dir())
         .env("COSIGN_PASSWORD", PASSWORD)
         .env_remove("BUILDKIT_HOST")
         .env_remove("RUSTFLAGS")
-        .args(["build", "--builder", "native", "--offline", "--key"])
+        .arg("build")
+        .args(builder)
+        .args(["--offline", "--key"])
         .arg(keys.join("cosign.key"))
         .arg("--output-dir")
         .arg(&out)
@@ -191,5 +208,49 @@ fn push_puts_image_and_referrers_in_the_registry_with_the_summary_digests() {
             .collect();
         want.sort();
         assert_eq!(got, want, "oras discover {subject}:\n{listed}");
+    }
+}
+
+/// With BuildKit: its own statements are kept as files, signed (the bundle's payload is their
+/// exact bytes) and attached to their platform manifest with role `buildkit-attestation`,
+/// next to our provenance and SBOM.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn buildkit_statements_are_signed_and_attached_to_their_manifest() {
+    let peers = Peers::get();
+    peers.require_docker();
+    let (_tmp, out, _pubkey) = signed_build_with(Some(&peers), &["--builder", "buildx"], &[]);
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["builder"]["kind"], "buildx");
+    let manifest = summary["platforms"][0]["manifest_digest"].as_str().unwrap();
+    let bk: Vec<&Value> = summary["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["role"] == "buildkit-attestation")
+        .collect();
+    assert!(!bk.is_empty(), "no BuildKit attestation: {summary}");
+    for a in bk {
+        assert_eq!(a["signed"], true);
+        let statement = std::fs::read(out.join(a["statement_file"].as_str().unwrap())).unwrap();
+        let bundle = read_json(&out.join(a["bundle_file"].as_str().unwrap()));
+        use base64::Engine as _;
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(payload, statement);
+        let refs = a["referrers"].as_array().unwrap();
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0]["subject"], manifest);
+        let d = refs[0]["manifest_digest"].as_str().unwrap();
+        let m = read_json(
+            &out.join("oci/blobs/sha256")
+                .join(d.strip_prefix("sha256:").unwrap()),
+        );
+        assert_eq!(m["subject"]["digest"], manifest);
+        assert_eq!(
+            m["annotations"]["dev.cargo-provenance.role"],
+            "buildkit-attestation"
+        );
     }
 }
