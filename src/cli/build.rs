@@ -85,6 +85,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     if ui.is_json() {
         ui.json(&serde_json::json!({
             "reason": "build-finished",
+            "image": r.image_name,
+            "index_digest": s.index_digest,
+            "layout": r.output_dir.join(&s.layout),
+            "builder": s.builder,
             "output_dir": r.output_dir,
             "summary_file": r.summary_path,
             "signed": r.signed,
@@ -126,6 +130,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         ),
     );
     if let Some(p) = &r.pushed {
+        ui.status("Pushed", p);
         // The pushed reference, pinned by digest, on stdout for scripts.
         println!("{p}");
     }
