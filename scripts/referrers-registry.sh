@@ -23,7 +23,7 @@ case "${1:-}" in
   start)
     [ -x "$bin" ] || cargo install --locked ferro-oci-server --version 1.0.0 --root "$root" -j "${JOBS:-1}"
     if curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then exit 0; fi
-    FERRO_OCI_LISTEN=127.0.0.1:$port RUST_LOG=warn nohup "$bin" >"$root/ferro.log" 2>&1 &
+    FERRO_OCI_LISTEN=127.0.0.1:$port RUST_LOG=warn nohup "$bin" >"$root/ferro.log" 2>&1 9>&- &
     echo $! >"$pidfile"
     for _ in $(seq 50); do
       curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && exit 0

@@ -1,1 +1,0 @@
-//! Stage 6, verify: fail-closed checks of an image's attestations against a key and expectations.

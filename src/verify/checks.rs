@@ -1,0 +1,511 @@
+//! Content checks over a verified in-toto statement: subject, predicate type, and for our
+//! SLSA provenance its `buildType`, builder, source and `externalParameters`; for a CycloneDX
+//! SBOM that it describes the same image.
+//!
+//! Each function records its checks in the [`Report`] under the attestation's id and returns
+//! nothing: a failed check fails the verdict. Statements are read as JSON values so that
+//! fields we do not know are seen (SLSA's verifier rule: reject unknown
+//! `externalParameters`), not silently dropped by a typed parser.
+
+use serde_json::Value;
+
+use super::policy::Expectations;
+use super::report::Report;
+use crate::util::digest::Digest;
+
+pub use crate::attest::SBOM_PREDICATE_TYPE as CYCLONEDX_BOM;
+pub use crate::formats::intoto::{STATEMENT_V01, STATEMENT_V1};
+pub use crate::formats::slsa::PREDICATE_TYPE as SLSA_PROVENANCE_V1;
+/// OpenVEX predicate.
+pub const OPENVEX: &str = "https://openvex.dev/ns/v0.2.0";
+
+/// The `buildType` URIs this verifier knows the `externalParameters` of: ours
+/// ([`crate::attest::params::BUILD_TYPE`], docs/provenance.md).
+pub const KNOWN_BUILD_TYPES: &[&str] = &[crate::attest::params::BUILD_TYPE];
+
+/// The image a statement must be about: its top-level digest (index or manifest) and, for an
+/// index, its platform manifests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The digest the reference resolved to.
+    pub top: Option<Digest>,
+    /// Platform manifests of an index (BuildKit attestation manifests excluded).
+    pub platforms: Vec<Digest>,
+}
+
+impl Target {
+    /// True when `d` is the image or one of its platform manifests.
+    pub fn contains(&self, d: &Digest) -> bool {
+        self.top.as_ref() == Some(d) || self.platforms.contains(d)
+    }
+}
+
+/// Parses a statement payload: JSON object, known `_type`, non-empty `subject`, string
+/// `predicateType`. The error is the reason.
+pub fn parse_statement(payload: &[u8]) -> Result<Value, String> {
+    let v: Value =
+        serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    match v["_type"].as_str() {
+        Some(STATEMENT_V1 | STATEMENT_V01) => {}
+        other => {
+            return Err(format!(
+                "_type {other:?} is not an in-toto statement v1 or v0.1"
+            ));
+        }
+    }
+    if v["subject"].as_array().is_none_or(|s| s.is_empty()) {
+        return Err("the statement has no subject".into());
+    }
+    if !v["predicateType"].is_string() {
+        return Err("the statement has no predicateType".into());
+    }
+    Ok(v)
+}
+
+/// The sha256 digests a statement's subjects name.
+pub fn subject_digests(statement: &Value) -> Vec<Digest> {
+    statement["subject"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["digest"]["sha256"].as_str())
+        .filter_map(|h| Digest::from_hex(h).ok())
+        .collect()
+}
+
+/// `subject`: a subject's sha256 equals the image or one of its platform manifests.
+pub fn check_subject(
+    report: &mut Report,
+    att: Option<&str>,
+    statement: &Value,
+    target: &Target,
+) -> bool {
+    let subjects = subject_digests(statement);
+    match subjects.iter().find(|d| target.contains(d)) {
+        Some(d) => {
+            report.pass(
+                "subject",
+                att,
+                format!("statement subject {d} is this image"),
+            );
+            true
+        }
+        None => {
+            let names: Vec<String> = subjects.iter().map(|d| d.to_string()).collect();
+            report.fail(
+                "subject",
+                att,
+                format!(
+                    "the statement is about another image: its subjects [{}] include neither {} nor a platform manifest of it",
+                    names.join(", "),
+                    target.top.map(|d| d.to_string()).unwrap_or_default()
+                ),
+            );
+            false
+        }
+    }
+}
+
+/// Single-bundle mode's subject check: the DSSE payload names the artifact.
+pub fn check_subject_names(
+    report: &mut Report,
+    att: Option<&str>,
+    payload: &[u8],
+    artifact: &[Digest],
+) {
+    match parse_statement(payload) {
+        Err(reason) => report.fail("statement", att, reason),
+        Ok(st) => {
+            let target = Target {
+                top: artifact.first().copied(),
+                platforms: artifact.to_vec(),
+            };
+            check_subject(report, att, &st, &target);
+        }
+    }
+}
+
+/// `predicate-type`: the statement's predicate type is the one its referrer announces.
+pub fn check_predicate_type(
+    report: &mut Report,
+    att: &str,
+    statement: &Value,
+    announced: Option<&str>,
+) {
+    let actual = statement["predicateType"].as_str().unwrap_or_default();
+    match announced {
+        Some(a) if a != actual => report.fail(
+            "predicate-type",
+            Some(att),
+            format!("the referrer announces predicate type `{a}` but the signed statement has `{actual}`"),
+        ),
+        Some(_) => report.pass("predicate-type", Some(att), format!("`{actual}`, as announced")),
+        None => report.pass("predicate-type", Some(att), format!("`{actual}`")),
+    }
+}
+
+fn check_expected(
+    report: &mut Report,
+    att: &str,
+    check: &str,
+    what: &str,
+    found: Option<&str>,
+    expected: Option<&str>,
+    norm: fn(&str) -> String,
+) {
+    match (expected, found) {
+        (None, Some(f)) => report.skip(
+            check,
+            Some(att),
+            format!("{what} is `{f}`; not compared (no expectation given)"),
+        ),
+        (None, None) => report.skip(
+            check,
+            Some(att),
+            format!("no {what} recorded; none expected"),
+        ),
+        (Some(e), None) => report.fail(
+            check,
+            Some(att),
+            format!("expected {what} `{e}`, the provenance records none"),
+        ),
+        (Some(e), Some(f)) if norm(e) == norm(f) => {
+            report.pass(check, Some(att), format!("{what} is `{f}`"))
+        }
+        (Some(e), Some(f)) => {
+            report.fail(check, Some(att), format!("{what} is `{f}`, expected `{e}`"))
+        }
+    }
+}
+
+/// Normalises a git repository URL for comparison: no `git+`, no `@ref`/`#`, no `.git`, no
+/// trailing slash, lowercase scheme and host.
+pub fn normalize_repo(url: &str) -> String {
+    let url = url.trim().strip_prefix("git+").unwrap_or(url.trim());
+    let url = url.split(['#', '?']).next().unwrap_or(url);
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    // `@ref` after the path (SLSA's `git+https://host/repo@refs/heads/main`).
+    let path = path.split_once('@').map_or(path, |(p, _)| p);
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    format!(
+        "{}://{}/{}",
+        scheme.to_lowercase(),
+        host.to_lowercase(),
+        path
+    )
+}
+
+fn same(s: &str) -> String {
+    s.trim().to_owned()
+}
+
+fn lower(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// Reads `externalParameters` with the build type's own type, which rejects unknown fields
+/// (`deny_unknown_fields`): the error names the first field it does not know.
+fn external_parameters_problem(value: &Value) -> Option<String> {
+    serde_json::from_value::<crate::attest::params::ExternalParameters>(value.clone())
+        .err()
+        .map(|e| e.to_string())
+}
+
+/// The checks of an SLSA v1 provenance statement against the expectations.
+pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: &Expectations) {
+    let pred = &statement["predicate"];
+    let def = &pred["buildDefinition"];
+    let build_type = def["buildType"].as_str().unwrap_or_default();
+    let known = KNOWN_BUILD_TYPES.contains(&build_type);
+    if known {
+        report.pass("build-type", Some(att), format!("`{build_type}`"));
+    } else {
+        report.fail(
+            "build-type",
+            Some(att),
+            format!(
+                "buildType `{build_type}` is not one this verifier knows ({})",
+                KNOWN_BUILD_TYPES.join(", ")
+            ),
+        );
+    }
+    let ext = &def["externalParameters"];
+    if !ext.is_object() {
+        report.fail(
+            "external-parameters",
+            Some(att),
+            "externalParameters is missing or not an object",
+        );
+    } else if known {
+        match external_parameters_problem(ext) {
+            None => report.pass(
+                "external-parameters",
+                Some(att),
+                "every field is one this verifier knows",
+            ),
+            Some(problem) => report.fail(
+                "external-parameters",
+                Some(att),
+                format!("{problem}: a verifier must reject parameters it does not know"),
+            ),
+        }
+    } else {
+        report.fail(
+            "external-parameters",
+            Some(att),
+            "cannot be checked: unknown buildType",
+        );
+    }
+    let builder = pred["runDetails"]["builder"]["id"].as_str();
+    check_expected(
+        report,
+        att,
+        "builder-id",
+        "builder.id",
+        builder,
+        exp.builder_id.as_deref(),
+        same,
+    );
+    let source = &ext["source"];
+    check_expected(
+        report,
+        att,
+        "source-repo",
+        "source repository",
+        source["uri"].as_str(),
+        exp.source_repo.as_deref(),
+        normalize_repo,
+    );
+    check_expected(
+        report,
+        att,
+        "source-commit",
+        "source commit",
+        source["commit"].as_str(),
+        exp.source_commit.as_deref(),
+        lower,
+    );
+    check_expected(
+        report,
+        att,
+        "source-ref",
+        "source ref",
+        source["ref"].as_str(),
+        exp.source_ref.as_deref(),
+        same,
+    );
+}
+
+/// Extracts the digest of a `pkg:oci/NAME@sha256%3AHEX?...` purl.
+pub fn purl_digest(purl: &str) -> Option<Digest> {
+    let rest = purl.strip_prefix("pkg:oci/")?;
+    let (_, version) = rest.split_once('@')?;
+    let version = version.split(['?', '#']).next()?;
+    let decoded = version.replace("%3A", ":").replace("%3a", ":");
+    decoded.parse().ok()
+}
+
+/// `sbom-subject`: the CycloneDX BOM's `metadata.component` is this image (purl digest).
+pub fn check_sbom(report: &mut Report, att: &str, statement: &Value, target: &Target) {
+    let bom = &statement["predicate"];
+    if bom["bomFormat"] != "CycloneDX" {
+        report.fail(
+            "sbom-subject",
+            Some(att),
+            "the predicate is not a CycloneDX BOM (bomFormat)",
+        );
+        return;
+    }
+    let purl = bom["metadata"]["component"]["purl"].as_str();
+    match purl.map(|p| (p, purl_digest(p))) {
+        None => report.fail(
+            "sbom-subject",
+            Some(att),
+            "the SBOM has no metadata.component.purl naming the image",
+        ),
+        Some((p, None)) => report.fail(
+            "sbom-subject",
+            Some(att),
+            format!("metadata.component.purl `{p}` is not a pkg:oci purl with a sha256 digest"),
+        ),
+        Some((_, Some(d))) if target.contains(&d) => report.pass(
+            "sbom-subject",
+            Some(att),
+            format!("the SBOM describes {d}, this image"),
+        ),
+        Some((_, Some(d))) => report.fail(
+            "sbom-subject",
+            Some(att),
+            format!("the SBOM describes {d}, another image"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::report::Status;
+
+    fn d(c: char) -> Digest {
+        Digest::from_hex(&c.to_string().repeat(64)).unwrap()
+    }
+
+    fn provenance() -> Value {
+        serde_json::json!({
+            "_type": STATEMENT_V1,
+            "subject": [{"name": "img", "digest": {"sha256": "a".repeat(64)}}],
+            "predicateType": SLSA_PROVENANCE_V1,
+            "predicate": {
+                "buildDefinition": {
+                    "buildType": KNOWN_BUILD_TYPES[0],
+                    "externalParameters": {
+                        "source": {"uri": "git+https://github.com/Ex/Repo.git@refs/heads/main", "ref": "refs/heads/main", "commit": "ABC"},
+                        "packages": ["p"], "binaries": ["p"], "profile": "release", "target": "x86_64-unknown-linux-gnu",
+                        "builder": "native", "baseImage": "scratch", "platforms": ["linux/amd64"]
+                    },
+                },
+                "runDetails": {"builder": {"id": "https://b"}},
+            }
+        })
+    }
+
+    fn statuses(r: &Report) -> Vec<(String, Status)> {
+        r.checks
+            .iter()
+            .map(|c| (c.check.clone(), c.status))
+            .collect()
+    }
+
+    #[test]
+    fn provenance_checks_pass_and_fail() {
+        let exp = Expectations {
+            builder_id: Some("https://b".into()),
+            source_repo: Some("https://GitHub.com/Ex/Repo/".into()),
+            source_commit: Some("abc".into()),
+            source_ref: Some("refs/heads/main".into()),
+            ..Expectations::default()
+        };
+        let mut r = Report::new("x");
+        check_provenance(&mut r, "a", &provenance(), &exp);
+        assert!(r.verified, "{}", r.human());
+        let mut bad = provenance();
+        bad["predicate"]["buildDefinition"]["externalParameters"]["evil"] = "x".into();
+        bad["predicate"]["buildDefinition"]["externalParameters"]["source"]["extra"] = "x".into();
+        bad["predicate"]["runDetails"]["builder"]["id"] = "https://other".into();
+        let mut r = Report::new("x");
+        check_provenance(&mut r, "a", &bad, &exp);
+        let failed: Vec<_> = r.failures().map(|c| c.check.clone()).collect();
+        assert_eq!(failed, ["external-parameters", "builder-id"]);
+        assert!(
+            r.checks[1].reason.contains("unknown field `"),
+            "{}",
+            r.checks[1].reason
+        );
+        bad["predicate"]["buildDefinition"]["buildType"] = "https://x".into();
+        let mut r = Report::new("x");
+        check_provenance(&mut r, "a", &bad, &Expectations::default());
+        assert_eq!(statuses(&r)[0], ("build-type".into(), Status::Fail));
+    }
+
+    #[test]
+    fn source_mismatches_fail() {
+        let exp = Expectations {
+            source_repo: Some("https://github.com/ex/other".into()),
+            source_commit: Some("abd".into()),
+            source_ref: Some("refs/tags/v1".into()),
+            ..Expectations::default()
+        };
+        let mut r = Report::new("x");
+        check_provenance(&mut r, "a", &provenance(), &exp);
+        let failed: Vec<_> = r.failures().map(|c| c.check.clone()).collect();
+        assert_eq!(failed, ["source-repo", "source-commit", "source-ref"]);
+    }
+
+    #[test]
+    fn subject_must_be_the_image() {
+        let st = provenance();
+        let mut r = Report::new("x");
+        assert!(check_subject(
+            &mut r,
+            None,
+            &st,
+            &Target {
+                top: Some(d('b')),
+                platforms: vec![d('a')]
+            }
+        ));
+        assert!(!check_subject(
+            &mut r,
+            None,
+            &st,
+            &Target {
+                top: Some(d('b')),
+                platforms: vec![d('c')]
+            }
+        ));
+        assert!(parse_statement(b"{}").is_err());
+        assert!(
+            parse_statement(
+                br#"{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"x"}"#
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn sbom_must_describe_the_image() {
+        let a = "a".repeat(64);
+        let st = |purl: &str| serde_json::json!({"predicate": {"bomFormat": "CycloneDX", "metadata": {"component": {"purl": purl}}}});
+        let t = Target {
+            top: Some(d('a')),
+            platforms: vec![],
+        };
+        let mut r = Report::new("x");
+        check_sbom(
+            &mut r,
+            "s",
+            &st(&format!("pkg:oci/hello@sha256%3A{a}?repository_url=x")),
+            &t,
+        );
+        check_sbom(
+            &mut r,
+            "s",
+            &st(&format!("pkg:oci/hello@sha256%3A{}", "b".repeat(64))),
+            &t,
+        );
+        check_sbom(&mut r, "s", &st("pkg:cargo/x@1"), &t);
+        assert_eq!(
+            statuses(&r).iter().map(|s| s.1).collect::<Vec<_>>(),
+            [Status::Pass, Status::Fail, Status::Fail]
+        );
+    }
+
+    #[test]
+    fn repo_urls_normalise() {
+        assert_eq!(
+            normalize_repo("git+https://GitHub.com/a/b.git@refs/heads/main"),
+            "https://github.com/a/b"
+        );
+        assert_eq!(
+            normalize_repo("https://github.com/a/b/"),
+            "https://github.com/a/b"
+        );
+        assert_ne!(
+            normalize_repo("https://github.com/a/b"),
+            normalize_repo("https://github.com/a/c")
+        );
+    }
+
+    #[test]
+    fn predicate_type_must_match_the_announcement() {
+        let mut r = Report::new("x");
+        check_predicate_type(&mut r, "a", &provenance(), Some(CYCLONEDX_BOM));
+        check_predicate_type(&mut r, "a", &provenance(), Some(SLSA_PROVENANCE_V1));
+        assert_eq!(
+            statuses(&r).iter().map(|s| s.1).collect::<Vec<_>>(),
+            [Status::Fail, Status::Pass]
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! Stage 6, verify: fail-closed checks of an image's attestations against a key and
+//! expectations (`cargo provenance verify`), and of single Sigstore bundles.
+//!
+//! - [`image`]: the image pipeline (resolve, collect referrers, verify, check, require);
+//! - [`checks`]: content checks over verified statements;
+//! - [`bundle`], [`tlog`]: Sigstore bundles, signatures, single-bundle mode;
+//! - [`policy`]: the expectations, from flags or a policy file;
+//! - [`source`]: where images and referrers are read from;
+//! - [`report`]: the checks' outcomes, for people or as JSON;
+//! - [`rebuild`]: `--rebuild`, rebuilding the recorded source and comparing digests.
+
+pub mod bundle;
+pub mod checks;
+pub mod image;
+pub mod policy;
+pub mod rebuild;
+pub mod report;
+pub mod source;
+pub mod tlog;
+
+pub use crate::keys::PublicKey;
+pub use bundle::{Artifact, verify_bundle};
+pub use image::{Trust, verify_image};
+pub use policy::{Expectations, Requirement};
+pub use report::{Report, Status};
+pub use source::Source;
+pub use tlog::TrustedRoot;

@@ -1,0 +1,204 @@
+//! Verification expectations, from flags or from a policy file (`--policy FILE`, TOML or
+//! JSON, the same keys as the flags):
+//!
+//! ```toml
+//! key = "cosign.pub"                 # relative to the policy file
+//! builder-id = "https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main"
+//! source-repo = "https://github.com/org/repo"
+//! source-commit = "0123abcd..."
+//! source-ref = "refs/heads/main"
+//! require = ["provenance", "sbom"]
+//! ```
+//!
+//! Unknown keys are an error (a misspelt expectation must not silently check nothing).
+//! Flags given on the command line override the file's values.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::checks::{CYCLONEDX_BOM, OPENVEX, SLSA_PROVENANCE_V1};
+use crate::error::{Error, Result};
+
+/// An attestation kind `--require` can ask for.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Requirement {
+    /// SLSA provenance v1.
+    Provenance,
+    /// A CycloneDX SBOM.
+    Sbom,
+    /// An OpenVEX document.
+    Vex,
+}
+
+impl Requirement {
+    /// The predicate type that satisfies it.
+    pub fn predicate_type(self) -> &'static str {
+        match self {
+            Requirement::Provenance => SLSA_PROVENANCE_V1,
+            Requirement::Sbom => CYCLONEDX_BOM,
+            Requirement::Vex => OPENVEX,
+        }
+    }
+
+    /// Its name as written in `--require`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Requirement::Provenance => "provenance",
+            Requirement::Sbom => "sbom",
+            Requirement::Vex => "vex",
+        }
+    }
+}
+
+/// What the verified attestations must say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Expectations {
+    /// The public key (PEM) the attestations must be signed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// A Sigstore trusted root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_root: Option<PathBuf>,
+    /// `runDetails.builder.id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder_id: Option<String>,
+    /// The source repository URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_repo: Option<String>,
+    /// The full source commit id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_commit: Option<String>,
+    /// The source ref (`refs/heads/main`, `refs/tags/v1.0.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<String>,
+    /// Attestation kinds that must be present and verified. Empty means provenance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<Requirement>,
+}
+
+impl Expectations {
+    /// Parses a policy file's text; `origin` names it in errors. JSON when it starts with `{`,
+    /// TOML otherwise.
+    pub fn parse(text: &str, origin: &str) -> Result<Expectations> {
+        if text.trim_start().starts_with('{') {
+            serde_json::from_str(text)
+                .map_err(|e| Error::msg(format!("policy {origin} is not valid: {e}")))
+        } else {
+            toml::from_str(text)
+                .map_err(|e| Error::msg(format!("policy {origin} is not valid: {e}")))
+        }
+    }
+
+    /// Reads a policy file; relative `key` and `trusted-root` paths are taken relative to it.
+    pub fn load(path: &Path) -> Result<Expectations> {
+        let bytes = crate::util::fs::read(path)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::msg(format!("policy {} is not UTF-8 text", path.display())))?;
+        let mut exp = Self::parse(&text, &path.display().to_string())?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut exp.key, &mut exp.trusted_root].into_iter().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(exp)
+    }
+
+    /// These expectations with every value set in `flags` taking precedence.
+    pub fn overridden_by(self, flags: Expectations) -> Expectations {
+        Expectations {
+            key: flags.key.or(self.key),
+            trusted_root: flags.trusted_root.or(self.trusted_root),
+            builder_id: flags.builder_id.or(self.builder_id),
+            source_repo: flags.source_repo.or(self.source_repo),
+            source_commit: flags.source_commit.or(self.source_commit),
+            source_ref: flags.source_ref.or(self.source_ref),
+            require: if flags.require.is_empty() {
+                self.require
+            } else {
+                flags.require
+            },
+        }
+    }
+
+    /// The required kinds, sorted and deduplicated; provenance when none was named.
+    pub fn required(&self) -> Vec<Requirement> {
+        let mut r = self.require.clone();
+        if r.is_empty() {
+            r.push(Requirement::Provenance);
+        }
+        r.sort();
+        r.dedup();
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_and_json_give_the_same_expectations() {
+        let t = Expectations::parse(
+            "builder-id = \"b\"\nsource-commit = \"c\"\nrequire = [\"sbom\", \"provenance\"]\n",
+            "p.toml",
+        )
+        .unwrap();
+        let j = Expectations::parse(
+            r#"{"builder-id": "b", "source-commit": "c", "require": ["sbom", "provenance"]}"#,
+            "p.json",
+        )
+        .unwrap();
+        assert_eq!(t, j);
+        assert_eq!(t.required(), [Requirement::Provenance, Requirement::Sbom]);
+        assert_eq!(
+            Expectations::default().required(),
+            [Requirement::Provenance]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_kinds_are_errors() {
+        let e = Expectations::parse("builder_id = \"b\"\n", "p.toml").unwrap_err();
+        assert!(e.to_string().contains("p.toml"), "{e}");
+        assert!(Expectations::parse(r#"{"require": ["slsa"]}"#, "p.json").is_err());
+    }
+
+    #[test]
+    fn flags_override_the_file_and_paths_are_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("policy.toml");
+        std::fs::write(
+            &p,
+            "key = \"k.pub\"\nbuilder-id = \"file\"\nsource-ref = \"r\"\n",
+        )
+        .unwrap();
+        let file = Expectations::load(&p).unwrap();
+        assert_eq!(
+            file.key.as_deref(),
+            Some(dir.path().join("k.pub").as_path())
+        );
+        let flags = Expectations {
+            builder_id: Some("flag".into()),
+            ..Expectations::default()
+        };
+        let m = file.overridden_by(flags);
+        assert_eq!(m.builder_id.as_deref(), Some("flag"));
+        assert_eq!(m.source_ref.as_deref(), Some("r"));
+    }
+}

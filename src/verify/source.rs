@@ -1,0 +1,117 @@
+//! Where the verifier reads an image and its referrers from: the publish stage's
+//! [`Store`] (an OCI image layout or a registry repository), with every digest checked here.
+//!
+//! Fetches return `Ok(Err(reason))` when the bytes do not match their digest (a truncated or
+//! swapped blob): the verifier reports that as a failed check naming the blob, not as a
+//! transport error. A registry that cannot be reached is an error (exit 2).
+
+use crate::error::Result;
+use crate::formats::oci::{ANNOTATION_REF_NAME, Descriptor};
+use crate::oci::reference::Reference;
+use crate::oci::registry::Options;
+use crate::oci::store::Store;
+use crate::util::digest::Digest;
+
+/// Bytes whose digest was checked, or why they do not match it.
+pub type Fetched = std::result::Result<Vec<u8>, String>;
+
+/// Read access to an image and its referrers.
+#[derive(Debug)]
+pub struct Source {
+    store: Store,
+    reference: Reference,
+}
+
+/// The registry client's wording for content whose digest is not the one asked for.
+const REGISTRY_MISMATCH: &str = "the registry sent content with digest";
+
+fn checked(digest: &Digest, bytes: Vec<u8>) -> Fetched {
+    let actual = Digest::of(&bytes);
+    if actual == *digest {
+        Ok(bytes)
+    } else {
+        Err(format!(
+            "the bytes stored for {digest} ({} bytes) have digest {actual}: truncated or swapped",
+            bytes.len()
+        ))
+    }
+}
+
+fn mismatch_as_check<T>(r: Result<T>, digest: &Digest) -> Result<std::result::Result<T, String>> {
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) if e.to_string().contains(REGISTRY_MISMATCH) => Ok(Err(format!(
+            "the registry sent bytes that do not match {digest}: truncated or swapped ({e})"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+impl Source {
+    /// Opens `reference` (`oci:PATH...` or `host/repo...`).
+    pub fn open(reference: &str, plain_http: bool) -> Result<Source> {
+        let reference = Reference::parse(reference)?;
+        let opts = Options {
+            plain_http,
+            ..Options::default()
+        };
+        let store = Store::open(&reference, &opts, false)?;
+        Ok(Source { store, reference })
+    }
+
+    /// The store, for callers that need more (rebuild, benches).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The digest the reference names (its digest, or what its tag points at).
+    pub fn resolve(&self) -> Result<Digest> {
+        if let (Store::Layout(_), Some(d)) = (&self.store, self.reference.digest()) {
+            // Resolved without reading the blob: a swapped blob is then a failed check.
+            return Ok(d);
+        }
+        Ok(self.store.resolve(&self.reference)?.digest)
+    }
+
+    /// A manifest or index, digest checked.
+    pub fn manifest(&self, digest: &Digest) -> Result<Fetched> {
+        match &self.store {
+            Store::Layout(l) => Ok(checked(
+                digest,
+                crate::util::fs::read(&l.blob_path(digest))?,
+            )),
+            Store::Registry(_) => {
+                mismatch_as_check(self.store.get_manifest(digest).map(|(b, _)| b), digest)
+            }
+        }
+    }
+
+    /// A blob, digest checked.
+    pub fn blob(&self, digest: &Digest) -> Result<Fetched> {
+        match &self.store {
+            Store::Layout(l) => Ok(checked(
+                digest,
+                crate::util::fs::read(&l.blob_path(digest))?,
+            )),
+            Store::Registry(_) => mismatch_as_check(self.store.get_blob(digest), digest),
+        }
+    }
+
+    /// The referrers of `digest`, each with its `artifactType` and annotations.
+    pub fn referrers(&self, digest: &Digest) -> Result<Vec<Descriptor>> {
+        self.store.referrers(digest)
+    }
+
+    /// What a tag points at, if it exists (cosign's legacy `sha256-HEX.att` tags).
+    pub fn tag(&self, tag: &str) -> Result<Option<Digest>> {
+        match &self.store {
+            Store::Layout(l) => Ok(l
+                .index()?
+                .manifests
+                .into_iter()
+                .find(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(tag))
+                .map(|d| d.digest)),
+            Store::Registry(c) => Ok(c.get_manifest(tag)?.map(|m| m.digest)),
+        }
+    }
+}

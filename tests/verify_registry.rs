@@ -1,0 +1,195 @@
+//! Verify against the real distribution registry (no referrers API: fallback tags) and
+//! cosign's own attestations: our referrers pushed with `push`, cosign's legacy `.att`/`.sig`
+//! tags, and cosign's bundle referrers (`--new-bundle-format`).
+
+mod support;
+mod verify_fixture;
+
+use std::path::Path;
+
+use support::Peers;
+use verify_fixture::*;
+
+fn push(f: &Fixture, dest: &str) {
+    let out = support::cargo_provenance()
+        .args(["push", &f.reference(), dest])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "push: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn cosign(peers: &Peers, dir: &Path, args: &[&str]) -> String {
+    let mut c = peers.cmd("cosign");
+    c.current_dir(dir)
+        .env("COSIGN_PASSWORD", "pw")
+        .env("COSIGN_YES", "true")
+        .args(args);
+    support::run(&mut c)
+}
+
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn registry_image_with_our_referrers_verifies_and_fails_closed() {
+    let peers = Peers::get();
+    let f = Fixture::signed();
+    let dest = format!("{}:v1", peers.unique_repo("verify-ours"));
+    push(&f, &dest);
+    f.verify_with(
+        &dest,
+        &f.key.pub_path,
+        &["--require", "provenance,sbom", "--source-commit", COMMIT],
+    )
+    .passes()
+    .says("VERIFIED");
+    f.verify_with(&dest, &f.other.pub_path, &[])
+        .fails("require");
+    f.verify_with(&dest, &f.key.pub_path, &["--builder-id", "https://other"])
+        .fails("builder-id");
+    // By platform manifest digest: the statements attached there verify too.
+    let by_platform = format!(
+        "{}@{}",
+        dest.rsplit_once(':').unwrap().0,
+        f.img.platforms[1]
+    );
+    f.verify_with(
+        &by_platform,
+        &f.key.pub_path,
+        &["--require", "provenance,sbom"],
+    )
+    .passes();
+}
+
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn cosign_legacy_tags_and_bundle_referrers_are_found() {
+    let peers = Peers::get();
+    let f = Fixture::bare();
+    let repo = peers.unique_repo("verify-cosign");
+    let dest = format!("{repo}:v1");
+    push(&f, &dest);
+    let dir = f.dir.path();
+    cosign(&peers, dir, &["generate-key-pair"]);
+    let predicate = provenance(&f.img.subjects())["predicate"].clone();
+    std::fs::write(
+        dir.join("predicate.json"),
+        serde_json::to_vec(&predicate).unwrap(),
+    )
+    .unwrap();
+    let pinned = format!("{repo}@{}", f.img.index);
+    // Legacy: `.att` and `.sig` tags.
+    cosign(
+        &peers,
+        dir,
+        &[
+            "attest",
+            "--key",
+            "cosign.key",
+            "--type",
+            "slsaprovenance1",
+            "--predicate",
+            "predicate.json",
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            &pinned,
+        ],
+    );
+    cosign(
+        &peers,
+        dir,
+        &[
+            "sign",
+            "--key",
+            "cosign.key",
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            &pinned,
+        ],
+    );
+    let key = dir.join("cosign.pub");
+    let o = f.verify_with(&dest, &key, &["--source-commit", COMMIT]);
+    o.passes().says(".att#0").says("cosign-signature");
+    // The same with another key: nothing counts.
+    f.verify_with(&dest, &f.key.pub_path, &[]).fails("require");
+
+    // cosign's bundle referrers on a second image.
+    let g = Fixture::bare();
+    let dest2 = format!("{}:v1", peers.unique_repo("verify-cosign-bundle"));
+    push(&g, &dest2);
+    let pinned2 = format!("{}@{}", dest2.rsplit_once(':').unwrap().0, g.img.index);
+    let predicate = provenance(&g.img.subjects())["predicate"].clone();
+    std::fs::write(
+        dir.join("predicate2.json"),
+        serde_json::to_vec(&predicate).unwrap(),
+    )
+    .unwrap();
+    cosign(
+        &peers,
+        dir,
+        &[
+            "attest",
+            "--key",
+            "cosign.key",
+            "--type",
+            "slsaprovenance1",
+            "--predicate",
+            "predicate2.json",
+            "--new-bundle-format",
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            &pinned2,
+        ],
+    );
+    let o = g.verify_with(&dest2, &key, &["--format", "json"]);
+    o.passes();
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["attestations"][0]["foundAs"], "referrer", "{}", o.stdout);
+    assert_eq!(v["attestations"][0]["verified"], true, "{}", o.stdout);
+}
+
+/// The registry with the OCI referrers API (ferro-oci-server): `FERRO_REG` as
+/// `scripts/test.sh` exports it, else started with `scripts/referrers-registry.sh` on its
+/// default address. (Only `start` is called: the server inherits the script's lock, so a
+/// second call of the script would wait for it.)
+fn referrers_api_registry() -> String {
+    if let Ok(r) = std::env::var("FERRO_REG") {
+        return r;
+    }
+    let addr = "127.0.0.1:5077";
+    let up = std::process::Command::new("curl")
+        .args(["-fs", &format!("http://{addr}/v2/")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if up {
+        return addr.to_owned();
+    }
+    let script = support::repo_root().join("scripts/referrers-registry.sh");
+    let mut start = std::process::Command::new("bash");
+    start
+        .arg(&script)
+        .arg("start")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let status = start.status().unwrap();
+    assert!(
+        status.success(),
+        "ferro-oci-server did not start ({status})"
+    );
+    "127.0.0.1:5077".to_owned()
+}
+
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn registry_with_the_referrers_api() {
+    let reg = referrers_api_registry();
+    let f = Fixture::signed();
+    let dest = format!("{reg}/verify-api-{}:v1", std::process::id());
+    push(&f, &dest);
+    f.verify_with(&dest, &f.key.pub_path, &["--require", "provenance,sbom"])
+        .passes();
+    f.verify_with(&dest, &f.other.pub_path, &[])
+        .fails_only(&["require"]);
+}
