@@ -176,7 +176,14 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
                 name: name.clone(),
                 digest: out.index.digest,
             },
-            binaries: out.binaries.clone(),
+            // One binary component per name: the SBOM lists each binary once, so with
+            // several platforms it carries the first platform's files (the provenance names
+            // every platform's binaries as subjects).
+            binaries: out
+                .platforms
+                .first()
+                .map(|p| p.binaries.clone())
+                .unwrap_or_default(),
             compiled_units: Some(out.compiled_units.clone()),
             source_date_epoch: Some(out.source_date_epoch),
             workspace_mode: selection.workspace,

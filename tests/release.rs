@@ -199,10 +199,42 @@ fn signed_build_writes_statements_bundles_and_referrers() {
         summary["attestations"][1]["bundle_file"],
         "sbom.sigstore.json"
     );
+
+    // `verify` accepts the output: signatures, subjects, source, both attestations.
+    let commit = support::git(&repo, &["rev-parse", "HEAD"]);
+    let layout_ref = format!("oci:{}:v1", layout.display());
+    let o = support::cargo_provenance()
+        .args(["verify", &layout_ref, "--key"])
+        .arg(key.with_extension("pub"))
+        .args([
+            "--require",
+            "provenance,sbom",
+            "--source-repo",
+            "https://github.com/example/hello-service",
+            "--source-commit",
+            commit.trim(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "verify:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    // ... and fails closed with another key.
+    let other = keygen(&tmp.path().join("other"), PASSWORD);
+    let o = support::cargo_provenance()
+        .args(["verify", &layout_ref, "--key"])
+        .arg(other.with_extension("pub"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }
 
-/// `--reproducible` twice in two directories: byte-identical provenance, bundles, referrer
-/// manifests and summary digests.
+/// `--reproducible` twice in two directories, two platforms: byte-identical provenance,
+/// bundles, referrer manifests and summary digests.
 #[test]
 fn reproducible_builds_give_identical_provenance_and_referrers() {
     let keys = tempfile::tempdir().unwrap();
@@ -215,7 +247,12 @@ fn reproducible_builds_give_identical_provenance_and_referrers() {
             .env("COSIGN_PASSWORD", PASSWORD)
             .arg("--key")
             .arg(&key)
-            .args(["--reproducible", "-q"])
+            .args([
+                "--reproducible",
+                "-q",
+                "--platform",
+                "linux/amd64,linux/amd64/v3",
+            ])
             .output()
             .unwrap();
         assert!(o.status.success(), "build failed:\n{}", stderr(&o));
@@ -237,7 +274,8 @@ fn reproducible_builds_give_identical_provenance_and_referrers() {
     }
     let ra = layout_referrers(&a.join("oci"));
     let rb = layout_referrers(&b.join("oci"));
-    assert_eq!(ra.len(), 4);
+    // Provenance and SBOM, each on the index and both platform manifests.
+    assert_eq!(ra.len(), 6);
     for ((da, _), (db, _)) in ra.iter().zip(&rb) {
         assert_eq!(da, db);
         assert_eq!(blob(&a.join("oci"), da), blob(&b.join("oci"), db));
