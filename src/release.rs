@@ -186,7 +186,8 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
                 .unwrap_or_default(),
             compiled_units: Some(out.compiled_units.clone()),
             source_date_epoch: Some(out.source_date_epoch),
-            workspace_mode: selection.workspace,
+            // The image ships every selected package's binaries: one SBOM for all of them.
+            workspace_mode: true,
         },
         ui,
     )?;
@@ -423,4 +424,45 @@ fn rel(dir: &Path, path: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_in_the_summary_are_relative_with_slashes() {
+        let dir = Path::new("/x/out");
+        assert_eq!(
+            rel(dir, &dir.join("buildkit/0-linux-amd64.intoto.json")),
+            "buildkit/0-linux-amd64.intoto.json"
+        );
+        assert_eq!(
+            rel(dir, &dir.join("provenance.intoto.json")),
+            "provenance.intoto.json"
+        );
+    }
+
+    #[test]
+    fn keyless_is_refused_and_no_key_means_no_signer() {
+        let ui = Ui::default();
+        let e = signer_for(&Signing::Keyless, &ui).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string()
+                .contains("keyless signing is not supported in this build yet")
+        );
+        assert!(signer_for(&Signing::NoSign, &ui).unwrap().is_none());
+        assert!(signer_for(&Signing::Unspecified, &ui).unwrap().is_none());
+    }
+
+    #[test]
+    fn stale_bundles_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(files::PROVENANCE_BUNDLE), "{}").unwrap();
+        std::fs::write(dir.path().join(files::PROVENANCE), "{}").unwrap();
+        remove_stale(dir.path()).unwrap();
+        assert!(!dir.path().join(files::PROVENANCE_BUNDLE).exists());
+        assert!(dir.path().join(files::PROVENANCE).exists());
+    }
 }

@@ -464,3 +464,39 @@ fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
+
+/// A workspace whose image ships two packages' binaries: one SBOM for both, signed and
+/// attached like any other.
+#[test]
+fn workspace_image_gets_one_sbom_of_every_shipped_binary() {
+    let (tmp, repo) = support::example_repo("workspace-app");
+    let key = keygen(&tmp.path().join("keys"), PASSWORD);
+    let out = tmp.path().join("out");
+    let o = build_cmd(&repo, &out)
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .arg("--key")
+        .arg(&key)
+        .arg("-q")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "build failed:\n{}", stderr(&o));
+    let sbom = read_json(&out.join("sbom.cdx.json"));
+    let apps: Vec<&str> = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "application")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for bin in ["app-server", "app-admin"] {
+        assert!(
+            apps.iter().any(|a| a.contains(bin)),
+            "{bin} not in {apps:?}"
+        );
+    }
+    let summary = read_json(&out.join("summary.json"));
+    for a in summary["attestations"].as_array().unwrap() {
+        assert_eq!(a["signed"], true);
+        assert_eq!(a["referrers"].as_array().unwrap().len(), 2);
+    }
+}
