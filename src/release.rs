@@ -191,7 +191,6 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         },
         ui,
     )?;
-    crate::util::fs::write_atomic(&dir.join(files::SBOM), &sbom.json)?;
     let crates: Vec<ShippedCrate> = sbom
         .required()
         .filter(|c| c.kind == crate::sbom::Kind::Library)
@@ -227,6 +226,8 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
     };
     let prov = provenance::statement(&input)?;
     let sbom_stmt = sbom_statement(&sbom.json, provenance::subjects(&input))?;
+    // Everything that can fail on bad input is done: the files follow.
+    crate::util::fs::write_atomic(&dir.join(files::SBOM), &sbom.json)?;
 
     if signer.is_some() {
         stage(
