@@ -36,19 +36,20 @@ cargo metadata --format-version 1 --locked --all-features >/dev/null
 "$ours" sbom --workspace --output "$work/ours.json" -q
 "$tools/bin/cargo-cyclonedx" cyclonedx --format json --spec-version 1.5 --override-filename bom >/dev/null 2>&1 || true
 
-# measure NAME CMD...: appends "wall_s rss_kib" per run to $work/NAME.
-measure() {
+# once NAME CMD...: appends "wall_s rss_kib" of one run to $work/NAME.
+once() {
   local name=$1; shift
-  for _ in $(seq "$runs"); do
-    /usr/bin/time -f "%e %M" -o "$work/time.out" "$@" >/dev/null 2>"$work/$name.stderr"
-    cat "$work/time.out" >>"$work/$name"
-  done
+  /usr/bin/time -f "%e %M" -o "$work/time.out" "$@" >/dev/null 2>"$work/$name.stderr"
+  cat "$work/time.out" >>"$work/$name"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-measure metadata cargo metadata --format-version 1 --locked
-measure ours "$ours" sbom --workspace --output "$work/ours.json" -v
-measure cyclonedx "$tools/bin/cargo-cyclonedx" cyclonedx --format json --spec-version 1.5 --override-filename bom
+# Interleaved, so that load from other jobs on the machine hits all three alike.
+for _ in $(seq "$runs"); do
+  once metadata cargo metadata --format-version 1 --locked
+  once ours "$ours" sbom --workspace --output "$work/ours.json"
+  once cyclonedx "$tools/bin/cargo-cyclonedx" cyclonedx --format json --spec-version 1.5 --override-filename bom
+done
 
 # Our own peak RSS: VmHWM printed by `sbom -v` (the last run's stderr).
 self_mib=$("$ours" sbom --workspace --output "$work/ours.json" -v 2>&1 | sed -n 's/.*Peak memory \([0-9]*\) MiB.*/\1/p')
@@ -68,6 +69,9 @@ echo "corpus/$corpus, median of $runs runs (wall s / peak RSS of the process tre
 printf '%-34s %8s s %6s MiB\n' "cargo metadata" "$m_wall" "$m_rss"
 printf '%-34s %8s s %6s MiB   (own process: %s MiB; 1 file, %s bytes)\n' "cargo provenance sbom --workspace" "$o_wall" "$o_rss" "$self_mib" "$o_bytes"
 printf '%-34s %8s s %6s MiB   (%s files, %s bytes)\n' "cargo-cyclonedx (json, 1.5)" "$c_wall" "$c_rss" "$c_files" "$c_bytes"
+echo "runs (wall s): metadata $(cut -d' ' -f1 "$work/metadata" | tr '\n' ' ')"
+echo "               ours     $(cut -d' ' -f1 "$work/ours" | tr '\n' ' ')"
+echo "               cyclonedx $(cut -d' ' -f1 "$work/cyclonedx" | tr '\n' ' ')"
 echo
 awk -v o="$o_wall" -v m="$m_wall" -v c="$c_wall" -v s="$self_mib" 'BEGIN {
   r1 = o / m; r2 = c / o;

@@ -1,19 +1,98 @@
-//! `cargo provenance policy`.
+//! `cargo provenance policy`: print admission policies that admit only verified images.
+
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::policy::Requirement;
+use crate::policy::kyverno::{self, ApiVersion, Attestor, KyvernoPolicy, ValidationAction};
 use crate::ui::Ui;
 
 /// Flags of `cargo provenance policy`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Cargo's selection flags.
-    #[command(flatten)]
-    pub selection: super::SelectionArgs,
+    /// The kind of policy.
+    #[command(subcommand)]
+    pub kind: Kind,
+}
+
+/// The policy generators.
+#[derive(Debug, clap::Subcommand)]
+pub enum Kind {
+    /// A Kyverno ImageValidatingPolicy (policies.kyverno.io) for pods.
+    Kyverno(KyvernoArgs),
+}
+
+/// Flags of `cargo provenance policy kyverno`.
+#[derive(Debug, clap::Args)]
+pub struct KyvernoArgs {
+    /// Image references the policy applies to (Kyverno glob; repeat for several).
+    #[arg(long = "image-glob", value_name = "GLOB", required = true)]
+    pub image_glob: Vec<String>,
+    /// Public key (cosign.pub) that must have signed the attestations.
+    #[arg(long, value_name = "PUB", conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"])]
+    pub key: Option<PathBuf>,
+    /// Keyless: the certificate identity that must have signed.
+    #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
+    pub certificate_identity: Option<String>,
+    /// Keyless: the OIDC issuer of that identity.
+    #[arg(long, value_name = "URL", requires = "certificate_identity")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// What every matched image must carry: signature, provenance, sbom, vex.
+    #[arg(long, value_name = "LIST", default_value = "provenance,sbom")]
+    pub require: String,
+    /// metadata.name of the policy.
+    #[arg(long, value_name = "NAME", default_value = kyverno::DEFAULT_NAME)]
+    pub name: String,
+    /// apiVersion to emit.
+    #[arg(long, value_enum, default_value_t = ApiVersion::V1alpha1, value_name = "VERSION")]
+    pub api_version: ApiVersion,
+    /// What Kyverno does with a pod that fails: deny, audit, warn.
+    #[arg(long, value_enum, default_value_t = ValidationAction::Deny, value_name = "ACTION")]
+    pub validation_action: ValidationAction,
+    /// Let Kyverno reach the registry over plain HTTP (test registries only).
+    #[arg(long)]
+    pub allow_insecure_registry: bool,
+    /// Write the policy to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Runs the command; returns the exit code.
-pub fn run(_args: Args, _ui: &Ui) -> Result<i32> {
-    Err(Error::msg(
-        "`cargo provenance policy` is not implemented yet",
-    ))
+pub fn run(args: Args, ui: &Ui) -> Result<i32> {
+    match args.kind {
+        Kind::Kyverno(a) => run_kyverno(a, ui),
+    }
+}
+
+fn run_kyverno(a: KyvernoArgs, ui: &Ui) -> Result<i32> {
+    let attestor = match (&a.key, a.certificate_identity, a.certificate_oidc_issuer) {
+        (Some(path), _, _) => Attestor::Key {
+            pem: kyverno::read_public_key(path)?,
+        },
+        (None, Some(identity), Some(issuer)) => Attestor::Keyless { identity, issuer },
+        _ => {
+            return Err(Error::msg(
+                "give the signer: --key cosign.pub, or --certificate-identity ID with \
+                 --certificate-oidc-issuer URL",
+            ));
+        }
+    };
+    let policy = KyvernoPolicy {
+        name: a.name,
+        api_version: a.api_version,
+        image_globs: a.image_glob,
+        attestor,
+        requirements: Requirement::parse_list(&a.require)?,
+        validation_action: a.validation_action,
+        allow_insecure_registry: a.allow_insecure_registry,
+    };
+    let yaml = policy.render()?;
+    match &a.output {
+        Some(path) => {
+            crate::util::fs::write_atomic(path, yaml.as_bytes())?;
+            ui.status("Wrote", path.display());
+        }
+        None => print!("{yaml}"),
+    }
+    Ok(0)
 }

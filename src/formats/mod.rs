@@ -5,4 +5,5 @@ pub mod bundle;
 pub mod dsse;
 pub mod intoto;
 pub mod oci;
+pub mod openvex;
 pub mod slsa;

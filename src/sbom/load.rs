@@ -7,17 +7,16 @@
 //! The child processes run in parallel; the lockfile is parsed while cargo works. A stale
 //! lockfile makes cargo fail (`--locked`): that is an exit-2 error and the file is untouched.
 
-use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 
 use cargo_metadata::cargo_platform::Cfg;
 use cargo_metadata::{Metadata, Package};
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::inspect::deps::{LockChecksums, finish_metadata};
+pub use crate::inspect::urls::strip_userinfo;
 use crate::select::Selection;
 
 /// Everything read from the project and the toolchain.
@@ -34,7 +33,9 @@ pub struct Loaded {
     /// `rustc --print cfg --target <target>`.
     pub target_cfg: Vec<Cfg>,
     /// Cargo.lock checksums by `(name, version, source)`.
-    pub checksums: HashMap<(String, String, String), String>,
+    pub checksums: LockChecksums,
+    /// The manifest the selection starts from (absolute; never written to outputs).
+    pub manifest: PathBuf,
     /// HEAD's committer time, when the workspace is in a git repository with commits.
     pub commit_time: Option<i64>,
     /// The `origin` (else first) remote URL without userinfo, when there is one.
@@ -50,9 +51,9 @@ pub struct Loaded {
 impl Loaded {
     /// The Cargo.lock checksum of a registry package.
     pub fn checksum(&self, p: &Package) -> Option<&str> {
-        let source = p.source.as_ref()?.repr.clone();
+        let source = &p.source.as_ref()?.repr;
         self.checksums
-            .get(&(p.name.to_string(), p.version.to_string(), source))
+            .get(&p.name, &p.version.to_string(), source)
             .map(String::as_str)
     }
 
@@ -67,7 +68,8 @@ impl Loaded {
 pub fn load(selection: &Selection, all_features: bool) -> Result<Loaded> {
     let all_features =
         all_features || selection.all_features || !selection.feature_list().is_empty();
-    let mut meta_cmd = metadata_command(selection, all_features);
+    let manifest = crate::inspect::locate_manifest(selection)?;
+    let mut meta_cmd = metadata_command(selection, &manifest, all_features);
     let meta_child = meta_cmd.spawn().map_err(|e| {
         Error::msg(format!(
             "running `cargo metadata`: {e}; is cargo installed?"
@@ -114,9 +116,9 @@ pub fn load(selection: &Selection, all_features: bool) -> Result<Loaded> {
         ),
         _ => (host.clone(), host_cfg.clone()),
     };
-    let metadata = wait_metadata(meta_child, selection)?;
+    let metadata = finish_metadata(meta_child, &manifest)?;
     let root = metadata.workspace_root.as_std_path().to_path_buf();
-    let checksums = read_lock_checksums(&root.join("Cargo.lock"))?;
+    let checksums = LockChecksums::read(&root.join("Cargo.lock"))?;
     let (workspace_version, resolver) = read_root_manifest(&root, &metadata);
     let (commit_time, remote_url) = git_info(&root);
     Ok(Loaded {
@@ -126,6 +128,7 @@ pub fn load(selection: &Selection, all_features: bool) -> Result<Loaded> {
         target,
         target_cfg,
         checksums,
+        manifest,
         commit_time,
         remote_url,
         workspace_version,
@@ -134,7 +137,9 @@ pub fn load(selection: &Selection, all_features: bool) -> Result<Loaded> {
     })
 }
 
-fn metadata_command(selection: &Selection, all_features: bool) -> Command {
+/// `cargo metadata` run from the manifest's directory, as `inspect` runs it (so cargo
+/// config and rustup overrides apply as for a build there).
+fn metadata_command(selection: &Selection, manifest: &Path, all_features: bool) -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut c = Command::new(cargo);
     c.args(["metadata", "--format-version", "1", "--locked"]);
@@ -146,8 +151,9 @@ fn metadata_command(selection: &Selection, all_features: bool) -> Command {
     if all_features {
         c.arg("--all-features");
     }
-    if let Some(m) = &selection.manifest_path {
-        c.arg("--manifest-path").arg(m);
+    c.arg("--manifest-path").arg(manifest);
+    if let Some(dir) = manifest.parent() {
+        c.current_dir(dir);
     }
     if selection.offline {
         c.arg("--offline");
@@ -156,53 +162,6 @@ fn metadata_command(selection: &Selection, all_features: bool) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
-}
-
-fn wait_metadata(mut child: Child, selection: &Selection) -> Result<Metadata> {
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let mut out = Vec::with_capacity(1 << 20);
-    stdout
-        .read_to_end(&mut out)
-        .map_err(|e| Error::msg(format!("reading the output of `cargo metadata`: {e}")))?;
-    let status = child
-        .wait()
-        .map_err(|e| Error::msg(format!("waiting for `cargo metadata`: {e}")))?;
-    let stderr = err_thread.join().unwrap_or_default();
-    if !status.success() {
-        return Err(metadata_error(&stderr, selection));
-    }
-    serde_json::from_slice(&out)
-        .map_err(|e| Error::with_source("parsing the output of `cargo metadata`", e))
-}
-
-/// Turns cargo's failure into a message that names the file at fault.
-fn metadata_error(stderr: &str, selection: &Selection) -> Error {
-    let manifest = selection
-        .manifest_path
-        .as_deref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "Cargo.toml".to_owned());
-    let detail = stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join("\n  ");
-    if stderr.contains("--locked") || stderr.contains("lock file") {
-        return Error::msg(format!(
-            "Cargo.lock of {manifest} is out of date with the manifests and cargo-provenance never \
-             rewrites it: run `cargo update --workspace` (or `cargo generate-lockfile`), review \
-             and commit the lockfile, then retry\n  {detail}"
-        ));
-    }
-    Error::msg(format!(
-        "`cargo metadata` failed for {manifest}:\n  {detail}"
-    ))
 }
 
 fn spawn_rustc(rustc: &str, args: &[&str], with_rustflags: bool) -> Result<Child> {
@@ -256,54 +215,6 @@ fn parse_cfg(text: &str) -> Result<Vec<Cfg>> {
         .collect()
 }
 
-#[derive(Deserialize)]
-struct LockFile {
-    #[serde(default)]
-    package: Vec<LockPackage>,
-    #[serde(default)]
-    metadata: HashMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct LockPackage {
-    name: String,
-    version: String,
-    source: Option<String>,
-    checksum: Option<String>,
-}
-
-/// Reads the `checksum` of every package of a Cargo.lock (v1 `[metadata]` entries included).
-pub fn read_lock_checksums(path: &Path) -> Result<HashMap<(String, String, String), String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
-    parse_lock_checksums(&text).map_err(|e| e.context(path.display()))
-}
-
-/// Parses the checksums out of Cargo.lock text.
-pub fn parse_lock_checksums(text: &str) -> Result<HashMap<(String, String, String), String>> {
-    let lock: LockFile =
-        toml::from_str(text).map_err(|e| Error::with_source("not a valid Cargo.lock", e))?;
-    let mut out = HashMap::with_capacity(lock.package.len());
-    for p in lock.package {
-        if let (Some(source), Some(sum)) = (p.source, p.checksum) {
-            out.insert((p.name, p.version, source), sum);
-        }
-    }
-    // Lockfile v1: `"checksum NAME VERSION (SOURCE)" = "HEX"`.
-    for (k, v) in lock.metadata {
-        let Some(rest) = k.strip_prefix("checksum ") else {
-            continue;
-        };
-        let mut it = rest.splitn(3, ' ');
-        if let (Some(n), Some(ver), Some(src)) = (it.next(), it.next(), it.next()) {
-            let src = src.trim_start_matches('(').trim_end_matches(')');
-            if v != "<none>" {
-                out.insert((n.to_owned(), ver.to_owned(), src.to_owned()), v);
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// `[workspace.package] version` and the resolver version of the root manifest.
 fn read_root_manifest(root: &Path, metadata: &Metadata) -> (Option<String>, String) {
     let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
@@ -354,37 +265,6 @@ fn git_info(root: &Path) -> (Option<i64>, Option<String>) {
     (time, remote)
 }
 
-/// Removes `user:password@` from a URL (`https://u:t@host/x` -> `https://host/x`); scp-style
-/// addresses (`git@host:x`) are kept.
-pub fn strip_userinfo(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        if let Some((_, host)) = authority.rsplit_once('@') {
-            return format!("{scheme}://{host}{path}");
-        }
-    }
-    url.to_owned()
-}
-
-/// `path` relative to `base` with `/` separators (`..` segments when outside `base`).
-pub fn relative_path(path: &Path, base: &Path) -> String {
-    let path: Vec<_> = path.components().collect();
-    let base: Vec<_> = base.components().collect();
-    let common = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<String> =
-        std::iter::repeat_n("..".to_owned(), base.len() - common).collect();
-    parts.extend(
-        path[common..]
-            .iter()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
-    }
-}
-
 /// The directory of a package (its manifest's parent).
 pub fn package_dir(p: &Package) -> PathBuf {
     p.manifest_path
@@ -399,61 +279,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lock_checksums_v3_and_v1() {
-        let v3 = r#"
-version = 3
-[[package]]
-name = "itoa"
-version = "1.0.0"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-checksum = "abc"
-[[package]]
-name = "local"
-version = "0.1.0"
-"#;
-        let m = parse_lock_checksums(v3).unwrap();
-        assert_eq!(m.len(), 1);
-        let key = (
-            "itoa".to_owned(),
-            "1.0.0".to_owned(),
-            "registry+https://github.com/rust-lang/crates.io-index".to_owned(),
-        );
-        assert_eq!(m[&key], "abc");
-        let v1 = r#"
-[[package]]
-name = "itoa"
-version = "1.0.0"
-source = "registry+https://github.com/rust-lang/crates.io-index"
-[metadata]
-"checksum itoa 1.0.0 (registry+https://github.com/rust-lang/crates.io-index)" = "def"
-"#;
-        assert_eq!(parse_lock_checksums(v1).unwrap()[&key], "def");
-        assert!(parse_lock_checksums("[[package]]\nname = 1").is_err());
-    }
-
-    #[test]
-    fn userinfo_is_removed() {
-        assert_eq!(
-            strip_userinfo("https://u:t@github.com/a/b"),
-            "https://github.com/a/b"
-        );
-        assert_eq!(
-            strip_userinfo("git@github.com:a/b.git"),
-            "git@github.com:a/b.git"
-        );
-        assert_eq!(
-            strip_userinfo("https://github.com/a/b"),
-            "https://github.com/a/b"
-        );
-    }
-
-    #[test]
-    fn relative_paths() {
-        assert_eq!(relative_path(Path::new("/w/a/b"), Path::new("/w")), "a/b");
-        assert_eq!(relative_path(Path::new("/w"), Path::new("/w")), ".");
-        assert_eq!(
-            relative_path(Path::new("/x/y"), Path::new("/w/z")),
-            "../../x/y"
-        );
+    fn rustc_cfg_lines() {
+        let cfg = parse_cfg("unix\ntarget_os=\"linux\"\n\n").unwrap();
+        assert_eq!(cfg.len(), 2);
+        assert!(parse_cfg("target_os=\"unterminated").is_err());
     }
 }

@@ -16,11 +16,12 @@ use cargo_metadata::Package;
 
 use crate::error::{Error, Result};
 use crate::inspect::model::{BuiltBinary, CompiledUnit};
+use crate::inspect::toolchain::relative_to as relative_path;
 use crate::select::Selection;
 use crate::ui::Ui;
 use crate::util::digest::Digest;
 pub use cyclonedx::{ComponentScope, ComponentSpec, Kind};
-use load::{Loaded, relative_path, strip_userinfo};
+use load::{Loaded, strip_userinfo};
 use resolve::{Resolution, Use};
 
 /// The CycloneDX schema version to write.
@@ -325,15 +326,16 @@ fn dep_refs(
         .collect()
 }
 
-/// A stable id free of absolute paths, the same as `inspect` uses: `name@version` for
-/// crates.io, `+registry:<index>`, `+git:<url>#<rev>` or `+path:<relative path>` otherwise.
+/// A stable id free of absolute paths, the one `inspect` uses (`name@version` for crates.io,
+/// `+registry:<index>`, `+git:<url>#<rev>`, or `+path:<path relative to the workspace root>`).
 pub fn package_key(loaded: &Loaded, p: &Package) -> String {
-    match source_of(loaded, p) {
-        Source::CratesIo => format!("{}@{}", p.name, p.version),
-        Source::Registry(url) => format!("{}@{}+registry:{url}", p.name, p.version),
-        Source::Git { url, rev } => format!("{}@{}+git:{url}#{rev}", p.name, p.version),
-        Source::Path(rel) => format!("{}@{}+path:{rel}", p.name, p.version),
-    }
+    let source = match &p.source {
+        Some(s) => crate::inspect::deps::parse_source(&s.repr),
+        None => crate::inspect::Source::Path {
+            path: relative_path(&load::package_dir(p), loaded.workspace_root()),
+        },
+    };
+    crate::inspect::deps::package_id(&p.name, &p.version.to_string(), &source)
 }
 
 /// Where a package comes from.
@@ -356,16 +358,11 @@ fn source_of(loaded: &Loaded, p: &Package) -> Source {
     {
         return Source::CratesIo;
     }
-    if let Some(rest) = src.strip_prefix("git+") {
-        let (url, rev) = rest.split_once('#').unwrap_or((rest, ""));
-        let url = url.split('?').next().unwrap_or(url);
-        return Source::Git {
-            url: strip_userinfo(url),
-            rev: rev.to_owned(),
-        };
+    match crate::inspect::deps::parse_source(src) {
+        crate::inspect::Source::Git { url, rev } => Source::Git { url, rev },
+        crate::inspect::Source::Registry { url } => Source::Registry(url),
+        crate::inspect::Source::Path { path } => Source::Path(path),
     }
-    let url = src.split_once('+').map_or(src, |(_, u)| u);
-    Source::Registry(strip_userinfo(url))
 }
 
 fn library(

@@ -152,7 +152,7 @@ pub fn resolve(loaded: &Loaded, selection: &Selection) -> Result<Resolution> {
         .collect();
     let proc_macro: Vec<bool> = pkgs.iter().map(is_proc_macro).collect();
     let (decls, unresolved) = declarations(meta, &index)?;
-    let selected = select_packages(meta, &index, selection)?;
+    let selected = select_packages(loaded, &index, selection)?;
     let mut r = FeatureResolver {
         pkgs,
         decls: &decls,
@@ -266,80 +266,21 @@ fn declarations<'a>(meta: &'a Metadata, index: &HashMap<&str, usize>) -> Result<
     Ok((out, unresolved))
 }
 
-/// The packages the selection names, as cargo picks them, sorted by index.
+/// The packages the selection names (`inspect`'s rules, so that every stage selects the
+/// same), as indices, sorted.
 fn select_packages(
-    meta: &Metadata,
+    loaded: &Loaded,
     index: &HashMap<&str, usize>,
     sel: &Selection,
 ) -> Result<Vec<usize>> {
-    let pkgs = &meta.packages;
-    let members: Vec<usize> = meta
-        .workspace_members
+    let ids = crate::inspect::select_roots(&loaded.metadata, sel, &loaded.manifest)?;
+    let mut out: Vec<usize> = ids
         .iter()
         .filter_map(|id| index.get(id.repr.as_str()).copied())
         .collect();
-    let mut out: Vec<usize> = if sel.workspace {
-        members.clone()
-    } else if !sel.packages.is_empty() {
-        let mut v = Vec::new();
-        for spec in &sel.packages {
-            let (name, version) = match spec.split_once('@') {
-                Some((n, ver)) => (n, Some(ver)),
-                None => (spec.as_str(), None),
-            };
-            let matches = |&i: &usize| {
-                *pkgs[i].name == name
-                    && version.is_none_or(|ver| pkgs[i].version.to_string() == ver)
-            };
-            let found: Vec<usize> = members.iter().copied().filter(matches).collect();
-            let found = if found.is_empty() {
-                (0..pkgs.len()).filter(matches).collect()
-            } else {
-                found
-            };
-            if found.is_empty() {
-                return Err(Error::msg(format!(
-                    "package `{spec}` given with -p is not in the workspace at {} nor among its dependencies",
-                    meta.workspace_root
-                )));
-            }
-            v.extend(found);
-        }
-        v
-    } else {
-        let manifest = sel
-            .manifest_path
-            .clone()
-            .map(|p| std::path::absolute(p).unwrap_or_default())
-            .or_else(|| find_manifest_upwards().ok());
-        let current = manifest.and_then(|m| {
-            let m = m.canonicalize().unwrap_or(m);
-            members.iter().copied().find(|&i| {
-                let pm = pkgs[i].manifest_path.as_std_path();
-                pm.canonicalize().unwrap_or_else(|_| pm.to_path_buf()) == m
-            })
-        });
-        match current {
-            Some(i) => vec![i],
-            None if meta.workspace_default_members.is_available() => meta
-                .workspace_default_members
-                .iter()
-                .filter_map(|id| index.get(id.repr.as_str()).copied())
-                .collect(),
-            None => members.clone(),
-        }
-    };
     out.sort_unstable();
     out.dedup();
     Ok(out)
-}
-
-fn find_manifest_upwards() -> std::io::Result<std::path::PathBuf> {
-    let cwd = std::env::current_dir()?;
-    cwd.ancestors()
-        .map(|d| d.join("Cargo.toml"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| std::io::Error::other("no Cargo.toml"))
 }
 
 /// The feature values the command line turns on for each selected package (resolver 2 rules).

@@ -1,1 +1,0 @@
-//! Admission policies (Kyverno ImageValidatingPolicy) that admit only verified images.

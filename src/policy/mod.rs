@@ -1,0 +1,134 @@
+//! Admission policies that admit only images whose signature and attestations verify.
+//!
+//! One generator exists today: [`kyverno`], a Kyverno `ImageValidatingPolicy` rendered from
+//! `templates/kyverno-imagevalidatingpolicy.yaml`. What the policy demands is expressed with
+//! [`Requirement`]s, the same words `verify --require` takes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+pub mod kyverno;
+
+/// Predicate type of the SLSA provenance we publish.
+pub const PROVENANCE_PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
+/// Predicate type of the CycloneDX SBOM statement we publish.
+pub const SBOM_PREDICATE_TYPE: &str = "https://cyclonedx.org/bom";
+/// Predicate type of the OpenVEX statements `cargo provenance vex` publishes.
+pub const VEX_PREDICATE_TYPE: &str = "https://openvex.dev/ns/v0.2.0";
+
+/// Something an admission policy can demand of an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Requirement {
+    /// A cosign image signature (`cosign sign`), verified with the policy's attestor.
+    /// `cargo provenance build` does not make one: sign the image with cosign to use this.
+    Signature,
+    /// A signed SLSA v1 provenance statement about the image.
+    Provenance,
+    /// A signed CycloneDX SBOM statement about the image.
+    Sbom,
+    /// At least one signed OpenVEX statement about the image.
+    Vex,
+}
+
+impl Requirement {
+    /// Every requirement, in the order policies list them.
+    pub const ALL: [Requirement; 4] = [
+        Requirement::Signature,
+        Requirement::Provenance,
+        Requirement::Sbom,
+        Requirement::Vex,
+    ];
+
+    /// The word used on the command line and as the attestation's name in policies.
+    pub fn name(self) -> &'static str {
+        match self {
+            Requirement::Signature => "signature",
+            Requirement::Provenance => "provenance",
+            Requirement::Sbom => "sbom",
+            Requirement::Vex => "vex",
+        }
+    }
+
+    /// The in-toto predicate type this requirement names, if it is an attestation.
+    pub fn predicate_type(self) -> Option<&'static str> {
+        match self {
+            Requirement::Signature => None,
+            Requirement::Provenance => Some(PROVENANCE_PREDICATE_TYPE),
+            Requirement::Sbom => Some(SBOM_PREDICATE_TYPE),
+            Requirement::Vex => Some(VEX_PREDICATE_TYPE),
+        }
+    }
+
+    /// Parses a comma-separated list (`provenance,sbom`), rejecting unknown words and
+    /// empty lists. The result is sorted and free of duplicates.
+    pub fn parse_list(list: &str) -> Result<Vec<Requirement>> {
+        let mut out = Vec::new();
+        for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            out.push(word.parse::<Requirement>()?);
+        }
+        if out.is_empty() {
+            return Err(Error::msg(format!(
+                "--require needs at least one of: {}",
+                Self::allowed()
+            )));
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The allowed words, for error messages.
+    pub fn allowed() -> String {
+        Self::ALL.map(Requirement::name).join(", ")
+    }
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Requirement {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                Error::msg(format!(
+                    "unknown requirement `{s}` in --require: allowed values are {}",
+                    Self::allowed()
+                ))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn require_lists_parse_sorted_and_deduplicated() {
+        let r = Requirement::parse_list("vex, provenance,sbom,vex").unwrap();
+        assert_eq!(
+            r,
+            vec![Requirement::Provenance, Requirement::Sbom, Requirement::Vex]
+        );
+    }
+
+    #[test]
+    fn unknown_and_empty_requirements_are_rejected_with_the_allowed_values() {
+        let e = Requirement::parse_list("provenance,slsa").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("`slsa`"), "{e}");
+        assert!(
+            e.to_string().contains("signature, provenance, sbom, vex"),
+            "{e}"
+        );
+        assert!(Requirement::parse_list(" , ").is_err());
+    }
+}

@@ -1,1 +1,0 @@
-//! OpenVEX statements about a released image, signed and attached as referrers.
