@@ -16,7 +16,7 @@ tools=$root/target/bench-tools
 
 if [ ! -x /usr/bin/time ]; then
   echo "installing GNU time (apt)" >&2
-  (apt-get install -y time >/dev/null 2>&1 || sudo apt-get install -y time >/dev/null)
+  (apt-get update -qq && apt-get install -y -qq time >/dev/null)
 fi
 if [ ! -x "$tools/bin/cargo-cyclonedx" ]; then
   echo "installing cargo-cyclonedx into $tools (about 5 minutes)" >&2

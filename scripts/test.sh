@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 started=0
-if ! bash scripts/peers.sh status 2>/dev/null | grep -q 'docker: running'; then
+status=$(bash scripts/peers.sh status 2>/dev/null || true)
+if ! grep -q 'docker: running' <<<"$status" || ! grep -q 'registry: running' <<<"$status"; then
   bash scripts/peers.sh install
   bash scripts/peers.sh start
   started=1

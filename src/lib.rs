@@ -24,6 +24,7 @@ pub mod keys;
 pub mod oci;
 pub mod policy;
 pub mod publish;
+pub mod release;
 pub mod sbom;
 pub mod select;
 pub mod sign;

@@ -152,8 +152,7 @@ fn cosign_legacy_tags_and_bundle_referrers_are_found() {
 
 /// The registry with the OCI referrers API (ferro-oci-server): `FERRO_REG` as
 /// `scripts/test.sh` exports it, else started with `scripts/referrers-registry.sh` on its
-/// default address. (Only `start` is called: the server inherits the script's lock, so a
-/// second call of the script would wait for it.)
+/// default address.
 fn referrers_api_registry() -> String {
     if let Ok(r) = std::env::var("FERRO_REG") {
         return r;

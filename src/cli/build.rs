@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use crate::build::{BuildOptions, BuilderChoice};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::release::{ReleaseOptions, Signing, release};
 use crate::ui::Ui;
 
 /// Flags of `cargo provenance build`.
@@ -38,7 +39,7 @@ pub struct Args {
     /// Sign with this cosign-compatible private key.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["keyless", "no_sign"])]
     pub key: Option<PathBuf>,
-    /// Sign keyless (Fulcio/Rekor).
+    /// Sign keyless (Fulcio/Rekor; not in this build yet: refused).
     #[arg(long, conflicts_with = "no_sign")]
     pub keyless: bool,
     /// Write unsigned statements only.
@@ -57,60 +58,81 @@ pub struct Args {
 
 /// Runs the command; returns the exit code.
 pub fn run(args: Args, ui: &Ui) -> Result<i32> {
-    // HOOK(lead): the attest/sign/publish stages are wired here after merging; until then
-    // `--key`, `--keyless` and `--push` are refused rather than silently ignored.
-    if args.key.is_some() || args.keyless {
-        return Err(Error::msg(
-            "signing is not wired into `build` yet: use --no-sign (statements are written unsigned)",
-        ));
-    }
-    if args.push {
-        return Err(Error::msg(
-            "--push is not wired into `build` yet: push the layout with `cargo provenance push oci:DIR REF`",
-        ));
-    }
-    let opts = BuildOptions {
-        selection: args.selection.selection(),
-        builder: args.builder,
-        buildx_builder: args.buildx_builder,
-        dockerfile: args.dockerfile,
-        base: args.base,
-        image: args.image,
-        platforms: args.platform,
-        output_dir: args.output_dir,
-        static_crt: args.static_crt,
+    let signing = match (&args.key, args.keyless, args.no_sign) {
+        (Some(k), _, _) => Signing::Key(k.clone()),
+        (None, true, _) => Signing::Keyless,
+        (None, false, true) => Signing::NoSign,
+        (None, false, false) => Signing::Unspecified,
     };
-    let out = crate::build::build(&opts, ui)?;
-    if !args.no_sign {
-        ui.warn(
-            "no --key or --keyless: nothing is signed; the statements are unsigned \
-             (give --key cosign.key, or --no-sign to say so)",
-        );
-    }
-    let _ = args.reproducible; // consumed by the attest stage
-    let summary_path = out.output_dir.join("summary.json");
+    let opts = ReleaseOptions {
+        build: BuildOptions {
+            selection: args.selection.selection(),
+            builder: args.builder,
+            buildx_builder: args.buildx_builder,
+            dockerfile: args.dockerfile,
+            base: args.base,
+            image: args.image,
+            platforms: args.platform,
+            output_dir: args.output_dir,
+            static_crt: args.static_crt,
+        },
+        signing,
+        reproducible: args.reproducible,
+        push: args.push,
+    };
+    let r = release(&opts, ui)?;
+    let s = &r.summary;
     if ui.is_json() {
         ui.json(&serde_json::json!({
             "reason": "build-finished",
-            "index_digest": out.index.digest,
-            "layout": out.layout_path,
-            "summary": summary_path,
-            "builder": out.builder,
+            "image": r.image_name,
+            "index_digest": s.index_digest,
+            "layout": r.output_dir.join(&s.layout),
+            "builder": s.builder,
+            "output_dir": r.output_dir,
+            "summary_file": r.summary_path,
+            "signed": r.signed,
+            "pushed": r.pushed,
+            "summary": s,
         }));
-    } else {
-        for p in &out.platforms {
-            ui.status("Manifest", format!("{} {}", p.platform, p.manifest.digest));
+        return Ok(0);
+    }
+    for p in &s.platforms {
+        ui.status("Manifest", format!("{} {}", p.platform, p.manifest_digest));
+    }
+    for a in &s.attestations {
+        let kind = a["predicate_type"].as_str().unwrap_or_default();
+        match a["referrers"].as_array().filter(|r| !r.is_empty()) {
+            Some(refs) => {
+                for x in refs {
+                    ui.verbose(
+                        "Referrer",
+                        format!(
+                            "{} {} -> {}",
+                            kind,
+                            x["manifest_digest"].as_str().unwrap_or_default(),
+                            x["subject_name"].as_str().unwrap_or_default()
+                        ),
+                    );
+                }
+                ui.status("Attested", format!("{kind} ({} referrer(s))", refs.len()));
+            }
+            None => ui.status("Unsigned", kind),
         }
-        ui.status(
-            "Finished",
-            format!(
-                "image {} ({}) in {}:{}",
-                out.image_name.as_deref().unwrap_or("(unnamed)"),
-                out.index.digest,
-                out.layout_path.display(),
-                out.tag
-            ),
-        );
+    }
+    ui.status(
+        "Finished",
+        format!(
+            "image {} ({}) in {}",
+            r.image_name,
+            s.index_digest,
+            r.output_dir.join(&s.layout).display(),
+        ),
+    );
+    if let Some(p) = &r.pushed {
+        ui.status("Pushed", p);
+        // The pushed reference, pinned by digest, on stdout for scripts.
+        println!("{p}");
     }
     Ok(0)
 }

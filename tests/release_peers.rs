@@ -1,0 +1,256 @@
+//! `cargo provenance build` against the real peers: cosign 2.5 verifies our bundles (as blob
+//! attestations of the built binary, and as referrers in the registry after `--push`); the
+//! registry holds the digests summary.json lists; `oras discover` lists the referrers.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use support::Peers;
+
+const PASSWORD: &str = "release-peers-pw";
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// keygen + `build --key --builder native` of hello-service; extra args appended. Returns
+/// (guard, output dir, public key).
+fn signed_build(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    signed_build_with(None, &["--builder", "native"], extra)
+}
+
+/// Like [`signed_build`] with the given builder flags, and the peers' docker when given.
+fn signed_build_with(
+    peers: Option<&Peers>,
+    builder: &[&str],
+    extra: &[&str],
+) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let (tmp, repo) = support::example_repo("hello-service");
+    let keys = tmp.path().join("keys");
+    support::cargo_provenance()
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .args(["keygen", "--output-dir"])
+        .arg(&keys)
+        .assert()
+        .success();
+    let out = tmp.path().join("out");
+    let mut c = support::cargo_provenance();
+    if let Some(p) = peers {
+        c.env("PATH", &p.path)
+            .env("DOCKER_HOST", &p.docker_host)
+            .env("DOCKER_CONFIG", &p.docker_config);
+    }
+    let o = c
+        .current_dir(&repo)
+        .env("CARGO_TARGET_DIR", support::example_target_dir())
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .env_remove("BUILDKIT_HOST")
+        .env_remove("RUSTFLAGS")
+        .arg("build")
+        .args(builder)
+        .args(["--offline", "--key"])
+        .arg(keys.join("cosign.key"))
+        .arg("--output-dir")
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "build failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (tmp, out, keys.join("cosign.pub"))
+}
+
+/// cosign verify-blob-attestation accepts the provenance (and SBOM) bundle `build` wrote,
+/// with the built binary as the artifact.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn cosign_verifies_the_build_bundles_as_blob_attestations() {
+    let peers = Peers::get();
+    let (tmp, out, pubkey) = signed_build(&[]);
+    let root = support::empty_trusted_root(tmp.path());
+    let binary = out.join("bin/linux/amd64/hello-service");
+    assert!(binary.is_file());
+    for (kind, bundle) in [
+        ("slsaprovenance1", "provenance.sigstore.json"),
+        ("cyclonedx", "sbom.sigstore.json"),
+    ] {
+        let o = peers
+            .cmd("cosign")
+            .args(["verify-blob-attestation", "--key"])
+            .arg(&pubkey)
+            .args(["--type", kind, "--bundle"])
+            .arg(out.join(bundle))
+            .args(["--new-bundle-format", "--trusted-root"])
+            .arg(&root)
+            .arg("--insecure-ignore-tlog=true")
+            .arg(&binary)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "cosign verify-blob-attestation --type {kind}:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+/// The digest a registry gives for `repo`'s manifest `reference` (HEAD).
+fn registry_digest(peers: &Peers, repo_path: &str, reference: &str) -> Option<String> {
+    let url = format!(
+        "http://{}/v2/{repo_path}/manifests/{reference}",
+        peers.registry
+    );
+    let o = Command::new("curl")
+        .args(["-fsI", "-H"])
+        .arg(
+            "Accept: application/vnd.oci.image.index.v1+json, \
+             application/vnd.oci.image.manifest.v1+json",
+        )
+        .arg(&url)
+        .output()
+        .unwrap();
+    if !o.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&o.stdout).lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("docker-content-digest")
+            .then(|| v.trim().to_owned())
+    })
+}
+
+/// `build --push --image REGISTRY/REPO:v1`: the registry holds the image and every referrer
+/// under the digests in summary.json; cosign verify-attestation finds and verifies the
+/// provenance and SBOM on the index; oras discover lists the referrers of the index and of the
+/// platform manifest.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn push_puts_image_and_referrers_in_the_registry_with_the_summary_digests() {
+    let peers = Peers::get();
+    let repo = peers.unique_repo("release");
+    let image = format!("{repo}:v1");
+    let (tmp, out, pubkey) = signed_build(&["--push", "--image", &image]);
+    let summary = read_json(&out.join("summary.json"));
+    let index = summary["index_digest"].as_str().unwrap();
+    let manifest = summary["platforms"][0]["manifest_digest"].as_str().unwrap();
+    let repo_path = repo.split_once('/').unwrap().1;
+
+    // Registry digests = summary digests.
+    assert_eq!(
+        registry_digest(&peers, repo_path, "v1").as_deref(),
+        Some(index)
+    );
+    assert_eq!(
+        registry_digest(&peers, repo_path, manifest).as_deref(),
+        Some(manifest)
+    );
+    let mut referrers = Vec::new();
+    for a in summary["attestations"].as_array().unwrap() {
+        for r in a["referrers"].as_array().unwrap() {
+            let d = r["manifest_digest"].as_str().unwrap().to_owned();
+            assert_eq!(
+                registry_digest(&peers, repo_path, &d).as_deref(),
+                Some(d.as_str()),
+                "referrer {d} not in the registry"
+            );
+            referrers.push((r["subject"].as_str().unwrap().to_owned(), d));
+        }
+    }
+    assert_eq!(referrers.len(), 4);
+
+    // cosign finds and verifies them.
+    let root = support::empty_trusted_root(tmp.path());
+    let at = format!("{repo}@{index}");
+    for kind in ["slsaprovenance1", "cyclonedx"] {
+        let o = peers
+            .cmd("cosign")
+            .args(["verify-attestation", "--key"])
+            .arg(&pubkey)
+            .args(["--type", kind, "--new-bundle-format", "--trusted-root"])
+            .arg(&root)
+            .args(["--insecure-ignore-tlog=true", "--allow-http-registry", &at])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "cosign verify-attestation --type {kind} {at}:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    // oras lists the referrers of the index and of the platform manifest.
+    for subject in [index, manifest] {
+        let listed = support::run(peers.cmd("oras").args([
+            "discover",
+            "--plain-http",
+            "--format",
+            "json",
+            &format!("{repo}@{subject}"),
+        ]));
+        let v: Value = serde_json::from_str(&listed).unwrap();
+        let mut got: Vec<String> = v["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["digest"].as_str().unwrap().to_owned())
+            .collect();
+        got.sort();
+        let mut want: Vec<String> = referrers
+            .iter()
+            .filter(|(s, _)| s == subject)
+            .map(|(_, d)| d.clone())
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "oras discover {subject}:\n{listed}");
+    }
+}
+
+/// With BuildKit: its own statements are kept as files, signed (the bundle's payload is their
+/// exact bytes) and attached to their platform manifest with role `buildkit-attestation`,
+/// next to our provenance and SBOM.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn buildkit_statements_are_signed_and_attached_to_their_manifest() {
+    let peers = Peers::get();
+    peers.require_docker();
+    let (_tmp, out, _pubkey) = signed_build_with(Some(&peers), &["--builder", "buildx"], &[]);
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["builder"]["kind"], "buildx");
+    let manifest = summary["platforms"][0]["manifest_digest"].as_str().unwrap();
+    let bk: Vec<&Value> = summary["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["role"] == "buildkit-attestation")
+        .collect();
+    assert!(!bk.is_empty(), "no BuildKit attestation: {summary}");
+    for a in bk {
+        assert_eq!(a["signed"], true);
+        let statement = std::fs::read(out.join(a["statement_file"].as_str().unwrap())).unwrap();
+        let bundle = read_json(&out.join(a["bundle_file"].as_str().unwrap()));
+        use base64::Engine as _;
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(payload, statement);
+        let refs = a["referrers"].as_array().unwrap();
+        assert_eq!(refs.len(), 1);
+        assert_eq!(refs[0]["subject"], manifest);
+        let d = refs[0]["manifest_digest"].as_str().unwrap();
+        let m = read_json(
+            &out.join("oci/blobs/sha256")
+                .join(d.strip_prefix("sha256:").unwrap()),
+        );
+        assert_eq!(m["subject"]["digest"], manifest);
+        assert_eq!(
+            m["annotations"]["dev.cargo-provenance.role"],
+            "buildkit-attestation"
+        );
+    }
+}
