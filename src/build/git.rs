@@ -1,7 +1,10 @@
 //! The few git facts the image needs (commit, commit time, remote URL), read with git2.
-//! The inspect stage reads the full git state; the lead may fold this into it.
+//! The inspect stage reads the full git state; this is the part the build needs before it,
+//! with the same credential stripping ([`crate::inspect::urls::strip_userinfo`]).
 
 use std::path::Path;
+
+use crate::inspect::urls::strip_userinfo;
 
 /// HEAD's commit, its committer time and the remote URL without credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,37 +46,9 @@ pub fn facts(dir: &Path) -> Option<GitFacts> {
     })
 }
 
-/// Removes `user[:password]@` from a URL with a scheme; scp-style `git@host:path` is kept.
-pub fn strip_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    format!("{scheme}://{host}{path}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_are_removed() {
-        assert_eq!(
-            strip_userinfo("https://u:tok@github.com/a/b"),
-            "https://github.com/a/b"
-        );
-        assert_eq!(
-            strip_userinfo("https://github.com/a/b"),
-            "https://github.com/a/b"
-        );
-        assert_eq!(
-            strip_userinfo("git@github.com:a/b.git"),
-            "git@github.com:a/b.git"
-        );
-        assert_eq!(strip_userinfo("ssh://git@host/x@y"), "ssh://host/x@y");
-    }
 
     #[test]
     fn no_repository_is_none() {
