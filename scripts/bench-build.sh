@@ -9,7 +9,8 @@
 # Both sides use the same flags (static, x86_64-unknown-linux-gnu) and their own target dir.
 #
 # Needs the peers (dockerd + buildx): `scripts/peers.sh start`. Env: RUNS (default 5),
-# SCENARIO, CP_BIN (our binary; default: `cargo build --release` of this repository).
+# SCENARIO, CP_BIN (our binary; default: `cargo build --release` of this repository), KEY (a
+# cosign.key to sign with, password in COSIGN_PASSWORD; default: --no-sign).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-5}
@@ -36,8 +37,9 @@ TRIPLE=x86_64-unknown-linux-gnu
 mkdir -p "$W/ctx"
 sed 's|{{ENTRYPOINT}}|ENTRYPOINT ["/usr/local/bin/hello-service"]|' "$here/templates/Dockerfile.scratch" > "$W/ctx/Dockerfile"
 
+if [ -n "${KEY:-}" ]; then SIGN=(--key "$KEY"); else SIGN=(--no-sign); fi
 ours() {
-  "$CP_BIN" build --builder buildx --no-sign --quiet --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
+  "$CP_BIN" build --builder buildx "${SIGN[@]}" --quiet --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
     || { cat "$W/ours.log" >&2; exit 1; }
 }
 by_hand() {
