@@ -224,18 +224,22 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
     }
     // Overlapped with the build: the key's decryption (scrypt) runs while cargo metadata and
     // rustc are asked, and is awaited before the build writes anything (a wrong password
-    // still costs nothing); the build inputs are read while cargo compiles.
+    // still costs nothing); the build inputs and the SBOM's project are read while cargo
+    // compiles.
     let (signer, out, read) = std::thread::scope(|s| -> Result<_> {
         let mut pending = Some(start_signer(&opts.signing, ui, s)?);
-        let inspect = s.spawn(|| {
+        let read_inputs = || {
             let start = std::time::Instant::now();
             let inputs = crate::inspect::collect(&selection, ui)?;
             Ok((inputs, crate::sbom::prepare(&selection)?, start))
-        });
+        };
+        let mut inspect = None;
         let mut signer = None;
         let mut before_writing = || -> Result<()> {
             if let Some(p) = pending.take() {
                 signer = p.finish(ui)?;
+                // Started once cargo metadata and rustc are done, so they do not compete.
+                inspect = Some(s.spawn(read_inputs));
             }
             Ok(())
         };
@@ -243,9 +247,12 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         // A key error comes first, as when the key was loaded before the build.
         before_writing()?;
         let out = built?;
-        let read = inspect
-            .join()
-            .unwrap_or_else(|_| Err(Error::msg("reading the build inputs failed (panic)")))?;
+        let read = match inspect {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(Error::msg("reading the build inputs failed (panic)")))?,
+            None => read_inputs()?,
+        };
         Ok((signer, out, read))
     })?;
     let (inputs, prepared, read_start) = read;
