@@ -133,6 +133,70 @@ fn signer_for(signing: &Signing, ui: &Ui) -> Result<Option<KeySigner>> {
     }
 }
 
+/// The signer being loaded: the password is asked at once (on this thread, so a prompt comes
+/// first), the key decrypted in a thread.
+enum PendingSigner<'scope> {
+    Ready(Option<KeySigner>),
+    Decrypting(std::thread::ScopedJoinHandle<'scope, Result<crate::keys::LoadedKey>>),
+}
+
+impl PendingSigner<'_> {
+    /// Waits for the key (and shows its warning, if any).
+    fn finish(self, ui: &Ui) -> Result<Option<KeySigner>> {
+        match self {
+            PendingSigner::Ready(s) => Ok(s),
+            PendingSigner::Decrypting(h) => {
+                let loaded = h
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::msg("decrypting the key failed (panic)")))?;
+                if let Some(w) = &loaded.warning {
+                    ui.warn(w);
+                }
+                Ok(Some(KeySigner::new(loaded.key)))
+            }
+        }
+    }
+}
+
+/// A password asked before the decryption thread starts.
+struct Prefetched(Option<p256::elliptic_curve::zeroize::Zeroizing<String>>);
+
+impl crate::keys::PasswordSource for Prefetched {
+    fn password(&self, path: &Path) -> Result<p256::elliptic_curve::zeroize::Zeroizing<String>> {
+        match &self.0 {
+            Some(p) => Ok(p.clone()),
+            None => crate::keys::EnvOrPrompt.password(path),
+        }
+    }
+}
+
+/// [`signer_for`], with the decryption of a `--key` in a thread of `scope`.
+fn start_signer<'scope>(
+    signing: &Signing,
+    ui: &Ui,
+    scope: &'scope std::thread::Scope<'scope, '_>,
+) -> Result<PendingSigner<'scope>> {
+    let Signing::Key(path) = signing else {
+        return signer_for(signing, ui).map(PendingSigner::Ready);
+    };
+    let bytes = p256::elliptic_curve::zeroize::Zeroizing::new(crate::util::fs::read(path)?);
+    let encrypted = String::from_utf8_lossy(&bytes)
+        .trim_start()
+        .starts_with("-----BEGIN ENCRYPTED");
+    let password = if encrypted {
+        Some(crate::keys::PasswordSource::password(
+            &crate::keys::EnvOrPrompt,
+            path,
+        )?)
+    } else {
+        None
+    };
+    let path = path.clone();
+    Ok(PendingSigner::Decrypting(scope.spawn(move || {
+        crate::keys::parse_private_key(&bytes, &path, &Prefetched(password))
+    })))
+}
+
 /// The image name the SBOM, the statements and the referrers use: `--image` as given, else
 /// the (first) package's name.
 fn image_name(out: &BuildOutput) -> String {
@@ -152,23 +216,53 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
             "--push needs --image REGISTRY/REPO[:TAG] to name where to push",
         ));
     }
-    let signer = signer_for(&opts.signing, ui)?;
-    let signer_dyn: Option<&dyn Signer> = signer.as_ref().map(|s| s as &dyn Signer);
     let started_on = crate::util::time::now();
-
-    let out = crate::build::build(&opts.build, ui)?;
-    let dir = out.output_dir.clone();
-    let name = image_name(&out);
-
-    // The SBOM, about the image.
-    stage(ui, "Attesting", format!("SBOM and provenance of {name}"));
     let mut selection = opts.build.selection.clone();
     if let Some(m) = &selection.manifest_path {
         selection.manifest_path =
             Some(std::path::absolute(m).map_err(|e| Error::io("resolving", m, e))?);
     }
-    let inputs = crate::inspect::collect(&selection, ui)?;
-    let sbom = crate::sbom::generate(
+    // Overlapped with the build: the key's decryption (scrypt) runs while cargo metadata and
+    // rustc are asked, and is awaited before the build writes anything (a wrong password
+    // still costs nothing); the build inputs and the SBOM's project are read while cargo
+    // compiles.
+    let (signer, out, read) = std::thread::scope(|s| -> Result<_> {
+        let mut pending = Some(start_signer(&opts.signing, ui, s)?);
+        let read_inputs = || {
+            let start = std::time::Instant::now();
+            let inputs = crate::inspect::collect(&selection, ui)?;
+            Ok((inputs, crate::sbom::prepare(&selection)?, start))
+        };
+        let mut inspect = None;
+        let mut signer = None;
+        let mut before_writing = || -> Result<()> {
+            if let Some(p) = pending.take() {
+                signer = p.finish(ui)?;
+                // Started once cargo metadata and rustc are done, so they do not compete.
+                inspect = Some(s.spawn(read_inputs));
+            }
+            Ok(())
+        };
+        let built = crate::build::build_gated(&opts.build, ui, &mut before_writing);
+        // A key error comes first, as when the key was loaded before the build.
+        before_writing()?;
+        let out = built?;
+        let read = match inspect {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(Error::msg("reading the build inputs failed (panic)")))?,
+            None => read_inputs()?,
+        };
+        Ok((signer, out, read))
+    })?;
+    let (inputs, prepared, read_start) = read;
+    let signer_dyn: Option<&dyn Signer> = signer.as_ref().map(|s| s as &dyn Signer);
+    let dir = out.output_dir.clone();
+    let name = image_name(&out);
+
+    // The SBOM, about the image.
+    stage(ui, "Attesting", format!("SBOM and provenance of {name}"));
+    let sbom = crate::sbom::generate_prepared(
         &SbomRequest {
             selection: &selection,
             spec_version: SpecVersion::V1_5,
@@ -189,6 +283,8 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
             // The image ships every selected package's binaries: one SBOM for all of them.
             workspace_mode: true,
         },
+        prepared,
+        read_start,
         ui,
     )?;
     let crates: Vec<ShippedCrate> = sbom

@@ -175,6 +175,16 @@ pub fn source_date_epoch(git: Option<&git::GitFacts>, ui: &Ui) -> Result<(i64, S
 
 /// Runs the build stage: cargo, then the image, then `summary.json`.
 pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
+    build_gated(opts, ui, &mut || Ok(()))
+}
+
+/// [`build`], calling `before_writing` after the project and toolchain are read and before
+/// anything is written (an error from it stops the build).
+pub fn build_gated(
+    opts: &BuildOptions,
+    ui: &Ui,
+    before_writing: &mut dyn FnMut() -> Result<()>,
+) -> Result<BuildOutput> {
     // cargo runs in the workspace root, so a relative --manifest-path is made absolute.
     let mut selection = opts.selection.clone();
     if let Some(m) = &selection.manifest_path {
@@ -203,7 +213,9 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
     };
     let metadata = cargo::Metadata::spawn(sel.manifest_path.as_deref())?;
     let rustc = cargo::rustc_info(&manifest_dir);
-    let (workspace_root, target_dir) = metadata.wait()?;
+    let metadata = metadata.wait();
+    before_writing()?;
+    let (workspace_root, target_dir) = metadata?;
     let rustc = rustc?;
 
     let git = git::facts(&workspace_root);

@@ -108,7 +108,32 @@ impl Sbom {
 /// one package's binaries.
 pub fn generate(req: &SbomRequest, ui: &Ui) -> Result<Sbom> {
     let start = std::time::Instant::now();
-    let (loaded, res) = load_and_resolve(req.selection)?;
+    let prepared = prepare(req.selection)?;
+    generate_prepared(req, prepared, start, ui)
+}
+
+/// The project as read for an SBOM (`cargo metadata`, rustc, Cargo.lock, git) and resolved:
+/// [`prepare`] runs it ahead (e.g. while cargo builds), [`generate_prepared`] uses it.
+pub struct Prepared {
+    loaded: Loaded,
+    res: Resolution,
+}
+
+/// Reads and resolves the project for `selection` (the first half of [`generate`]).
+pub fn prepare(selection: &Selection) -> Result<Prepared> {
+    let (loaded, res) = load_and_resolve(selection)?;
+    Ok(Prepared { loaded, res })
+}
+
+/// [`generate`] with the project read by [`prepare`] for the same selection; `start` is when
+/// the reading began (for the `-v` timing line).
+pub fn generate_prepared(
+    req: &SbomRequest,
+    prepared: Prepared,
+    start: std::time::Instant,
+    ui: &Ui,
+) -> Result<Sbom> {
+    let Prepared { loaded, res } = prepared;
     let resolved_at = start.elapsed();
     let roots = shipped_roots(&loaded, &res, ui);
     if !req.workspace_mode && roots.len() > 1 {
