@@ -60,8 +60,12 @@ if [ -n "${KEY:-}" ]; then
 else
   SIGN=(--no-sign)
 fi
+# Ours runs as users run it, `cargo provenance build` (through rustup's cargo proxy and cargo's
+# subcommand dispatch, as the by-hand `cargo build` goes through the proxy too).
+mkdir -p "$W/path" && ln -s "$CP_BIN" "$W/path/cargo-provenance"
+export PATH="$W/path:$PATH"
 ours() {
-  "$CP_BIN" build --builder buildx "${SIGN[@]}" --quiet --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
+  cargo provenance build --builder buildx "${SIGN[@]}" --quiet --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
     || { cat "$W/ours.log" >&2; exit 1; }
 }
 by_hand() {

@@ -2,6 +2,5 @@
 //! library; this only hands over the arguments and the exit code.
 
 fn main() {
-    cargo_provenance::util::trace("start");
     std::process::exit(cargo_provenance::cli::run(std::env::args_os().collect()));
 }

@@ -231,7 +231,6 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         let read_inputs = |known: crate::inspect::Known| {
             let start = std::time::Instant::now();
             let c = crate::inspect::collect_with(&selection, ui, &known)?;
-            crate::util::trace("inputs read");
             let reuse = Some((c.metadata_args, c.metadata));
             Ok((c.inputs, crate::sbom::prepare(&selection, reuse)?, start))
         };
@@ -263,7 +262,6 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
     let dir = out.output_dir.clone();
     let name = image_name(&out);
 
-    crate::util::trace("build stage done");
     // The SBOM, about the image.
     stage(ui, "Attesting", format!("SBOM and provenance of {name}"));
     let sbom = crate::sbom::generate_prepared(
@@ -325,7 +323,6 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         environment: RunEnvironment::detect(),
     };
     let prov = provenance::statement(&input)?;
-    crate::util::trace("provenance done");
     let sbom_stmt = sbom_statement(&sbom.json, provenance::subjects(&input))?;
     // Everything that can fail on bad input is done: the files follow.
     crate::util::fs::write_atomic(&dir.join(files::SBOM), &sbom.json)?;
@@ -483,7 +480,6 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         pushed = Some(reference.to_string());
     }
 
-    crate::util::trace("end");
     Ok(ReleaseSummary {
         summary,
         summary_path,

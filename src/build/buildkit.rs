@@ -292,7 +292,6 @@ impl Request<'_> {
             Client::Buildx { .. } => "docker buildx build",
             Client::Buildctl => "buildctl build",
         };
-        crate::util::trace("buildkit spawn");
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -362,7 +361,6 @@ pub fn error_excerpt(log: &str) -> String {
 /// Opens BuildKit's layout, checks the index digest against the metadata, and separates
 /// platform manifests from attestation manifests.
 pub fn strip_attestations(out_dir: &Path, reported: Digest) -> Result<Outcome> {
-    crate::util::trace("buildkit done");
     let layout = Layout::open(out_dir)?;
     let top = layout.index()?;
     let root = top

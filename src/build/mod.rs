@@ -220,7 +220,6 @@ pub fn build_gated(
     )?);
     let rustc = cargo::rustc_info(&programs, &manifest_dir);
     let metadata = metadata.wait();
-    crate::util::trace("prebuild queries done");
     let known = crate::inspect::Known {
         rustc_vv: rustc.as_ref().ok().map(|r| crate::inspect::KnownRustcVv {
             programs: programs.clone(),
@@ -305,7 +304,6 @@ pub fn build_gated(
             ),
         );
         let out = step.run(ui)?;
-        crate::util::trace("cargo done");
         let dir = bin_root.join(p.dir());
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io("removing", &dir, e))?;
