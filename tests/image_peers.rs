@@ -433,3 +433,67 @@ fn buildkit_errors_show_buildkits_message() {
     );
     assert!(err.contains("--builder native"), "{err}");
 }
+
+/// `--buildx-builder NAME` selects a builder that is not the default one: a docker context
+/// `second` (pointing at the peers' daemon, chosen with DOCKER_CONTEXT, DOCKER_HOST unset, in a
+/// DOCKER_CONFIG of its own) whose builder is named `second`. It builds through the buildx
+/// plugin run directly (found in that DOCKER_CONFIG's `cli-plugins`) and through `docker
+/// buildx` (`CARGO_PROVENANCE_BUILDX=docker`), with the same index digest and the builder
+/// recorded; an unknown builder is exit 2 naming it and the variables.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn buildx_builder_flag_selects_a_named_builder_both_ways() {
+    let peers = Peers::get();
+    peers.require_docker();
+    let (tmp, dir) = support::example_repo("hello-service");
+    let config = tmp.path().join("dockercfg");
+    std::fs::create_dir_all(&config).unwrap();
+    std::os::unix::fs::symlink(
+        peers.docker_config.join("cli-plugins"),
+        config.join("cli-plugins"),
+    )
+    .unwrap();
+    support::run(
+        peers
+            .cmd("docker")
+            .env("DOCKER_CONFIG", &config)
+            .args(["context", "create", "second", "--docker"])
+            .arg(format!("host={}", peers.docker_host)),
+    );
+    let build = |how: &str, builder: &str| {
+        let mut c = peer_build(&peers, &dir);
+        c.env_remove("DOCKER_HOST")
+            .env("DOCKER_CONFIG", &config)
+            .env("DOCKER_CONTEXT", "second")
+            .env("CARGO_PROVENANCE_BUILDX", how)
+            .args(["--builder", "buildx", "--buildx-builder", builder])
+            .arg("--output-dir")
+            .arg(tmp.path().join(format!("out-{how}")));
+        c.output().unwrap()
+    };
+    let mut indexes = Vec::new();
+    for how in ["plugin", "docker"] {
+        let out = build(how, "second");
+        assert!(out.status.success(), "{how}: {}", stderr_of(&out));
+        let summary = read_json(&tmp.path().join(format!("out-{how}/summary.json")));
+        assert_eq!(summary["builder"]["kind"], "buildx", "{summary}");
+        assert_eq!(summary["builder"]["details"]["name"], "second", "{summary}");
+        assert_eq!(
+            summary["builder"]["details"]["driver"], "docker",
+            "{summary}"
+        );
+        indexes.push(summary["index_digest"].clone());
+    }
+    assert!(indexes[0].is_string(), "{indexes:?}");
+    assert_eq!(indexes[0], indexes[1]);
+
+    let out = build("plugin", "no-such-builder");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(err.contains("BuildKit is not reachable"), "{err}");
+    assert!(err.contains("no-such-builder"), "{err}");
+    assert!(
+        err.contains("DOCKER_HOST") && err.contains("--builder native"),
+        "{err}"
+    );
+}
