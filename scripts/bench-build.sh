@@ -8,9 +8,22 @@
 # SCENARIO=clean: each run starts from an empty target directory (a CI release build).
 # Both sides use the same flags (static, x86_64-unknown-linux-gnu) and their own target dir.
 #
-# Needs the peers (dockerd + buildx): `scripts/peers.sh start`. Env: RUNS (default 5),
-# SCENARIO, CP_BIN (our binary; default: `cargo build --release` of this repository), KEY (a
-# cosign.key to sign with, password in COSIGN_PASSWORD; default: --no-sign).
+# KEY=path/to/cosign.key (password in COSIGN_PASSWORD) measures a signed release on both
+# sides: ours runs with `--key "$KEY"` (signs its SBOM, its provenance and BuildKit's
+# statements); the by-hand side then also signs what a hand-run release would sign, BuildKit's
+# provenance statement from its OCI output (the in-toto blob of the attestation manifest), with
+# the real cosign, offline: `cosign attest-blob --key "$KEY" --type <the statement's
+# predicateType: slsaprovenance02 for BuildKit's default v0.2> --predicate <its predicate>
+# --new-bundle-format --bundle out-hand.sigstore.json --tlog-upload=false --yes <the image
+# index blob>` (BuildKit leaves the statement's subject empty; the image index, whose digest
+# is the image's, is the subject; `--type slsaprovenance1` would be refused: cosign checks the
+# predicate against the type). The bundle verifies offline with `cosign verify-blob-attestation
+# --key cosign.pub --new-bundle-format --insecure-ignore-tlog --trusted-root <empty root>`.
+# Without KEY: ours runs with --no-sign, nothing is signed.
+#
+# Needs the peers (dockerd + buildx, cosign when KEY is set): `scripts/peers.sh start`. Env:
+# RUNS (default 5), SCENARIO, CP_BIN (our binary; default: `cargo build --release` of this
+# repository), KEY.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-5}
@@ -37,9 +50,22 @@ TRIPLE=x86_64-unknown-linux-gnu
 mkdir -p "$W/ctx"
 sed 's|{{ENTRYPOINT}}|ENTRYPOINT ["/usr/local/bin/hello-service"]|' "$here/templates/Dockerfile.scratch" > "$W/ctx/Dockerfile"
 
-if [ -n "${KEY:-}" ]; then SIGN=(--key "$KEY"); else SIGN=(--no-sign); fi
+if [ -n "${KEY:-}" ]; then
+  [ -f "$KEY" ] || { echo "error: KEY=$KEY: no such file" >&2; exit 2; }
+  [ -n "${COSIGN_PASSWORD+set}" ] || { echo "error: KEY is set: set COSIGN_PASSWORD too" >&2; exit 2; }
+  command -v cosign >/dev/null || { echo "error: cosign not found: run scripts/peers.sh start" >&2; exit 2; }
+  command -v jq >/dev/null || { echo "error: KEY is set: jq is needed to read BuildKit's statement" >&2; exit 2; }
+  KEY=$(cd "$(dirname "$KEY")" && pwd)/$(basename "$KEY")
+  SIGN=(--key "$KEY")
+else
+  SIGN=(--no-sign)
+fi
+# Ours runs as users run it, `cargo provenance build` (through rustup's cargo proxy and cargo's
+# subcommand dispatch, as the by-hand `cargo build` goes through the proxy too).
+mkdir -p "$W/path" && ln -s "$CP_BIN" "$W/path/cargo-provenance"
+export PATH="$W/path:$PATH"
 ours() {
-  "$CP_BIN" build --builder buildx "${SIGN[@]}" --quiet --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
+  cargo provenance build --builder buildx "${SIGN[@]}" --quiet --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
     || { cat "$W/ours.log" >&2; exit 1; }
 }
 by_hand() {
@@ -53,6 +79,30 @@ by_hand() {
     --output "type=oci,dest=$W/out-hand,tar=false,rewrite-timestamp=true" \
     --metadata-file "$W/meta.json" "$W/ctx" >/dev/null 2>"$W/hand.log" \
     || { cat "$W/hand.log" >&2; exit 1; }
+  if [ -n "${KEY:-}" ]; then sign_by_hand; fi
+}
+# With KEY: signs BuildKit's provenance statement of the hand build (see the header).
+sign_by_hand() {
+  local blobs="$W/out-hand/blobs/sha256" index att stmt ptype type
+  index=$(jq -r '.manifests[0].digest' "$W/out-hand/index.json")
+  att=$(jq -r '.manifests[] | select(.annotations["vnd.docker.reference.type"] == "attestation-manifest")
+    | .digest' "$blobs/${index#sha256:}")
+  stmt=$(jq -r '.layers[] | select(.annotations["in-toto.io/predicate-type"] // "" | startswith("https://slsa.dev/provenance/"))
+    | .digest' "$blobs/${att#sha256:}")
+  [ -n "$stmt" ] && [ "$(wc -l <<<"$stmt")" = 1 ] \
+    || { echo "error: expected one BuildKit provenance statement in $W/out-hand, found: ${stmt:-none}" >&2; exit 1; }
+  ptype=$(jq -r .predicateType "$blobs/${stmt#sha256:}")
+  case "$ptype" in
+    https://slsa.dev/provenance/v0.2) type=slsaprovenance02 ;;
+    https://slsa.dev/provenance/v1) type=slsaprovenance1 ;;
+    *) type=$ptype ;;
+  esac
+  jq .predicate "$blobs/${stmt#sha256:}" > "$W/hand-predicate.json"
+  rm -f "$W/out-hand.sigstore.json"
+  cosign attest-blob --key "$KEY" --type "$type" --predicate "$W/hand-predicate.json" \
+    --new-bundle-format --bundle "$W/out-hand.sigstore.json" --tlog-upload=false --yes \
+    "$blobs/${index#sha256:}" >/dev/null 2>"$W/hand-sign.log" \
+    || { cat "$W/hand-sign.log" >&2; exit 1; }
 }
 now() { date +%s.%N; }
 

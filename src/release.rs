@@ -228,30 +228,32 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
     // compiles.
     let (signer, out, read) = std::thread::scope(|s| -> Result<_> {
         let mut pending = Some(start_signer(&opts.signing, ui, s)?);
-        let read_inputs = || {
+        let read_inputs = |known: crate::inspect::Known| {
             let start = std::time::Instant::now();
-            let inputs = crate::inspect::collect(&selection, ui)?;
-            Ok((inputs, crate::sbom::prepare(&selection)?, start))
+            let c = crate::inspect::collect_with(&selection, ui, &known)?;
+            let reuse = Some((c.metadata_args, c.metadata));
+            Ok((c.inputs, crate::sbom::prepare(&selection, reuse)?, start))
         };
         let mut inspect = None;
         let mut signer = None;
-        let mut before_writing = || -> Result<()> {
+        let mut before_writing = |known: &crate::inspect::Known| -> Result<()> {
             if let Some(p) = pending.take() {
                 signer = p.finish(ui)?;
                 // Started once cargo metadata and rustc are done, so they do not compete.
-                inspect = Some(s.spawn(read_inputs));
+                let known = known.clone();
+                inspect = Some(s.spawn(move || read_inputs(known)));
             }
             Ok(())
         };
         let built = crate::build::build_gated(&opts.build, ui, &mut before_writing);
         // A key error comes first, as when the key was loaded before the build.
-        before_writing()?;
+        before_writing(&crate::inspect::Known::default())?;
         let out = built?;
         let read = match inspect {
             Some(h) => h
                 .join()
                 .unwrap_or_else(|_| Err(Error::msg("reading the build inputs failed (panic)")))?,
-            None => read_inputs()?,
+            None => read_inputs(crate::inspect::Known::default())?,
         };
         Ok((signer, out, read))
     })?;

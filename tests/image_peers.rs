@@ -47,7 +47,8 @@ fn peer_build(peers: &Peers, dir: &Path) -> assert_cmd::Command {
 }
 
 /// docker buildx: the image runs on both platforms, two builds of the same commit in
-/// different directories give the same index digest, the final index holds no
+/// different directories (own target directories, so every dependency is compiled in each)
+/// give the same binary, manifest and index digests, the final index holds no
 /// `unknown/unknown` attestation manifest (BuildKit's statements are kept aside), and each
 /// platform manifest equals the one `docker buildx build` run by hand produces.
 #[test]
@@ -55,12 +56,12 @@ fn peer_build(peers: &Peers, dir: &Path) -> assert_cmd::Command {
 fn buildx_image_runs_is_reproducible_and_matches_buildkit() {
     let peers = Peers::get();
     peers.require_docker();
-    let mut results = Vec::new();
+    let mut summaries = Vec::new();
     let mut keep = Vec::new();
     for _ in 0..2 {
         let (tmp, dir) = support::example_repo("hello-service");
         let out = peer_build(&peers, &dir)
-            .env("CARGO_TARGET_DIR", support::example_target_dir())
+            .env_remove("CARGO_TARGET_DIR")
             .args([
                 "--builder",
                 "auto",
@@ -79,14 +80,34 @@ fn buildx_image_runs_is_reproducible_and_matches_buildkit() {
             summary["builder"]["kind"], "buildx",
             "auto picks BuildKit: {summary}"
         );
-        results.push((summary, dir));
+        // Each build compiled its dependencies in its own target directory (one per
+        // platform: amd64/v3 has its own target-cpu).
+        for deps in [
+            "target/x86_64-unknown-linux-gnu/release/deps",
+            "target/provenance-builds/linux-amd64-v3/x86_64-unknown-linux-gnu/release/deps",
+        ] {
+            let deps = dir.join(deps);
+            let compiled = std::fs::read_dir(&deps)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", deps.display()))
+                .any(|e| {
+                    let name = e.unwrap().file_name();
+                    let name = name.to_string_lossy();
+                    name.starts_with("libserde_json-") && name.ends_with(".rlib")
+                });
+            assert!(compiled, "serde_json compiled in {}", deps.display());
+        }
+        summaries.push(summary);
         keep.push(tmp);
     }
-    let (summary, dir) = &results[0];
     assert_eq!(
-        summary["index_digest"], results[1].0["index_digest"],
+        summaries[0]["platforms"], summaries[1]["platforms"],
+        "same binaries and platform manifests in both directories"
+    );
+    assert_eq!(
+        summaries[0]["index_digest"], summaries[1]["index_digest"],
         "same index digest in both directories"
     );
+    let summary = &summaries[0];
     let outdir = keep[0].path().join("out");
     let layout = outdir.join("oci");
     let (_, index) = image_index(&layout, "bk");
@@ -185,7 +206,6 @@ fn buildx_image_runs_is_reproducible_and_matches_buildkit() {
         run_in_docker(&peers, &layout, "bk", "linux/amd64/v3"),
         HELLO_OUTPUT
     );
-    let _ = dir;
 }
 
 /// The native builder's images run in docker: static binaries on scratch for linux/amd64 and
@@ -412,4 +432,68 @@ fn buildkit_errors_show_buildkits_message() {
         "{err}"
     );
     assert!(err.contains("--builder native"), "{err}");
+}
+
+/// `--buildx-builder NAME` selects a builder that is not the default one: a docker context
+/// `second` (pointing at the peers' daemon, chosen with DOCKER_CONTEXT, DOCKER_HOST unset, in a
+/// DOCKER_CONFIG of its own) whose builder is named `second`. It builds through the buildx
+/// plugin run directly (found in that DOCKER_CONFIG's `cli-plugins`) and through `docker
+/// buildx` (`CARGO_PROVENANCE_BUILDX=docker`), with the same index digest and the builder
+/// recorded; an unknown builder is exit 2 naming it and the variables.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn buildx_builder_flag_selects_a_named_builder_both_ways() {
+    let peers = Peers::get();
+    peers.require_docker();
+    let (tmp, dir) = support::example_repo("hello-service");
+    let config = tmp.path().join("dockercfg");
+    std::fs::create_dir_all(&config).unwrap();
+    std::os::unix::fs::symlink(
+        peers.docker_config.join("cli-plugins"),
+        config.join("cli-plugins"),
+    )
+    .unwrap();
+    support::run(
+        peers
+            .cmd("docker")
+            .env("DOCKER_CONFIG", &config)
+            .args(["context", "create", "second", "--docker"])
+            .arg(format!("host={}", peers.docker_host)),
+    );
+    let build = |how: &str, builder: &str| {
+        let mut c = peer_build(&peers, &dir);
+        c.env_remove("DOCKER_HOST")
+            .env("DOCKER_CONFIG", &config)
+            .env("DOCKER_CONTEXT", "second")
+            .env("CARGO_PROVENANCE_BUILDX", how)
+            .args(["--builder", "buildx", "--buildx-builder", builder])
+            .arg("--output-dir")
+            .arg(tmp.path().join(format!("out-{how}")));
+        c.output().unwrap()
+    };
+    let mut indexes = Vec::new();
+    for how in ["plugin", "docker"] {
+        let out = build(how, "second");
+        assert!(out.status.success(), "{how}: {}", stderr_of(&out));
+        let summary = read_json(&tmp.path().join(format!("out-{how}/summary.json")));
+        assert_eq!(summary["builder"]["kind"], "buildx", "{summary}");
+        assert_eq!(summary["builder"]["details"]["name"], "second", "{summary}");
+        assert_eq!(
+            summary["builder"]["details"]["driver"], "docker",
+            "{summary}"
+        );
+        indexes.push(summary["index_digest"].clone());
+    }
+    assert!(indexes[0].is_string(), "{indexes:?}");
+    assert_eq!(indexes[0], indexes[1]);
+
+    let out = build("plugin", "no-such-builder");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(err.contains("BuildKit is not reachable"), "{err}");
+    assert!(err.contains("no-such-builder"), "{err}");
+    assert!(
+        err.contains("DOCKER_HOST") && err.contains("--builder native"),
+        "{err}"
+    );
 }

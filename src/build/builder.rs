@@ -57,10 +57,9 @@ pub struct BuilderInfo {
     pub details: BTreeMap<String, String>,
 }
 
-/// Picks the builder for `--builder`: probes BuildKit when needed. An explicit BuildKit
-/// choice that does not answer is an error naming DOCKER_HOST/BUILDKIT_HOST.
-pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildkit::Client>)> {
-    let native = |reason: Option<String>| BuilderInfo {
+/// The native builder's record.
+fn native_info(reason: Option<String>) -> BuilderInfo {
+    BuilderInfo {
         kind: BuilderKind::Native,
         id: format!(
             "cargo-provenance native builder {}",
@@ -69,27 +68,51 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
         reason,
         probe_messages: None,
         details: BTreeMap::new(),
-    };
+    }
+}
+
+/// The client an explicit `--builder buildx|buildctl` names (`None` for `auto`/`native`).
+fn explicit_client(opts: &BuildOptions) -> Option<(buildkit::Client, BuilderKind)> {
+    match opts.builder {
+        BuilderChoice::Buildx => Some((
+            buildkit::Client::Buildx {
+                builder: opts.buildx_builder.clone(),
+            },
+            BuilderKind::Buildx,
+        )),
+        BuilderChoice::Buildctl => Some((buildkit::Client::Buildctl, BuilderKind::Buildctl)),
+        BuilderChoice::Auto | BuilderChoice::Native => None,
+    }
+}
+
+/// Probes an explicitly chosen BuildKit client: its record, or the error naming
+/// DOCKER_HOST/BUILDKIT_HOST.
+fn probe_explicit(client: &buildkit::Client, kind: BuilderKind) -> Result<BuilderInfo> {
+    match buildkit::probe(client) {
+        Ok((id, details)) => Ok(BuilderInfo {
+            kind,
+            id,
+            reason: None,
+            probe_messages: None,
+            details,
+        }),
+        Err(why) => Err(buildkit::unreachable(client, &why)),
+    }
+}
+
+/// Picks the builder for `--builder`: probes BuildKit when needed. An explicit BuildKit
+/// choice that does not answer is an error naming DOCKER_HOST/BUILDKIT_HOST.
+pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildkit::Client>)> {
     let buildx = buildkit::Client::Buildx {
         builder: opts.buildx_builder.clone(),
     };
-    let explicit = |client: buildkit::Client, kind| match buildkit::probe(&client) {
-        Ok((id, details)) => Ok((
-            BuilderInfo {
-                kind,
-                id,
-                reason: None,
-                probe_messages: None,
-                details,
-            },
-            Some(client),
-        )),
-        Err(why) => Err(buildkit::unreachable(&client, &why)),
-    };
+    if let Some((client, kind)) = explicit_client(opts) {
+        return Ok((probe_explicit(&client, kind)?, Some(client)));
+    }
     match opts.builder {
-        BuilderChoice::Native => Ok((native(None), None)),
-        BuilderChoice::Buildx => explicit(buildx, BuilderKind::Buildx),
-        BuilderChoice::Buildctl => explicit(buildkit::Client::Buildctl, BuilderKind::Buildctl),
+        BuilderChoice::Native | BuilderChoice::Buildx | BuilderChoice::Buildctl => {
+            Ok((native_info(None), None))
+        }
         BuilderChoice::Auto => {
             let mut why = Vec::new();
             if std::env::var_os("BUILDKIT_HOST").is_some() {
@@ -120,7 +143,7 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
                 )),
                 Err(e) => {
                     why.push(format!("docker buildx: {e}"));
-                    let mut info = native(Some(
+                    let mut info = native_info(Some(
                         "auto: no BuildKit reachable (docker buildx, BUILDKIT_HOST)".into(),
                     ));
                     info.probe_messages = Some(why.join("; "));
@@ -131,19 +154,61 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
     }
 }
 
-/// The builder choice: known, or being probed in a thread while cargo compiles.
+/// The builder choice while cargo compiles: known (`native`), being probed in a thread
+/// (`auto`, which must know before the image stage), or an explicit BuildKit client whose
+/// probe waits for the image stage, so that it runs beside BuildKit's build rather than
+/// competing with the compiler for the CPU.
 pub(crate) enum Probe {
     Done(Box<Result<(BuilderInfo, Option<buildkit::Client>)>>),
     Running(std::thread::JoinHandle<Result<(BuilderInfo, Option<buildkit::Client>)>>),
+    Explicit(buildkit::Client, BuilderKind),
 }
 
-impl Probe {
-    pub(crate) fn join(self) -> Result<(BuilderInfo, Option<buildkit::Client>)> {
+/// The builder's record: known, or an explicit client's probe running in a thread.
+pub(crate) enum PendingInfo {
+    Known(BuilderInfo),
+    Probing(std::thread::JoinHandle<Result<BuilderInfo>>),
+}
+
+impl PendingInfo {
+    /// The record (an unreachable explicit BuildKit is an error).
+    pub(crate) fn wait(self) -> Result<BuilderInfo> {
         match self {
-            Probe::Done(r) => *r,
-            Probe::Running(h) => h
+            PendingInfo::Known(b) => Ok(b),
+            PendingInfo::Probing(h) => h
                 .join()
                 .unwrap_or_else(|_| Err(Error::msg("probing BuildKit failed unexpectedly"))),
         }
+    }
+}
+
+impl Probe {
+    /// Starts choosing for `opts`: `auto` probes in a thread at once.
+    pub(crate) fn start(opts: &BuildOptions) -> Probe {
+        if let Some((client, kind)) = explicit_client(opts) {
+            return Probe::Explicit(client, kind);
+        }
+        if opts.builder == BuilderChoice::Native {
+            return Probe::Done(Box::new(choose_builder(opts)));
+        }
+        let o = opts.clone();
+        Probe::Running(std::thread::spawn(move || choose_builder(&o)))
+    }
+
+    /// The client to build with (`None`: native) and its record; an explicit client's probe
+    /// starts now, in a thread.
+    pub(crate) fn join(self) -> Result<(Option<buildkit::Client>, PendingInfo)> {
+        let (info, client) = match self {
+            Probe::Done(r) => (*r)?,
+            Probe::Running(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(Error::msg("probing BuildKit failed unexpectedly")))?,
+            Probe::Explicit(client, kind) => {
+                let c = client.clone();
+                let h = std::thread::spawn(move || probe_explicit(&c, kind));
+                return Ok((Some(client), PendingInfo::Probing(h)));
+            }
+        };
+        Ok((client, PendingInfo::Known(info)))
     }
 }

@@ -41,14 +41,25 @@ pub enum Client {
     Buildctl,
 }
 
+impl Client {
+    /// How the client is named on the terminal before its probe answers.
+    pub fn describe(&self) -> String {
+        match self {
+            Client::Buildx { builder: Some(b) } => format!("docker buildx (builder {b})"),
+            Client::Buildx { builder: None } => "docker buildx".to_owned(),
+            Client::Buildctl => "buildctl (BUILDKIT_HOST)".to_owned(),
+        }
+    }
+}
+
 /// Checks that BuildKit answers through `client`; returns a description of the builder
 /// (recorded as the builder id) and facts about it (`name`, `driver`, `buildkit` version),
 /// or why it is unreachable.
 pub fn probe(client: &Client) -> std::result::Result<(String, BTreeMap<String, String>), String> {
     match client {
         Client::Buildx { builder } => {
-            let mut cmd = Command::new("docker");
-            cmd.args(["buildx", "inspect"]);
+            let mut cmd = super::buildx_plugin::command();
+            cmd.arg("inspect");
             if let Some(b) = builder {
                 cmd.args(["--builder", b]);
             }
@@ -208,8 +219,8 @@ impl Request<'_> {
         );
         match self.client {
             Client::Buildx { builder } => {
-                let mut c = Command::new("docker");
-                c.args(["buildx", "build", "--progress", "plain"]);
+                let mut c = super::buildx_plugin::command();
+                c.args(["build", "--progress", "plain"]);
                 if let Some(b) = builder {
                     c.args(["--builder", b]);
                 }

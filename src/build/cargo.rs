@@ -18,7 +18,11 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::inspect::cargo_config::CargoConfig;
+pub use crate::inspect::cargo_home;
 use crate::inspect::model::CompiledUnit;
+use crate::inspect::rustflags;
+use crate::inspect::toolchain::Programs;
 use crate::select::Selection;
 use crate::ui::Ui;
 
@@ -33,11 +37,8 @@ pub struct RustcInfo {
     pub commit_hash: String,
     /// `rustc --print sysroot`.
     pub sysroot: PathBuf,
-}
-
-/// The `rustc` cargo would run (`RUSTC`, else `rustc` on PATH, which may be the rustup proxy).
-fn rustc_program() -> String {
-    std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned())
+    /// `rustc -vV` as printed (handed to `inspect`, which would otherwise ask again).
+    pub verbose_version: String,
 }
 
 /// The `cargo` to run (`CARGO` when cargo runs us as a subcommand, else `cargo` on PATH).
@@ -111,23 +112,20 @@ impl Metadata {
     }
 }
 
-/// Asks rustc (in `dir`, so rust-toolchain files apply) for host, commit and sysroot.
-pub fn rustc_info(dir: &Path) -> Result<RustcInfo> {
-    let rustc = rustc_program();
+/// Asks rustc (in `dir`, so rust-toolchain files apply) for host, commit and sysroot. `-vV`
+/// runs exactly as `inspect` runs it (through the wrapper), so its answer can be reused.
+pub fn rustc_info(programs: &Programs, dir: &Path) -> Result<RustcInfo> {
     // Both questions at once: each rustc start costs tens of milliseconds.
     let (vv, sysroot) = std::thread::scope(|s| {
         let sysroot = s.spawn(|| {
             capture(
-                Command::new(&rustc)
+                Command::new(&programs.rustc)
                     .args(["--print", "sysroot"])
                     .current_dir(dir),
                 "`rustc --print sysroot`",
             )
         });
-        let vv = capture(
-            Command::new(&rustc).arg("-vV").current_dir(dir),
-            "`rustc -vV`",
-        );
+        let vv = capture(programs.rustc_command(dir).arg("-vV"), "`rustc -vV`");
         let sysroot = sysroot
             .join()
             .unwrap_or_else(|_| Err(Error::msg("`rustc --print sysroot` failed")));
@@ -143,99 +141,22 @@ pub fn rustc_info(dir: &Path) -> Result<RustcInfo> {
         host: field("host:"),
         commit_hash: field("commit-hash:"),
         sysroot: PathBuf::from(sysroot.trim()),
+        verbose_version: vv,
     })
 }
 
-/// CARGO_HOME as cargo finds it.
-pub fn cargo_home() -> Option<PathBuf> {
-    std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-}
-
-/// The rustflags the user configured for `triple`, and where they came from, in cargo's
-/// order of precedence: `CARGO_ENCODED_RUSTFLAGS`, `RUSTFLAGS`, `target.<triple>.rustflags`
-/// (env `CARGO_TARGET_<TRIPLE>_RUSTFLAGS` or cargo config), `build.rustflags` (env
-/// `CARGO_BUILD_RUSTFLAGS` or cargo config). `target.'cfg(..)'` tables are not evaluated.
-pub fn user_rustflags(cwd: &Path, triple: &str) -> Result<(Vec<String>, String)> {
-    if let Ok(v) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
-        let flags = v
-            .split('\x1f')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        return Ok((flags, "CARGO_ENCODED_RUSTFLAGS".into()));
-    }
-    let split = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-    if let Ok(v) = std::env::var("RUSTFLAGS") {
-        return Ok((split(&v), "RUSTFLAGS".into()));
-    }
-    let env_key = format!(
-        "CARGO_TARGET_{}_RUSTFLAGS",
-        triple.to_uppercase().replace(['-', '.'], "_")
-    );
-    if let Ok(v) = std::env::var(&env_key) {
-        return Ok((split(&v), env_key));
-    }
-    let configs = config_files(cwd);
-    let mut target_flags = Vec::new();
-    let mut build_flags = Vec::new();
-    for file in &configs {
-        let text = std::fs::read_to_string(file).map_err(|e| Error::io("reading", file, e))?;
-        let doc: toml::Table = toml::from_str(&text)
-            .map_err(|e| Error::msg(format!("{} is not valid TOML: {e}", file.display())))?;
-        let get = |v: Option<&toml::Value>| -> Vec<String> {
-            match v {
-                Some(toml::Value::String(s)) => split(s),
-                Some(toml::Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect(),
-                _ => Vec::new(),
-            }
-        };
-        let t = doc
-            .get("target")
-            .and_then(|t| t.get(triple))
-            .and_then(|t| t.get("rustflags"));
-        target_flags.extend(get(t));
-        let b = doc.get("build").and_then(|b| b.get("rustflags"));
-        build_flags.extend(get(b));
-    }
-    if !target_flags.is_empty() {
-        return Ok((target_flags, format!("target.{triple}.rustflags")));
-    }
-    if let Ok(v) = std::env::var("CARGO_BUILD_RUSTFLAGS") {
-        return Ok((split(&v), "CARGO_BUILD_RUSTFLAGS".into()));
-    }
-    if !build_flags.is_empty() {
-        return Ok((build_flags, "build.rustflags".into()));
-    }
-    Ok((Vec::new(), "none".into()))
-}
-
-/// Cargo config files that apply in `cwd`, lowest precedence first (CARGO_HOME, then from
-/// the root of the file system down to `cwd`), so that arrays join in cargo's order.
-fn config_files(cwd: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = cwd.ancestors().map(|d| d.join(".cargo")).collect();
-    dirs.reverse();
-    if let Some(home) = cargo_home() {
-        dirs.retain(|d| *d != home);
-        dirs.insert(0, home);
-    }
-    dirs.iter()
-        .filter_map(|d| {
-            let toml = d.join("config.toml");
-            let plain = d.join("config");
-            if toml.is_file() {
-                Some(toml)
-            } else if plain.is_file() {
-                Some(plain)
-            } else {
-                None
-            }
-        })
-        .collect()
+/// The rustflags the user configured for `triple` and where they came from, with cargo's
+/// precedence, read from the cargo configuration of `cwd` (where cargo builds) exactly as
+/// `inspect` reads and records them ([`rustflags::effective`]).
+pub fn user_rustflags(
+    programs: &Programs,
+    cwd: &Path,
+    triple: &str,
+) -> Result<(Vec<String>, String)> {
+    let config = CargoConfig::load(cwd, cargo_home().as_deref())?;
+    rustflags::effective(&config, triple, || {
+        rustflags::target_cfgs(programs, cwd, triple)
+    })
 }
 
 /// Everything one `cargo build` needs.
@@ -515,6 +436,7 @@ mod tests {
             host: "x86_64-unknown-linux-gnu".into(),
             commit_hash: "abc".into(),
             sysroot: "/opt/rust".into(),
+            verbose_version: String::new(),
         };
         let user = vec!["-Cdebuginfo=1".to_owned()];
         let b = CargoBuild {
@@ -557,9 +479,18 @@ mod tests {
             "[build]\nrustflags = [\"--cfg\", \"mine\"]\n",
         )
         .unwrap();
-        let (flags, source) =
-            user_rustflags(&dir.path().join("ws"), "x86_64-unknown-linux-gnu").unwrap();
+        let programs = Programs {
+            cargo: "cargo".into(),
+            rustc: "rustc".into(),
+            wrapper: None,
+        };
+        let (flags, source) = user_rustflags(
+            &programs,
+            &dir.path().join("ws"),
+            "x86_64-unknown-linux-gnu",
+        )
+        .unwrap();
         assert_eq!(flags, ["--cfg", "mine"]);
-        assert_eq!(source, "build.rustflags");
+        assert_eq!(source, "build.rustflags (.cargo/config.toml)");
     }
 }

@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::formats::oci::{Descriptor, MEDIA_TYPE_INDEX, Platform};
+use crate::inspect::cargo_config::CargoConfig;
 use crate::inspect::model::{BuiltBinary, CompiledUnit};
+use crate::inspect::toolchain::Programs;
 use crate::oci::layout::Layout;
 use crate::select::Selection;
 use crate::ui::Ui;
@@ -20,6 +22,8 @@ use crate::util::digest::Digest;
 pub mod base;
 pub mod builder;
 pub mod buildkit;
+mod buildkit_stage;
+pub mod buildx_plugin;
 pub mod cargo;
 pub mod git;
 pub mod handoff;
@@ -28,8 +32,8 @@ pub mod platform;
 pub mod summary;
 pub mod tar;
 
-use builder::Probe;
 pub use builder::{BuilderChoice, BuilderInfo, BuilderKind, choose_builder};
+use builder::{PendingInfo, Probe};
 pub use buildkit::BuildKitStatement;
 pub use summary::Summary;
 
@@ -175,15 +179,16 @@ pub fn source_date_epoch(git: Option<&git::GitFacts>, ui: &Ui) -> Result<(i64, S
 
 /// Runs the build stage: cargo, then the image, then `summary.json`.
 pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
-    build_gated(opts, ui, &mut || Ok(()))
+    build_gated(opts, ui, &mut |_| Ok(()))
 }
 
 /// [`build`], calling `before_writing` after the project and toolchain are read and before
-/// anything is written (an error from it stops the build).
+/// anything is written (an error from it stops the build). It gets the toolchain's answers,
+/// for `inspect` to reuse.
 pub fn build_gated(
     opts: &BuildOptions,
     ui: &Ui,
-    before_writing: &mut dyn FnMut() -> Result<()>,
+    before_writing: &mut dyn FnMut(&crate::inspect::Known) -> Result<()>,
 ) -> Result<BuildOutput> {
     // cargo runs in the workspace root, so a relative --manifest-path is made absolute.
     let mut selection = opts.selection.clone();
@@ -198,23 +203,31 @@ pub fn build_gated(
             Some(std::path::absolute(m).map_err(|e| Error::io("resolving", m, e))?);
     }
     let sel = &selection;
-    // BuildKit is probed in a thread from the start, while cargo runs.
-    let probe = if opts.builder == BuilderChoice::Native {
-        Probe::Done(Box::new(choose_builder(opts)))
-    } else {
-        let o = opts.clone();
-        Probe::Running(std::thread::spawn(move || choose_builder(&o)))
-    };
+    // `auto` probes BuildKit in a thread from the start, while cargo runs; an explicit
+    // BuildKit client is probed beside its build (see `Probe`).
+    let probe = Probe::start(opts);
     // cargo metadata and the rustc queries run at once (rustc in the manifest's directory,
-    // where rust-toolchain files apply as they do in the workspace root above it).
-    let manifest_dir = match &sel.manifest_path {
-        Some(m) => m.parent().map(Path::to_path_buf).unwrap_or_default(),
-        None => std::env::current_dir().map_err(|e| Error::io("reading", Path::new("."), e))?,
-    };
+    // where rust-toolchain files apply as they do in the workspace root above it, with the
+    // programs cargo's configuration names, as `inspect` runs them).
+    let manifest_dir = crate::inspect::locate_manifest(sel)?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let metadata = cargo::Metadata::spawn(sel.manifest_path.as_deref())?;
-    let rustc = cargo::rustc_info(&manifest_dir);
+    let programs = Programs::find(&CargoConfig::load(
+        &manifest_dir,
+        cargo::cargo_home().as_deref(),
+    )?);
+    let rustc = cargo::rustc_info(&programs, &manifest_dir);
     let metadata = metadata.wait();
-    before_writing()?;
+    let known = crate::inspect::Known {
+        rustc_vv: rustc.as_ref().ok().map(|r| crate::inspect::KnownRustcVv {
+            programs: programs.clone(),
+            dir: manifest_dir.clone(),
+            text: r.verbose_version.clone(),
+        }),
+    };
+    before_writing(&known)?;
     let (workspace_root, target_dir) = metadata?;
     let rustc = rustc?;
 
@@ -251,7 +264,8 @@ pub fn build_gated(
         || (opts.dockerfile.is_none() && matches!(base_ref, base::BaseRef::Scratch));
 
     std::fs::create_dir_all(&output_dir).map_err(|e| Error::io("creating", &output_dir, e))?;
-    let user_rustflags = cargo::user_rustflags(&workspace_root, &platforms[0].rust_target)?;
+    let user_rustflags =
+        cargo::user_rustflags(&programs, &workspace_root, &platforms[0].rust_target)?;
 
     // The cargo step, once per platform.
     let bin_root = output_dir.join("bin");
@@ -268,7 +282,7 @@ pub fn build_gated(
         let platform_flags = if p.rust_target == platforms[0].rust_target {
             user_rustflags.clone()
         } else {
-            cargo::user_rustflags(&workspace_root, &p.rust_target)?
+            cargo::user_rustflags(&programs, &workspace_root, &p.rust_target)?
         };
         let step = cargo::CargoBuild {
             selection: sel,
@@ -317,11 +331,9 @@ pub fn build_gated(
     units.sort();
     units.dedup();
 
-    let (builder, client) = probe.join()?;
-    match (&builder.reason, &builder.probe_messages) {
-        (Some(r), Some(m)) => ui.status("Builder", format!("{} ({r}: {m})", builder.id)),
-        (Some(r), None) => ui.status("Builder", format!("{} ({r})", builder.id)),
-        _ => ui.status("Builder", &builder.id),
+    let (client, pending_builder) = probe.join()?;
+    if let PendingInfo::Known(b) = &pending_builder {
+        show_builder(ui, b);
     }
     if client.is_none() && opts.dockerfile.is_some() {
         return Err(Error::msg(
@@ -363,6 +375,7 @@ pub fn build_gated(
     let mut materials = Vec::new();
     let mut dockerfile = None;
     let base_image;
+    let builder;
     match &client {
         None => {
             ui.status(
@@ -392,121 +405,31 @@ pub fn build_gated(
                 reference: b.reference.clone(),
                 digest: Some(b.root.digest),
             });
+            builder = pending_builder.wait()?;
         }
         Some(c) => {
-            ui.status("Building", format!("image with {}", builder.id));
-            let work = tempfile::Builder::new()
-                .prefix(".buildkit-")
-                .tempdir_in(&output_dir)
-                .map_err(|e| Error::io("creating a directory in", &output_dir, e))?;
-            let ctx = work.path().join("context");
-            std::fs::create_dir_all(&ctx).map_err(|e| Error::io("creating", &ctx, e))?;
-            let ep = if names.len() == 1 {
-                Some(vec![format!("/usr/local/bin/{}", names[0])])
-            } else {
-                None
-            };
-            let (dockerfile_path, context, info) = match &opts.dockerfile {
-                Some(user) => {
-                    let bytes = crate::util::fs::read(user)?;
-                    let context = user.parent().unwrap_or(Path::new(".")).to_path_buf();
-                    let shown = user
-                        .canonicalize()
-                        .ok()
-                        .and_then(|abs| {
-                            let root = git
-                                .as_ref()
-                                .and_then(|g| g.workdir.clone())
-                                .unwrap_or_else(|| workspace_root.clone());
-                            abs.strip_prefix(root.canonicalize().ok()?).ok().map(|r| {
-                                r.components()
-                                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                                    .collect::<Vec<_>>()
-                                    .join("/")
-                            })
-                        })
-                        .unwrap_or_else(|| {
-                            user.file_name()
-                                .unwrap_or_default()
-                                .to_string_lossy()
-                                .into_owned()
-                        });
-                    (
-                        user.clone(),
-                        context,
-                        DockerfileInfo {
-                            path: shown,
-                            digest: Digest::of(&bytes),
-                        },
-                    )
-                }
-                None => {
-                    let (template, name) = match base_ref {
-                        base::BaseRef::Scratch => {
-                            (TEMPLATE_SCRATCH, "<builtin>/Dockerfile.scratch")
-                        }
-                        _ => (TEMPLATE_BASE, "<builtin>/Dockerfile.base"),
-                    };
-                    let path = buildkit::render_template(template, ep.as_deref(), &ctx)?;
-                    let bytes = crate::util::fs::read(&path)?;
-                    (
-                        path,
-                        ctx.clone(),
-                        DockerfileInfo {
-                            path: name.to_owned(),
-                            digest: Digest::of(&bytes),
-                        },
-                    )
-                }
-            };
-            let mut build_args =
-                BTreeMap::from([("SOURCE_DATE_EPOCH".to_owned(), sde.to_string())]);
-            let mut contexts = BTreeMap::new();
-            match (&base_ref, &native_base) {
-                (base::BaseRef::Registry(r), _) => {
-                    build_args.insert("BASE".into(), r.clone());
-                }
-                (base::BaseRef::Layout { path, .. }, Some(b)) => {
-                    // BuildKit reads the layout as a named context pinned by digest.
-                    let abs =
-                        std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
-                    contexts.insert(buildkit::BASE_CONTEXT.to_owned(), (abs, b.root.digest));
-                    build_args.insert("BASE".into(), buildkit::BASE_CONTEXT.to_owned());
-                }
-                _ => {}
-            }
-            let out_dir = work.path().join("oci");
-            let request = buildkit::Request {
+            ui.status("Building", format!("image with {}", c.describe()));
+            let job = buildkit_stage::Job {
                 client: c,
-                dockerfile: &dockerfile_path,
-                context: &context,
-                bins: &bin_root,
+                opts,
+                git: git.as_ref(),
+                workspace_root: &workspace_root,
+                names: &names,
+                base_ref: &base_ref,
+                native_base: native_base.as_ref(),
+                source_date_epoch: sde,
+                bin_root: &bin_root,
                 platforms: &platforms,
-                build_args,
                 labels,
-                out_dir: &out_dir,
-                metadata_file: &work.path().join("metadata.json"),
-                layout_contexts: contexts,
+                output_dir: &output_dir,
             };
-            let outcome = request.run(ui.is_verbose() || ui.shows_progress())?;
-            for d in &outcome.index.manifests {
-                buildkit::move_manifest(&outcome.layout, &layout, d)?;
-            }
-            manifests = outcome.index.manifests.clone();
-            statements = outcome.statements;
-            materials = outcome.materials;
-            dockerfile = Some(info);
-            base_image = match (&base_ref, &native_base) {
-                (base::BaseRef::Registry(r), _) => Some(BaseImageInfo {
-                    reference: r.clone(),
-                    digest: materials.first().map(|m| m.1),
-                }),
-                (_, Some(b)) => Some(BaseImageInfo {
-                    reference: b.reference.clone(),
-                    digest: Some(b.root.digest),
-                }),
-                _ => None,
-            };
+            let image = buildkit_stage::run(job, &layout, pending_builder, ui)?;
+            manifests = image.manifests;
+            statements = image.statements;
+            materials = image.materials;
+            dockerfile = Some(image.dockerfile);
+            base_image = image.base_image;
+            builder = image.builder;
         }
     }
 
@@ -563,6 +486,15 @@ pub fn build_gated(
     };
     Summary::from_output(&output).write(&output_dir.join("summary.json"))?;
     Ok(output)
+}
+
+/// The `Builder` status line.
+fn show_builder(ui: &Ui, b: &BuilderInfo) {
+    match (&b.reason, &b.probe_messages) {
+        (Some(r), Some(m)) => ui.status("Builder", format!("{} ({r}: {m})", b.id)),
+        (Some(r), None) => ui.status("Builder", format!("{} ({r})", b.id)),
+        _ => ui.status("Builder", &b.id),
+    }
 }
 
 #[cfg(unix)]

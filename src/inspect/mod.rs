@@ -28,9 +28,44 @@ use crate::ui::Ui;
 use cargo_config::CargoConfig;
 use toolchain::{Programs, ToolchainProbe, relative_to};
 
+/// Answers a caller already has (`build` asks rustc before compiling), so that
+/// [`collect_with`] does not ask again.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    /// `rustc -vV`, reused when inspect would run the same programs in the same directory.
+    pub rustc_vv: Option<KnownRustcVv>,
+}
+
+/// `rustc -vV` as [`Programs::rustc_command`] printed it.
+#[derive(Debug, Clone)]
+pub struct KnownRustcVv {
+    /// The programs it ran with.
+    pub programs: Programs,
+    /// The directory it ran in (rust-toolchain files apply from there).
+    pub dir: PathBuf,
+    /// Its output.
+    pub text: String,
+}
+
+/// What [`collect_with`] read: the build inputs, and the `cargo metadata` output they come
+/// from with the arguments it ran with (the SBOM reuses it when it would ask the same).
+pub struct Collected {
+    /// The build inputs.
+    pub inputs: BuildInputs,
+    /// `cargo metadata`'s arguments (after the program).
+    pub metadata_args: Vec<std::ffi::OsString>,
+    /// Its parsed output.
+    pub metadata: Metadata,
+}
+
 /// Collects the build inputs of the selected packages. Warnings (no git, no commits) are
 /// printed through `ui` and kept in [`BuildInputs::warnings`].
 pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
+    collect_with(selection, ui, &Known::default()).map(|c| c.inputs)
+}
+
+/// [`collect`], reusing what is [`Known`] already and handing back `cargo metadata`.
+pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Collected> {
     let manifest = locate_manifest(selection)?;
     let dir = manifest
         .parent()
@@ -52,7 +87,12 @@ pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
     let started = std::time::Instant::now();
     // cargo metadata is the long pole: start it first.
     let mut child = deps::spawn_metadata(&programs.cargo, selection, &manifest, &dir)?;
-    let probe = match ToolchainProbe::start(programs.clone(), &dir) {
+    let known_vv = known
+        .rustc_vv
+        .as_ref()
+        .filter(|k| k.programs == programs && k.dir == dir)
+        .map(|k| k.text.clone());
+    let probe = match ToolchainProbe::start(programs.clone(), &dir, known_vv) {
         Ok(p) => p,
         Err(e) => {
             let _ = child.kill();
@@ -153,7 +193,7 @@ pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
             ),
         );
     }
-    Ok(BuildInputs {
+    let inputs = BuildInputs {
         toolchain,
         git: git.state,
         cargo: CargoSettings {
@@ -171,6 +211,11 @@ pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
         },
         dependencies,
         warnings: git.warnings,
+    };
+    Ok(Collected {
+        inputs,
+        metadata_args: deps::metadata_args(selection, &manifest),
+        metadata: meta,
     })
 }
 
@@ -211,7 +256,7 @@ pub fn locate_manifest(selection: &Selection) -> Result<PathBuf> {
 }
 
 /// `$CARGO_HOME`, else `~/.cargo`.
-fn cargo_home() -> Option<PathBuf> {
+pub fn cargo_home() -> Option<PathBuf> {
     std::env::var_os("CARGO_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

@@ -13,7 +13,7 @@ use super::model::Toolchain;
 use crate::error::{Error, Result};
 
 /// The programs cargo would run, as configured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Programs {
     /// cargo (`$CARGO` when cargo runs us, else `cargo` on PATH).
     pub cargo: OsString,
@@ -34,6 +34,7 @@ impl Programs {
                     .get_string(&["build", "rustc"], "CARGO_BUILD_RUSTC")
                     .map(|(v, _)| v.into())
             })
+            .or_else(rustup_sibling_rustc)
             .unwrap_or_else(|| "rustc".into());
         let wrapper = match std::env::var_os("RUSTC_WRAPPER") {
             Some(v) => Some(v),
@@ -68,16 +69,26 @@ impl Programs {
 pub struct ToolchainProbe {
     programs: Programs,
     dir: PathBuf,
-    rustc: Child,
+    rustc: Answer,
     cargo: Child,
     rustup: Option<Child>,
 }
 
 impl ToolchainProbe {
-    /// Starts `rustc -vV`, `cargo -V` and (when needed) `rustup show active-toolchain` in
-    /// `dir`.
-    pub fn start(programs: Programs, dir: &Path) -> Result<ToolchainProbe> {
-        let rustc = spawn(programs.rustc_command(dir).arg("-vV"), &programs.rustc)?;
+    /// Starts `rustc -vV` (unless `known_vv`, its output, is given), `cargo -V` and (when
+    /// needed) `rustup show active-toolchain` in `dir`.
+    pub fn start(
+        programs: Programs,
+        dir: &Path,
+        known_vv: Option<String>,
+    ) -> Result<ToolchainProbe> {
+        let rustc = match known_vv {
+            Some(text) => Answer::Known(text),
+            None => Answer::Running(spawn(
+                programs.rustc_command(dir).arg("-vV"),
+                &programs.rustc,
+            )?),
+        };
         let mut cargo_cmd = Command::new(&programs.cargo);
         cargo_cmd.arg("-V").current_dir(dir);
         let cargo = spawn(&mut cargo_cmd, &programs.cargo)?;
@@ -108,7 +119,10 @@ impl ToolchainProbe {
 
     /// Waits for the probes and puts their answers together.
     pub fn finish(self) -> Result<Toolchain> {
-        let rustc_out = wait(self.rustc, &self.programs.rustc, "-vV")?;
+        let rustc_out = match self.rustc {
+            Answer::Known(text) => text,
+            Answer::Running(child) => wait(child, &self.programs.rustc, "-vV")?,
+        };
         let cargo_out = wait(self.cargo, &self.programs.cargo, "-V")?;
         let mut tc = parse_rustc_vv(&rustc_out)?;
         tc.cargo_version = cargo_out.trim().to_owned();
@@ -127,6 +141,25 @@ impl ToolchainProbe {
         tc.rustup_toolchain_source = source;
         Ok(tc)
     }
+}
+
+/// Under rustup's cargo proxy (`cargo provenance ...`: `RUSTUP_TOOLCHAIN` set, `CARGO` the
+/// toolchain's own cargo), the `rustc` beside that cargo: the very program rustup's `rustc`
+/// proxy would start, without the proxy's own start (cargo itself skips the proxy the same
+/// way). `None` outside rustup or when the toolchain has no such file.
+fn rustup_sibling_rustc() -> Option<OsString> {
+    std::env::var_os("RUSTUP_TOOLCHAIN")?;
+    let home = PathBuf::from(std::env::var_os("RUSTUP_HOME")?);
+    let cargo = PathBuf::from(std::env::var_os("CARGO")?);
+    let bin = cargo.parent()?;
+    let rustc = bin.join(format!("rustc{}", std::env::consts::EXE_SUFFIX));
+    (bin.starts_with(home.join("toolchains")) && rustc.is_file()).then(|| rustc.into())
+}
+
+/// A program's output: known already, or its process running.
+enum Answer {
+    Known(String),
+    Running(Child),
 }
 
 fn spawn(cmd: &mut Command, program: &OsString) -> Result<Child> {

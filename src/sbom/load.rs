@@ -7,6 +7,7 @@
 //! The child processes run in parallel; the lockfile is parsed while cargo works. A stale
 //! lockfile makes cargo fail (`--locked`): that is an exit-2 error and the file is untouched.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
@@ -63,18 +64,25 @@ impl Loaded {
     }
 }
 
+/// `cargo metadata` output read already (by `inspect`), with the arguments it ran with: used
+/// instead of running cargo when the SBOM would ask with the same arguments.
+pub type Reuse = (Vec<OsString>, Metadata);
+
 /// Runs cargo and rustc and reads the lockfile and git state for `selection`;
 /// `all_features` forces `cargo metadata --all-features`.
-pub fn load(selection: &Selection, all_features: bool) -> Result<Loaded> {
+pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> Result<Loaded> {
     let all_features =
         all_features || selection.all_features || !selection.feature_list().is_empty();
     let manifest = crate::inspect::locate_manifest(selection)?;
-    let mut meta_cmd = metadata_command(selection, &manifest, all_features);
-    let meta_child = meta_cmd.spawn().map_err(|e| {
-        Error::msg(format!(
-            "running `cargo metadata`: {e}; is cargo installed?"
-        ))
-    })?;
+    let args = metadata_args(selection, &manifest, all_features);
+    let meta = match reuse {
+        Some((a, metadata)) if a == args => MetadataAnswer::Read(Box::new(metadata)),
+        _ => MetadataAnswer::Running(metadata_command(&args, &manifest).spawn().map_err(|e| {
+            Error::msg(format!(
+                "running `cargo metadata`: {e}; is cargo installed?"
+            ))
+        })?),
+    };
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
     // One rustc for the host triple and its cfg (`--print host-tuple`, rustc 1.84+), with
     // `rustc -vV` + `--print cfg` as the fallback for older toolchains.
@@ -116,7 +124,10 @@ pub fn load(selection: &Selection, all_features: bool) -> Result<Loaded> {
         ),
         _ => (host.clone(), host_cfg.clone()),
     };
-    let metadata = finish_metadata(meta_child, &manifest)?;
+    let metadata = match meta {
+        MetadataAnswer::Read(metadata) => *metadata,
+        MetadataAnswer::Running(child) => finish_metadata(child, &manifest)?,
+    };
     let root = metadata.workspace_root.as_std_path().to_path_buf();
     let checksums = LockChecksums::read(&root.join("Cargo.lock"))?;
     let (workspace_version, resolver) = read_root_manifest(&root, &metadata);
@@ -137,26 +148,42 @@ pub fn load(selection: &Selection, all_features: bool) -> Result<Loaded> {
     })
 }
 
-/// `cargo metadata` run from the manifest's directory, as `inspect` runs it (so cargo
-/// config and rustup overrides apply as for a build there).
-fn metadata_command(selection: &Selection, manifest: &Path, all_features: bool) -> Command {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut c = Command::new(cargo);
-    c.args(["metadata", "--format-version", "1", "--locked"]);
+/// `cargo metadata`: read already, or running.
+enum MetadataAnswer {
+    Read(Box<Metadata>),
+    Running(Child),
+}
+
+/// The arguments of `cargo metadata` (after the program), in the order `inspect` puts them,
+/// so that equal questions compare equal.
+fn metadata_args(selection: &Selection, manifest: &Path, all_features: bool) -> Vec<OsString> {
+    let mut args: Vec<OsString> = ["metadata", "--format-version", "1", "--locked"]
+        .map(OsString::from)
+        .into();
+    args.push("--manifest-path".into());
+    args.push(manifest.as_os_str().to_owned());
     // The graph must hold every optional dependency the selection can turn on. Without
     // feature flags, cargo's graph for every member's default features is such a superset
     // (fewer packages or `--no-default-features` only take away); with them, all features.
     // When the resolution still meets an optional dependency the graph lacks (a non-member
     // selected with -p), it is loaded again with all features.
     if all_features {
-        c.arg("--all-features");
-    }
-    c.arg("--manifest-path").arg(manifest);
-    if let Some(dir) = manifest.parent() {
-        c.current_dir(dir);
+        args.push("--all-features".into());
     }
     if selection.offline {
-        c.arg("--offline");
+        args.push("--offline".into());
+    }
+    args
+}
+
+/// `cargo metadata` run from the manifest's directory, as `inspect` runs it (so cargo
+/// config and rustup overrides apply as for a build there).
+fn metadata_command(args: &[OsString], manifest: &Path) -> Command {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut c = Command::new(cargo);
+    c.args(args);
+    if let Some(dir) = manifest.parent() {
+        c.current_dir(dir);
     }
     c.stdin(Stdio::null())
         .stdout(Stdio::piped())

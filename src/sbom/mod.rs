@@ -108,7 +108,7 @@ impl Sbom {
 /// one package's binaries.
 pub fn generate(req: &SbomRequest, ui: &Ui) -> Result<Sbom> {
     let start = std::time::Instant::now();
-    let prepared = prepare(req.selection)?;
+    let prepared = prepare(req.selection, None)?;
     generate_prepared(req, prepared, start, ui)
 }
 
@@ -119,9 +119,10 @@ pub struct Prepared {
     res: Resolution,
 }
 
-/// Reads and resolves the project for `selection` (the first half of [`generate`]).
-pub fn prepare(selection: &Selection) -> Result<Prepared> {
-    let (loaded, res) = load_and_resolve(selection)?;
+/// Reads and resolves the project for `selection` (the first half of [`generate`]), using
+/// `reuse` instead of running `cargo metadata` when it answers the same question.
+pub fn prepare(selection: &Selection, reuse: Option<load::Reuse>) -> Result<Prepared> {
+    let (loaded, res) = load_and_resolve(selection, reuse)?;
     Ok(Prepared { loaded, res })
 }
 
@@ -163,7 +164,7 @@ pub fn generate_prepared(
 /// One SBOM per selected package that ships binaries, named by package (features resolved
 /// for the whole selection, as one `cargo build` of it would).
 pub fn generate_each(req: &SbomRequest, ui: &Ui) -> Result<Vec<(String, Sbom)>> {
-    let (loaded, res) = load_and_resolve(req.selection)?;
+    let (loaded, res) = load_and_resolve(req.selection, None)?;
     shipped_roots(&loaded, &res, ui)
         .into_iter()
         .map(|r| {
@@ -177,11 +178,14 @@ pub fn generate_each(req: &SbomRequest, ui: &Ui) -> Result<Vec<(String, Sbom)>> 
 
 /// Loads the project and resolves the selection, loading again with all features when the
 /// default-feature graph turned out too small (see [`load::load`]).
-fn load_and_resolve(selection: &Selection) -> Result<(Loaded, Resolution)> {
-    let loaded = load::load(selection, false)?;
+fn load_and_resolve(
+    selection: &Selection,
+    reuse: Option<load::Reuse>,
+) -> Result<(Loaded, Resolution)> {
+    let loaded = load::load(selection, false, reuse)?;
     let res = resolve::resolve(&loaded, selection)?;
     if res.incomplete && !loaded.all_features {
-        let loaded = load::load(selection, true)?;
+        let loaded = load::load(selection, true, None)?;
         let res = resolve::resolve(&loaded, selection)?;
         return Ok((loaded, res));
     }
