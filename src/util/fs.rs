@@ -6,18 +6,21 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed
-/// and synced, then renamed over the target. Creates the parent directory if needed.
+/// and synced, then renamed over the target. Creates the parent directory if needed. The file
+/// gets the mode a plain `File::create` gives (0666 less the umask, usually 0644), so that
+/// layouts, SBOMs and bundles are readable by the tools and users they are handed to.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
-    write_atomic_with(path, bytes, None, true)
+    write_atomic_with(path, bytes, Some(0o666), true)
 }
 
-/// The atomic write of [`write_atomic`] into an existing directory, with `mode` (unix) set on
-/// the temporary file before any byte is written (tempfile's 0600 when `None`). Without
+/// The atomic write of [`write_atomic`] into an existing directory, with `mode` (unix; less
+/// the umask) set on the temporary file before any byte is written (tempfile's 0600 when
+/// `None`). Without
 /// `replace`, a file that appeared in the meantime is not clobbered.
 pub fn write_atomic_with(
     path: &Path,
@@ -71,6 +74,21 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_the_mode_of_a_plain_create() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ours = dir.path().join("ours");
+        let plain = dir.path().join("plain");
+        write_atomic(&ours, b"x").unwrap();
+        std::fs::write(&plain, b"x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&ours), mode(&plain));
+        write_atomic_with(&ours, b"y", Some(0o600), true).unwrap();
+        assert_eq!(mode(&ours), 0o600);
+    }
 
     #[test]
     fn writes_and_replaces() {
