@@ -115,15 +115,17 @@ impl Metadata {
 /// Asks rustc (in `dir`, so rust-toolchain files apply) for host, commit and sysroot. `-vV`
 /// runs exactly as `inspect` runs it (through the wrapper), so its answer can be reused.
 pub fn rustc_info(programs: &Programs, dir: &Path) -> Result<RustcInfo> {
-    // Both questions at once: each rustc start costs tens of milliseconds.
+    // Both questions at once: each rustc start costs tens of milliseconds. A rustup
+    // toolchain's own rustc needs no asking for its sysroot.
     let (vv, sysroot) = std::thread::scope(|s| {
-        let sysroot = s.spawn(|| {
-            capture(
+        let sysroot = s.spawn(|| match programs.rustup_sysroot() {
+            Some(known) => Ok(known.display().to_string()),
+            None => capture(
                 Command::new(&programs.rustc)
                     .args(["--print", "sysroot"])
                     .current_dir(dir),
                 "`rustc --print sysroot`",
-            )
+            ),
         });
         let vv = capture(programs.rustc_command(dir).arg("-vV"), "`rustc -vV`");
         let sysroot = sysroot

@@ -50,6 +50,18 @@ impl Programs {
         }
     }
 
+    /// The sysroot of rustc when it is a rustup toolchain's own executable
+    /// (`$RUSTUP_HOME/toolchains/<name>/bin/rustc`, see [`rustup_sibling_rustc`]): the
+    /// toolchain's directory, which is where rustc finds its sysroot (beside its `bin`), so
+    /// `rustc --print sysroot` need not run.
+    pub fn rustup_sysroot(&self) -> Option<PathBuf> {
+        let home = PathBuf::from(std::env::var_os("RUSTUP_HOME")?);
+        // Canonical, as rustc reports it (it finds the sysroot from its resolved executable).
+        toolchain_of(&home, Path::new(&self.rustc))?
+            .canonicalize()
+            .ok()
+    }
+
     /// A command running rustc as cargo would (through the wrapper when there is one).
     pub fn rustc_command(&self, dir: &Path) -> Command {
         let mut cmd = match &self.wrapper {
@@ -154,6 +166,16 @@ fn rustup_sibling_rustc() -> Option<OsString> {
     let bin = cargo.parent()?;
     let rustc = bin.join(format!("rustc{}", std::env::consts::EXE_SUFFIX));
     (bin.starts_with(home.join("toolchains")) && rustc.is_file()).then(|| rustc.into())
+}
+
+/// The toolchain directory of `rustc` when it is `<rustup_home>/toolchains/<name>/bin/rustc`.
+fn toolchain_of(rustup_home: &Path, rustc: &Path) -> Option<PathBuf> {
+    let bin = rustc.parent()?;
+    let toolchain = bin.parent()?;
+    (rustc.is_absolute()
+        && bin.file_name()? == "bin"
+        && toolchain.parent()? == rustup_home.join("toolchains"))
+    .then(|| toolchain.to_path_buf())
 }
 
 /// A program's output: known already, or its process running.
@@ -389,6 +411,23 @@ mod tests {
             relative_to(Path::new("/z/f.toml"), Path::new("/a/b")),
             "f.toml"
         );
+    }
+
+    #[test]
+    fn rustup_toolchain_rustc_knows_its_sysroot() {
+        let home = Path::new("/h/.rustup");
+        assert_eq!(
+            toolchain_of(home, Path::new("/h/.rustup/toolchains/stable-x/bin/rustc")),
+            Some(PathBuf::from("/h/.rustup/toolchains/stable-x"))
+        );
+        for other in [
+            "rustc",
+            "/usr/bin/rustc",
+            "/h/.rustup/toolchains/stable-x/lib/rustc",
+            "/h/.rustup/other/stable-x/bin/rustc",
+        ] {
+            assert_eq!(toolchain_of(home, Path::new(other)), None, "{other}");
+        }
     }
 
     #[test]
