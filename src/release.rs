@@ -246,8 +246,11 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
             Ok(())
         };
         let built = crate::build::build_gated(&opts.build, ui, &mut before_writing);
-        // A key error comes first, as when the key was loaded before the build.
-        before_writing(&crate::inspect::Known::default())?;
+        // A key error comes first, as when the key was loaded before the build (a build that
+        // failed before its gate never started the reading).
+        if let Some(p) = pending.take() {
+            signer = p.finish(ui)?;
+        }
         let out = built?;
         let read = match inspect {
             Some(h) => h

@@ -316,6 +316,26 @@ fn wrong_password_fails_first_and_writes_nothing() {
     assert!(!out.exists(), "the output directory was created");
 }
 
+/// A wrong password is reported even when the build fails before it would check the key (a
+/// missing manifest): the key comes first, and nothing is written.
+#[test]
+fn a_key_error_comes_before_a_project_error() {
+    let (tmp, repo) = support::example_repo("hello-service");
+    let key = keygen(&tmp.path().join("keys"), PASSWORD);
+    let out = tmp.path().join("out");
+    let o = build_cmd(&repo, &out)
+        .env("COSIGN_PASSWORD", "not-the-password")
+        .arg("--key")
+        .arg(&key)
+        .args(["--manifest-path", "no/such/Cargo.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.to_lowercase().contains("password"), "{err}");
+    assert!(!out.exists(), "the output directory was created");
+}
+
 /// `--keyless` is refused (exit 2) before building.
 #[test]
 fn keyless_is_refused() {
