@@ -2,9 +2,11 @@
 //! build made from a source file changed after that commit fails, naming the differing
 //! binary.
 //!
-//! The provenance is made here from the build's `summary.json` (what `build --key` records:
-//! subjects, source, parameters), signed with the product's signer and attached with the
-//! publish stage, so that the test depends on `build --no-sign` only.
+//! In the first two tests the provenance is made here from the build's `summary.json` (what
+//! `build --key` records: subjects, source, parameters), signed with the product's signer and
+//! attached with the publish stage, so that a changed source can be recorded as the old
+//! commit. The last runs `keygen`, `build --key` and `verify --rebuild` as a user would, on
+//! the provenance exactly as `build` wrote it (real toolchain fields, rustup toolchain).
 
 mod support;
 mod verify_fixture;
@@ -156,4 +158,65 @@ fn rebuild_passes_on_the_workspace_example() {
     rebuild(&reference, &key, &repo)
         .passes()
         .says("pass    rebuild");
+}
+
+/// The whole loop with nothing made up: `keygen`, `build --key` (the provenance as `build`
+/// records it, with the real toolchain fields and the rustup toolchain), then `verify
+/// --rebuild` of its layout, which rebuilds from the recorded inputs to the same digests.
+#[test]
+fn rebuild_passes_on_a_real_signed_build() {
+    let (tmp, repo) = support::example_repo("hello-service");
+    let keys = tmp.path().join("keys");
+    support::cargo_provenance()
+        .env("COSIGN_PASSWORD", "rebuild-test")
+        .args(["keygen", "--output-dir"])
+        .arg(&keys)
+        .assert()
+        .success();
+    let out = tmp.path().join("out");
+    let o = support::cargo_provenance()
+        .env("CARGO_TARGET_DIR", support::example_target_dir())
+        .env("COSIGN_PASSWORD", "rebuild-test")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .args([
+            "build",
+            "-q",
+            "--builder",
+            "native",
+            "--image",
+            "hello:rebuild",
+        ])
+        .arg("--key")
+        .arg(keys.join("cosign.key"))
+        .arg("--manifest-path")
+        .arg(repo.join("Cargo.toml"))
+        .arg("--output-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let statement: Value =
+        serde_json::from_slice(&std::fs::read(out.join("provenance.intoto.json")).unwrap())
+            .unwrap();
+    let toolchain = &statement["predicate"]["buildDefinition"]["internalParameters"]["toolchain"];
+    assert!(
+        toolchain["rustcCommitHash"]
+            .as_str()
+            .is_some_and(|h| h.len() == 40),
+        "{toolchain}"
+    );
+    let reference = format!("oci:{}:rebuild", out.join("oci").display());
+    let public = keys.join("cosign.pub").display().to_string();
+    let source = repo.display().to_string();
+    run_verify(&[
+        &reference,
+        "--key",
+        &public,
+        "--rebuild",
+        "--source",
+        &source,
+    ])
+    .passes()
+    .says("pass    rebuild");
 }
