@@ -292,10 +292,9 @@ fn reproducible_builds_give_identical_provenance_and_referrers() {
     );
 }
 
-/// A wrong key password fails before anything is built: exit 2, the message says the password
-/// is wrong, and the output directory is not even created.
-#[test]
-fn wrong_password_fails_first_and_writes_nothing() {
+/// `build` with a key and the wrong password (plus `extra` arguments): asserts exit 2, an
+/// error about the password and no output directory; returns stderr.
+fn build_with_wrong_password(extra: &[&str]) -> String {
     let (tmp, repo) = support::example_repo("hello-service");
     let key = keygen(&tmp.path().join("keys"), PASSWORD);
     let out = tmp.path().join("out");
@@ -303,37 +302,33 @@ fn wrong_password_fails_first_and_writes_nothing() {
         .env("COSIGN_PASSWORD", "not-the-password")
         .arg("--key")
         .arg(&key)
+        .args(extra)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.to_lowercase().contains("password"), "{err}");
     assert!(err.contains("wrong") || err.contains("incorrect"), "{err}");
+    assert!(!out.exists(), "the output directory was created");
+    err
+}
+
+/// A wrong key password fails before anything is built: exit 2, the message says the password
+/// is wrong, and the output directory is not even created.
+#[test]
+fn wrong_password_fails_first_and_writes_nothing() {
+    let err = build_with_wrong_password(&[]);
     assert!(
         !err.contains("Compiling"),
         "built before checking the key:\n{err}"
     );
-    assert!(!out.exists(), "the output directory was created");
 }
 
 /// A wrong password is reported even when the build fails before it would check the key (a
 /// missing manifest): the key comes first, and nothing is written.
 #[test]
 fn a_key_error_comes_before_a_project_error() {
-    let (tmp, repo) = support::example_repo("hello-service");
-    let key = keygen(&tmp.path().join("keys"), PASSWORD);
-    let out = tmp.path().join("out");
-    let o = build_cmd(&repo, &out)
-        .env("COSIGN_PASSWORD", "not-the-password")
-        .arg("--key")
-        .arg(&key)
-        .args(["--manifest-path", "no/such/Cargo.toml"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let err = stderr(&o);
-    assert!(err.to_lowercase().contains("password"), "{err}");
-    assert!(!out.exists(), "the output directory was created");
+    build_with_wrong_password(&["--manifest-path", "no/such/Cargo.toml"]);
 }
 
 /// `--keyless` is refused (exit 2) before building.
