@@ -215,6 +215,7 @@ fn missing_native_base_image_exits_2() {
     let (tmp, dir) = tiny_crate("fn main() {}\n");
     let base = format!("oci:{}/nope:1", tmp.path().display());
     let out = build_cmd(&dir)
+        .env_remove("CARGO_TARGET_DIR")
         .args(["--builder", "native", "--base", &base])
         .output()
         .unwrap();
@@ -224,6 +225,7 @@ fn missing_native_base_image_exits_2() {
         err.contains(&format!("base image {base} not found")),
         "{err}"
     );
+    assert!(!err.contains("Compiling"), "compiled first:\n{err}");
     assert!(
         !dir.join("target/x86_64-unknown-linux-gnu").exists(),
         "failed before compiling"

@@ -318,10 +318,10 @@ fn toolchain_matches_rustc_vv() {
 
 #[test]
 fn rustup_toolchain_file_is_reported() {
-    if Command::new("rustup").arg("--version").output().is_err() {
-        eprintln!("rustup is not installed: toolchain source comes from nowhere");
-        return;
-    }
+    assert!(
+        Command::new("rustup").arg("--version").output().is_ok(),
+        "this test needs rustup (the toolchain source is rustup's)"
+    );
     let (_tmp, dir) = example_repo("hello-service");
     let active = support::run(Command::new("rustup").args(["show", "active-toolchain"]));
     let name = active.split_whitespace().next().unwrap().to_owned();

@@ -94,7 +94,10 @@ fn golden_files_match() {
         let path = golden_dir().join(file);
         if update {
             std::fs::write(&path, &got).unwrap();
-            continue;
+            panic!(
+                "{} rewritten: rerun without UPDATE_GOLDEN to compare",
+                path.display()
+            );
         }
         let want = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));

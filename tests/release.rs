@@ -23,13 +23,7 @@ fn blob(layout: &Path, digest: &str) -> Vec<u8> {
 
 /// Makes a key pair with `keygen` in `dir` (password `password`); returns the key's path.
 fn keygen(dir: &Path, password: &str) -> PathBuf {
-    support::cargo_provenance()
-        .env("COSIGN_PASSWORD", password)
-        .args(["keygen", "--output-dir"])
-        .arg(dir)
-        .assert()
-        .success();
-    dir.join("cosign.key")
+    support::keygen(dir, password).0
 }
 
 /// `build` on the example in `repo`, with the shared example target directory.

@@ -30,12 +30,7 @@ fn signed_build_with(
 ) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let (tmp, repo) = support::example_repo("hello-service");
     let keys = tmp.path().join("keys");
-    support::cargo_provenance()
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .args(["keygen", "--output-dir"])
-        .arg(&keys)
-        .assert()
-        .success();
+    support::keygen(&keys, PASSWORD);
     let out = tmp.path().join("out");
     let mut c = support::cargo_provenance();
     if let Some(p) = peers {

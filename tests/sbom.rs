@@ -372,7 +372,7 @@ fn corpus_required_sets_equal_cargo_tree() {
 #[test]
 fn schema_check_fails_on_broken_documents() {
     let (_tmp, dir) = example_repo("hello-service");
-    let (bytes, doc) = sbom(&dir, &[]);
+    let (_, doc) = sbom(&dir, &[]);
     assert!(schema_1_5().is_valid(&doc));
     let mut bad = doc.clone();
     bad["components"][1]["scope"] = "sometimes".into();
@@ -394,7 +394,6 @@ fn schema_check_fails_on_broken_documents() {
         std::panic::catch_unwind(|| check_sbom(&text)).is_err(),
         "dangling ref rejected"
     );
-    assert!(!bytes.is_empty());
 }
 
 #[test]

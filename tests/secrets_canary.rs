@@ -41,14 +41,8 @@ fn no_secret_reaches_any_output() {
         std::env::set_var("COSIGN_PASSWORD", "CANARYKEYPW5");
     }
     let tmp = tempfile::tempdir().unwrap();
-    support::cargo_provenance()
-        .args(["keygen", "--output-dir"])
-        .arg(tmp.path().join("keys"))
-        .assert()
-        .success();
-    let key = load_private_key(&tmp.path().join("keys/cosign.key"), &EnvOrPrompt)
-        .unwrap()
-        .key;
+    let (key_file, _) = support::keygen(&tmp.path().join("keys"), "CANARYKEYPW5");
+    let key = load_private_key(&key_file, &EnvOrPrompt).unwrap().key;
 
     let mut inputs = sign_fixture::build_inputs();
     let git = inputs.git.as_mut().unwrap();

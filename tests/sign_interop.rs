@@ -25,13 +25,7 @@ fn out(o: &Output) -> String {
 
 /// `cargo provenance keygen` into `dir` with password `pw`.
 fn our_keygen(dir: &Path) -> (PathBuf, PathBuf) {
-    support::cargo_provenance()
-        .args(["keygen", "--output-dir"])
-        .arg(dir)
-        .env("COSIGN_PASSWORD", "pw")
-        .assert()
-        .success();
-    (dir.join("cosign.key"), dir.join("cosign.pub"))
+    support::keygen(dir, "pw")
 }
 
 fn cosign_keygen(peers: &Peers, dir: &Path) -> (PathBuf, PathBuf) {

@@ -167,12 +167,7 @@ fn rebuild_passes_on_the_workspace_example() {
 fn rebuild_passes_on_a_real_signed_build() {
     let (tmp, repo) = support::example_repo("hello-service");
     let keys = tmp.path().join("keys");
-    support::cargo_provenance()
-        .env("COSIGN_PASSWORD", "rebuild-test")
-        .args(["keygen", "--output-dir"])
-        .arg(&keys)
-        .assert()
-        .success();
+    let (key, public) = support::keygen(&keys, "rebuild-test");
     let out = tmp.path().join("out");
     let o = support::cargo_provenance()
         .env("CARGO_TARGET_DIR", support::example_target_dir())
@@ -188,7 +183,7 @@ fn rebuild_passes_on_a_real_signed_build() {
             "hello:rebuild",
         ])
         .arg("--key")
-        .arg(keys.join("cosign.key"))
+        .arg(&key)
         .arg("--manifest-path")
         .arg(repo.join("Cargo.toml"))
         .arg("--output-dir")
@@ -207,7 +202,7 @@ fn rebuild_passes_on_a_real_signed_build() {
         "{toolchain}"
     );
     let reference = format!("oci:{}:rebuild", out.join("oci").display());
-    let public = keys.join("cosign.pub").display().to_string();
+    let public = public.display().to_string();
     let source = repo.display().to_string();
     run_verify(&[
         &reference,

@@ -154,6 +154,22 @@ impl RegistryClient {
         )
     }
 
+    /// `GET <repository>/<path>` (retried), with an `Accept` header when given.
+    fn get(&self, path: &str, accept: Option<&str>, what: &str) -> Result<Resp> {
+        let headers: Vec<(&str, String)> = accept
+            .map(|a| ("Accept", a.to_owned()))
+            .into_iter()
+            .collect();
+        self.send(
+            Method::GET,
+            &self.repo_url(path),
+            &headers,
+            None,
+            true,
+            what,
+        )
+    }
+
     /// Sends a request, authenticating on 401 and (when `retry`) retrying transient failures.
     fn send(
         &self,
@@ -296,12 +312,9 @@ impl RegistryClient {
     /// A manifest fetched by digest is checked against it.
     pub fn get_manifest(&self, reference: &str) -> Result<Option<FetchedManifest>> {
         let what = format!("manifest {reference}");
-        let r = self.send(
-            Method::GET,
-            &self.repo_url(&format!("manifests/{reference}")),
-            &[("Accept", MANIFEST_ACCEPT.to_owned())],
-            None,
-            true,
+        let r = self.get(
+            &format!("manifests/{reference}"),
+            Some(MANIFEST_ACCEPT),
             &what,
         )?;
         if r.status == StatusCode::NOT_FOUND {
@@ -425,14 +438,7 @@ impl RegistryClient {
     /// Fetches a blob and checks its digest.
     pub fn get_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
         let what = format!("blob {digest}");
-        let r = self.send(
-            Method::GET,
-            &self.repo_url(&format!("blobs/{digest}")),
-            &[],
-            None,
-            true,
-            &what,
-        )?;
+        let r = self.get(&format!("blobs/{digest}"), None, &what)?;
         if !r.status.is_success() {
             return Err(self.unexpected(&Method::GET, &what, &r));
         }
@@ -514,12 +520,9 @@ impl RegistryClient {
     /// 200 with an index, `None` when the registry has no such API (404 and kin).
     pub fn referrers_api(&self, subject: &Digest) -> Result<Option<ImageIndex>> {
         let what = format!("referrers of {subject}");
-        let r = self.send(
-            Method::GET,
-            &self.repo_url(&format!("referrers/{subject}")),
-            &[("Accept", MEDIA_TYPE_INDEX.to_owned())],
-            None,
-            true,
+        let r = self.get(
+            &format!("referrers/{subject}"),
+            Some(MEDIA_TYPE_INDEX),
             &what,
         )?;
         if r.status != StatusCode::OK {

@@ -41,6 +41,18 @@ pub fn example_target_dir() -> PathBuf {
     p
 }
 
+/// `cargo provenance keygen --output-dir dir` with `password`: (cosign.key, cosign.pub).
+pub fn keygen(dir: &Path, password: &str) -> (PathBuf, PathBuf) {
+    cargo_provenance()
+        .env("COSIGN_PASSWORD", password)
+        .arg("keygen")
+        .arg("--output-dir")
+        .arg(dir)
+        .assert()
+        .success();
+    (dir.join("cosign.key"), dir.join("cosign.pub"))
+}
+
 /// Runs a command, panicking with its output when it fails; returns stdout.
 pub fn run(cmd: &mut Command) -> String {
     let out = cmd
@@ -159,11 +171,17 @@ impl Peers {
         let root = PathBuf::from(std::env::var("PEERS").unwrap_or_else(|_| "/tmp/peers".into()));
         let bin = root.join("root/usr/bin");
         let sbin = root.join("root/usr/sbin");
-        for tool in ["cosign", "oras", "docker"] {
+        for tool in [
+            bin.join("cosign"),
+            bin.join("oras"),
+            bin.join("docker"),
+            bin.join("sigstore-go-verification"),
+            root.join("dockercfg/cli-plugins/docker-buildx"),
+        ] {
             assert!(
-                bin.join(tool).is_file(),
-                "peer `{tool}` not found in {}: run `scripts/peers.sh start` (or `scripts/test.sh`)",
-                bin.display()
+                tool.is_file(),
+                "peer {} not found: run `scripts/peers.sh start` (or `scripts/test.sh`)",
+                tool.display()
             );
         }
         let path = format!(

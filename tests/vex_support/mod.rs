@@ -33,12 +33,7 @@ pub const PASSWORD: &str = "vex-test-password";
 
 /// A cosign key pair made by `cargo provenance keygen` in `dir`: (cosign.key, cosign.pub).
 pub fn keygen(dir: &Path) -> (PathBuf, PathBuf) {
-    support::cargo_provenance()
-        .args(["keygen", "--output-dir", dir.to_str().unwrap()])
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .assert()
-        .success();
-    (dir.join("cosign.key"), dir.join("cosign.pub"))
+    support::keygen(dir, PASSWORD)
 }
 
 /// A two-platform image in a new layout, tagged `v1`, with an earlier (SLSA) referrer on
