@@ -118,7 +118,7 @@ fn signer_for(signing: &Signing, ui: &Ui) -> Result<Option<KeySigner>> {
     match signing {
         Signing::Key(path) => Ok(Some(KeySigner::from_key_file(path, ui)?)),
         Signing::Keyless => Err(Error::msg(
-            "keyless signing is not supported in this build yet (feature `keyless` not built): \
+            "keyless signing is not supported in this build yet: \
              sign with --key cosign.key (`cargo provenance keygen` makes one), or --no-sign",
         )),
         Signing::NoSign => Ok(None),

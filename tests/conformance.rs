@@ -205,3 +205,31 @@ fn tampered_log_entries_fail_and_unverifiable_ones_are_skipped() {
         o.stdout
     );
 }
+
+/// With `--bundle`, expectations about the build (builder id, source, `--require`) cannot be
+/// checked: they are refused (exit 2) rather than silently ignored.
+#[test]
+fn bundle_mode_refuses_build_expectations() {
+    let case =
+        support::shared_dir().join("conformance/sigstore/bundle-verify/managed-key-happy-path");
+    for extra in [
+        &["--builder-id", "https://example.com/builder"][..],
+        &["--source-commit", "abc"][..],
+        &["--require", "provenance"][..],
+    ] {
+        let out = support::cargo_provenance()
+            .arg("verify")
+            .arg("--bundle")
+            .arg(case.join("bundle.sigstore.json"))
+            .arg("--artifact")
+            .arg(case.parent().unwrap().join("a.txt"))
+            .arg("--key")
+            .arg(case.join("key.pub"))
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(extra[0]) && err.contains("--bundle"), "{err}");
+    }
+}

@@ -209,6 +209,30 @@ fn missing_rust_target_exits_2() {
     );
 }
 
+/// `build.target` in the project's cargo configuration chooses the platform, as inspect (and
+/// so the provenance) records it: here a target that is not installed, named in the error.
+#[test]
+fn config_build_target_chooses_the_platform() {
+    let (_tmp, dir) = tiny_crate("fn main() {}\n");
+    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
+    std::fs::write(
+        dir.join(".cargo/config.toml"),
+        "[build]\ntarget = \"s390x-unknown-linux-gnu\"\n",
+    )
+    .unwrap();
+    let out = build_cmd(&dir)
+        .env_remove("CARGO_BUILD_TARGET")
+        .args(["--builder", "native"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("rustup target add s390x-unknown-linux-gnu"),
+        "{err}"
+    );
+}
+
 /// A missing base image for the native builder: exit 2 naming it, before compiling.
 #[test]
 fn missing_native_base_image_exits_2() {

@@ -106,12 +106,15 @@ pub fn choose_builder(opts: &BuildOptions) -> Result<(BuilderInfo, Option<buildk
     let buildx = buildkit::Client::Buildx {
         builder: opts.buildx_builder.clone(),
     };
-    if let Some((client, kind)) = explicit_client(opts) {
-        return Ok((probe_explicit(&client, kind)?, Some(client)));
-    }
     match opts.builder {
-        BuilderChoice::Native | BuilderChoice::Buildx | BuilderChoice::Buildctl => {
-            Ok((native_info(None), None))
+        BuilderChoice::Native => Ok((native_info(None), None)),
+        BuilderChoice::Buildx => Ok((probe_explicit(&buildx, BuilderKind::Buildx)?, Some(buildx))),
+        BuilderChoice::Buildctl => {
+            let client = buildkit::Client::Buildctl;
+            Ok((
+                probe_explicit(&client, BuilderKind::Buildctl)?,
+                Some(client),
+            ))
         }
         BuilderChoice::Auto => {
             let mut why = Vec::new();

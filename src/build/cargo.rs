@@ -134,30 +134,28 @@ pub fn rustc_info(programs: &Programs, dir: &Path) -> Result<RustcInfo> {
         (vv, sysroot)
     });
     let (vv, sysroot) = (vv?, sysroot?);
-    let field = |k: &str| {
-        vv.lines()
-            .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_owned()))
-            .unwrap_or_default()
-    };
+    // inspect's strict parser: a `rustc -vV` without host or commit is an error here too.
+    let tc = crate::inspect::toolchain::parse_rustc_vv(&vv)?;
     Ok(RustcInfo {
-        host: field("host:"),
-        commit_hash: field("commit-hash:"),
+        host: tc.host,
+        commit_hash: tc.rustc_commit_hash,
         sysroot: PathBuf::from(sysroot.trim()),
         verbose_version: vv,
     })
 }
 
 /// The rustflags the user configured for `triple` and where they came from, with cargo's
-/// precedence, read from the cargo configuration of `cwd` (where cargo builds) exactly as
-/// `inspect` reads and records them ([`rustflags::effective`]).
+/// precedence: `config` is the cargo configuration of `dir`, the manifest's directory, read
+/// as `inspect` reads and records it ([`rustflags::effective`]). Cargo gets them in
+/// `CARGO_ENCODED_RUSTFLAGS`, so these are exactly the flags it uses.
 pub fn user_rustflags(
+    config: &CargoConfig,
     programs: &Programs,
-    cwd: &Path,
+    dir: &Path,
     triple: &str,
 ) -> Result<(Vec<String>, String)> {
-    let config = CargoConfig::load(cwd, cargo_home().as_deref())?;
-    rustflags::effective(&config, triple, || {
-        rustflags::target_cfgs(programs, cwd, triple)
+    rustflags::effective(config, triple, || {
+        rustflags::target_cfgs(programs, dir, triple)
     })
 }
 
@@ -486,12 +484,10 @@ mod tests {
             rustc: "rustc".into(),
             wrapper: None,
         };
-        let (flags, source) = user_rustflags(
-            &programs,
-            &dir.path().join("ws"),
-            "x86_64-unknown-linux-gnu",
-        )
-        .unwrap();
+        let ws = dir.path().join("ws");
+        let config = CargoConfig::load(&ws, None).unwrap();
+        let (flags, source) =
+            user_rustflags(&config, &programs, &ws, "x86_64-unknown-linux-gnu").unwrap();
         assert_eq!(flags, ["--cfg", "mine"]);
         assert_eq!(source, "build.rustflags (.cargo/config.toml)");
     }

@@ -214,10 +214,8 @@ pub fn build_gated(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let metadata = cargo::Metadata::spawn(sel.manifest_path.as_deref())?;
-    let programs = Programs::find(&CargoConfig::load(
-        &manifest_dir,
-        cargo::cargo_home().as_deref(),
-    )?);
+    let config = CargoConfig::load(&manifest_dir, cargo::cargo_home().as_deref())?;
+    let programs = Programs::find(&config);
     let rustc = cargo::rustc_info(&programs, &manifest_dir);
     let metadata = metadata.wait();
     let known = crate::inspect::Known {
@@ -233,7 +231,11 @@ pub fn build_gated(
 
     let git = git::facts(&workspace_root);
     let (sde, sde_source) = source_date_epoch(git.as_ref(), ui)?;
-    let platforms = platform::parse_list(&opts.platforms, sel.target.as_deref(), &rustc.host)?;
+    // `--target`, else `build.target` of the cargo configuration (as inspect records it).
+    let (target, explicit) =
+        crate::inspect::rustflags::target(sel.target.as_deref(), &config, &rustc.host);
+    let platforms =
+        platform::parse_list(&opts.platforms, explicit.then_some(&*target), &rustc.host)?;
     for p in &platforms {
         platform::check_installed(&p.rust_target, &rustc.host, &rustc.sysroot)?;
     }
@@ -265,7 +267,7 @@ pub fn build_gated(
 
     std::fs::create_dir_all(&output_dir).map_err(|e| Error::io("creating", &output_dir, e))?;
     let user_rustflags =
-        cargo::user_rustflags(&programs, &workspace_root, &platforms[0].rust_target)?;
+        cargo::user_rustflags(&config, &programs, &manifest_dir, &platforms[0].rust_target)?;
 
     // The cargo step, once per platform.
     let bin_root = output_dir.join("bin");
@@ -282,7 +284,7 @@ pub fn build_gated(
         let platform_flags = if p.rust_target == platforms[0].rust_target {
             user_rustflags.clone()
         } else {
-            cargo::user_rustflags(&programs, &workspace_root, &p.rust_target)?
+            cargo::user_rustflags(&config, &programs, &manifest_dir, &p.rust_target)?
         };
         let step = cargo::CargoBuild {
             selection: sel,

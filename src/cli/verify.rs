@@ -71,9 +71,6 @@ pub struct Args {
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
-    /// Cargo's selection flags (used by --rebuild).
-    #[command(flatten)]
-    pub selection: super::SelectionArgs,
 }
 
 /// Runs the command; returns the exit code.
@@ -107,6 +104,22 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         .map(TrustedRoot::read)
         .transpose()?;
     let report = if let Some(bundle) = &args.bundle {
+        // A bundle is checked for its signature, subject and log entries only: expectations
+        // about the build would be silently ignored, so they are refused.
+        let e = &expectations;
+        let ignored = [
+            ("--builder-id", e.builder_id.is_some()),
+            ("--source-repo", e.source_repo.is_some()),
+            ("--source-commit", e.source_commit.is_some()),
+            ("--source-ref", e.source_ref.is_some()),
+            ("--require", !e.require.is_empty()),
+        ];
+        if let Some((flag, _)) = ignored.iter().find(|(_, set)| *set) {
+            return Err(Error::msg(format!(
+                "{flag} (given or from --policy) applies to an image, not to --bundle: verify \
+                 the image (`verify REF --key PUB {flag} ...`), or drop it"
+            )));
+        }
         let artifact = Artifact::from_arg(args.artifact.as_deref().unwrap_or_default())?;
         let bytes = crate::util::fs::read(bundle)?;
         verify::verify_bundle(

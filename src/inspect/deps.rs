@@ -17,6 +17,8 @@ use crate::select::Selection;
 
 /// The crates.io index as cargo names it in source ids.
 pub const CRATES_IO: &str = "https://github.com/rust-lang/crates.io-index";
+/// crates.io's sparse index as a source id: the same registry as [`CRATES_IO`].
+pub const CRATES_IO_SPARSE: &str = "sparse+https://index.crates.io/";
 
 /// The arguments of `cargo metadata` for a selection: always `--locked`, never
 /// `--filter-platform` (the graph keeps every platform's packages).
@@ -158,6 +160,11 @@ impl LockChecksums {
 
 /// Parses a cargo source id (`registry+URL`, `sparse+URL`, `git+URL?query#rev`).
 pub fn parse_source(repr: &str) -> Source {
+    if repr == CRATES_IO_SPARSE {
+        return Source::Registry {
+            url: CRATES_IO.into(),
+        };
+    }
     if let Some(url) = repr.strip_prefix("registry+") {
         return Source::Registry {
             url: strip_userinfo(url),
@@ -330,6 +337,11 @@ mod tests {
             Source::Registry {
                 url: "sparse+https://index.example/".into()
             }
+        );
+        // crates.io over the sparse protocol is crates.io.
+        assert_eq!(
+            parse_source(CRATES_IO_SPARSE),
+            parse_source(&format!("registry+{CRATES_IO}"))
         );
     }
 

@@ -244,7 +244,9 @@ impl RegistryRef {
             _ => self.registry.as_str(),
         };
         host == "localhost"
-            || host.starts_with("127.")
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
             || host == "[::1]"
             || host.ends_with(".localhost")
     }
@@ -320,6 +322,10 @@ mod tests {
         assert_eq!(r.tag.as_deref(), Some("t"));
         assert!(!r.is_loopback());
         assert_eq!(r.to_string(), format!("ghcr.io/o/x:t@sha256:{HEX}"));
+        // A DNS name that merely starts like a loopback address gets no plain HTTP.
+        assert!(!reg("127.example.com/a/b:v1").is_loopback());
+        assert!(!reg("127.0.0.1.evil.example:5000/a:v1").is_loopback());
+        assert!(reg("127.1.2.3:5000/a:v1").is_loopback());
     }
 
     #[test]

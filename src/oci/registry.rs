@@ -525,13 +525,30 @@ impl RegistryClient {
             Some(MEDIA_TYPE_INDEX),
             &what,
         )?;
-        if r.status != StatusCode::OK {
+        // Registries without the API answer 404 (the spec), some 400, 405, 406 or 501; any
+        // other failure is an error, not "no API": a listing that silently came back empty
+        // would make push and discover skip attestations.
+        if [
+            StatusCode::NOT_FOUND,
+            StatusCode::BAD_REQUEST,
+            StatusCode::METHOD_NOT_ALLOWED,
+            StatusCode::NOT_ACCEPTABLE,
+            StatusCode::NOT_IMPLEMENTED,
+        ]
+        .contains(&r.status)
+        {
             return Ok(None);
         }
-        match serde_json::from_slice::<ImageIndex>(&r.body) {
-            Ok(i) => Ok(Some(i)),
-            Err(_) => Ok(None),
+        if r.status != StatusCode::OK {
+            return Err(self.unexpected(&Method::GET, &what, &r));
         }
+        serde_json::from_slice::<ImageIndex>(&r.body)
+            .map(Some)
+            .map_err(|e| {
+                Error::msg(format!(
+                    "{what}: the registry sent an index that does not parse: {e}"
+                ))
+            })
     }
 }
 
@@ -607,5 +624,59 @@ mod tests {
         )
         .unwrap();
         assert!(c.base.starts_with("http://"));
+    }
+
+    /// A registry on 127.0.0.1 that answers every request with `status` and `body`.
+    fn answering(status: &'static str, body: &'static [u8]) -> RegistryClient {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut c in l.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = c.write_all(head.as_bytes());
+                let _ = c.write_all(body);
+            }
+        });
+        let Ok(super::super::reference::Reference::Registry(r)) =
+            super::super::reference::Reference::parse(&format!("{addr}/app:v1"))
+        else {
+            panic!()
+        };
+        let opts = Options {
+            retry: crate::oci::retry::RetryPolicy {
+                attempts: 1,
+                ..Default::default()
+            },
+            ..Options::default()
+        };
+        RegistryClient::with_credentials(&r, &opts, None).unwrap()
+    }
+
+    #[test]
+    fn only_a_missing_api_is_no_referrers_api() {
+        let subject = Digest::of(b"x");
+        assert!(matches!(
+            answering("404 Not Found", b"{}").referrers_api(&subject),
+            Ok(None)
+        ));
+        for (status, body) in [
+            ("500 Internal Server Error", &b"{}"[..]),
+            ("403 Forbidden", &b"{}"[..]),
+            ("200 OK", &b"not an index"[..]),
+        ] {
+            let got = answering(status, body).referrers_api(&subject);
+            assert!(got.is_err(), "{status}: {got:?}");
+        }
+        let index = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+        assert!(matches!(
+            answering("200 OK", index).referrers_api(&subject),
+            Ok(Some(_))
+        ));
     }
 }

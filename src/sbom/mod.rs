@@ -382,12 +382,10 @@ fn source_of(loaded: &Loaded, p: &Package) -> Source {
             loaded.workspace_root(),
         ));
     };
-    if src == "registry+https://github.com/rust-lang/crates.io-index"
-        || src == "sparse+https://index.crates.io/"
-    {
-        return Source::CratesIo;
-    }
     match crate::inspect::deps::parse_source(src) {
+        crate::inspect::Source::Registry { url } if url == crate::inspect::deps::CRATES_IO => {
+            Source::CratesIo
+        }
         crate::inspect::Source::Git { url, rev } => Source::Git { url, rev },
         crate::inspect::Source::Registry { url } => Source::Registry(url),
         crate::inspect::Source::Path { path } => Source::Path(path),
