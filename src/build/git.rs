@@ -1,10 +1,8 @@
 //! The few git facts the image needs (commit, commit time, remote URL), read with git2.
 //! The inspect stage reads the full git state; this is the part the build needs before it,
-//! with the same credential stripping ([`crate::inspect::urls::strip_userinfo`]).
+//! with inspect's repository discovery and remote choice ([`crate::inspect::git`]).
 
 use std::path::Path;
-
-use crate::inspect::urls::strip_userinfo;
 
 /// HEAD's commit, its committer time and the remote URL without credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,23 +19,9 @@ pub struct GitFacts {
 
 /// Reads the facts from the repository holding `dir`; `None` outside git or without commits.
 pub fn facts(dir: &Path) -> Option<GitFacts> {
-    let repo = git2::Repository::discover(dir).ok()?;
+    let repo = crate::inspect::git::open(dir).ok()?;
     let commit = repo.head().ok()?.peel_to_commit().ok()?;
-    let remote_name = match repo.find_remote("origin") {
-        Ok(_) => Some("origin".to_owned()),
-        Err(_) => repo.remotes().ok().and_then(|r| {
-            r.iter()
-                .flatten()
-                .flatten()
-                .next()
-                .map(|s: &str| s.to_owned())
-        }),
-    };
-    let remote_url = remote_name.and_then(|n| {
-        repo.find_remote(&n)
-            .ok()
-            .and_then(|r| r.url().ok().map(strip_userinfo))
-    });
+    let (_, remote_url) = crate::inspect::git::remote(&repo);
     Some(GitFacts {
         workdir: repo.workdir().map(std::path::Path::to_path_buf),
         commit: commit.id().to_string(),

@@ -23,10 +23,10 @@ pub struct GitProbe {
     pub warnings: Vec<String>,
 }
 
-/// Reads the git state for the project in `dir`.
-pub fn probe(dir: &Path) -> GitProbe {
-    let mut out = GitProbe::default();
-    // Like git: search upwards, stopping at GIT_CEILING_DIRECTORIES.
+/// Opens the repository holding `dir` like git does: searching upwards, stopping at
+/// GIT_CEILING_DIRECTORIES. Every git reader (inspect, the build's facts, the SBOM) uses it,
+/// so they agree on whether there is a repository.
+pub fn open(dir: &Path) -> std::result::Result<Repository, git2::Error> {
     let ceilings: Vec<PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
         .map(|v| {
             std::env::split_paths(&v)
@@ -34,7 +34,13 @@ pub fn probe(dir: &Path) -> GitProbe {
                 .collect()
         })
         .unwrap_or_default();
-    let repo = match Repository::open_ext(dir, git2::RepositoryOpenFlags::empty(), &ceilings) {
+    Repository::open_ext(dir, git2::RepositoryOpenFlags::empty(), &ceilings)
+}
+
+/// Reads the git state for the project in `dir`.
+pub fn probe(dir: &Path) -> GitProbe {
+    let mut out = GitProbe::default();
+    let repo = match open(dir) {
         Ok(r) => r,
         Err(e) if e.code() == ErrorCode::NotFound => {
             out.warnings.push(
@@ -172,7 +178,7 @@ fn dirty_paths(repo: &Repository) -> (Vec<String>, Option<String>) {
 }
 
 /// `origin`, else the first remote by name: its name and URL without userinfo.
-fn remote(repo: &Repository) -> (Option<String>, Option<String>) {
+pub fn remote(repo: &Repository) -> (Option<String>, Option<String>) {
     let names: Vec<String> = match repo.remotes() {
         Ok(n) => n
             .iter()

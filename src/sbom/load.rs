@@ -277,7 +277,7 @@ fn read_root_manifest(root: &Path, metadata: &Metadata) -> (Option<String>, Stri
 
 /// HEAD's committer time and the remote URL (userinfo removed), when in a git repository.
 fn git_info(root: &Path) -> (Option<i64>, Option<String>) {
-    let Ok(repo) = git2::Repository::discover(root) else {
+    let Ok(repo) = crate::inspect::git::open(root) else {
         return (None, None);
     };
     let time = repo
@@ -285,11 +285,7 @@ fn git_info(root: &Path) -> (Option<i64>, Option<String>) {
         .ok()
         .and_then(|h| h.peel_to_commit().ok())
         .map(|c| c.committer().when().seconds());
-    let remote = repo
-        .find_remote("origin")
-        .ok()
-        .and_then(|r| r.url().ok().map(strip_userinfo));
-    (time, remote)
+    (time, crate::inspect::git::remote(&repo).1)
 }
 
 /// The directory of a package (its manifest's parent).
