@@ -14,7 +14,7 @@ use super::report::Report;
 use crate::util::digest::Digest;
 
 pub use crate::attest::SBOM_PREDICATE_TYPE as CYCLONEDX_BOM;
-pub use crate::formats::intoto::{STATEMENT_V01, STATEMENT_V1};
+pub use crate::formats::intoto::{STATEMENT_V01, STATEMENT_V1, Statement};
 pub use crate::formats::openvex::PREDICATE_TYPE as OPENVEX;
 pub use crate::formats::slsa::PREDICATE_TYPE as SLSA_PROVENANCE_V1;
 
@@ -39,25 +39,13 @@ impl Target {
     }
 }
 
-/// Parses a statement payload: JSON object, known `_type`, non-empty `subject`, string
-/// `predicateType`. The error is the reason.
+/// Parses a statement payload with the in-toto framework's rules ([`Statement::parse`]: known
+/// `_type`, subjects each with a digest, a `predicateType`) and returns it as JSON. The
+/// error is the reason.
 pub fn parse_statement(payload: &[u8]) -> Result<Value, String> {
     let v: Value =
         serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
-    match v["_type"].as_str() {
-        Some(STATEMENT_V1 | STATEMENT_V01) => {}
-        other => {
-            return Err(format!(
-                "_type {other:?} is not an in-toto statement v1 or v0.1"
-            ));
-        }
-    }
-    if v["subject"].as_array().is_none_or(|s| s.is_empty()) {
-        return Err("the statement has no subject".into());
-    }
-    if !v["predicateType"].is_string() {
-        return Err("the statement has no predicateType".into());
-    }
+    Statement::parse(payload, "the payload").map_err(|e| e.to_string())?;
     Ok(v)
 }
 
@@ -451,6 +439,12 @@ mod tests {
             )
             .is_err()
         );
+        // A subject without a digest names nothing: the framework's rule applies here too.
+        let err = parse_statement(
+            br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{}}],"predicateType":"x","predicate":{}}"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("has no digest"), "{err}");
     }
 
     #[test]
