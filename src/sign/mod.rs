@@ -125,6 +125,8 @@ pub struct VerifiedPayload {
     pub payload_type: String,
     /// The payload bytes.
     pub payload: Vec<u8>,
+    /// The DER signature that verified (the one a log entry must be about).
+    pub signature: Vec<u8>,
 }
 
 /// Checks that at least one signature of `envelope` is a valid ECDSA P-256 SHA-256 (DER)
@@ -134,20 +136,20 @@ pub fn verify_envelope(envelope: &Envelope, key: &PublicKey) -> Result<VerifiedP
         return Err(Error::check_failed("the DSSE envelope has no signature"));
     }
     let message = pae(&envelope.payload_type, &envelope.payload);
-    let ok = envelope.signatures.iter().any(|s| {
+    let Some(verified) = envelope.signatures.iter().find(|s| {
         EcdsaSignature::from_der(&s.sig)
             .ok()
             .is_some_and(|sig| key.verifying_key().verify(&message, &sig).is_ok())
-    });
-    if !ok {
+    }) else {
         return Err(Error::check_failed(format!(
             "no signature in the DSSE envelope verifies with the public key (hint {})",
             key.hint()
         )));
-    }
+    };
     Ok(VerifiedPayload {
         payload_type: envelope.payload_type.clone(),
         payload: envelope.payload.clone(),
+        signature: verified.sig.clone(),
     })
 }
 

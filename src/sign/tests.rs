@@ -135,3 +135,17 @@ fn key_file_signer_warns_on_unencrypted_keys() {
     let s = KeySigner::from_key_file(&p, &crate::ui::Ui::default()).unwrap();
     assert_eq!(s.public_key(), k.public_key());
 }
+
+#[test]
+fn the_signature_that_verified_is_the_one_reported() {
+    // Another signer's signature first, ours second: the envelope verifies, and the signature
+    // handed on (for the log entry check) is ours, not the first one.
+    let signer = KeySigner::new(rfc6979_key());
+    let other = KeySigner::new(PrivateKey::generate());
+    let ours = sign_envelope(PAYLOAD_TYPE, b"{}", &signer).unwrap();
+    let theirs = sign_envelope(PAYLOAD_TYPE, b"{}", &other).unwrap();
+    let mut env = ours.clone();
+    env.signatures = vec![theirs.signatures[0].clone(), ours.signatures[0].clone()];
+    let v = verify_envelope(&env, &signer.public_key()).unwrap();
+    assert_eq!(v.signature, ours.signatures[0].sig);
+}

@@ -46,10 +46,11 @@ pub fn verify_prehash(key: &PublicKey, digest: &Digest, der_sig: &[u8]) -> bool 
 /// Verifies a DSSE envelope holding an in-toto statement against `key`
 /// ([`crate::sign::verify_statement_envelope`]). Returns the payload, or the reason it does
 /// not verify.
-pub fn verify_dsse(env: &Envelope, key: &PublicKey) -> std::result::Result<Vec<u8>, String> {
-    crate::sign::verify_statement_envelope(env, key)
-        .map(|v| v.payload)
-        .map_err(|e| e.to_string())
+pub fn verify_dsse(
+    env: &Envelope,
+    key: &PublicKey,
+) -> std::result::Result<crate::sign::VerifiedPayload, String> {
+    crate::sign::verify_statement_envelope(env, key).map_err(|e| e.to_string())
 }
 
 /// What a bundle signs.
@@ -222,16 +223,20 @@ pub fn verify_bundle(
         }
         Content::Dsse(env) => {
             match verify_dsse(env, key) {
-                Ok(payload) => {
+                Ok(v) => {
                     report.pass("signature", None, "DSSE signature verifies against the key");
-                    super::checks::check_subject_names(&mut report, None, &payload, &[digest]);
+                    super::checks::check_subject_names(&mut report, None, &v.payload, &[digest]);
+                    // The log entry must be about the signature that verified.
+                    v.signature
                 }
-                Err(reason) => report.fail("signature", None, reason),
+                Err(reason) => {
+                    report.fail("signature", None, reason);
+                    env.signatures
+                        .first()
+                        .map(|s| s.sig.clone())
+                        .unwrap_or_default()
+                }
             }
-            env.signatures
-                .first()
-                .map(|s| s.sig.clone())
-                .unwrap_or_default()
         }
     };
     tlog::check_entries(&mut report, &bundle, &digest, &signature, key, trusted_root);

@@ -462,8 +462,8 @@ fn check_candidate(
             }
         },
     };
-    let payload = match verify_dsse(&envelope, &trust.key) {
-        Ok(p) => p,
+    let (payload, verified_sig) = match verify_dsse(&envelope, &trust.key) {
+        Ok(v) => (v.payload, v.signature),
         Err(reason) => {
             report.ignore("signature", att, reason);
             return (outcome, None);
@@ -481,16 +481,11 @@ fn check_candidate(
     if let Some(b) = tlog_bundle.filter(|b| !b.tlog_entries.is_empty()) {
         // The log entries, checked as in single-bundle mode, about this attestation.
         let before = report.checks.len();
-        let sig = envelope
-            .signatures
-            .first()
-            .map(|s| s.sig.clone())
-            .unwrap_or_default();
         tlog::check_entries(
             report,
             &b,
             &Digest::of(&payload),
-            &sig,
+            &verified_sig,
             &trust.key,
             trust.trusted_root.as_ref(),
         );
