@@ -31,7 +31,7 @@ pub mod copy;
 pub mod discover;
 
 /// Media type (and artifact type) of a Sigstore bundle v0.3.
-pub const MEDIA_TYPE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+pub const MEDIA_TYPE_BUNDLE: &str = crate::formats::bundle::MEDIA_TYPE_V03;
 /// Annotation: what the bundle holds (`dsse-envelope`).
 pub const ANNOTATION_BUNDLE_CONTENT: &str = "dev.sigstore.bundle.content";
 /// Annotation: the in-toto predicate type of the signed statement.
@@ -41,7 +41,7 @@ pub const ANNOTATION_ROLE: &str = "dev.cargo-provenance.role";
 /// Annotation: the subject's name (image name, with the platform for platform manifests).
 pub const ANNOTATION_SUBJECT_NAME: &str = "dev.cargo-provenance.subject.name";
 /// BuildKit's annotation marking attestation manifests inside an index.
-pub const ANNOTATION_DOCKER_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+pub const ANNOTATION_DOCKER_REFERENCE_TYPE: &str = crate::build::buildkit::REFERENCE_TYPE;
 
 /// Why a referrer is there (`dev.cargo-provenance.role`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

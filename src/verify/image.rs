@@ -19,12 +19,9 @@ use crate::formats::oci::{Descriptor, ImageIndex, ImageManifest};
 use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 
-/// Our role annotation on referrers.
-pub const ANNOTATION_ROLE: &str = "dev.cargo-provenance.role";
-/// cosign's predicate type annotation on bundle referrers.
-pub const ANNOTATION_PREDICATE_TYPE: &str = "dev.sigstore.bundle.predicateType";
+pub use crate::publish::{ANNOTATION_PREDICATE_TYPE, ANNOTATION_ROLE};
 /// BuildKit's marker of attestation manifests inside an image index.
-const BUILDKIT_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+const BUILDKIT_REFERENCE_TYPE: &str = crate::build::buildkit::REFERENCE_TYPE;
 /// cosign's legacy attestation layer media type.
 const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
 /// cosign's legacy signature layer media type and annotation.
