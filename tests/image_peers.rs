@@ -40,9 +40,7 @@ fn run_in_docker(peers: &Peers, layout: &Path, tag: &str, platform: &str) -> Str
 
 fn peer_build(peers: &Peers, dir: &Path) -> assert_cmd::Command {
     let mut c = build_cmd(dir);
-    c.env("PATH", &peers.path)
-        .env("DOCKER_HOST", &peers.docker_host)
-        .env("DOCKER_CONFIG", &peers.docker_config);
+    c.envs(peers.envs());
     c
 }
 

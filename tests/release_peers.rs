@@ -34,9 +34,7 @@ fn signed_build_with(
     let out = tmp.path().join("out");
     let mut c = support::cargo_provenance();
     if let Some(p) = peers {
-        c.env("PATH", &p.path)
-            .env("DOCKER_HOST", &p.docker_host)
-            .env("DOCKER_CONFIG", &p.docker_config);
+        c.envs(p.envs());
     }
     let o = c
         .current_dir(&repo)
@@ -44,6 +42,7 @@ fn signed_build_with(
         .env("COSIGN_PASSWORD", PASSWORD)
         .env_remove("BUILDKIT_HOST")
         .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .arg("build")
         .args(builder)
         .args(["--offline", "--key"])

@@ -219,11 +219,18 @@ impl Peers {
         c
     }
 
-    /// Applies the peers' environment (PATH, DOCKER_HOST, DOCKER_CONFIG) to a command.
+    /// The peers' environment: PATH, DOCKER_HOST, DOCKER_CONFIG.
+    pub fn envs(&self) -> [(&'static str, std::ffi::OsString); 3] {
+        [
+            ("PATH", self.path.clone().into()),
+            ("DOCKER_HOST", self.docker_host.clone().into()),
+            ("DOCKER_CONFIG", self.docker_config.clone().into()),
+        ]
+    }
+
+    /// Applies the peers' environment ([`Peers::envs`]) to a command.
     pub fn apply(&self, c: &mut Command) {
-        c.env("PATH", &self.path)
-            .env("DOCKER_HOST", &self.docker_host)
-            .env("DOCKER_CONFIG", &self.docker_config);
+        c.envs(self.envs());
     }
 
     /// Checks that dockerd answers, panicking with instructions otherwise.
