@@ -20,9 +20,7 @@ use std::time::Duration;
 use super::layout::Layout;
 use super::registry::{PutOutcome, RegistryClient, rand_u32};
 use crate::error::{Error, Result};
-use crate::formats::oci::{
-    Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
-};
+use crate::formats::oci::{Descriptor, ImageIndex, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
 use crate::util::digest::Digest;
 
 /// The fallback tag for `subject`: `sha256-<hex>`.
@@ -233,12 +231,6 @@ pub fn update_fallback(client: &RegistryClient, subject: &Digest, desc: &Descrip
         client.reference().repository,
         last_error.map(|e| format!(": {e}")).unwrap_or_default()
     )))
-}
-
-/// Parses referrer manifest bytes (for callers that need its fields).
-pub fn parse_manifest(bytes: &[u8], what: &str) -> Result<ImageManifest> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::msg(format!("{what} is not an OCI image manifest: {e}")))
 }
 
 #[cfg(test)]

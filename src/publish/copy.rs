@@ -10,7 +10,6 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::formats::oci::{Descriptor, ImageIndex, ImageManifest};
 use crate::oci::reference::Reference;
-use crate::oci::referrers::subject_of;
 use crate::oci::registry::Options;
 use crate::oci::store::{Store, is_index};
 use crate::util::digest::Digest;
@@ -186,9 +185,4 @@ impl Copier<'_> {
 fn declared_media_type(bytes: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     v.get("mediaType")?.as_str().map(str::to_owned)
-}
-
-/// True when `bytes` is a manifest whose subject is `subject`.
-pub fn refers_to(bytes: &[u8], subject: &Digest) -> bool {
-    subject_of(bytes) == Some(*subject)
 }
