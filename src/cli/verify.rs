@@ -146,7 +146,14 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         let mut report = verify::verify_image(&source, &reference, &trust)?;
         if args.rebuild {
             let statements = report.statements.clone();
-            verify::rebuild::run(&mut report, &statements, args.source.as_deref(), ui)?;
+            let target = report.target.clone();
+            verify::rebuild::run(
+                &mut report,
+                &statements,
+                &target,
+                args.source.as_deref(),
+                ui,
+            )?;
         }
         report
     };

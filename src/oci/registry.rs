@@ -48,6 +48,8 @@ pub struct FetchedManifest {
     pub bytes: Vec<u8>,
     /// `Content-Type` (or the `mediaType` field when the header is missing).
     pub media_type: String,
+    /// The `Content-Type` header as sent (without parameters), when there was one.
+    pub content_type: Option<String>,
     /// sha256 of `bytes`.
     pub digest: Digest,
     /// The `ETag` header, if any.
@@ -332,8 +334,10 @@ impl RegistryClient {
                 self.what(&Method::GET, &what)
             )));
         }
-        let media_type = header_str(&r.headers, "content-type")
-            .map(|s| s.split(';').next().unwrap_or("").trim().to_owned())
+        let content_type = header_str(&r.headers, "content-type")
+            .map(|s| s.split(';').next().unwrap_or("").trim().to_owned());
+        let media_type = content_type
+            .clone()
             .filter(|s| is_manifest_type(s))
             .or_else(|| {
                 serde_json::from_slice::<serde_json::Value>(&r.body)
@@ -343,6 +347,7 @@ impl RegistryClient {
             .unwrap_or_else(|| MEDIA_TYPE_MANIFEST.to_owned());
         Ok(Some(FetchedManifest {
             etag: header_str(&r.headers, "etag"),
+            content_type,
             bytes: r.body,
             media_type,
             digest,

@@ -9,6 +9,7 @@
 
 use serde_json::Value;
 
+use super::document::{Kind, Target};
 use super::policy::Expectations;
 use super::report::Report;
 use crate::util::digest::Digest;
@@ -22,23 +23,6 @@ pub use crate::formats::slsa::PREDICATE_TYPE as SLSA_PROVENANCE_V1;
 /// ([`crate::attest::params::BUILD_TYPE`], docs/provenance.md).
 pub const KNOWN_BUILD_TYPES: &[&str] = &[crate::attest::params::BUILD_TYPE];
 
-/// The image a statement must be about: its top-level digest (index or manifest) and, for an
-/// index, its platform manifests.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Target {
-    /// The digest the reference resolved to.
-    pub top: Option<Digest>,
-    /// Platform manifests of an index (BuildKit attestation manifests excluded).
-    pub platforms: Vec<Digest>,
-}
-
-impl Target {
-    /// True when `d` is the image or one of its platform manifests.
-    pub fn contains(&self, d: &Digest) -> bool {
-        self.top.as_ref() == Some(d) || self.platforms.contains(d)
-    }
-}
-
 /// Parses a statement payload with the in-toto framework's rules ([`Statement::parse`]: known
 /// `_type`, subjects each with a digest, a `predicateType`) and returns it as JSON. The
 /// error is the reason.
@@ -49,48 +33,55 @@ pub fn parse_statement(payload: &[u8]) -> Result<Value, String> {
     Ok(v)
 }
 
-/// The sha256 digests a statement's subjects name.
-pub fn subject_digests(statement: &Value) -> Vec<Digest> {
+/// The sha256 digests a statement's subjects name, each with the subject's `mediaType` when it
+/// says one.
+pub fn subjects(statement: &Value) -> Vec<(Digest, Option<String>)> {
     statement["subject"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|s| s["digest"]["sha256"].as_str())
-        .filter_map(|h| Digest::from_hex(h).ok())
+        .filter_map(|s| {
+            let d = Digest::from_hex(s["digest"]["sha256"].as_str()?).ok()?;
+            Some((d, s["mediaType"].as_str().map(str::to_owned)))
+        })
         .collect()
 }
 
-/// `subject`: a subject's sha256 equals the image or one of its platform manifests.
+/// `subject`: the parts of the image (see [`Target`]) the statement names. The statement is
+/// evidence for exactly these parts and no others; it fails when it names none of them.
 pub fn check_subject(
     report: &mut Report,
     att: Option<&str>,
     statement: &Value,
     target: &Target,
-) -> bool {
-    let subjects = subject_digests(statement);
-    match subjects.iter().find(|d| target.contains(d)) {
-        Some(d) => {
-            report.pass(
-                "subject",
-                att,
-                format!("statement subject {d} is this image"),
-            );
-            true
-        }
-        None => {
-            let names: Vec<String> = subjects.iter().map(|d| d.to_string()).collect();
-            report.fail(
-                "subject",
-                att,
-                format!(
-                    "the statement is about another image: its subjects [{}] include neither {} nor a platform manifest of it",
-                    names.join(", "),
-                    target.top.map(|d| d.to_string()).unwrap_or_default()
-                ),
-            );
-            false
-        }
+) -> Vec<usize> {
+    let subjects = subjects(statement);
+    let mut named: Vec<usize> = subjects
+        .iter()
+        .flat_map(|(d, mt)| target.named_by(d, mt.as_deref()))
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    if named.is_empty() {
+        let names: Vec<String> = subjects.iter().map(|(d, _)| d.to_string()).collect();
+        report.fail(
+            "subject",
+            att,
+            format!(
+                "the statement is about another image: its subjects [{}] name no part of {}",
+                names.join(", "),
+                target.top().map(|p| p.to_string()).unwrap_or_default()
+            ),
+        );
+    } else {
+        let parts: Vec<String> = named.iter().map(|&i| target.parts[i].to_string()).collect();
+        report.pass(
+            "subject",
+            att,
+            format!("the statement names {}", parts.join(", ")),
+        );
     }
+    named
 }
 
 /// Single-bundle mode's subject check: the DSSE payload names the artifact.
@@ -100,15 +91,34 @@ pub fn check_subject_names(
     payload: &[u8],
     artifact: &[Digest],
 ) {
-    match parse_statement(payload) {
-        Err(reason) => report.fail("statement", att, reason),
-        Ok(st) => {
-            let target = Target {
-                top: artifact.first().copied(),
-                platforms: artifact.to_vec(),
-            };
-            check_subject(report, att, &st, &target);
-        }
+    let st = match parse_statement(payload) {
+        Ok(st) => st,
+        Err(reason) => return report.fail("statement", att, reason),
+    };
+    let subjects = subjects(&st);
+    match subjects.iter().find(|(d, _)| artifact.contains(d)) {
+        Some((d, _)) => report.pass(
+            "subject",
+            att,
+            format!("statement subject {d} is the artifact"),
+        ),
+        None => report.fail(
+            "subject",
+            att,
+            format!(
+                "the statement is about another artifact: its subjects [{}] do not include {}",
+                subjects
+                    .iter()
+                    .map(|(d, _)| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                artifact
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
     }
 }
 
@@ -294,8 +304,17 @@ pub fn purl_digest(purl: &str) -> Option<Digest> {
     decoded.parse().ok()
 }
 
-/// `sbom-subject`: the CycloneDX BOM's `metadata.component` is this image (purl digest).
-pub fn check_sbom(report: &mut Report, att: &str, statement: &Value, target: &Target) {
+/// `sbom-subject`: the CycloneDX BOM's `metadata.component` (its `pkg:oci` purl) names the
+/// digest being verified, or, when that is an image manifest, an index that the signed
+/// statement also names and that lists it (`lists_top(index)` reads the index). Naming any
+/// other subject of the statement is not enough.
+pub fn check_sbom(
+    report: &mut Report,
+    att: &str,
+    statement: &Value,
+    target: &Target,
+    lists_top: &dyn Fn(&Digest) -> bool,
+) {
     let bom = &statement["predicate"];
     if bom["bomFormat"] != "CycloneDX" {
         report.fail(
@@ -305,27 +324,44 @@ pub fn check_sbom(report: &mut Report, att: &str, statement: &Value, target: &Ta
         );
         return;
     }
+    let Some(top) = target.top() else {
+        return report.fail("sbom-subject", Some(att), "no image to compare with");
+    };
     let purl = bom["metadata"]["component"]["purl"].as_str();
+    let (sbom_subject, fail) = ("sbom-subject", Some(att));
     match purl.map(|p| (p, purl_digest(p))) {
         None => report.fail(
-            "sbom-subject",
-            Some(att),
+            sbom_subject,
+            fail,
             "the SBOM has no metadata.component.purl naming the image",
         ),
         Some((p, None)) => report.fail(
-            "sbom-subject",
-            Some(att),
+            sbom_subject,
+            fail,
             format!("metadata.component.purl `{p}` is not a pkg:oci purl with a sha256 digest"),
         ),
-        Some((_, Some(d))) if target.contains(&d) => report.pass(
-            "sbom-subject",
-            Some(att),
-            format!("the SBOM describes {d}, this image"),
+        Some((_, Some(d))) if d == top.digest => report.pass(
+            sbom_subject,
+            fail,
+            format!("the SBOM describes {d}, the {} being verified", top.kind.word()),
         ),
+        Some((_, Some(d)))
+            if top.kind == Kind::Manifest
+                && subjects(statement).iter().any(|(s, _)| *s == d)
+                && lists_top(&d) =>
+        {
+            report.pass(
+                sbom_subject,
+                fail,
+                format!("the SBOM describes index {d}, which lists {top}"),
+            )
+        }
         Some((_, Some(d))) => report.fail(
-            "sbom-subject",
-            Some(att),
-            format!("the SBOM describes {d}, another image"),
+            sbom_subject,
+            fail,
+            format!(
+                "the SBOM describes {d}, not {top} (nor a signed subject index that lists it)"
+            ),
         ),
     }
 }
@@ -333,6 +369,7 @@ pub fn check_sbom(report: &mut Report, att: &str, statement: &Value, target: &Ta
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::document::Part;
     use crate::verify::report::Status;
 
     fn d(c: char) -> Digest {
@@ -410,28 +447,36 @@ mod tests {
         assert_eq!(failed, ["source-repo", "source-commit", "source-ref"]);
     }
 
+    fn part(c: char, kind: Kind) -> Part {
+        Part {
+            digest: d(c),
+            kind,
+            label: kind.word().into(),
+        }
+    }
+
+    fn target(parts: &[(char, Kind)]) -> Target {
+        Target {
+            parts: parts.iter().map(|&(c, k)| part(c, k)).collect(),
+        }
+    }
+
     #[test]
     fn subject_must_be_the_image() {
         let st = provenance();
         let mut r = Report::new("x");
-        assert!(check_subject(
-            &mut r,
-            None,
-            &st,
-            &Target {
-                top: Some(d('b')),
-                platforms: vec![d('a')]
-            }
-        ));
-        assert!(!check_subject(
-            &mut r,
-            None,
-            &st,
-            &Target {
-                top: Some(d('b')),
-                platforms: vec![d('c')]
-            }
-        ));
+        let t = target(&[('b', Kind::Index), ('a', Kind::Manifest)]);
+        assert_eq!(check_subject(&mut r, None, &st, &t), [1]);
+        let t = target(&[('b', Kind::Index), ('c', Kind::Manifest)]);
+        assert!(check_subject(&mut r, None, &st, &t).is_empty());
+        // A subject that says it is an index never names a manifest of the same digest (nor
+        // a binary: a subject of another media type names no image document).
+        let mut typed = provenance();
+        typed["subject"][0]["mediaType"] = crate::formats::oci::MEDIA_TYPE_INDEX.into();
+        let t = target(&[('a', Kind::Manifest)]);
+        assert!(check_subject(&mut r, None, &typed, &t).is_empty());
+        typed["subject"][0]["mediaType"] = "application/octet-stream".into();
+        assert!(check_subject(&mut r, None, &typed, &t).is_empty());
         assert!(parse_statement(b"{}").is_err());
         assert!(
             parse_statement(
@@ -449,29 +494,37 @@ mod tests {
 
     #[test]
     fn sbom_must_describe_the_image() {
-        let a = "a".repeat(64);
-        let st = |purl: &str| serde_json::json!({"predicate": {"bomFormat": "CycloneDX", "metadata": {"component": {"purl": purl}}}});
-        let t = Target {
-            top: Some(d('a')),
-            platforms: vec![],
-        };
+        let hex = |c: char| c.to_string().repeat(64);
+        let st = |purl: &str| serde_json::json!({
+            "subject": [{"digest": {"sha256": hex('a')}}, {"digest": {"sha256": hex('b')}}],
+            "predicate": {"bomFormat": "CycloneDX", "metadata": {"component": {"purl": purl}}}
+        });
+        let purl = |c: char| format!("pkg:oci/hello@sha256%3A{}?repository_url=x", hex(c));
+        let never = |_: &Digest| false;
+        let index_b = |i: &Digest| *i == d('b');
+        let t = target(&[('a', Kind::Manifest)]);
         let mut r = Report::new("x");
-        check_sbom(
-            &mut r,
-            "s",
-            &st(&format!("pkg:oci/hello@sha256%3A{a}?repository_url=x")),
-            &t,
-        );
-        check_sbom(
-            &mut r,
-            "s",
-            &st(&format!("pkg:oci/hello@sha256%3A{}", "b".repeat(64))),
-            &t,
-        );
-        check_sbom(&mut r, "s", &st("pkg:cargo/x@1"), &t);
+        check_sbom(&mut r, "s", &st(&purl('a')), &t, &never);
+        // Another subject of the same statement is not this image...
+        check_sbom(&mut r, "s", &st(&purl('b')), &t, &never);
+        // ...unless it is an index that lists it.
+        check_sbom(&mut r, "s", &st(&purl('b')), &t, &index_b);
+        // An index that is not a subject of the signed statement does not count.
+        check_sbom(&mut r, "s", &st(&purl('c')), &t, &|_| true);
+        check_sbom(&mut r, "s", &st("pkg:cargo/x@1"), &t, &never);
+        // Verifying an index: the SBOM must name that index, not one of its manifests.
+        let t = target(&[('b', Kind::Index), ('a', Kind::Manifest)]);
+        check_sbom(&mut r, "s", &st(&purl('a')), &t, &|_| true);
         assert_eq!(
             statuses(&r).iter().map(|s| s.1).collect::<Vec<_>>(),
-            [Status::Pass, Status::Fail, Status::Fail]
+            [
+                Status::Pass,
+                Status::Fail,
+                Status::Pass,
+                Status::Fail,
+                Status::Fail,
+                Status::Fail
+            ]
         );
     }
 

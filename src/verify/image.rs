@@ -7,21 +7,20 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::bundle::{Bundle, Content, b64, verify_der, verify_dsse};
-use super::checks::{self, CYCLONEDX_BOM, SLSA_PROVENANCE_V1, Target};
+use super::checks::{self, CYCLONEDX_BOM, SLSA_PROVENANCE_V1};
+use super::document::{self, Child, Document, Kind, Part, Target};
 use super::policy::Expectations;
 use super::report::{AttestationOutcome, Report, short};
 use super::source::{Fetched, Source};
 use super::tlog::{self, TrustedRoot};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::formats::bundle::MEDIA_TYPES_READ;
 use crate::formats::dsse::Envelope;
-use crate::formats::oci::{Descriptor, ImageIndex, ImageManifest};
+use crate::formats::oci::{Descriptor, ImageManifest};
 use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 
 pub use crate::publish::{ANNOTATION_PREDICATE_TYPE, ANNOTATION_ROLE};
-/// BuildKit's marker of attestation manifests inside an image index.
-const BUILDKIT_REFERENCE_TYPE: &str = crate::build::buildkit::REFERENCE_TYPE;
 /// cosign's legacy attestation layer media type.
 const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
 /// cosign's legacy signature layer media type and annotation.
@@ -65,97 +64,63 @@ enum Evidence {
 }
 
 /// Verifies the image `src` resolves to. `Err` only for input errors (exit 2).
+///
+/// The rule (docs/verify.md, "What counts as evidence"): the top document and, for an
+/// index, every platform manifest it lists are the image's parts ([`document::Target`]); an
+/// attestation is evidence only for the parts its verified statement names as subjects, and
+/// every required kind must have evidence for every part.
 pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Report> {
     let mut report = Report::new(reference);
-    let top = src.resolve()?;
+    let (top, listed) = src.resolve()?;
     report.digest = Some(top);
-    let bytes = match fetch(src, &top, true)? {
-        Ok(b) => b,
-        Err(why) => {
-            report.fail("image", None, why);
-            return Ok(report);
-        }
-    };
-    let mut target = Target {
-        top: Some(top),
-        platforms: Vec::new(),
-    };
     let mut candidates = Vec::new();
-    let doc: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if doc.get("manifests").is_some() {
-        let index: ImageIndex = match serde_json::from_value(doc) {
-            Ok(i) => i,
-            Err(e) => {
-                report.fail(
-                    "image",
-                    None,
-                    format!("{top} is not a valid image index: {e}"),
-                );
-                return Ok(report);
-            }
-        };
-        let mut broken = false;
-        for m in &index.manifests {
-            if m.annotations
-                .get(BUILDKIT_REFERENCE_TYPE)
-                .map(String::as_str)
-                == Some("attestation-manifest")
-            {
-                collect_buildkit(src, m, &mut candidates, &mut report)?;
-            } else {
-                if let Err(why) = fetch(src, &m.digest, true)? {
-                    report.fail("image", None, format!("platform manifest: {why}"));
-                    broken = true;
-                }
-                target.platforms.push(m.digest);
-            }
-        }
-        if !broken {
-            report.pass(
-                "image",
-                None,
-                format!(
-                    "index {top} with {} platform manifest(s)",
-                    target.platforms.len()
-                ),
-            );
-        }
-    } else if doc.get("layers").is_some() || doc.get("config").is_some() {
-        report.pass("image", None, format!("image manifest {top}"));
-    } else {
-        report.fail(
-            "image",
-            None,
-            format!("{top} is neither an image index nor an image manifest"),
-        );
+    let Some(target) = read_target(src, top, listed, &mut candidates, &mut report)? else {
         return Ok(report);
-    }
-    let subjects: Vec<Digest> = std::iter::once(top)
-        .chain(target.platforms.iter().copied())
-        .collect();
+    };
+    let subjects: Vec<Digest> = target.parts.iter().map(|p| p.digest).collect();
     collect_referrers(src, &subjects, &mut candidates, &mut report)?;
     collect_cosign_tags(src, &subjects, &trust.key, &mut candidates, &mut report)?;
-    let mut verified: Vec<String> = Vec::new();
+    // For each part, the predicate types of the counted attestations that name it.
+    let mut covered: Vec<Vec<String>> = vec![Vec::new(); target.parts.len()];
     let mut set_aside: Vec<String> = Vec::new();
     for c in &candidates {
-        let (outcome, statement) = check_candidate(c, trust, &target, &mut report);
+        let (mut outcome, checked) = check_candidate(c, trust, &target, src, &mut report);
         let failed = report
             .checks_of(&c.id)
             .any(|k| k.status == super::report::Status::Fail);
-        let counted = outcome.verified && !failed;
-        let mut outcome = outcome;
-        outcome.verified = counted;
-        if counted {
-            verified.extend(outcome.predicate_type.clone());
-            report.statements.extend(statement);
-        } else if let Some(why) = report
-            .checks_of(&c.id)
-            .find(|k| k.status != super::report::Status::Pass)
-        {
-            set_aside.push(format!("{} {}: {}", short(&c.id), why.check, why.reason));
+        outcome.verified = outcome.verified && !failed;
+        match checked {
+            Some((statement, named)) if outcome.verified => {
+                for i in named {
+                    covered[i].extend(outcome.predicate_type.clone());
+                }
+                report.statements.push(statement);
+            }
+            _ => {
+                if let Some(why) = report
+                    .checks_of(&c.id)
+                    .find(|k| k.status != super::report::Status::Pass)
+                {
+                    set_aside.push(format!("{} {}: {}", short(&c.id), why.check, why.reason));
+                }
+            }
         }
         report.attestations.push(outcome);
     }
+    check_required(&mut report, trust, &target, &covered, &set_aside);
+    report.target = target;
+    Ok(report)
+}
+
+/// `require`: every required kind has, for every part of the image, a counted attestation
+/// that names that part. The failure names each uncovered part.
+fn check_required(
+    report: &mut Report,
+    trust: &Trust,
+    target: &Target,
+    covered: &[Vec<String>],
+    set_aside: &[String],
+) {
     for req in trust.expectations.required() {
         let Some(predicate_type) = req.predicate_type() else {
             // `--require` and policy files refuse these; fail closed all the same.
@@ -166,35 +131,157 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
             );
             continue;
         };
-        let n = verified.iter().filter(|p| *p == predicate_type).count();
-        if n > 0 {
+        let missing: Vec<String> = target
+            .parts
+            .iter()
+            .zip(covered)
+            .filter(|(_, kinds)| !kinds.iter().any(|k| k == predicate_type))
+            .map(|(p, _)| p.to_string())
+            .collect();
+        if missing.is_empty() {
             report.pass(
                 "require",
                 None,
                 format!(
-                    "{}: {n} verified attestation(s) of `{}`",
+                    "{}: verified attestations of `{predicate_type}` name every part of the \
+                     image ({})",
                     req.name(),
-                    predicate_type
+                    target
+                        .parts
+                        .iter()
+                        .map(|p| p.label.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             );
+            continue;
+        }
+        let also = if set_aside.is_empty() {
+            String::new()
         } else {
-            let also = if set_aside.is_empty() {
-                " (none found)".to_owned()
-            } else {
-                format!("; not counted: {}", set_aside.join("; "))
+            format!("; not counted: {}", set_aside.join("; "))
+        };
+        report.fail(
+            "require",
+            None,
+            format!(
+                "{}: no verified attestation of `{predicate_type}` names {}{also}",
+                req.name(),
+                missing.join(", ")
+            ),
+        );
+    }
+}
+
+/// Reads the top document and, for an index, each entry, into the parts that need evidence
+/// ([`document`]'s rule). Every refusal fails the `image` check. `None`: the top document
+/// itself is refused, nothing more to read.
+fn read_target(
+    src: &Source,
+    top: Digest,
+    listed: Option<String>,
+    candidates: &mut Vec<Candidate>,
+    report: &mut Report,
+) -> Result<Option<Target>> {
+    let doc = match src.document(&top)? {
+        None => {
+            return Err(Error::msg(format!(
+                "{top}: not found in {}",
+                src.store().describe()
+            )));
+        }
+        Some(Err(why)) => {
+            report.fail("image", None, why);
+            return Ok(None);
+        }
+        Some(Ok(doc)) => doc,
+    };
+    let fetched_as = doc.media_type.or(listed);
+    let index = match document::classify(&doc.bytes, fetched_as.as_deref()) {
+        Err(why) => {
+            report.fail("image", None, format!("{top} is refused: {why}"));
+            return Ok(None);
+        }
+        Ok(Document::Manifest(_)) => {
+            report.pass("image", None, format!("image manifest {top}"));
+            let part = Part {
+                digest: top,
+                kind: Kind::Manifest,
+                label: Kind::Manifest.word().into(),
             };
-            report.fail(
-                "require",
-                None,
-                format!(
-                    "{}: no verified attestation of `{}` for this image{also}",
-                    req.name(),
-                    predicate_type
-                ),
-            );
+            return Ok(Some(Target { parts: vec![part] }));
+        }
+        Ok(Document::Index(index)) => index,
+    };
+    let mut parts = vec![Part {
+        digest: top,
+        kind: Kind::Index,
+        label: Kind::Index.word().into(),
+    }];
+    let mut problems = Vec::new();
+    for m in &index.manifests {
+        match document::child(m) {
+            Err(why) => problems.push(why),
+            Ok(Child::BuildkitAttestation) => collect_buildkit(src, m, candidates, report)?,
+            Ok(Child::Platform(part)) => match read_child(src, m)? {
+                Ok(()) => parts.push(part),
+                Err(why) => problems.push(format!("{part}: {why}")),
+            },
         }
     }
-    Ok(report)
+    if parts.len() == 1 && problems.is_empty() {
+        problems.push(format!("index {top} lists no platform manifest"));
+    }
+    if problems.is_empty() {
+        report.pass(
+            "image",
+            None,
+            format!("index {top} with {} platform manifest(s)", parts.len() - 1),
+        );
+    }
+    for why in problems {
+        report.fail("image", None, why);
+    }
+    Ok(Some(Target { parts }))
+}
+
+/// Reads one platform manifest an index lists: it must be there, match the entry's digest,
+/// size and media type, and be an image manifest.
+fn read_child(src: &Source, entry: &Descriptor) -> Result<std::result::Result<(), String>> {
+    let doc = match src.document(&entry.digest)? {
+        None => return Ok(Err("not in the store: the index names a missing manifest".into())),
+        Some(Err(why)) => return Ok(Err(why)),
+        Some(Ok(doc)) => doc,
+    };
+    if doc.bytes.len() as u64 != entry.size {
+        return Ok(Err(format!(
+            "the entry says {} bytes, the manifest has {}",
+            entry.size,
+            doc.bytes.len()
+        )));
+    }
+    if let Some(sent) = doc.media_type.as_deref().filter(|t| *t != entry.media_type) {
+        return Ok(Err(format!(
+            "the registry sends it as `{sent}`, the index lists it as `{}`",
+            entry.media_type
+        )));
+    }
+    Ok(match document::classify(&doc.bytes, Some(&entry.media_type)) {
+        Ok(Document::Manifest(_)) => Ok(()),
+        Ok(Document::Index(_)) => Err("it is an index, not an image manifest".into()),
+        Err(why) => Err(why),
+    })
+}
+
+/// True when `index` is an index in `src` that lists `manifest` (for `sbom-subject`).
+fn index_lists(src: &Source, index: &Digest, manifest: &Digest) -> bool {
+    let Ok(Some(Ok(doc))) = src.document(index) else {
+        return false;
+    };
+    match document::classify(&doc.bytes, doc.media_type.as_deref()) {
+        Ok(Document::Index(i)) => i.manifests.iter().any(|m| m.digest == *manifest),
+        _ => false,
+    }
 }
 
 fn collect_buildkit(
@@ -398,12 +485,16 @@ fn check_simple_signing(
     }
 }
 
+/// Verifies one attestation and runs the content checks on it. Returns its outcome and, when
+/// its signature verified and its statement names parts of the image, the statement and the
+/// indexes of those parts in `target`.
 fn check_candidate(
     c: &Candidate,
     trust: &Trust,
     target: &Target,
+    src: &Source,
     report: &mut Report,
-) -> (AttestationOutcome, Option<Value>) {
+) -> (AttestationOutcome, Option<(Value, Vec<usize>)>) {
     let mut outcome = AttestationOutcome {
         id: c.id.clone(),
         found_as: c.found_as.to_owned(),
@@ -502,7 +593,8 @@ fn check_candidate(
         .unwrap_or_default()
         .to_owned();
     outcome.predicate_type = Some(predicate_type.clone());
-    if !checks::check_subject(report, att, &statement, target) {
+    let named = checks::check_subject(report, att, &statement, target);
+    if named.is_empty() {
         return (outcome, None);
     }
     checks::check_predicate_type(report, &c.id, &statement, c.announced.as_deref());
@@ -511,12 +603,11 @@ fn check_candidate(
             checks::check_provenance(report, &c.id, &statement, &trust.expectations)
         }
         CYCLONEDX_BOM => {
-            // The signed statement binds the SBOM to its subjects; one of them is this image.
-            let mut t = target.clone();
-            t.platforms.extend(checks::subject_digests(&statement));
-            checks::check_sbom(report, &c.id, &statement, &t);
+            let top = target.top().map(|p| p.digest);
+            let lists_top = |i: &Digest| top.is_some_and(|t| index_lists(src, i, &t));
+            checks::check_sbom(report, &c.id, &statement, target, &lists_top);
         }
         _ => {}
     }
-    (outcome, Some(statement))
+    (outcome, Some((statement, named)))
 }

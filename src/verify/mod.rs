@@ -11,6 +11,7 @@
 
 pub mod bundle;
 pub mod checks;
+pub mod document;
 pub mod image;
 pub mod policy;
 pub mod rebuild;

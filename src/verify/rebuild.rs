@@ -1,6 +1,7 @@
 //! `verify --rebuild`: check the recorded commit out into a temporary clone, rebuild it with
 //! the recorded parameters and toolchain, and compare binary and image digests with the
-//! verified provenance's subjects, naming every one that differs.
+//! verified provenance's subjects and with the digest being verified, naming every one that
+//! differs.
 //!
 //! The rebuild runs our own binary's `build --no-sign` as a child process: the recorded
 //! `SOURCE_DATE_EPOCH` and rustup toolchain go into its environment only, and its target
@@ -13,6 +14,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use super::checks::{KNOWN_BUILD_TYPES, SLSA_PROVENANCE_V1};
+use super::document::{Kind, Target};
 use super::report::Report;
 use crate::attest::params::{ExternalParameters, InternalParameters};
 use crate::build::Summary;
@@ -176,6 +178,38 @@ pub fn differences(recorded: &Recorded, rebuilt: &BTreeMap<String, Vec<Digest>>)
     bins
 }
 
+/// Compares the digest being verified (and, for an index, each platform manifest it lists)
+/// with the rebuild: an index must be the rebuilt index, a manifest one of the rebuilt
+/// platform manifests. The provenance's subjects alone are not enough: a statement about a
+/// genuine image says nothing about another index that lists that image's manifests.
+pub fn target_differences(target: &Target, summary: &Summary) -> Vec<String> {
+    let rebuilt: Vec<Digest> = summary.platforms.iter().map(|p| p.manifest_digest).collect();
+    let list = |v: &[Digest]| {
+        v.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if target.parts.is_empty() {
+        return vec!["no image digest to compare with the rebuild".into()];
+    }
+    target
+        .parts
+        .iter()
+        .filter_map(|p| match p.kind {
+            Kind::Index if p.digest != summary.index_digest => Some(format!(
+                "image {p} being verified is not the rebuilt index {}",
+                summary.index_digest
+            )),
+            Kind::Manifest if !rebuilt.contains(&p.digest) => Some(format!(
+                "image {p} being verified is not a rebuilt platform manifest ({})",
+                list(&rebuilt)
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// ` (toolchain differs: ...)` when `rustc -vV` here is not the recorded toolchain.
 fn toolchain_difference(recorded: &Recorded, dir: &Path) -> Option<String> {
     let mut cmd = Command::new("rustc");
@@ -222,6 +256,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
 pub fn run(
     report: &mut Report,
     statements: &[Value],
+    target: &Target,
     source: Option<&Path>,
     ui: &Ui,
 ) -> Result<()> {
@@ -326,7 +361,8 @@ pub fn run(
         .find(|s| s.2)
         .map(|s| s.0.clone())
         .unwrap_or_default();
-    let diffs = differences(&recorded, &rebuilt_subjects(&summary, &index_name));
+    let mut diffs = differences(&recorded, &rebuilt_subjects(&summary, &index_name));
+    diffs.extend(target_differences(target, &summary));
     let dirty = if src.dirty {
         " (the build recorded uncommitted changes: a dirty tree does not rebuild from its commit)"
     } else {
@@ -337,9 +373,11 @@ pub fn run(
             "rebuild",
             None,
             format!(
-                "commit {} rebuilt with identical digests for all {} subjects",
+                "commit {} rebuilt with identical digests for all {} subjects and the {} being \
+                 verified",
                 src.commit,
-                recorded.subjects.len()
+                recorded.subjects.len(),
+                target.top().map(|p| p.to_string()).unwrap_or_default()
             ),
         );
     } else {

@@ -90,6 +90,9 @@ pub struct Report {
     /// The statements of the counted attestations (for `--rebuild`); not printed.
     #[serde(skip)]
     pub statements: Vec<serde_json::Value>,
+    /// The parts of the image that needed evidence (for `--rebuild`); not printed.
+    #[serde(skip)]
+    pub target: super::document::Target,
 }
 
 impl Report {

@@ -15,6 +15,17 @@ use crate::util::digest::Digest;
 /// Bytes whose digest was checked, or why they do not match it.
 pub type Fetched = std::result::Result<Vec<u8>, String>;
 
+/// An image document (index or manifest) as fetched: its bytes, digest checked, and the media
+/// type the transport gave it.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// The registry's `Content-Type` when it names an image document; `None` from a layout
+    /// (a layout's blobs carry no type; the parent descriptor's type is the caller's).
+    pub media_type: Option<String>,
+}
+
 /// Read access to an image and its referrers.
 #[derive(Debug)]
 pub struct Source {
@@ -64,13 +75,47 @@ impl Source {
         &self.store
     }
 
-    /// The digest the reference names (its digest, or what its tag points at).
-    pub fn resolve(&self) -> Result<Digest> {
+    /// The digest the reference names (its digest, or what its tag points at), and, from a
+    /// layout's `index.json` entry, the media type it is listed under (a registry's
+    /// `Content-Type` comes with [`Source::document`]).
+    pub fn resolve(&self) -> Result<(Digest, Option<String>)> {
         if let (Store::Layout(_), Some(d)) = (&self.store, self.reference.digest()) {
             // Resolved without reading the blob: a swapped blob is then a failed check.
-            return Ok(d);
+            return Ok((d, None));
         }
-        Ok(self.store.resolve(&self.reference)?.digest)
+        let d = self.store.resolve(&self.reference)?;
+        let listed = matches!(self.store, Store::Layout(_)).then_some(d.media_type);
+        Ok((d.digest, listed))
+    }
+
+    /// An image document by digest, digest checked; `Ok(None)` when the store does not have
+    /// it (an index naming a manifest that is not there is a failed check, not an outage).
+    pub fn document(&self, digest: &Digest) -> Result<Option<std::result::Result<Doc, String>>> {
+        match &self.store {
+            Store::Layout(l) => {
+                if !l.has_blob(digest) {
+                    return Ok(None);
+                }
+                let bytes = checked(digest, crate::util::fs::read(&l.blob_path(digest))?);
+                Ok(Some(bytes.map(|bytes| Doc {
+                    bytes,
+                    media_type: None,
+                })))
+            }
+            Store::Registry(c) => {
+                let fetched = mismatch_as_check(c.get_manifest(&digest.to_string()), digest)?;
+                Ok(match fetched {
+                    Ok(None) => None,
+                    Ok(Some(m)) => Some(Ok(Doc {
+                        bytes: m.bytes,
+                        media_type: m
+                            .content_type
+                            .filter(|t| super::document::Kind::of(t).is_some()),
+                    })),
+                    Err(why) => Some(Err(why)),
+                })
+            }
+        }
     }
 
     /// A manifest or index, digest checked.

@@ -103,6 +103,13 @@ fn int(v: &Value) -> Option<i64> {
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
+/// A non-negative integer (a log index or tree size), as a number or a decimal string.
+/// Negative values and values past `u64::MAX` are `None`, never wrapped.
+fn uint(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
 /// Checks the bundle's transparency-log entries (see the module docs).
 pub fn check_entries(
     report: &mut Report,
@@ -160,14 +167,19 @@ pub fn root_from_inclusion_proof(
     if index >= size {
         return None;
     }
-    let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
-    let border = (index >> inner).count_ones() as usize;
-    if proof.len() != inner + border {
+    // Checked throughout: `inner` can be 64, and a shift by 64 must not wrap or panic.
+    let last = size.checked_sub(1)?;
+    let inner = 64 - (index ^ last).leading_zeros();
+    let border = index.checked_shr(inner).unwrap_or(0).count_ones();
+    let expected = usize::try_from(inner.checked_add(border)?).ok()?;
+    if proof.len() != expected {
         return None;
     }
+    let inner = inner as usize;
     let mut h = leaf;
     for (i, p) in proof[..inner].iter().enumerate() {
-        h = if (index >> i) & 1 == 0 {
+        let bit = index.checked_shr(u32::try_from(i).ok()?).unwrap_or(0) & 1;
+        h = if bit == 0 {
             hash_children(&h, p)
         } else {
             hash_children(p, &h)
@@ -242,8 +254,8 @@ fn check_inclusion(report: &mut Report, entry: &Value, root: Option<&TrustedRoot
     let (Some(leaf), Some(hashes), Some(index), Some(size), Some(claimed)) = (
         leaf,
         hashes,
-        int(&proof["logIndex"]),
-        int(&proof["treeSize"]),
+        uint(&proof["logIndex"]),
+        uint(&proof["treeSize"]),
         proof["rootHash"].as_str().and_then(b64),
     ) else {
         report.fail(
@@ -253,7 +265,7 @@ fn check_inclusion(report: &mut Report, entry: &Value, root: Option<&TrustedRoot
         );
         return;
     };
-    let computed = root_from_inclusion_proof(index as u64, size as u64, leaf, &hashes);
+    let computed = root_from_inclusion_proof(index, size, leaf, &hashes);
     if computed.as_ref().map(|c| c.as_slice()) != Some(claimed.as_slice()) {
         report.fail(
             "tlog-inclusion",
@@ -276,7 +288,7 @@ fn check_inclusion(report: &mut Report, entry: &Value, root: Option<&TrustedRoot
         return;
     };
     match verify_checkpoint(note, log) {
-        Ok((s, r)) if s == size as u64 && r == claimed => report.pass(
+        Ok((s, r)) if s == size && r == claimed => report.pass(
             "tlog-inclusion",
             None,
             format!(
@@ -462,5 +474,49 @@ mod tests {
         assert_ne!(root_from_inclusion_proof(1, 3, l1, &[l2, l0]), Some(root));
         assert_eq!(root_from_inclusion_proof(3, 3, l2, &[n01]), None);
         assert_eq!(root_from_inclusion_proof(2, 3, l2, &[]), None);
+    }
+
+    /// Sizes and indexes at the integer limits give `None` (no panic in debug builds, no
+    /// wrap in release builds), and so do negative ones read from JSON.
+    #[test]
+    fn inclusion_proof_arithmetic_is_checked_at_the_limits() {
+        let l = leaf(0);
+        let hashes = vec![l; 64];
+        for (index, size) in [
+            (0, 0),
+            (u64::MAX, u64::MAX),
+            (u64::MAX - 1, u64::MAX),
+            (0, u64::MAX),
+            (1 << 63, u64::MAX),
+            (u64::MAX, 0),
+        ] {
+            for n in [0, 1, 63, 64] {
+                let got = root_from_inclusion_proof(index, size, l, &hashes[..n]);
+                if index >= size {
+                    assert_eq!(got, None, "index {index} size {size}");
+                }
+            }
+        }
+        // A proof of the right length at the very top of the range is computed, not wrapped.
+        assert!(root_from_inclusion_proof(0, u64::MAX, l, &hashes[..64]).is_some());
+        assert!(root_from_inclusion_proof(1 << 63, u64::MAX, l, &hashes[..64]).is_some());
+        assert_eq!(uint(&serde_json::json!(-1)), None);
+        assert_eq!(uint(&serde_json::json!("-1")), None);
+        assert_eq!(uint(&serde_json::json!("18446744073709551616")), None);
+        assert_eq!(uint(&serde_json::json!(u64::MAX)), Some(u64::MAX));
+    }
+
+    /// An entry whose proof says `treeSize: -1` fails `tlog-inclusion` with a reason.
+    #[test]
+    fn a_negative_tree_size_is_a_malformed_proof() {
+        let mut report = Report::new("x");
+        let entry = serde_json::json!({
+            "canonicalizedBody": "e30=",
+            "inclusionProof": {"logIndex": "0", "treeSize": "-1", "rootHash": "AAAA", "hashes": []}
+        });
+        check_inclusion(&mut report, &entry, None, "log index 0");
+        let c = &report.checks[0];
+        assert_eq!((c.check.as_str(), c.status), ("tlog-inclusion", super::super::report::Status::Fail));
+        assert!(c.reason.contains("malformed"), "{}", c.reason);
     }
 }
