@@ -360,7 +360,8 @@ pub fn check_sbom(
             sbom_subject,
             fail,
             format!(
-                "the SBOM describes {d}, not {top} (nor a signed subject index that lists it)"
+                "the SBOM describes another image, {d}, not {top} (nor a signed subject index \
+                 that lists it)"
             ),
         ),
     }

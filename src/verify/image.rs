@@ -156,11 +156,15 @@ fn check_required(
             );
             continue;
         }
-        let also = if set_aside.is_empty() {
-            String::new()
-        } else {
-            format!("; not counted: {}", set_aside.join("; "))
-        };
+        let some = covered.iter().flatten().any(|k| k == predicate_type);
+        let mut also = String::from(match (some, set_aside.is_empty()) {
+            (true, _) => " (the verified ones name other parts only)",
+            (false, true) => " (none found)",
+            (false, false) => "",
+        });
+        if !set_aside.is_empty() {
+            also.push_str(&format!("; not counted: {}", set_aside.join("; ")));
+        }
         report.fail(
             "require",
             None,
