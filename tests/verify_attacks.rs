@@ -55,15 +55,25 @@ fn built() -> &'static Built {
         let key = Key::new(&dir, SEED);
         let secret = PrivateKey::from_signing_key(SigningKey::from_slice(&[SEED; 32]).unwrap());
         let key_file = dir.join("cosign.key");
-        std::fs::write(&key_file, secret.to_encrypted_pem(PASSWORD.as_bytes()).as_bytes())
-            .unwrap();
+        std::fs::write(
+            &key_file,
+            secret.to_encrypted_pem(PASSWORD.as_bytes()).as_bytes(),
+        )
+        .unwrap();
         let out = dir.join("out");
         let o = support::cargo_provenance()
             .env("CARGO_TARGET_DIR", support::example_target_dir())
             .env("COSIGN_PASSWORD", PASSWORD)
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .args(["build", "-q", "--builder", "native", "--image", "hello:attack"])
+            .args([
+                "build",
+                "-q",
+                "--builder",
+                "native",
+                "--image",
+                "hello:attack",
+            ])
             .args(["--platform", "linux/amd64,linux/amd64/v3", "--key"])
             .arg(&key_file)
             .arg("--manifest-path")
@@ -144,7 +154,9 @@ fn put(layout: &Layout, media_type: &str, v: &impl serde::Serialize) -> Descript
 
 fn with_platform(mut d: Descriptor, platform: &str) -> Descriptor {
     let (os, arch) = platform.split_once('/').unwrap();
-    let (arch, variant) = arch.split_once('/').map_or((arch, None), |(a, v)| (a, Some(v)));
+    let (arch, variant) = arch
+        .split_once('/')
+        .map_or((arch, None), |(a, v)| (a, Some(v)));
     let mut p = json!({"os": os, "architecture": arch});
     if let Some(v) = variant {
         p["variant"] = v.into();
@@ -162,7 +174,10 @@ fn attacker_manifest(layout: &Layout) -> Descriptor {
         media_type: Some(MEDIA_TYPE_MANIFEST.into()),
         artifact_type: None,
         config: put(layout, MEDIA_TYPE_CONFIG, &config),
-        layers: vec![Descriptor::of(MEDIA_TYPE_LAYER_GZIP, b"the attacker's layer")],
+        layers: vec![Descriptor::of(
+            MEDIA_TYPE_LAYER_GZIP,
+            b"the attacker's layer",
+        )],
         subject: None,
         annotations: BTreeMap::new(),
     };
@@ -200,7 +215,10 @@ fn point_tag_at(layout: &Layout, media_type: &str, doc: &Value) -> Digest {
 
 fn reattach_genuine_bundles(layout: &Layout, subject: &Digest) {
     let out = built().dir.join("out");
-    for (file, pt) in [("provenance.sigstore.json", SLSA), ("sbom.sigstore.json", CDX)] {
+    for (file, pt) in [
+        ("provenance.sigstore.json", SLSA),
+        ("sbom.sigstore.json", CDX),
+    ] {
         attach(layout, subject, &std::fs::read(out.join(file)).unwrap(), pt);
     }
 }
@@ -272,7 +290,11 @@ fn index_smuggling_fails_by_tag_and_by_digest() {
         let outcome = verify(&layout_ref(&layout, &at), &[]);
         let (m, c) = (m.digest.to_string(), c.to_string());
         assert_fails(&outcome, "require", &["provenance", &m, &c]);
-        assert_fails(&outcome, "require", &["sbom", &m, "platform manifest linux/amd64"]);
+        assert_fails(
+            &outcome,
+            "require",
+            &["sbom", &m, "platform manifest linux/amd64"],
+        );
     }
 }
 
@@ -290,8 +312,16 @@ fn index_smuggling_fails_with_rebuild() {
         &layout_ref(&layout, ":attack"),
         &["--rebuild", "--source", &source],
     );
-    assert_fails(&outcome, "rebuild", &[&c.to_string(), "not the rebuilt index"]);
-    assert_fails(&outcome, "rebuild", &[&m.digest.to_string(), "not a rebuilt platform manifest"]);
+    assert_fails(
+        &outcome,
+        "rebuild",
+        &[&c.to_string(), "not the rebuilt index"],
+    );
+    assert_fails(
+        &outcome,
+        "rebuild",
+        &[&m.digest.to_string(), "not a rebuilt platform manifest"],
+    );
     assert_fails(&outcome, "require", &[&m.digest.to_string()]);
 }
 
@@ -308,7 +338,11 @@ fn an_attestation_manifest_with_a_real_platform_is_refused() {
     let entries = vec![m.clone(), genuine_entry(&layout, "linux/amd64")];
     point_tag_at(&layout, MEDIA_TYPE_INDEX, &index_of(entries));
     let outcome = verify(&layout_ref(&layout, ":attack"), &[]);
-    assert_fails(&outcome, "image", &[&m.digest.to_string(), "a runtime could pick it"]);
+    assert_fails(
+        &outcome,
+        "image",
+        &[&m.digest.to_string(), "a runtime could pick it"],
+    );
 }
 
 /// 1b: the genuine index itself as the second entry of the attacker's index.
@@ -319,7 +353,11 @@ fn a_nested_index_is_refused() {
     let m = attacker_manifest(&layout);
     let genuine = std::fs::read(layout.blob_path(&b.index)).unwrap();
     let nested = with_platform(Descriptor::of(MEDIA_TYPE_INDEX, &genuine), "linux/amd64");
-    point_tag_at(&layout, MEDIA_TYPE_INDEX, &index_of(vec![m.clone(), nested]));
+    point_tag_at(
+        &layout,
+        MEDIA_TYPE_INDEX,
+        &index_of(vec![m.clone(), nested]),
+    );
     let outcome = verify(&layout_ref(&layout, ":attack"), &[]);
     assert_fails(&outcome, "image", &[&b.index.to_string(), "nested index"]);
     assert_fails(&outcome, "require", &[&m.digest.to_string()]);
@@ -334,8 +372,8 @@ fn a_hybrid_document_is_refused() {
     let mut hybrid: Value =
         serde_json::from_slice(&std::fs::read(layout.blob_path(&m.digest)).unwrap()).unwrap();
     hybrid["manifests"] = json!([genuine_entry(&layout, "linux/amd64")]);
-    for at in [":attack".to_owned()] {
-        let d = point_tag_at(&layout, MEDIA_TYPE_MANIFEST, &hybrid);
+    let d = point_tag_at(&layout, MEDIA_TYPE_MANIFEST, &hybrid);
+    for at in [":attack".to_owned(), format!("@{d}")] {
         let outcome = verify(&layout_ref(&layout, &at), &[]);
         assert_fails(&outcome, "image", &[&d.to_string(), "hybrid"]);
     }
@@ -355,11 +393,18 @@ fn a_binary_digest_as_an_index_entry_is_refused() {
     let m = attacker_manifest(&layout);
     // Even with the binary's bytes present in the store under its digest.
     layout.put_blob(&b.binary.1).unwrap();
-    let mut entry = with_platform(Descriptor::of(MEDIA_TYPE_MANIFEST, &b.binary.1), "linux/amd64");
+    let mut entry = with_platform(
+        Descriptor::of(MEDIA_TYPE_MANIFEST, &b.binary.1),
+        "linux/amd64",
+    );
     entry.platform.as_mut().unwrap().variant = Some("v3".into());
     point_tag_at(&layout, MEDIA_TYPE_INDEX, &index_of(vec![m.clone(), entry]));
     let outcome = verify(&layout_ref(&layout, ":attack"), &[]);
-    assert_fails(&outcome, "image", &[&b.binary.0.to_string(), "not valid JSON"]);
+    assert_fails(
+        &outcome,
+        "image",
+        &[&b.binary.0.to_string(), "not valid JSON"],
+    );
     assert_fails(&outcome, "require", &[&m.digest.to_string()]);
     // The same entry typed as a blob.
     let (_tmp, layout) = attacked_layout();
@@ -368,7 +413,11 @@ fn a_binary_digest_as_an_index_entry_is_refused() {
     entry = with_platform(entry, "linux/amd64");
     point_tag_at(&layout, MEDIA_TYPE_INDEX, &index_of(vec![m, entry]));
     let outcome = verify(&layout_ref(&layout, ":attack"), &[]);
-    assert_fails(&outcome, "image", &[&b.binary.0.to_string(), "not an image manifest"]);
+    assert_fails(
+        &outcome,
+        "image",
+        &[&b.binary.0.to_string(), "not an image manifest"],
+    );
 }
 
 /// A signed SBOM statement with subjects [the genuine image, X] whose `metadata.component`
@@ -400,8 +449,15 @@ fn a_platform_without_evidence_fails_and_is_named() {
     let mut index = layout.index().unwrap();
     index.manifests.retain(|d| d.artifact_type.is_none());
     layout.write_index(&index).unwrap();
-    let (_, v3) = b.platforms.iter().find(|(p, _)| p == "linux/amd64/v3").unwrap();
-    for (file, pt) in [("provenance.sigstore.json", SLSA), ("sbom.sigstore.json", CDX)] {
+    let (_, v3) = b
+        .platforms
+        .iter()
+        .find(|(p, _)| p == "linux/amd64/v3")
+        .unwrap();
+    for (file, pt) in [
+        ("provenance.sigstore.json", SLSA),
+        ("sbom.sigstore.json", CDX),
+    ] {
         let mut statement = statement_of(&b.dir.join("out").join(file));
         statement["subject"]
             .as_array_mut()
@@ -414,10 +470,118 @@ fn a_platform_without_evidence_fails_and_is_named() {
     }
     let outcome = verify(&layout_ref(&layout, ":attack"), &[]);
     let v3 = v3.to_string();
-    assert_fails(&outcome, "require", &["provenance", "platform manifest linux/amd64/v3", &v3]);
-    assert_fails(&outcome, "require", &["sbom", "platform manifest linux/amd64/v3", &v3]);
+    assert_fails(
+        &outcome,
+        "require",
+        &["provenance", "platform manifest linux/amd64/v3", &v3],
+    );
+    assert_fails(
+        &outcome,
+        "require",
+        &["sbom", "platform manifest linux/amd64/v3", &v3],
+    );
     // The platform that has evidence still verifies by its own digest.
     let (_, amd64) = &b.platforms[0];
     let (code, report, _) = verify(&layout_ref(&layout, &format!("@{amd64}")), &[]);
     assert_eq!(code, 0, "{report:#}");
+}
+
+/// `cosign verify-attestation --key K --type slsaprovenance1` with `cosign` (2.5 or 3.1),
+/// offline (an empty trusted root, no log).
+fn cosign_verify_attestation(
+    peers: &support::Peers,
+    cosign: &Path,
+    root: &Path,
+    reference: &str,
+) -> std::process::Output {
+    let mut c = peers.cmd(cosign.to_str().unwrap());
+    c.args(["verify-attestation", "--key"])
+        .arg(&built().key.pub_path)
+        .args([
+            "--type",
+            "slsaprovenance1",
+            "--new-bundle-format",
+            "--trusted-root",
+        ])
+        .arg(root)
+        .args([
+            "--insecure-ignore-tlog=true",
+            "--allow-http-registry",
+            reference,
+        ]);
+    c.output().unwrap()
+}
+
+/// 1a from the registry, by tag and by digest, beside cosign 2.5 and 3.1 on the same
+/// references: both cosigns accept the genuine image and reject the smuggling index, and so
+/// do we.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn index_smuggling_from_the_registry_fails_here_and_in_cosign() {
+    let peers = support::Peers::get();
+    let b = built();
+    let (tmp, layout) = attacked_layout();
+    let m = attacker_manifest(&layout);
+    let entries = vec![m.clone(), genuine_entry(&layout, "linux/amd64")];
+    let c = point_tag_at(&layout, MEDIA_TYPE_INDEX, &index_of(entries));
+    let repo = peers.unique_repo("attack");
+    let genuine = format!("oci:{}:attack", b.dir.join("out/oci").display());
+    for (from, to) in [
+        (genuine, format!("{repo}:genuine")),
+        (layout_ref(&layout, ":attack"), format!("{repo}:attack")),
+    ] {
+        support::run(
+            std::process::Command::new(env!("CARGO_BIN_EXE_cargo-provenance")).args([
+                "provenance",
+                "push",
+                "-q",
+                &from,
+                &to,
+            ]),
+        );
+    }
+    let root = support::empty_trusted_root(tmp.path());
+    let cosigns = [peers.root.join("root/usr/bin/cosign"), peers.cosign3()];
+    let (genuine_ref, attack_refs) = (
+        format!("{repo}:genuine"),
+        [format!("{repo}:attack"), format!("{repo}@{c}")],
+    );
+    let (code, report, stderr) = verify(&genuine_ref, &[]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    for cosign in &cosigns {
+        let o = cosign_verify_attestation(&peers, cosign, &root, &genuine_ref);
+        assert!(
+            o.status.success(),
+            "{} accepts the genuine image:\n{}",
+            cosign.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    for reference in &attack_refs {
+        let ours = verify(reference, &[]);
+        assert_fails(
+            &ours,
+            "require",
+            &["provenance", &m.digest.to_string(), &c.to_string()],
+        );
+        for cosign in &cosigns {
+            let o = cosign_verify_attestation(&peers, cosign, &root, reference);
+            eprintln!(
+                "{reference}: ours exit {}, {} exit {:?}: {}",
+                ours.0,
+                cosign.display(),
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+            assert_eq!(
+                o.status.code(),
+                Some(1),
+                "{} must reject {reference}",
+                cosign.display()
+            );
+        }
+    }
 }

@@ -343,7 +343,10 @@ pub fn check_sbom(
         Some((_, Some(d))) if d == top.digest => report.pass(
             sbom_subject,
             fail,
-            format!("the SBOM describes {d}, the {} being verified", top.kind.word()),
+            format!(
+                "the SBOM describes {d}, the {} being verified",
+                top.kind.word()
+            ),
         ),
         Some((_, Some(d)))
             if top.kind == Kind::Manifest
@@ -496,10 +499,12 @@ mod tests {
     #[test]
     fn sbom_must_describe_the_image() {
         let hex = |c: char| c.to_string().repeat(64);
-        let st = |purl: &str| serde_json::json!({
-            "subject": [{"digest": {"sha256": hex('a')}}, {"digest": {"sha256": hex('b')}}],
-            "predicate": {"bomFormat": "CycloneDX", "metadata": {"component": {"purl": purl}}}
-        });
+        let st = |purl: &str| {
+            serde_json::json!({
+                "subject": [{"digest": {"sha256": hex('a')}}, {"digest": {"sha256": hex('b')}}],
+                "predicate": {"bomFormat": "CycloneDX", "metadata": {"component": {"purl": purl}}}
+            })
+        };
         let purl = |c: char| format!("pkg:oci/hello@sha256%3A{}?repository_url=x", hex(c));
         let never = |_: &Digest| false;
         let index_b = |i: &Digest| *i == d('b');

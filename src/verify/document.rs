@@ -53,9 +53,9 @@ impl Kind {
 #[derive(Debug, Clone)]
 pub enum Document {
     /// An image index.
-    Index(ImageIndex),
+    Index(Box<ImageIndex>),
     /// An image manifest.
-    Manifest(ImageManifest),
+    Manifest(Box<ImageManifest>),
 }
 
 /// Reads `bytes` as the document its media type says it is. `fetched_as` is the media type
@@ -84,8 +84,9 @@ pub fn classify(bytes: &[u8], fetched_as: Option<&str>) -> Result<Document, Stri
             return Err("it has no `mediaType`, and nothing says what it is".into());
         }
     };
-    let kind = Kind::of(media_type)
-        .ok_or_else(|| format!("its media type `{media_type}` is not an image index or manifest"))?;
+    let kind = Kind::of(media_type).ok_or_else(|| {
+        format!("its media type `{media_type}` is not an image index or manifest")
+    })?;
     let has = |k: &str| obj.contains_key(k);
     match kind {
         Kind::Manifest if has("manifests") => Err(format!(
@@ -97,10 +98,10 @@ pub fn classify(bytes: &[u8], fetched_as: Option<&str>) -> Result<Document, Stri
              document is refused"
         )),
         Kind::Manifest => serde_json::from_value(v)
-            .map(Document::Manifest)
+            .map(|m| Document::Manifest(Box::new(m)))
             .map_err(|e| format!("it is not a valid image manifest: {e}")),
         Kind::Index => serde_json::from_value(v)
-            .map(Document::Index)
+            .map(|i| Document::Index(Box::new(i)))
             .map_err(|e| format!("it is not a valid image index: {e}")),
     }
 }
@@ -169,7 +170,10 @@ pub enum Child {
 pub fn child(d: &Descriptor) -> Result<Child, String> {
     let name = format!("the index entry {} (`{}`)", d.digest, d.media_type);
     let platform = d.platform.as_ref().map(|p| p.to_string());
-    if d.annotations.get(BUILDKIT_REFERENCE_TYPE).map(String::as_str) == Some(ATTESTATION_MANIFEST)
+    if d.annotations
+        .get(BUILDKIT_REFERENCE_TYPE)
+        .map(String::as_str)
+        == Some(ATTESTATION_MANIFEST)
     {
         if platform.as_deref() != Some("unknown/unknown") || !is_manifest(&d.media_type) {
             return Err(format!(
@@ -221,8 +225,12 @@ mod tests {
             classify(manifest("").as_bytes(), Some(MEDIA_TYPE_MANIFEST)),
             Ok(Document::Manifest(_))
         ));
-        let index = format!(r#"{{"schemaVersion":2,"mediaType":"{MEDIA_TYPE_INDEX}","manifests":[]}}"#);
-        assert!(matches!(classify(index.as_bytes(), None), Ok(Document::Index(_))));
+        let index =
+            format!(r#"{{"schemaVersion":2,"mediaType":"{MEDIA_TYPE_INDEX}","manifests":[]}}"#);
+        assert!(matches!(
+            classify(index.as_bytes(), None),
+            Ok(Document::Index(_))
+        ));
         // No `mediaType`: the transport's type decides; with neither, refused.
         let bare = r#"{"schemaVersion":2,"manifests":[]}"#;
         assert!(matches!(
@@ -238,8 +246,9 @@ mod tests {
         let hybrid = manifest(r#","manifests":[]"#);
         let err = classify(hybrid.as_bytes(), None).unwrap_err();
         assert!(err.contains("hybrid"), "{err}");
-        let index_with_layers =
-            format!(r#"{{"schemaVersion":2,"mediaType":"{MEDIA_TYPE_INDEX}","manifests":[],"layers":[]}}"#);
+        let index_with_layers = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{MEDIA_TYPE_INDEX}","manifests":[],"layers":[]}}"#
+        );
         let err = classify(index_with_layers.as_bytes(), None).unwrap_err();
         assert!(err.contains("hybrid"), "{err}");
         let err = classify(manifest("").as_bytes(), Some(MEDIA_TYPE_INDEX)).unwrap_err();
@@ -275,9 +284,18 @@ mod tests {
             Ok(Child::BuildkitAttestation)
         );
         for (d, why) in [
-            (desc(MEDIA_TYPE_MANIFEST, Some("linux/amd64"), true), "could pick it"),
-            (desc(MEDIA_TYPE_INDEX, Some("linux/amd64"), false), "nested index"),
-            (desc("application/octet-stream", Some("linux/amd64"), false), "not an image manifest"),
+            (
+                desc(MEDIA_TYPE_MANIFEST, Some("linux/amd64"), true),
+                "could pick it",
+            ),
+            (
+                desc(MEDIA_TYPE_INDEX, Some("linux/amd64"), false),
+                "nested index",
+            ),
+            (
+                desc("application/octet-stream", Some("linux/amd64"), false),
+                "not an image manifest",
+            ),
             (desc(MEDIA_TYPE_MANIFEST, None, false), "no platform"),
         ] {
             let err = child(&d).unwrap_err();

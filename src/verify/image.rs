@@ -253,7 +253,11 @@ fn read_target(
 /// size and media type, and be an image manifest.
 fn read_child(src: &Source, entry: &Descriptor) -> Result<std::result::Result<(), String>> {
     let doc = match src.document(&entry.digest)? {
-        None => return Ok(Err("not in the store: the index names a missing manifest".into())),
+        None => {
+            return Ok(Err(
+                "not in the store: the index names a missing manifest".into()
+            ));
+        }
         Some(Err(why)) => return Ok(Err(why)),
         Some(Ok(doc)) => doc,
     };
@@ -270,11 +274,13 @@ fn read_child(src: &Source, entry: &Descriptor) -> Result<std::result::Result<()
             entry.media_type
         )));
     }
-    Ok(match document::classify(&doc.bytes, Some(&entry.media_type)) {
-        Ok(Document::Manifest(_)) => Ok(()),
-        Ok(Document::Index(_)) => Err("it is an index, not an image manifest".into()),
-        Err(why) => Err(why),
-    })
+    Ok(
+        match document::classify(&doc.bytes, Some(&entry.media_type)) {
+            Ok(Document::Manifest(_)) => Ok(()),
+            Ok(Document::Index(_)) => Err("it is an index, not an image manifest".into()),
+            Err(why) => Err(why),
+        },
+    )
 }
 
 /// True when `index` is an index in `src` that lists `manifest` (for `sbom-subject`).

@@ -183,7 +183,11 @@ pub fn differences(recorded: &Recorded, rebuilt: &BTreeMap<String, Vec<Digest>>)
 /// platform manifests. The provenance's subjects alone are not enough: a statement about a
 /// genuine image says nothing about another index that lists that image's manifests.
 pub fn target_differences(target: &Target, summary: &Summary) -> Vec<String> {
-    let rebuilt: Vec<Digest> = summary.platforms.iter().map(|p| p.manifest_digest).collect();
+    let rebuilt: Vec<Digest> = summary
+        .platforms
+        .iter()
+        .map(|p| p.manifest_digest)
+        .collect();
     let list = |v: &[Digest]| {
         v.iter()
             .map(|d| d.to_string())

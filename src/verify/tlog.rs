@@ -516,7 +516,10 @@ mod tests {
         });
         check_inclusion(&mut report, &entry, None, "log index 0");
         let c = &report.checks[0];
-        assert_eq!((c.check.as_str(), c.status), ("tlog-inclusion", super::super::report::Status::Fail));
+        assert_eq!(
+            (c.check.as_str(), c.status),
+            ("tlog-inclusion", super::super::report::Status::Fail)
+        );
         assert!(c.reason.contains("malformed"), "{}", c.reason);
     }
 }

@@ -212,6 +212,20 @@ impl Peers {
         peers
     }
 
+    /// cosign 3.x, beside the default 2.5 (`$COSIGN3` of `setup-peers.sh env`); panics with
+    /// instructions when it is missing.
+    pub fn cosign3(&self) -> PathBuf {
+        let path = std::env::var_os("COSIGN3")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.root.join("current/usr/bin/cosign"));
+        assert!(
+            path.is_file(),
+            "peer cosign 3 ({}) not found: run `scripts/peers.sh install`",
+            path.display()
+        );
+        path
+    }
+
     /// A command for a peer tool with the peers' environment.
     pub fn cmd(&self, program: &str) -> Command {
         let mut c = Command::new(program);
