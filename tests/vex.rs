@@ -299,4 +299,16 @@ fn products_are_checked_against_the_sbom_signed_by_the_same_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("no SBOM signed by this key"), "{err}");
+
+    // An SBOM signed by the same key but about another image, re-attached here, does not
+    // vouch for this image's components: set aside like an unsigned one.
+    let h = fixture("sbom-other-image");
+    let elsewhere = cargo_provenance::util::digest::Digest::of(b"another image");
+    attach_sbom_about(&h, &key, &["pkg:cargo/time@0.1.45"], &[elsewhere]);
+    let out = vex_cmd(&h.layout_ref(), &key, "CVE-2024-4003")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("no SBOM signed by this key"), "{err}");
 }

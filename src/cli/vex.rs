@@ -118,8 +118,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     )?;
     if !input.subcomponents.is_empty() && out.sbom_components.is_none() {
         ui.warn(format!(
-            "{pinned_name} has no SBOM signed by this key: the --product purls were not checked \
-             against the crates the image ships",
+            "{pinned_name} has no SBOM signed by this key about this image: the --product purls \
+             were not checked against the crates the image ships",
             pinned_name = reference
         ));
     }

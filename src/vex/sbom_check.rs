@@ -3,7 +3,8 @@
 //! A VEX statement about a crate the image does not ship (a typo in the name or the version)
 //! would never match anything a scanner reports. When the image carries a CycloneDX SBOM
 //! signed by the same key that signs the VEX, every `--product` must be one of its
-//! components; SBOMs signed by other keys are ignored (we cannot vouch for them).
+//! components; SBOMs signed by other keys, and SBOMs whose signed statement does not name
+//! the image, are ignored (we cannot vouch for them).
 
 use std::collections::BTreeSet;
 
@@ -45,7 +46,13 @@ pub fn signed_sbom_purls(
         let Ok((_, statement)) = verify_statement_bundle(&blob, &origin, key) else {
             continue;
         };
-        if statement.predicate_type != SBOM_PREDICATE_TYPE {
+        // Bound to this image: an SBOM of another image, re-attached here, says nothing
+        // about what this one ships.
+        let names_image = statement
+            .subject
+            .iter()
+            .any(|s| s.digest.get("sha256").map(String::as_str) == Some(image.hex().as_str()));
+        if statement.predicate_type != SBOM_PREDICATE_TYPE || !names_image {
             continue;
         }
         found = true;

@@ -128,15 +128,28 @@ pub fn vex_count(set: &BTreeSet<(String, String)>) -> usize {
 
 /// Attaches a CycloneDX SBOM statement listing `purls`, signed with `key`, to the fixture.
 pub fn attach_sbom(f: &Fixture, key: &Path, purls: &[&str]) {
+    let store = Store::Layout(f.layout.clone());
+    let subjects = publish::image_subjects(&store, &f.index, "app").unwrap();
+    let subjects: Vec<_> = subjects.iter().map(|s| s.descriptor.digest).collect();
+    attach_sbom_about(f, key, purls, &subjects);
+}
+
+/// Like [`attach_sbom`], but the signed statement's subjects are `subjects` (another image's,
+/// say), whatever it is attached to.
+pub fn attach_sbom_about(
+    f: &Fixture,
+    key: &Path,
+    purls: &[&str],
+    subjects: &[cargo_provenance::util::digest::Digest],
+) {
     use cargo_provenance::keys::{FixedPassword, load_private_key};
     use cargo_provenance::sign::{KeySigner, sign_statement};
     let loaded = load_private_key(key, &FixedPassword(PASSWORD.into())).unwrap();
     let signer = KeySigner::new(loaded.key);
     let store = Store::Layout(f.layout.clone());
-    let subjects = publish::image_subjects(&store, &f.index, "app").unwrap();
     let statement = serde_json::json!({
         "_type": "https://in-toto.io/Statement/v1",
-        "subject": subjects.iter().map(|s| serde_json::json!({"name": s.name, "digest": {"sha256": s.descriptor.digest.hex()}})).collect::<Vec<_>>(),
+        "subject": subjects.iter().map(|d| serde_json::json!({"name": "app", "digest": {"sha256": d.hex()}})).collect::<Vec<_>>(),
         "predicateType": "https://cyclonedx.org/bom",
         "predicate": {
             "bomFormat": "CycloneDX", "specVersion": "1.5",
