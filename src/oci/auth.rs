@@ -323,12 +323,22 @@ pub(crate) async fn fetch_token(
              in the docker config (`docker login {registry}`)"
         )));
     }
-    let bytes = resp.bytes().await.map_err(|e| {
-        Error::msg(format!(
-            "reading {registry}'s token: {}",
-            describe_reqwest(&e)
-        ))
-    })?;
+    let bytes = match super::limits::read(resp, super::limits::SMALL_BODY_MAX).await {
+        Ok(b) => b.bytes,
+        Err(super::limits::BodyError::Transport(e)) => {
+            return Err(Error::msg(format!(
+                "reading {registry}'s token: {}",
+                describe_reqwest(&e)
+            )));
+        }
+        Err(super::limits::BodyError::TooLarge { got, .. }) => {
+            return Err(Error::msg(format!(
+                "{registry}'s token service sent {got} bytes or more, past the {} a token \
+                 answer may have: refused",
+                super::limits::size_words(super::limits::SMALL_BODY_MAX)
+            )));
+        }
+    };
     let body: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|_| Error::msg(format!("{registry}'s token service sent no JSON token")))?;
     body.get("token")

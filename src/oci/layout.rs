@@ -85,6 +85,33 @@ impl Layout {
     pub fn get_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
         let path = self.blob_path(digest);
         let bytes = std::fs::read(&path).map_err(|e| Error::io("reading blob", &path, e))?;
+        self.checked(digest, bytes)
+    }
+
+    /// Reads a blob that its descriptor says has `size` bytes: a file of another length is
+    /// refused before it is read ([`super::limits`]).
+    pub fn get_blob_sized(&self, digest: &Digest, size: u64) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest);
+        let bytes = super::limits::read_file_at_most(&path, size)?;
+        if bytes.len() as u64 != size {
+            return Err(Error::msg(format!(
+                "blob {digest} in {} has {} bytes, its descriptor says {size}: the layout is \
+                 corrupt",
+                self.root.display(),
+                bytes.len()
+            )));
+        }
+        self.checked(digest, bytes)
+    }
+
+    /// Reads a manifest or index blob: at most [`super::limits::MANIFEST_MAX`] bytes.
+    pub fn get_manifest_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest);
+        let bytes = super::limits::read_file_at_most(&path, super::limits::MANIFEST_MAX)?;
+        self.checked(digest, bytes)
+    }
+
+    fn checked(&self, digest: &Digest, bytes: Vec<u8>) -> Result<Vec<u8>> {
         let actual = Digest::of(&bytes);
         if actual != *digest {
             return Err(Error::msg(format!(

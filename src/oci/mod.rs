@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod layout;
+pub mod limits;
 pub mod reference;
 pub mod referrers;
 pub mod registry;

@@ -21,6 +21,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 use super::auth::{Credentials, basic_header, credentials_for, parse_challenge};
+use super::limits::{self, BodyError, MANIFEST_MAX, SMALL_BODY_MAX};
 use super::reference::RegistryRef;
 pub use super::retry::RetryPolicy;
 pub(crate) use super::retry::rand_u32;
@@ -93,6 +94,8 @@ struct Resp {
     status: StatusCode,
     headers: HeaderMap,
     body: Vec<u8>,
+    /// sha256 of `body`, computed while it streamed in.
+    digest: Digest,
 }
 
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -120,7 +123,11 @@ impl RegistryClient {
             .map_err(|e| Error::msg(format!("starting the HTTP runtime: {e}")))?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(60))
             .timeout(Duration::from_secs(300))
+            // reqwest drops `Authorization` when a redirect leaves the host (tested in
+            // tests/hostile_registry.rs); the number of hops is bounded here.
+            .redirect(reqwest::redirect::Policy::limited(limits::REDIRECTS_MAX))
             .user_agent(concat!("cargo-provenance/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::msg(format!("setting up the HTTP client: {e}")))?;
@@ -156,8 +163,9 @@ impl RegistryClient {
         )
     }
 
-    /// `GET <repository>/<path>` (retried), with an `Accept` header when given.
-    fn get(&self, path: &str, accept: Option<&str>, what: &str) -> Result<Resp> {
+    /// `GET <repository>/<path>` (retried), with an `Accept` header when given, reading at
+    /// most `max` bytes of the answer.
+    fn get(&self, path: &str, accept: Option<&str>, what: &str, max: u64) -> Result<Resp> {
         let headers: Vec<(&str, String)> = accept
             .map(|a| ("Accept", a.to_owned()))
             .into_iter()
@@ -167,19 +175,20 @@ impl RegistryClient {
             &self.repo_url(path),
             &headers,
             None,
-            true,
+            (true, max),
             what,
         )
     }
 
-    /// Sends a request, authenticating on 401 and (when `retry`) retrying transient failures.
+    /// Sends a request, authenticating on 401 and (when `retry`) retrying transient failures;
+    /// reads at most `max` bytes of the answer ([`limits`]).
     fn send(
         &self,
         method: Method,
         url: &str,
         headers: &[(&str, String)],
         body: Option<&[u8]>,
-        retry: bool,
+        (retry, max): (bool, u64),
         what: &str,
     ) -> Result<Resp> {
         self.rt.block_on(async {
@@ -197,20 +206,35 @@ impl RegistryClient {
                     req = req.body(b.to_vec());
                 }
                 let result = async {
-                    let r = req.send().await?;
+                    let r = req.send().await.map_err(BodyError::Transport)?;
                     let status = r.status();
                     let headers = r.headers().clone();
-                    let body = r.bytes().await?.to_vec();
-                    Ok::<_, reqwest::Error>(Resp {
+                    // An error answer is read within the small bound: its text is only shown.
+                    let max = if status.is_success() {
+                        max
+                    } else {
+                        max.min(SMALL_BODY_MAX)
+                    };
+                    let body = limits::read(r, max).await?;
+                    Ok::<_, BodyError>(Resp {
                         status,
                         headers,
-                        body,
+                        body: body.bytes,
+                        digest: body.digest,
                     })
                 }
                 .await;
                 let transient_left = retry && attempt + 1 < self.retry.attempts;
                 match result {
-                    Err(e) => {
+                    Err(BodyError::TooLarge { max, got }) => {
+                        return Err(Error::msg(format!(
+                            "{}: the registry sent {got} bytes or more, past the {} allowed \
+                             for this answer: refused",
+                            self.what(&method, what),
+                            limits::size_words(max)
+                        )));
+                    }
+                    Err(BodyError::Transport(e)) => {
                         if transient_left {
                             tokio::time::sleep(self.retry.delay(attempt)).await;
                             attempt += 1;
@@ -318,6 +342,7 @@ impl RegistryClient {
             &format!("manifests/{reference}"),
             Some(MANIFEST_ACCEPT),
             &what,
+            MANIFEST_MAX,
         )?;
         if r.status == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -325,7 +350,7 @@ impl RegistryClient {
         if !r.status.is_success() {
             return Err(self.unexpected(&Method::GET, &what, &r));
         }
-        let digest = Digest::of(&r.body);
+        let digest = r.digest;
         if let Ok(expected) = reference.parse::<Digest>()
             && expected != digest
         {
@@ -392,7 +417,7 @@ impl RegistryClient {
             &self.repo_url(&format!("manifests/{reference}")),
             &headers,
             Some(bytes),
-            retry,
+            (retry, SMALL_BODY_MAX),
             &what,
         )?;
         if r.status == StatusCode::PRECONDITION_FAILED {
@@ -430,7 +455,7 @@ impl RegistryClient {
             &self.repo_url(&format!("blobs/{digest}")),
             &[],
             None,
-            true,
+            (true, SMALL_BODY_MAX),
             &what,
         )?;
         match r.status {
@@ -440,18 +465,21 @@ impl RegistryClient {
         }
     }
 
-    /// Fetches a blob and checks its digest.
-    pub fn get_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+    /// Fetches a blob of `size` bytes (its descriptor's): never reads past `size`, and checks
+    /// the digest computed while the bytes streamed in.
+    pub fn get_blob(&self, digest: &Digest, size: u64) -> Result<Vec<u8>> {
         let what = format!("blob {digest}");
-        let r = self.get(&format!("blobs/{digest}"), None, &what)?;
+        let r = self.get(&format!("blobs/{digest}"), None, &what, size)?;
         if !r.status.is_success() {
             return Err(self.unexpected(&Method::GET, &what, &r));
         }
-        let actual = Digest::of(&r.body);
-        if actual != *digest {
+        if r.body.len() as u64 != size || r.digest != *digest {
             return Err(Error::msg(format!(
-                "{}: the registry sent content with digest {actual}",
-                self.what(&Method::GET, &what)
+                "{}: the registry sent content with digest {} ({} bytes, the descriptor says \
+                 {size})",
+                self.what(&Method::GET, &what),
+                r.digest,
+                r.body.len()
             )));
         }
         Ok(r.body)
@@ -485,7 +513,7 @@ impl RegistryClient {
             &self.repo_url("blobs/uploads/"),
             &[("Content-Length", "0".to_owned())],
             Some(b""),
-            true,
+            (true, SMALL_BODY_MAX),
             what,
         )?;
         if r.status != StatusCode::ACCEPTED {
@@ -512,7 +540,7 @@ impl RegistryClient {
             url.as_str(),
             &[("Content-Type", "application/octet-stream".to_owned())],
             Some(bytes),
-            false,
+            (false, SMALL_BODY_MAX),
             what,
         )?;
         if r.status != StatusCode::CREATED {
@@ -522,39 +550,92 @@ impl RegistryClient {
     }
 
     /// The referrers API: `Some(index)` when `GET /v2/<name>/referrers/<digest>` answers
-    /// 200 with an index, `None` when the registry has no such API (404 and kin).
+    /// 200 with an index, `None` when the registry has no such API (404 and kin). Pages
+    /// (`Link: <...>; rel="next"`) are followed on the same registry, at most
+    /// [`limits::REFERRERS_PAGES_MAX`] of them.
     pub fn referrers_api(&self, subject: &Digest) -> Result<Option<ImageIndex>> {
         let what = format!("referrers of {subject}");
-        let r = self.get(
-            &format!("referrers/{subject}"),
-            Some(MEDIA_TYPE_INDEX),
-            &what,
-        )?;
-        // Registries without the API answer 404 (the spec), some 400, 405, 406 or 501; any
-        // other failure is an error, not "no API": a listing that silently came back empty
-        // would make push and discover skip attestations.
-        if [
-            StatusCode::NOT_FOUND,
-            StatusCode::BAD_REQUEST,
-            StatusCode::METHOD_NOT_ALLOWED,
-            StatusCode::NOT_ACCEPTABLE,
-            StatusCode::NOT_IMPLEMENTED,
-        ]
-        .contains(&r.status)
-        {
-            return Ok(None);
-        }
-        if r.status != StatusCode::OK {
-            return Err(self.unexpected(&Method::GET, &what, &r));
-        }
-        serde_json::from_slice::<ImageIndex>(&r.body)
-            .map(Some)
-            .map_err(|e| {
+        let accept = [("Accept", MEDIA_TYPE_INDEX.to_owned())];
+        let mut url = self.repo_url(&format!("referrers/{subject}"));
+        let mut all: Option<ImageIndex> = None;
+        for _ in 0..limits::REFERRERS_PAGES_MAX {
+            let r = self.send(
+                Method::GET,
+                &url,
+                &accept,
+                None,
+                (true, MANIFEST_MAX),
+                &what,
+            )?;
+            // Registries without the API answer 404 (the spec), some 400, 405, 406 or 501;
+            // any other failure is an error, not "no API": a listing that silently came back
+            // empty would make push and discover skip attestations.
+            if all.is_none() && NO_REFERRERS_API.contains(&r.status) {
+                return Ok(None);
+            }
+            if r.status != StatusCode::OK {
+                return Err(self.unexpected(&Method::GET, &what, &r));
+            }
+            let page = serde_json::from_slice::<ImageIndex>(&r.body).map_err(|e| {
                 Error::msg(format!(
                     "{what}: the registry sent an index that does not parse: {e}"
                 ))
-            })
+            })?;
+            match &mut all {
+                None => all = Some(page),
+                Some(a) => a.manifests.extend(page.manifests),
+            }
+            match next_link(&r.headers) {
+                None => return Ok(all),
+                Some(next) => url = self.same_registry(&next, &what)?,
+            }
+        }
+        Err(Error::msg(format!(
+            "{what}: the registry sent more than {} pages of referrers: refused",
+            limits::REFERRERS_PAGES_MAX
+        )))
     }
+
+    /// `next` (absolute or relative) resolved against the registry, refused when it leaves it.
+    fn same_registry(&self, next: &str, what: &str) -> Result<String> {
+        let base = Url::parse(&self.base)
+            .map_err(|_| Error::msg(format!("{what}: unusable registry address")))?;
+        let url = base
+            .join(next)
+            .map_err(|_| Error::msg(format!("{what}: the registry sent an unusable next page")))?;
+        if url.origin() != base.origin() {
+            return Err(Error::msg(format!(
+                "{what}: the registry's next page is on another host ({}): refused",
+                url.host_str().unwrap_or("?")
+            )));
+        }
+        Ok(url.to_string())
+    }
+}
+
+/// Answers that mean "no referrers API" (see [`RegistryClient::referrers_api`]).
+const NO_REFERRERS_API: [StatusCode; 5] = [
+    StatusCode::NOT_FOUND,
+    StatusCode::BAD_REQUEST,
+    StatusCode::METHOD_NOT_ALLOWED,
+    StatusCode::NOT_ACCEPTABLE,
+    StatusCode::NOT_IMPLEMENTED,
+];
+
+/// The target of a `Link: <URL>; rel="next"` header.
+fn next_link(h: &HeaderMap) -> Option<String> {
+    h.get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|link| {
+            let (target, params) = link.split_once(';')?;
+            let next = params
+                .split(';')
+                .any(|p| p.trim().trim_start_matches("rel=").trim_matches('"') == "next");
+            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+            next.then(|| target.to_owned())
+        })
 }
 
 fn is_manifest_type(s: &str) -> bool {

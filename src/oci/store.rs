@@ -56,7 +56,7 @@ impl Store {
             Store::Layout(layout) => {
                 if let Some(d) = reference.digest() {
                     let bytes = layout
-                        .get_blob(&d)
+                        .get_manifest_blob(&d)
                         .map_err(|e| e.context(format!("{reference}: digest not in the layout")))?;
                     return Ok(Descriptor::of(&media_type_of(&bytes), &bytes));
                 }
@@ -109,7 +109,7 @@ impl Store {
     pub fn get_manifest(&self, digest: &Digest) -> Result<(Vec<u8>, String)> {
         match self {
             Store::Layout(l) => {
-                let b = l.get_blob(digest)?;
+                let b = l.get_manifest_blob(digest)?;
                 let mt = media_type_of(&b);
                 Ok((b, mt))
             }
@@ -174,11 +174,11 @@ impl Store {
         }
     }
 
-    /// Reads a blob (digest checked).
-    pub fn get_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
+    /// Reads a blob of `size` bytes (its descriptor's), digest checked; never past `size`.
+    pub fn get_blob(&self, digest: &Digest, size: u64) -> Result<Vec<u8>> {
         match self {
-            Store::Layout(l) => l.get_blob(digest),
-            Store::Registry(c) => c.get_blob(digest),
+            Store::Layout(l) => l.get_blob_sized(digest, size),
+            Store::Registry(c) => c.get_blob(digest, size),
         }
     }
 

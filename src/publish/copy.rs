@@ -31,10 +31,15 @@ pub struct CopyReport {
     pub dangling: usize,
 }
 
+/// How deep a copy follows indexes in indexes and referrers of referrers.
+const MAX_DEPTH: usize = 16;
+
 struct Copier<'a> {
     src: &'a Store,
     dst: &'a Store,
     done: BTreeSet<Digest>,
+    /// How deep `node` is: indexes in indexes, referrers of referrers.
+    depth: usize,
     report: CopyReport,
     progress: &'a dyn Fn(&str),
 }
@@ -104,6 +109,7 @@ pub fn copy_image(
         src,
         dst,
         done: BTreeSet::new(),
+        depth: 0,
         report: CopyReport::default(),
         progress,
     };
@@ -124,6 +130,24 @@ impl Copier<'_> {
         if !self.done.insert(*digest) {
             return Ok(());
         }
+        if self.depth >= MAX_DEPTH {
+            return Err(Error::msg(format!(
+                "{digest} is more than {MAX_DEPTH} levels deep (indexes in indexes, referrers \
+                 of referrers): refused"
+            )));
+        }
+        self.depth += 1;
+        let done = self.node_at_depth(digest, referrer_of, tag);
+        self.depth -= 1;
+        done
+    }
+
+    fn node_at_depth(
+        &mut self,
+        digest: &Digest,
+        referrer_of: Option<&Digest>,
+        tag: Option<&str>,
+    ) -> Result<()> {
         let (bytes, reported_type) = match referrer_of {
             // A referrer listed for a subject but gone from the source (deleted, or a stale
             // fallback index written by another tool): nothing to copy.
@@ -150,7 +174,7 @@ impl Copier<'_> {
             let m: ImageManifest = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::msg(format!("manifest {digest} is not valid: {e}")))?;
             for blob in std::iter::once(&m.config).chain(m.layers.iter()) {
-                self.blob(&blob.digest)?;
+                self.blob(blob)?;
             }
         }
         match referrer_of {
@@ -170,12 +194,12 @@ impl Copier<'_> {
         Ok(())
     }
 
-    fn blob(&mut self, digest: &Digest) -> Result<()> {
-        if self.dst.has_blob(digest)? {
+    fn blob(&mut self, blob: &Descriptor) -> Result<()> {
+        if self.dst.has_blob(&blob.digest)? {
             self.report.blobs_skipped += 1;
             return Ok(());
         }
-        let bytes = self.src.get_blob(digest)?;
+        let bytes = self.src.get_blob(&blob.digest, blob.size)?;
         self.dst.put_blob(&bytes)?;
         self.report.blobs_copied += 1;
         Ok(())

@@ -11,7 +11,7 @@ use super::checks::{self, CYCLONEDX_BOM, SLSA_PROVENANCE_V1};
 use super::document::{self, Child, Document, Kind, Part, Target};
 use super::policy::Expectations;
 use super::report::{AttestationOutcome, Report, short};
-use super::source::{Fetched, Source};
+use super::source::Source;
 use super::tlog::{self, TrustedRoot};
 use crate::error::{Error, Result};
 use crate::formats::bundle::MEDIA_TYPES_READ;
@@ -36,16 +36,6 @@ pub struct Trust {
     pub expectations: Expectations,
     /// Transparency-log keys (`--trusted-root`), for bundles that carry log entries.
     pub trusted_root: Option<TrustedRoot>,
-}
-
-/// Fetches a manifest or blob, digest checked. Outer error: it could not be fetched (exit
-/// 2); inner error: the bytes do not match the digest (a failed check).
-fn fetch(src: &Source, digest: &Digest, manifest: bool) -> Result<Fetched> {
-    if manifest {
-        src.manifest(digest)
-    } else {
-        src.blob(digest)
-    }
 }
 
 /// One attestation found, before verification.
@@ -301,7 +291,7 @@ fn collect_buildkit(
     report: &mut Report,
 ) -> Result<()> {
     let id = format!("{}", m.digest);
-    let manifest = match fetch(src, &m.digest, true)? {
+    let manifest = match src.manifest(&m.digest)? {
         Ok(b) => b,
         Err(why) => {
             report.fail(
@@ -316,7 +306,7 @@ fn collect_buildkit(
         return Ok(());
     };
     for (i, layer) in manifest.layers.iter().enumerate() {
-        let bytes = fetch(src, &layer.digest, false)?.unwrap_or_default();
+        let bytes = src.blob(&layer.digest, layer.size)?.unwrap_or_default();
         let announced = layer
             .annotations
             .get("in-toto.io/predicate-type")
@@ -352,7 +342,7 @@ fn collect_referrers(
             let id = r.digest.to_string();
             // The manifest, not the listing, is authoritative: fallback indexes written by
             // other tools lose artifactType and annotations (cosign writes the config's).
-            let manifest = match fetch(src, &r.digest, true)? {
+            let manifest = match src.manifest(&r.digest)? {
                 Ok(b) => b,
                 Err(why) => {
                     report.ignore(
@@ -390,7 +380,7 @@ fn collect_referrers(
             if !seen_layers.insert(layer.digest) {
                 continue; // the same bundle attached to the index and a platform manifest
             }
-            let bytes = match fetch(src, &layer.digest, false)? {
+            let bytes = match src.blob(&layer.digest, layer.size)? {
                 Ok(b) => b,
                 Err(why) => {
                     report.ignore("blob-digest", Some(&id), format!("bundle layer: {why}"));
@@ -420,7 +410,7 @@ fn collect_cosign_tags(
         for suffix in ["att", "sig"] {
             let tag = format!("sha256-{}.{suffix}", subject.hex());
             let Some(d) = src.tag(&tag)? else { continue };
-            let bytes = match fetch(src, &d, true)? {
+            let bytes = match src.manifest(&d)? {
                 Ok(b) => b,
                 Err(why) => {
                     report.ignore("blob-digest", Some(&tag), why);
@@ -433,7 +423,7 @@ fn collect_cosign_tags(
             };
             for (i, layer) in m.layers.iter().enumerate() {
                 let id = format!("{tag}#{i}");
-                let bytes = match fetch(src, &layer.digest, false)? {
+                let bytes = match src.blob(&layer.digest, layer.size)? {
                     Ok(b) => b,
                     Err(why) => {
                         report.ignore("blob-digest", Some(&id), why);

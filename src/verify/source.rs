@@ -7,6 +7,7 @@
 
 use crate::error::Result;
 use crate::formats::oci::{ANNOTATION_REF_NAME, Descriptor};
+use crate::oci::limits::{MANIFEST_MAX, read_file_at_most};
 use crate::oci::reference::Reference;
 use crate::oci::registry::Options;
 use crate::oci::store::Store;
@@ -96,7 +97,10 @@ impl Source {
                 if !l.has_blob(digest) {
                     return Ok(None);
                 }
-                let bytes = checked(digest, crate::util::fs::read(&l.blob_path(digest))?);
+                let bytes = checked(
+                    digest,
+                    read_file_at_most(&l.blob_path(digest), MANIFEST_MAX)?,
+                );
                 Ok(Some(bytes.map(|bytes| Doc {
                     bytes,
                     media_type: None,
@@ -118,12 +122,12 @@ impl Source {
         }
     }
 
-    /// A manifest or index, digest checked.
+    /// A manifest or index, digest checked, at most [`MANIFEST_MAX`] bytes.
     pub fn manifest(&self, digest: &Digest) -> Result<Fetched> {
         match &self.store {
             Store::Layout(l) => Ok(checked(
                 digest,
-                crate::util::fs::read(&l.blob_path(digest))?,
+                read_file_at_most(&l.blob_path(digest), MANIFEST_MAX)?,
             )),
             Store::Registry(_) => {
                 mismatch_as_check(self.store.get_manifest(digest).map(|(b, _)| b), digest)
@@ -131,14 +135,23 @@ impl Source {
         }
     }
 
-    /// A blob, digest checked.
-    pub fn blob(&self, digest: &Digest) -> Result<Fetched> {
+    /// A blob of `size` bytes (its descriptor's), digest checked; never read past `size`.
+    pub fn blob(&self, digest: &Digest, size: u64) -> Result<Fetched> {
         match &self.store {
-            Store::Layout(l) => Ok(checked(
-                digest,
-                crate::util::fs::read(&l.blob_path(digest))?,
-            )),
-            Store::Registry(_) => mismatch_as_check(self.store.get_blob(digest), digest),
+            Store::Layout(l) => {
+                let path = l.blob_path(digest);
+                let len = std::fs::metadata(&path)
+                    .map_err(|e| crate::error::Error::io("reading blob", &path, e))?
+                    .len();
+                if len != size {
+                    return Ok(Err(format!(
+                        "the bytes stored for {digest} are {len} bytes, its descriptor says \
+                         {size}: truncated or swapped"
+                    )));
+                }
+                Ok(checked(digest, read_file_at_most(&path, size)?))
+            }
+            Store::Registry(_) => mismatch_as_check(self.store.get_blob(digest, size), digest),
         }
     }
 

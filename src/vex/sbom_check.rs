@@ -41,7 +41,7 @@ pub fn signed_sbom_purls(
         let Some(layer) = manifest.layers.first() else {
             continue;
         };
-        let blob = store.get_blob(&layer.digest)?;
+        let blob = store.get_blob(&layer.digest, layer.size)?;
         let origin = format!("SBOM referrer {}", r.digest);
         let Ok((_, statement)) = verify_statement_bundle(&blob, &origin, key) else {
             continue;

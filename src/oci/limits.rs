@@ -1,0 +1,136 @@
+//! Bounds on what we read from a registry or a layout: a hostile registry decides what it
+//! sends, so nothing is read past the size we expect, and the digest of a blob is computed
+//! while it streams in.
+//!
+//! | what | bound |
+//! |---|---|
+//! | a manifest or index (registry or layout) | [`MANIFEST_MAX`], 4 MiB, as the distribution registry caps it |
+//! | a blob | its descriptor's `size`, exactly |
+//! | any other answer (errors, tokens, upload answers) | [`SMALL_BODY_MAX`] |
+//! | referrers API pages | [`REFERRERS_PAGES_MAX`] |
+//! | redirects | [`REDIRECTS_MAX`] per request; `Authorization` is never sent to another host |
+//! | token round trips | one per request (a second 401 is an error) |
+//! | JSON nesting | serde_json's recursion limit (128) |
+//!
+//! Gzip layers are never inflated by us (layers are copied and hashed as stored; diff ids
+//! come from image configs), so there is no decompression ratio to bound.
+
+use sha2::{Digest as _, Sha256};
+
+use crate::util::digest::Digest;
+
+/// The largest manifest or index we read: 4 MiB, the distribution registry's own cap.
+pub const MANIFEST_MAX: u64 = 4 << 20;
+/// The largest answer we read that is neither a manifest nor a blob.
+pub const SMALL_BODY_MAX: u64 = 1 << 20;
+/// The most pages of one referrers listing we follow (`Link: <...>; rel="next"`).
+pub const REFERRERS_PAGES_MAX: usize = 32;
+/// The most redirects one request follows.
+pub const REDIRECTS_MAX: usize = 5;
+
+/// Why a body was not read whole.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The connection failed while reading.
+    Transport(reqwest::Error),
+    /// The registry announced or sent more than allowed.
+    TooLarge {
+        /// The bound.
+        max: u64,
+        /// What it announced (`Content-Length`) or had sent when we stopped.
+        got: u64,
+    },
+}
+
+/// A body read within its bound, and the sha256 of its bytes, computed as they arrived.
+#[derive(Debug)]
+pub struct Body {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Their digest.
+    pub digest: Digest,
+}
+
+/// Reads a response body of at most `max` bytes, refusing as soon as `Content-Length` or
+/// the bytes received pass it.
+pub async fn read(mut resp: reqwest::Response, max: u64) -> Result<Body, BodyError> {
+    if let Some(len) = resp.content_length().filter(|l| *l > max) {
+        return Err(BodyError::TooLarge { max, got: len });
+    }
+    let capacity = resp.content_length().unwrap_or(0).min(max);
+    let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        let got = bytes.len() as u64 + chunk.len() as u64;
+        if got > max {
+            return Err(BodyError::TooLarge { max, got });
+        }
+        hasher.update(&chunk);
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Body {
+        bytes,
+        digest: Digest::from_bytes(hasher.finalize().into()),
+    })
+}
+
+/// `N MiB` or `N bytes`, for messages about bounds.
+pub fn size_words(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Reads a file of a layout that must hold at most `max` bytes, checking its length before
+/// reading it.
+pub fn read_file_at_most(path: &std::path::Path, max: u64) -> crate::error::Result<Vec<u8>> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| crate::error::Error::io("reading", path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| crate::error::Error::io("reading", path, e))?
+        .len();
+    if len > max {
+        return Err(crate::error::Error::msg(format!(
+            "{} has {len} bytes, more than the {} allowed here: refused",
+            path.display(),
+            size_words(max)
+        )));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| crate::error::Error::io("reading", path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(crate::error::Error::msg(format!(
+            "{} grew past {} while being read: refused",
+            path.display(),
+            size_words(max)
+        )));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_words() {
+        assert_eq!(size_words(MANIFEST_MAX), "4 MiB");
+        assert_eq!(size_words(11), "11 bytes");
+    }
+
+    #[test]
+    fn a_file_past_its_bound_is_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        std::fs::write(&p, vec![b'x'; 100]).unwrap();
+        assert_eq!(read_file_at_most(&p, 100).unwrap().len(), 100);
+        let err = read_file_at_most(&p, 99).unwrap_err().to_string();
+        assert!(err.contains("more than the 99 bytes allowed"), "{err}");
+    }
+}
