@@ -585,3 +585,114 @@ fn index_smuggling_from_the_registry_fails_here_and_in_cosign() {
         }
     }
 }
+
+// Found by the red-team pass over the rule (each was a hang, a confusing result or a way to
+// make two tools disagree; none verified an attacker's image).
+
+/// Two `index.json` entries carry the same tag, the attacker's after the genuine one
+/// (containerd's import takes the last): the tag is ambiguous and refused, by either
+/// annotation.
+#[test]
+fn a_tag_on_two_images_in_a_layout_is_refused() {
+    for annotation in [
+        "org.opencontainers.image.ref.name",
+        "io.containerd.image.name",
+    ] {
+        let (_tmp, layout) = attacked_layout();
+        let m = attacker_manifest(&layout);
+        let mut index = layout.index().unwrap();
+        let mut entry = m.clone();
+        entry.platform = None;
+        let value = if annotation.starts_with("io.") {
+            "docker.io/library/hello:attack"
+        } else {
+            "attack"
+        };
+        entry.annotations.insert(annotation.into(), value.into());
+        index.manifests.push(entry);
+        layout.write_index(&index).unwrap();
+        let key = built().key.pub_path.display().to_string();
+        let o = run_verify(&[&layout_ref(&layout, ":attack"), "--key", &key]);
+        assert_eq!(o.code, 2, "{}", o.stderr);
+        assert!(o.stderr.contains("ambiguous"), "{}", o.stderr);
+        assert!(o.stderr.contains(&m.digest.to_string()), "{}", o.stderr);
+    }
+}
+
+/// A referrer whose bundle layer is a FIFO (reading it would block forever) or a link to a
+/// file of this machine (reading it would print its hash): neither is opened.
+#[test]
+fn blobs_that_are_not_regular_files_are_not_opened() {
+    let b = built();
+    for kind in ["fifo", "link"] {
+        let (_tmp, layout) = attacked_layout();
+        let fake = b"x".repeat(40);
+        let (_, layer) = verify_fixture::attach_raw(&layout, &b.index, &fake, SLSA);
+        let path = layout.blob_path(&layer);
+        std::fs::remove_file(&path).unwrap();
+        if kind == "fifo" {
+            let ok = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        } else {
+            std::os::unix::fs::symlink("/etc/hostname", &path).unwrap();
+        }
+        let (code, report, stderr) = verify(&layout_ref(&layout, ":attack"), &[]);
+        assert_eq!(code, 0, "{kind}: {report:#}\n{stderr}");
+        let text = report.to_string();
+        assert!(text.contains("not a regular file"), "{kind}: {report:#}");
+    }
+}
+
+/// A referrer whose bundle layer is missing is set aside (`ignored`), not an input error: the
+/// genuine evidence still verifies.
+#[test]
+fn a_dangling_referrer_is_set_aside() {
+    let b = built();
+    let (_tmp, layout) = attacked_layout();
+    let (_, layer) = verify_fixture::attach_raw(&layout, &b.index, b"dangling", SLSA);
+    std::fs::remove_file(layout.blob_path(&layer)).unwrap();
+    let (code, report, stderr) = verify(&layout_ref(&layout, ":attack"), &[]);
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert!(
+        report.to_string().contains("is not in the store"),
+        "{report:#}"
+    );
+}
+
+/// A copy of the genuine provenance referrer announcing another predicate type (a decoy
+/// meant to be read first) does not hide the genuine one: the decoy fails
+/// `predicate-type`, and the genuine provenance still counts.
+#[test]
+fn a_decoy_referrer_does_not_hide_the_genuine_one() {
+    let b = built();
+    let (_tmp, layout) = attacked_layout();
+    let bundle = std::fs::read(b.dir.join("out/provenance.sigstore.json")).unwrap();
+    verify_fixture::attach_raw(&layout, &b.index, &bundle, CDX);
+    let outcome = verify(&layout_ref(&layout, ":attack"), &[]);
+    assert_fails(&outcome, "predicate-type", &["announces"]);
+    let failed_require = outcome.1["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["check"] == "require" && c["status"] == "fail");
+    assert!(!failed_require, "{:#}", outcome.1);
+}
+
+/// The layout's `index.json` entry for the tag says another size than the index has.
+#[test]
+fn a_tag_entry_with_the_wrong_size_is_refused() {
+    let b = built();
+    let (_tmp, layout) = attacked_layout();
+    let mut index = layout.index().unwrap();
+    for d in &mut index.manifests {
+        if d.digest == b.index {
+            d.size += 1;
+        }
+    }
+    layout.write_index(&index).unwrap();
+    let outcome = verify(&layout_ref(&layout, ":attack"), &[]);
+    assert_fails(&outcome, "image", &["the layout lists it with"]);
+}

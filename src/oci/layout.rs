@@ -195,19 +195,43 @@ impl Layout {
     }
 
     /// Finds the `index.json` entry for a tag.
+    ///
+    /// A tag that names more than one image is refused: tools disagree on which entry wins
+    /// (skopeo and we would take the first, containerd's import the last, and it also reads
+    /// `io.containerd.image.name`), so verifying one and running another must not be possible.
     pub fn resolve_tag(&self, name: &str) -> Result<Descriptor> {
-        self.index()?
-            .manifests
-            .into_iter()
-            .find(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(name))
-            .ok_or_else(|| {
-                Error::msg(format!(
-                    "tag `{name}` not found in OCI layout {}",
-                    self.root.display()
-                ))
-            })
+        let entries = self.index()?.manifests;
+        let named = |d: &Descriptor| {
+            d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(name)
+                || d.annotations
+                    .get(ANNOTATION_CONTAINERD_NAME)
+                    .is_some_and(|n| n.rsplit_once(':').is_some_and(|(_, t)| t == name))
+        };
+        let mut found: Vec<&Descriptor> = entries.iter().filter(|d| named(d)).collect();
+        found.sort_by_key(|d| d.digest);
+        found.dedup_by_key(|d| d.digest);
+        match found.as_slice() {
+            [] => Err(Error::msg(format!(
+                "tag `{name}` not found in OCI layout {}",
+                self.root.display()
+            ))),
+            [one] => Ok((*one).clone()),
+            many => Err(Error::msg(format!(
+                "tag `{name}` names {} different images in OCI layout {} ({}): ambiguous, \
+                 refused; name the image by digest (oci:PATH@sha256:HEX)",
+                many.len(),
+                self.root.display(),
+                many.iter()
+                    .map(|d| d.digest.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 }
+
+/// containerd's image-name annotation in an OCI layout's `index.json` (read by its import).
+const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
 
 /// Tagged entries first (in their order), then untagged ones sorted by digest.
 fn canonical_order(entries: &mut [Descriptor]) {

@@ -9,6 +9,7 @@
 //! | any other answer (errors, tokens, upload answers) | [`SMALL_BODY_MAX`] |
 //! | referrers API pages | [`REFERRERS_PAGES_MAX`] |
 //! | redirects | [`REDIRECTS_MAX`] per request; `Authorization` is never sent to another host |
+//! | time | [`deadline`] per request (30 s plus a second per MiB), one retry after a time-out |
 //! | token round trips | one per request (a second 401 is an error) |
 //! | JSON nesting | serde_json's recursion limit (128) |
 //!
@@ -27,6 +28,12 @@ pub const SMALL_BODY_MAX: u64 = 1 << 20;
 pub const REFERRERS_PAGES_MAX: usize = 32;
 /// The most redirects one request follows.
 pub const REDIRECTS_MAX: usize = 5;
+
+/// The time one request may take: 30 s, plus a second per MiB it may send or receive (a
+/// registry that drips its answer a byte at a time cannot hold us for longer).
+pub fn deadline(max_answer: u64, sent: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(30 + max_answer.saturating_add(sent) / (1 << 20))
+}
 
 /// Why a body was not read whole.
 #[derive(Debug)]
@@ -83,16 +90,38 @@ pub fn size_words(n: u64) -> String {
     }
 }
 
-/// Reads a file of a layout that must hold at most `max` bytes, checking its length before
-/// reading it.
+/// The length of a layout file that must be a regular file: a FIFO (which would block), a
+/// device or a symbolic link (which could point at any file of this machine) is refused
+/// before anything is opened. `Ok(None)` when there is no such file.
+pub fn regular_file_len(path: &std::path::Path) -> crate::error::Result<Option<u64>> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(crate::error::Error::io("reading", path, e)),
+    };
+    if !meta.file_type().is_file() {
+        return Err(crate::error::Error::msg(format!(
+            "{} is not a regular file (a link, FIFO or device): refused; a layout's blobs \
+             are plain files",
+            path.display()
+        )));
+    }
+    Ok(Some(meta.len()))
+}
+
+/// Reads a file of a layout that must hold at most `max` bytes, checking that it is a
+/// regular file ([`regular_file_len`]) and its length before reading it.
 pub fn read_file_at_most(path: &std::path::Path, max: u64) -> crate::error::Result<Vec<u8>> {
     use std::io::Read;
+    let len = regular_file_len(path)?.ok_or_else(|| {
+        crate::error::Error::io(
+            "reading",
+            path,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        )
+    })?;
     let file =
         std::fs::File::open(path).map_err(|e| crate::error::Error::io("reading", path, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| crate::error::Error::io("reading", path, e))?
-        .len();
     if len > max {
         return Err(crate::error::Error::msg(format!(
             "{} has {len} bytes, more than the {} allowed here: refused",
@@ -132,5 +161,23 @@ mod tests {
         assert_eq!(read_file_at_most(&p, 100).unwrap().len(), 100);
         let err = read_file_at_most(&p, 99).unwrap_err().to_string();
         assert!(err.contains("more than the 99 bytes allowed"), "{err}");
+    }
+
+    #[test]
+    fn links_and_fifos_are_refused_before_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+        let err = read_file_at_most(&link, 100).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = read_file_at_most(&fifo, 100).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        assert_eq!(regular_file_len(&dir.path().join("absent")).unwrap(), None);
     }
 }

@@ -59,15 +59,17 @@ pub fn subject_of(manifest_bytes: &[u8]) -> Option<Digest> {
 /// that subject), sorted by digest.
 pub fn layout_referrers(layout: &Layout, subject: &Digest) -> Result<Vec<Descriptor>> {
     let mut out: Vec<Descriptor> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for entry in layout.index()?.manifests {
         if entry.media_type != MEDIA_TYPE_MANIFEST && entry.media_type != MEDIA_TYPE_INDEX {
             continue;
         }
-        if !layout.has_blob(&entry.digest) {
+        // Each manifest is read once, however often index.json lists it.
+        if !seen.insert(entry.digest) || !layout.has_blob(&entry.digest) {
             continue;
         }
-        let bytes = layout.get_blob(&entry.digest)?;
-        if subject_of(&bytes) == Some(*subject) && !out.iter().any(|d| d.digest == entry.digest) {
+        let bytes = layout.get_manifest_blob(&entry.digest)?;
+        if subject_of(&bytes) == Some(*subject) {
             out.push(referrer_descriptor(&bytes, &entry.media_type)?);
         }
     }

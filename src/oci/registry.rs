@@ -124,7 +124,6 @@ impl RegistryClient {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(Duration::from_secs(60))
-            .timeout(Duration::from_secs(300))
             // reqwest drops `Authorization` when a redirect leaves the host (tested in
             // tests/hostile_registry.rs); the number of hops is bounded here.
             .redirect(reqwest::redirect::Policy::limited(limits::REDIRECTS_MAX))
@@ -194,8 +193,10 @@ impl RegistryClient {
         self.rt.block_on(async {
             let mut attempt = 0u32;
             let mut authed = false;
+            let mut timed_out = false;
+            let deadline = limits::deadline(max, body.map_or(0, |b| b.len() as u64));
             loop {
-                let mut req = self.http.request(method.clone(), url);
+                let mut req = self.http.request(method.clone(), url).timeout(deadline);
                 for (k, v) in headers {
                     req = req.header(*k, v);
                 }
@@ -235,7 +236,9 @@ impl RegistryClient {
                         )));
                     }
                     Err(BodyError::Transport(e)) => {
-                        if transient_left {
+                        // A registry that drips its answer is given one more chance, not six.
+                        let again = !(e.is_timeout() && std::mem::replace(&mut timed_out, true));
+                        if transient_left && again {
                             tokio::time::sleep(self.retry.delay(attempt)).await;
                             attempt += 1;
                             continue;
@@ -468,8 +471,21 @@ impl RegistryClient {
     /// Fetches a blob of `size` bytes (its descriptor's): never reads past `size`, and checks
     /// the digest computed while the bytes streamed in.
     pub fn get_blob(&self, digest: &Digest, size: u64) -> Result<Vec<u8>> {
+        self.find_blob(digest, size)?.ok_or_else(|| {
+            Error::msg(format!(
+                "{}: the registry does not have it",
+                self.what(&Method::GET, &format!("blob {digest}"))
+            ))
+        })
+    }
+
+    /// Like [`RegistryClient::get_blob`], but `None` when the registry answers 404.
+    pub fn find_blob(&self, digest: &Digest, size: u64) -> Result<Option<Vec<u8>>> {
         let what = format!("blob {digest}");
         let r = self.get(&format!("blobs/{digest}"), None, &what, size)?;
+        if r.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !r.status.is_success() {
             return Err(self.unexpected(&Method::GET, &what, &r));
         }
@@ -482,7 +498,7 @@ impl RegistryClient {
                 r.body.len()
             )));
         }
-        Ok(r.body)
+        Ok(Some(r.body))
     }
 
     /// Uploads a blob unless the repository has it already (HEAD), as POST then PUT. The

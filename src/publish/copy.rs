@@ -113,22 +113,22 @@ pub fn copy_image(
         report: CopyReport::default(),
         progress,
     };
-    c.node(&image.digest, None, tag)?;
+    let (bytes, media_type) = c.node(&image.digest, None)?;
+    // The tag last, after every child, blob and referrer: an interrupted copy never leaves
+    // the tag on an incomplete image, and a rerun completes it.
+    if let Some(t) = tag {
+        dst.put_manifest(&bytes, &media_type, Some(t))?;
+    }
     c.report.image = Some(image.bare());
     Ok(c.report)
 }
 
 impl Copier<'_> {
-    /// Copies one manifest (children first), then its referrers. `referrer_of` is set when
-    /// this manifest is itself a referrer.
-    fn node(
-        &mut self,
-        digest: &Digest,
-        referrer_of: Option<&Digest>,
-        tag: Option<&str>,
-    ) -> Result<()> {
+    /// Copies one manifest (children first), then its referrers; returns its bytes and media
+    /// type. `referrer_of` is set when this manifest is itself a referrer.
+    fn node(&mut self, digest: &Digest, referrer_of: Option<&Digest>) -> Result<(Vec<u8>, String)> {
         if !self.done.insert(*digest) {
-            return Ok(());
+            return Ok((Vec::new(), String::new()));
         }
         if self.depth >= MAX_DEPTH {
             return Err(Error::msg(format!(
@@ -137,7 +137,7 @@ impl Copier<'_> {
             )));
         }
         self.depth += 1;
-        let done = self.node_at_depth(digest, referrer_of, tag);
+        let done = self.node_at_depth(digest, referrer_of);
         self.depth -= 1;
         done
     }
@@ -146,8 +146,7 @@ impl Copier<'_> {
         &mut self,
         digest: &Digest,
         referrer_of: Option<&Digest>,
-        tag: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<(Vec<u8>, String)> {
         let (bytes, reported_type) = match referrer_of {
             // A referrer listed for a subject but gone from the source (deleted, or a stale
             // fallback index written by another tool): nothing to copy.
@@ -158,7 +157,7 @@ impl Copier<'_> {
                     (self.progress)(&format!(
                         "skipped referrer {digest} of {subject}: listed but not in the source"
                     ));
-                    return Ok(());
+                    return Ok((Vec::new(), String::new()));
                 }
             },
             None => self.src.get_manifest(digest)?,
@@ -168,7 +167,7 @@ impl Copier<'_> {
             let index: ImageIndex = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::msg(format!("index {digest} is not valid: {e}")))?;
             for child in &index.manifests {
-                self.node(&child.digest, None, None)?;
+                self.node(&child.digest, None)?;
             }
         } else {
             let m: ImageManifest = serde_json::from_slice(&bytes)
@@ -184,14 +183,14 @@ impl Copier<'_> {
                 (self.progress)(&format!("referrer {digest} of {subject}"));
             }
             None => {
-                self.dst.put_manifest(&bytes, &media_type, tag)?;
+                self.dst.put_manifest(&bytes, &media_type, None)?;
             }
         }
         self.report.manifests += 1;
         for r in self.src.referrers(digest)? {
-            self.node(&r.digest, Some(digest), None)?;
+            self.node(&r.digest, Some(digest))?;
         }
-        Ok(())
+        Ok((bytes, media_type))
     }
 
     fn blob(&mut self, blob: &Descriptor) -> Result<()> {

@@ -65,6 +65,10 @@ pub enum Document {
 /// no image document; a manifest with a `manifests` field; an index with `config` or
 /// `layers`; a document that does not parse as its kind.
 pub fn classify(bytes: &[u8], fetched_as: Option<&str>) -> Result<Document, String> {
+    // Parsers disagree on a repeated key (we and Go take the last, others the first): a
+    // document that reads two ways is refused.
+    serde_json::from_slice::<unique::Unique>(bytes)
+        .map_err(|e| format!("it is not valid JSON: {e}"))?;
     let v: Value =
         serde_json::from_slice(bytes).map_err(|e| format!("it is not valid JSON: {e}"))?;
     let obj = v.as_object().ok_or("it is not a JSON object")?;
@@ -103,6 +107,73 @@ pub fn classify(bytes: &[u8], fetched_as: Option<&str>) -> Result<Document, Stri
         Kind::Index => serde_json::from_value(v)
             .map(|i| Document::Index(Box::new(i)))
             .map_err(|e| format!("it is not a valid image index: {e}")),
+    }
+}
+
+/// A JSON reader that only checks that no object repeats a key, at any depth.
+mod unique {
+    use std::collections::BTreeSet;
+    use std::fmt;
+
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    /// Any JSON value whose objects have unique keys.
+    pub struct Unique;
+
+    impl<'de> Deserialize<'de> for Unique {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(UniqueVisitor)
+        }
+    }
+
+    struct UniqueVisitor;
+
+    impl<'de> Visitor<'de> for UniqueVisitor {
+        type Value = Unique;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+
+        fn visit_unit<E>(self) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Unique, A::Error> {
+            while a.next_element::<Unique>()?.is_some() {}
+            Ok(Unique)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Unique, A::Error> {
+            let mut keys = BTreeSet::new();
+            while let Some(k) = a.next_key::<String>()? {
+                if !keys.insert(k.clone()) {
+                    return Err(de::Error::custom(format!("the key `{k}` appears twice")));
+                }
+                a.next_value::<Unique>()?;
+            }
+            Ok(Unique)
+        }
     }
 }
 
@@ -206,6 +277,21 @@ pub fn child(d: &Descriptor) -> Result<Child, String> {
     }))
 }
 
+/// The part an index entry refused by [`child`] still is: it is listed, so a runtime may
+/// pick it, and the report names it among the parts without evidence.
+pub fn refused(d: &Descriptor) -> Part {
+    let platform = d
+        .platform
+        .as_ref()
+        .map(|p| format!(" {p}"))
+        .unwrap_or_default();
+    Part {
+        digest: d.digest,
+        kind: Kind::Manifest,
+        label: format!("refused index entry{platform}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +341,14 @@ mod tests {
         assert!(err.contains("fetched as"), "{err}");
         let err = classify(b"\x7fELF", Some(MEDIA_TYPE_MANIFEST)).unwrap_err();
         assert!(err.contains("not valid JSON"), "{err}");
+        let twice = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{MEDIA_TYPE_INDEX}","manifests":[],"manifests":[]}}"#
+        );
+        let err = classify(twice.as_bytes(), None).unwrap_err();
+        assert!(err.contains("`manifests` appears twice"), "{err}");
+        let nested = manifest(r#","annotations":{"a":"1","a":"2"}"#);
+        let err = classify(nested.as_bytes(), None).unwrap_err();
+        assert!(err.contains("`a` appears twice"), "{err}");
         let other = r#"{"mediaType":"application/vnd.example+json"}"#;
         let err = classify(other.as_bytes(), None).unwrap_err();
         assert!(err.contains("not an image index or manifest"), "{err}");

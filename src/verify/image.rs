@@ -173,7 +173,7 @@ fn check_required(
 fn read_target(
     src: &Source,
     top: Digest,
-    listed: Option<String>,
+    listed: Option<Descriptor>,
     candidates: &mut Vec<Candidate>,
     report: &mut Report,
 ) -> Result<Option<Target>> {
@@ -190,7 +190,19 @@ fn read_target(
         }
         Some(Ok(doc)) => doc,
     };
-    let fetched_as = doc.media_type.or(listed);
+    if let Some(entry) = listed.as_ref().filter(|e| e.size != doc.bytes.len() as u64) {
+        report.fail(
+            "image",
+            None,
+            format!(
+                "{top} is refused: the layout lists it with {} bytes, it has {}",
+                entry.size,
+                doc.bytes.len()
+            ),
+        );
+        return Ok(None);
+    }
+    let fetched_as = doc.media_type.or(listed.map(|e| e.media_type));
     let index = match document::classify(&doc.bytes, fetched_as.as_deref()) {
         Err(why) => {
             report.fail("image", None, format!("{top} is refused: {why}"));
@@ -215,12 +227,17 @@ fn read_target(
     let mut problems = Vec::new();
     for m in &index.manifests {
         match document::child(m) {
-            Err(why) => problems.push(why),
+            Err(why) => {
+                problems.push(why);
+                parts.push(document::refused(m));
+            }
             Ok(Child::BuildkitAttestation) => collect_buildkit(src, m, candidates, report)?,
-            Ok(Child::Platform(part)) => match read_child(src, m)? {
-                Ok(()) => parts.push(part),
-                Err(why) => problems.push(format!("{part}: {why}")),
-            },
+            Ok(Child::Platform(part)) => {
+                if let Err(why) = read_child(src, m)? {
+                    problems.push(format!("{part}: {why}"));
+                }
+                parts.push(part);
+            }
         }
     }
     if parts.len() == 1 && problems.is_empty() {
@@ -377,8 +394,12 @@ fn collect_referrers(
                 );
                 continue;
             };
-            if !seen_layers.insert(layer.digest) {
-                continue; // the same bundle attached to the index and a platform manifest
+            // The same bundle attached to the index and each platform manifest is verified
+            // once; a copy announced differently (a decoy) is a candidate of its own, so it
+            // cannot hide the genuine one.
+            let announced = m.annotations.get(ANNOTATION_PREDICATE_TYPE).cloned();
+            if !seen_layers.insert((layer.digest, announced.clone())) {
+                continue;
             }
             let bytes = match src.blob(&layer.digest, layer.size)? {
                 Ok(b) => b,
@@ -391,7 +412,7 @@ fn collect_referrers(
                 id,
                 found_as: "referrer",
                 role: m.annotations.get(ANNOTATION_ROLE).cloned(),
-                announced: m.annotations.get(ANNOTATION_PREDICATE_TYPE).cloned(),
+                announced,
                 evidence: Evidence::Bundle(bytes),
             });
         }
@@ -566,8 +587,9 @@ fn check_candidate(
         ),
     );
     outcome.verified = true;
-    if let Some(b) = tlog_bundle.filter(|b| !b.tlog_entries.is_empty()) {
-        // The log entries, checked as in single-bundle mode, about this attestation.
+    if let Some(b) = tlog_bundle {
+        // The log entries, checked as in single-bundle mode, about this attestation; a
+        // bundle without any is said so (a skip), so a stripped entry is visible.
         let before = report.checks.len();
         tlog::check_entries(
             report,

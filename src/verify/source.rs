@@ -7,7 +7,8 @@
 
 use crate::error::Result;
 use crate::formats::oci::{ANNOTATION_REF_NAME, Descriptor};
-use crate::oci::limits::{MANIFEST_MAX, read_file_at_most};
+use crate::oci::layout::Layout;
+use crate::oci::limits::{MANIFEST_MAX, read_file_at_most, regular_file_len, size_words};
 use crate::oci::reference::Reference;
 use crate::oci::registry::Options;
 use crate::oci::store::Store;
@@ -59,6 +60,34 @@ fn mismatch_as_check<T>(r: Result<T>, digest: &Digest) -> Result<std::result::Re
     }
 }
 
+/// Reads a layout blob of at most `max` bytes (exactly `max` when `exact`): `None` when it
+/// is missing, a reason when it is not a regular file, has another size or does not match
+/// its digest. Nothing that is not a regular file is opened.
+fn layout_read(l: &Layout, digest: &Digest, max: u64, exact: bool) -> Result<Option<Fetched>> {
+    let path = l.blob_path(digest);
+    let len = match regular_file_len(&path) {
+        Ok(None) => return Ok(None),
+        Ok(Some(len)) => len,
+        Err(e) => return Ok(Some(Err(e.to_string()))),
+    };
+    if (exact && len != max) || len > max {
+        return Ok(Some(Err(format!(
+            "the bytes stored for {digest} are {len} bytes, {} {}: truncated or swapped",
+            if exact {
+                "its descriptor says"
+            } else {
+                "more than the"
+            },
+            if exact {
+                max.to_string()
+            } else {
+                format!("{} allowed", size_words(max))
+            }
+        ))));
+    }
+    Ok(Some(checked(digest, read_file_at_most(&path, max)?)))
+}
+
 impl Source {
     /// Opens `reference` (`oci:PATH...` or `host/repo...`).
     pub fn open(reference: &str, plain_http: bool) -> Result<Source> {
@@ -77,15 +106,15 @@ impl Source {
     }
 
     /// The digest the reference names (its digest, or what its tag points at), and, from a
-    /// layout's `index.json` entry, the media type it is listed under (a registry's
+    /// layout's `index.json`, the entry it is listed under (media type and size; a registry's
     /// `Content-Type` comes with [`Source::document`]).
-    pub fn resolve(&self) -> Result<(Digest, Option<String>)> {
+    pub fn resolve(&self) -> Result<(Digest, Option<Descriptor>)> {
         if let (Store::Layout(_), Some(d)) = (&self.store, self.reference.digest()) {
             // Resolved without reading the blob: a swapped blob is then a failed check.
             return Ok((d, None));
         }
         let d = self.store.resolve(&self.reference)?;
-        let listed = matches!(self.store, Store::Layout(_)).then_some(d.media_type);
+        let listed = matches!(self.store, Store::Layout(_)).then(|| d.clone());
         Ok((d.digest, listed))
     }
 
@@ -93,19 +122,12 @@ impl Source {
     /// it (an index naming a manifest that is not there is a failed check, not an outage).
     pub fn document(&self, digest: &Digest) -> Result<Option<std::result::Result<Doc, String>>> {
         match &self.store {
-            Store::Layout(l) => {
-                if !l.has_blob(digest) {
-                    return Ok(None);
-                }
-                let bytes = checked(
-                    digest,
-                    read_file_at_most(&l.blob_path(digest), MANIFEST_MAX)?,
-                );
-                Ok(Some(bytes.map(|bytes| Doc {
+            Store::Layout(l) => Ok(layout_read(l, digest, MANIFEST_MAX, false)?.map(|f| {
+                f.map(|bytes| Doc {
                     bytes,
                     media_type: None,
-                })))
-            }
+                })
+            })),
             Store::Registry(c) => {
                 let fetched = mismatch_as_check(c.get_manifest(&digest.to_string()), digest)?;
                 Ok(match fetched {
@@ -122,37 +144,27 @@ impl Source {
         }
     }
 
-    /// A manifest or index, digest checked, at most [`MANIFEST_MAX`] bytes.
+    /// A manifest or index, digest checked, at most [`MANIFEST_MAX`] bytes. One that is
+    /// missing is a reason, like one that does not match: whoever can write a referrer
+    /// listing can name a manifest that is not there.
     pub fn manifest(&self, digest: &Digest) -> Result<Fetched> {
-        match &self.store {
-            Store::Layout(l) => Ok(checked(
-                digest,
-                read_file_at_most(&l.blob_path(digest), MANIFEST_MAX)?,
-            )),
-            Store::Registry(_) => {
-                mismatch_as_check(self.store.get_manifest(digest).map(|(b, _)| b), digest)
-            }
-        }
+        let found = match &self.store {
+            Store::Layout(l) => layout_read(l, digest, MANIFEST_MAX, false)?,
+            Store::Registry(c) => mismatch_as_check(c.get_manifest(&digest.to_string()), digest)?
+                .map(|m| m.map(|m| m.bytes))
+                .transpose(),
+        };
+        Ok(found.unwrap_or_else(|| Err(format!("{digest} is not in the store"))))
     }
 
     /// A blob of `size` bytes (its descriptor's), digest checked; never read past `size`.
+    /// A missing blob is a reason, as in [`Source::manifest`].
     pub fn blob(&self, digest: &Digest, size: u64) -> Result<Fetched> {
-        match &self.store {
-            Store::Layout(l) => {
-                let path = l.blob_path(digest);
-                let len = std::fs::metadata(&path)
-                    .map_err(|e| crate::error::Error::io("reading blob", &path, e))?
-                    .len();
-                if len != size {
-                    return Ok(Err(format!(
-                        "the bytes stored for {digest} are {len} bytes, its descriptor says \
-                         {size}: truncated or swapped"
-                    )));
-                }
-                Ok(checked(digest, read_file_at_most(&path, size)?))
-            }
-            Store::Registry(_) => mismatch_as_check(self.store.get_blob(digest, size), digest),
-        }
+        let found = match &self.store {
+            Store::Layout(l) => layout_read(l, digest, size, true)?,
+            Store::Registry(c) => mismatch_as_check(c.find_blob(digest, size), digest)?.transpose(),
+        };
+        Ok(found.unwrap_or_else(|| Err(format!("{digest} is not in the store"))))
     }
 
     /// The referrers of `digest`, each with its `artifactType` and annotations.
