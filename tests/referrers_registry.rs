@@ -16,90 +16,11 @@ use cargo_provenance::oci::registry::{Options, RegistryClient};
 use cargo_provenance::oci::store::Store;
 use cargo_provenance::publish::{self, BundleInfo, Role};
 use cargo_provenance::util::digest::Digest;
-use oci_support::{ChaosProxy, Signer, layout_files, make_image};
+use oci_support::{ChaosProxy, Fixture, Signer, fixture, layout_files};
 use support::Peers;
 
 const SLSA: &str = "https://slsa.dev/provenance/v1";
 const CDX: &str = "https://cyclonedx.org/bom";
-
-/// A signed image in a layout: index + 2 platform manifests, provenance and SBOM attached to
-/// all three.
-struct Fixture {
-    dir: tempfile::TempDir,
-    layout: Layout,
-    index: Descriptor,
-    platforms: Vec<Descriptor>,
-    signer: Signer,
-    /// (a referrer of the index, a referrer of that referrer).
-    nested: (Digest, Digest),
-}
-
-fn fixture(seed: &str) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::create(&dir.path().join("src")).unwrap();
-    let (index, platforms) = make_image(&layout, "v1", &["linux/amd64", "linux/amd64/v3"], seed);
-    let signer = Signer::new();
-    let store = Store::Layout(layout.clone());
-    let subjects = publish::image_subjects(&store, &index, "app").unwrap();
-    let names: Vec<(String, Digest)> = subjects
-        .iter()
-        .map(|s| (s.name.clone(), s.descriptor.digest))
-        .collect();
-    for (pt, pred) in [
-        (
-            SLSA,
-            serde_json::json!({"buildDefinition": {"buildType": "https://example.com/t", "externalParameters": {"seed": seed}}, "runDetails": {"builder": {"id": "https://example.com/b"}}}),
-        ),
-        (
-            CDX,
-            serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.5"}),
-        ),
-    ] {
-        let b = signer.bundle(&names, pt, pred);
-        let info = BundleInfo {
-            bundle_json: &b,
-            predicate_type: pt,
-            role: Role::ImageAttestation,
-            created: "2024-01-02T03:04:05Z",
-        };
-        publish::attach_to_image(&store, &index, "app", &info).unwrap();
-    }
-    // A referrer of a referrer: a statement about the index's first referrer.
-    let first = store.referrers(&index.digest).unwrap()[0].clone();
-    let review = "https://example.com/review/v1";
-    let b = signer.bundle(
-        &[("referrer".into(), first.digest)],
-        review,
-        serde_json::json!({"ok": true}),
-    );
-    let info = BundleInfo {
-        bundle_json: &b,
-        predicate_type: review,
-        role: Role::Vex,
-        created: "2024-01-02T03:04:05Z",
-    };
-    let nested = publish::attach_bundle(&store, &first.bare(), "referrer", &info).unwrap();
-    Fixture {
-        dir,
-        layout,
-        index,
-        platforms,
-        signer,
-        nested: (first.digest, nested.digest),
-    }
-}
-
-impl Fixture {
-    fn src(&self) -> String {
-        format!("oci:{}:v1", self.layout.root().display())
-    }
-    fn push(&self, dest: &str) {
-        support::cargo_provenance()
-            .args(["push", &self.src(), dest])
-            .assert()
-            .success();
-    }
-}
 
 fn client(reference: &str) -> RegistryClient {
     let Reference::Registry(r) = Reference::parse(reference).unwrap() else {

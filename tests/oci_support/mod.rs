@@ -14,6 +14,8 @@ use cargo_provenance::formats::oci::{
     MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST, Platform, RootFs, RuntimeConfig,
 };
 use cargo_provenance::oci::layout::Layout;
+use cargo_provenance::oci::store::Store;
+use cargo_provenance::publish::{self, BundleInfo, Role};
 use cargo_provenance::util::digest::Digest;
 
 /// A small multi-platform image in `layout`, tagged `tag`: per platform a config, one layer
@@ -74,6 +76,85 @@ pub fn make_image(
     let idx = Descriptor::of(MEDIA_TYPE_INDEX, &ib);
     layout.tag(tag, &idx).unwrap();
     (idx, manifests)
+}
+
+/// A signed image in a layout: index + 2 platform manifests, provenance and SBOM attached to
+/// all three.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub layout: Layout,
+    pub index: Descriptor,
+    pub platforms: Vec<Descriptor>,
+    pub signer: Signer,
+    /// (a referrer of the index, a referrer of that referrer).
+    pub nested: (Digest, Digest),
+}
+
+pub fn fixture(seed: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::create(&dir.path().join("src")).unwrap();
+    let (index, platforms) = make_image(&layout, "v1", &["linux/amd64", "linux/amd64/v3"], seed);
+    let signer = Signer::new();
+    let store = Store::Layout(layout.clone());
+    let subjects = publish::image_subjects(&store, &index, "app").unwrap();
+    let names: Vec<(String, Digest)> = subjects
+        .iter()
+        .map(|s| (s.name.clone(), s.descriptor.digest))
+        .collect();
+    for (pt, pred) in [
+        (
+            "https://slsa.dev/provenance/v1",
+            serde_json::json!({"buildDefinition": {"buildType": "https://example.com/t", "externalParameters": {"seed": seed}}, "runDetails": {"builder": {"id": "https://example.com/b"}}}),
+        ),
+        (
+            "https://cyclonedx.org/bom",
+            serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.5"}),
+        ),
+    ] {
+        let b = signer.bundle(&names, pt, pred);
+        let info = BundleInfo {
+            bundle_json: &b,
+            predicate_type: pt,
+            role: Role::ImageAttestation,
+            created: "2024-01-02T03:04:05Z",
+        };
+        publish::attach_to_image(&store, &index, "app", &info).unwrap();
+    }
+    // A referrer of a referrer: a statement about the index's first referrer.
+    let first = store.referrers(&index.digest).unwrap()[0].clone();
+    let review = "https://example.com/review/v1";
+    let b = signer.bundle(
+        &[("referrer".into(), first.digest)],
+        review,
+        serde_json::json!({"ok": true}),
+    );
+    let info = BundleInfo {
+        bundle_json: &b,
+        predicate_type: review,
+        role: Role::Vex,
+        created: "2024-01-02T03:04:05Z",
+    };
+    let nested = publish::attach_bundle(&store, &first.bare(), "referrer", &info).unwrap();
+    Fixture {
+        dir,
+        layout,
+        index,
+        platforms,
+        signer,
+        nested: (first.digest, nested.digest),
+    }
+}
+
+impl Fixture {
+    pub fn src(&self) -> String {
+        format!("oci:{}:v1", self.layout.root().display())
+    }
+    pub fn push(&self, dest: &str) {
+        crate::support::cargo_provenance()
+            .args(["push", &self.src(), dest])
+            .assert()
+            .success();
+    }
 }
 
 /// Signs statements with the project's own signer (`sign::KeySigner`, a fresh P-256 key):
@@ -152,6 +233,12 @@ fn schedule(n: u64) -> Fault {
 
 impl ChaosProxy {
     pub fn start(upstream: &str, max_faults: u64) -> ChaosProxy {
+        Self::start_slow(upstream, max_faults, std::time::Duration::ZERO)
+    }
+
+    /// Like [`ChaosProxy::start`], holding every request for `delay` first (so a client can
+    /// be stopped in the middle of its work).
+    pub fn start_slow(upstream: &str, max_faults: u64, delay: std::time::Duration) -> ChaosProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let requests = Arc::new(AtomicU64::new(0));
@@ -171,6 +258,7 @@ impl ChaosProxy {
                 let Ok(conn) = conn else { continue };
                 let (r, f, up) = (r.clone(), f.clone(), up.clone());
                 std::thread::spawn(move || {
+                    std::thread::sleep(delay);
                     let _ = handle(conn, &up, &r, &f, max_faults);
                 });
             }
