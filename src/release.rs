@@ -384,6 +384,29 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         }));
     }
 
+    // The image signature, as `cosign sign` makes it, on every digest of the image.
+    if let Some(s) = signer_dyn {
+        stage(
+            ui,
+            "Signing",
+            format!(
+                "image {name} ({} digest(s)), as cosign signs images",
+                subjects.len()
+            ),
+        );
+        let signed = publish::image_signature::sign_image(&store, &subjects, s, &created)?;
+        attestations.push(json!({
+            "predicate_type": crate::formats::cosign::SIGN_PREDICATE_TYPE,
+            "role": Role::ImageSignature.as_str(),
+            "signed": true,
+            "bundle_digests": signed.iter().map(|x| x.bundle_digest).collect::<Vec<_>>(),
+            "referrers": signed
+                .iter()
+                .map(|x| referrer_entry(&x.subject.descriptor, &x.subject.name, &x.referrer))
+                .collect::<Vec<_>>(),
+        }));
+    }
+
     // BuildKit's own statements: kept as files; signed and attached to their manifest.
     let bk_dir = dir.join(files::BUILDKIT_DIR);
     if bk_dir.exists() {

@@ -38,13 +38,13 @@ pub struct KyvernoArgs {
     #[arg(long, value_name = "URL", requires = "certificate_identity")]
     pub certificate_oidc_issuer: Option<String>,
     /// What every matched image must carry: signature, provenance, sbom, vex.
-    #[arg(long, value_name = "LIST", default_value = "provenance,sbom")]
+    #[arg(long, value_name = "LIST", default_value = "signature,provenance,sbom")]
     pub require: String,
     /// metadata.name of the policy.
     #[arg(long, value_name = "NAME", default_value = kyverno::DEFAULT_NAME)]
     pub name: String,
     /// apiVersion to emit.
-    #[arg(long, value_enum, default_value_t = ApiVersion::V1alpha1, value_name = "VERSION")]
+    #[arg(long, value_enum, default_value_t = ApiVersion::V1, value_name = "VERSION")]
     pub api_version: ApiVersion,
     /// What Kyverno does with a pod that fails: deny, audit, warn.
     #[arg(long, value_enum, default_value_t = ValidationAction::Deny, value_name = "ACTION")]

@@ -2,6 +2,7 @@
 //! beyond (de)serialisation and constants lives here.
 
 pub mod bundle;
+pub mod cosign;
 pub mod dsse;
 pub mod intoto;
 pub mod oci;

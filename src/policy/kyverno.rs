@@ -35,11 +35,11 @@ pub const DEFAULT_NAME: &str = "cargo-provenance-verify-images";
 pub enum ApiVersion {
     /// `policies.kyverno.io/v1alpha1`: served by every release that has the kind (1.14+);
     /// deprecated in the newest CRDs.
-    #[default]
     V1alpha1,
     /// `policies.kyverno.io/v1beta1`.
     V1beta1,
-    /// `policies.kyverno.io/v1`.
+    /// `policies.kyverno.io/v1`: the GA API, from Kyverno 1.17 (the default).
+    #[default]
     V1,
 }
 

@@ -65,6 +65,14 @@ impl Requirement {
         }
     }
 
+    /// The predicate type of the signed statement that is evidence for this requirement in
+    /// `verify`: the attestation's own, and for `signature` cosign's image signature
+    /// ([`crate::formats::cosign::SIGN_PREDICATE_TYPE`]).
+    pub fn evidence_predicate_type(self) -> &'static str {
+        self.predicate_type()
+            .unwrap_or(crate::formats::cosign::SIGN_PREDICATE_TYPE)
+    }
+
     /// Parses a comma-separated list (`provenance,sbom`), rejecting unknown words and
     /// empty lists. The result is sorted and free of duplicates.
     pub fn parse_list(list: &str) -> Result<Vec<Requirement>> {

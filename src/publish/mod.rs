@@ -29,6 +29,7 @@ use crate::oci::store::{Store, is_index, is_manifest};
 
 pub mod copy;
 pub mod discover;
+pub mod image_signature;
 
 /// Media type (and artifact type) of a Sigstore bundle v0.3.
 pub const MEDIA_TYPE_BUNDLE: &str = crate::formats::bundle::MEDIA_TYPE_V03;
@@ -52,6 +53,8 @@ pub enum Role {
     BuildkitAttestation,
     /// An OpenVEX statement.
     Vex,
+    /// cosign's image signature ([`image_signature`]).
+    ImageSignature,
 }
 
 impl Role {
@@ -61,6 +64,7 @@ impl Role {
             Role::ImageAttestation => "image-attestation",
             Role::BuildkitAttestation => "buildkit-attestation",
             Role::Vex => "vex",
+            Role::ImageSignature => "image-signature",
         }
     }
 }

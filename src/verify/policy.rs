@@ -21,38 +21,24 @@ use crate::error::{Error, Result};
 
 pub use crate::policy::Requirement;
 
-/// Parses one `verify --require` word: an attestation kind (`provenance`, `sbom`, `vex`).
-/// `signature` is refused: `verify` checks attestations, not cosign image signatures, and a
-/// requirement it cannot check must not pass silently.
+/// Parses one `verify --require` word: `provenance`, `sbom`, `vex` (attestations) or
+/// `signature` (cosign's image signature, as `build` and `cosign sign` write it).
 pub fn attestation_requirement(word: &str) -> Result<Requirement> {
     let word = word.trim();
-    let r: Requirement = word.parse().map_err(|_| {
+    word.parse().map_err(|_| {
         Error::msg(format!(
             "unknown requirement `{word}` in --require: allowed values are {}",
             attestation_kinds()
         ))
-    })?;
-    check_attestation(r)
+    })
 }
 
 fn attestation_kinds() -> String {
     let kinds: Vec<&str> = Requirement::ALL
         .into_iter()
-        .filter(|k| k.predicate_type().is_some())
         .map(Requirement::name)
         .collect();
     kinds.join(", ")
-}
-
-fn check_attestation(r: Requirement) -> Result<Requirement> {
-    if r.predicate_type().is_some() {
-        return Ok(r);
-    }
-    Err(Error::msg(format!(
-        "`{r}` cannot be required by verify: it checks attestations ({}); check a cosign \
-         image signature with `cosign verify`",
-        attestation_kinds()
-    )))
 }
 
 /// What the verified attestations must say.
@@ -93,10 +79,6 @@ impl Expectations {
             toml::from_str(text)
                 .map_err(|e| Error::msg(format!("policy {origin} is not valid: {e}")))?
         };
-        for r in &exp.require {
-            check_attestation(*r)
-                .map_err(|e| Error::msg(format!("policy {origin}: `require`: {e}")))?;
-        }
         Ok(exp)
     }
 
@@ -173,22 +155,25 @@ mod tests {
         let e = Expectations::parse("builder_id = \"b\"\n", "p.toml").unwrap_err();
         assert!(e.to_string().contains("p.toml"), "{e}");
         assert!(Expectations::parse(r#"{"require": ["slsa"]}"#, "p.json").is_err());
-        let e = Expectations::parse("require = [\"signature\"]\n", "p.toml").unwrap_err();
-        assert!(e.to_string().contains("cosign verify"), "{e}");
+        let exp = Expectations::parse("require = [\"signature\"]\n", "p.toml").unwrap();
+        assert_eq!(exp.required(), [Requirement::Signature]);
     }
 
     #[test]
     fn verify_require_words_are_the_attestation_kinds() {
         assert_eq!(attestation_requirement("sbom").unwrap(), Requirement::Sbom);
+        assert_eq!(
+            attestation_requirement("signature").unwrap(),
+            Requirement::Signature
+        );
         let e = attestation_requirement("slsa").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
         assert!(
-            e.to_string()
-                .contains("`slsa` in --require: allowed values are provenance, sbom, vex"),
+            e.to_string().contains(
+                "`slsa` in --require: allowed values are signature, provenance, sbom, vex"
+            ),
             "{e}"
         );
-        let e = attestation_requirement("signature").unwrap_err();
-        assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains("provenance, sbom, vex"), "{e}");
     }
 
     #[test]
