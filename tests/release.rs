@@ -140,10 +140,22 @@ fn signed_build_writes_statements_bundles_and_referrers() {
         std::fs::read(out.join("provenance.intoto.json")).unwrap()
     );
 
-    // Referrers in the layout: provenance and SBOM, each on the index and the manifest.
+    // Referrers in the layout: provenance, SBOM and the image signature, each on the index
+    // and the manifest.
     let layout = out.join("oci");
     let refs = layout_referrers(&layout);
-    assert_eq!(refs.len(), 4, "{refs:?}");
+    assert_eq!(refs.len(), 6, "{refs:?}");
+    let signatures: Vec<_> = refs
+        .iter()
+        .filter(|(_, m)| m["annotations"]["dev.cargo-provenance.role"] == "image-signature")
+        .collect();
+    assert_eq!(signatures.len(), 2, "one image signature per digest");
+    for (_, m) in &signatures {
+        assert_eq!(
+            m["annotations"]["dev.sigstore.bundle.predicateType"],
+            "https://sigstore.dev/cosign/sign/v1"
+        );
+    }
     for pt in [
         "https://slsa.dev/provenance/v1",
         "https://cyclonedx.org/bom",
@@ -194,7 +206,8 @@ fn signed_build_writes_statements_bundles_and_referrers() {
         "sbom.sigstore.json"
     );
 
-    // `verify` accepts the output: signatures, subjects, source, both attestations.
+    // `verify` accepts the output: signatures, subjects, source, both attestations and the
+    // image signature.
     let commit = support::git(&repo, &["rev-parse", "HEAD"]);
     let layout_ref = format!("oci:{}:v1", layout.display());
     let o = support::cargo_provenance()
@@ -202,7 +215,7 @@ fn signed_build_writes_statements_bundles_and_referrers() {
         .arg(key.with_extension("pub"))
         .args([
             "--require",
-            "provenance,sbom",
+            "signature,provenance,sbom",
             "--source-repo",
             "https://github.com/example/hello-service",
             "--source-commit",
@@ -268,8 +281,9 @@ fn reproducible_builds_give_identical_provenance_and_referrers() {
     }
     let ra = layout_referrers(&a.join("oci"));
     let rb = layout_referrers(&b.join("oci"));
-    // Provenance and SBOM, each on the index and both platform manifests.
-    assert_eq!(ra.len(), 6);
+    // Provenance, SBOM and the image signature (deterministic ECDSA, RFC 6979), each on the
+    // index and both platform manifests.
+    assert_eq!(ra.len(), 9);
     for ((da, _), (db, _)) in ra.iter().zip(&rb) {
         assert_eq!(da, db);
         assert_eq!(blob(&a.join("oci"), da), blob(&b.join("oci"), db));

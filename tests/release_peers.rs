@@ -156,7 +156,7 @@ fn push_puts_image_and_referrers_in_the_registry_with_the_summary_digests() {
             referrers.push((r["subject"].as_str().unwrap().to_owned(), d));
         }
     }
-    assert_eq!(referrers.len(), 4);
+    assert_eq!(referrers.len(), 6);
 
     // cosign finds and verifies them.
     let root = support::empty_trusted_root(tmp.path());
@@ -176,6 +176,34 @@ fn push_puts_image_and_referrers_in_the_registry_with_the_summary_digests() {
             "cosign verify-attestation --type {kind} {at}:\n{}",
             String::from_utf8_lossy(&o.stderr)
         );
+    }
+
+    // cosign 3.1 `verify` (the image signature, not an attestation) accepts the image by
+    // index digest and by platform digest, and rejects another key; cosign 2.5 reads only
+    // the legacy `.sig` tag and finds none (docs/build.md).
+    let cosign3 = peers.cosign3();
+    let other = tempfile::tempdir().unwrap();
+    let (_, other_pub) = support::keygen(other.path(), "other");
+    for subject in [index, manifest] {
+        let at = format!("{repo}@{subject}");
+        for (key, ok) in [(&pubkey, true), (&other_pub, false)] {
+            let o = peers
+                .cmd(cosign3.to_str().unwrap())
+                .args(["verify", "--key"])
+                .arg(key)
+                .arg("--trusted-root")
+                .arg(&root)
+                .args(["--insecure-ignore-tlog=true", "--allow-http-registry", &at])
+                .output()
+                .unwrap();
+            assert_eq!(
+                o.status.success(),
+                ok,
+                "cosign 3 verify {at} with {}:\n{}",
+                key.display(),
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
     }
 
     // oras lists the referrers of the index and of the platform manifest.

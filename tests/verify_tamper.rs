@@ -303,3 +303,28 @@ fn log_entries_of_attestations_are_checked() {
     attach_all(&g.layout, &g.img, &bad, SLSA);
     g.verify(&[]).fails_only(&["tlog-entry", "require"]);
 }
+
+/// `--require signature`: cosign's image signature (a `sign/v1` statement about the digest)
+/// must name the index and every platform manifest; a signature of another key does not
+/// count.
+#[test]
+fn required_image_signature() {
+    use cargo_provenance::formats::cosign::{SIGN_PREDICATE_TYPE, sign_statement};
+    let f = Fixture::signed();
+    f.verify(&["--require", "signature"])
+        .fails("require")
+        .says("signature: no verified attestation of `https://sigstore.dev/cosign/sign/v1`");
+    let parts = std::iter::once(f.img.index).chain(f.img.platforms.iter().copied());
+    for (i, d) in parts.enumerate() {
+        let st = serde_json::to_value(sign_statement(&d)).unwrap();
+        // The first platform is signed only by a stranger at first.
+        let key = if i == 1 { &f.other } else { &f.key };
+        attach(&f.layout, &d, &key.bundle(&st), SIGN_PREDICATE_TYPE);
+    }
+    f.verify(&["--require", "signature"])
+        .fails("require")
+        .says("platform manifest linux/amd64");
+    let st = serde_json::to_value(sign_statement(&f.img.platforms[0])).unwrap();
+    attach(&f.layout, &f.img.platforms[0], &f.key.bundle(&st), SIGN_PREDICATE_TYPE);
+    f.verify(&["--require", "signature,provenance,sbom"]).passes();
+}
