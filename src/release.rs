@@ -83,7 +83,7 @@ pub struct ReleaseSummary {
     pub pushed: Option<String>,
 }
 
-/// The file names of the output directory (SPEC.md, "build").
+/// The file names of the output directory (docs/build.md, "Output directory").
 pub mod files {
     /// The SBOM.
     pub const SBOM: &str = "sbom.cdx.json";
