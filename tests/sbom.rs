@@ -485,7 +485,8 @@ fn library_api_with_build_units_binaries_and_image_subject() {
     let err = generate(&req2, &ui).unwrap_err();
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("itoa@"), "{err}");
-    // A unit compiled but not resolved is reported.
+    // A unit compiled but not listed is refused too: an SBOM that misses a compiled crate is
+    // never written.
     let mut extra = units.clone();
     extra.push(cargo_provenance::inspect::CompiledUnit {
         package_id: "registry+https://github.com/rust-lang/crates.io-index#fastrand@2.0.0".into(),
@@ -498,11 +499,12 @@ fn library_api_with_build_units_binaries_and_image_subject() {
         compiled_units: Some(extra),
         ..req.clone()
     };
-    let s3 = generate(&req3, &ui).unwrap();
+    let err = generate(&req3, &ui).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
     assert!(
-        s3.warnings.iter().any(|w| w.contains("fastrand@2.0.0")),
-        "{:?}",
-        s3.warnings
+        err.to_string()
+            .contains("the build compiled fastrand@2.0.0, which the SBOM does not list"),
+        "{err}"
     );
     // A built binary that is not in the selection is an error.
     let mut other = binary;

@@ -20,12 +20,7 @@ use crate::error::{Error, Result};
 /// host. Returns the triple and whether it was asked for explicitly. A custom target
 /// specification file (`path/to/x.json`) is reported by its name (`x`).
 pub fn target(requested: Option<&str>, config: &CargoConfig, host: &str) -> (String, bool) {
-    let explicit = requested.map(str::to_owned).or_else(|| {
-        config
-            .get_string(&["build", "target"], "CARGO_BUILD_TARGET")
-            .map(|(v, _)| v)
-    });
-    match explicit {
+    match requested_target(requested, config) {
         Some(t) if t.ends_with(".json") => {
             let name = Path::new(&t)
                 .file_stem()
@@ -36,6 +31,17 @@ pub fn target(requested: Option<&str>, config: &CargoConfig, host: &str) -> (Str
         Some(t) => (t, true),
         None => (host.to_owned(), false),
     }
+}
+
+/// The target asked for, as given: `--target`, else `build.target` (or
+/// `CARGO_BUILD_TARGET`); `None` builds for the host. A target specification file stays a
+/// path here (what `rustc --target` takes); [`target`] gives its name.
+pub fn requested_target(requested: Option<&str>, config: &CargoConfig) -> Option<String> {
+    requested.map(str::to_owned).or_else(|| {
+        config
+            .get_string(&["build", "target"], "CARGO_BUILD_TARGET")
+            .map(|(v, _)| v)
+    })
 }
 
 /// The rustflags cargo passes for `target` and where they came from. `cfgs` is called only

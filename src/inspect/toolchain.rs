@@ -209,7 +209,7 @@ fn wait(child: Child, program: &OsString, arg: &str) -> Result<String> {
             "`{} {arg}` failed ({}): {}",
             program.to_string_lossy(),
             out.status,
-            super::urls::redact(String::from_utf8_lossy(&out.stderr).trim())
+            crate::util::url::redact(String::from_utf8_lossy(&out.stderr).trim())
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())

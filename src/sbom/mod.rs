@@ -5,9 +5,11 @@
 //! ([`resolve`]: which crates are linked, which only run at build time), and writes the
 //! document ([`cyclonedx`]). `docs/sbom.md` says where every field comes from.
 
+mod crosscheck;
 pub mod cyclonedx;
 pub mod license;
 pub mod load;
+pub mod platform;
 pub mod resolve;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -20,8 +22,9 @@ use crate::inspect::toolchain::relative_to as relative_path;
 use crate::select::Selection;
 use crate::ui::Ui;
 use crate::util::digest::Digest;
+use crate::util::url::strip_userinfo;
 pub use cyclonedx::{ComponentScope, ComponentSpec, Kind};
-use load::{Loaded, strip_userinfo};
+use load::Loaded;
 use resolve::{Resolution, Use};
 
 /// The CycloneDX schema version to write.
@@ -109,7 +112,15 @@ impl Sbom {
 pub fn generate(req: &SbomRequest, ui: &Ui) -> Result<Sbom> {
     let start = std::time::Instant::now();
     let prepared = prepare(req.selection, None)?;
+    warn_source(&prepared.loaded, ui);
     generate_prepared(req, prepared, start, ui)
+}
+
+/// Why the SBOM has no source URL (`build` leaves this to `inspect`, which says it once).
+fn warn_source(loaded: &Loaded, ui: &Ui) {
+    for w in &loaded.source_warnings {
+        ui.warn(w);
+    }
 }
 
 /// The project as read for an SBOM (`cargo metadata`, rustc, Cargo.lock, git) and resolved:
@@ -165,6 +176,7 @@ pub fn generate_prepared(
 /// for the whole selection, as one `cargo build` of it would).
 pub fn generate_each(req: &SbomRequest, ui: &Ui) -> Result<Vec<(String, Sbom)>> {
     let (loaded, res) = load_and_resolve(req.selection, None)?;
+    warn_source(&loaded, ui);
     shipped_roots(&loaded, &res, ui)
         .into_iter()
         .map(|r| {
@@ -301,7 +313,7 @@ fn build(
     }
     deps.insert(subject.bom_ref.clone(), subject_deps);
     if let Some(compiled) = &req.compiled_units {
-        warnings.extend(check_compiled(loaded, &uses, roots, compiled)?);
+        crosscheck::compiled(loaded, &uses, roots, compiled)?;
     }
     let epoch = req.source_date_epoch.or(loaded.commit_time);
     let timestamp = match epoch {
@@ -421,10 +433,14 @@ fn library(
             cyclonedx::cargo_purl(name, &version, &[("download_url", format!("file:{rel}"))])
         }
     };
-    let features: BTreeSet<&str> = [(p, false), (p, true)]
-        .iter()
-        .filter(|u| units.contains(u))
-        .filter_map(|u| res.features.get(u))
+    // The features of the unit that ships: the target unit when the crate is linked (a crate
+    // compiled for a build script or proc-macro too has other features there), else the host's.
+    let shipped = [(p, false), (p, true)]
+        .into_iter()
+        .find(|u| units.contains(u));
+    let features: BTreeSet<&str> = shipped
+        .and_then(|u| res.features.get(&u))
+        .into_iter()
         .flatten()
         .filter(|f| pkg.features.contains_key(*f))
         .map(String::as_str)
@@ -536,66 +552,4 @@ fn subject(
         vcs: loaded.remote_url.clone(),
         properties: vec![("cargo-provenance:packages".to_owned(), members.join(","))],
     })
-}
-
-/// Checks the resolved set against what the build compiled: every required crate must have
-/// been compiled (else an error); units compiled but not listed come back as warnings.
-fn check_compiled(
-    loaded: &Loaded,
-    uses: &BTreeMap<usize, Use>,
-    roots: &[usize],
-    compiled: &[CompiledUnit],
-) -> Result<Vec<String>> {
-    let pkgs = &loaded.metadata.packages;
-    let by_id: HashMap<&str, usize> = pkgs
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.id.repr.as_str(), i))
-        .collect();
-    let mut built: BTreeSet<usize> = BTreeSet::new();
-    let mut unknown: BTreeSet<String> = BTreeSet::new();
-    for u in compiled {
-        let idx = by_id.get(u.package_id.as_str()).copied().or_else(|| {
-            let mut it = pkgs
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| *p.name == u.name && p.version.to_string() == u.version);
-            match (it.next(), it.next()) {
-                (Some((i, _)), None) => Some(i),
-                _ => None,
-            }
-        });
-        let is_lib = u.target_kinds.iter().any(|k| {
-            !matches!(
-                k.as_str(),
-                "bin" | "custom-build" | "test" | "example" | "bench"
-            )
-        });
-        match idx {
-            Some(i) if uses.contains_key(&i) || roots.contains(&i) => {
-                if is_lib {
-                    built.insert(i);
-                }
-            }
-            _ => {
-                unknown.insert(format!("{}@{}", u.name, u.version));
-            }
-        }
-    }
-    let missing: Vec<String> = uses
-        .iter()
-        .filter(|(i, u)| **u == Use::Required && !built.contains(i))
-        .map(|(&i, _)| format!("{}@{}", pkgs[i].name, pkgs[i].version))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::msg(format!(
-            "crates resolved as linked into the binaries were not compiled by the build: {}; the \
-             build and the SBOM selection (features, target, packages) differ",
-            missing.join(", ")
-        )));
-    }
-    Ok(unknown
-        .into_iter()
-        .map(|u| format!("the build compiled {u}, which the SBOM does not list"))
-        .collect())
 }
