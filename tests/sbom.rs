@@ -6,6 +6,8 @@ mod support;
 
 #[path = "sbom/helpers.rs"]
 mod helpers;
+#[path = "sbom/settings.rs"]
+mod settings;
 
 use std::collections::BTreeSet;
 
