@@ -38,6 +38,8 @@ pub struct Loaded {
     pub checksums: LockChecksums,
     /// The manifest the selection starts from (absolute; never written to outputs).
     pub manifest: PathBuf,
+    /// The programs cargo runs there (rustc, through its wrapper), for later cfg questions.
+    pub programs: Programs,
     /// HEAD's committer time, when the workspace is in a git repository with commits.
     pub commit_time: Option<i64>,
     /// The repository's canonical source URL ([`crate::inspect::source_url`]).
@@ -65,6 +67,11 @@ impl Loaded {
     /// The workspace root directory.
     pub fn workspace_root(&self) -> &Path {
         self.metadata.workspace_root.as_std_path()
+    }
+
+    /// The manifest's directory, where cargo (and rustc) run.
+    pub fn manifest_dir(&self) -> &Path {
+        self.manifest.parent().unwrap_or(Path::new("."))
     }
 }
 
@@ -121,6 +128,7 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
         target_cfg: platforms.target_cfg,
         checksums,
         manifest,
+        programs,
         commit_time,
         remote_url: source.url,
         source_warnings: source.warnings,

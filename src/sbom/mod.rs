@@ -81,6 +81,21 @@ pub struct SbomRequest<'a> {
     pub source_date_epoch: Option<i64>,
     /// One SBOM for every selected package's binaries (`--workspace`).
     pub workspace_mode: bool,
+    /// The target and rustflags the build compiled with (from `build`): the crates are
+    /// resolved for them (see [`BuiltFor`]).
+    pub built_for: Option<BuiltFor>,
+}
+
+/// What a build compiled for: its target triple and every rustflag cargo got (the user's,
+/// `+crt-static`, `-Ctarget-cpu`). They can differ from what the project's settings say
+/// (`--platform` without `--target`, a static build), and `[target.'cfg(..)'.dependencies]`
+/// must be evaluated as the build evaluated them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltFor {
+    /// The Rust target triple.
+    pub target: String,
+    /// The rustflags of the target units.
+    pub rustflags: Vec<String>,
 }
 
 /// A generated SBOM.
@@ -146,6 +161,10 @@ pub fn generate_prepared(
     ui: &Ui,
 ) -> Result<Sbom> {
     let Prepared { loaded, res } = prepared;
+    let (loaded, res) = match &req.built_for {
+        Some(built) => for_build(loaded, res, built, req.selection)?,
+        None => (loaded, res),
+    };
     let resolved_at = start.elapsed();
     let roots = shipped_roots(&loaded, &res, ui);
     if !req.workspace_mode && roots.len() > 1 {
@@ -198,6 +217,38 @@ fn load_and_resolve(
     let res = resolve::resolve(&loaded, selection)?;
     if res.incomplete && !loaded.all_features {
         let loaded = load::load(selection, true, None)?;
+        let res = resolve::resolve(&loaded, selection)?;
+        return Ok((loaded, res));
+    }
+    Ok((loaded, res))
+}
+
+/// The project resolved for what the build compiled: the same resolution when the build's
+/// target and cfg values are those the settings gave, else resolved again for them.
+fn for_build(
+    loaded: Loaded,
+    res: Resolution,
+    built: &BuiltFor,
+    selection: &Selection,
+) -> Result<(Loaded, Resolution)> {
+    let cfg = platform::target_cfg(
+        &loaded.programs,
+        loaded.manifest_dir(),
+        &built.target,
+        &built.rustflags,
+    )?;
+    if built.target == loaded.target && cfg == loaded.target_cfg {
+        return Ok((loaded, res));
+    }
+    let retarget = |mut l: Loaded| {
+        l.target = built.target.clone();
+        l.target_cfg = cfg.clone();
+        l
+    };
+    let loaded = retarget(loaded);
+    let res = resolve::resolve(&loaded, selection)?;
+    if res.incomplete && !loaded.all_features {
+        let loaded = retarget(load::load(selection, true, None)?);
         let res = resolve::resolve(&loaded, selection)?;
         return Ok((loaded, res));
     }

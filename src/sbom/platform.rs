@@ -67,8 +67,7 @@ pub fn read(
             let cfg = if flags.is_empty() {
                 host_cfg.clone()
             } else {
-                let child = spawn_cfg(programs, dir, &host, &flags)?;
-                parse_cfg(&wait(child, "rustc --print cfg --target")?)?
+                target_cfg(programs, dir, &host, &flags)?
             };
             (host.clone(), cfg)
         }
@@ -102,7 +101,21 @@ fn host_and_cfg(programs: &Programs, dir: &Path, child: Child) -> Result<(String
     Ok((host, parse_cfg(&cfg)?))
 }
 
-/// `rustc --print cfg --target T FLAGS...`.
+/// `rustc --print cfg --target T FLAGS...`: the cfg values of the target units of a build
+/// with these rustflags.
+pub fn target_cfg(
+    programs: &Programs,
+    dir: &Path,
+    target: &str,
+    flags: &[String],
+) -> Result<Vec<Cfg>> {
+    parse_cfg(&wait(
+        spawn_cfg(programs, dir, target, flags)?,
+        "rustc --print cfg --target",
+    )?)
+}
+
+/// `rustc --print cfg --target T FLAGS...`, started.
 fn spawn_cfg(programs: &Programs, dir: &Path, target: &str, flags: &[String]) -> Result<Child> {
     let mut args = vec!["--print", "cfg", "--target", target];
     args.extend(flags.iter().map(String::as_str));

@@ -77,9 +77,9 @@ fn the_configured_target_is_the_sboms_target() {
     );
 }
 
-/// A binary with one path dependency gated on `cfg(myflag)` and one on `cfg(not(myflag))`
+/// A binary with one path dependency gated on `cfg(<cfg>)` and one on `cfg(not(<cfg>))`
 /// (offline: no registry crate), committed in a git repository.
-fn gated_fixture() -> (tempfile::TempDir, PathBuf) {
+fn gated_fixture(cfg: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("gated-app");
     let write = |rel: &str, text: &str| {
@@ -89,13 +89,18 @@ fn gated_fixture() -> (tempfile::TempDir, PathBuf) {
     };
     write(
         "Cargo.toml",
-        "[package]\nname = \"gated-app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [workspace]\n\n[target.'cfg(myflag)'.dependencies]\ngated = { path = \"gated\" }\n\n\
-         [target.'cfg(not(myflag))'.dependencies]\nungated = { path = \"ungated\" }\n",
+        &format!(
+            "[package]\nname = \"gated-app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [workspace]\n\n[target.'cfg({cfg})'.dependencies]\ngated = {{ path = \"gated\" }}\n\n\
+             [target.'cfg(not({cfg}))'.dependencies]\nungated = {{ path = \"ungated\" }}\n"
+        ),
     );
     write(
         "src/main.rs",
-        "#[cfg(myflag)]\nfn main() { gated::hi() }\n#[cfg(not(myflag))]\nfn main() { ungated::hi() }\n",
+        &format!(
+            "#[cfg({cfg})]\nfn main() {{ gated::hi() }}\n\
+             #[cfg(not({cfg}))]\nfn main() {{ ungated::hi() }}\n"
+        ),
     );
     for name in ["gated", "ungated"] {
         write(
@@ -120,7 +125,7 @@ fn gated_fixture() -> (tempfile::TempDir, PathBuf) {
 
 #[test]
 fn config_rustflags_decide_cfg_gated_dependencies_in_sbom_and_build() {
-    let (tmp, dir) = gated_fixture();
+    let (tmp, dir) = gated_fixture("myflag");
     let doc = sbom_clean(&dir, &[], &[]);
     assert_eq!(scoped(&doc, "required"), set(&["ungated@0.1.0"]));
     std::fs::create_dir_all(dir.join(".cargo")).unwrap();
@@ -146,9 +151,30 @@ fn config_rustflags_decide_cfg_gated_dependencies_in_sbom_and_build() {
 
     // `build` compiles the gated crate and its SBOM lists it (a compiled crate the SBOM did
     // not list would be exit 2, tests/sbom.rs::library_api_...).
-    let out_dir = tmp.path().join("out");
+    let (built, run) = build_fixture(tmp.path(), &dir);
+    assert_eq!(scoped(&built, "required"), set(&["gated@0.1.0"]));
+    assert_eq!(run, "gated");
+}
+
+/// `build` links statically (`+crt-static` on `scratch`): its SBOM is resolved for the flags
+/// cargo got, so a dependency gated on `target_feature = "crt-static"` is the one listed,
+/// where `sbom` (a plain, dynamic cargo build) lists the other.
+#[test]
+fn the_builds_sbom_is_resolved_for_the_flags_cargo_got() {
+    let (tmp, dir) = gated_fixture("target_feature = \"crt-static\"");
+    let doc = sbom_clean(&dir, &[], &[]);
+    assert_eq!(scoped(&doc, "required"), set(&["ungated@0.1.0"]));
+    let (built, run) = build_fixture(tmp.path(), &dir);
+    assert_eq!(scoped(&built, "required"), set(&["gated@0.1.0"]));
+    assert_eq!(run, "gated");
+}
+
+/// `build --builder native --no-sign` of a fixture: its checked SBOM and what the binary
+/// prints.
+fn build_fixture(tmp: &Path, dir: &Path) -> (Value, String) {
+    let out_dir = tmp.join("out");
     let out = cargo_provenance()
-        .current_dir(&dir)
+        .current_dir(dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
@@ -164,10 +190,9 @@ fn config_rustflags_decide_cfg_gated_dependencies_in_sbom_and_build() {
         String::from_utf8_lossy(&out.stderr)
     );
     let built = check_sbom(&std::fs::read(out_dir.join("sbom.cdx.json")).unwrap());
-    assert_eq!(scoped(&built, "required"), set(&["gated@0.1.0"]));
     let bin = out_dir.join("bin/linux/amd64/gated-app");
     let run = support::run(&mut Command::new(bin));
-    assert_eq!(run.trim(), "gated");
+    (built, run.trim().to_owned())
 }
 
 /// proc-macro2 linked into the binary without default features, and compiled for serde's
