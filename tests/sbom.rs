@@ -443,6 +443,8 @@ fn library_api_with_build_units_binaries_and_image_subject() {
     };
     let selection = cargo_provenance::select::Selection {
         manifest_path: Some(dir.join("Cargo.toml")),
+        // In-process: a CI run's own repository URL must not meet the fixture's remote.
+        source_url: Some("https://github.com/example/hello-service".into()),
         ..Default::default()
     };
     let image_digest = Digest::of(b"an image index");
