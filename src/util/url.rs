@@ -71,9 +71,10 @@ pub fn repo_key(raw: &str) -> String {
     }
 }
 
-/// Two repository URLs name the same repository ([`repo_key`]s are equal).
+/// Two repository URLs name the same repository: their [`repo_key`]s are equal, the path
+/// compared without case (GitHub and GitLab find `Org/App` and `org/app` alike).
 pub fn same_repository(a: &str, b: &str) -> bool {
-    repo_key(a) == repo_key(b)
+    repo_key(a).eq_ignore_ascii_case(&repo_key(b))
 }
 
 /// A URL for an attestation: no userinfo, query or fragment, scheme lower-case; a scp-like
@@ -349,6 +350,10 @@ mod tests {
         assert!(!same_repository(
             "https://github.com/a/b",
             "https://github.com/a/c"
+        ));
+        assert!(same_repository(
+            "https://github.com/Org/App",
+            "git@github.com:org/app"
         ));
     }
 }
