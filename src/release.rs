@@ -287,11 +287,15 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
             source_date_epoch: Some(out.source_date_epoch),
             // The image ships every selected package's binaries: one SBOM for all of them.
             workspace_mode: true,
-            // The crates of the first platform's build, resolved for what cargo compiled.
-            built_for: out.platforms.first().map(|p| crate::sbom::BuiltFor {
-                target: p.rust_target.clone(),
-                rustflags: p.rustflags.clone(),
-            }),
+            // The crates resolved for what cargo compiled, on every platform.
+            built_for: out
+                .platforms
+                .iter()
+                .map(|p| crate::sbom::BuiltFor {
+                    target: p.rust_target.clone(),
+                    rustflags: p.rustflags.clone(),
+                })
+                .collect(),
         },
         prepared,
         read_start,

@@ -82,13 +82,13 @@ pub struct SbomRequest<'a> {
     pub source_date_epoch: Option<i64>,
     /// One SBOM for every selected package's binaries (`--workspace`).
     pub workspace_mode: bool,
-    /// The target and rustflags the build compiled with (from `build`): the crates are
-    /// resolved for them (see [`BuiltFor`]).
-    pub built_for: Option<BuiltFor>,
+    /// The target and rustflags of each platform the build compiled for (from `build`;
+    /// empty otherwise): the crates are resolved for them (see [`BuiltFor`]).
+    pub built_for: Vec<BuiltFor>,
 }
 
-/// What a build compiled for: its target triple and every rustflag cargo got (the user's,
-/// `+crt-static`, `-Ctarget-cpu`). They can differ from what the project's settings say
+/// What a build compiled one platform for: its target triple and every rustflag cargo got
+/// (the user's, `+crt-static`, `-Ctarget-cpu`). They can differ from what the project's settings say
 /// (`--platform` without `--target`, a static build), and `[target.'cfg(..)'.dependencies]`
 /// must be evaluated as the build evaluated them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,10 +162,7 @@ pub fn generate_prepared(
     ui: &Ui,
 ) -> Result<Sbom> {
     let Prepared { loaded, res } = prepared;
-    let (loaded, res) = match &req.built_for {
-        Some(built) => for_build(loaded, res, built, req.selection)?,
-        None => (loaded, res),
-    };
+    let (loaded, res) = for_build(loaded, res, &req.built_for, req.selection)?;
     let resolved_at = start.elapsed();
     let roots = shipped_roots(&loaded, &res, ui);
     if !req.workspace_mode && roots.len() > 1 {
@@ -224,36 +221,62 @@ fn load_and_resolve(
     Ok((loaded, res))
 }
 
-/// The project resolved for what the build compiled: the same resolution when the build's
-/// target and cfg values are those the settings gave, else resolved again for them.
+/// The project resolved for what the build compiled: each platform's target cfg is asked
+/// with the flags cargo got and the crates are resolved for it, and the resolutions are
+/// joined, so the SBOM lists every crate linked into any platform's binaries. The given
+/// resolution is kept when the build compiled exactly what the settings said.
 fn for_build(
-    loaded: Loaded,
+    mut loaded: Loaded,
     res: Resolution,
-    built: &BuiltFor,
+    built: &[BuiltFor],
     selection: &Selection,
 ) -> Result<(Loaded, Resolution)> {
-    let cfg = platform::target_cfg(
-        &loaded.programs,
-        loaded.manifest_dir(),
-        &built.target,
-        &built.rustflags,
-    )?;
-    if built.target == loaded.target && cfg == loaded.target_cfg {
+    let mut platforms = Vec::with_capacity(built.len());
+    for b in built {
+        let cfg = platform::target_cfg(
+            &loaded.programs,
+            loaded.manifest_dir(),
+            &b.target,
+            &b.rustflags,
+        )?;
+        platforms.push((b.target.clone(), cfg));
+    }
+    if platforms.is_empty()
+        || platforms
+            .iter()
+            .all(|(t, c)| *t == loaded.target && *c == loaded.target_cfg)
+    {
         return Ok((loaded, res));
     }
-    let retarget = |mut l: Loaded| {
-        l.target = built.target.clone();
-        l.target_cfg = cfg.clone();
-        l
-    };
-    let loaded = retarget(loaded);
-    let res = resolve::resolve(&loaded, selection)?;
-    if res.incomplete && !loaded.all_features {
-        let loaded = retarget(load::load(selection, true, None)?);
-        let res = resolve::resolve(&loaded, selection)?;
-        return Ok((loaded, res));
+    let mut joined = resolve_all(&mut loaded, &platforms, selection)?;
+    if joined.incomplete && !loaded.all_features {
+        loaded = load::load(selection, true, None)?;
+        joined = resolve_all(&mut loaded, &platforms, selection)?;
     }
-    Ok((loaded, res))
+    Ok((loaded, joined))
+}
+
+/// Resolves the selection for each (target, cfg) and joins the results; `loaded` is left
+/// with the first platform.
+fn resolve_all(
+    loaded: &mut Loaded,
+    platforms: &[(String, Vec<cargo_metadata::cargo_platform::Cfg>)],
+    selection: &Selection,
+) -> Result<Resolution> {
+    let mut joined: Option<Resolution> = None;
+    for (target, cfg) in platforms.iter().rev() {
+        loaded.target = target.clone();
+        loaded.target_cfg = cfg.clone();
+        let r = resolve::resolve(loaded, selection)?;
+        joined = Some(match joined {
+            None => r,
+            Some(mut j) => {
+                j.join(r);
+                j
+            }
+        });
+    }
+    joined.ok_or_else(|| Error::msg("internal error: no platform to resolve for"))
 }
 
 /// The packages whose binaries ship; the selected packages when no binary is selected.

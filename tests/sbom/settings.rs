@@ -151,9 +151,26 @@ fn config_rustflags_decide_cfg_gated_dependencies_in_sbom_and_build() {
 
     // `build` compiles the gated crate and its SBOM lists it (a compiled crate the SBOM did
     // not list would be exit 2, tests/sbom.rs::library_api_...).
-    let (built, run) = build_fixture(tmp.path(), &dir);
+    let (built, run) = build_fixture(tmp.path(), &dir, &[]);
     assert_eq!(scoped(&built, "required"), set(&["gated@0.1.0"]));
     assert_eq!(run, "gated");
+}
+
+/// Two platforms whose flags differ (`linux/amd64/v3` is built with `-Ctarget-cpu=x86-64-v3`,
+/// which turns on `target_feature = "avx2"`): the SBOM lists the crates linked into either.
+#[test]
+fn the_builds_sbom_lists_the_crates_of_every_platform() {
+    let (tmp, dir) = gated_fixture("target_feature = \"avx2\"");
+    let (built, run) = build_fixture(
+        tmp.path(),
+        &dir,
+        &["--platform", "linux/amd64,linux/amd64/v3"],
+    );
+    assert_eq!(
+        scoped(&built, "required"),
+        set(&["gated@0.1.0", "ungated@0.1.0"])
+    );
+    assert_eq!(run, "ungated", "the first platform's binary");
 }
 
 /// `build` links statically (`+crt-static` on `scratch`): its SBOM is resolved for the flags
@@ -164,14 +181,14 @@ fn the_builds_sbom_is_resolved_for_the_flags_cargo_got() {
     let (tmp, dir) = gated_fixture("target_feature = \"crt-static\"");
     let doc = sbom_clean(&dir, &[], &[]);
     assert_eq!(scoped(&doc, "required"), set(&["ungated@0.1.0"]));
-    let (built, run) = build_fixture(tmp.path(), &dir);
+    let (built, run) = build_fixture(tmp.path(), &dir, &[]);
     assert_eq!(scoped(&built, "required"), set(&["gated@0.1.0"]));
     assert_eq!(run, "gated");
 }
 
-/// `build --builder native --no-sign` of a fixture: its checked SBOM and what the binary
-/// prints.
-fn build_fixture(tmp: &Path, dir: &Path) -> (Value, String) {
+/// `build --builder native --no-sign` of a fixture (plus `extra`): its checked SBOM and what
+/// the first platform's binary prints.
+fn build_fixture(tmp: &Path, dir: &Path, extra: &[&str]) -> (Value, String) {
     let out_dir = tmp.join("out");
     let out = cargo_provenance()
         .current_dir(dir)
@@ -182,6 +199,7 @@ fn build_fixture(tmp: &Path, dir: &Path) -> (Value, String) {
         .args(["build", "--builder", "native", "--no-sign", "--offline"])
         .arg("--output-dir")
         .arg(&out_dir)
+        .args(extra)
         .output()
         .unwrap();
     assert!(
