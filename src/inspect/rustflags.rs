@@ -121,12 +121,16 @@ pub fn target_cfgs(programs: &Programs, dir: &Path, target: &str) -> Result<Vec<
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    parse_cfg(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The lines of `rustc --print cfg` (`unix`, `target_os="linux"`), empty lines skipped.
+pub fn parse_cfg(text: &str) -> Result<Vec<Cfg>> {
+    text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             Cfg::from_str(l.trim())
-                .map_err(|e| Error::msg(format!("rustc printed an unknown cfg `{l}`: {e}")))
+                .map_err(|e| Error::msg(format!("`rustc --print cfg` printed `{l}`: {e}")))
         })
         .collect()
 }
@@ -183,6 +187,13 @@ mod tests {
         let (flags, source) = effective(&config(""), "x", || unreachable!()).unwrap();
         assert!(flags.is_empty());
         assert_eq!(source, "none");
+    }
+
+    #[test]
+    fn rustc_cfg_lines() {
+        let cfg = parse_cfg("unix\ntarget_os=\"linux\"\n\n").unwrap();
+        assert_eq!(cfg.len(), 2);
+        assert!(parse_cfg("target_os=\"unterminated").is_err());
     }
 
     #[test]

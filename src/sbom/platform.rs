@@ -13,13 +13,12 @@
 
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::str::FromStr;
 
 use cargo_metadata::cargo_platform::Cfg;
 
 use crate::error::{Error, Result};
 use crate::inspect::cargo_config::CargoConfig;
-use crate::inspect::rustflags;
+use crate::inspect::rustflags::{self, parse_cfg};
 use crate::inspect::toolchain::Programs;
 
 /// The host and the target, with their cfg values.
@@ -151,26 +150,4 @@ fn wait(child: Child, what: &str) -> Result<String> {
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn parse_cfg(text: &str) -> Result<Vec<Cfg>> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            Cfg::from_str(l.trim())
-                .map_err(|e| Error::msg(format!("`rustc --print cfg` printed `{l}`: {e}")))
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rustc_cfg_lines() {
-        let cfg = parse_cfg("unix\ntarget_os=\"linux\"\n\n").unwrap();
-        assert_eq!(cfg.len(), 2);
-        assert!(parse_cfg("target_os=\"unterminated").is_err());
-    }
 }
