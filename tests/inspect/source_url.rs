@@ -47,6 +47,16 @@ fn a_local_path_remote_is_left_out_with_a_warning() {
         assert!(stderr.contains("--source-url"), "{stderr}");
         let path = tmp.path().display().to_string();
         assert!(!v.to_string().contains(&path) && !stderr.contains(&path));
+        // `sbom` says it once too, and records no path either.
+        let out = support::cargo_provenance()
+            .current_dir(&dir)
+            .arg("sbom")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(err.matches("is a local path").count(), 1, "{err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(&path) && !err.contains(&path));
     }
     let (v, stderr) = inspect_json(&dir, &["--source-url", "git@github.com:example/app.git"]);
     assert_eq!(v["git"]["remote_url"], URL);
