@@ -12,14 +12,14 @@
 //! The rustc calls run in parallel with each other (and with `cargo metadata`).
 
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 
 use cargo_metadata::cargo_platform::Cfg;
 
 use crate::error::{Error, Result};
 use crate::inspect::cargo_config::CargoConfig;
 use crate::inspect::rustflags::{self, parse_cfg};
-use crate::inspect::toolchain::Programs;
+use crate::inspect::toolchain::{self, Programs};
 
 /// The host and the target, with their cfg values.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ pub fn read(
     let (target, target_cfg) = match target_child {
         Some((name, child)) => (
             name,
-            parse_cfg(&wait(child, "rustc --print cfg --target")?)?,
+            parse_cfg(&wait(programs, child, "--print cfg --target")?)?,
         ),
         None => {
             let (flags, _) = rustflags::effective(config, &host, || Ok(host_cfg.clone()))?;
@@ -82,11 +82,11 @@ pub fn read(
 /// The host triple and its cfg from `rustc --print host-tuple --print cfg`, else (older
 /// toolchains) from `rustc -vV` and `rustc --print cfg`.
 fn host_and_cfg(programs: &Programs, dir: &Path, child: Child) -> Result<(String, Vec<Cfg>)> {
-    if let Ok(out) = wait(child, "rustc --print host-tuple --print cfg") {
+    if let Ok(out) = wait(programs, child, "--print host-tuple --print cfg") {
         let (first, rest) = out.split_once('\n').unwrap_or((&out, ""));
         return Ok((first.trim().to_owned(), parse_cfg(rest)?));
     }
-    let vv = wait(spawn(programs, dir, &["-vV"])?, "rustc -vV")?;
+    let vv = wait(programs, spawn(programs, dir, &["-vV"])?, "-vV")?;
     let host = vv
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
@@ -94,8 +94,9 @@ fn host_and_cfg(programs: &Programs, dir: &Path, child: Child) -> Result<(String
         .trim()
         .to_owned();
     let cfg = wait(
+        programs,
         spawn(programs, dir, &["--print", "cfg"])?,
-        "rustc --print cfg",
+        "--print cfg",
     )?;
     Ok((host, parse_cfg(&cfg)?))
 }
@@ -109,8 +110,9 @@ pub fn target_cfg(
     flags: &[String],
 ) -> Result<Vec<Cfg>> {
     parse_cfg(&wait(
+        programs,
         spawn_cfg(programs, dir, target, flags)?,
-        "rustc --print cfg --target",
+        "--print cfg --target",
     )?)
 }
 
@@ -122,32 +124,15 @@ fn spawn_cfg(programs: &Programs, dir: &Path, target: &str, flags: &[String]) ->
 }
 
 fn spawn(programs: &Programs, dir: &Path, args: &[&str]) -> Result<Child> {
-    programs
-        .rustc_command(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            Error::msg(format!(
-                "running `{} {}`: {e}; is the Rust toolchain installed?",
-                programs.rustc.to_string_lossy(),
-                args.join(" ")
-            ))
-        })
+    toolchain::spawn(programs.rustc_command(dir).args(args), &programs.rustc)
 }
 
-fn wait(child: Child, what: &str) -> Result<String> {
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::msg(format!("running `{what}`: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::msg(format!(
-            "`{what}` failed: {}; check the target triple (--target, build.target in \
-             .cargo/config.toml, CARGO_BUILD_TARGET), the rustflags and the toolchain",
-            crate::util::url::redact(String::from_utf8_lossy(&out.stderr).trim())
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+/// Waits for a rustc started by [`spawn`] with `args` (for the message).
+fn wait(programs: &Programs, child: Child, args: &str) -> Result<String> {
+    toolchain::wait(child, &programs.rustc, args).map_err(|e| {
+        Error::msg(format!(
+            "{e}; check the target triple (--target, build.target in .cargo/config.toml, \
+             CARGO_BUILD_TARGET), the rustflags and the toolchain"
+        ))
+    })
 }
