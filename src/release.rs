@@ -83,7 +83,7 @@ pub struct ReleaseSummary {
     pub pushed: Option<String>,
 }
 
-/// The file names of the output directory (SPEC.md, "build").
+/// The file names of the output directory (docs/build.md, "Output directory").
 pub mod files {
     /// The SBOM.
     pub const SBOM: &str = "sbom.cdx.json";
@@ -287,6 +287,15 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
             source_date_epoch: Some(out.source_date_epoch),
             // The image ships every selected package's binaries: one SBOM for all of them.
             workspace_mode: true,
+            // The crates resolved for what cargo compiled, on every platform.
+            built_for: out
+                .platforms
+                .iter()
+                .map(|p| crate::sbom::BuiltFor {
+                    target: p.rust_target.clone(),
+                    rustflags: p.rustflags.clone(),
+                })
+                .collect(),
         },
         prepared,
         read_start,

@@ -34,6 +34,9 @@ pub struct Selection {
     pub offline: bool,
     /// `--profile`: the cargo profile (default `release`).
     pub profile: Option<String>,
+    /// `--source-url`: the repository's source URL, recorded instead of what the git remote
+    /// or the CI platform says (docs/inspect.md, "Source URL"). Not a cargo flag.
+    pub source_url: Option<String>,
 }
 
 impl Selection {

@@ -278,3 +278,119 @@ fn unreachable_buildkit_names_the_variables() {
         assert!(err.contains("--builder native"), "{err}");
     }
 }
+
+/// One commit cloned three ways (an https remote, a scp-like ssh remote, a local path) builds
+/// the same image with a byte-identical SBOM and, with `--reproducible`, byte-identical
+/// provenance: the source URL is recorded in one canonical form. The local clone has no
+/// source URL (a warning says so) until `--source-url` names it. No output holds a path of
+/// this machine.
+#[test]
+fn remote_spellings_give_one_image_sbom_and_provenance() {
+    let (tmp, origin) = support::example_repo("hello-service");
+    let clone = |name: &str, remote: Option<&str>| {
+        let dest = tmp.path().join(name);
+        support::run(
+            Command::new("git")
+                .args(["clone", "-q"])
+                .arg(&origin)
+                .arg(&dest),
+        );
+        if let Some(r) = remote {
+            support::git(&dest, &["remote", "set-url", "origin", r]);
+        }
+        dest
+    };
+    let https = clone(
+        "https",
+        Some("https://github.com/example/hello-service.git"),
+    );
+    let ssh = clone("ssh", Some("git@github.com:example/hello-service.git"));
+    let local = clone("local", None);
+    let build = |dir: &std::path::Path, extra: &[&str]| {
+        let out_dir = dir.with_extension("out");
+        let out = build_cmd(dir)
+            .env("CARGO_TARGET_DIR", support::example_target_dir())
+            .args(["--builder", "native", "--reproducible", "--output-dir"])
+            .arg(&out_dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let file = |f: &str| std::fs::read(out_dir.join(f)).unwrap();
+        let summary = read_json(&out_dir.join("summary.json"));
+        let outputs = (
+            summary["index_digest"].as_str().unwrap().to_owned(),
+            file("sbom.cdx.json"),
+            file("provenance.intoto.json"),
+        );
+        (outputs, out_dir, stderr_of(&out))
+    };
+    let (first, _, _) = build(&https, &[]);
+    let sbom: Value = serde_json::from_slice(&first.1).unwrap();
+    assert_eq!(
+        sbom["metadata"]["component"]["externalReferences"][0]["url"],
+        "https://github.com/example/hello-service"
+    );
+    let provenance = String::from_utf8(first.2.clone()).unwrap();
+    assert!(
+        provenance.contains("\"git+https://github.com/example/hello-service@refs/heads/main\""),
+        "{provenance}"
+    );
+    assert!(build(&ssh, &[]).0 == first, "the ssh clone differs");
+    let named = ["--source-url", "https://github.com/example/hello-service"];
+    assert!(build(&local, &named).0 == first, "the local clone differs");
+
+    let (outputs, out_dir, stderr) = build(&local, &[]);
+    assert_ne!(
+        outputs.0, first.0,
+        "without a source URL the label is absent"
+    );
+    let warning = stderr
+        .lines()
+        .find(|l| l.starts_with("warning:") && l.contains("local path"))
+        .unwrap_or_else(|| panic!("no warning about the local remote:\n{stderr}"));
+    let machine = tmp.path().display().to_string();
+    assert!(!warning.contains(&machine), "{warning}");
+    let layout = out_dir.join("oci");
+    let (_, index) = image_index(&layout, "latest");
+    let manifest = blob_json(&layout, index["manifests"][0]["digest"].as_str().unwrap());
+    let config = blob_json(&layout, manifest["config"]["digest"].as_str().unwrap());
+    let labels = &config["config"]["Labels"];
+    assert!(
+        labels.get("org.opencontainers.image.source").is_none(),
+        "{labels}"
+    );
+    assert!(labels.get("org.opencontainers.image.revision").is_some());
+    let sbom: Value = serde_json::from_slice(&outputs.1).unwrap();
+    assert!(
+        sbom["metadata"]["component"]
+            .get("externalReferences")
+            .is_none()
+    );
+    for dir in [
+        &out_dir,
+        &https.with_extension("out"),
+        &ssh.with_extension("out"),
+    ] {
+        assert_no_machine_path(dir, &machine);
+    }
+}
+
+/// No file under `dir` (binaries, layout blobs, statements, summary) holds `machine`.
+fn assert_no_machine_path(dir: &std::path::Path, machine: &str) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert_no_machine_path(&path, machine);
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes
+                .windows(machine.len())
+                .any(|w| w == machine.as_bytes()),
+            "{} holds the path {machine}",
+            path.display()
+        );
+    }
+}

@@ -5,6 +5,8 @@
 
 #[path = "inspect/corpus.rs"]
 mod corpus;
+#[path = "inspect/source_url.rs"]
+mod source_url;
 mod support;
 
 use std::path::Path;
@@ -108,13 +110,13 @@ fn remote_credentials_never_appear() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["git"]["remote_url"], "https://github.com/x/y");
-    // scp-style remotes are kept as written.
+    // scp-style remotes are recorded in the canonical https form (tests/inspect/source_url.rs).
     git(
         &dir,
         &["remote", "set-url", "origin", "git@github.com:x/y.git"],
     );
     let (v, _) = inspect_json(&dir, &[]);
-    assert_eq!(v["git"]["remote_url"], "git@github.com:x/y.git");
+    assert_eq!(v["git"]["remote_url"], "https://github.com/x/y");
 }
 
 #[test]

@@ -6,6 +6,8 @@ mod support;
 
 #[path = "sbom/helpers.rs"]
 mod helpers;
+#[path = "sbom/settings.rs"]
+mod settings;
 
 use std::collections::BTreeSet;
 
@@ -441,6 +443,8 @@ fn library_api_with_build_units_binaries_and_image_subject() {
     };
     let selection = cargo_provenance::select::Selection {
         manifest_path: Some(dir.join("Cargo.toml")),
+        // In-process: a CI run's own repository URL must not meet the fixture's remote.
+        source_url: Some("https://github.com/example/hello-service".into()),
         ..Default::default()
     };
     let image_digest = Digest::of(b"an image index");
@@ -455,6 +459,7 @@ fn library_api_with_build_units_binaries_and_image_subject() {
         compiled_units: Some(units.clone()),
         source_date_epoch: Some(1_700_000_000),
         workspace_mode: false,
+        built_for: Vec::new(),
     };
     let ui = cargo_provenance::ui::Ui::default();
     let sbom = generate(&req, &ui).expect("SBOM from build units");
@@ -485,7 +490,8 @@ fn library_api_with_build_units_binaries_and_image_subject() {
     let err = generate(&req2, &ui).unwrap_err();
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("itoa@"), "{err}");
-    // A unit compiled but not resolved is reported.
+    // A unit compiled but not listed is refused too: an SBOM that misses a compiled crate is
+    // never written.
     let mut extra = units.clone();
     extra.push(cargo_provenance::inspect::CompiledUnit {
         package_id: "registry+https://github.com/rust-lang/crates.io-index#fastrand@2.0.0".into(),
@@ -498,11 +504,12 @@ fn library_api_with_build_units_binaries_and_image_subject() {
         compiled_units: Some(extra),
         ..req.clone()
     };
-    let s3 = generate(&req3, &ui).unwrap();
+    let err = generate(&req3, &ui).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
     assert!(
-        s3.warnings.iter().any(|w| w.contains("fastrand@2.0.0")),
-        "{:?}",
-        s3.warnings
+        err.to_string()
+            .contains("the build compiled fastrand@2.0.0, which the SBOM does not list"),
+        "{err}"
     );
     // A built binary that is not in the selection is an error.
     let mut other = binary;

@@ -88,8 +88,8 @@ fn no_secret_reaches_any_output() {
     );
     let text = std::fs::read_to_string(out.join("provenance.intoto.json")).unwrap();
     assert!(
-        text.contains("git+https://github.com/example/hello-service.git"),
-        "the remote is kept without credentials"
+        text.contains("\"git+https://github.com/example/hello-service\""),
+        "the remote is kept without credentials (canonical form: no `.git`)"
     );
     assert!(
         text.contains("https://gitlab.example.com/group/app/-/jobs/99\""),

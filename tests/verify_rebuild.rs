@@ -215,3 +215,46 @@ fn rebuild_passes_on_a_real_signed_build() {
     .passes()
     .says("pass    rebuild");
 }
+
+/// The image a clone with an https remote built rebuilds to the same digests from a clone
+/// over ssh (scp-like remote): the image's `org.opencontainers.image.source` label records
+/// one canonical source URL (docs/inspect.md, "Source URL").
+#[test]
+fn rebuild_from_an_ssh_clone_passes_on_an_https_clones_image() {
+    let (tmp, repo) = support::example_repo("hello-service");
+    support::git(
+        &repo,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "https://github.com/example/hello-service.git",
+        ],
+    );
+    let key = Key::new(tmp.path(), 9);
+    let commit = support::git(&repo, &["rev-parse", "HEAD"])
+        .trim()
+        .to_owned();
+    let out = tmp.path().join("out");
+    let summary = build(&repo, &out);
+    let reference = sign_and_attach(&out, &key, &provenance_of(&summary, &commit, false));
+    let ssh = tmp.path().join("ssh-clone");
+    support::run(
+        std::process::Command::new("git")
+            .args(["clone", "-q"])
+            .arg(&repo)
+            .arg(&ssh),
+    );
+    support::git(
+        &ssh,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "git@github.com:example/hello-service.git",
+        ],
+    );
+    rebuild(&reference, &key, &ssh)
+        .passes()
+        .says("pass    rebuild");
+}

@@ -8,9 +8,7 @@
 //! | other CI | `CI` set and not `false` | [`OTHER_CI_BUILDER_ID`] | none |
 //! | a developer machine | otherwise | [`LOCAL_BUILDER_ID`] | a random `urn:uuid:` |
 //!
-//! Only these variables are read, and every URL goes through [`super::sanitize::url`].
-
-use super::sanitize;
+//! Only these variables are read, and every URL goes through [`crate::util::url::sanitize`].
 
 /// The builder id of a build on a developer machine (no CI detected).
 pub const LOCAL_BUILDER_ID: &str = "https://cargo-provenance.dev/builders/local/v1";
@@ -54,8 +52,8 @@ impl RunEnvironment {
     pub fn detect_with(var: &dyn Fn(&str) -> Option<String>) -> Self {
         let is_true = |k: &str| var(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let join = |base: Option<String>, rest: &str| -> Option<String> {
-            let base = sanitize::url(&base?)?;
-            sanitize::url(&format!(
+            let base = crate::util::url::sanitize(&base?)?;
+            crate::util::url::sanitize(&format!(
                 "{}/{}",
                 base.trim_end_matches('/'),
                 rest.trim_start_matches('/')
@@ -91,7 +89,7 @@ impl RunEnvironment {
             return RunEnvironment {
                 kind: EnvironmentKind::GitlabCi,
                 builder_id: id,
-                invocation_id: var("CI_JOB_URL").and_then(|u| sanitize::url(&u)),
+                invocation_id: var("CI_JOB_URL").and_then(|u| crate::util::url::sanitize(&u)),
             };
         }
         if is_true("BUILDKITE")
@@ -107,7 +105,8 @@ impl RunEnvironment {
             return RunEnvironment {
                 kind: EnvironmentKind::Buildkite,
                 builder_id: id,
-                invocation_id: var("BUILDKITE_BUILD_URL").and_then(|u| sanitize::url(&u)),
+                invocation_id: var("BUILDKITE_BUILD_URL")
+                    .and_then(|u| crate::util::url::sanitize(&u)),
             };
         }
         if var("CI").is_some_and(|v| !v.eq_ignore_ascii_case("false") && v != "0") {

@@ -51,7 +51,7 @@ impl WrittenAttestation {
     }
 }
 
-/// Writes the attestations of a build into `dir` (SPEC.md, output layout):
+/// Writes the attestations of a build into `dir` (docs/build.md, "Output directory"):
 /// `provenance.intoto.json` always; with a signer also `provenance.sigstore.json` and
 /// `sbom.sigstore.json` (the SBOM itself, `sbom.cdx.json`, is the SBOM stage's file). The
 /// signed payload is byte-identical to the statement file. Each file is written atomically.

@@ -166,7 +166,7 @@ fn image_uri(reference: &str) -> String {
 fn external(input: &ProvenanceInput) -> ExternalParameters {
     let c = &input.inputs.cargo;
     let source = input.inputs.git.as_ref().map(|g| SourceParameters {
-        uri: g.remote_url.as_deref().and_then(sanitize::git_uri),
+        uri: g.remote_url.as_deref().and_then(crate::util::url::git_uri),
         git_ref: git_ref(g),
         commit: g.commit.clone(),
         path: g.package_path.clone(),
@@ -250,7 +250,7 @@ fn internal(input: &ProvenanceInput) -> InternalParameters {
 /// Builder details are free text: drop anything that looks like a URL with credentials.
 fn clean_value(v: &str) -> Option<String> {
     if v.contains("://") {
-        sanitize::url(v)
+        crate::util::url::sanitize(v)
     } else {
         Some(v.to_string())
     }
@@ -259,7 +259,7 @@ fn clean_value(v: &str) -> Option<String> {
 fn resolved_dependencies(input: &ProvenanceInput) -> Vec<ResourceDescriptor> {
     let mut out = Vec::new();
     if let Some(g) = &input.inputs.git {
-        let base = g.remote_url.as_deref().and_then(sanitize::git_uri);
+        let base = g.remote_url.as_deref().and_then(crate::util::url::git_uri);
         out.push(ResourceDescriptor {
             name: Some("source".into()),
             uri: base.map(|u| match git_ref(g) {

@@ -136,7 +136,7 @@ pub struct BuildOutput {
     pub source_date_epoch: i64,
     /// Where it came from: `SOURCE_DATE_EPOCH` (env), `git commit time`, `default (0)`.
     pub source_date_epoch_source: String,
-    /// HEAD's commit and remote, when in git.
+    /// HEAD's commit and the source URL, when in git.
     pub git: Option<git::GitFacts>,
     /// The user's rustflags kept in the build (for the first platform's target), and where
     /// they came from.
@@ -229,7 +229,7 @@ pub fn build_gated(
     let (workspace_root, target_dir) = metadata?;
     let rustc = rustc?;
 
-    let git = git::facts(&workspace_root);
+    let git = git::facts(&workspace_root, sel.source_url.as_deref())?;
     let (sde, sde_source) = source_date_epoch(git.as_ref(), ui)?;
     // `--target`, else `build.target` of the cargo configuration (as inspect records it).
     let (target, explicit) =

@@ -1,4 +1,4 @@
-//! `summary.json`: what was built, with digests (SPEC.md, "build"). The attest stage appends
+//! `summary.json`: what was built, with digests (docs/image.md, docs/build.md). The attest stage appends
 //! one entry per attestation to `attestations`.
 
 use std::path::Path;

@@ -66,7 +66,7 @@ impl GlobalArgs {
     }
 }
 
-/// The subcommands (SPEC.md, "Commands").
+/// The subcommands (README.md, "Usage").
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the build inputs: toolchain, git state, dependency graph, cargo settings.
@@ -125,6 +125,10 @@ pub struct SelectionArgs {
     /// Build artifacts with the specified profile (default: release).
     #[arg(long, value_name = "PROFILE-NAME")]
     pub profile: Option<String>,
+    /// The repository's source URL to record (image label, SBOM, provenance), instead of
+    /// the git remote's or the CI platform's.
+    #[arg(long, value_name = "URL")]
+    pub source_url: Option<String>,
 }
 
 impl SelectionArgs {
@@ -142,6 +146,7 @@ impl SelectionArgs {
             locked: self.locked,
             offline: self.offline,
             profile: self.profile.clone(),
+            source_url: self.source_url.clone(),
         }
     }
 }

@@ -37,6 +37,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         compiled_units: None,
         source_date_epoch,
         workspace_mode: selection.workspace,
+        built_for: Vec::new(),
     };
     let to_stdout = args.output.as_os_str() == "-";
     if !to_stdout && args.output.is_dir() && !selection.workspace {

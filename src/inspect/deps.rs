@@ -11,9 +11,9 @@ use cargo_metadata::{DependencyKind, Metadata, PackageId};
 
 use super::model::{DepGraph, Edge, EdgeKind, Package, Source};
 use super::toolchain::relative_to;
-use super::urls::{redact, strip_userinfo};
 use crate::error::{Error, Result};
 use crate::select::Selection;
+use crate::util::url::{redact, strip_userinfo};
 
 /// The crates.io index as cargo names it in source ids.
 pub const CRATES_IO: &str = "https://github.com/rust-lang/crates.io-index";

@@ -1,15 +1,18 @@
 //! The git state of the repository that holds the project, read with libgit2 (no `git`
 //! program needed, nothing written: the index is not refreshed on disk). Outside a
 //! repository, or before the first commit, there is no state and a warning says why.
-//! Remote URLs lose their userinfo before they leave this module.
+//! The remote's URL leaves this module only as the source URL [`super::source_url`] chose:
+//! canonical, without credentials, never a local path.
 
 use std::path::{Path, PathBuf};
 
 use git2::{ErrorCode, Repository, StatusOptions};
 
 use super::model::GitState;
+use super::source_url::{self, Chosen};
 use super::toolchain::relative_to;
-use super::urls::{redact, strip_userinfo};
+use crate::error::Result;
+use crate::util::url::redact;
 
 /// What the git probe found: the state (when there is one), the repository's work tree
 /// (to express other paths relative to it; never serialised), and warnings.
@@ -37,8 +40,9 @@ pub fn open(dir: &Path) -> std::result::Result<Repository, git2::Error> {
     Repository::open_ext(dir, git2::RepositoryOpenFlags::empty(), &ceilings)
 }
 
-/// Reads the git state for the project in `dir`.
-pub fn probe(dir: &Path) -> GitProbe {
+/// Reads the git state for the project in `dir`; `source_url` is `--source-url`. An error
+/// only when the source URL cannot be chosen ([`source_url::choose`]).
+pub fn probe(dir: &Path, source_url: Option<&str>) -> Result<GitProbe> {
     let mut out = GitProbe::default();
     let repo = match open(dir) {
         Ok(r) => r,
@@ -48,20 +52,20 @@ pub fn probe(dir: &Path) -> GitProbe {
                  absent; run `git init` and commit to record the source"
                     .to_owned(),
             );
-            return out;
+            return Ok(out);
         }
         Err(e) => {
             out.warnings.push(format!(
                 "cannot open the git repository of the project ({}): git state is absent",
                 scrub(e.message(), dir)
             ));
-            return out;
+            return Ok(out);
         }
     };
     let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
         out.warnings
             .push("the git repository is bare (no work tree): git state is absent".to_owned());
-        return out;
+        return Ok(out);
     };
     out.workdir = Some(workdir.canonicalize().unwrap_or(workdir.clone()));
     let head = match repo.head() {
@@ -72,14 +76,14 @@ pub fn probe(dir: &Path) -> GitProbe {
                  the source"
                     .to_owned(),
             );
-            return out;
+            return Ok(out);
         }
         Err(e) => {
             out.warnings.push(format!(
                 "cannot read git HEAD ({}): git state is absent",
                 scrub(e.message(), &workdir)
             ));
-            return out;
+            return Ok(out);
         }
     };
     let commit = match head.peel_to_commit() {
@@ -89,7 +93,7 @@ pub fn probe(dir: &Path) -> GitProbe {
                 "git HEAD does not point to a commit ({}): git state is absent",
                 scrub(e.message(), &workdir)
             ));
-            return out;
+            return Ok(out);
         }
     };
     let detached = repo.head_detached().unwrap_or(!head.is_branch());
@@ -103,7 +107,8 @@ pub fn probe(dir: &Path) -> GitProbe {
     };
     let (dirty_paths, status_warning) = dirty_paths(&repo);
     out.warnings.extend(status_warning);
-    let (remote_name, remote_url) = remote(&repo);
+    let (remote_name, chosen) = remote(&repo, source_url)?;
+    out.warnings.extend(chosen.warnings);
     let package_path = match relative_to(dir, &workdir).as_str() {
         "." => String::new(),
         p => p.to_owned(),
@@ -116,12 +121,12 @@ pub fn probe(dir: &Path) -> GitProbe {
         tags: tags_at(&repo, commit.id()),
         dirty: !dirty_paths.is_empty(),
         dirty_paths,
-        remote_url,
+        remote_url: chosen.url,
         remote_name,
         commit_time: commit.committer().when().seconds(),
         package_path,
     });
-    out
+    Ok(out)
 }
 
 /// Tags (lightweight and annotated) whose target is `id`, sorted.
@@ -177,30 +182,42 @@ fn dirty_paths(repo: &Repository) -> (Vec<String>, Option<String>) {
     }
 }
 
-/// `origin`, else the first remote by name: its name and URL without userinfo.
-pub fn remote(repo: &Repository) -> (Option<String>, Option<String>) {
-    let names: Vec<String> = match repo.remotes() {
-        Ok(n) => n
-            .iter()
-            .filter_map(|r| r.ok().flatten().map(str::to_owned))
-            .collect(),
-        Err(_) => return (None, None),
-    };
+/// The remote the source URL comes from (`origin`, else the first by name) and the source
+/// URL chosen for the repository with it ([`source_url::choose_from_env`], `flag` being
+/// `--source-url`). Every git reader (inspect, the build's facts, the SBOM) asks here.
+pub fn remote(repo: &Repository, flag: Option<&str>) -> Result<(Option<String>, Chosen)> {
+    let configured = configured_remote(repo);
+    let chosen = source_url::choose_from_env(
+        configured.as_ref().and_then(|(name, url)| {
+            Some(source_url::Remote {
+                name,
+                url: url.as_deref()?,
+            })
+        }),
+        flag,
+    )?;
+    Ok((configured.map(|(name, _)| name), chosen))
+}
+
+/// `origin`, else the first remote by name, with its URL as configured (credentials and
+/// all: it goes nowhere but to [`source_url::choose`]).
+fn configured_remote(repo: &Repository) -> Option<(String, Option<String>)> {
+    let names: Vec<String> = repo
+        .remotes()
+        .ok()?
+        .iter()
+        .filter_map(|r| r.ok().flatten().map(str::to_owned))
+        .collect();
     let name = if names.iter().any(|n| n == "origin") {
         "origin".to_owned()
     } else {
-        match names.iter().min() {
-            Some(n) => n.clone(),
-            None => return (None, None),
-        }
+        names.iter().min()?.clone()
     };
-    match repo.find_remote(&name) {
-        Ok(r) => {
-            let url = strip_userinfo(&String::from_utf8_lossy(r.url_bytes()));
-            (Some(name), Some(url))
-        }
-        Err(_) => (Some(name), None),
-    }
+    let url = repo
+        .find_remote(&name)
+        .ok()
+        .map(|r| String::from_utf8_lossy(r.url_bytes()).into_owned());
+    Some((name, url))
 }
 
 /// A libgit2 message without credentials and without this machine's path of `dir`.
@@ -226,7 +243,7 @@ mod tests {
         if Repository::discover(tmp.path()).is_ok() {
             return;
         }
-        let p = probe(tmp.path());
+        let p = probe(tmp.path(), None).unwrap();
         assert!(p.state.is_none());
         assert!(p.warnings[0].contains("not in a git repository"));
     }
@@ -235,7 +252,7 @@ mod tests {
     fn empty_repository_is_a_warning() {
         let tmp = tempfile::tempdir().unwrap();
         Repository::init(tmp.path()).unwrap();
-        let p = probe(tmp.path());
+        let p = probe(tmp.path(), None).unwrap();
         assert!(p.state.is_none());
         assert!(p.warnings[0].contains("no commits"), "{:?}", p.warnings);
         assert!(p.workdir.is_some());

@@ -12,8 +12,8 @@ pub mod model;
 pub mod profile;
 pub mod report;
 pub mod rustflags;
+pub mod source_url;
 pub mod toolchain;
-pub mod urls;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -108,7 +108,12 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
         .map(|d| d.join("Cargo.lock"))
         .find(|p| p.is_file());
     let (git, meta, settings, early_lock, meta_time) = std::thread::scope(|s| {
-        let git = s.spawn(|| (git::probe(&dir), started.elapsed()));
+        let git = s.spawn(|| {
+            (
+                git::probe(&dir, selection.source_url.as_deref()),
+                started.elapsed(),
+            )
+        });
         let lock = s.spawn(|| {
             guessed_lock
                 .as_ref()
@@ -139,6 +144,7 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
     let (toolchain, target, target_explicit, rustflags, rustflags_source, toolchain_time) =
         settings.map_err(|_| Error::msg("internal error: the toolchain probe panicked"))??;
     let (git, git_time) = git.map_err(|_| Error::msg("internal error: the git probe panicked"))?;
+    let git = git?;
 
     let root = PathBuf::from(meta.workspace_root.as_std_path());
     let lock_path = root.join("Cargo.lock");

@@ -78,7 +78,9 @@ pub struct GitState {
     /// The dirty paths, relative to the repository root, sorted.
     #[serde(default)]
     pub dirty_paths: Vec<String>,
-    /// The remote's URL with any userinfo removed (`origin`, else the first remote).
+    /// The repository's source URL in canonical form (`--source-url`, else the CI platform's
+    /// repository URL, else the remote's; see [`super::source_url`]); `None` for a
+    /// local-path remote.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_url: Option<String>,
     /// The remote's name (`origin`).

@@ -20,12 +20,7 @@ use crate::error::{Error, Result};
 /// host. Returns the triple and whether it was asked for explicitly. A custom target
 /// specification file (`path/to/x.json`) is reported by its name (`x`).
 pub fn target(requested: Option<&str>, config: &CargoConfig, host: &str) -> (String, bool) {
-    let explicit = requested.map(str::to_owned).or_else(|| {
-        config
-            .get_string(&["build", "target"], "CARGO_BUILD_TARGET")
-            .map(|(v, _)| v)
-    });
-    match explicit {
+    match requested_target(requested, config) {
         Some(t) if t.ends_with(".json") => {
             let name = Path::new(&t)
                 .file_stem()
@@ -36,6 +31,17 @@ pub fn target(requested: Option<&str>, config: &CargoConfig, host: &str) -> (Str
         Some(t) => (t, true),
         None => (host.to_owned(), false),
     }
+}
+
+/// The target asked for, as given: `--target`, else `build.target` (or
+/// `CARGO_BUILD_TARGET`); `None` builds for the host. A target specification file stays a
+/// path here (what `rustc --target` takes); [`target`] gives its name.
+pub fn requested_target(requested: Option<&str>, config: &CargoConfig) -> Option<String> {
+    requested.map(str::to_owned).or_else(|| {
+        config
+            .get_string(&["build", "target"], "CARGO_BUILD_TARGET")
+            .map(|(v, _)| v)
+    })
 }
 
 /// The rustflags cargo passes for `target` and where they came from. `cfgs` is called only
@@ -115,12 +121,16 @@ pub fn target_cfgs(programs: &Programs, dir: &Path, target: &str) -> Result<Vec<
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    parse_cfg(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The lines of `rustc --print cfg` (`unix`, `target_os="linux"`), empty lines skipped.
+pub fn parse_cfg(text: &str) -> Result<Vec<Cfg>> {
+    text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             Cfg::from_str(l.trim())
-                .map_err(|e| Error::msg(format!("rustc printed an unknown cfg `{l}`: {e}")))
+                .map_err(|e| Error::msg(format!("`rustc --print cfg` printed `{l}`: {e}")))
         })
         .collect()
 }
@@ -177,6 +187,13 @@ mod tests {
         let (flags, source) = effective(&config(""), "x", || unreachable!()).unwrap();
         assert!(flags.is_empty());
         assert_eq!(source, "none");
+    }
+
+    #[test]
+    fn rustc_cfg_lines() {
+        let cfg = parse_cfg("unix\ntarget_os=\"linux\"\n\n").unwrap();
+        assert_eq!(cfg.len(), 2);
+        assert!(parse_cfg("target_os=\"unterminated").is_err());
     }
 
     #[test]

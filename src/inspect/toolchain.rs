@@ -184,7 +184,9 @@ enum Answer {
     Running(Child),
 }
 
-fn spawn(cmd: &mut Command, program: &OsString) -> Result<Child> {
+/// Starts `cmd` (running `program`) with its output piped; an error says how to get the
+/// program.
+pub fn spawn(cmd: &mut Command, program: &OsString) -> Result<Child> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -197,7 +199,9 @@ fn spawn(cmd: &mut Command, program: &OsString) -> Result<Child> {
         })
 }
 
-fn wait(child: Child, program: &OsString, arg: &str) -> Result<String> {
+/// Waits for a child of [`spawn`] running `program arg`: its stdout, or an error with its
+/// stderr (credentials removed).
+pub fn wait(child: Child, program: &OsString, arg: &str) -> Result<String> {
     let out = child.wait_with_output().map_err(|e| {
         Error::msg(format!(
             "running `{} {arg}`: {e}",
@@ -209,7 +213,7 @@ fn wait(child: Child, program: &OsString, arg: &str) -> Result<String> {
             "`{} {arg}` failed ({}): {}",
             program.to_string_lossy(),
             out.status,
-            super::urls::redact(String::from_utf8_lossy(&out.stderr).trim())
+            crate::util::url::redact(String::from_utf8_lossy(&out.stderr).trim())
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())

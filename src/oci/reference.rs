@@ -1,4 +1,4 @@
-//! Image references as SPEC.md "References" spells them: a registry reference
+//! Image references as README.md ("Usage") spells them: a registry reference
 //! `host[:port]/repo[:tag][@sha256:HEX]` (Docker Hub defaults when the host is left out) or an
 //! OCI image layout `oci:PATH[:tag][@sha256:HEX]`.
 

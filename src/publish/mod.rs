@@ -1,7 +1,7 @@
 //! Stage 5, publish: signed bundles become OCI 1.1 referrers of the image, in a layout or a
 //! registry, and images travel between the two with all their referrers.
 //!
-//! A referrer manifest (SPEC.md "Referrers", the layout cosign 2.5 writes and finds with
+//! A referrer manifest (docs/referrers.md, the layout cosign 2.5 writes and finds with
 //! `--new-bundle-format`):
 //!
 //! ```json

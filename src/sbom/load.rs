@@ -1,8 +1,8 @@
 //! What the SBOM is computed from, read in one pass and without changing anything:
 //! `cargo metadata --locked` (`--all-features` when features are asked for: the superset
-//! graph the selection is a part of), `rustc --print host-tuple --print cfg` for the host
-//! and `rustc --print cfg --target` for the target (to evaluate
-//! `[target.'cfg(..)'.dependencies]`), the Cargo.lock checksums and HEAD's commit time.
+//! graph the selection is a part of), the host's and the target's cfg values as the build
+//! sees them ([`super::platform`], to evaluate `[target.'cfg(..)'.dependencies]`), the
+//! Cargo.lock checksums, HEAD's commit time and the source URL.
 //!
 //! The child processes run in parallel; the lockfile is parsed while cargo works. A stale
 //! lockfile makes cargo fail (`--locked`): that is an exit-2 error and the file is untouched.
@@ -10,14 +10,15 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::str::FromStr;
 
 use cargo_metadata::cargo_platform::Cfg;
 use cargo_metadata::{Metadata, Package};
 
 use crate::error::{Error, Result};
+use crate::inspect::cargo_config::CargoConfig;
 use crate::inspect::deps::{LockChecksums, finish_metadata};
-pub use crate::inspect::urls::strip_userinfo;
+use crate::inspect::source_url::Chosen;
+use crate::inspect::toolchain::Programs;
 use crate::select::Selection;
 
 /// Everything read from the project and the toolchain.
@@ -37,10 +38,15 @@ pub struct Loaded {
     pub checksums: LockChecksums,
     /// The manifest the selection starts from (absolute; never written to outputs).
     pub manifest: PathBuf,
+    /// The programs cargo runs there (rustc, through its wrapper), for later cfg questions.
+    pub programs: Programs,
     /// HEAD's committer time, when the workspace is in a git repository with commits.
     pub commit_time: Option<i64>,
-    /// The `origin` (else first) remote URL without userinfo, when there is one.
+    /// The repository's canonical source URL ([`crate::inspect::source_url`]).
     pub remote_url: Option<String>,
+    /// Why there is no source URL (a local-path remote), for the standalone `sbom` command
+    /// to print (in `build`, `inspect` prints them).
+    pub source_warnings: Vec<String>,
     /// `[workspace.package] version` of the root manifest, when set.
     pub workspace_version: Option<String>,
     /// The feature resolver the workspace asks for (`"1"`, `"2"`, `"3"`).
@@ -62,6 +68,11 @@ impl Loaded {
     pub fn workspace_root(&self) -> &Path {
         self.metadata.workspace_root.as_std_path()
     }
+
+    /// The manifest's directory, where cargo (and rustc) run.
+    pub fn manifest_dir(&self) -> &Path {
+        self.manifest.parent().unwrap_or(Path::new("."))
+    }
 }
 
 /// `cargo metadata` output read already (by `inspect`), with the arguments it ran with: used
@@ -74,55 +85,32 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
     let all_features =
         all_features || selection.all_features || !selection.feature_list().is_empty();
     let manifest = crate::inspect::locate_manifest(selection)?;
+    let dir = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let config = CargoConfig::load(&dir, crate::inspect::cargo_home().as_deref())?;
+    let programs = Programs::find(&config);
     let args = metadata_args(selection, &manifest, all_features);
     let meta = match reuse {
         Some((a, metadata)) if a == args => MetadataAnswer::Read(Box::new(metadata)),
-        _ => MetadataAnswer::Running(metadata_command(&args, &manifest).spawn().map_err(|e| {
-            Error::msg(format!(
-                "running `cargo metadata`: {e}; is cargo installed?"
-            ))
-        })?),
-    };
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    // One rustc for the host triple and its cfg (`--print host-tuple`, rustc 1.84+), with
-    // `rustc -vV` + `--print cfg` as the fallback for older toolchains.
-    let host_child = spawn_rustc(
-        &rustc,
-        &["--print", "host-tuple", "--print", "cfg"],
-        selection.target.is_none(),
-    )?;
-    let target_cfg_child = match &selection.target {
-        Some(t) => Some(spawn_rustc(
-            &rustc,
-            &["--print", "cfg", "--target", t],
-            true,
-        )?),
-        None => None,
-    };
-    let (host, host_cfg) = match wait_rustc(host_child, "rustc --print host-tuple --print cfg") {
-        Ok(out) => {
-            let (first, rest) = out.split_once('\n').unwrap_or((&out, ""));
-            (first.trim().to_owned(), parse_cfg(rest)?)
-        }
-        Err(_) => {
-            let vv = spawn_rustc(&rustc, &["-vV"], false)?;
-            let vv = wait_rustc(vv, "rustc -vV")?;
-            let host = vv
-                .lines()
-                .find_map(|l| l.strip_prefix("host: "))
-                .ok_or_else(|| Error::msg("`rustc -vV` printed no `host:` line"))?
-                .trim()
-                .to_owned();
-            let cfg = spawn_rustc(&rustc, &["--print", "cfg"], selection.target.is_none())?;
-            (host, parse_cfg(&wait_rustc(cfg, "rustc --print cfg")?)?)
-        }
-    };
-    let (target, target_cfg) = match (&selection.target, target_cfg_child) {
-        (Some(t), Some(child)) => (
-            t.clone(),
-            parse_cfg(&wait_rustc(child, "rustc --print cfg --target")?)?,
+        _ => MetadataAnswer::Running(
+            metadata_command(&programs.cargo, &args, &manifest)
+                .spawn()
+                .map_err(|e| {
+                    Error::msg(format!(
+                        "running `cargo metadata`: {e}; is cargo installed?"
+                    ))
+                })?,
         ),
-        _ => (host.clone(), host_cfg.clone()),
+    };
+    let platforms = super::platform::read(&programs, &dir, &config, selection.target.as_deref());
+    let platforms = match platforms {
+        Ok(p) => p,
+        Err(e) => {
+            if let MetadataAnswer::Running(mut child) = meta {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            return Err(e);
+        }
     };
     let metadata = match meta {
         MetadataAnswer::Read(metadata) => *metadata,
@@ -131,17 +119,19 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
     let root = metadata.workspace_root.as_std_path().to_path_buf();
     let checksums = LockChecksums::read(&root.join("Cargo.lock"))?;
     let (workspace_version, resolver) = read_root_manifest(&root, &metadata);
-    let (commit_time, remote_url) = git_info(&root);
+    let (commit_time, source) = git_info(&root, selection.source_url.as_deref())?;
     Ok(Loaded {
         metadata,
-        host,
-        host_cfg,
-        target,
-        target_cfg,
+        host: platforms.host,
+        host_cfg: platforms.host_cfg,
+        target: platforms.target,
+        target_cfg: platforms.target_cfg,
         checksums,
         manifest,
+        programs,
         commit_time,
-        remote_url,
+        remote_url: source.url,
+        source_warnings: source.warnings,
         workspace_version,
         resolver,
         all_features,
@@ -178,8 +168,7 @@ fn metadata_args(selection: &Selection, manifest: &Path, all_features: bool) -> 
 
 /// `cargo metadata` run from the manifest's directory, as `inspect` runs it (so cargo
 /// config and rustup overrides apply as for a build there).
-fn metadata_command(args: &[OsString], manifest: &Path) -> Command {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+fn metadata_command(cargo: &OsString, args: &[OsString], manifest: &Path) -> Command {
     let mut c = Command::new(cargo);
     c.args(args);
     if let Some(dir) = manifest.parent() {
@@ -189,57 +178,6 @@ fn metadata_command(args: &[OsString], manifest: &Path) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
-}
-
-fn spawn_rustc(rustc: &str, args: &[&str], with_rustflags: bool) -> Result<Child> {
-    let mut c = Command::new(rustc);
-    c.args(args);
-    if with_rustflags {
-        c.args(env_rustflags());
-    }
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c.spawn()
-        .map_err(|e| Error::msg(format!("running `{rustc} {}`: {e}", args.join(" "))))
-}
-
-/// Rustflags from the environment, as cargo would pass them to `rustc --print cfg`
-/// (`CARGO_ENCODED_RUSTFLAGS` first, else `RUSTFLAGS`). Config-file rustflags are not read.
-fn env_rustflags() -> Vec<String> {
-    if let Ok(v) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
-        return v
-            .split('\x1f')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-    }
-    std::env::var("RUSTFLAGS")
-        .map(|v| v.split_whitespace().map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-fn wait_rustc(child: Child, what: &str) -> Result<String> {
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::msg(format!("running `{what}`: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::msg(format!(
-            "`{what}` failed: {}; check the target triple and the toolchain",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn parse_cfg(text: &str) -> Result<Vec<Cfg>> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            Cfg::from_str(l.trim())
-                .map_err(|e| Error::msg(format!("`rustc --print cfg` printed `{l}`: {e}")))
-        })
-        .collect()
 }
 
 /// `[workspace.package] version` and the resolver version of the root manifest.
@@ -275,17 +213,19 @@ fn read_root_manifest(root: &Path, metadata: &Metadata) -> (Option<String>, Stri
     (version, resolver)
 }
 
-/// HEAD's committer time and the remote URL (userinfo removed), when in a git repository.
-fn git_info(root: &Path) -> (Option<i64>, Option<String>) {
+/// HEAD's committer time and the source URL, when in a git repository (`flag` is
+/// `--source-url`).
+fn git_info(root: &Path, flag: Option<&str>) -> Result<(Option<i64>, Chosen)> {
     let Ok(repo) = crate::inspect::git::open(root) else {
-        return (None, None);
+        return Ok((None, Chosen::default()));
     };
     let time = repo
         .head()
         .ok()
         .and_then(|h| h.peel_to_commit().ok())
         .map(|c| c.committer().when().seconds());
-    (time, crate::inspect::git::remote(&repo).1)
+    let (_, chosen) = crate::inspect::git::remote(&repo, flag)?;
+    Ok((time, chosen))
 }
 
 /// The directory of a package (its manifest's parent).
@@ -295,16 +235,4 @@ pub fn package_dir(p: &Package) -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rustc_cfg_lines() {
-        let cfg = parse_cfg("unix\ntarget_os=\"linux\"\n\n").unwrap();
-        assert_eq!(cfg.len(), 2);
-        assert!(parse_cfg("target_os=\"unterminated").is_err());
-    }
 }

@@ -5,24 +5,28 @@
 //! ([`resolve`]: which crates are linked, which only run at build time), and writes the
 //! document ([`cyclonedx`]). `docs/sbom.md` says where every field comes from.
 
+mod component;
+mod crosscheck;
 pub mod cyclonedx;
 pub mod license;
 pub mod load;
+pub mod platform;
 pub mod resolve;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use cargo_metadata::Package;
-
 use crate::error::{Error, Result};
 use crate::inspect::model::{BuiltBinary, CompiledUnit};
-use crate::inspect::toolchain::relative_to as relative_path;
+
 use crate::select::Selection;
 use crate::ui::Ui;
 use crate::util::digest::Digest;
+use crate::util::url::strip_userinfo;
+use component::library;
+pub use component::package_key;
 pub use cyclonedx::{ComponentScope, ComponentSpec, Kind};
-use load::{Loaded, strip_userinfo};
-use resolve::{Resolution, Use};
+use load::Loaded;
+use resolve::Resolution;
 
 /// The CycloneDX schema version to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -78,6 +82,21 @@ pub struct SbomRequest<'a> {
     pub source_date_epoch: Option<i64>,
     /// One SBOM for every selected package's binaries (`--workspace`).
     pub workspace_mode: bool,
+    /// The target and rustflags of each platform the build compiled for (from `build`;
+    /// empty otherwise): the crates are resolved for them (see [`BuiltFor`]).
+    pub built_for: Vec<BuiltFor>,
+}
+
+/// What a build compiled one platform for: its target triple and every rustflag cargo got
+/// (the user's, `+crt-static`, `-Ctarget-cpu`). They can differ from what the project's settings say
+/// (`--platform` without `--target`, a static build), and `[target.'cfg(..)'.dependencies]`
+/// must be evaluated as the build evaluated them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltFor {
+    /// The Rust target triple.
+    pub target: String,
+    /// The rustflags of the target units.
+    pub rustflags: Vec<String>,
 }
 
 /// A generated SBOM.
@@ -109,7 +128,15 @@ impl Sbom {
 pub fn generate(req: &SbomRequest, ui: &Ui) -> Result<Sbom> {
     let start = std::time::Instant::now();
     let prepared = prepare(req.selection, None)?;
+    warn_source(&prepared.loaded, ui);
     generate_prepared(req, prepared, start, ui)
+}
+
+/// Why the SBOM has no source URL (`build` leaves this to `inspect`, which says it once).
+fn warn_source(loaded: &Loaded, ui: &Ui) {
+    for w in &loaded.source_warnings {
+        ui.warn(w);
+    }
 }
 
 /// The project as read for an SBOM (`cargo metadata`, rustc, Cargo.lock, git) and resolved:
@@ -135,6 +162,7 @@ pub fn generate_prepared(
     ui: &Ui,
 ) -> Result<Sbom> {
     let Prepared { loaded, res } = prepared;
+    let (loaded, res) = for_build(loaded, res, &req.built_for, req.selection)?;
     let resolved_at = start.elapsed();
     let roots = shipped_roots(&loaded, &res, ui);
     if !req.workspace_mode && roots.len() > 1 {
@@ -165,6 +193,7 @@ pub fn generate_prepared(
 /// for the whole selection, as one `cargo build` of it would).
 pub fn generate_each(req: &SbomRequest, ui: &Ui) -> Result<Vec<(String, Sbom)>> {
     let (loaded, res) = load_and_resolve(req.selection, None)?;
+    warn_source(&loaded, ui);
     shipped_roots(&loaded, &res, ui)
         .into_iter()
         .map(|r| {
@@ -190,6 +219,64 @@ fn load_and_resolve(
         return Ok((loaded, res));
     }
     Ok((loaded, res))
+}
+
+/// The project resolved for what the build compiled: each platform's target cfg is asked
+/// with the flags cargo got and the crates are resolved for it, and the resolutions are
+/// joined, so the SBOM lists every crate linked into any platform's binaries. The given
+/// resolution is kept when the build compiled exactly what the settings said.
+fn for_build(
+    mut loaded: Loaded,
+    res: Resolution,
+    built: &[BuiltFor],
+    selection: &Selection,
+) -> Result<(Loaded, Resolution)> {
+    let mut platforms = Vec::with_capacity(built.len());
+    for b in built {
+        let cfg = platform::target_cfg(
+            &loaded.programs,
+            loaded.manifest_dir(),
+            &b.target,
+            &b.rustflags,
+        )?;
+        platforms.push((b.target.clone(), cfg));
+    }
+    if platforms.is_empty()
+        || platforms
+            .iter()
+            .all(|(t, c)| *t == loaded.target && *c == loaded.target_cfg)
+    {
+        return Ok((loaded, res));
+    }
+    let mut joined = resolve_all(&mut loaded, &platforms, selection)?;
+    if joined.incomplete && !loaded.all_features {
+        loaded = load::load(selection, true, None)?;
+        joined = resolve_all(&mut loaded, &platforms, selection)?;
+    }
+    Ok((loaded, joined))
+}
+
+/// Resolves the selection for each (target, cfg) and joins the results; `loaded` is left
+/// with the first platform.
+fn resolve_all(
+    loaded: &mut Loaded,
+    platforms: &[(String, Vec<cargo_metadata::cargo_platform::Cfg>)],
+    selection: &Selection,
+) -> Result<Resolution> {
+    let mut joined: Option<Resolution> = None;
+    for (target, cfg) in platforms.iter().rev() {
+        loaded.target = target.clone();
+        loaded.target_cfg = cfg.clone();
+        let r = resolve::resolve(loaded, selection)?;
+        joined = Some(match joined {
+            None => r,
+            Some(mut j) => {
+                j.join(r);
+                j
+            }
+        });
+    }
+    joined.ok_or_else(|| Error::msg("internal error: no platform to resolve for"))
 }
 
 /// The packages whose binaries ship; the selected packages when no binary is selected.
@@ -301,7 +388,7 @@ fn build(
     }
     deps.insert(subject.bom_ref.clone(), subject_deps);
     if let Some(compiled) = &req.compiled_units {
-        warnings.extend(check_compiled(loaded, &uses, roots, compiled)?);
+        crosscheck::compiled(loaded, &uses, roots, compiled)?;
     }
     let epoch = req.source_date_epoch.or(loaded.commit_time);
     let timestamp = match epoch {
@@ -353,109 +440,6 @@ fn dep_refs(
         .into_iter()
         .filter_map(|d| refs.get(&d).cloned())
         .collect()
-}
-
-/// A stable id free of absolute paths, the one `inspect` uses (`name@version` for crates.io,
-/// `+registry:<index>`, `+git:<url>#<rev>`, or `+path:<path relative to the workspace root>`).
-pub fn package_key(loaded: &Loaded, p: &Package) -> String {
-    let source = match &p.source {
-        Some(s) => crate::inspect::deps::parse_source(&s.repr),
-        None => crate::inspect::Source::Path {
-            path: relative_path(&load::package_dir(p), loaded.workspace_root()),
-        },
-    };
-    crate::inspect::deps::package_id(&p.name, &p.version.to_string(), &source)
-}
-
-/// Where a package comes from.
-enum Source {
-    CratesIo,
-    Registry(String),
-    Git { url: String, rev: String },
-    Path(String),
-}
-
-fn source_of(loaded: &Loaded, p: &Package) -> Source {
-    let Some(src) = p.source.as_ref().map(|s| s.repr.as_str()) else {
-        return Source::Path(relative_path(
-            &load::package_dir(p),
-            loaded.workspace_root(),
-        ));
-    };
-    match crate::inspect::deps::parse_source(src) {
-        crate::inspect::Source::Registry { url } if url == crate::inspect::deps::CRATES_IO => {
-            Source::CratesIo
-        }
-        crate::inspect::Source::Git { url, rev } => Source::Git { url, rev },
-        crate::inspect::Source::Registry { url } => Source::Registry(url),
-        crate::inspect::Source::Path { path } => Source::Path(path),
-    }
-}
-
-fn library(
-    loaded: &Loaded,
-    res: &Resolution,
-    units: &BTreeSet<resolve::Unit>,
-    p: usize,
-    used: Use,
-) -> ComponentSpec {
-    let pkg = &loaded.metadata.packages[p];
-    let (name, version) = (pkg.name.as_str(), pkg.version.to_string());
-    let mut props = Vec::new();
-    let purl = match source_of(loaded, pkg) {
-        Source::CratesIo => {
-            props.push(("cargo-provenance:source".to_owned(), "registry".to_owned()));
-            cyclonedx::cargo_purl(name, &version, &[])
-        }
-        Source::Registry(url) => {
-            props.push(("cargo-provenance:source".to_owned(), "registry".to_owned()));
-            cyclonedx::cargo_purl(name, &version, &[("repository_url", url)])
-        }
-        Source::Git { url, rev } => {
-            props.push(("cargo-provenance:source".to_owned(), "git".to_owned()));
-            cyclonedx::cargo_purl(name, &version, &[("vcs_url", format!("git+{url}@{rev}"))])
-        }
-        Source::Path(rel) => {
-            props.push(("cargo-provenance:source".to_owned(), "path".to_owned()));
-            props.push(("cargo-provenance:path".to_owned(), rel.clone()));
-            cyclonedx::cargo_purl(name, &version, &[("download_url", format!("file:{rel}"))])
-        }
-    };
-    let features: BTreeSet<&str> = [(p, false), (p, true)]
-        .iter()
-        .filter(|u| units.contains(u))
-        .filter_map(|u| res.features.get(u))
-        .flatten()
-        .filter(|f| pkg.features.contains_key(*f))
-        .map(String::as_str)
-        .collect();
-    if !features.is_empty() {
-        props.push((
-            "cargo-provenance:features".to_owned(),
-            features.into_iter().collect::<Vec<_>>().join(","),
-        ));
-    }
-    if res.proc_macro[p] {
-        props.push(("cargo-provenance:proc-macro".to_owned(), "true".to_owned()));
-    }
-    ComponentSpec {
-        bom_ref: package_key(loaded, pkg),
-        kind: Kind::Library,
-        name: name.to_owned(),
-        version: Some(version),
-        scope: Some(match used {
-            Use::Required => ComponentScope::Required,
-            Use::BuildOnly => ComponentScope::Excluded,
-        }),
-        sha256: loaded.checksum(pkg).map(str::to_owned),
-        license: license::normalize(
-            pkg.license.as_deref(),
-            pkg.license_file.as_ref().map(|f| f.as_str()),
-        ),
-        purl: Some(purl),
-        vcs: pkg.repository.as_deref().map(strip_userinfo),
-        properties: props,
-    }
 }
 
 fn subject(
@@ -536,66 +520,4 @@ fn subject(
         vcs: loaded.remote_url.clone(),
         properties: vec![("cargo-provenance:packages".to_owned(), members.join(","))],
     })
-}
-
-/// Checks the resolved set against what the build compiled: every required crate must have
-/// been compiled (else an error); units compiled but not listed come back as warnings.
-fn check_compiled(
-    loaded: &Loaded,
-    uses: &BTreeMap<usize, Use>,
-    roots: &[usize],
-    compiled: &[CompiledUnit],
-) -> Result<Vec<String>> {
-    let pkgs = &loaded.metadata.packages;
-    let by_id: HashMap<&str, usize> = pkgs
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.id.repr.as_str(), i))
-        .collect();
-    let mut built: BTreeSet<usize> = BTreeSet::new();
-    let mut unknown: BTreeSet<String> = BTreeSet::new();
-    for u in compiled {
-        let idx = by_id.get(u.package_id.as_str()).copied().or_else(|| {
-            let mut it = pkgs
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| *p.name == u.name && p.version.to_string() == u.version);
-            match (it.next(), it.next()) {
-                (Some((i, _)), None) => Some(i),
-                _ => None,
-            }
-        });
-        let is_lib = u.target_kinds.iter().any(|k| {
-            !matches!(
-                k.as_str(),
-                "bin" | "custom-build" | "test" | "example" | "bench"
-            )
-        });
-        match idx {
-            Some(i) if uses.contains_key(&i) || roots.contains(&i) => {
-                if is_lib {
-                    built.insert(i);
-                }
-            }
-            _ => {
-                unknown.insert(format!("{}@{}", u.name, u.version));
-            }
-        }
-    }
-    let missing: Vec<String> = uses
-        .iter()
-        .filter(|(i, u)| **u == Use::Required && !built.contains(i))
-        .map(|(&i, _)| format!("{}@{}", pkgs[i].name, pkgs[i].version))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::msg(format!(
-            "crates resolved as linked into the binaries were not compiled by the build: {}; the \
-             build and the SBOM selection (features, target, packages) differ",
-            missing.join(", ")
-        )));
-    }
-    Ok(unknown
-        .into_iter()
-        .map(|u| format!("the build compiled {u}, which the SBOM does not list"))
-        .collect())
 }

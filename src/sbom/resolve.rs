@@ -129,6 +129,21 @@ impl Resolution {
         (out, all.into_iter().collect())
     }
 
+    /// Adds the resolution of the same selection for another platform: units, features and
+    /// edges joined, so that [`Resolution::scope`] covers the crates of both.
+    pub fn join(&mut self, other: Resolution) {
+        for (u, f) in other.features {
+            self.features.entry(u).or_default().extend(f);
+        }
+        for (u, e) in other.edges {
+            self.edges.entry(u).or_default().extend(e);
+        }
+        self.bins.extend(other.bins);
+        self.bins.sort();
+        self.bins.dedup();
+        self.incomplete |= other.incomplete;
+    }
+
     /// The packages a package depends on through the given units, sorted.
     pub fn package_deps(&self, package: usize, units: &BTreeSet<Unit>) -> BTreeSet<usize> {
         [(package, false), (package, true)]

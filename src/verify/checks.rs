@@ -176,22 +176,10 @@ fn check_expected(
 }
 
 /// Normalises a git repository URL for comparison: no `git+`, no `@ref`/`#`, no `.git`, no
-/// trailing slash, lowercase scheme and host.
+/// trailing slash, lowercase scheme and host; ssh and scp-like spellings become https
+/// ([`crate::util::url::repo_key`]).
 pub fn normalize_repo(url: &str) -> String {
-    let url = url.trim().strip_prefix("git+").unwrap_or(url.trim());
-    let url = url.split(['#', '?']).next().unwrap_or(url);
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    // `@ref` after the path (SLSA's `git+https://host/repo@refs/heads/main`).
-    let path = path.split_once('@').map_or(path, |(p, _)| p);
-    let path = path.trim_end_matches('/');
-    let path = path.strip_suffix(".git").unwrap_or(path);
-    format!(
-        "{}://{}/{}",
-        scheme.to_lowercase(),
-        host.to_lowercase(),
-        path
-    )
+    crate::util::url::repo_key(url)
 }
 
 fn same(s: &str) -> String {

@@ -1,6 +1,6 @@
 //! Fixtures for the verify tests: images in an OCI layout, statements like the ones `build`
 //! writes, signed with a test key into Sigstore bundles, attached as OCI 1.1 referrers
-//! (SPEC.md "Referrers").
+//! (docs/referrers.md).
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
