@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::ui::Ui;
+use crate::verify::keyless::{
+    self, GithubClaims, IdentityFlags, IdentityPolicy, KeylessTrust, SigstoreRoot,
+};
 use crate::verify::{
     self, Artifact, Expectations, PublicKey, Report, Requirement, Trust, TrustedRoot,
 };
@@ -19,13 +22,43 @@ pub struct Args {
     /// Public key (PEM) the attestations must be signed with.
     #[arg(long, value_name = "PUB")]
     pub key: Option<PathBuf>,
-    /// Keyless: the signer's certificate identity (not supported yet).
-    #[arg(long, value_name = "ID", conflicts_with = "key")]
+    /// Keyless: the signer's certificate identity (SAN), exactly.
+    #[arg(long, value_name = "ID")]
     pub certificate_identity: Option<String>,
-    /// Keyless: the OIDC issuer of the signer's certificate (not supported yet).
+    /// Keyless: a regular expression the whole certificate identity must match.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_identity")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer of the signer's certificate, exactly.
     #[arg(long, value_name = "URL")]
     pub certificate_oidc_issuer: Option<String>,
-    /// A Sigstore trusted root (transparency-log keys).
+    /// Keyless: a regular expression the whole OIDC issuer must match.
+    #[arg(
+        long,
+        value_name = "REGEXP",
+        conflicts_with = "certificate_oidc_issuer"
+    )]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: the GitHub workflow repository (`owner/repo`) the certificate must name.
+    #[arg(long, value_name = "REPO")]
+    pub certificate_github_workflow_repository: Option<String>,
+    /// Keyless: the GitHub workflow ref the certificate must name.
+    #[arg(long, value_name = "REF")]
+    pub certificate_github_workflow_ref: Option<String>,
+    /// Keyless: the GitHub workflow commit the certificate must name.
+    #[arg(long, value_name = "SHA")]
+    pub certificate_github_workflow_sha: Option<String>,
+    /// Keyless: the GitHub workflow trigger the certificate must name.
+    #[arg(long, value_name = "EVENT")]
+    pub certificate_github_workflow_trigger: Option<String>,
+    /// Keyless: the GitHub workflow name the certificate must name.
+    #[arg(long, value_name = "NAME")]
+    pub certificate_github_workflow_name: Option<String>,
+    /// Keyless: how many verified signing times (log integrated times, RFC 3161
+    /// timestamps) are required.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub verified_time_threshold: u16,
+    /// A Sigstore trusted root (protobuf JSON): Fulcio CAs, CT logs, transparency logs, TSAs.
+    /// Keyless default: the Sigstore public-good root shipped with this tool.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// The source repository the provenance must record.
@@ -75,11 +108,7 @@ pub struct Args {
 
 /// Runs the command; returns the exit code.
 pub fn run(args: Args, ui: &Ui) -> Result<i32> {
-    if args.certificate_identity.is_some() || args.certificate_oidc_issuer.is_some() {
-        return Err(Error::msg(
-            "keyless verification not supported yet: verify with --key PUB (the key the attestations were signed with)",
-        ));
-    }
+    let identity = identity_flags(&args);
     let flags = Expectations {
         key: args.key.clone(),
         trusted_root: args.trusted_root.clone(),
@@ -97,11 +126,6 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         .key
         .as_deref()
         .map(PublicKey::read)
-        .transpose()?;
-    let root = expectations
-        .trusted_root
-        .as_deref()
-        .map(TrustedRoot::read)
         .transpose()?;
     let report = if let Some(bundle) = &args.bundle {
         // A bundle is checked for its signature, subject and log entries only: expectations
@@ -122,14 +146,28 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         }
         let artifact = Artifact::from_arg(args.artifact.as_deref().unwrap_or_default())?;
         let bytes = crate::util::fs::read(bundle)?;
-        verify::verify_bundle(
-            &bundle.display().to_string(),
-            &bytes,
-            &artifact,
-            key.as_ref(),
-            root.as_ref(),
-        )?
+        let name = bundle.display().to_string();
+        if keyless::is_keyless(&bytes) {
+            let policy = IdentityPolicy::required(&identity, &name)?;
+            let root = SigstoreRoot::load(expectations.trusted_root.as_deref())?;
+            let trust = KeylessTrust {
+                policy: &policy,
+                root: &root,
+                time_threshold: usize::from(args.verified_time_threshold),
+            };
+            keyless::verify_bundle(&name, &bytes, &artifact, &trust)?
+        } else {
+            let root = read_root(&expectations)?;
+            verify::verify_bundle(
+                &bundle.display().to_string(),
+                &bytes,
+                &artifact,
+                key.as_ref(),
+                root.as_ref(),
+            )?
+        }
     } else {
+        let root = read_root(&expectations)?;
         let reference = args.reference.clone().unwrap_or_default();
         let Some(key) = key else {
             return Err(Error::msg(
@@ -159,6 +197,30 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             report.reference,
             report.failure_summary()
         )))
+    }
+}
+
+fn read_root(expectations: &Expectations) -> Result<Option<TrustedRoot>> {
+    expectations
+        .trusted_root
+        .as_deref()
+        .map(TrustedRoot::read)
+        .transpose()
+}
+
+fn identity_flags(args: &Args) -> IdentityFlags {
+    IdentityFlags {
+        identity: args.certificate_identity.clone(),
+        identity_regexp: args.certificate_identity_regexp.clone(),
+        issuer: args.certificate_oidc_issuer.clone(),
+        issuer_regexp: args.certificate_oidc_issuer_regexp.clone(),
+        github: GithubClaims {
+            repository: args.certificate_github_workflow_repository.clone(),
+            git_ref: args.certificate_github_workflow_ref.clone(),
+            sha: args.certificate_github_workflow_sha.clone(),
+            trigger: args.certificate_github_workflow_trigger.clone(),
+            name: args.certificate_github_workflow_name.clone(),
+        },
     }
 }
 
