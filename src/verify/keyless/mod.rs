@@ -163,7 +163,11 @@ pub fn verify_parsed(
                     trust.root.name
                 )));
             };
-            report.fail(check, att, format!("{e}{}", outcome::hint(check)));
+            report.fail(
+                check,
+                att,
+                format!("{e}{}", outcome::hint(check, &trust.root.name)),
+            );
             Ok(None)
         }
     }

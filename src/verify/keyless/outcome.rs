@@ -68,21 +68,21 @@ fn message_check(message: &str) -> &'static str {
     }
 }
 
-/// Words added to a failure's reason, saying what it means for the user.
-pub fn hint(check: &str) -> &'static str {
-    match check {
-        "certificate-chain" => {
-            " (the certificate must chain to a Fulcio CA of the trusted root; a bundle from \
-             another Sigstore instance needs that instance's root: --trusted-root)"
+/// Words added to a failure's reason, saying what it means for the user; `root` names the
+/// trusted root that was used.
+pub fn hint(check: &str, root: &str) -> String {
+    let what = match check {
+        "certificate-chain" | "sct" | "tlog-promise" | "tlog-inclusion" | "timestamp" => {
+            "a bundle from another Sigstore instance needs that instance's root: --trusted-root"
         }
-        "sct" => " (the certificate's SCT must be signed by a CT log of the trusted root)",
         "signing-time" => {
-            " (every verified signing time, from the log or a TSA, must lie inside the \
-             certificate's validity)"
+            "every verified signing time, from the log or a TSA, must lie inside the \
+             certificate's validity"
         }
-        "tlog-entry" => " (a log entry must record this very signature, key and artifact)",
-        _ => "",
-    }
+        "tlog-entry" => "a log entry must record this very signature, key and artifact",
+        _ => return String::new(),
+    };
+    format!(" (trusted root: {root}; {what})")
 }
 
 #[cfg(test)]

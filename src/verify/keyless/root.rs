@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 pub const PUBLIC_GOOD_ROOT: &str = include_str!("../../../sigstore/trusted_root.production.json");
 
 /// The name the shipped root is reported under.
-pub const PUBLIC_GOOD_NAME: &str = "Sigstore public-good (production, shipped)";
+pub const PUBLIC_GOOD_NAME: &str = "Sigstore public-good production root, shipped";
 
 /// A trusted root, checked and ready to verify with, and the name it is reported under.
 pub struct SigstoreRoot {
