@@ -1,6 +1,7 @@
 //! `cargo provenance verify`: verify an image's attestations, or one Sigstore bundle.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::ui::Ui;
@@ -144,43 +145,20 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
                  the image (`verify REF --key PUB {flag} ...`), or drop it"
             )));
         }
-        let artifact = Artifact::from_arg(args.artifact.as_deref().unwrap_or_default())?;
-        let bytes = crate::util::fs::read(bundle)?;
-        let name = bundle.display().to_string();
-        if keyless::is_keyless(&bytes) {
-            let policy = IdentityPolicy::required(&identity, &name)?;
-            let root = SigstoreRoot::load(expectations.trusted_root.as_deref())?;
-            let trust = KeylessTrust {
-                policy: &policy,
-                root: &root,
-                time_threshold: usize::from(args.verified_time_threshold),
-            };
-            keyless::verify_bundle(&name, &bytes, &artifact, &trust)?
-        } else {
-            let root = read_root(&expectations)?;
-            verify::verify_bundle(
-                &bundle.display().to_string(),
-                &bytes,
-                &artifact,
-                key.as_ref(),
-                root.as_ref(),
-            )?
-        }
+        verify_one_bundle(&args, bundle, &expectations, key.as_ref(), &identity)?
     } else {
-        let root = read_root(&expectations)?;
-        let reference = args.reference.clone().unwrap_or_default();
-        let Some(key) = key else {
-            return Err(Error::msg(
-                "no key given: pass --key PUB (or `key` in --policy); keyless verification not supported yet",
-            ));
-        };
-        let source = verify::Source::open(&reference, args.plain_http)?;
-        ui.status("Verifying", &reference);
         let trust = Trust {
+            keyless: keyless_trust(&args, &identity, &expectations, key.is_some())?,
+            trusted_root: match key {
+                Some(_) => read_root(&expectations)?,
+                None => None,
+            },
             key,
             expectations,
-            trusted_root: root,
         };
+        let reference = args.reference.clone().unwrap_or_default();
+        let source = verify::Source::open(&reference, args.plain_http)?;
+        ui.status("Verifying", &reference);
         let mut report = verify::verify_image(&source, &reference, &trust)?;
         if args.rebuild {
             let statements = report.statements.clone();
@@ -198,6 +176,56 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             report.failure_summary()
         )))
     }
+}
+
+/// `--bundle`: a keyless bundle against the identity policy and the trusted root, a
+/// key-signed one against `--key`.
+fn verify_one_bundle(
+    args: &Args,
+    bundle: &std::path::Path,
+    expectations: &Expectations,
+    key: Option<&PublicKey>,
+    identity: &IdentityFlags,
+) -> Result<Report> {
+    let artifact = Artifact::from_arg(args.artifact.as_deref().unwrap_or_default())?;
+    let bytes = crate::util::fs::read(bundle)?;
+    let name = bundle.display().to_string();
+    if keyless::is_keyless(&bytes) {
+        let trust = KeylessTrust {
+            policy: IdentityPolicy::required(identity, &name)?,
+            root: Arc::new(SigstoreRoot::load(expectations.trusted_root.as_deref())?),
+            time_threshold: usize::from(args.verified_time_threshold),
+        };
+        keyless::verify_bundle(&name, &bytes, &artifact, &trust)
+    } else {
+        let root = read_root(expectations)?;
+        verify::verify_bundle(&name, &bytes, &artifact, key, root.as_ref())
+    }
+}
+
+/// Image mode: the keyless policy when identity flags were given; without them a key is
+/// required.
+fn keyless_trust(
+    args: &Args,
+    identity: &IdentityFlags,
+    expectations: &Expectations,
+    has_key: bool,
+) -> Result<Option<KeylessTrust>> {
+    let Some(policy) = IdentityPolicy::from_flags(identity)? else {
+        if has_key {
+            return Ok(None);
+        }
+        return Err(Error::msg(
+            "nothing to verify the attestations against: pass --key PUB (or `key` in \
+             --policy), or --certificate-identity and --certificate-oidc-issuer for keyless \
+             attestations",
+        ));
+    };
+    Ok(Some(KeylessTrust {
+        policy,
+        root: Arc::new(SigstoreRoot::load(expectations.trusted_root.as_deref())?),
+        time_threshold: usize::from(args.verified_time_threshold),
+    }))
 }
 
 fn read_root(expectations: &Expectations) -> Result<Option<TrustedRoot>> {

@@ -13,10 +13,13 @@
 //! - the verified-time threshold (sigstore-go's observer threshold): at least N verified
 //!   signing times, default 1.
 
+pub mod attestation;
 pub mod identity;
 pub mod outcome;
 pub mod precheck;
 pub mod root;
+
+use std::sync::Arc;
 
 use serde_json::Value;
 use sigstore_verify::types::bundle::VerificationMaterialContent;
@@ -24,18 +27,18 @@ use sigstore_verify::types::{Bundle, Sha256Hash, SignatureContent};
 use sigstore_verify::{VerificationPolicy, VerificationResult};
 
 use super::bundle::Artifact;
-use super::report::Report;
+use super::report::{Report, Status};
 use crate::error::{Error, Result};
 pub use identity::{GithubClaims, IdentityFlags, IdentityPolicy};
 pub use root::SigstoreRoot;
 
 /// What a keyless bundle is verified against.
-#[derive(Debug)]
-pub struct KeylessTrust<'a> {
+#[derive(Debug, Clone)]
+pub struct KeylessTrust {
     /// Who must have signed.
-    pub policy: &'a IdentityPolicy,
+    pub policy: IdentityPolicy,
     /// The trusted root.
-    pub root: &'a SigstoreRoot,
+    pub root: Arc<SigstoreRoot>,
     /// How many verified signing times are required (at least 1).
     pub time_threshold: usize,
 }
@@ -59,24 +62,54 @@ pub fn verify_bundle(
     let mut report = Report::new(name);
     report.digest = Some(artifact.digest());
     report.trusted_root = Some(trust.root.name.clone());
-    let Some(bundle) = parse(&mut report, bytes) else {
-        return Ok(report);
+    let mut ctx = Ctx {
+        report: &mut report,
+        att: None,
+        failure: Status::Fail,
     };
-    verify_parsed(&mut report, None, &bundle, artifact, trust)?;
+    if let Some(bundle) = parse(&mut ctx, bytes) {
+        verify_parsed(&mut ctx, &bundle, artifact, trust)?;
+    }
     Ok(report)
 }
 
+/// Where checks go: the report, the attestation they are about, and the status a failure
+/// gets (`Fail` for a bundle of its own; `Ignored` for an image's attestation, which is then
+/// set aside as one signed by another key would be).
+pub struct Ctx<'r, 'a> {
+    /// The report.
+    pub report: &'r mut Report,
+    /// The attestation the checks are about.
+    pub att: Option<&'a str>,
+    /// The status of a failed check.
+    pub failure: Status,
+}
+
+impl Ctx<'_, '_> {
+    fn failed(&mut self, check: &str, reason: impl Into<String>) {
+        self.report.push(check, self.failure, self.att, reason);
+    }
+
+    fn pass(&mut self, check: &str, reason: impl Into<String>) {
+        self.report.pass(check, self.att, reason);
+    }
+
+    fn skip(&mut self, check: &str, reason: impl Into<String>) {
+        self.report.skip(check, self.att, reason);
+    }
+}
+
 /// Parses bundle JSON for the crate after our prechecks; failures go to the report.
-pub fn parse(report: &mut Report, bytes: &[u8]) -> Option<Bundle> {
+pub fn parse(ctx: &mut Ctx, bytes: &[u8]) -> Option<Bundle> {
     let mut value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
-            report.fail("bundle", None, format!("not valid JSON: {e}"));
+            ctx.failed("bundle", format!("not valid JSON: {e}"));
             return None;
         }
     };
     if let Err(reason) = precheck::check_chain(&value) {
-        report.fail("certificate-chain", None, reason);
+        ctx.failed("certificate-chain", reason);
         return None;
     }
     let text = if precheck::normalize_base64(&mut value) {
@@ -87,28 +120,23 @@ pub fn parse(report: &mut Report, bytes: &[u8]) -> Option<Bundle> {
     match Bundle::from_json(&text) {
         Ok(b) => Some(b),
         Err(e) => {
-            report.fail(
-                "bundle",
-                None,
-                format!("not a Sigstore bundle we accept: {e}"),
-            );
+            ctx.failed("bundle", format!("not a Sigstore bundle we accept: {e}"));
             None
         }
     }
 }
 
-/// Verifies a parsed keyless bundle; checks are recorded about attestation `att`.
+/// Verifies a parsed keyless bundle. `Ok(None)`: it did not verify (in the report);
+/// `Err`: the trusted root cannot be used.
 pub fn verify_parsed(
-    report: &mut Report,
-    att: Option<&str>,
+    ctx: &mut Ctx,
     bundle: &Bundle,
     artifact: &Artifact,
     trust: &KeylessTrust,
 ) -> Result<Option<VerificationResult>> {
     let Some(cert) = bundle.signing_certificate() else {
-        report.fail(
+        ctx.failed(
             "certificate-chain",
-            att,
             "the bundle carries no signing certificate",
         );
         return Ok(None);
@@ -116,45 +144,49 @@ pub fn verify_parsed(
     let info = match sigstore_verify::crypto::parse_certificate_info(cert) {
         Ok(i) => i,
         Err(e) => {
-            report.fail(
-                "certificate-chain",
-                att,
-                format!("the signing certificate does not parse: {e}"),
-            );
+            let reason = format!("the signing certificate does not parse: {e}");
+            ctx.failed("certificate-chain", reason);
             return Ok(None);
         }
     };
     let identity_ok = match trust.policy.check(&info) {
         Ok(reason) => {
-            report.pass("certificate-identity", att, reason);
+            ctx.pass("certificate-identity", reason);
             true
         }
         Err(reason) => {
-            report.fail("certificate-identity", att, reason);
+            ctx.failed("certificate-identity", reason);
             false
         }
     };
     if bundle.verification_material.tlog_entries.is_empty() {
-        report.fail(
+        ctx.failed(
             "tlog-entry",
-            att,
             "the bundle has no transparency log entry: a keyless signature must be logged",
         );
         return Ok(None);
     }
-    let policy = crate_policy(trust.policy, identity_ok);
-    let verified = match artifact {
-        Artifact::Bytes(b) => trust.root.verifier.verify(b.as_slice(), bundle, &policy),
-        Artifact::Digest(d) => {
-            let h = Sha256Hash::from_hex(&hex::encode(d.as_bytes()))
-                .map_err(|e| Error::msg(format!("artifact digest {d}: {e}")))?;
-            trust.root.verifier.verify(h, bundle, &policy)
-        }
-    };
+    let policy = crate_policy(&trust.policy, identity_ok);
+    let mut checked = std::borrow::Cow::Borrowed(bundle);
+    let mut verified = run_crate(&checked, artifact, trust, &policy)?;
+    // Ours: sigstore-go's rule that a timestamp it cannot use does not count (the threshold
+    // decides), for timestamps the crate cannot parse (fractional seconds in genTime).
+    let mut set_aside = None;
+    if let Err(e) = &verified
+        && outcome::is_unparsable_timestamp(e)
+    {
+        set_aside = Some(format!("RFC 3161 timestamp set aside, not counted: {e}"));
+        let vm = &mut checked.to_mut().verification_material;
+        vm.timestamp_verification_data.rfc3161_timestamps.clear();
+        verified = run_crate(&checked, artifact, trust, &policy)?;
+    }
     match verified {
         Ok(result) => {
-            record_success(report, att, bundle, &result, trust);
-            Ok(Some(result))
+            if let Some(note) = &set_aside {
+                ctx.skip("timestamp", note.clone());
+            }
+            let times_ok = record_success(ctx, &checked, &result, trust, set_aside.is_none());
+            Ok((identity_ok && times_ok).then_some(result))
         }
         Err(e) => {
             let Some(check) = outcome::check_of(&e) else {
@@ -163,14 +195,28 @@ pub fn verify_parsed(
                     trust.root.name
                 )));
             };
-            report.fail(
-                check,
-                att,
-                format!("{e}{}", outcome::hint(check, &trust.root.name)),
-            );
+            let hint = outcome::hint(check, &trust.root.name);
+            let note = set_aside.map(|n| format!("; {n}")).unwrap_or_default();
+            ctx.failed(check, format!("{e}{hint}{note}"));
             Ok(None)
         }
     }
+}
+
+fn run_crate(
+    bundle: &Bundle,
+    artifact: &Artifact,
+    trust: &KeylessTrust,
+    policy: &VerificationPolicy,
+) -> Result<sigstore_verify::Result<VerificationResult>> {
+    Ok(match artifact {
+        Artifact::Bytes(b) => trust.root.verifier.verify(b.as_slice(), bundle, policy),
+        Artifact::Digest(d) => {
+            let h = Sha256Hash::from_hex(&hex::encode(d.as_bytes()))
+                .map_err(|e| Error::msg(format!("artifact digest {d}: {e}")))?;
+            trust.root.verifier.verify(h, bundle, policy)
+        }
+    })
 }
 
 /// The crate's policy: identity and issuer are ours to match (regexps, GitHub claims); when
@@ -183,20 +229,19 @@ fn crate_policy(policy: &IdentityPolicy, identity_ok: bool) -> VerificationPolic
 }
 
 fn record_success(
-    report: &mut Report,
-    att: Option<&str>,
+    ctx: &mut Ctx,
     bundle: &Bundle,
     result: &VerificationResult,
     trust: &KeylessTrust,
-) {
+    report_timestamps: bool,
+) -> bool {
     let root = &trust.root.name;
     let chain = match &bundle.verification_material.content {
         VerificationMaterialContent::X509CertificateChain { .. } => "x509CertificateChain",
         _ => "certificate",
     };
-    report.pass(
+    ctx.pass(
         "bundle",
-        att,
         format!(
             "Sigstore bundle {}, keyless ({chain})",
             bundle.media_type.as_str()
@@ -204,55 +249,46 @@ fn record_success(
     );
     match &bundle.content {
         SignatureContent::DsseEnvelope(_) => {
-            report.pass(
+            ctx.pass(
                 "signature",
-                att,
                 "the DSSE signature verifies against the certificate's key",
             );
-            report.pass(
+            ctx.pass(
                 "subject",
-                att,
                 "a subject of the signed statement is the artifact",
             );
         }
         _ => {
-            report.pass(
-                "artifact-digest",
-                att,
-                "the bundle signs the artifact's digest",
-            );
-            report.pass(
+            ctx.pass("artifact-digest", "the bundle signs the artifact's digest");
+            ctx.pass(
                 "signature",
-                att,
                 "the signature over the artifact verifies against the certificate's key",
             );
         }
     }
     if result.certificate_verified() {
-        report.pass(
-            "certificate-chain",
-            att,
+        ctx.pass("certificate-chain",
             format!("the certificate chains to a Fulcio CA of the trusted root ({root}) valid at the signing time; key usage code signing"),
         );
     }
     if result.sct_verified() {
-        report.pass(
+        ctx.pass(
             "sct",
-            att,
             format!("the embedded SCT verifies against a CT log of the trusted root ({root})"),
         );
     }
-    record_times(report, att, bundle, result, trust);
-    record_tlog(report, att, bundle, result, root);
+    let times_ok = record_times(ctx, bundle, result, trust, report_timestamps);
+    record_tlog(ctx, bundle, result, root);
+    times_ok
 }
 
 fn record_times(
-    report: &mut Report,
-    att: Option<&str>,
+    ctx: &mut Ctx,
     bundle: &Bundle,
     result: &VerificationResult,
     trust: &KeylessTrust,
-) {
+    report_timestamps: bool,
+) -> bool {
     let times = result.verified_timestamps();
     let list: Vec<String> = times.iter().map(ToString::to_string).collect();
     let validity = result
@@ -260,10 +296,10 @@ fn record_times(
         .map(|c| format!("{} .. {}", c.not_before, c.not_after))
         .unwrap_or_default();
     let need = trust.time_threshold.max(1);
-    if times.len() < need {
-        report.fail(
+    let enough = times.len() >= need;
+    if !enough {
+        ctx.failed(
             "signing-time",
-            att,
             format!(
                 "{} verified signing time(s) ({}), {need} required (--verified-time-threshold)",
                 times.len(),
@@ -271,9 +307,7 @@ fn record_times(
             ),
         );
     } else {
-        report.pass(
-            "signing-time",
-            att,
+        ctx.pass("signing-time",
             format!("{} verified signing time(s) ({}), each inside the certificate's validity ({validity})", times.len(), list.join(", ")),
         );
     }
@@ -282,28 +316,24 @@ fn record_times(
         .timestamp_verification_data
         .rfc3161_timestamps
         .len();
-    if tsa > 0 {
-        report.pass("timestamp", att, format!("{tsa} RFC 3161 timestamp(s) verify against a TSA of the trusted root, inside its validity"));
+    if !report_timestamps {
+        // Already reported as set aside.
+    } else if tsa > 0 {
+        ctx.pass("timestamp", format!("{tsa} RFC 3161 timestamp(s) verify against a TSA of the trusted root, inside its validity"));
     } else {
-        report.skip("timestamp", att, "no RFC 3161 timestamp in the bundle");
+        ctx.skip("timestamp", "no RFC 3161 timestamp in the bundle");
     }
+    enough
 }
 
-fn record_tlog(
-    report: &mut Report,
-    att: Option<&str>,
-    bundle: &Bundle,
-    result: &VerificationResult,
-    root: &str,
-) {
+fn record_tlog(ctx: &mut Ctx, bundle: &Bundle, result: &VerificationResult, root: &str) {
     let entries = &bundle.verification_material.tlog_entries;
     let kinds: Vec<String> = entries
         .iter()
         .map(|e| format!("{:?}", e.kind_version))
         .collect();
-    report.pass(
+    ctx.pass(
         "tlog-entry",
-        att,
         format!(
             "{} log entr{} ({}) record this signature, certificate and artifact",
             entries.len(),
@@ -316,15 +346,14 @@ fn record_tlog(
         .filter(|e| e.inclusion_promise.is_some())
         .count();
     if promises > 0 {
-        report.pass("tlog-promise", att, format!("{promises} signed entry timestamp(s) verify against a log of the trusted root ({root})"));
+        ctx.pass("tlog-promise", format!("{promises} signed entry timestamp(s) verify against a log of the trusted root ({root})"));
     } else {
-        report.skip(
+        ctx.skip(
             "tlog-promise",
-            att,
             "no signed entry timestamp (Rekor v2 entries have none; the time comes from a TSA)",
         );
     }
     if result.tlog_verified() {
-        report.pass("tlog-inclusion", att, format!("the inclusion proofs and signed checkpoints verify against a log of the trusted root ({root})"));
+        ctx.pass("tlog-inclusion", format!("the inclusion proofs and signed checkpoints verify against a log of the trusted root ({root})"));
     }
 }

@@ -27,6 +27,12 @@ pub fn check_of(e: &Error) -> Option<&'static str> {
     })
 }
 
+/// True for an RFC 3161 timestamp the crate could not parse at all (as opposed to one that
+/// does not verify): the mock TSA's fractional-second `genTime`, for one.
+pub fn is_unparsable_timestamp(e: &Error) -> bool {
+    matches!(e, Error::Timestamp(Ts::Invalid(m)) if m.contains("Failed to parse timestamp response"))
+}
+
 fn artifact_check(message: &str) -> &'static str {
     if message.contains("entry") {
         "tlog-entry"

@@ -1,0 +1,181 @@
+//! Keyless attestations of an image (`verify REF --certificate-identity ...`): the bundle is
+//! verified as in single-bundle mode, about the image digest its statement names, and
+//! failures set the attestation aside (status `ignored`), as a signature by another key
+//! would be. On top, one check of ours: `certificate-source`, the certificate's source
+//! repository and digest (Fulcio's extensions .12 and .13) must be the provenance's source.
+
+use serde_json::Value;
+use sigstore_verify::crypto::FulcioCiClaims;
+
+use super::{Ctx, KeylessTrust, parse, verify_parsed};
+use crate::verify::bundle::{Artifact, b64};
+use crate::verify::checks::{Target, normalize_repo, subject_digests};
+use crate::verify::report::{Report, Status};
+
+/// Verifies a keyless bundle found for the image. Returns the verified DSSE payload, or
+/// `None` when it does not verify (the reason is in the report; a trusted root the crate
+/// cannot use sets the attestation aside too).
+pub fn verify_attestation(
+    report: &mut Report,
+    att: Option<&str>,
+    bytes: &[u8],
+    target: &Target,
+    trust: Option<&KeylessTrust>,
+) -> Option<Vec<u8>> {
+    let Some(trust) = trust else {
+        report.ignore(
+            "signature",
+            att,
+            "signed keyless (a Fulcio certificate): pass --certificate-identity and \
+             --certificate-oidc-issuer (or their -regexp forms) to verify it",
+        );
+        return None;
+    };
+    report.trusted_root = Some(trust.root.name.clone());
+    let mut ctx = Ctx {
+        report,
+        att,
+        failure: Status::Ignored,
+    };
+    let bundle = parse(&mut ctx, bytes)?;
+    let Some(payload) = dsse_payload(bytes) else {
+        ctx.failed("bundle", "a message signature, not an attestation");
+        return None;
+    };
+    let artifact = Artifact::Digest(image_subject(&payload, target));
+    let result = match verify_parsed(&mut ctx, &bundle, &artifact, trust) {
+        Ok(r) => r?,
+        Err(e) => {
+            ctx.failed("certificate-chain", e.to_string());
+            return None;
+        }
+    };
+    if let Some(cert) = result.certificate() {
+        check_source(report, att, &payload, &cert.ci_claims);
+    }
+    Some(payload)
+}
+
+fn dsse_payload(bytes: &[u8]) -> Option<Vec<u8>> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    v["dsseEnvelope"]["payload"].as_str().and_then(b64)
+}
+
+/// The digest of this image the statement is about (the crate checks the subject against
+/// it); the top digest when it names none, which then fails as `subject`.
+fn image_subject(payload: &[u8], target: &Target) -> crate::util::digest::Digest {
+    let statement: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
+    subject_digests(&statement)
+        .into_iter()
+        .find(|d| target.contains(d))
+        .or(target.top)
+        .unwrap_or_else(|| crate::util::digest::Digest::of(b""))
+}
+
+/// `certificate-source`: a provenance that claims another source than the workflow that
+/// signed it fails. Skipped when either side says nothing about the source.
+pub fn check_source(
+    report: &mut Report,
+    att: Option<&str>,
+    payload: &[u8],
+    claims: &FulcioCiClaims,
+) {
+    let statement: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
+    if statement["predicateType"] != crate::verify::checks::SLSA_PROVENANCE_V1 {
+        return;
+    }
+    let source = &statement["predicate"]["buildDefinition"]["externalParameters"]["source"];
+    let (Some(cert_repo), Some(prov_repo)) = (
+        claims.source_repository_uri.as_deref(),
+        source["uri"].as_str(),
+    ) else {
+        report.skip(
+            "certificate-source",
+            att,
+            "the certificate or the provenance names no source repository",
+        );
+        return;
+    };
+    if normalize_repo(cert_repo) != normalize_repo(prov_repo) {
+        report.fail(
+            "certificate-source",
+            att,
+            format!(
+                "the provenance's source is `{prov_repo}`, the signing certificate's source \
+                 repository is `{cert_repo}`"
+            ),
+        );
+        return;
+    }
+    let cert_commit = claims
+        .source_repository_digest
+        .as_deref()
+        .unwrap_or_default();
+    let prov_commit = source["commit"].as_str().unwrap_or_default();
+    if !cert_commit.is_empty() && !cert_commit.eq_ignore_ascii_case(prov_commit) {
+        report.fail(
+            "certificate-source",
+            att,
+            format!(
+                "the provenance's source commit is `{prov_commit}`, the signing certificate's \
+                 source digest is `{cert_commit}`"
+            ),
+        );
+        return;
+    }
+    report.pass(
+        "certificate-source",
+        att,
+        format!("the provenance's source `{prov_repo}` is the signing certificate's ({cert_repo} @ {cert_commit})"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provenance(uri: &str, commit: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "predicateType": crate::verify::checks::SLSA_PROVENANCE_V1,
+            "predicate": {"buildDefinition": {"externalParameters": {
+                "source": {"uri": uri, "commit": commit}}}}
+        }))
+        .unwrap()
+    }
+
+    fn claims(repo: &str, digest: &str) -> FulcioCiClaims {
+        let mut c = FulcioCiClaims::default();
+        c.source_repository_uri = Some(repo.into());
+        c.source_repository_digest = Some(digest.into());
+        c
+    }
+
+    fn outcome(payload: &[u8], claims: &FulcioCiClaims) -> (Status, String) {
+        let mut r = Report::new("x");
+        check_source(&mut r, Some("a"), payload, claims);
+        let c = r.checks.pop().unwrap();
+        assert_eq!(c.check, "certificate-source");
+        (c.status, c.reason)
+    }
+
+    #[test]
+    fn provenance_source_must_be_the_certificates() {
+        let cert = claims("https://github.com/acme/app", "abc123");
+        let same = provenance(
+            "git+https://github.com/acme/app.git@refs/heads/main",
+            "ABC123",
+        );
+        assert_eq!(outcome(&same, &cert).0, Status::Pass);
+        let (s, why) = outcome(
+            &provenance("git+https://github.com/evil/app", "abc123"),
+            &cert,
+        );
+        assert_eq!(s, Status::Fail);
+        assert!(why.contains("evil/app"), "{why}");
+        let (s, why) = outcome(&provenance("https://github.com/acme/app", "def456"), &cert);
+        assert_eq!(s, Status::Fail);
+        assert!(why.contains("def456"), "{why}");
+        let (s, _) = outcome(&same, &FulcioCiClaims::default());
+        assert_eq!(s, Status::Skip);
+    }
+}

@@ -1,0 +1,112 @@
+//! Keyless attestations in image mode (`verify REF`): found like any other, verified with the
+//! identity policy and the trusted root, set aside (`ignored`) when they do not verify, with
+//! `--key`, instead of it, or without either (exit 2).
+
+mod support;
+mod verify_fixture;
+
+use verify_fixture::{Fixture, SLSA, attach_all, run_verify};
+
+const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// The fixture image with a key-signed provenance and a keyless DSSE bundle (a conformance
+/// bundle: it verifies, but its statement is about another artifact).
+fn fixture() -> Fixture {
+    let f = Fixture::signed();
+    let bundle = std::fs::read(
+        support::shared_dir()
+            .join("conformance/sigstore/bundle-verify/happy-path-intoto-in-dsse-v3")
+            .join("bundle.sigstore.json"),
+    )
+    .unwrap();
+    attach_all(&f.layout, &f.img, &bundle, SLSA);
+    f
+}
+
+fn ignored_lines<'a>(stdout: &'a str, check: &str) -> Vec<&'a str> {
+    stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("ignored") && l.contains(&format!(" {check} ")))
+        .collect()
+}
+
+#[test]
+fn keyless_attestations_without_an_identity_policy_are_set_aside() {
+    let f = fixture();
+    let o = f.verify(&[]);
+    o.passes();
+    let lines = ignored_lines(&o.stdout, "signature");
+    assert!(
+        lines.iter().any(|l| l.contains("--certificate-identity")),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn keyless_attestations_about_another_artifact_are_set_aside_with_the_reason() {
+    let f = fixture();
+    let o = f.verify(&[
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ]);
+    // The key-signed provenance still counts; the keyless bundle verifies cryptographically
+    // on the public-good root but names another artifact: ignored as `subject`.
+    o.passes().says("trusted root: Sigstore public-good production root, shipped");
+    assert!(!ignored_lines(&o.stdout, "subject").is_empty(), "{}", o.stdout);
+}
+
+#[test]
+fn identity_flags_alone_do_not_count_key_signed_attestations() {
+    let f = fixture();
+    let o = run_verify(&[
+        &f.reference(),
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ]);
+    o.fails_only(&["require"]);
+    assert!(
+        ignored_lines(&o.stdout, "signature")
+            .iter()
+            .any(|l| l.contains("pass --key")),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn a_wrong_identity_sets_keyless_attestations_aside() {
+    let f = fixture();
+    let o = f.verify(&[
+        "--certificate-identity",
+        "https://github.com/other/repo/.github/workflows/x.yml@refs/heads/main",
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ]);
+    o.passes();
+    assert!(
+        !ignored_lines(&o.stdout, "certificate-identity").is_empty(),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn neither_key_nor_identity_is_an_input_error() {
+    let f = fixture();
+    let o = run_verify(&[&f.reference()]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--key") && o.stderr.contains("--certificate-identity"),
+        "{}",
+        o.stderr
+    );
+    let o = run_verify(&[&f.reference(), "--certificate-identity", IDENTITY]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("--certificate-oidc-issuer"), "{}", o.stderr);
+}
