@@ -55,8 +55,13 @@ fn keyless_attestations_about_another_artifact_are_set_aside_with_the_reason() {
     ]);
     // The key-signed provenance still counts; the keyless bundle verifies cryptographically
     // on the public-good root but names another artifact: ignored as `subject`.
-    o.passes().says("trusted root: Sigstore public-good production root, shipped");
-    assert!(!ignored_lines(&o.stdout, "subject").is_empty(), "{}", o.stdout);
+    o.passes()
+        .says("trusted root: Sigstore public-good production root, shipped");
+    assert!(
+        !ignored_lines(&o.stdout, "subject").is_empty(),
+        "{}",
+        o.stdout
+    );
 }
 
 #[test]
@@ -108,5 +113,9 @@ fn neither_key_nor_identity_is_an_input_error() {
     );
     let o = run_verify(&[&f.reference(), "--certificate-identity", IDENTITY]);
     assert_eq!(o.code, 2, "{}", o.stderr);
-    assert!(o.stderr.contains("--certificate-oidc-issuer"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--certificate-oidc-issuer"),
+        "{}",
+        o.stderr
+    );
 }
