@@ -315,3 +315,46 @@ fn bundle_mode_refuses_build_expectations() {
         assert!(err.contains(extra[0]) && err.contains("--bundle"), "{err}");
     }
 }
+
+/// `--require-tlog`: a key-signed bundle without a verified log entry fails `tlog-entry`;
+/// without the flag an offline key bundle stays valid. The default root for the check is the
+/// shipped public-good one.
+#[test]
+fn require_tlog_needs_a_verified_entry_for_key_bundles() {
+    let case =
+        support::shared_dir().join("conformance/sigstore/bundle-verify/managed-key-happy-path");
+    let run = |bundle: &Path, extra: &[&str]| {
+        let out = support::cargo_provenance()
+            .arg("verify")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--artifact")
+            .arg(case.parent().unwrap().join("a.txt"))
+            .arg("--key")
+            .arg(case.join("key.pub"))
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let logged = case.join("bundle.sigstore.json");
+    let (code, out) = run(&logged, &["--require-tlog"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("pass    tlog-inclusion"), "{out}");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&logged).unwrap()).unwrap();
+    b["verificationMaterial"]["tlogEntries"] = serde_json::json!([]);
+    let offline = tmp.path().join("offline.json");
+    std::fs::write(&offline, serde_json::to_vec(&b).unwrap()).unwrap();
+    let (code, out) = run(&offline, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&offline, &["--require-tlog"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("tlog-entry: --require-tlog: the bundle carries no transparency log entry"),
+        "{out}"
+    );
+}

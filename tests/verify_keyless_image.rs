@@ -119,3 +119,12 @@ fn neither_key_nor_identity_is_an_input_error() {
         o.stderr
     );
 }
+
+#[test]
+fn require_tlog_refuses_key_signed_attestations_without_a_log_entry() {
+    let f = Fixture::signed();
+    f.verify(&[]).passes();
+    f.verify(&["--require-tlog"])
+        .fails("tlog-entry")
+        .says("--require-tlog: the bundle carries no transparency log entry");
+}

@@ -58,6 +58,10 @@ pub struct Args {
     /// timestamps) are required.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub verified_time_threshold: u16,
+    /// Key-signed bundles must carry a transparency log entry that verifies against the
+    /// trusted root (default: the shipped public-good root).
+    #[arg(long)]
+    pub require_tlog: bool,
     /// A Sigstore trusted root (protobuf JSON): Fulcio CAs, CT logs, transparency logs, TSAs.
     /// Keyless default: the Sigstore public-good root shipped with this tool.
     #[arg(long, value_name = "FILE")]
@@ -150,9 +154,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         let trust = Trust {
             keyless: keyless_trust(&args, &identity, &expectations, key.is_some())?,
             trusted_root: match key {
-                Some(_) => read_root(&expectations)?,
+                Some(_) => read_root(&expectations, args.require_tlog)?,
                 None => None,
             },
+            require_tlog: args.require_tlog,
             key,
             expectations,
         };
@@ -198,8 +203,12 @@ fn verify_one_bundle(
         };
         keyless::verify_bundle(&name, &bytes, &artifact, &trust)
     } else {
-        let root = read_root(expectations)?;
-        verify::verify_bundle(&name, &bytes, &artifact, key, root.as_ref())
+        let root = read_root(expectations, args.require_tlog)?;
+        let mut report = verify::verify_bundle(&name, &bytes, &artifact, key, root.as_ref())?;
+        if args.require_tlog {
+            keyless::tlog_required(&mut report, None);
+        }
+        Ok(report)
     }
 }
 
@@ -228,12 +237,18 @@ fn keyless_trust(
     }))
 }
 
-fn read_root(expectations: &Expectations) -> Result<Option<TrustedRoot>> {
-    expectations
-        .trusted_root
-        .as_deref()
-        .map(TrustedRoot::read)
-        .transpose()
+/// The trusted root for key-signed bundles' log entries: `--trusted-root`; with
+/// `--require-tlog` and none given, the shipped public-good root.
+fn read_root(expectations: &Expectations, require_tlog: bool) -> Result<Option<TrustedRoot>> {
+    match expectations.trusted_root.as_deref() {
+        Some(p) => TrustedRoot::read(p).map(Some),
+        None if require_tlog => TrustedRoot::parse(
+            keyless::root::PUBLIC_GOOD_ROOT.as_bytes(),
+            keyless::root::PUBLIC_GOOD_NAME,
+        )
+        .map(Some),
+        None => Ok(None),
+    }
 }
 
 fn identity_flags(args: &Args) -> IdentityFlags {

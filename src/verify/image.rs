@@ -37,6 +37,8 @@ pub struct Trust {
     pub keyless: Option<super::keyless::KeylessTrust>,
     /// What they must say.
     pub expectations: Expectations,
+    /// `--require-tlog`: key-signed attestations must carry a verified log entry.
+    pub require_tlog: bool,
     /// Transparency-log keys (`--trusted-root`), for bundles that carry log entries.
     pub trusted_root: Option<TrustedRoot>,
 }
@@ -489,6 +491,9 @@ fn check_candidate(
         for c in &mut report.checks[before..] {
             c.attestation = att.map(str::to_owned);
         }
+    }
+    if trust.require_tlog && key.is_some() {
+        super::keyless::tlog_required(report, att);
     }
     let statement = match checks::parse_statement(&payload) {
         Ok(s) => s,

@@ -99,6 +99,31 @@ impl Ctx<'_, '_> {
     }
 }
 
+/// `--require-tlog` for a key-signed bundle: its log entry must have been verified (a passing
+/// `tlog-inclusion` about `att`), else `tlog-entry` fails. Keyless bundles always need one.
+pub fn tlog_required(report: &mut Report, att: Option<&str>) {
+    let about = |c: &&super::report::Check| c.attestation.as_deref() == att;
+    let inclusion = report
+        .checks
+        .iter()
+        .filter(about)
+        .find(|c| c.check == "tlog-inclusion")
+        .map(|c| (c.status, c.reason.clone()));
+    match inclusion {
+        Some((Status::Pass, _)) => {}
+        Some((_, reason)) => report.fail(
+            "tlog-entry",
+            att,
+            format!("--require-tlog: the log entry is not verified ({reason})"),
+        ),
+        None => report.fail(
+            "tlog-entry",
+            att,
+            "--require-tlog: the bundle carries no transparency log entry",
+        ),
+    }
+}
+
 /// Parses bundle JSON for the crate after our prechecks; failures go to the report.
 pub fn parse(ctx: &mut Ctx, bytes: &[u8]) -> Option<Bundle> {
     let mut value: Value = match serde_json::from_slice(bytes) {
