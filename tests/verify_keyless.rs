@@ -342,3 +342,25 @@ fn verified_time_threshold_is_enforced() {
     flags.extend(["--verified-time-threshold", "2"]);
     happy(&flags).fails_only("signing-time", "2 required");
 }
+
+#[test]
+fn the_identity_policy_can_come_from_a_policy_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let policy = tmp.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "certificate-identity-regexp = \"https://github.com/sigstore-conformance/.*\"\n\
+             certificate-oidc-issuer = \"{ISSUER}\"\n\
+             certificate-github-workflow-trigger = \"workflow_dispatch\"\n"
+        ),
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    let r = happy(&["--policy", p]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    std::fs::write(&policy, format!("certificate-oidc-issuer = \"{ISSUER}\"\n")).unwrap();
+    let r = happy(&["--policy", p]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--certificate-identity"), "{}", r.stderr);
+}

@@ -113,7 +113,6 @@ pub struct Args {
 
 /// Runs the command; returns the exit code.
 pub fn run(args: Args, ui: &Ui) -> Result<i32> {
-    let identity = identity_flags(&args);
     let flags = Expectations {
         key: args.key.clone(),
         trusted_root: args.trusted_root.clone(),
@@ -122,11 +121,21 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         source_commit: args.source_commit.clone(),
         source_ref: args.source_ref.clone(),
         require: args.require.clone(),
+        certificate_identity: args.certificate_identity.clone(),
+        certificate_identity_regexp: args.certificate_identity_regexp.clone(),
+        certificate_oidc_issuer: args.certificate_oidc_issuer.clone(),
+        certificate_oidc_issuer_regexp: args.certificate_oidc_issuer_regexp.clone(),
+        certificate_github_workflow_repository: args.certificate_github_workflow_repository.clone(),
+        certificate_github_workflow_ref: args.certificate_github_workflow_ref.clone(),
+        certificate_github_workflow_sha: args.certificate_github_workflow_sha.clone(),
+        certificate_github_workflow_trigger: args.certificate_github_workflow_trigger.clone(),
+        certificate_github_workflow_name: args.certificate_github_workflow_name.clone(),
     };
     let expectations = match &args.policy {
         Some(p) => Expectations::load(p)?.overridden_by(flags),
         None => flags,
     };
+    let identity = identity_flags(&expectations);
     let key = expectations
         .key
         .as_deref()
@@ -251,18 +260,18 @@ fn read_root(expectations: &Expectations, require_tlog: bool) -> Result<Option<T
     }
 }
 
-fn identity_flags(args: &Args) -> IdentityFlags {
+fn identity_flags(e: &Expectations) -> IdentityFlags {
     IdentityFlags {
-        identity: args.certificate_identity.clone(),
-        identity_regexp: args.certificate_identity_regexp.clone(),
-        issuer: args.certificate_oidc_issuer.clone(),
-        issuer_regexp: args.certificate_oidc_issuer_regexp.clone(),
+        identity: e.certificate_identity.clone(),
+        identity_regexp: e.certificate_identity_regexp.clone(),
+        issuer: e.certificate_oidc_issuer.clone(),
+        issuer_regexp: e.certificate_oidc_issuer_regexp.clone(),
         github: GithubClaims {
-            repository: args.certificate_github_workflow_repository.clone(),
-            git_ref: args.certificate_github_workflow_ref.clone(),
-            sha: args.certificate_github_workflow_sha.clone(),
-            trigger: args.certificate_github_workflow_trigger.clone(),
-            name: args.certificate_github_workflow_name.clone(),
+            repository: e.certificate_github_workflow_repository.clone(),
+            git_ref: e.certificate_github_workflow_ref.clone(),
+            sha: e.certificate_github_workflow_sha.clone(),
+            trigger: e.certificate_github_workflow_trigger.clone(),
+            name: e.certificate_github_workflow_name.clone(),
         },
     }
 }
