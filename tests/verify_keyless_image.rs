@@ -128,3 +128,61 @@ fn require_tlog_refuses_key_signed_attestations_without_a_log_entry() {
         .fails("tlog-entry")
         .says("--require-tlog: the bundle carries no transparency log entry");
 }
+
+#[test]
+fn offline_refuses_registry_references() {
+    let o = run_verify(&["127.0.0.1:5000/x/y:v1", "--key", "k.pub", "--offline"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("--offline"), "{}", o.stderr);
+}
+
+/// Keyless verification of a layout (and of a bundle) needs no network: inside a network
+/// namespace of its own (no route anywhere) it gives the same verdicts.
+#[test]
+#[ignore = "needs root for `unshare --net` (scripts/test.sh runs it)"]
+fn keyless_verification_opens_no_socket() {
+    let probe = std::process::Command::new("unshare")
+        .args(["--net", "true"])
+        .status();
+    assert!(
+        probe.map(|s| s.success()).unwrap_or(false),
+        "`unshare --net` is not available here (root and util-linux are needed)"
+    );
+    let f = fixture();
+    let bin = assert_cmd::cargo::cargo_bin("cargo-provenance");
+    let key = f.key.pub_path.display().to_string();
+    let case = support::shared_dir().join("conformance/sigstore/bundle-verify");
+    let runs: [Vec<String>; 2] = [
+        vec![f.reference(), "--offline".into(), "--key".into(), key],
+        vec![
+            "--bundle".into(),
+            case.join("happy-path-v0.3/bundle.sigstore.json")
+                .display()
+                .to_string(),
+            "--artifact".into(),
+            case.join("a.txt").display().to_string(),
+        ],
+    ];
+    for args in runs {
+        let out = std::process::Command::new("unshare")
+            .arg("--net")
+            .arg(&bin)
+            .args(["provenance", "verify"])
+            .args(&args)
+            .args([
+                "--certificate-identity",
+                IDENTITY,
+                "--certificate-oidc-issuer",
+                ISSUER,
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}:\n{text}");
+        assert!(
+            text.contains("trusted root: Sigstore public-good"),
+            "{text}"
+        );
+    }
+}

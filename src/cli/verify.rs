@@ -103,6 +103,10 @@ pub struct Args {
     /// With --bundle: the signed artifact, a file or `sha256:HEX`.
     #[arg(long, value_name = "FILE_OR_DIGEST", requires = "bundle")]
     pub artifact: Option<String>,
+    /// Never touch the network: registry references are refused (use an `oci:` layout);
+    /// the trusted root is the shipped one or `--trusted-root` (verification itself is offline).
+    #[arg(long)]
+    pub offline: bool,
     /// Allow plain HTTP to the registry (always allowed for loopback hosts).
     #[arg(long)]
     pub plain_http: bool,
@@ -113,6 +117,14 @@ pub struct Args {
 
 /// Runs the command; returns the exit code.
 pub fn run(args: Args, ui: &Ui) -> Result<i32> {
+    if let Some(reference) = args.reference.as_deref().filter(|r| !r.starts_with("oci:"))
+        && args.offline
+    {
+        return Err(Error::msg(format!(
+            "--offline: {reference} is a registry reference; copy the image into a layout \
+             first (`cargo provenance push {reference} oci:DIR`) and verify `oci:DIR`"
+        )));
+    }
     let flags = Expectations {
         key: args.key.clone(),
         trusted_root: args.trusted_root.clone(),
