@@ -6,9 +6,10 @@
 
 use serde_json::Value;
 use sigstore_verify::crypto::FulcioCiClaims;
+use sigstore_verify::types::SignatureContent;
 
 use super::{Ctx, KeylessTrust, parse, verify_parsed};
-use crate::verify::bundle::{Artifact, b64};
+use crate::verify::bundle::Artifact;
 use crate::verify::checks::{Target, normalize_repo, subject_digests};
 use crate::verify::report::{Report, Status};
 
@@ -38,10 +39,11 @@ pub fn verify_attestation(
         failure: Status::Ignored,
     };
     let bundle = parse(&mut ctx, bytes)?;
-    let Some(payload) = dsse_payload(bytes) else {
+    let SignatureContent::DsseEnvelope(envelope) = &bundle.content else {
         ctx.failed("bundle", "a message signature, not an attestation");
         return None;
     };
+    let payload = envelope.payload.as_bytes().to_vec();
     let artifact = Artifact::Digest(image_subject(&payload, target));
     let result = match verify_parsed(&mut ctx, &bundle, &artifact, trust) {
         Ok(r) => r?,
@@ -54,11 +56,6 @@ pub fn verify_attestation(
         check_source(report, att, &payload, &cert.ci_claims);
     }
     Some(payload)
-}
-
-fn dsse_payload(bytes: &[u8]) -> Option<Vec<u8>> {
-    let v: Value = serde_json::from_slice(bytes).ok()?;
-    v["dsseEnvelope"]["payload"].as_str().and_then(b64)
 }
 
 /// The digest of this image the statement is about (the crate checks the subject against
