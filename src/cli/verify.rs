@@ -125,6 +125,33 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
              first (`cargo provenance push {reference} oci:DIR`) and verify `oci:DIR`"
         )));
     }
+    let expectations = expectations(&args)?;
+    let identity = identity_flags(&expectations);
+    let key = expectations
+        .key
+        .as_deref()
+        .map(PublicKey::read)
+        .transpose()?;
+    let report = if let Some(bundle) = &args.bundle {
+        refuse_build_expectations(&expectations)?;
+        verify_one_bundle(&args, bundle, &expectations, key.as_ref(), &identity)?
+    } else {
+        verify_image(&args, expectations, key, &identity, ui)?
+    };
+    print(&report, args.format);
+    if report.verified {
+        Ok(0)
+    } else {
+        Err(Error::check_failed(format!(
+            "verification of {} failed: {}",
+            report.reference,
+            report.failure_summary()
+        )))
+    }
+}
+
+/// The flags' expectations over `--policy`'s.
+fn expectations(args: &Args) -> Result<Expectations> {
     let flags = Expectations {
         key: args.key.clone(),
         trusted_root: args.trusted_root.clone(),
@@ -143,65 +170,58 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         certificate_github_workflow_trigger: args.certificate_github_workflow_trigger.clone(),
         certificate_github_workflow_name: args.certificate_github_workflow_name.clone(),
     };
-    let expectations = match &args.policy {
+    Ok(match &args.policy {
         Some(p) => Expectations::load(p)?.overridden_by(flags),
         None => flags,
-    };
-    let identity = identity_flags(&expectations);
-    let key = expectations
-        .key
-        .as_deref()
-        .map(PublicKey::read)
-        .transpose()?;
-    let report = if let Some(bundle) = &args.bundle {
-        // A bundle is checked for its signature, subject and log entries only: expectations
-        // about the build would be silently ignored, so they are refused.
-        let e = &expectations;
-        let ignored = [
-            ("--builder-id", e.builder_id.is_some()),
-            ("--source-repo", e.source_repo.is_some()),
-            ("--source-commit", e.source_commit.is_some()),
-            ("--source-ref", e.source_ref.is_some()),
-            ("--require", !e.require.is_empty()),
-        ];
-        if let Some((flag, _)) = ignored.iter().find(|(_, set)| *set) {
-            return Err(Error::msg(format!(
-                "{flag} (given or from --policy) applies to an image, not to --bundle: verify \
-                 the image (`verify REF --key PUB {flag} ...`), or drop it"
-            )));
-        }
-        verify_one_bundle(&args, bundle, &expectations, key.as_ref(), &identity)?
-    } else {
-        let trust = Trust {
-            keyless: keyless_trust(&args, &identity, &expectations, key.is_some())?,
-            trusted_root: match key {
-                Some(_) => read_root(&expectations, args.require_tlog)?,
-                None => None,
-            },
-            require_tlog: args.require_tlog,
-            key,
-            expectations,
-        };
-        let reference = args.reference.clone().unwrap_or_default();
-        let source = verify::Source::open(&reference, args.plain_http)?;
-        ui.status("Verifying", &reference);
-        let mut report = verify::verify_image(&source, &reference, &trust)?;
-        if args.rebuild {
-            let statements = report.statements.clone();
-            verify::rebuild::run(&mut report, &statements, args.source.as_deref(), ui)?;
-        }
-        report
-    };
-    print(&report, args.format);
-    if report.verified {
-        Ok(0)
-    } else {
-        Err(Error::check_failed(format!(
-            "verification of {} failed: {}",
-            report.reference,
-            report.failure_summary()
-        )))
+    })
+}
+
+/// A bundle is checked for its signature, subject and log entries only: expectations about
+/// the build would be silently ignored, so they are refused.
+fn refuse_build_expectations(e: &Expectations) -> Result<()> {
+    let ignored = [
+        ("--builder-id", e.builder_id.is_some()),
+        ("--source-repo", e.source_repo.is_some()),
+        ("--source-commit", e.source_commit.is_some()),
+        ("--source-ref", e.source_ref.is_some()),
+        ("--require", !e.require.is_empty()),
+    ];
+    match ignored.iter().find(|(_, set)| *set) {
+        Some((flag, _)) => Err(Error::msg(format!(
+            "{flag} (given or from --policy) applies to an image, not to --bundle: verify \
+             the image (`verify REF --key PUB {flag} ...`), or drop it"
+        ))),
+        None => Ok(()),
     }
+}
+
+/// Image mode: `--key` and/or the keyless identity policy.
+fn verify_image(
+    args: &Args,
+    expectations: Expectations,
+    key: Option<PublicKey>,
+    identity: &IdentityFlags,
+    ui: &Ui,
+) -> Result<Report> {
+    let trust = Trust {
+        keyless: keyless_trust(args, identity, &expectations, key.is_some())?,
+        trusted_root: match key {
+            Some(_) => read_root(&expectations, args.require_tlog)?,
+            None => None,
+        },
+        require_tlog: args.require_tlog,
+        key,
+        expectations,
+    };
+    let reference = args.reference.clone().unwrap_or_default();
+    let source = verify::Source::open(&reference, args.plain_http)?;
+    ui.status("Verifying", &reference);
+    let mut report = verify::verify_image(&source, &reference, &trust)?;
+    if args.rebuild {
+        let statements = report.statements.clone();
+        verify::rebuild::run(&mut report, &statements, args.source.as_deref(), ui)?;
+    }
+    Ok(report)
 }
 
 /// `--bundle`: a keyless bundle against the identity policy and the trusted root, a
