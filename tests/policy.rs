@@ -82,6 +82,24 @@ fn variants() -> Vec<(&'static str, Vec<String>)> {
                 "v1".into(),
             ],
         ),
+        (
+            // Keyless from another Sigstore instance: its roots, Rekor, CT log and TSA.
+            "kyverno-keyless-private.yaml",
+            vec![
+                "--image-glob".into(),
+                "registry.internal/app*".into(),
+                "--certificate-identity".into(),
+                "ci@example.com".into(),
+                "--certificate-oidc-issuer".into(),
+                "https://oidc.internal".into(),
+                "--trusted-root".into(),
+                support::shared_dir()
+                    .join("conformance/sigstore/bundle-verify/intoto-with-custom-trust-root")
+                    .join("trusted_root.json")
+                    .display()
+                    .to_string(),
+            ],
+        ),
     ]
 }
 

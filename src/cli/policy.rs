@@ -37,6 +37,10 @@ pub struct KyvernoArgs {
     /// Keyless: the OIDC issuer of that identity.
     #[arg(long, value_name = "URL", requires = "certificate_identity")]
     pub certificate_oidc_issuer: Option<String>,
+    /// Keyless from another Sigstore instance: its trusted root (protobuf JSON); the policy
+    /// gets its Fulcio roots, Rekor, CT log and TSA. Default: Kyverno's public-good settings.
+    #[arg(long, value_name = "FILE", requires = "certificate_identity")]
+    pub trusted_root: Option<PathBuf>,
     /// What every matched image must carry: signature, provenance, sbom, vex.
     #[arg(long, value_name = "LIST", default_value = "provenance,sbom")]
     pub require: String,
@@ -85,6 +89,11 @@ fn run_kyverno(a: KyvernoArgs, ui: &Ui) -> Result<i32> {
         requirements: Requirement::parse_list(&a.require)?,
         validation_action: a.validation_action,
         allow_insecure_registry: a.allow_insecure_registry,
+        trust: a
+            .trusted_root
+            .as_deref()
+            .map(crate::policy::trust::TrustMaterial::read)
+            .transpose()?,
     };
     let yaml = policy.render()?;
     match &a.output {

@@ -116,6 +116,9 @@ pub struct KyvernoPolicy {
     pub validation_action: ValidationAction,
     /// `spec.credentials.allowInsecureRegistry` (HTTP registries, e.g. a local test one).
     pub allow_insecure_registry: bool,
+    /// Keyless signatures from another Sigstore instance: its roots, Rekor, CT log and TSA
+    /// (`--trusted-root`); `None` relies on Kyverno's public-good defaults.
+    pub trust: Option<super::trust::TrustMaterial>,
 }
 
 /// Reads a P-256 public key (PEM SPKI, as `cosign.pub`) and returns it re-encoded as
@@ -150,6 +153,29 @@ struct AttestationCtx {
     message: String,
 }
 
+/// The trust material as template lines (PEM lines go into YAML block scalars).
+#[derive(Serialize)]
+struct TrustCtx<'a> {
+    roots: Vec<&'a str>,
+    rekor_url: &'a str,
+    rekor_pub: Vec<&'a str>,
+    ctlog_pub: Vec<&'a str>,
+    tsa_chain: Vec<&'a str>,
+}
+
+impl<'a> TrustCtx<'a> {
+    fn of(t: &'a super::trust::TrustMaterial) -> Self {
+        let lines = |s: Option<&'a String>| s.map(|s| s.lines().collect()).unwrap_or_default();
+        TrustCtx {
+            roots: t.fulcio_roots.lines().collect(),
+            rekor_url: &t.rekor_url,
+            rekor_pub: t.rekor_pub.lines().collect(),
+            ctlog_pub: lines(t.ctlog_pub.as_ref()),
+            tsa_chain: lines(t.tsa_chain.as_ref()),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Ctx<'a> {
     tool_version: &'static str,
@@ -165,6 +191,7 @@ struct Ctx<'a> {
     rekor_url: &'static str,
     certificate_identity: &'a str,
     certificate_oidc_issuer: &'a str,
+    trust: Option<TrustCtx<'a>>,
     require_signature: bool,
     attestations: Vec<AttestationCtx>,
 }
@@ -194,6 +221,12 @@ impl KyvernoPolicy {
             )));
         }
         match &self.attestor {
+            Attestor::Key { .. } if self.trust.is_some() => {
+                return Err(Error::msg(
+                    "--trusted-root applies to a keyless attestor (--certificate-identity): a \
+                     key-signed policy needs no Sigstore trust material",
+                ));
+            }
             Attestor::Key { pem } => {
                 canonical_public_key_pem(pem)?;
             }
@@ -261,6 +294,7 @@ impl KyvernoPolicy {
             rekor_url: DEFAULT_REKOR_URL,
             certificate_identity: identity,
             certificate_oidc_issuer: issuer,
+            trust: self.trust.as_ref().map(TrustCtx::of),
             require_signature: self.requirements.contains(&Requirement::Signature),
             attestations,
         };
@@ -333,6 +367,7 @@ mod tests {
             requirements: vec![Requirement::Provenance, Requirement::Sbom],
             validation_action: ValidationAction::Deny,
             allow_insecure_registry: false,
+            trust: None,
         }
     }
 
