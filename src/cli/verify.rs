@@ -217,6 +217,10 @@ fn verify_image(
     let source = verify::Source::open(&reference, args.plain_http)?;
     ui.status("Verifying", &reference);
     let mut report = verify::verify_image(&source, &reference, &trust)?;
+    if let Some(k) = &trust.keyless {
+        // The root keyless attestations are checked against, whether any was found or not.
+        report.trusted_root = Some(k.root.name.clone());
+    }
     if args.rebuild {
         let statements = report.statements.clone();
         verify::rebuild::run(&mut report, &statements, args.source.as_deref(), ui)?;
