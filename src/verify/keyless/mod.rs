@@ -291,6 +291,20 @@ fn record_success(
             );
         }
     }
+    // Fail closed should the crate ever accept without having checked these.
+    let checked = [
+        ("certificate-chain", result.certificate_verified()),
+        ("sct", result.sct_verified()),
+        ("tlog-inclusion", result.tlog_verified()),
+    ];
+    let mut all_checked = true;
+    for (check, done) in checked.into_iter().filter(|(_, done)| !done) {
+        ctx.failed(
+            check,
+            format!("sigstore-verify accepted the bundle without checking {check}"),
+        );
+        all_checked &= done;
+    }
     if result.certificate_verified() {
         ctx.pass("certificate-chain",
             format!("the certificate chains to a Fulcio CA of the trusted root ({root}) valid at the signing time; key usage code signing"),
@@ -304,7 +318,7 @@ fn record_success(
     }
     let times_ok = record_times(ctx, bundle, result, trust, report_timestamps);
     record_tlog(ctx, bundle, result, root);
-    times_ok
+    times_ok && all_checked
 }
 
 fn record_times(
