@@ -186,3 +186,46 @@ fn keyless_verification_opens_no_socket() {
         );
     }
 }
+
+/// The same from the registry (fallback tags): keyless attestations are found and judged as
+/// in a layout.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn keyless_attestations_from_the_registry() {
+    let peers = support::Peers::get();
+    let f = fixture();
+    let dest = format!("{}:v1", peers.unique_repo("verify-keyless"));
+    let out = support::cargo_provenance()
+        .args(["push", &f.reference(), &dest])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "push: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let o = f.verify_with(
+        &dest,
+        &f.key.pub_path,
+        &[
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ],
+    );
+    o.passes().says("trusted root: Sigstore public-good");
+    assert!(
+        !ignored_lines(&o.stdout, "subject").is_empty(),
+        "{}",
+        o.stdout
+    );
+    let o = run_verify(&[
+        &dest,
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ]);
+    o.fails_only(&["require"]);
+}
