@@ -83,6 +83,19 @@ fn variants() -> Vec<(&'static str, Vec<String>)> {
             ],
         ),
         (
+            // Keyless with anchored regular expressions (subjectRegExp, issuerRegExp).
+            "kyverno-keyless-regexp.yaml",
+            vec![
+                "--image-glob".into(),
+                "ghcr.io/example/*".into(),
+                "--certificate-identity-regexp".into(),
+                r"https://github\.com/example/[^/]+/\.github/workflows/release\.yml@refs/tags/v.*"
+                    .into(),
+                "--certificate-oidc-issuer-regexp".into(),
+                r"https://token\.actions\.githubusercontent\.com".into(),
+            ],
+        ),
+        (
             // Keyless from another Sigstore instance: its roots, Rekor, CT log and TSA.
             "kyverno-keyless-private.yaml",
             vec![
