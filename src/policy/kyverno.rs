@@ -276,9 +276,8 @@ impl KyvernoPolicy {
                         )));
                     }
                 }
-                if !issuer_regexp
-                    && !(issuer.starts_with("https://") || issuer.starts_with("http://"))
-                {
+                let is_url = issuer.starts_with("https://") || issuer.starts_with("http://");
+                if !(*issuer_regexp || is_url) {
                     return Err(Error::msg(format!(
                         "--certificate-oidc-issuer {issuer:?}: expected the issuer URL, e.g. \
                          https://token.actions.githubusercontent.com"
