@@ -449,8 +449,14 @@ fn check_candidate(
             }
             Ok(b) if b.has_certificate => {
                 let keyless = trust.keyless.as_ref();
+                let image: Vec<Digest> = target
+                    .top
+                    .iter()
+                    .chain(&target.platforms)
+                    .copied()
+                    .collect();
                 match super::keyless::attestation::verify_attestation(
-                    report, att, bytes, target, keyless,
+                    report, att, bytes, &image, keyless,
                 ) {
                     Some(payload) => keyless_payload = Some(payload),
                     None => return (outcome, None),

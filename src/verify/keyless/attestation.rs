@@ -9,18 +9,20 @@ use sigstore_verify::crypto::FulcioCiClaims;
 use sigstore_verify::types::SignatureContent;
 
 use super::{Ctx, KeylessTrust, parse, verify_parsed};
+use crate::util::digest::Digest;
 use crate::verify::bundle::Artifact;
-use crate::verify::checks::{Target, normalize_repo, subject_digests};
+use crate::verify::checks::normalize_repo;
 use crate::verify::report::{Report, Status};
 
-/// Verifies a keyless bundle found for the image. Returns the verified DSSE payload, or
-/// `None` when it does not verify (the reason is in the report; a trusted root the crate
-/// cannot use sets the attestation aside too).
+/// Verifies a keyless bundle found for the image whose documents are `image` (the top
+/// digest first, then its platform manifests). Returns the verified DSSE payload, or `None`
+/// when it does not verify (the reason is in the report; a trusted root the crate cannot
+/// use sets the attestation aside too).
 pub fn verify_attestation(
     report: &mut Report,
     att: Option<&str>,
     bytes: &[u8],
-    target: &Target,
+    image: &[Digest],
     trust: Option<&KeylessTrust>,
 ) -> Option<Vec<u8>> {
     let Some(trust) = trust else {
@@ -44,7 +46,7 @@ pub fn verify_attestation(
         return None;
     };
     let payload = envelope.payload.as_bytes().to_vec();
-    let artifact = Artifact::Digest(image_subject(&payload, target));
+    let artifact = Artifact::Digest(image_subject(&payload, image));
     let result = match verify_parsed(&mut ctx, &bundle, &artifact, trust) {
         Ok(r) => r?,
         Err(e) => {
@@ -59,14 +61,22 @@ pub fn verify_attestation(
 }
 
 /// The digest of this image the statement is about (the crate checks the subject against
-/// it); the top digest when it names none, which then fails as `subject`.
-fn image_subject(payload: &[u8], target: &Target) -> crate::util::digest::Digest {
+/// it); the top digest when it names none, which then fails as `subject`. The image's own
+/// subject-binding rule runs on the statement afterwards, as for key-signed attestations.
+fn image_subject(payload: &[u8], image: &[Digest]) -> Digest {
     let statement: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
-    subject_digests(&statement)
+    let named: Vec<Digest> = statement["subject"]
+        .as_array()
         .into_iter()
-        .find(|d| target.contains(d))
-        .or(target.top)
-        .unwrap_or_else(|| crate::util::digest::Digest::of(b""))
+        .flatten()
+        .filter_map(|s| s["digest"]["sha256"].as_str())
+        .filter_map(|h| Digest::from_hex(h).ok())
+        .collect();
+    named
+        .into_iter()
+        .find(|d| image.contains(d))
+        .or(image.first().copied())
+        .unwrap_or_else(|| Digest::of(b""))
 }
 
 /// `certificate-source`: a provenance that claims another source than the workflow that
