@@ -15,7 +15,9 @@ if ! grep -q 'docker: running' <<<"$status" || ! grep -q 'registry: running' <<<
   bash scripts/peers.sh start
   started=1
 fi
+stack_started=0
 cleanup() {
+  if [ "$stack_started" = 1 ]; then bash ../shared/tools/sigstore-stack.sh stop || true; fi
   bash scripts/referrers-registry.sh stop || true
   if [ "$started" = 1 ]; then bash scripts/peers.sh stop || true; fi
 }
@@ -26,6 +28,13 @@ eval "$(bash scripts/peers.sh env)"
 JOBS=${JOBS:-2} bash scripts/referrers-registry.sh start
 eval "$(bash scripts/referrers-registry.sh env)"
 export FERRO_REG
+
+# The local Sigstore stack for the keyless tests (Fulcio, Rekor v1, TSA, OIDC; ../shared/tools).
+if ! bash ../shared/tools/sigstore-stack.sh status >/dev/null 2>&1; then
+  bash ../shared/tools/sigstore-stack.sh install >/dev/null
+  bash ../shared/tools/sigstore-stack.sh start
+  stack_started=1
+fi
 
 # Python checks (in-toto attestation framework's protobuf definitions) in a venv of our own.
 bash scripts/python-env.sh >/dev/null

@@ -1,16 +1,83 @@
 //! The Sigstore conformance suite's `bundle-verify` cases (../shared/conformance/sigstore),
 //! run through `cargo provenance verify --bundle ... --artifact ...` as the conformance
-//! protocol does: key-based cases (`managed-key-*`) give the expected result; keyless cases
-//! are never accepted.
+//! protocol does: `key.pub` present: `--key`; otherwise the identity and issuer (the case's
+//! `identity`/`issuer` files, else the suite's defaults). Every case must give the expected
+//! result, and every `_fail` case must fail for its own reason: the check that fails (or,
+//! for input errors, exit 2 and the message) is in [`EXPECTED_FAILURES`].
 
 mod support;
 
 use std::path::Path;
 
+const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
 struct Outcome {
     code: i32,
     stdout: String,
     stderr: String,
+}
+
+/// Why each `_fail` case must be rejected: `(case, exit code, failing check, words of the
+/// reason)`. Exit 1 cases name the check in the failure summary (`CHECK: reason`); exit 2
+/// cases are input errors whose message says what is wrong.
+#[rustfmt::skip]
+const EXPECTED_FAILURES: &[(&str, i32, &str, &str)] = &[
+    ("bundle-empty-certificate-chain_fail", 1, "certificate-chain", "is empty"),
+    ("bundle-from-wrong-instance_fail", 1, "tlog-promise", "No log key valid"),
+    ("bundle-invalid-base64-signature_fail", 1, "bundle", "invalid base64"),
+    ("bundle-malformed-json_fail", 1, "bundle", "not valid JSON"),
+    ("bundle-negative-log-index_fail", 1, "bundle", "negative log index"),
+    ("bundle-unknown-version_fail", 1, "bundle", "version=99.9"),
+    ("bundle-with-root-cert_fail", 1, "certificate-chain", "self-signed root"),
+    ("checkpoint-bad-keyhint_fail", 1, "tlog-inclusion", "checkpoint"),
+    ("checkpoint-wrong-roothash_fail", 1, "tlog-inclusion", "root hash does not match checkpoint"),
+    ("dsse-invalid-sig_fail", 1, "signature", "DSSE signature verification failed"),
+    ("dsse-mismatch-envelope_fail", 1, "tlog-entry", "DSSE payload hash mismatch"),
+    ("dsse-mismatch-sig_fail", 1, "tlog-entry", "DSSE signature in bundle does not match"),
+    ("inclusion-proof-corrupted-hash_fail", 1, "tlog-inclusion", "root hash mismatch"),
+    ("incorrect-public-key_fail", 1, "tlog-promise", "SET verification failed"),
+    ("integrated-time-in-future_fail", 1, "signing-time", "CertExpired"),
+    ("intoto-expired-certificate_fail", 1, "signing-time", "CertNotValidYet"),
+    ("intoto-log-entry-mismatch_fail", 1, "tlog-entry", "log entry"),
+    ("intoto-missing-inclusion-proof_fail", 1, "tlog-inclusion", "must have an inclusion proof"),
+    ("intoto-set-outside-signing-cert-validity_fail", 1, "signing-time", "CertExpired"),
+    ("intoto-tsa-timestamp-outside-cert-validity_fail", 1, "signing-time", "CertExpired"),
+    ("invalid-checkpoint-signature_fail", 1, "tlog-inclusion", "No valid Rekor signature found on checkpoint"),
+    ("invalid-ct-key_fail", 1, "sct", "SCT signature verification failed"),
+    ("invalid-inclusion-proof_fail", 1, "tlog-inclusion", "inclusion proof"),
+    ("managed-key-no-key_fail", 2, "", "pass the public key with --key"),
+    ("managed-key-wrong-key_fail", 2, "", "key.pub is not a PEM public key"),
+    ("message-digest-mismatch_fail", 1, "artifact-digest", "message digest in bundle does not match"),
+    ("rekor2-checkpoint-missing-log-signature_fail", 1, "bundle", "Invalid checkpoint format: no signatures"),
+    ("rekor2-checkpoint-missing-origin_fail", 1, "bundle", "Invalid checkpoint format"),
+    ("rekor2-checkpoint-missing-root-hash_fail", 1, "bundle", "Invalid checkpoint format: missing root hash"),
+    ("rekor2-checkpoint-missing-size_fail", 1, "bundle", "Invalid checkpoint format: invalid tree size"),
+    ("rekor2-checkpoint-no-matching-signature_fail", 1, "tlog-inclusion", "No valid Rekor signature found on checkpoint"),
+    ("rekor2-dsse-invalid-sig_fail", 1, "signature", "DSSE signature verification failed"),
+    ("rekor2-dsse-mismatch-envelope_fail", 1, "tlog-entry", "hashedrekord entry"),
+    ("rekor2-dsse-mismatch-sig_fail", 1, "tlog-entry", "DSSE signature in bundle does not match"),
+    ("rekor2-no-inclusion-proof_fail", 1, "tlog-inclusion", "must have an inclusion proof"),
+    ("rekor2-no-timestamp_fail", 1, "signing-time", "requires RFC3161 timestamp"),
+    ("rekor2-timestamp-outside-trust-root-tsa-validity_fail", 1, "timestamp", "outside the validity period of the authority"),
+    ("rekor2-timestamp-outside-tsa-cert-validity_fail", 1, "timestamp", "TSA certificate chain validation failed"),
+    ("rekor2-timestamp-payload-mismatch_fail", 1, "timestamp", "message hash mismatch"),
+    ("rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail", 1, "timestamp", "does not match any trusted TSA"),
+    ("rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail", 1, "timestamp", "does not match any trusted TSA"),
+    ("rekor2-timestamp-with-incorrect-time_fail", 1, "signing-time", "CertExpired"),
+    ("set-invalid-signature_fail", 1, "tlog-promise", "SET verification failed"),
+    ("signature-mismatch_fail", 1, "signature", "signature verification failed"),
+    ("trust-root-tlog-missing-validity-start_fail", 2, "", "missing field `start`"),
+    ("wrong-hashedrekord-artifact_fail", 1, "tlog-entry", "hashedrekord entry"),
+    ("wrong-hashedrekord-cert-and-sig_fail", 1, "tlog-entry", "certificate in bundle does not match"),
+    ("wrong-hashedrekord-entry_fail", 1, "tlog-entry", "hashedrekord entry"),
+    ("wrong-material_fail", 1, "artifact-digest", "message digest in bundle does not match"),
+];
+
+fn read_or(dir: &Path, file: &str, default: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| default.to_owned())
 }
 
 fn run_case(dir: &Path) -> Outcome {
@@ -35,6 +102,11 @@ fn run_case(dir: &Path) -> Outcome {
         .arg(&root);
     if dir.join("key.pub").is_file() {
         cmd.arg("--key").arg(dir.join("key.pub"));
+    } else {
+        cmd.arg("--certificate-identity")
+            .arg(read_or(dir, "identity", DEFAULT_IDENTITY))
+            .arg("--certificate-oidc-issuer")
+            .arg(read_or(dir, "issuer", DEFAULT_ISSUER));
     }
     let out = cmd.output().unwrap();
     Outcome {
@@ -53,87 +125,97 @@ fn cases() -> Vec<std::path::PathBuf> {
         .collect();
     dirs.sort();
     assert!(
-        dirs.len() > 60,
-        "expected the conformance cases in {}",
+        dirs.len() >= 70,
+        "expected the 70 conformance cases in {}",
         root.display()
     );
     dirs
 }
 
-fn is_keyless(dir: &Path) -> bool {
-    let b = std::fs::read_to_string(dir.join("bundle.sigstore.json")).unwrap();
-    let v: Result<serde_json::Value, _> = serde_json::from_str(&b);
-    v.map(|v| v["verificationMaterial"].get("publicKey").is_none())
-        .unwrap_or(true)
-}
-
-#[test]
-fn managed_key_cases_give_the_expected_result() {
-    let mut seen = 0;
-    for dir in cases() {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.starts_with("managed-key-") {
-            continue;
+/// What is wrong with a case's outcome, if anything.
+fn judge(name: &str, o: &Outcome) -> Option<String> {
+    if !name.ends_with("_fail") {
+        if o.code != 0 {
+            return Some(format!("must verify, exit {}: {}", o.code, o.stderr.trim()));
         }
-        seen += 1;
-        let o = run_case(&dir);
-        if name.ends_with("_fail") {
-            assert_ne!(
-                o.code, 0,
-                "{name} must be rejected:\n{}{}",
-                o.stdout, o.stderr
-            );
+        let keyless = !name.starts_with("managed-key-");
+        let needed: &[&str] = if keyless {
+            &[
+                "certificate-chain",
+                "certificate-identity",
+                "signing-time",
+                "tlog-entry",
+                "tlog-inclusion",
+            ]
         } else {
-            assert_eq!(o.code, 0, "{name} must verify:\n{}{}", o.stdout, o.stderr);
-            // With the trusted root, the log entry is checked offline: body, SET, inclusion.
-            assert!(
-                o.stdout.contains("pass    tlog-inclusion"),
-                "{name}:\n{}",
-                o.stdout
-            );
-            assert!(
-                o.stdout.contains("pass    tlog-promise"),
-                "{name}:\n{}",
-                o.stdout
-            );
-        }
+            &["signature", "tlog-inclusion", "tlog-promise"]
+        };
+        return needed
+            .iter()
+            .find(|c| {
+                !o.stdout.lines().any(|l| {
+                    l.trim_start().starts_with("pass") && l.split_whitespace().nth(1) == Some(**c)
+                })
+            })
+            .map(|c| format!("verified, but check {c} did not pass:\n{}", o.stdout));
     }
-    assert_eq!(seen, 4);
+    let Some((_, code, check, words)) = EXPECTED_FAILURES.iter().find(|e| e.0 == name) else {
+        return Some("a _fail case without an expected reason: add it to EXPECTED_FAILURES".into());
+    };
+    let reason_ok = if *code == 1 {
+        o.stderr
+            .lines()
+            .any(|l| l.contains(&format!("{check}: ")) && l.contains(words))
+    } else {
+        o.stderr.contains(words)
+    };
+    if o.code != *code || !reason_ok {
+        return Some(format!(
+            "must fail with exit {code} ({check}: ...{words}...), got exit {}: {}",
+            o.code,
+            o.stderr.trim()
+        ));
+    }
+    None
 }
 
+/// The acceptance test of issue 14: every case right, for the right reason; the tally is
+/// printed, and docs/verify.md lists every case.
 #[test]
-fn keyless_cases_are_never_accepted() {
-    let mut keyless = 0;
+fn every_conformance_case_gives_the_expected_result() {
+    let docs = std::fs::read_to_string(support::repo_root().join("docs/verify.md")).unwrap();
+    let (mut total, mut wrong, mut undocumented) = (0, Vec::new(), Vec::new());
     for dir in cases() {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with("managed-key-") || !is_keyless(&dir) {
-            continue;
+        total += 1;
+        if let Some(why) = judge(&name, &run_case(&dir)) {
+            wrong.push(format!("{name}: {why}"));
         }
-        let o = run_case(&dir);
-        assert_ne!(
-            o.code, 0,
-            "{name} (keyless) must not be accepted:\n{}{}",
-            o.stdout, o.stderr
-        );
-        if !name.ends_with("_fail") {
-            keyless += 1;
-            assert!(
-                o.stderr.contains("keyless verification not supported yet"),
-                "{name}: {}",
-                o.stderr
-            );
+        if !docs.contains(&format!("`{name}`")) {
+            undocumented.push(name);
         }
     }
-    assert!(keyless > 10, "only {keyless} keyless happy-path cases seen");
-}
-
-#[test]
-fn every_case_is_classified() {
-    for dir in cases() {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    println!(
+        "conformance: {} of {total} cases right",
+        total - wrong.len()
+    );
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert!(
+        undocumented.is_empty(),
+        "not listed in docs/verify.md: {undocumented:?}"
+    );
+    for (name, ..) in EXPECTED_FAILURES {
         assert!(
-            name.starts_with("managed-key-") || is_keyless(&dir),
-            "{name}: a key-based case outside managed-key-*: add it to the key-based test"
+            support::shared_dir()
+                .join("conformance/sigstore/bundle-verify")
+                .join(name)
+                .is_dir(),
+            "{name} in EXPECTED_FAILURES is not a case"
         );
     }
 }
@@ -232,4 +314,47 @@ fn bundle_mode_refuses_build_expectations() {
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
         assert!(err.contains(extra[0]) && err.contains("--bundle"), "{err}");
     }
+}
+
+/// `--require-tlog`: a key-signed bundle without a verified log entry fails `tlog-entry`;
+/// without the flag an offline key bundle stays valid. The default root for the check is the
+/// shipped public-good one.
+#[test]
+fn require_tlog_needs_a_verified_entry_for_key_bundles() {
+    let case =
+        support::shared_dir().join("conformance/sigstore/bundle-verify/managed-key-happy-path");
+    let run = |bundle: &Path, extra: &[&str]| {
+        let out = support::cargo_provenance()
+            .arg("verify")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--artifact")
+            .arg(case.parent().unwrap().join("a.txt"))
+            .arg("--key")
+            .arg(case.join("key.pub"))
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let logged = case.join("bundle.sigstore.json");
+    let (code, out) = run(&logged, &["--require-tlog"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("pass    tlog-inclusion"), "{out}");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&logged).unwrap()).unwrap();
+    b["verificationMaterial"]["tlogEntries"] = serde_json::json!([]);
+    let offline = tmp.path().join("offline.json");
+    std::fs::write(&offline, serde_json::to_vec(&b).unwrap()).unwrap();
+    let (code, out) = run(&offline, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&offline, &["--require-tlog"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("tlog-entry: --require-tlog: the bundle carries no transparency log entry"),
+        "{out}"
+    );
 }

@@ -82,6 +82,37 @@ fn variants() -> Vec<(&'static str, Vec<String>)> {
                 "v1".into(),
             ],
         ),
+        (
+            // Keyless with anchored regular expressions (subjectRegExp, issuerRegExp).
+            "kyverno-keyless-regexp.yaml",
+            vec![
+                "--image-glob".into(),
+                "ghcr.io/example/*".into(),
+                "--certificate-identity-regexp".into(),
+                r"https://github\.com/example/[^/]+/\.github/workflows/release\.yml@refs/tags/v.*"
+                    .into(),
+                "--certificate-oidc-issuer-regexp".into(),
+                r"https://token\.actions\.githubusercontent\.com".into(),
+            ],
+        ),
+        (
+            // Keyless from another Sigstore instance: its roots, Rekor, CT log and TSA.
+            "kyverno-keyless-private.yaml",
+            vec![
+                "--image-glob".into(),
+                "registry.internal/app*".into(),
+                "--certificate-identity".into(),
+                "ci@example.com".into(),
+                "--certificate-oidc-issuer".into(),
+                "https://oidc.internal".into(),
+                "--trusted-root".into(),
+                support::shared_dir()
+                    .join("conformance/sigstore/bundle-verify/intoto-with-custom-trust-root")
+                    .join("trusted_root.json")
+                    .display()
+                    .to_string(),
+            ],
+        ),
     ]
 }
 

@@ -325,6 +325,12 @@ fn required_image_signature() {
         .fails("require")
         .says("platform manifest linux/amd64");
     let st = serde_json::to_value(sign_statement(&f.img.platforms[0])).unwrap();
-    attach(&f.layout, &f.img.platforms[0], &f.key.bundle(&st), SIGN_PREDICATE_TYPE);
-    f.verify(&["--require", "signature,provenance,sbom"]).passes();
+    attach(
+        &f.layout,
+        &f.img.platforms[0],
+        &f.key.bundle(&st),
+        SIGN_PREDICATE_TYPE,
+    );
+    f.verify(&["--require", "signature,provenance,sbom"])
+        .passes();
 }

@@ -29,14 +29,31 @@ pub struct KyvernoArgs {
     #[arg(long = "image-glob", value_name = "GLOB", required = true)]
     pub image_glob: Vec<String>,
     /// Public key (cosign.pub) that must have signed the attestations.
-    #[arg(long, value_name = "PUB", conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"])]
+    #[arg(long, value_name = "PUB", conflicts_with_all = [
+        "certificate_identity", "certificate_oidc_issuer",
+        "certificate_identity_regexp", "certificate_oidc_issuer_regexp", "trusted_root",
+    ])]
     pub key: Option<PathBuf>,
     /// Keyless: the certificate identity that must have signed.
-    #[arg(long, value_name = "ID", requires = "certificate_oidc_issuer")]
+    #[arg(long, value_name = "ID")]
     pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the whole certificate identity must match.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_identity")]
+    pub certificate_identity_regexp: Option<String>,
     /// Keyless: the OIDC issuer of that identity.
-    #[arg(long, value_name = "URL", requires = "certificate_identity")]
+    #[arg(long, value_name = "URL")]
     pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the whole OIDC issuer must match.
+    #[arg(
+        long,
+        value_name = "REGEXP",
+        conflicts_with = "certificate_oidc_issuer"
+    )]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless from another Sigstore instance: its trusted root (protobuf JSON); the policy
+    /// gets its Fulcio roots, Rekor, CT log and TSA. Default: Kyverno's public-good settings.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// What every matched image must carry: signature, provenance, sbom, vex.
     #[arg(long, value_name = "LIST", default_value = "signature,provenance,sbom")]
     pub require: String,
@@ -65,15 +82,29 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
 }
 
 fn run_kyverno(a: KyvernoArgs, ui: &Ui) -> Result<i32> {
-    let attestor = match (&a.key, a.certificate_identity, a.certificate_oidc_issuer) {
+    let identity = a
+        .certificate_identity
+        .clone()
+        .or(a.certificate_identity_regexp.clone());
+    let issuer = a
+        .certificate_oidc_issuer
+        .clone()
+        .or(a.certificate_oidc_issuer_regexp.clone());
+    let attestor = match (&a.key, identity, issuer) {
         (Some(path), _, _) => Attestor::Key {
             pem: kyverno::read_public_key(path)?,
         },
-        (None, Some(identity), Some(issuer)) => Attestor::Keyless { identity, issuer },
+        (None, Some(identity), Some(issuer)) => Attestor::Keyless {
+            identity,
+            issuer,
+            identity_regexp: a.certificate_identity_regexp.is_some(),
+            issuer_regexp: a.certificate_oidc_issuer_regexp.is_some(),
+        },
         _ => {
             return Err(Error::msg(
-                "give the signer: --key cosign.pub, or --certificate-identity ID with \
-                 --certificate-oidc-issuer URL",
+                "give the signer: --key cosign.pub, or --certificate-identity ID (or \
+                 --certificate-identity-regexp) with --certificate-oidc-issuer URL (or \
+                 --certificate-oidc-issuer-regexp)",
             ));
         }
     };
@@ -85,6 +116,11 @@ fn run_kyverno(a: KyvernoArgs, ui: &Ui) -> Result<i32> {
         requirements: Requirement::parse_list(&a.require)?,
         validation_action: a.validation_action,
         allow_insecure_registry: a.allow_insecure_registry,
+        trust: a
+            .trusted_root
+            .as_deref()
+            .map(crate::policy::trust::TrustMaterial::read)
+            .transpose()?,
     };
     let yaml = policy.render()?;
     match &a.output {

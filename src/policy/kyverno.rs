@@ -90,12 +90,17 @@ pub enum Attestor {
         /// The PEM text, `-----BEGIN PUBLIC KEY-----` ... with LF line ends.
         pem: String,
     },
-    /// A keyless identity: certificate subject (SAN) and OIDC issuer, both matched exactly.
+    /// A keyless identity: certificate subject (SAN) and OIDC issuer, each matched exactly
+    /// or by a regular expression that must match the whole value.
     Keyless {
-        /// The certificate identity (`--certificate-identity`).
+        /// The certificate identity (`--certificate-identity[-regexp]`).
         identity: String,
-        /// The OIDC issuer URL (`--certificate-oidc-issuer`).
+        /// The OIDC issuer URL (`--certificate-oidc-issuer[-regexp]`).
         issuer: String,
+        /// `identity` is a regular expression (`subjectRegExp`).
+        identity_regexp: bool,
+        /// `issuer` is a regular expression (`issuerRegExp`).
+        issuer_regexp: bool,
     },
 }
 
@@ -116,6 +121,9 @@ pub struct KyvernoPolicy {
     pub validation_action: ValidationAction,
     /// `spec.credentials.allowInsecureRegistry` (HTTP registries, e.g. a local test one).
     pub allow_insecure_registry: bool,
+    /// Keyless signatures from another Sigstore instance: its roots, Rekor, CT log and TSA
+    /// (`--trusted-root`); `None` relies on Kyverno's public-good defaults.
+    pub trust: Option<super::trust::TrustMaterial>,
 }
 
 /// Reads a P-256 public key (PEM SPKI, as `cosign.pub`) and returns it re-encoded as
@@ -150,6 +158,52 @@ struct AttestationCtx {
     message: String,
 }
 
+/// One identity field: its key (`subject` or `subjectRegExp`, `issuer` or `issuerRegExp`)
+/// and value. A regexp is anchored (`^(?:RE)$`): the whole claim must match, as in `verify`.
+#[derive(Serialize, Default)]
+struct Matcher {
+    key: String,
+    value: String,
+}
+
+impl Matcher {
+    fn new(key: &str, value: &str, regexp: bool) -> Self {
+        match regexp {
+            true => Matcher {
+                key: format!("{key}RegExp"),
+                value: format!("^(?:{value})$"),
+            },
+            false => Matcher {
+                key: key.to_owned(),
+                value: value.to_owned(),
+            },
+        }
+    }
+}
+
+/// The trust material as template lines (PEM lines go into YAML block scalars).
+#[derive(Serialize)]
+struct TrustCtx<'a> {
+    roots: Vec<&'a str>,
+    rekor_url: &'a str,
+    rekor_pub: Vec<&'a str>,
+    ctlog_pub: Vec<&'a str>,
+    tsa_chain: Vec<&'a str>,
+}
+
+impl<'a> TrustCtx<'a> {
+    fn of(t: &'a super::trust::TrustMaterial) -> Self {
+        let lines = |s: Option<&'a String>| s.map(|s| s.lines().collect()).unwrap_or_default();
+        TrustCtx {
+            roots: t.fulcio_roots.lines().collect(),
+            rekor_url: &t.rekor_url,
+            rekor_pub: t.rekor_pub.lines().collect(),
+            ctlog_pub: lines(t.ctlog_pub.as_ref()),
+            tsa_chain: lines(t.tsa_chain.as_ref()),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Ctx<'a> {
     tool_version: &'static str,
@@ -163,8 +217,9 @@ struct Ctx<'a> {
     allow_insecure_registry: bool,
     key_pem_lines: Vec<&'a str>,
     rekor_url: &'static str,
-    certificate_identity: &'a str,
-    certificate_oidc_issuer: &'a str,
+    certificate_identity: Matcher,
+    certificate_oidc_issuer: Matcher,
+    trust: Option<TrustCtx<'a>>,
     require_signature: bool,
     attestations: Vec<AttestationCtx>,
 }
@@ -194,13 +249,35 @@ impl KyvernoPolicy {
             )));
         }
         match &self.attestor {
+            Attestor::Key { .. } if self.trust.is_some() => {
+                return Err(Error::msg(
+                    "--trusted-root applies to a keyless attestor (--certificate-identity): a \
+                     key-signed policy needs no Sigstore trust material",
+                ));
+            }
             Attestor::Key { pem } => {
                 canonical_public_key_pem(pem)?;
             }
-            Attestor::Keyless { identity, issuer } => {
+            Attestor::Keyless {
+                identity,
+                issuer,
+                identity_regexp,
+                issuer_regexp,
+            } => {
                 check_text("--certificate-identity", identity)?;
                 check_text("--certificate-oidc-issuer", issuer)?;
-                if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                for (flag, re, is_re) in [
+                    ("--certificate-identity-regexp", identity, identity_regexp),
+                    ("--certificate-oidc-issuer-regexp", issuer, issuer_regexp),
+                ] {
+                    if *is_re && let Err(e) = regex::Regex::new(re) {
+                        return Err(Error::msg(format!(
+                            "{flag} {re:?} is not a valid regular expression: {e}"
+                        )));
+                    }
+                }
+                let is_url = issuer.starts_with("https://") || issuer.starts_with("http://");
+                if !(*issuer_regexp || is_url) {
                     return Err(Error::msg(format!(
                         "--certificate-oidc-issuer {issuer:?}: expected the issuer URL, e.g. \
                          https://token.actions.githubusercontent.com"
@@ -219,8 +296,16 @@ impl KyvernoPolicy {
             Attestor::Keyless { .. } => None,
         };
         let (identity, issuer) = match &self.attestor {
-            Attestor::Keyless { identity, issuer } => (identity.as_str(), issuer.as_str()),
-            Attestor::Key { .. } => ("", ""),
+            Attestor::Keyless {
+                identity,
+                issuer,
+                identity_regexp,
+                issuer_regexp,
+            } => (
+                Matcher::new("subject", identity, *identity_regexp),
+                Matcher::new("issuer", issuer, *issuer_regexp),
+            ),
+            Attestor::Key { .. } => (Matcher::default(), Matcher::default()),
         };
         let attestations: Vec<AttestationCtx> = self
             .requirements
@@ -261,6 +346,7 @@ impl KyvernoPolicy {
             rekor_url: DEFAULT_REKOR_URL,
             certificate_identity: identity,
             certificate_oidc_issuer: issuer,
+            trust: self.trust.as_ref().map(TrustCtx::of),
             require_signature: self.requirements.contains(&Requirement::Signature),
             attestations,
         };
@@ -333,6 +419,7 @@ mod tests {
             requirements: vec![Requirement::Provenance, Requirement::Sbom],
             validation_action: ValidationAction::Deny,
             allow_insecure_registry: false,
+            trust: None,
         }
     }
 
@@ -341,11 +428,15 @@ mod tests {
         let mut p = policy(Attestor::Keyless {
             identity: "x\"\n  evil: true".into(),
             issuer: "https://issuer".into(),
+            identity_regexp: false,
+            issuer_regexp: false,
         });
         assert!(p.render().is_err(), "control characters are rejected");
         p.attestor = Attestor::Keyless {
             identity: "a\" evil: \"b".into(),
             issuer: "https://issuer".into(),
+            identity_regexp: false,
+            issuer_regexp: false,
         };
         let out = p.render().unwrap();
         assert!(out.contains(r#"subject: "a\" evil: \"b""#), "{out}");
@@ -371,5 +462,29 @@ mod tests {
         assert!(p.render().unwrap_err().to_string().contains("--image-glob"));
         p.image_globs = vec!["a b".into()];
         assert!(p.render().unwrap_err().to_string().contains("--image-glob"));
+    }
+
+    #[test]
+    fn regexp_identities_are_anchored_and_checked() {
+        let mut p = policy(Attestor::Keyless {
+            identity: "https://github.com/org/.*".into(),
+            issuer: "https://token\\.actions\\.githubusercontent\\.com".into(),
+            identity_regexp: true,
+            issuer_regexp: true,
+        });
+        let out = p.render().unwrap();
+        assert!(
+            out.contains(r#"subjectRegExp: "^(?:https://github.com/org/.*)$""#),
+            "{out}"
+        );
+        assert!(out.contains("issuerRegExp: "), "{out}");
+        p.attestor = Attestor::Keyless {
+            identity: "(".into(),
+            issuer: "https://i".into(),
+            identity_regexp: true,
+            issuer_regexp: false,
+        };
+        let e = p.render().unwrap_err().to_string();
+        assert!(e.contains("--certificate-identity-regexp"), "{e}");
     }
 }

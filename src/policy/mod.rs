@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub mod kyverno;
+pub mod trust;
 
 /// Predicate type of the CycloneDX SBOM statement we publish.
 pub use crate::attest::SBOM_PREDICATE_TYPE;

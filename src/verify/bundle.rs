@@ -4,7 +4,8 @@
 //!
 //! Key-based bundles only: a `messageSignature` (cosign `sign-blob`: ECDSA over the artifact's
 //! SHA-256) or a `dsseEnvelope` (in-toto statement whose subject must name the artifact).
-//! Bundles carrying a certificate are refused with "keyless verification not supported yet".
+//! Bundles carrying a certificate are verified by [`super::keyless`]; given one, this
+//! function refuses it (exit 2) and says which flags select the keyless path.
 //! Transparency-log entries are checked as far as can be done offline: the entry body must
 //! describe this very signature and key, and with `--trusted-root` holding the log's key the
 //! signed entry timestamp (inclusion promise) is verified. Merkle inclusion proofs and
@@ -167,8 +168,8 @@ pub fn verify_bundle(
     };
     if bundle.has_certificate {
         return Err(Error::msg(format!(
-            "{name}: the bundle is signed with a certificate: keyless verification not supported yet; \
-             verify it with cosign or sigstore-go, or sign with a key"
+            "{name}: the bundle is signed keyless (a Fulcio certificate): verify it with \
+             --certificate-identity and --certificate-oidc-issuer (keyless::verify_bundle)"
         )));
     }
     let Some(key) = key else {
@@ -303,10 +304,7 @@ mod tests {
         let b = br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"certificate":{"rawBytes":"AA=="}},"messageSignature":{"messageDigest":{"algorithm":"SHA2_256","digest":"oM/HEnHW4njlfNMy/5V8P3BD/do1TEy7GQow1W76Ab8="},"signature":"AA=="}}"#;
         let (_, key) = test_key(7);
         let e = verify_bundle("b", b, &Artifact::Bytes(vec![]), Some(&key), None).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("keyless verification not supported yet")
-        );
+        assert!(e.to_string().contains("--certificate-identity"));
     }
 
     #[test]

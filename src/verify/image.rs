@@ -30,10 +30,14 @@ const COSIGN_SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// Everything the checks need besides the image.
 #[derive(Debug, Clone)]
 pub struct Trust {
-    /// The key attestations must be signed with.
-    pub key: PublicKey,
+    /// The key attestations must be signed with (`--key`), if any.
+    pub key: Option<PublicKey>,
+    /// The identity policy and trusted root for keyless attestations, if any.
+    pub keyless: Option<super::keyless::KeylessTrust>,
     /// What they must say.
     pub expectations: Expectations,
+    /// `--require-tlog`: key-signed attestations must carry a verified log entry.
+    pub require_tlog: bool,
     /// Transparency-log keys (`--trusted-root`), for bundles that carry log entries.
     pub trusted_root: Option<TrustedRoot>,
 }
@@ -69,7 +73,9 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
     };
     let subjects: Vec<Digest> = target.parts.iter().map(|p| p.digest).collect();
     collect_referrers(src, &subjects, &mut candidates, &mut report)?;
-    collect_cosign_tags(src, &subjects, &trust.key, &mut candidates, &mut report)?;
+    if let Some(key) = &trust.key {
+        collect_cosign_tags(src, &subjects, key, &mut candidates, &mut report)?;
+    }
     // For each part, the predicate types of the counted attestations that name it.
     let mut covered: Vec<Vec<String>> = vec![Vec::new(); target.parts.len()];
     let mut set_aside: Vec<String> = Vec::new();
@@ -517,6 +523,7 @@ fn check_candidate(
     };
     let att = Some(c.id.as_str());
     let mut tlog_bundle = None;
+    let mut keyless_payload = None;
     let envelope = match &c.evidence {
         Evidence::Unsigned => {
             report.ignore(
@@ -545,12 +552,18 @@ fn check_candidate(
                 return (outcome, None);
             }
             Ok(b) if b.has_certificate => {
-                report.ignore(
-                    "signature",
-                    att,
-                    "signed with a certificate: keyless verification not supported yet",
-                );
-                return (outcome, None);
+                let keyless = trust.keyless.as_ref();
+                let image: Vec<Digest> = target.parts.iter().map(|p| p.digest).collect();
+                match super::keyless::attestation::verify_attestation(
+                    report, att, bytes, &image, keyless,
+                ) {
+                    Some(payload) => keyless_payload = Some(payload),
+                    None => return (outcome, None),
+                }
+                let Content::Dsse(e) = b.content else {
+                    return (outcome, None);
+                };
+                e
             }
             Ok(b) => {
                 let Content::Dsse(e) = &b.content else {
@@ -563,37 +576,30 @@ fn check_candidate(
             }
         },
     };
-    let (payload, verified_sig) = match verify_dsse(&envelope, &trust.key) {
-        Ok(v) => (v.payload, v.signature),
-        Err(reason) => {
-            report.ignore("signature", att, reason);
-            return (outcome, None);
-        }
+    let Some((payload, verified_sig, key)) =
+        key_or_keyless(&envelope, keyless_payload, trust, att, report)
+    else {
+        return (outcome, None);
     };
-    report.pass(
-        "signature",
-        att,
-        format!(
-            "DSSE signature verifies against the key (hint {})",
-            trust.key.hint()
-        ),
-    );
     outcome.verified = true;
-    if let Some(b) = tlog_bundle {
+    if let (Some(b), Some(key)) = (tlog_bundle, key) {
         // The log entries, checked as in single-bundle mode, about this attestation; a
-        // bundle without any is said so (a skip), so a stripped entry is visible.
+        // key-signed bundle without any is said so (a skip), so a stripped entry is visible.
         let before = report.checks.len();
         tlog::check_entries(
             report,
             &b,
             &Digest::of(&payload),
             &verified_sig,
-            &trust.key,
+            key,
             trust.trusted_root.as_ref(),
         );
         for c in &mut report.checks[before..] {
             c.attestation = att.map(str::to_owned);
         }
+    }
+    if trust.require_tlog && key.is_some() {
+        super::keyless::tlog_required(report, att);
     }
     let statement = match checks::parse_statement(&payload) {
         Ok(s) => s,
@@ -624,4 +630,43 @@ fn check_candidate(
         _ => {}
     }
     (outcome, Some((statement, named)))
+}
+
+/// The verified payload, the signature the log entries must be about, and the key: from the
+/// keyless path when it verified there, else the DSSE signature against `--key`.
+fn key_or_keyless<'t>(
+    envelope: &Envelope,
+    keyless_payload: Option<Vec<u8>>,
+    trust: &'t Trust,
+    att: Option<&str>,
+    report: &mut Report,
+) -> Option<(Vec<u8>, Vec<u8>, Option<&'t PublicKey>)> {
+    if let Some(payload) = keyless_payload {
+        return Some((payload, Vec::new(), None));
+    }
+    let Some(key) = &trust.key else {
+        report.ignore(
+            "signature",
+            att,
+            "signed with a key: pass --key PUB to verify it",
+        );
+        return None;
+    };
+    match verify_dsse(envelope, key) {
+        Ok(v) => {
+            report.pass(
+                "signature",
+                att,
+                format!(
+                    "DSSE signature verifies against the key (hint {})",
+                    key.hint()
+                ),
+            );
+            Some((v.payload, v.signature, Some(key)))
+        }
+        Err(reason) => {
+            report.ignore("signature", att, reason);
+            None
+        }
+    }
 }

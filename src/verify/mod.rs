@@ -4,6 +4,7 @@
 //! - [`image`]: the image pipeline (resolve, collect referrers, verify, check, require);
 //! - [`checks`]: content checks over verified statements;
 //! - [`bundle`], [`tlog`]: Sigstore bundles, signatures, single-bundle mode;
+//! - [`keyless`]: keyless (Fulcio certificate) bundles, through sigstore-verify;
 //! - [`policy`]: the expectations, from flags or a policy file;
 //! - [`source`]: where images and referrers are read from;
 //! - [`report`]: the checks' outcomes, for people or as JSON;
@@ -13,6 +14,7 @@ pub mod bundle;
 pub mod checks;
 pub mod document;
 pub mod image;
+pub mod keyless;
 pub mod policy;
 pub mod rebuild;
 pub mod report;

@@ -63,6 +63,33 @@ pub struct Expectations {
     /// The source ref (`refs/heads/main`, `refs/tags/v1.0.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_ref: Option<String>,
+    /// Keyless: the certificate identity (SAN), exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the whole identity must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer, exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the whole issuer must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: the GitHub workflow repository claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_github_workflow_repository: Option<String>,
+    /// Keyless: the GitHub workflow ref claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_github_workflow_ref: Option<String>,
+    /// Keyless: the GitHub workflow commit claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_github_workflow_sha: Option<String>,
+    /// Keyless: the GitHub workflow trigger claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_github_workflow_trigger: Option<String>,
+    /// Keyless: the GitHub workflow name claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_github_workflow_name: Option<String>,
     /// Attestation kinds that must be present and verified. Empty means provenance.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub require: Vec<Requirement>,
@@ -106,6 +133,31 @@ impl Expectations {
             source_repo: flags.source_repo.or(self.source_repo),
             source_commit: flags.source_commit.or(self.source_commit),
             source_ref: flags.source_ref.or(self.source_ref),
+            certificate_identity: flags.certificate_identity.or(self.certificate_identity),
+            certificate_identity_regexp: flags
+                .certificate_identity_regexp
+                .or(self.certificate_identity_regexp),
+            certificate_oidc_issuer: flags
+                .certificate_oidc_issuer
+                .or(self.certificate_oidc_issuer),
+            certificate_oidc_issuer_regexp: flags
+                .certificate_oidc_issuer_regexp
+                .or(self.certificate_oidc_issuer_regexp),
+            certificate_github_workflow_repository: flags
+                .certificate_github_workflow_repository
+                .or(self.certificate_github_workflow_repository),
+            certificate_github_workflow_ref: flags
+                .certificate_github_workflow_ref
+                .or(self.certificate_github_workflow_ref),
+            certificate_github_workflow_sha: flags
+                .certificate_github_workflow_sha
+                .or(self.certificate_github_workflow_sha),
+            certificate_github_workflow_trigger: flags
+                .certificate_github_workflow_trigger
+                .or(self.certificate_github_workflow_trigger),
+            certificate_github_workflow_name: flags
+                .certificate_github_workflow_name
+                .or(self.certificate_github_workflow_name),
             require: if flags.require.is_empty() {
                 self.require
             } else {
@@ -182,7 +234,8 @@ mod tests {
         let p = dir.path().join("policy.toml");
         std::fs::write(
             &p,
-            "key = \"k.pub\"\nbuilder-id = \"file\"\nsource-ref = \"r\"\n",
+            "key = \"k.pub\"\nbuilder-id = \"file\"\nsource-ref = \"r\"\n\
+             certificate-identity = \"id\"\ncertificate-oidc-issuer-regexp = \"https://.*\"\n",
         )
         .unwrap();
         let file = Expectations::load(&p).unwrap();
@@ -197,5 +250,10 @@ mod tests {
         let m = file.overridden_by(flags);
         assert_eq!(m.builder_id.as_deref(), Some("flag"));
         assert_eq!(m.source_ref.as_deref(), Some("r"));
+        assert_eq!(m.certificate_identity.as_deref(), Some("id"));
+        assert_eq!(
+            m.certificate_oidc_issuer_regexp.as_deref(),
+            Some("https://.*")
+        );
     }
 }

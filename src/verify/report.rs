@@ -82,6 +82,9 @@ pub struct Report {
     pub digest: Option<Digest>,
     /// True when no check failed and at least one passed.
     pub verified: bool,
+    /// The Sigstore trusted root keyless signatures were verified against, when one was used.
+    #[serde(rename = "trustedRoot", skip_serializing_if = "Option::is_none")]
+    pub trusted_root: Option<String>,
     /// Every check, in the order run.
     pub checks: Vec<Check>,
     /// Every attestation considered.
@@ -177,6 +180,9 @@ impl Report {
         match &self.digest {
             Some(d) => out.push_str(&format!("verifying {} ({d})\n", self.reference)),
             None => out.push_str(&format!("verifying {}\n", self.reference)),
+        }
+        if let Some(root) = &self.trusted_root {
+            out.push_str(&format!("trusted root: {root}\n"));
         }
         let width = self.checks.iter().map(|c| c.check.len()).max().unwrap_or(0);
         for c in &self.checks {

@@ -1,0 +1,398 @@
+//! Keyless verification of Sigstore bundles: a Fulcio certificate instead of a key.
+//!
+//! The cryptography is sigstore-rust's `sigstore-verify` (certificate chain to a Fulcio CA
+//! of the trusted root at the signing time, code-signing usage, SCTs, RFC 3161 timestamps,
+//! Rekor v1 SETs, inclusion proofs and checkpoints of Rekor v1 and v2, and the log entry's
+//! body against this bundle). Ours, around it:
+//!
+//! - [`identity`]: the identity policy with cosign's flag names (exact or anchored regexp,
+//!   GitHub workflow claims), matched on the certificate's claims as the crate parses them;
+//! - [`precheck`]: chain shapes refused before the crate runs, Go's base64 leniency;
+//! - [`outcome`]: the crate's result as our report's checks;
+//! - [`root`]: the trusted root (`--trusted-root`, else the shipped public-good root);
+//! - the verified-time threshold (sigstore-go's observer threshold): at least N verified
+//!   signing times, default 1.
+
+pub mod attestation;
+pub mod identity;
+pub mod outcome;
+pub mod precheck;
+pub mod root;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use sigstore_verify::types::bundle::VerificationMaterialContent;
+use sigstore_verify::types::{Bundle, Sha256Hash, SignatureContent};
+use sigstore_verify::{VerificationPolicy, VerificationResult};
+
+use super::bundle::Artifact;
+use super::report::{Report, Status};
+use crate::error::{Error, Result};
+pub use identity::{GithubClaims, IdentityFlags, IdentityPolicy};
+pub use root::SigstoreRoot;
+
+/// What a keyless bundle is verified against.
+#[derive(Debug, Clone)]
+pub struct KeylessTrust {
+    /// Who must have signed.
+    pub policy: IdentityPolicy,
+    /// The trusted root.
+    pub root: Arc<SigstoreRoot>,
+    /// How many verified signing times are required (at least 1).
+    pub time_threshold: usize,
+}
+
+/// True when `bytes` is bundle JSON whose verification material is a certificate or chain.
+pub fn is_keyless(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(bytes).is_ok_and(|v| {
+        let vm = &v["verificationMaterial"];
+        vm.get("certificate").is_some() || vm.get("x509CertificateChain").is_some()
+    })
+}
+
+/// Verifies one keyless bundle about `artifact`. Every outcome is in the report; `Err` only
+/// when the trusted root cannot be used (exit 2).
+pub fn verify_bundle(
+    name: &str,
+    bytes: &[u8],
+    artifact: &Artifact,
+    trust: &KeylessTrust,
+) -> Result<Report> {
+    let mut report = Report::new(name);
+    report.digest = Some(artifact.digest());
+    report.trusted_root = Some(trust.root.name.clone());
+    let mut ctx = Ctx {
+        report: &mut report,
+        att: None,
+        failure: Status::Fail,
+    };
+    if let Some(bundle) = parse(&mut ctx, bytes) {
+        verify_parsed(&mut ctx, &bundle, artifact, trust)?;
+    }
+    Ok(report)
+}
+
+/// Where checks go: the report, the attestation they are about, and the status a failure
+/// gets (`Fail` for a bundle of its own; `Ignored` for an image's attestation, which is then
+/// set aside as one signed by another key would be).
+pub struct Ctx<'r, 'a> {
+    /// The report.
+    pub report: &'r mut Report,
+    /// The attestation the checks are about.
+    pub att: Option<&'a str>,
+    /// The status of a failed check.
+    pub failure: Status,
+}
+
+impl Ctx<'_, '_> {
+    fn failed(&mut self, check: &str, reason: impl Into<String>) {
+        self.report.push(check, self.failure, self.att, reason);
+    }
+
+    fn pass(&mut self, check: &str, reason: impl Into<String>) {
+        self.report.pass(check, self.att, reason);
+    }
+
+    fn skip(&mut self, check: &str, reason: impl Into<String>) {
+        self.report.skip(check, self.att, reason);
+    }
+}
+
+/// `--require-tlog` for a key-signed bundle: its log entry must have been verified (a passing
+/// `tlog-inclusion` about `att`), else `tlog-entry` fails. Keyless bundles always need one.
+pub fn tlog_required(report: &mut Report, att: Option<&str>) {
+    let about = |c: &&super::report::Check| c.attestation.as_deref() == att;
+    let inclusion = report
+        .checks
+        .iter()
+        .filter(about)
+        .find(|c| c.check == "tlog-inclusion")
+        .map(|c| (c.status, c.reason.clone()));
+    match inclusion {
+        Some((Status::Pass, _)) => {}
+        Some((_, reason)) => report.fail(
+            "tlog-entry",
+            att,
+            format!("--require-tlog: the log entry is not verified ({reason})"),
+        ),
+        None => report.fail(
+            "tlog-entry",
+            att,
+            "--require-tlog: the bundle carries no transparency log entry",
+        ),
+    }
+}
+
+/// Parses bundle JSON for the crate after our prechecks; failures go to the report.
+pub fn parse(ctx: &mut Ctx, bytes: &[u8]) -> Option<Bundle> {
+    let mut value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            ctx.failed("bundle", format!("not valid JSON: {e}"));
+            return None;
+        }
+    };
+    if let Err(reason) = precheck::check_chain(&value) {
+        ctx.failed("certificate-chain", reason);
+        return None;
+    }
+    let text = if precheck::normalize_base64(&mut value) {
+        value.to_string()
+    } else {
+        String::from_utf8_lossy(bytes).into_owned()
+    };
+    match Bundle::from_json(&text) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            ctx.failed("bundle", format!("not a Sigstore bundle we accept: {e}"));
+            None
+        }
+    }
+}
+
+/// Verifies a parsed keyless bundle. `Ok(None)`: it did not verify (in the report);
+/// `Err`: the trusted root cannot be used.
+pub fn verify_parsed(
+    ctx: &mut Ctx,
+    bundle: &Bundle,
+    artifact: &Artifact,
+    trust: &KeylessTrust,
+) -> Result<Option<VerificationResult>> {
+    let Some(cert) = bundle.signing_certificate() else {
+        ctx.failed(
+            "certificate-chain",
+            "the bundle carries no signing certificate",
+        );
+        return Ok(None);
+    };
+    let info = match sigstore_verify::crypto::parse_certificate_info(cert) {
+        Ok(i) => i,
+        Err(e) => {
+            let reason = format!("the signing certificate does not parse: {e}");
+            ctx.failed("certificate-chain", reason);
+            return Ok(None);
+        }
+    };
+    let identity_ok = match trust.policy.check(&info) {
+        Ok(reason) => {
+            ctx.pass("certificate-identity", reason);
+            true
+        }
+        Err(reason) => {
+            ctx.failed("certificate-identity", reason);
+            false
+        }
+    };
+    if bundle.verification_material.tlog_entries.is_empty() {
+        ctx.failed(
+            "tlog-entry",
+            "the bundle has no transparency log entry: a keyless signature must be logged",
+        );
+        return Ok(None);
+    }
+    let policy = crate_policy(&trust.policy, identity_ok);
+    let mut checked = std::borrow::Cow::Borrowed(bundle);
+    let mut verified = run_crate(&checked, artifact, trust, &policy)?;
+    // Ours: sigstore-go's rule that a timestamp it cannot use does not count (the threshold
+    // decides), for timestamps the crate cannot parse (fractional seconds in genTime).
+    let mut set_aside = None;
+    if let Err(e) = &verified
+        && outcome::is_unparsable_timestamp(e)
+    {
+        set_aside = Some(format!("RFC 3161 timestamp set aside, not counted: {e}"));
+        let vm = &mut checked.to_mut().verification_material;
+        vm.timestamp_verification_data.rfc3161_timestamps.clear();
+        verified = run_crate(&checked, artifact, trust, &policy)?;
+    }
+    match verified {
+        Ok(result) => {
+            if let Some(note) = &set_aside {
+                ctx.skip("timestamp", note.clone());
+            }
+            let times_ok = record_success(ctx, &checked, &result, trust, set_aside.is_none());
+            Ok((identity_ok && times_ok).then_some(result))
+        }
+        Err(e) => {
+            let Some(check) = outcome::check_of(&e) else {
+                return Err(Error::msg(format!(
+                    "trusted root {}: {e}; pass a usable root with --trusted-root",
+                    trust.root.name
+                )));
+            };
+            let hint = outcome::hint(check, &trust.root.name);
+            let note = set_aside.map(|n| format!("; {n}")).unwrap_or_default();
+            ctx.failed(check, format!("{e}{hint}{note}"));
+            Ok(None)
+        }
+    }
+}
+
+fn run_crate(
+    bundle: &Bundle,
+    artifact: &Artifact,
+    trust: &KeylessTrust,
+    policy: &VerificationPolicy,
+) -> Result<sigstore_verify::Result<VerificationResult>> {
+    Ok(match artifact {
+        Artifact::Bytes(b) => trust.root.verifier.verify(b.as_slice(), bundle, policy),
+        Artifact::Digest(d) => {
+            let h = Sha256Hash::from_hex(&hex::encode(d.as_bytes()))
+                .map_err(|e| Error::msg(format!("artifact digest {d}: {e}")))?;
+            trust.root.verifier.verify(h, bundle, policy)
+        }
+    })
+}
+
+/// The crate's policy: identity and issuer are ours to match (regexps, GitHub claims); when
+/// they are exact and held, the crate matches them too.
+fn crate_policy(policy: &IdentityPolicy, identity_ok: bool) -> VerificationPolicy {
+    match (identity_ok, policy.identity.exact(), policy.issuer.exact()) {
+        (true, Some(id), Some(iss)) => VerificationPolicy::new(id, iss),
+        _ => VerificationPolicy::any_identity(),
+    }
+}
+
+fn record_success(
+    ctx: &mut Ctx,
+    bundle: &Bundle,
+    result: &VerificationResult,
+    trust: &KeylessTrust,
+    report_timestamps: bool,
+) -> bool {
+    let root = &trust.root.name;
+    let chain = match &bundle.verification_material.content {
+        VerificationMaterialContent::X509CertificateChain { .. } => "x509CertificateChain",
+        _ => "certificate",
+    };
+    ctx.pass(
+        "bundle",
+        format!(
+            "Sigstore bundle {}, keyless ({chain})",
+            bundle.media_type.as_str()
+        ),
+    );
+    match &bundle.content {
+        SignatureContent::DsseEnvelope(_) => {
+            ctx.pass(
+                "signature",
+                "the DSSE signature verifies against the certificate's key",
+            );
+            ctx.pass(
+                "subject",
+                "a subject of the signed statement is the artifact",
+            );
+        }
+        _ => {
+            ctx.pass("artifact-digest", "the bundle signs the artifact's digest");
+            ctx.pass(
+                "signature",
+                "the signature over the artifact verifies against the certificate's key",
+            );
+        }
+    }
+    // Fail closed should the crate ever accept without having checked these.
+    let checked = [
+        ("certificate-chain", result.certificate_verified()),
+        ("sct", result.sct_verified()),
+        ("tlog-inclusion", result.tlog_verified()),
+    ];
+    let mut all_checked = true;
+    for (check, done) in checked.into_iter().filter(|(_, done)| !done) {
+        ctx.failed(
+            check,
+            format!("sigstore-verify accepted the bundle without checking {check}"),
+        );
+        all_checked &= done;
+    }
+    if result.certificate_verified() {
+        ctx.pass("certificate-chain",
+            format!("the certificate chains to a Fulcio CA of the trusted root ({root}) valid at the signing time; key usage code signing"),
+        );
+    }
+    if result.sct_verified() {
+        ctx.pass(
+            "sct",
+            format!("the embedded SCT verifies against a CT log of the trusted root ({root})"),
+        );
+    }
+    let times_ok = record_times(ctx, bundle, result, trust, report_timestamps);
+    record_tlog(ctx, bundle, result, root);
+    times_ok && all_checked
+}
+
+fn record_times(
+    ctx: &mut Ctx,
+    bundle: &Bundle,
+    result: &VerificationResult,
+    trust: &KeylessTrust,
+    report_timestamps: bool,
+) -> bool {
+    let times = result.verified_timestamps();
+    let list: Vec<String> = times.iter().map(ToString::to_string).collect();
+    let validity = result
+        .certificate()
+        .map(|c| format!("{} .. {}", c.not_before, c.not_after))
+        .unwrap_or_default();
+    let need = trust.time_threshold.max(1);
+    let enough = times.len() >= need;
+    if !enough {
+        ctx.failed(
+            "signing-time",
+            format!(
+                "{} verified signing time(s) ({}), {need} required (--verified-time-threshold)",
+                times.len(),
+                list.join(", ")
+            ),
+        );
+    } else {
+        ctx.pass("signing-time",
+            format!("{} verified signing time(s) ({}), each inside the certificate's validity ({validity})", times.len(), list.join(", ")),
+        );
+    }
+    let tsa = bundle
+        .verification_material
+        .timestamp_verification_data
+        .rfc3161_timestamps
+        .len();
+    if !report_timestamps {
+        // Already reported as set aside.
+    } else if tsa > 0 {
+        ctx.pass("timestamp", format!("{tsa} RFC 3161 timestamp(s) verify against a TSA of the trusted root, inside its validity"));
+    } else {
+        ctx.skip("timestamp", "no RFC 3161 timestamp in the bundle");
+    }
+    enough
+}
+
+fn record_tlog(ctx: &mut Ctx, bundle: &Bundle, result: &VerificationResult, root: &str) {
+    let entries = &bundle.verification_material.tlog_entries;
+    let kinds: Vec<String> = entries
+        .iter()
+        .map(|e| format!("{:?}", e.kind_version))
+        .collect();
+    ctx.pass(
+        "tlog-entry",
+        format!(
+            "{} log entr{} ({}) record this signature, certificate and artifact",
+            entries.len(),
+            if entries.len() == 1 { "y" } else { "ies" },
+            kinds.join(", ")
+        ),
+    );
+    let promises = entries
+        .iter()
+        .filter(|e| e.inclusion_promise.is_some())
+        .count();
+    if promises > 0 {
+        ctx.pass("tlog-promise", format!("{promises} signed entry timestamp(s) verify against a log of the trusted root ({root})"));
+    } else {
+        ctx.skip(
+            "tlog-promise",
+            "no signed entry timestamp (Rekor v2 entries have none; the time comes from a TSA)",
+        );
+    }
+    if result.tlog_verified() {
+        ctx.pass("tlog-inclusion", format!("the inclusion proofs and signed checkpoints verify against a log of the trusted root ({root})"));
+    }
+}
