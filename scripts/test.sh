@@ -27,6 +27,11 @@ JOBS=${JOBS:-2} bash scripts/referrers-registry.sh start
 eval "$(bash scripts/referrers-registry.sh env)"
 export FERRO_REG
 
+# cargo-audit, for the agreement test of `audit` (tests/audit/agreement.rs).
+if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo-audit" ]; then
+  cargo install cargo-audit --locked
+fi
+
 # Python checks (in-toto attestation framework's protobuf definitions) in a venv of our own.
 bash scripts/python-env.sh >/dev/null
 

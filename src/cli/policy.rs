@@ -37,9 +37,13 @@ pub struct KyvernoArgs {
     /// Keyless: the OIDC issuer of that identity.
     #[arg(long, value_name = "URL", requires = "certificate_identity")]
     pub certificate_oidc_issuer: Option<String>,
-    /// What every matched image must carry: signature, provenance, sbom, vex.
+    /// What every matched image must carry: signature, provenance, sbom, vex, vuln.
     #[arg(long, value_name = "LIST", default_value = "provenance,sbom")]
     pub require: String,
+    /// With `vuln` in --require: the highest severity the image's scan may list
+    /// unsuppressed ("scanned, nothing above LEVEL"): none, low, medium, high.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_max_level)]
+    pub vuln_max_severity: Option<crate::audit::Level>,
     /// metadata.name of the policy.
     #[arg(long, value_name = "NAME", default_value = kyverno::DEFAULT_NAME)]
     pub name: String,
@@ -64,6 +68,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     }
 }
 
+fn parse_max_level(s: &str) -> Result<crate::audit::Level> {
+    if s.trim() == "none" {
+        return Ok(crate::audit::Level::None);
+    }
+    s.parse()
+}
+
 fn run_kyverno(a: KyvernoArgs, ui: &Ui) -> Result<i32> {
     let attestor = match (&a.key, a.certificate_identity, a.certificate_oidc_issuer) {
         (Some(path), _, _) => Attestor::Key {
@@ -85,6 +96,7 @@ fn run_kyverno(a: KyvernoArgs, ui: &Ui) -> Result<i32> {
         requirements: Requirement::parse_list(&a.require)?,
         validation_action: a.validation_action,
         allow_insecure_registry: a.allow_insecure_registry,
+        vuln_max_severity: a.vuln_max_severity,
     };
     let yaml = policy.render()?;
     match &a.output {

@@ -40,7 +40,7 @@ pub struct Args {
     /// The builder id the provenance must record.
     #[arg(long, value_name = "ID")]
     pub builder_id: Option<String>,
-    /// Attestation kinds that must be present and verified: provenance, sbom, vex (default:
+    /// Attestation kinds that must be present and verified: provenance, sbom, vex, vuln (default:
     /// provenance).
     #[arg(
         long,
@@ -49,6 +49,10 @@ pub struct Args {
         value_name = "KINDS"
     )]
     pub require: Vec<Requirement>,
+    /// With `--require vuln`: the highest severity an unsuppressed vulnerability of a shipped
+    /// crate may have in the scan (low, medium, high, critical).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_level)]
+    pub vuln_max_severity: Option<crate::audit::Level>,
     /// The same expectations from a TOML or JSON file; flags override it.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -88,6 +92,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         source_commit: args.source_commit.clone(),
         source_ref: args.source_ref.clone(),
         require: args.require.clone(),
+        vuln_max_severity: args.vuln_max_severity,
     };
     let expectations = match &args.policy {
         Some(p) => Expectations::load(p)?.overridden_by(flags),
@@ -113,6 +118,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             ("--source-commit", e.source_commit.is_some()),
             ("--source-ref", e.source_ref.is_some()),
             ("--require", !e.require.is_empty()),
+            ("--vuln-max-severity", e.vuln_max_severity.is_some()),
         ];
         if let Some((flag, _)) = ignored.iter().find(|(_, set)| *set) {
             return Err(Error::msg(format!(
@@ -143,7 +149,15 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             expectations,
             trusted_root: root,
         };
+        if trust.expectations.vuln_max_severity.is_some()
+            && !trust.expectations.required().contains(&Requirement::Vuln)
+        {
+            return Err(Error::msg(
+                "--vuln-max-severity applies to the scan: add `--require vuln`",
+            ));
+        }
         let mut report = verify::verify_image(&source, &reference, &trust)?;
+        crate::audit::require::check_scans(&mut report, &trust.expectations);
         if args.rebuild {
             let statements = report.statements.clone();
             let target = report.target.clone();
@@ -167,6 +181,10 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             report.failure_summary()
         )))
     }
+}
+
+fn parse_level(s: &str) -> Result<crate::audit::Level> {
+    s.parse()
 }
 
 fn print(report: &Report, format: ReportFormat) {

@@ -116,6 +116,9 @@ pub struct KyvernoPolicy {
     pub validation_action: ValidationAction,
     /// `spec.credentials.allowInsecureRegistry` (HTTP registries, e.g. a local test one).
     pub allow_insecure_registry: bool,
+    /// With `vuln` required: the highest severity the scan may list unsuppressed
+    /// (`scanner.result.highest`); `None`: the scan's presence only.
+    pub vuln_max_severity: Option<crate::audit::Level>,
 }
 
 /// Reads a P-256 public key (PEM SPKI, as `cosign.pub`) and returns it re-encoded as
@@ -167,6 +170,8 @@ struct Ctx<'a> {
     certificate_oidc_issuer: &'a str,
     require_signature: bool,
     attestations: Vec<AttestationCtx>,
+    vuln_allowed: Vec<&'static str>,
+    vuln_message: String,
 }
 
 impl KyvernoPolicy {
@@ -186,6 +191,11 @@ impl KyvernoPolicy {
                      or control characters"
                 )));
             }
+        }
+        if self.vuln_max_severity.is_some() && !self.requirements.contains(&Requirement::Vuln) {
+            return Err(Error::msg(
+                "--vuln-max-severity applies to the scan: add `vuln` to --require",
+            ));
         }
         if self.requirements.is_empty() {
             return Err(Error::msg(format!(
@@ -263,6 +273,20 @@ impl KyvernoPolicy {
             certificate_oidc_issuer: issuer,
             require_signature: self.requirements.contains(&Requirement::Signature),
             attestations,
+            vuln_allowed: self
+                .vuln_max_severity
+                .map(|max| {
+                    crate::audit::Level::ALL
+                        .into_iter()
+                        .filter(|l| *l <= max)
+                        .map(|l| l.as_str())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            vuln_message: format!(
+                "an image's vulnerability scan lists an unsuppressed vulnerability above {}",
+                self.vuln_max_severity.map(|l| l.as_str()).unwrap_or("-")
+            ),
         };
         let mut env = minijinja::Environment::new();
         env.set_trim_blocks(true);
@@ -333,6 +357,7 @@ mod tests {
             requirements: vec![Requirement::Provenance, Requirement::Sbom],
             validation_action: ValidationAction::Deny,
             allow_insecure_registry: false,
+            vuln_max_severity: None,
         }
     }
 

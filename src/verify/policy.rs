@@ -80,6 +80,10 @@ pub struct Expectations {
     /// Attestation kinds that must be present and verified. Empty means provenance.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub require: Vec<Requirement>,
+    /// With `vuln` required: the highest severity an unsuppressed vulnerability of a shipped
+    /// crate may have in the scan (docs/audit.md, "Requiring the scan").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vuln_max_severity: Option<crate::audit::Level>,
 }
 
 impl Expectations {
@@ -96,6 +100,11 @@ impl Expectations {
         for r in &exp.require {
             check_attestation(*r)
                 .map_err(|e| Error::msg(format!("policy {origin}: `require`: {e}")))?;
+        }
+        if exp.vuln_max_severity.is_some() && !exp.require.contains(&Requirement::Vuln) {
+            return Err(Error::msg(format!(
+                "policy {origin}: `vuln-max-severity` needs `vuln` in `require`"
+            )));
         }
         Ok(exp)
     }
@@ -129,6 +138,7 @@ impl Expectations {
             } else {
                 flags.require
             },
+            vuln_max_severity: flags.vuln_max_severity.or(self.vuln_max_severity),
         }
     }
 
@@ -183,12 +193,12 @@ mod tests {
         let e = attestation_requirement("slsa").unwrap_err();
         assert!(
             e.to_string()
-                .contains("`slsa` in --require: allowed values are provenance, sbom, vex"),
+                .contains("`slsa` in --require: allowed values are provenance, sbom, vex, vuln"),
             "{e}"
         );
         let e = attestation_requirement("signature").unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains("provenance, sbom, vex"), "{e}");
+        assert!(e.to_string().contains("provenance, sbom, vex, vuln"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,203 @@
+//! The audit's entry points: on a project ([`audit_project`]), on an image
+//! ([`audit_image`]), and on crates already known ([`audit_crates`], what `build` uses).
+
+use std::path::PathBuf;
+
+use super::gate::{AuditReport, GateOptions};
+use super::vex::VexSource;
+use super::{AuditedCrate, Database, DbLocation, Target};
+use crate::error::{Error, Result};
+use crate::select::Selection;
+use crate::ui::Ui;
+
+/// The audit's settings (the flags `audit` and `build` share).
+#[derive(Debug, Clone, Default)]
+pub struct AuditOptions {
+    /// `--advisory-db DIR`; `None`: cargo-audit's cache.
+    pub advisory_db: Option<PathBuf>,
+    /// `--offline`: never fetch the database.
+    pub offline: bool,
+    /// `--vex FILE...`.
+    pub vex: Vec<PathBuf>,
+    /// The gate.
+    pub gate: GateOptions,
+}
+
+impl AuditOptions {
+    fn location(&self) -> DbLocation {
+        match &self.advisory_db {
+            Some(p) => DbLocation::Dir(p.clone()),
+            None => DbLocation::Default,
+        }
+    }
+}
+
+/// The database and the VEX documents, read (errors name the file); the staleness warning
+/// is shown.
+pub fn load_inputs(opts: &AuditOptions, ui: &Ui) -> Result<(Database, Vec<VexSource>)> {
+    let path = super::db::locate(&opts.location(), opts.offline)?;
+    let db = super::db::load(&path)?;
+    if let Some(w) = super::db::staleness_warning(&db.info, crate::util::time::now()) {
+        ui.warn(w);
+    }
+    let vex = opts
+        .vex
+        .iter()
+        .map(|p| super::vex::load(p))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((db, vex))
+}
+
+/// Audits already-known crates (`build`: the SBOM it just generated) for `targets`.
+pub fn audit_crates(
+    crates: &[AuditedCrate],
+    targets: &[Target],
+    opts: &AuditOptions,
+    ui: &Ui,
+) -> Result<AuditReport> {
+    let (db, vex) = load_inputs(opts, ui)?;
+    Ok(super::gate::audit(&db, crates, targets, &vex, &opts.gate))
+}
+
+/// Audits the crates compiled into the selection's binaries (the SBOM's required set; the
+/// build-only crates apart). The database is read while cargo metadata runs.
+pub fn audit_project(selection: &Selection, opts: &AuditOptions, ui: &Ui) -> Result<AuditReport> {
+    let (inputs, sbom) = std::thread::scope(|s| {
+        let h = s.spawn(|| load_inputs(opts, ui));
+        let sbom = crate::sbom::generate(
+            &crate::sbom::SbomRequest {
+                selection,
+                spec_version: crate::sbom::SpecVersion::V1_5,
+                subject: crate::sbom::SbomSubject::Application,
+                binaries: Vec::new(),
+                compiled_units: None,
+                source_date_epoch: Some(0),
+                workspace_mode: true,
+            },
+            &Ui::new(ui.format(), -1, crate::ui::ColorChoice::Never),
+        );
+        let inputs = h
+            .join()
+            .unwrap_or_else(|_| Err(Error::msg("reading the advisory database failed (panic)")));
+        (inputs, sbom)
+    });
+    let (db, vex) = inputs?;
+    let sbom = sbom?;
+    let crates = super::input::from_components(&sbom.components);
+    let target = match &selection.target {
+        Some(t) => Target::of(t),
+        None => Target::host(),
+    };
+    Ok(super::gate::audit(
+        &db,
+        &crates,
+        &[target],
+        &vex,
+        &opts.gate,
+    ))
+}
+
+/// Audits an image: its SBOM referrer, verified with `key` by `verify`'s machinery (a
+/// signature that does not verify, or no SBOM naming the image, is a failed check). The
+/// targets are `targets` when given, else the image's platforms (linux).
+pub fn audit_image(
+    reference: &str,
+    key: crate::keys::PublicKey,
+    plain_http: bool,
+    targets: &[String],
+    opts: &AuditOptions,
+    ui: &Ui,
+) -> Result<AuditReport> {
+    use crate::verify::{Expectations, Requirement, Trust};
+    let source = crate::verify::Source::open(reference, plain_http)?;
+    ui.status("Verifying", format!("the SBOM of {reference}"));
+    let (inputs, report) = std::thread::scope(|s| {
+        let h = s.spawn(|| load_inputs(opts, ui));
+        let trust = Trust {
+            key,
+            expectations: Expectations {
+                require: vec![Requirement::Sbom],
+                ..Expectations::default()
+            },
+            trusted_root: None,
+        };
+        let report = crate::verify::verify_image(&source, reference, &trust);
+        let inputs = h
+            .join()
+            .unwrap_or_else(|_| Err(Error::msg("reading the advisory database failed (panic)")));
+        (inputs, report)
+    });
+    let report = report?;
+    if !report.verified {
+        return Err(Error::check_failed(format!(
+            "the SBOM of {reference} does not verify, so it is not audited: {}",
+            report.failure_summary()
+        )));
+    }
+    let mut crates = Vec::new();
+    for st in report
+        .statements
+        .iter()
+        .filter(|s| s["predicateType"] == crate::attest::SBOM_PREDICATE_TYPE)
+    {
+        crates.extend(super::input::from_cyclonedx(
+            &st["predicate"],
+            &format!("the SBOM of {reference}"),
+        )?);
+    }
+    crates.sort_by(|a, b| (&a.purl, a.scope).cmp(&(&b.purl, b.scope)));
+    crates.dedup();
+    let targets: Vec<Target> = if targets.is_empty() {
+        image_targets(&report)
+    } else {
+        targets.iter().map(|t| Target::of(t)).collect()
+    };
+    let (db, mut vex) = inputs?;
+    // The image's own VEX statements, verified with the same key like the SBOM.
+    for (i, st) in report
+        .statements
+        .iter()
+        .filter(|s| s["predicateType"] == crate::formats::openvex::PREDICATE_TYPE)
+        .enumerate()
+    {
+        let bytes = serde_json::to_vec(&st["predicate"]).unwrap_or_default();
+        vex.push(super::vex::parse(
+            &bytes,
+            &format!("VEX referrer #{i} of {reference}"),
+        )?);
+    }
+    Ok(super::gate::audit(&db, &crates, &targets, &vex, &opts.gate))
+}
+
+/// The targets of an image's platforms (`linux/amd64` → linux, x86_64); the host when the
+/// image names none.
+fn image_targets(report: &crate::verify::Report) -> Vec<Target> {
+    let mut out: Vec<Target> = Vec::new();
+    for p in &report.target.parts {
+        let Some(platform) = p.label.split_whitespace().find(|w| w.starts_with("linux/")) else {
+            continue;
+        };
+        let arch = match platform.split('/').nth(1) {
+            Some("amd64") => "x86_64",
+            Some("arm64") => "aarch64",
+            Some("386") => "x86",
+            Some("arm") => "arm",
+            Some("riscv64") => "riscv64",
+            Some("s390x") => "s390x",
+            Some("ppc64le") => "powerpc64",
+            _ => continue,
+        };
+        let t = Target {
+            triple: platform.to_owned(),
+            os: "linux".into(),
+            arch: arch.into(),
+        };
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.is_empty() {
+        out.push(Target::host());
+    }
+    out
+}
