@@ -317,8 +317,8 @@ fn excluded_by(af: &rustsec::advisory::Affected, targets: &[Target]) -> Option<S
         return None;
     }
     let fits = |t: &Target| {
-        (af.os.is_empty() || af.os.iter().any(|o| o.to_string() == t.os))
-            && (af.arch.is_empty() || af.arch.iter().any(|a| a.to_string() == t.arch))
+        (af.os.is_empty() || af.os.contains(&t.os))
+            && (af.arch.is_empty() || af.arch.contains(&t.arch))
     };
     if targets.iter().any(fits) {
         return None;
@@ -326,8 +326,8 @@ fn excluded_by(af: &rustsec::advisory::Affected, targets: &[Target]) -> Option<S
     let names: Vec<&str> = targets.iter().map(|t| t.triple.as_str()).collect();
     Some(format!(
         "affected.os = {:?}, affected.arch = {:?}: not {}",
-        af.os.iter().map(|o| o.to_string()).collect::<Vec<_>>(),
-        af.arch.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        &af.os,
+        &af.arch,
         names.join(", ")
     ))
 }
