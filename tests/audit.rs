@@ -367,3 +367,44 @@ fn an_old_database_warns_with_its_date() {
         "{err}"
     );
 }
+
+/// `--vuln-max-severity` needs `vuln` required, in `verify` and in `policy kyverno`; the
+/// Kyverno policy compares the scan's `highest` with the allowed levels.
+#[test]
+fn vuln_max_severity_needs_the_vuln_requirement() {
+    let key = support::repo_root().join("tests/golden/kyverno-test-cosign.pub");
+    let key = key.to_str().unwrap();
+    support::fails_with(
+        &["policy", "kyverno"],
+        &[
+            "--image-glob",
+            "r/*",
+            "--key",
+            key,
+            "--vuln-max-severity",
+            "high",
+        ],
+        "add `vuln` to --require",
+    );
+    support::fails_with(
+        &["verify"],
+        &[
+            "oci:/nonexistent",
+            "--key",
+            key,
+            "--vuln-max-severity",
+            "high",
+        ],
+        "add `--require vuln`",
+    );
+    let out = support::cargo_provenance()
+        .args(["policy", "kyverno", "--image-glob", "r/*", "--key", key])
+        .args(["--require", "vuln", "--vuln-max-severity", "none"])
+        .output()
+        .unwrap();
+    let yaml = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        yaml.contains("scanner.result.highest in [\"none\"]"),
+        "{yaml}"
+    );
+}

@@ -98,6 +98,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         Some(p) => Expectations::load(p)?.overridden_by(flags),
         None => flags,
     };
+    if expectations.vuln_max_severity.is_some()
+        && !expectations.required().contains(&Requirement::Vuln)
+    {
+        return Err(Error::msg(
+            "--vuln-max-severity applies to the scan: add `--require vuln`",
+        ));
+    }
     let key = expectations
         .key
         .as_deref()
@@ -149,13 +156,6 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             expectations,
             trusted_root: root,
         };
-        if trust.expectations.vuln_max_severity.is_some()
-            && !trust.expectations.required().contains(&Requirement::Vuln)
-        {
-            return Err(Error::msg(
-                "--vuln-max-severity applies to the scan: add `--require vuln`",
-            ));
-        }
         let mut report = verify::verify_image(&source, &reference, &trust)?;
         crate::audit::require::check_scans(&mut report, &trust.expectations);
         if args.rebuild {
