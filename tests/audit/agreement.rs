@@ -228,7 +228,7 @@ pub fn reasons(dir: &Path, report: &Value, extra_found: &BTreeSet<Key>) -> BTree
 }
 
 /// One workspace: ours == cargo-audit's on the shipped crates; the rest classified.
-pub fn agree(dir: &Path, name: &str) {
+pub fn agree(dir: &Path, name: &str) -> BTreeMap<Key, Reason> {
     let report = ours(dir, &[]);
     let mine = keys(
         &report["vulnerabilities"],
@@ -258,6 +258,7 @@ pub fn agree(dir: &Path, name: &str) {
     for (k, r) in &reasons {
         eprintln!("  {} {}@{}: {r:?}", k.0, k.1, k.2);
     }
+    reasons
 }
 
 fn corpus_repo(name: &str) -> (tempfile::TempDir, PathBuf) {
@@ -280,6 +281,25 @@ fn agrees_with_cargo_audit_on_the_corpus_and_the_fixture() {
         let (_tmp, dir) = corpus_repo(name);
         agree(&dir, name);
     }
-    let (_tmp, dir) = support::copy_example("../tests/fixtures/audit-vulnerable");
-    agree(&dir, "fixture");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("audit-vulnerable");
+    support::copy_dir(
+        &support::repo_root().join("tests/fixtures/audit-vulnerable"),
+        &dir,
+    );
+    let reasons = agree(&dir, "fixture");
+    let by_crate: BTreeMap<String, Reason> = reasons
+        .into_iter()
+        .map(|(k, r)| (format!("{}@{}", k.1, k.2), r))
+        .collect();
+    let want: BTreeMap<String, Reason> = [
+        ("paste@1.0.15", Reason::BuildOnly),
+        ("bincode@1.3.3", Reason::Dev),
+        ("anyhow@1.0.98", Reason::OtherTarget),
+        ("crossbeam-epoch@0.9.18", Reason::DisabledFeature),
+    ]
+    .into_iter()
+    .map(|(c, r)| (c.to_owned(), r))
+    .collect();
+    assert_eq!(by_crate, want, "fixture: one crate for each reason");
 }
