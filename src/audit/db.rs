@@ -6,6 +6,7 @@
 //! ours. `rustsec` is built without its `git` feature, so fetching is done with the `git`
 //! program, and only to clone a missing default database (docs/audit.md, "The database").
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -126,9 +127,11 @@ pub fn locate(location: &DbLocation, offline: bool) -> Result<PathBuf> {
     }
 }
 
-/// Reads every advisory under `crates/` (each file parsed by `rustsec`), and the date.
-/// A file that does not parse is an error naming it.
-pub fn load(path: &Path) -> Result<Database> {
+/// Reads the advisories under `crates/` of the crates named in `names` (each file parsed by
+/// `rustsec`; one that does not parse is an error naming it), and the database's date. The
+/// other advisories are only counted and their `date` line read (for the date when the
+/// database is not a git repository).
+pub fn load(path: &Path, names: &BTreeSet<String>) -> Result<Database> {
     let crates = path.join("crates");
     let dirs = read_dir_sorted(&crates).map_err(|e| {
         Error::msg(format!(
@@ -138,12 +141,32 @@ pub fn load(path: &Path) -> Result<Database> {
             crates.display()
         ))
     })?;
+    let git = git_head(path);
     let mut advisories = Vec::new();
+    let mut count = 0;
+    let mut newest = String::new();
     for dir in dirs.into_iter().filter(|d| d.is_dir()) {
+        let wanted = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| names.contains(n));
+        if !wanted && git.is_some() {
+            count += std::fs::read_dir(&dir).map(|r| r.count()).unwrap_or(0);
+            continue;
+        }
         let files = read_dir_sorted(&dir).map_err(|e| Error::io("reading", &dir, e))?;
         for file in files {
             let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if name.starts_with('.') || !name.ends_with(".md") {
+                continue;
+            }
+            count += 1;
+            if !wanted {
+                if let Some(d) = date_line(&file)
+                    && d > newest
+                {
+                    newest = d;
+                }
                 continue;
             }
             let a = Advisory::load_file(&file).map_err(|e| {
@@ -154,30 +177,27 @@ pub fn load(path: &Path) -> Result<Database> {
                     chain(&e)
                 ))
             })?;
+            if a.date().as_str() > newest.as_str() {
+                newest = a.date().as_str().to_owned();
+            }
             advisories.push(a);
         }
     }
     advisories.sort_by(|a, b| a.id().as_str().cmp(b.id().as_str()));
-    let (version, date, date_source) = match git_head(path) {
+    let (version, date, date_source) = match git {
         Some((id, date)) => (id, date, DateSource::GitCommit),
-        None => {
-            let newest = advisories
-                .iter()
-                .map(|a| a.date().as_str().to_owned())
-                .max()
-                .ok_or_else(|| {
-                    Error::msg(format!(
-                        "advisory database {} has no advisories under crates/: it is empty or \
-                         not an advisory database",
-                        path.display()
-                    ))
-                })?;
-            (
-                format!("snapshot-{newest}"),
-                newest,
-                DateSource::NewestAdvisory,
-            )
+        None if newest.is_empty() => {
+            return Err(Error::msg(format!(
+                "advisory database {} has no advisories under crates/: it is empty or not an \
+                 advisory database",
+                path.display()
+            )));
         }
+        None => (
+            format!("snapshot-{newest}"),
+            newest,
+            DateSource::NewestAdvisory,
+        ),
     };
     Ok(Database {
         info: DbInfo {
@@ -186,10 +206,20 @@ pub fn load(path: &Path) -> Result<Database> {
             version,
             date,
             date_source,
-            advisories: advisories.len(),
+            advisories: count,
         },
         advisories,
     })
+}
+
+/// The `date = "YYYY-MM-DD"` of an advisory's front matter, read as text.
+fn date_line(file: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines()
+        .take_while(|l| !l.starts_with("[versions]"))
+        .find_map(|l| l.strip_prefix("date = \""))
+        .and_then(|r| r.get(..10))
+        .map(str::to_owned)
 }
 
 /// An error and its causes, `: `-separated.

@@ -32,11 +32,20 @@ impl AuditOptions {
     }
 }
 
-/// The database and the VEX documents, read (errors name the file); the staleness warning
-/// is shown.
-pub fn load_inputs(opts: &AuditOptions, ui: &Ui) -> Result<(Database, Vec<VexSource>)> {
+/// The database (the advisories of `crates`) and the VEX documents, read (errors name the
+/// file); the staleness warning is shown.
+pub fn load_inputs(
+    opts: &AuditOptions,
+    crates: &[AuditedCrate],
+    ui: &Ui,
+) -> Result<(Database, Vec<VexSource>)> {
     let path = super::db::locate(&opts.location(), opts.offline)?;
-    let db = super::db::load(&path)?;
+    let names: std::collections::BTreeSet<String> = crates
+        .iter()
+        .filter(|c| c.from_crates_io)
+        .map(|c| c.name.clone())
+        .collect();
+    let db = super::db::load(&path, &names)?;
     if let Some(w) = super::db::staleness_warning(&db.info, crate::util::time::now()) {
         ui.warn(w);
     }
@@ -55,46 +64,33 @@ pub fn audit_crates(
     opts: &AuditOptions,
     ui: &Ui,
 ) -> Result<AuditReport> {
-    let (db, vex) = load_inputs(opts, ui)?;
+    let (db, vex) = load_inputs(opts, crates, ui)?;
     Ok(super::gate::audit(&db, crates, targets, &vex, &opts.gate))
 }
 
 /// Audits the crates compiled into the selection's binaries (the SBOM's required set; the
-/// build-only crates apart). The database is read while cargo metadata runs.
+/// build-only crates apart).
 pub fn audit_project(selection: &Selection, opts: &AuditOptions, ui: &Ui) -> Result<AuditReport> {
-    let (inputs, sbom) = std::thread::scope(|s| {
-        let h = s.spawn(|| load_inputs(opts, ui));
-        let sbom = crate::sbom::generate(
-            &crate::sbom::SbomRequest {
-                selection,
-                spec_version: crate::sbom::SpecVersion::V1_5,
-                subject: crate::sbom::SbomSubject::Application,
-                binaries: Vec::new(),
-                compiled_units: None,
-                source_date_epoch: Some(0),
-                workspace_mode: true,
-            },
-            &Ui::new(ui.format(), -1, crate::ui::ColorChoice::Never),
-        );
-        let inputs = h
-            .join()
-            .unwrap_or_else(|_| Err(Error::msg("reading the advisory database failed (panic)")));
-        (inputs, sbom)
-    });
-    let (db, vex) = inputs?;
-    let sbom = sbom?;
+    // The database's location first: a missing one fails before cargo metadata runs.
+    super::db::locate(&opts.location(), opts.offline)?;
+    let sbom = crate::sbom::generate(
+        &crate::sbom::SbomRequest {
+            selection,
+            spec_version: crate::sbom::SpecVersion::V1_5,
+            subject: crate::sbom::SbomSubject::Application,
+            binaries: Vec::new(),
+            compiled_units: None,
+            source_date_epoch: Some(0),
+            workspace_mode: true,
+        },
+        &Ui::new(ui.format(), -1, crate::ui::ColorChoice::Never),
+    )?;
     let crates = super::input::from_components(&sbom.components);
     let target = match &selection.target {
         Some(t) => Target::of(t),
         None => Target::host(),
     };
-    Ok(super::gate::audit(
-        &db,
-        &crates,
-        &[target],
-        &vex,
-        &opts.gate,
-    ))
+    audit_crates(&crates, &[target], opts, ui)
 }
 
 /// Audits an image: its SBOM referrer, verified with `key` by `verify`'s machinery (a
@@ -111,22 +107,15 @@ pub fn audit_image(
     use crate::verify::{Expectations, Requirement, Trust};
     let source = crate::verify::Source::open(reference, plain_http)?;
     ui.status("Verifying", format!("the SBOM of {reference}"));
-    let (inputs, report) = std::thread::scope(|s| {
-        let h = s.spawn(|| load_inputs(opts, ui));
-        let trust = Trust {
-            key,
-            expectations: Expectations {
-                require: vec![Requirement::Sbom],
-                ..Expectations::default()
-            },
-            trusted_root: None,
-        };
-        let report = crate::verify::verify_image(&source, reference, &trust);
-        let inputs = h
-            .join()
-            .unwrap_or_else(|_| Err(Error::msg("reading the advisory database failed (panic)")));
-        (inputs, report)
-    });
+    let trust = Trust {
+        key,
+        expectations: Expectations {
+            require: vec![Requirement::Sbom],
+            ..Expectations::default()
+        },
+        trusted_root: None,
+    };
+    let report = crate::verify::verify_image(&source, reference, &trust);
     let report = report?;
     if !report.verified {
         return Err(Error::check_failed(format!(
@@ -152,7 +141,7 @@ pub fn audit_image(
     } else {
         targets.iter().map(|t| Target::of(t)).collect()
     };
-    let (db, mut vex) = inputs?;
+    let (db, mut vex) = load_inputs(opts, &crates, ui)?;
     // The image's own VEX statements, verified with the same key like the SBOM.
     for (i, st) in report
         .statements
