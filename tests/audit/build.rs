@@ -217,6 +217,56 @@ fn build_gate_stops_before_signing_and_vex_lets_it_pass() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("does not verify"));
+
+    // The image's own VEX referrer (signed by `vex` with the key) suppresses in `audit REF`.
+    let audit_ref = |extra: &[&str]| {
+        support::cargo_provenance()
+            .args([
+                "audit",
+                &layout,
+                "--format",
+                "json",
+                "--offline",
+                "--advisory-db",
+                dbs,
+            ])
+            .args(["--fail-on", "high", "--key"])
+            .arg(&public)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(audit_ref(&[]).status.code(), Some(1));
+    let o = support::cargo_provenance()
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .args(["vex", &layout, "--vulnerability", "GHSA-xxxx-yyyy-zzzz"])
+        .args([
+            "--status",
+            "not_affected",
+            "--justification",
+            "vulnerable_code_not_present",
+        ])
+        .args(["--product", "pkg:cargo/itoa@1.0.18", "--key"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "vex: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = audit_ref(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = &r["suppressed"][0];
+    assert_eq!(s["finding"]["id"], "RUSTSEC-2099-0001");
+    assert!(
+        s["by"]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("VEX referrer"),
+        "{s}"
+    );
 }
 
 /// `verify --require vuln` fails when the scan has an unsuppressed finding above the level,
