@@ -333,6 +333,30 @@ fn bad_input_names_the_file() {
         &["--advisory-db", dbs, "--vex", bad.to_str().unwrap()],
         &[bad.to_str().unwrap(), "not an OpenVEX"],
     );
+    // `build` checks the database and the VEX files before cargo compiles.
+    let o = support::cargo_provenance()
+        .current_dir(&repo)
+        .args([
+            "build",
+            "--offline",
+            "--no-sign",
+            "--fail-on",
+            "high",
+            "--advisory-db",
+            dbs,
+        ])
+        .arg("--vex")
+        .arg(&bad)
+        .arg("--output-dir")
+        .arg(tmp.path().join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not an OpenVEX") && !err.contains("Compiling"),
+        "{err}"
+    );
     // Unknown levels and kinds.
     check(
         &["--advisory-db", dbs, "--fail-on", "severe"],

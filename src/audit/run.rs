@@ -57,6 +57,16 @@ pub fn load_inputs(
     Ok((db, vex))
 }
 
+/// Checks what can be checked before a build: the database is there (or fetched) and the
+/// VEX files parse, so that `build` fails on them before cargo compiles.
+pub fn precheck(opts: &AuditOptions) -> Result<()> {
+    super::db::locate(&opts.location(), opts.offline)?;
+    for p in &opts.vex {
+        super::vex::load(p)?;
+    }
+    Ok(())
+}
+
 /// Audits already-known crates (`build`: the SBOM it just generated) for `targets`.
 pub fn audit_crates(
     crates: &[AuditedCrate],

@@ -89,6 +89,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             .enabled()
             .then(|| args.audit.options(args.selection.offline)),
     };
+    if let Some(a) = &opts.audit {
+        crate::audit::run::precheck(a)?;
+    }
     let r = release(&opts, ui)?;
     let s = &r.summary;
     if ui.is_json() {
