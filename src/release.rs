@@ -351,10 +351,13 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         remove_stale(&dir)?;
     }
     let mut written = write_attestations(&dir, &prov, Some(&sbom_stmt), signer_dyn)?;
-    if let Some(scan) = &scan {
-        let subjects = provenance::subjects(&input);
-        let w = crate::audit::stage::scan_attestation(scan, subjects, &dir, signer_dyn)?;
-        written.push(w);
+    match &scan {
+        Some(scan) => {
+            let subjects = provenance::subjects(&input);
+            let w = crate::audit::stage::scan_attestation(scan, subjects, &dir, signer_dyn)?;
+            written.push(w);
+        }
+        None => crate::audit::stage::remove_stale(&dir)?,
     }
 
     // Referrers, in the layout.

@@ -91,6 +91,18 @@ pub fn gate_before_signing(
     }))
 }
 
+/// Removes the scan files of an earlier run in `dir` (this run has no audit), so that none
+/// seems to be about this build.
+pub fn remove_stale(dir: &Path) -> Result<()> {
+    for f in [STATEMENT_FILE, BUNDLE_FILE] {
+        let p = dir.join(f);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(|e| Error::io("removing", &p, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// The scan statement about `subjects`, written to `dir` (`vuln.intoto.json`) and, with a
 /// signer, signed (`vuln.sigstore.json`), ready to attach like the others.
 pub fn scan_attestation(

@@ -296,10 +296,13 @@ fn verify_require_vuln_checks_the_level() {
     assert!(text.contains("RUSTSEC-2099-0001"), "{text}");
     let (code, text) = run(&["--require", "vuln"]);
     assert_eq!(code, Some(0), "no level: the scan's presence only\n{text}");
-    // No scan at all.
-    let out2 = tmp.path().join("out2");
+    // No scan at all (the same output directory: the earlier scan files are removed).
+    assert!(out.join("vuln.sigstore.json").is_file());
+    let out2 = out.clone();
     let (code, err) = build(&repo, &key, &out2, &[]);
     assert_eq!(code, 0, "{err}");
+    assert!(!out2.join("vuln.sigstore.json").exists());
+    assert!(!out2.join("vuln.intoto.json").exists());
     let o = support::cargo_provenance()
         .args([
             "verify",
