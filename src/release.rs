@@ -334,8 +334,15 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         .iter()
         .map(|p| p.rust_target.clone())
         .collect();
-    let scan =
-        crate::audit::stage::gate_before_signing(opts.audit.as_ref(), &sbom, &targets, &dir, ui)?;
+    let fixed = opts.reproducible.then_some(out.source_date_epoch);
+    let scan = crate::audit::stage::gate_before_signing(
+        opts.audit.as_ref(),
+        &sbom,
+        &targets,
+        &dir,
+        fixed,
+        ui,
+    )?;
     let prov = provenance::statement(&input)?;
     let sbom_stmt = sbom_statement(&sbom.json, provenance::subjects(&input))?;
     // Everything that can fail on bad input is done: the files follow.

@@ -33,22 +33,25 @@ pub struct Scan {
 /// The vulnerability gate of `build`: audits the SBOM's crates for the image's Rust
 /// `targets`. `None` when the audit is off. A failed gate is an error (exit 1) naming the
 /// findings, and the full report is printed first; `dir`'s bundles of an earlier run are
-/// removed then, so none claims the failed build.
+/// removed then, so none claims the failed build. `fixed_time` (`--reproducible`:
+/// SOURCE_DATE_EPOCH) replaces the clock in the scan's times.
 pub fn gate_before_signing(
     opts: Option<&AuditOptions>,
     sbom: &Sbom,
     targets: &[String],
     dir: &Path,
+    fixed_time: Option<i64>,
     ui: &Ui,
 ) -> Result<Option<Scan>> {
     let Some(opts) = opts else {
         return Ok(None);
     };
-    let started = crate::util::time::rfc3339(crate::util::time::now())?;
+    let clock = || fixed_time.unwrap_or_else(crate::util::time::now);
+    let started = crate::util::time::rfc3339(clock())?;
     let crates = input::from_components(&sbom.components);
     let targets: Vec<Target> = targets.iter().map(|t| Target::of(t)).collect();
     let report = super::run::audit_crates(&crates, &targets, opts, ui)?;
-    let finished = crate::util::time::rfc3339(crate::util::time::now())?;
+    let finished = crate::util::time::rfc3339(clock())?;
     if ui.is_json() {
         ui.json(&serde_json::json!({"reason": "audit", "report": report}));
     } else if report.failed || report.active().next().is_some() || !report.suppressed.is_empty() {

@@ -315,3 +315,32 @@ fn verify_require_vuln_checks_the_level() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// With `--reproducible` the scan's times are SOURCE_DATE_EPOCH: two builds give the same
+/// scan statement and bundle.
+#[test]
+fn reproducible_builds_give_the_same_scan() {
+    let (tmp, repo, key, _public, db) = setup();
+    let mut bytes = Vec::new();
+    for dir in ["a", "b"] {
+        let out = tmp.path().join(dir);
+        let (code, err) = build(
+            &repo,
+            &key,
+            &out,
+            &["--reproducible", "--advisory-db", db.to_str().unwrap()],
+        );
+        assert_eq!(code, 0, "{err}");
+        bytes.push((
+            std::fs::read(out.join("vuln.intoto.json")).unwrap(),
+            std::fs::read(out.join("vuln.sigstore.json")).unwrap(),
+        ));
+    }
+    assert!(bytes[0].0 == bytes[1].0, "vuln.intoto.json differs");
+    assert!(bytes[0].1 == bytes[1].1, "vuln.sigstore.json differs");
+    let st: Value = serde_json::from_slice(&bytes[0].0).unwrap();
+    assert_eq!(
+        st["predicate"]["metadata"]["scanStartedOn"],
+        "2024-01-02T03:04:05Z"
+    );
+}
