@@ -188,6 +188,18 @@ mod tests {
     }
 
     #[test]
+    fn vuln_max_severity_is_read_and_needs_vuln() {
+        let e = Expectations::parse(
+            "require = [\"vuln\"]\nvuln-max-severity = \"medium\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(e.vuln_max_severity, Some(crate::audit::Level::Medium));
+        let err = Expectations::parse("vuln-max-severity = \"high\"\n", "p.toml").unwrap_err();
+        assert!(err.to_string().contains("needs `vuln`"), "{err}");
+    }
+
+    #[test]
     fn verify_require_words_are_the_attestation_kinds() {
         assert_eq!(attestation_requirement("sbom").unwrap(), Requirement::Sbom);
         let e = attestation_requirement("slsa").unwrap_err();
