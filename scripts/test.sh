@@ -36,6 +36,11 @@ if ! bash ../shared/tools/sigstore-stack.sh status >/dev/null 2>&1; then
   stack_started=1
 fi
 
+# cargo-audit, for the agreement test of `audit` (tests/audit/agreement.rs).
+if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo-audit" ]; then
+  cargo install cargo-audit --locked
+fi
+
 # Python checks (in-toto attestation framework's protobuf definitions) in a venv of our own.
 bash scripts/python-env.sh >/dev/null
 

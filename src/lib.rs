@@ -10,11 +10,13 @@
 //! | sign | [`sign`], [`keys`] | statements → DSSE envelopes in Sigstore bundles |
 //! | publish | [`publish`], [`oci`] | bundles → OCI 1.1 referrers in a layout or registry |
 //! | verify | [`verify`] | an image reference → checked claims |
+//! | audit | [`audit`] | the shipped crates (SBOM) → RustSec findings, a gate, a scan attestation |
 //!
 //! The formats themselves (OCI, in-toto, SLSA, CycloneDX, DSSE, Sigstore bundle, OpenVEX)
 //! are plain serde types in [`formats`]. The command line ([`cli`]) is a thin layer on top.
 
 pub mod attest;
+pub mod audit;
 pub mod build;
 pub mod cli;
 pub mod error;

@@ -62,6 +62,9 @@ pub struct ReleaseOptions {
     pub reproducible: bool,
     /// `--push`: copy the layout to the registry named by `--image`.
     pub push: bool,
+    /// The vulnerability gate and scan attestation (`--fail-on`, `--advisory-db`, ...);
+    /// `None`: no audit.
+    pub audit: Option<crate::audit::run::AuditOptions>,
 }
 
 /// What `build` produced.
@@ -334,6 +337,21 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         reproducible: opts.reproducible,
         environment: RunEnvironment::detect(),
     };
+    // The vulnerability gate: cargo has compiled, nothing is signed, attached or pushed yet.
+    let targets: Vec<String> = out
+        .platforms
+        .iter()
+        .map(|p| p.rust_target.clone())
+        .collect();
+    let fixed = opts.reproducible.then_some(out.source_date_epoch);
+    let scan = crate::audit::stage::gate_before_signing(
+        opts.audit.as_ref(),
+        &sbom,
+        &targets,
+        &dir,
+        fixed,
+        ui,
+    )?;
     let prov = provenance::statement(&input)?;
     let sbom_stmt = sbom_statement(&sbom.json, provenance::subjects(&input))?;
     // Everything that can fail on bad input is done: the files follow.
@@ -348,7 +366,15 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
     } else {
         remove_stale(&dir)?;
     }
-    let written = write_attestations(&dir, &prov, Some(&sbom_stmt), signer_dyn)?;
+    let mut written = write_attestations(&dir, &prov, Some(&sbom_stmt), signer_dyn)?;
+    match &scan {
+        Some(scan) => {
+            let subjects = provenance::subjects(&input);
+            let w = crate::audit::stage::scan_attestation(scan, subjects, &dir, signer_dyn)?;
+            written.push(w);
+        }
+        None => crate::audit::stage::remove_stale(&dir)?,
+    }
 
     // Referrers, in the layout.
     let created = crate::util::time::rfc3339(out.source_date_epoch)?;
@@ -356,7 +382,7 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
     let subjects = publish::image_subjects(&store, &out.index, &name)?;
     let mut attestations = Vec::new();
     for w in &written {
-        let is_prov = w.predicate_type == crate::formats::slsa::PREDICATE_TYPE;
+        let is_sbom = w.predicate_type == crate::attest::SBOM_PREDICATE_TYPE;
         let mut referrers = Vec::new();
         if let Some((_, bundle)) = &w.bundle {
             stage(
@@ -386,7 +412,7 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
             "signed": w.bundle.is_some(),
             "statement_file": w.statement_file.as_ref().map(|p| rel(&dir, p)),
             "statement_digest": Digest::of(&w.statement),
-            "predicate_file": (!is_prov).then_some(files::SBOM),
+            "predicate_file": is_sbom.then_some(files::SBOM),
             "bundle_file": w.bundle.as_ref().map(|(p, _)| rel(&dir, p)),
             "bundle_digest": w.bundle_digest(),
             "referrers": referrers,

@@ -67,6 +67,19 @@ fn variants() -> Vec<(&'static str, Vec<String>)> {
             ],
         ),
         (
+            "kyverno-key-vuln.yaml",
+            vec![
+                "--image-glob".into(),
+                "registry.example.com/team/app:*".into(),
+                "--key".into(),
+                test_key().display().to_string(),
+                "--require".into(),
+                "provenance,sbom,vuln".into(),
+                "--vuln-max-severity".into(),
+                "medium".into(),
+            ],
+        ),
+        (
             "kyverno-keyless.yaml",
             vec![
                 "--image-glob".into(),

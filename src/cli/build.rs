@@ -54,6 +54,11 @@ pub struct Args {
     /// Link the C runtime statically (always on for `scratch` images).
     #[arg(long = "static")]
     pub static_crt: bool,
+    /// The vulnerability gate (docs/audit.md): with any of these flags the shipped crates are
+    /// audited after cargo compiles and before anything is signed; with a key the scan is
+    /// signed and attached (cosign's `vuln` predicate).
+    #[command(flatten)]
+    pub audit: super::audit::AuditFlags,
 }
 
 /// Runs the command; returns the exit code.
@@ -79,7 +84,14 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         signing,
         reproducible: args.reproducible,
         push: args.push,
+        audit: args
+            .audit
+            .enabled()
+            .then(|| args.audit.options(args.selection.offline)),
     };
+    if let Some(a) = &opts.audit {
+        crate::audit::run::precheck(a)?;
+    }
     let r = release(&opts, ui)?;
     let s = &r.summary;
     if ui.is_json() {

@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::select::Selection;
 use crate::ui::{ColorChoice, MessageFormat, Ui};
 
+pub mod audit;
 pub mod build;
 pub mod discover;
 pub mod inspect;
@@ -87,6 +88,8 @@ pub enum Command {
     Vex(vex::Args),
     /// Print admission policies that admit only verified images.
     Policy(policy::Args),
+    /// Check the crates compiled into the shipped binaries against RustSec advisories.
+    Audit(Box<audit::Args>),
 }
 
 /// Cargo's package selection flags, shared by the commands that look at a project.
@@ -201,6 +204,7 @@ fn dispatch(command: Command, ui: &Ui) -> Result<i32> {
         Command::Verify(a) => verify::run(*a, ui),
         Command::Vex(a) => vex::run(a, ui),
         Command::Policy(a) => policy::run(a, ui),
+        Command::Audit(a) => audit::run(*a, ui),
     }
 }
 

@@ -54,9 +54,13 @@ pub struct KyvernoArgs {
     /// gets its Fulcio roots, Rekor, CT log and TSA. Default: Kyverno's public-good settings.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
-    /// What every matched image must carry: signature, provenance, sbom, vex.
+    /// What every matched image must carry: signature, provenance, sbom, vex, vuln.
     #[arg(long, value_name = "LIST", default_value = "signature,provenance,sbom")]
     pub require: String,
+    /// With `vuln` in --require: the highest severity the image's scan may list
+    /// unsuppressed ("scanned, nothing above LEVEL"): none, low, medium, high.
+    #[arg(long, value_name = "LEVEL", value_parser = parse_max_level)]
+    pub vuln_max_severity: Option<crate::audit::Level>,
     /// metadata.name of the policy.
     #[arg(long, value_name = "NAME", default_value = kyverno::DEFAULT_NAME)]
     pub name: String,
@@ -79,6 +83,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     match args.kind {
         Kind::Kyverno(a) => run_kyverno(a, ui),
     }
+}
+
+fn parse_max_level(s: &str) -> Result<crate::audit::Level> {
+    if s.trim() == "none" {
+        return Ok(crate::audit::Level::None);
+    }
+    s.parse()
 }
 
 fn run_kyverno(a: KyvernoArgs, ui: &Ui) -> Result<i32> {
@@ -121,6 +132,7 @@ fn run_kyverno(a: KyvernoArgs, ui: &Ui) -> Result<i32> {
             .as_deref()
             .map(crate::policy::trust::TrustMaterial::read)
             .transpose()?,
+        vuln_max_severity: a.vuln_max_severity,
     };
     let yaml = policy.render()?;
     match &a.output {

@@ -78,7 +78,7 @@ pub struct Args {
     /// The builder id the provenance must record.
     #[arg(long, value_name = "ID")]
     pub builder_id: Option<String>,
-    /// Attestation kinds that must be present and verified: provenance, sbom, vex (default:
+    /// Attestation kinds that must be present and verified: provenance, sbom, vex, vuln (default:
     /// provenance).
     #[arg(
         long,
@@ -87,6 +87,10 @@ pub struct Args {
         value_name = "KINDS"
     )]
     pub require: Vec<Requirement>,
+    /// With `--require vuln`: the highest severity an unsuppressed vulnerability of a shipped
+    /// crate may have in the scan (low, medium, high, critical).
+    #[arg(long, value_name = "LEVEL", value_parser = super::audit::parse_level)]
+    pub vuln_max_severity: Option<crate::audit::Level>,
     /// The same expectations from a TOML or JSON file; flags override it.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -127,6 +131,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     }
     let expectations = expectations(&args)?;
     let identity = identity_flags(&expectations);
+    if expectations.vuln_max_severity.is_some()
+        && !expectations.required().contains(&Requirement::Vuln)
+    {
+        return Err(Error::msg(
+            "--vuln-max-severity applies to the scan: add `--require vuln`",
+        ));
+    }
     let key = expectations
         .key
         .as_deref()
@@ -160,6 +171,7 @@ fn expectations(args: &Args) -> Result<Expectations> {
         source_commit: args.source_commit.clone(),
         source_ref: args.source_ref.clone(),
         require: args.require.clone(),
+        vuln_max_severity: args.vuln_max_severity,
         certificate_identity: args.certificate_identity.clone(),
         certificate_identity_regexp: args.certificate_identity_regexp.clone(),
         certificate_oidc_issuer: args.certificate_oidc_issuer.clone(),
@@ -185,6 +197,7 @@ fn refuse_build_expectations(e: &Expectations) -> Result<()> {
         ("--source-commit", e.source_commit.is_some()),
         ("--source-ref", e.source_ref.is_some()),
         ("--require", !e.require.is_empty()),
+        ("--vuln-max-severity", e.vuln_max_severity.is_some()),
     ];
     match ignored.iter().find(|(_, set)| *set) {
         Some((flag, _)) => Err(Error::msg(format!(
@@ -217,6 +230,7 @@ fn verify_image(
     let source = verify::Source::open(&reference, args.plain_http)?;
     ui.status("Verifying", &reference);
     let mut report = verify::verify_image(&source, &reference, &trust)?;
+    crate::audit::require::check_scans(&mut report, &trust.expectations);
     if let Some(k) = &trust.keyless {
         // The root keyless attestations are checked against, whether any was found or not.
         report.trusted_root = Some(k.root.name.clone());

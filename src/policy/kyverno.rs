@@ -124,6 +124,9 @@ pub struct KyvernoPolicy {
     /// Keyless signatures from another Sigstore instance: its roots, Rekor, CT log and TSA
     /// (`--trusted-root`); `None` relies on Kyverno's public-good defaults.
     pub trust: Option<super::trust::TrustMaterial>,
+    /// With `vuln` required: the highest severity the scan may list unsuppressed
+    /// (`scanner.result.highest`); `None`: the scan's presence only.
+    pub vuln_max_severity: Option<crate::audit::Level>,
 }
 
 /// Reads a P-256 public key (PEM SPKI, as `cosign.pub`) and returns it re-encoded as
@@ -222,6 +225,8 @@ struct Ctx<'a> {
     trust: Option<TrustCtx<'a>>,
     require_signature: bool,
     attestations: Vec<AttestationCtx>,
+    vuln_allowed: Vec<&'static str>,
+    vuln_message: String,
 }
 
 impl KyvernoPolicy {
@@ -241,6 +246,11 @@ impl KyvernoPolicy {
                      or control characters"
                 )));
             }
+        }
+        if self.vuln_max_severity.is_some() && !self.requirements.contains(&Requirement::Vuln) {
+            return Err(Error::msg(
+                "--vuln-max-severity applies to the scan: add `vuln` to --require",
+            ));
         }
         if self.requirements.is_empty() {
             return Err(Error::msg(format!(
@@ -349,6 +359,20 @@ impl KyvernoPolicy {
             trust: self.trust.as_ref().map(TrustCtx::of),
             require_signature: self.requirements.contains(&Requirement::Signature),
             attestations,
+            vuln_allowed: self
+                .vuln_max_severity
+                .map(|max| {
+                    crate::audit::Level::ALL
+                        .into_iter()
+                        .filter(|l| *l <= max)
+                        .map(|l| l.as_str())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            vuln_message: format!(
+                "an image's vulnerability scan lists an unsuppressed vulnerability above {}",
+                self.vuln_max_severity.map(|l| l.as_str()).unwrap_or("-")
+            ),
         };
         let mut env = minijinja::Environment::new();
         env.set_trim_blocks(true);
@@ -420,6 +444,7 @@ mod tests {
             validation_action: ValidationAction::Deny,
             allow_insecure_registry: false,
             trust: None,
+            vuln_max_severity: None,
         }
     }
 

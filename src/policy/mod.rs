@@ -17,6 +17,8 @@ pub mod trust;
 
 /// Predicate type of the CycloneDX SBOM statement we publish.
 pub use crate::attest::SBOM_PREDICATE_TYPE;
+/// Predicate type of the vulnerability scan `build` publishes (cosign's `vuln`).
+pub use crate::audit::attestation::PREDICATE_TYPE as VULN_PREDICATE_TYPE;
 /// Predicate type of the OpenVEX statements `cargo provenance vex` publishes.
 pub use crate::formats::openvex::PREDICATE_TYPE as VEX_PREDICATE_TYPE;
 /// Predicate type of the SLSA provenance we publish.
@@ -35,15 +37,19 @@ pub enum Requirement {
     Sbom,
     /// At least one signed OpenVEX statement about the image.
     Vex,
+    /// A signed vulnerability scan (`cargo provenance build` with the audit; cosign's
+    /// `vuln` predicate), optionally with a highest severity allowed.
+    Vuln,
 }
 
 impl Requirement {
     /// Every requirement, in the order policies list them.
-    pub const ALL: [Requirement; 4] = [
+    pub const ALL: [Requirement; 5] = [
         Requirement::Signature,
         Requirement::Provenance,
         Requirement::Sbom,
         Requirement::Vex,
+        Requirement::Vuln,
     ];
 
     /// The word used on the command line and as the attestation's name in policies.
@@ -53,6 +59,7 @@ impl Requirement {
             Requirement::Provenance => "provenance",
             Requirement::Sbom => "sbom",
             Requirement::Vex => "vex",
+            Requirement::Vuln => "vuln",
         }
     }
 
@@ -63,6 +70,7 @@ impl Requirement {
             Requirement::Provenance => Some(PROVENANCE_PREDICATE_TYPE),
             Requirement::Sbom => Some(SBOM_PREDICATE_TYPE),
             Requirement::Vex => Some(VEX_PREDICATE_TYPE),
+            Requirement::Vuln => Some(VULN_PREDICATE_TYPE),
         }
     }
 
@@ -139,7 +147,8 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("`slsa`"), "{e}");
         assert!(
-            e.to_string().contains("signature, provenance, sbom, vex"),
+            e.to_string()
+                .contains("signature, provenance, sbom, vex, vuln"),
             "{e}"
         );
         assert!(Requirement::parse_list(" , ").is_err());

@@ -93,6 +93,10 @@ pub struct Expectations {
     /// Attestation kinds that must be present and verified. Empty means provenance.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub require: Vec<Requirement>,
+    /// With `vuln` required: the highest severity an unsuppressed vulnerability of a shipped
+    /// crate may have in the scan (docs/audit.md, "Requiring the scan").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vuln_max_severity: Option<crate::audit::Level>,
 }
 
 impl Expectations {
@@ -106,6 +110,11 @@ impl Expectations {
             toml::from_str(text)
                 .map_err(|e| Error::msg(format!("policy {origin} is not valid: {e}")))?
         };
+        if exp.vuln_max_severity.is_some() && !exp.require.contains(&Requirement::Vuln) {
+            return Err(Error::msg(format!(
+                "policy {origin}: `vuln-max-severity` needs `vuln` in `require`"
+            )));
+        }
         Ok(exp)
     }
 
@@ -163,6 +172,7 @@ impl Expectations {
             } else {
                 flags.require
             },
+            vuln_max_severity: flags.vuln_max_severity.or(self.vuln_max_severity),
         }
     }
 
@@ -212,6 +222,18 @@ mod tests {
     }
 
     #[test]
+    fn vuln_max_severity_is_read_and_needs_vuln() {
+        let e = Expectations::parse(
+            "require = [\"vuln\"]\nvuln-max-severity = \"medium\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(e.vuln_max_severity, Some(crate::audit::Level::Medium));
+        let err = Expectations::parse("vuln-max-severity = \"high\"\n", "p.toml").unwrap_err();
+        assert!(err.to_string().contains("needs `vuln`"), "{err}");
+    }
+
+    #[test]
     fn verify_require_words_are_the_attestation_kinds() {
         assert_eq!(attestation_requirement("sbom").unwrap(), Requirement::Sbom);
         assert_eq!(
@@ -222,7 +244,7 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert!(
             e.to_string().contains(
-                "`slsa` in --require: allowed values are signature, provenance, sbom, vex"
+                "`slsa` in --require: allowed values are signature, provenance, sbom, vex, vuln"
             ),
             "{e}"
         );
