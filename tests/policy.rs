@@ -386,8 +386,18 @@ fn attestations_name_the_predicate_types_we_publish() {
             .unwrap(),
         key_pem
     );
-    // No image signature is demanded unless asked for (`build` does not make one).
+    // No image signature is demanded when `--require` leaves it out...
     assert!(!doc.to_string().contains("verifyImageSignatures"));
+    // ...and by default it is, with the v1 API (`build --key` signs every image digest).
+    let default = parse_yaml(&render(&["--image-glob", "r.example/*", "--key", &key]));
+    assert_eq!(default["apiVersion"], "policies.kyverno.io/v1");
+    let text = default.to_string();
+    assert!(
+        text.contains("verifyImageSignatures(image, [attestors.cosign])"),
+        "{text}"
+    );
+    assert!(text.contains("attestations.provenance"), "{text}");
+    assert!(text.contains("attestations.sbom"), "{text}");
 }
 
 #[test]
