@@ -175,9 +175,15 @@ fn signed_build_writes_statements_bundles_and_referrers() {
             m["artifactType"],
             "application/vnd.dev.sigstore.bundle.v0.3+json"
         );
+        let signature = m["annotations"]["dev.sigstore.bundle.predicateType"]
+            == "https://sigstore.dev/cosign/sign/v1";
         assert_eq!(
             m["annotations"]["dev.cargo-provenance.role"],
-            "image-attestation"
+            if signature {
+                "image-signature"
+            } else {
+                "image-attestation"
+            }
         );
         assert_eq!(
             m["annotations"]["org.opencontainers.image.created"],
