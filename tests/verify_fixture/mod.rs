@@ -90,16 +90,18 @@ fn desc(media_type: &str, (digest, size): (Digest, u64)) -> Descriptor {
 pub fn image(layout: &Layout, tag: &str, seed: &str) -> Image {
     let mut manifests = Vec::new();
     for arch in ["amd64", "arm64"] {
-        let layer = layout
-            .put_blob(format!("layer {seed} {arch}").as_bytes())
-            .unwrap();
+        let layer_bytes = format!("layer {seed} {arch}").into_bytes();
+        let layer = layout.put_blob(&layer_bytes).unwrap();
         let config = json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "config": {}});
         let m = ImageManifest {
             schema_version: 2,
             media_type: Some(MEDIA_TYPE_MANIFEST.into()),
             artifact_type: None,
             config: desc(MEDIA_TYPE_CONFIG, put_json(layout, &config)),
-            layers: vec![desc(MEDIA_TYPE_LAYER_GZIP, (layer, 8))],
+            layers: vec![desc(
+                MEDIA_TYPE_LAYER_GZIP,
+                (layer, layer_bytes.len() as u64),
+            )],
             subject: None,
             annotations: BTreeMap::new(),
         };
