@@ -80,23 +80,32 @@ fn cosign_legacy_tags_and_bundle_referrers_are_found() {
     )
     .unwrap();
     let pinned = format!("{repo}@{}", f.img.index);
-    // Legacy: `.att` and `.sig` tags.
-    cosign(
-        &peers,
-        dir,
-        &[
+    let attest = |at: &str, predicate: &str, extra: &[&str]| {
+        let mut args = vec![
             "attest",
             "--key",
             "cosign.key",
             "--type",
             "slsaprovenance1",
             "--predicate",
-            "predicate.json",
+            predicate,
             "--tlog-upload=false",
             "--allow-http-registry",
-            &pinned,
-        ],
-    );
+        ];
+        args.extend(extra);
+        args.push(at);
+        cosign(&peers, dir, &args);
+    };
+    // Legacy: `.att` and `.sig` tags. cosign attests the digest it is given: an attestation
+    // of the index alone does not vouch for its platform manifests (docs/verify.md).
+    attest(&pinned, "predicate.json", &[]);
+    let key = dir.join("cosign.pub");
+    f.verify_with(&dest, &key, &["--source-commit", COMMIT])
+        .fails("require")
+        .says("platform manifest linux/amd64");
+    for p in &f.img.platforms {
+        attest(&format!("{repo}@{p}"), "predicate.json", &[]);
+    }
     cosign(
         &peers,
         dir,
@@ -109,7 +118,6 @@ fn cosign_legacy_tags_and_bundle_referrers_are_found() {
             &pinned,
         ],
     );
-    let key = dir.join("cosign.pub");
     let o = f.verify_with(&dest, &key, &["--source-commit", COMMIT]);
     o.passes().says(".att#0").says("cosign-signature");
     // The same with another key: nothing counts.
@@ -126,23 +134,12 @@ fn cosign_legacy_tags_and_bundle_referrers_are_found() {
         serde_json::to_vec(&predicate).unwrap(),
     )
     .unwrap();
-    cosign(
-        &peers,
-        dir,
-        &[
-            "attest",
-            "--key",
-            "cosign.key",
-            "--type",
-            "slsaprovenance1",
-            "--predicate",
-            "predicate2.json",
-            "--new-bundle-format",
-            "--tlog-upload=false",
-            "--allow-http-registry",
-            &pinned2,
-        ],
-    );
+    let repo2 = dest2.rsplit_once(':').unwrap().0;
+    for at in std::iter::once(pinned2.clone())
+        .chain(g.img.platforms.iter().map(|p| format!("{repo2}@{p}")))
+    {
+        attest(&at, "predicate2.json", &["--new-bundle-format"]);
+    }
     let o = g.verify_with(&dest2, &key, &["--format", "json"]);
     o.passes();
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
