@@ -491,3 +491,72 @@ fn base64_encode(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+/// A referrer whose bundle layer claims 2^50 bytes (with a matching `Content-Length`): verify
+/// sets it aside without fetching or reserving anything, and the run stays small.
+#[test]
+fn an_attestation_layer_claiming_a_huge_size_is_not_read() {
+    let manifest = manifest_with_config(b"{}", 2);
+    let subject = Digest::of(&serde_json::to_vec(&manifest).unwrap());
+    let huge: u64 = 1 << 50;
+    let referrer = json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                   "digest": Digest::of(b"{}").to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                    "digest": Digest::of(b"huge").to_string(), "size": huge}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": subject.to_string(), "size": 1}
+    });
+    let referrer_bytes = serde_json::to_vec(&referrer).unwrap();
+    let referrer_digest = Digest::of(&referrer_bytes);
+    let listing = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": referrer_digest.to_string(),
+         "size": referrer_bytes.len(),
+         "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"}]});
+    let (addr, seen) = serve(
+        "127.0.0.1",
+        Arc::new(move |s: &Seen| {
+            if s.path.contains("/referrers/") {
+                Answer::json(&listing, OCI_INDEX)
+            } else if s.path.ends_with(&referrer_digest.to_string()) {
+                Answer::bytes(referrer_bytes.clone(), OCI_MANIFEST)
+            } else if is_image(&s.path) {
+                Answer::json(&manifest, OCI_MANIFEST)
+            } else if s.path.contains("/blobs/") {
+                Answer {
+                    status: "200 OK",
+                    headers: vec![],
+                    body: Body::Stream {
+                        fill: 0,
+                        len: huge,
+                        announce: true,
+                    },
+                }
+            } else {
+                Answer::status("404 Not Found")
+            }
+        }),
+    );
+    let cfg = no_config();
+    let key = tempfile::tempdir().unwrap();
+    let (_, public) = support::keygen(key.path(), "huge");
+    let (code, err, rss) = run(
+        &[
+            "verify",
+            &format!("{addr}/app:v1"),
+            "--key",
+            public.to_str().unwrap(),
+        ],
+        cfg.path(),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(rss < RSS_BOUND_KIB, "peak RSS {} MiB", rss >> 10);
+    let blob_reads = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.path.contains("/blobs/"))
+        .count();
+    assert_eq!(blob_reads, 0, "the huge layer was fetched");
+}

@@ -5,7 +5,8 @@
 //! | what | bound |
 //! |---|---|
 //! | a manifest or index (registry or layout) | [`MANIFEST_MAX`], 4 MiB, as the distribution registry caps it |
-//! | a blob | its descriptor's `size`, exactly |
+//! | a blob | its descriptor's `size`, exactly; at most 1 MiB reserved before bytes arrive |
+//! | an attestation layer verify reads | [`ATTESTATION_MAX`], 32 MiB, checked on the descriptor |
 //! | any other answer (errors, tokens, upload answers) | [`SMALL_BODY_MAX`] |
 //! | referrers API pages | [`REFERRERS_PAGES_MAX`] |
 //! | redirects | [`REDIRECTS_MAX`] per request; `Authorization` is never sent to another host |
@@ -24,6 +25,9 @@ use crate::util::digest::Digest;
 pub const MANIFEST_MAX: u64 = 4 << 20;
 /// The largest answer we read that is neither a manifest nor a blob.
 pub const SMALL_BODY_MAX: u64 = 1 << 20;
+/// The largest attestation layer (a Sigstore bundle, a DSSE envelope, a BuildKit statement)
+/// verify reads: a descriptor that claims more is set aside before anything is fetched.
+pub const ATTESTATION_MAX: u64 = 32 << 20;
 /// The most pages of one referrers listing we follow (`Link: <...>; rel="next"`).
 pub const REFERRERS_PAGES_MAX: usize = 32;
 /// The most redirects one request follows.
@@ -64,7 +68,9 @@ pub async fn read(mut resp: reqwest::Response, max: u64) -> Result<Body, BodyErr
     if let Some(len) = resp.content_length().filter(|l| *l > max) {
         return Err(BodyError::TooLarge { max, got: len });
     }
-    let capacity = resp.content_length().unwrap_or(0).min(max);
+    // What the registry announces decides nothing up front: at most 1 MiB is reserved, the
+    // rest grows as bytes actually arrive.
+    let capacity = resp.content_length().unwrap_or(0).min(max).min(1 << 20);
     let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     let mut hasher = Sha256::new();
     while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {

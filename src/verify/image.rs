@@ -321,7 +321,9 @@ fn collect_buildkit(
         return Ok(());
     };
     for (i, layer) in manifest.layers.iter().enumerate() {
-        let bytes = src.blob(&layer.digest, layer.size)?.unwrap_or_default();
+        let bytes = src
+            .attestation(&layer.digest, layer.size)?
+            .unwrap_or_default();
         let announced = layer
             .annotations
             .get("in-toto.io/predicate-type")
@@ -399,7 +401,7 @@ fn collect_referrers(
             if !seen_layers.insert((layer.digest, announced.clone())) {
                 continue;
             }
-            let bytes = match src.blob(&layer.digest, layer.size)? {
+            let bytes = match src.attestation(&layer.digest, layer.size)? {
                 Ok(b) => b,
                 Err(why) => {
                     report.ignore("blob-digest", Some(&id), format!("bundle layer: {why}"));
@@ -442,7 +444,7 @@ fn collect_cosign_tags(
             };
             for (i, layer) in m.layers.iter().enumerate() {
                 let id = format!("{tag}#{i}");
-                let bytes = match src.blob(&layer.digest, layer.size)? {
+                let bytes = match src.attestation(&layer.digest, layer.size)? {
                     Ok(b) => b,
                     Err(why) => {
                         report.ignore("blob-digest", Some(&id), why);

@@ -8,7 +8,9 @@
 use crate::error::Result;
 use crate::formats::oci::{ANNOTATION_REF_NAME, Descriptor};
 use crate::oci::layout::Layout;
-use crate::oci::limits::{MANIFEST_MAX, read_file_at_most, regular_file_len, size_words};
+use crate::oci::limits::{
+    ATTESTATION_MAX, MANIFEST_MAX, read_file_at_most, regular_file_len, size_words,
+};
 use crate::oci::reference::Reference;
 use crate::oci::registry::Options;
 use crate::oci::store::Store;
@@ -165,6 +167,19 @@ impl Source {
             Store::Registry(c) => mismatch_as_check(c.find_blob(digest, size), digest)?.transpose(),
         };
         Ok(found.unwrap_or_else(|| Err(format!("{digest} is not in the store"))))
+    }
+
+    /// An attestation layer (bundle, envelope, statement): a blob whose descriptor claims
+    /// more than [`ATTESTATION_MAX`] is a reason, and nothing is fetched.
+    pub fn attestation(&self, digest: &Digest, size: u64) -> Result<Fetched> {
+        if size > ATTESTATION_MAX {
+            return Ok(Err(format!(
+                "the layer {digest} claims {size} bytes, more than the {} an attestation may \
+                 have: not read",
+                size_words(ATTESTATION_MAX)
+            )));
+        }
+        self.blob(digest, size)
     }
 
     /// The referrers of `digest`, each with its `artifactType` and annotations.
