@@ -19,6 +19,7 @@ use crate::select::Selection;
 use crate::ui::Ui;
 use crate::util::digest::Digest;
 
+pub mod auditable;
 pub mod base;
 pub mod builder;
 pub mod buildkit;
@@ -65,6 +66,8 @@ pub struct BuildOptions {
     pub output_dir: Option<PathBuf>,
     /// `--static`: link the C runtime statically (implied on `scratch`).
     pub static_crt: bool,
+    /// `--no-auditable`: no cargo-auditable data in the binaries.
+    pub no_auditable: bool,
 }
 
 /// One platform of the image.
@@ -141,6 +144,8 @@ pub struct BuildOutput {
     /// The user's rustflags kept in the build (for the first platform's target), and where
     /// they came from.
     pub user_rustflags: (Vec<String>, String),
+    /// True when every binary carries cargo-auditable data (`.dep-v0`).
+    pub auditable: bool,
 }
 
 /// The tag of `--image NAME[:TAG]` (`latest` without one).
@@ -271,8 +276,7 @@ pub fn build_gated(
 
     // The cargo step, once per platform.
     let bin_root = output_dir.join("bin");
-    let mut images = Vec::new();
-    let mut units = Vec::new();
+    let mut steps = Vec::new();
     for p in &platforms {
         let tdir = if p.rustflags.is_empty() {
             target_dir.clone()
@@ -286,15 +290,53 @@ pub fn build_gated(
         } else {
             cargo::user_rustflags(&config, &programs, &manifest_dir, &p.rust_target)?
         };
+        steps.push((p, tdir, platform_flags.0));
+    }
+    // The cargo-auditable data: resolved beside cargo, linked in by our rustc wrapper.
+    let (wrapper_envs, resolver) = if opts.no_auditable {
+        (vec![Vec::new(); steps.len()], None)
+    } else {
+        let plans = steps
+            .iter()
+            .map(|(p, tdir, flags)| auditable::Plan {
+                built_for: crate::sbom::BuiltFor {
+                    target: p.rust_target.clone(),
+                    rustflags: cargo::CargoBuild::new(
+                        sel,
+                        p,
+                        static_crt,
+                        sde,
+                        &workspace_root,
+                        tdir,
+                        &rustc,
+                        flags,
+                    )
+                    .rustflags(),
+                },
+                drop_dir: tdir
+                    .join("provenance-auditable")
+                    .join(p.dir().replace('/', "-")),
+            })
+            .collect();
+        let (envs, r) = auditable::setup(sel, &config, plans)?;
+        (envs, Some(r))
+    };
+    let mut images = Vec::new();
+    let mut units = Vec::new();
+    for ((p, tdir, flags), wrapper_env) in steps.iter().zip(&wrapper_envs) {
+        let p = *p;
         let step = cargo::CargoBuild {
-            selection: sel,
-            platform: p,
-            static_crt,
-            source_date_epoch: sde,
-            workspace_root: &workspace_root,
-            target_dir: &tdir,
-            rustc: &rustc,
-            user_rustflags: &platform_flags.0,
+            wrapper_env,
+            ..cargo::CargoBuild::new(
+                sel,
+                p,
+                static_crt,
+                sde,
+                &workspace_root,
+                tdir,
+                &rustc,
+                flags,
+            )
         };
         ui.status(
             "Compiling",
@@ -332,6 +374,9 @@ pub fn build_gated(
     }
     units.sort();
     units.dedup();
+    if let Some(r) = resolver {
+        r.finish()?;
+    }
 
     let (client, pending_builder) = probe.join()?;
     if let PendingInfo::Known(b) = &pending_builder {
@@ -485,6 +530,7 @@ pub fn build_gated(
         source_date_epoch_source: sde_source,
         git,
         user_rustflags,
+        auditable: !opts.no_auditable,
     };
     Summary::from_output(&output).write(&output_dir.join("summary.json"))?;
     Ok(output)

@@ -5,6 +5,7 @@
 //! ([`resolve`]: which crates are linked, which only run at build time), and writes the
 //! document ([`cyclonedx`]). `docs/sbom.md` says where every field comes from.
 
+pub mod auditable;
 mod component;
 mod crosscheck;
 pub mod cyclonedx;

@@ -1,0 +1,472 @@
+//! cargo-auditable's dependency data in every shipped binary, written by our own build.
+//!
+//! Each binary gets a `.dep-v0` section holding the zlib-compressed JSON of
+//! [`auditable_serde::VersionInfo`]: the crates compiled into it (the SBOM's required set
+//! for its package, [`crate::sbom::auditable`]). Scanners read it: `cargo audit bin`, syft,
+//! grype, trivy. It gets there the way `cargo auditable` puts it there:
+//!
+//! 1. while cargo compiles, a thread resolves the crates of each shipped package and writes
+//!    an object file per package ([`object_file`]) into a drop directory ([`Drop`]);
+//! 2. cargo runs this program as `RUSTC_WORKSPACE_WRAPPER` (with [`DIR_ENV`] naming the drop
+//!    directory); for the `bin` crates of the packages being built, the wrapper
+//!    ([`wrapper_main`]) waits for its package's object file and hands it to the linker
+//!    (`-Clink-arg=FILE -Clink-arg=-Wl,-u,AUDITABLE_VERSION_INFO`); every other rustc call
+//!    passes through unchanged.
+//!
+//! A user's own workspace wrapper (`RUSTC_WORKSPACE_WRAPPER`,
+//! `build.rustc-workspace-wrapper`) still runs: ours runs it in turn ([`USER_WRAPPER_ENV`]).
+//! `--no-auditable` turns all of this off. docs/build.md says how, docs/sbom.md how the SBOM
+//! tells.
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use auditable_serde::VersionInfo;
+use object::write::{self, StandardSegment, Symbol, SymbolSection};
+use object::{
+    Architecture, BinaryFormat, Endianness, SectionFlags, SectionKind, SymbolFlags, SymbolKind,
+    SymbolScope, elf,
+};
+
+use crate::error::{Error, Result};
+
+/// The drop directory of the current cargo run (set for the wrapper only).
+pub const DIR_ENV: &str = "CARGO_PROVENANCE_AUDITABLE_DIR";
+/// The user's own workspace wrapper, which ours runs in turn.
+pub const USER_WRAPPER_ENV: &str = "CARGO_PROVENANCE_WORKSPACE_WRAPPER";
+/// The section scanners read.
+pub const SECTION: &str = ".dep-v0";
+/// The symbol that keeps the section in the linked binary (cargo-auditable's name).
+pub const SYMBOL: &str = "AUDITABLE_VERSION_INFO";
+/// The value of the SBOM property `cargo-provenance:auditable` on binaries that carry it.
+pub const SBOM_VALUE: &str = "dep-v0";
+
+const ERROR_FILE: &str = "error";
+const DONE_FILE: &str = "done";
+/// How long the wrapper waits for its object file before giving up.
+const WAIT: Duration = Duration::from_secs(600);
+
+/// The JSON scanners read, compressed as cargo-auditable compresses it (zlib, level 7).
+pub fn compress(info: &VersionInfo) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(info).map_err(|e| Error::msg(format!("dep-v0 JSON: {e}")))?;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(7));
+    z.write_all(&json)
+        .and_then(|()| z.finish())
+        .map_err(|e| Error::msg(format!("compressing the dep-v0 JSON: {e}")))
+}
+
+/// An ELF object file with `contents` in a non-allocated `.dep-v0` section and the global
+/// symbol [`SYMBOL`] on it, for the linker. `arch` and `endian` are the target's
+/// `target_arch` and `target_endian` cfg values; the flags follow cargo-auditable (and rustc's
+/// own metadata objects) for the Linux targets `--platform` knows.
+pub fn object_file(triple: &str, arch: &str, endian: &str, contents: &[u8]) -> Result<Vec<u8>> {
+    let unsupported = || {
+        Error::msg(format!(
+            "target {triple}: cargo-auditable data can be embedded only in ELF binaries of \
+             x86, x86_64, arm, aarch64, riscv64, powerpc64 and s390x; build with --no-auditable"
+        ))
+    };
+    if triple.contains("-apple-") || triple.contains("-windows") || arch == "wasm32" {
+        return Err(unsupported());
+    }
+    let endianness = match endian {
+        "little" => Endianness::Little,
+        "big" => Endianness::Big,
+        _ => return Err(unsupported()),
+    };
+    let architecture = match arch {
+        "x86_64" => Architecture::X86_64,
+        "x86" => Architecture::I386,
+        "aarch64" => Architecture::Aarch64,
+        "arm" => Architecture::Arm,
+        "riscv64" => Architecture::Riscv64,
+        "powerpc64" => Architecture::PowerPc64,
+        "s390x" => Architecture::S390x,
+        _ => return Err(unsupported()),
+    };
+    let mut file = write::Object::new(BinaryFormat::Elf, architecture, endianness);
+    if architecture == Architecture::Riscv64 {
+        // riscv64gc: compressed instructions, double-float ABI (as the linker expects).
+        file.flags = object::FileFlags::Elf {
+            os_abi: elf::ELFOSABI_NONE,
+            abi_version: 0,
+            e_flags: elf::EF_RISCV_RVC | elf::EF_RISCV_FLOAT_ABI_DOUBLE,
+        };
+    }
+    let section = file.add_section(
+        file.segment_name(StandardSegment::Data).to_vec(),
+        SECTION.as_bytes().to_vec(),
+        SectionKind::ReadOnlyData,
+    );
+    // Not loaded at run time: no SHF_ALLOC.
+    file.section_mut(section).flags = SectionFlags::Elf { sh_flags: 0 };
+    let offset = file.append_section_data(section, contents, 1);
+    file.add_symbol(Symbol {
+        name: SYMBOL.as_bytes().to_vec(),
+        value: offset,
+        size: contents.len() as u64,
+        kind: SymbolKind::Data,
+        scope: SymbolScope::Dynamic,
+        weak: false,
+        section: SymbolSection::Section(section),
+        flags: SymbolFlags::None,
+    });
+    file.write()
+        .map_err(|e| Error::msg(format!("writing the dep-v0 object file: {e}")))
+}
+
+/// The drop directory of one cargo run: an object file per package, then `done`, or
+/// `error` with the reason.
+#[derive(Debug, Clone)]
+pub struct Drop {
+    dir: PathBuf,
+}
+
+impl Drop {
+    /// Empties (or creates) `dir`.
+    pub fn create(dir: &Path) -> Result<Drop> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| Error::io("removing", dir, e))?;
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+        Ok(Drop {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The directory (for [`DIR_ENV`]).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the object file of `package` goes.
+    fn object_path(dir: &Path, package: &str) -> PathBuf {
+        dir.join(format!("{package}.o"))
+    }
+
+    /// Writes the object file of `package` (atomically: the wrapper may be waiting).
+    pub fn publish(&self, package: &str, object: &[u8]) -> Result<()> {
+        crate::util::fs::write_atomic(&Self::object_path(&self.dir, package), object)
+    }
+
+    /// Says every package's file is there.
+    pub fn finish(&self) -> Result<()> {
+        crate::util::fs::write_atomic(&self.dir.join(DONE_FILE), b"")
+    }
+
+    /// Says why no file will come; the waiting wrappers fail with this message.
+    pub fn fail(&self, why: &str) {
+        let _ = crate::util::fs::write_atomic(&self.dir.join(ERROR_FILE), why.as_bytes());
+    }
+}
+
+/// True when this process was started by cargo as our rustc wrapper: [`DIR_ENV`] is set
+/// (only for the cargo runs of `build`) and the first argument is not `provenance` (the word
+/// cargo adds when it runs us as `cargo provenance`).
+pub fn is_wrapper_invocation(args: &[OsString]) -> bool {
+    std::env::var_os(DIR_ENV).is_some() && args.get(1).is_some_and(|a| a != "provenance")
+}
+
+/// The rustc wrapper: `ARGS[1]` is rustc, the rest its arguments. Returns rustc's exit code.
+pub fn wrapper_main(args: Vec<OsString>) -> i32 {
+    let mut rustc_args: Vec<OsString> = args.into_iter().skip(1).collect();
+    if rustc_args.is_empty() {
+        eprintln!("cargo-provenance (rustc wrapper): no rustc to run");
+        return 2;
+    }
+    let primary = std::env::var_os("CARGO_PRIMARY_PACKAGE").is_some();
+    if links_shipped_binary(primary, &rustc_args[1..]) {
+        match linker_args() {
+            Ok(extra) => rustc_args.extend(extra),
+            Err(e) => {
+                eprintln!("error: cargo-provenance: {e}");
+                return 2;
+            }
+        }
+    }
+    let mut cmd = match std::env::var_os(USER_WRAPPER_ENV).filter(|w| !w.is_empty()) {
+        Some(user) => {
+            let mut c = Command::new(user);
+            c.args(&rustc_args);
+            c
+        }
+        None => {
+            let mut c = Command::new(&rustc_args[0]);
+            c.args(&rustc_args[1..]);
+            c
+        }
+    };
+    cmd.env_remove(DIR_ENV).env_remove(USER_WRAPPER_ENV);
+    match cmd.status() {
+        Ok(s) => s.code().unwrap_or(101),
+        Err(e) => {
+            eprintln!(
+                "error: cargo-provenance (rustc wrapper): running {}: {e}",
+                cmd.get_program().to_string_lossy()
+            );
+            101
+        }
+    }
+}
+
+/// Whether rustc is about to link a binary of a package cargo was asked to build (not a
+/// `--print` query, not a library, not another `--emit`).
+fn links_shipped_binary(primary: bool, args: &[OsString]) -> bool {
+    if !primary {
+        return false;
+    }
+    let mut crate_types = Vec::new();
+    let mut emit = Vec::new();
+    let mut print = false;
+    let mut it = args.iter().map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        let value = |flag: &str, it: &mut dyn Iterator<Item = std::borrow::Cow<'_, str>>| match a
+            .strip_prefix(flag)
+        {
+            Some("") => it.next().map(|v| v.into_owned()),
+            Some(v) => v.strip_prefix('=').map(str::to_owned),
+            None => None,
+        };
+        if let Some(v) = value("--crate-type", &mut it) {
+            crate_types.extend(v.split(',').map(str::to_owned));
+        } else if let Some(v) = value("--emit", &mut it) {
+            emit.extend(
+                v.split(',')
+                    .map(|e| e.split('=').next().unwrap_or("").to_owned()),
+            );
+        } else if a.starts_with("--print") {
+            print = true;
+        }
+    }
+    crate_types.iter().any(|t| t == "bin")
+        && (emit.is_empty() || emit.iter().any(|e| e == "link"))
+        && !(print && emit.is_empty())
+}
+
+/// Waits for this package's object file; the rustc arguments that link it.
+fn linker_args() -> Result<Vec<OsString>> {
+    let dir = PathBuf::from(std::env::var_os(DIR_ENV).unwrap_or_default());
+    let package = std::env::var("CARGO_PKG_NAME")
+        .map_err(|_| Error::msg("cargo did not set CARGO_PKG_NAME for the rustc wrapper"))?;
+    let object = wait_for(&dir, &package)?;
+    let mut link = OsString::from("-Clink-arg=");
+    link.push(object.as_os_str());
+    Ok(vec![
+        link,
+        OsString::from(format!("-Clink-arg=-Wl,-u,{SYMBOL}")),
+    ])
+}
+
+/// The object file of `package` in `dir`, once the build has written it.
+fn wait_for(dir: &Path, package: &str) -> Result<PathBuf> {
+    let object = Drop::object_path(dir, package);
+    let start = Instant::now();
+    loop {
+        if object.is_file() {
+            return Ok(object);
+        }
+        if let Ok(why) = std::fs::read_to_string(dir.join(ERROR_FILE)) {
+            return Err(Error::msg(format!(
+                "no cargo-auditable data for `{package}`: {why}"
+            )));
+        }
+        if dir.join(DONE_FILE).is_file() && !object.is_file() {
+            return Err(Error::msg(format!(
+                "no cargo-auditable data was resolved for package `{package}` (not among the \
+                 selected packages' binaries); build with --no-auditable to skip it"
+            )));
+        }
+        if start.elapsed() > WAIT {
+            return Err(Error::msg(format!(
+                "waited {}s for the cargo-auditable data of `{package}` in {}",
+                WAIT.as_secs(),
+                dir.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The environment cargo gets for a build with the data: our program as the workspace
+/// wrapper, the drop directory, and the user's own workspace wrapper if there is one
+/// (`configured`: `build.rustc-workspace-wrapper` of the cargo configuration).
+pub fn cargo_env(drop: &Drop, configured: Option<String>) -> Result<Vec<(&'static str, OsString)>> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::msg(format!("finding this program for the rustc wrapper: {e}")))?;
+    let user = std::env::var_os("RUSTC_WORKSPACE_WRAPPER")
+        .or_else(|| configured.map(OsString::from))
+        .filter(|w| !w.is_empty() && Path::new(w) != exe);
+    let mut env = vec![
+        ("RUSTC_WORKSPACE_WRAPPER", exe.into_os_string()),
+        (DIR_ENV, drop.dir().as_os_str().to_owned()),
+    ];
+    if let Some(u) = user {
+        env.push((USER_WRAPPER_ENV, u));
+    }
+    Ok(env)
+}
+
+/// One platform's cargo run, as the data for it needs it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The target and rustflags cargo gets.
+    pub built_for: crate::sbom::BuiltFor,
+    /// Where its object files go (emptied first).
+    pub drop_dir: PathBuf,
+}
+
+/// One platform's share of the resolution.
+#[derive(Debug, Clone)]
+struct PlatformJob {
+    built_for: crate::sbom::BuiltFor,
+    drop: Drop,
+}
+
+/// Prepares every platform's cargo run: cargo's extra environment for each (in `plans`'
+/// order) and the resolution, started. `config` is the project's cargo configuration (for
+/// the user's own `build.rustc-workspace-wrapper`).
+pub fn setup(
+    selection: &crate::select::Selection,
+    config: &crate::inspect::cargo_config::CargoConfig,
+    plans: Vec<Plan>,
+) -> Result<(Vec<Vec<(&'static str, OsString)>>, Resolver)> {
+    let configured = config
+        .get_string(
+            &["build", "rustc-workspace-wrapper"],
+            "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+        )
+        .map(|(v, _)| v);
+    let mut envs = Vec::new();
+    let mut jobs = Vec::new();
+    for plan in plans {
+        let drop = Drop::create(&plan.drop_dir)?;
+        envs.push(cargo_env(&drop, configured.clone())?);
+        jobs.push(PlatformJob {
+            built_for: plan.built_for,
+            drop,
+        });
+    }
+    Ok((envs, start(selection.clone(), jobs)))
+}
+
+/// The resolution running beside cargo ([`setup`]).
+pub struct Resolver {
+    handle: std::thread::JoinHandle<Result<()>>,
+}
+
+/// Starts resolving every platform's lists in a thread, in platform order (cargo compiles
+/// them in that order too): the project is read once (`cargo metadata`, rustc's cfgs), then
+/// each platform's object files are published. A failure is published to every drop
+/// directory not yet finished, so that no wrapper waits in vain.
+fn start(selection: crate::select::Selection, jobs: Vec<PlatformJob>) -> Resolver {
+    let handle = std::thread::spawn(move || {
+        let result = resolve_all(&selection, &jobs);
+        if let Err(e) = &result {
+            for j in &jobs {
+                j.drop.fail(&e.to_string());
+            }
+        }
+        result
+    });
+    Resolver { handle }
+}
+
+impl Resolver {
+    /// Waits for the thread; its error, if any.
+    pub fn finish(self) -> Result<()> {
+        self.handle.join().unwrap_or_else(|_| {
+            Err(Error::msg(
+                "resolving the cargo-auditable data failed (panic)",
+            ))
+        })
+    }
+}
+
+fn resolve_all(selection: &crate::select::Selection, jobs: &[PlatformJob]) -> Result<()> {
+    let mut prepared = crate::sbom::prepare(selection, None)?;
+    for j in jobs {
+        let (next, lists) =
+            crate::sbom::auditable::dependency_lists(prepared, &j.built_for, selection)?;
+        prepared = next;
+        for (package, info) in &lists.lists {
+            let object = object_file(
+                &j.built_for.target,
+                &lists.target_arch,
+                &lists.target_endian,
+                &compress(info)?,
+            )?;
+            j.drop.publish(package, &object)?;
+        }
+        j.drop.finish()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn only_linked_binaries_get_the_data() {
+        assert!(links_shipped_binary(
+            true,
+            &args(&[
+                "--crate-name",
+                "x",
+                "--crate-type",
+                "bin",
+                "--emit=dep-info,link",
+            ])
+        ));
+        assert!(!links_shipped_binary(
+            false,
+            &args(&["--crate-type", "bin"])
+        ));
+        assert!(!links_shipped_binary(
+            true,
+            &args(&["--crate-type", "lib", "--emit=dep-info,metadata,link"])
+        ));
+        assert!(!links_shipped_binary(
+            true,
+            &args(&["--crate-type=bin", "--emit=metadata"])
+        ));
+        assert!(!links_shipped_binary(
+            true,
+            &args(&["-", "--crate-type", "bin", "--print=file-names"])
+        ));
+    }
+
+    #[test]
+    fn the_object_holds_the_section_and_symbol() {
+        let o = object_file("x86_64-unknown-linux-gnu", "x86_64", "little", b"zz").unwrap();
+        assert_eq!(&o[..4], b"\x7fELF");
+        let text = String::from_utf8_lossy(&o);
+        assert!(text.contains(SECTION) && text.contains(SYMBOL));
+        let again = object_file("x86_64-unknown-linux-gnu", "x86_64", "little", b"zz").unwrap();
+        assert_eq!(o, again, "deterministic");
+        let err = object_file("x86_64-apple-darwin", "x86_64", "little", b"zz").unwrap_err();
+        assert!(err.to_string().contains("--no-auditable"));
+    }
+
+    #[test]
+    fn a_failed_resolution_reaches_the_wrapper() {
+        let tmp = tempfile::tempdir().unwrap();
+        let drop = Drop::create(&tmp.path().join("d")).unwrap();
+        drop.fail("cargo metadata failed");
+        let e = wait_for(drop.dir(), "app").unwrap_err().to_string();
+        assert!(e.contains("cargo metadata failed") && e.contains("`app`"));
+        let drop = Drop::create(&tmp.path().join("d")).unwrap();
+        drop.publish("app", b"o").unwrap();
+        drop.finish().unwrap();
+        assert!(wait_for(drop.dir(), "app").is_ok());
+        let e = wait_for(drop.dir(), "other").unwrap_err().to_string();
+        assert!(e.contains("--no-auditable"));
+    }
+}
