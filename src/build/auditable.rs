@@ -290,23 +290,54 @@ fn wait_for(dir: &Path, package: &str) -> Result<PathBuf> {
     }
 }
 
+/// The name cargo runs the wrapper by. Cargo mixes the workspace wrapper, as named, into
+/// the `-C metadata` hash of workspace members, and so into their symbol names: an absolute
+/// path would make the binaries depend on where cargo-provenance is installed. A fixed bare
+/// name, found on a `PATH` that starts with a link to this program, keeps them the same on
+/// every machine.
+pub const WRAPPER_NAME: &str = "cargo-provenance-rustc-wrapper";
+
 /// The environment cargo gets for a build with the data: our program as the workspace
-/// wrapper, the drop directory, and the user's own workspace wrapper if there is one
-/// (`configured`: `build.rustc-workspace-wrapper` of the cargo configuration).
-pub fn cargo_env(drop: &Drop, configured: Option<String>) -> Result<Vec<(&'static str, OsString)>> {
+/// wrapper (by [`WRAPPER_NAME`], linked in `<drop>/bin`), the drop directory, and the user's
+/// own workspace wrapper if there is one (`configured`: `build.rustc-workspace-wrapper` of
+/// the cargo configuration).
+pub fn cargo_env(
+    drop: &Drop,
+    configured: Option<String>,
+) -> Result<Vec<(&'static str, OsString)>> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::msg(format!("finding this program for the rustc wrapper: {e}")))?;
+    let bin = drop.dir().join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| Error::io("creating", &bin, e))?;
+    link_program(&exe, &bin.join(WRAPPER_NAME))?;
+    let mut path = vec![bin];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(path)
+        .map_err(|e| Error::msg(format!("PATH for the rustc wrapper: {e}")))?;
     let user = std::env::var_os("RUSTC_WORKSPACE_WRAPPER")
         .or_else(|| configured.map(OsString::from))
-        .filter(|w| !w.is_empty() && Path::new(w) != exe);
+        .filter(|w| !w.is_empty() && Path::new(w) != exe && w != WRAPPER_NAME);
     let mut env = vec![
-        ("RUSTC_WORKSPACE_WRAPPER", exe.into_os_string()),
+        ("RUSTC_WORKSPACE_WRAPPER", OsString::from(WRAPPER_NAME)),
+        ("PATH", path),
         (DIR_ENV, drop.dir().as_os_str().to_owned()),
     ];
     if let Some(u) = user {
         env.push((USER_WRAPPER_ENV, u));
     }
     Ok(env)
+}
+
+/// `link` → `exe` (a symbolic link; a copy where there are none).
+fn link_program(exe: &Path, link: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(link);
+    #[cfg(unix)]
+    let made = std::os::unix::fs::symlink(exe, link);
+    #[cfg(not(unix))]
+    let made = std::fs::copy(exe, link).map(|_| ());
+    made.map_err(|e| Error::io("linking the rustc wrapper at", link, e))
 }
 
 /// One platform's cargo run, as the data for it needs it.
