@@ -6,7 +6,7 @@
 //! grype, trivy. It gets there the way `cargo auditable` puts it there:
 //!
 //! 1. while cargo compiles, a thread resolves the crates of each shipped package and writes
-//!    an object file per package ([`object_file`]) into a drop directory ([`Drop`]);
+//!    an object file per package ([`object_file`]) into a drop directory ([`DropDir`]);
 //! 2. cargo runs this program as `RUSTC_WORKSPACE_WRAPPER` (with [`DIR_ENV`] naming the drop
 //!    directory); for the `bin` crates of the packages being built, the wrapper
 //!    ([`wrapper_main`]) waits for its package's object file and hands it to the linker
@@ -119,27 +119,29 @@ pub fn object_file(triple: &str, arch: &str, endian: &str, contents: &[u8]) -> R
 }
 
 /// The drop directory of one cargo run: an object file per package, then `done`, or
-/// `error` with the reason.
+/// `error` with the reason. A fresh temporary directory (builds sharing a target directory
+/// each have their own), removed when the last clone is dropped.
 #[derive(Debug, Clone)]
-pub struct Drop {
-    dir: PathBuf,
+pub struct DropDir {
+    dir: std::sync::Arc<tempfile::TempDir>,
 }
 
-impl Drop {
-    /// Empties (or creates) `dir`.
-    pub fn create(dir: &Path) -> Result<Drop> {
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| Error::io("removing", dir, e))?;
-        }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-        Ok(Drop {
-            dir: dir.to_path_buf(),
+impl DropDir {
+    /// A new directory in `parent` (created if missing).
+    pub fn create(parent: &Path) -> Result<DropDir> {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
+        let dir = tempfile::Builder::new()
+            .prefix("dep-v0-")
+            .tempdir_in(parent)
+            .map_err(|e| Error::io("creating a directory in", parent, e))?;
+        Ok(DropDir {
+            dir: std::sync::Arc::new(dir),
         })
     }
 
     /// The directory (for [`DIR_ENV`]).
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
 
     /// Where the object file of `package` goes.
@@ -149,17 +151,17 @@ impl Drop {
 
     /// Writes the object file of `package` (atomically: the wrapper may be waiting).
     pub fn publish(&self, package: &str, object: &[u8]) -> Result<()> {
-        crate::util::fs::write_atomic(&Self::object_path(&self.dir, package), object)
+        crate::util::fs::write_atomic(&Self::object_path(self.dir(), package), object)
     }
 
     /// Says every package's file is there.
     pub fn finish(&self) -> Result<()> {
-        crate::util::fs::write_atomic(&self.dir.join(DONE_FILE), b"")
+        crate::util::fs::write_atomic(&self.dir().join(DONE_FILE), b"")
     }
 
     /// Says why no file will come; the waiting wrappers fail with this message.
     pub fn fail(&self, why: &str) {
-        let _ = crate::util::fs::write_atomic(&self.dir.join(ERROR_FILE), why.as_bytes());
+        let _ = crate::util::fs::write_atomic(&self.dir().join(ERROR_FILE), why.as_bytes());
     }
 }
 
@@ -262,7 +264,7 @@ fn linker_args() -> Result<Vec<OsString>> {
 
 /// The object file of `package` in `dir`, once the build has written it.
 fn wait_for(dir: &Path, package: &str) -> Result<PathBuf> {
-    let object = Drop::object_path(dir, package);
+    let object = DropDir::object_path(dir, package);
     let start = Instant::now();
     loop {
         if object.is_file() {
@@ -302,7 +304,7 @@ pub const WRAPPER_NAME: &str = "cargo-provenance-rustc-wrapper";
 /// own workspace wrapper if there is one (`configured`: `build.rustc-workspace-wrapper` of
 /// the cargo configuration).
 pub fn cargo_env(
-    drop: &Drop,
+    drop: &DropDir,
     configured: Option<String>,
 ) -> Result<Vec<(&'static str, OsString)>> {
     let exe = std::env::current_exe()
@@ -345,15 +347,15 @@ fn link_program(exe: &Path, link: &Path) -> Result<()> {
 pub struct Plan {
     /// The target and rustflags cargo gets.
     pub built_for: crate::sbom::BuiltFor,
-    /// Where its object files go (emptied first).
-    pub drop_dir: PathBuf,
+    /// The directory its drop directory is made in.
+    pub drop_parent: PathBuf,
 }
 
 /// One platform's share of the resolution.
 #[derive(Debug, Clone)]
 struct PlatformJob {
     built_for: crate::sbom::BuiltFor,
-    drop: Drop,
+    drop: DropDir,
 }
 
 /// Prepares every platform's cargo run: cargo's extra environment for each (in `plans`'
@@ -373,26 +375,33 @@ pub fn setup(
     let mut envs = Vec::new();
     let mut jobs = Vec::new();
     for plan in plans {
-        let drop = Drop::create(&plan.drop_dir)?;
+        let drop = DropDir::create(&plan.drop_parent)?;
         envs.push(cargo_env(&drop, configured.clone())?);
         jobs.push(PlatformJob {
             built_for: plan.built_for,
             drop,
         });
     }
-    Ok((envs, start(selection.clone(), jobs)))
+    let drops = jobs.iter().map(|j| j.drop.clone()).collect();
+    Ok((envs, start(selection.clone(), jobs, drops)))
 }
 
-/// The resolution running beside cargo ([`setup`]).
+/// The resolution running beside cargo ([`setup`]). It keeps the drop directories until it
+/// is finished (after cargo).
 pub struct Resolver {
     handle: std::thread::JoinHandle<Result<()>>,
+    _drops: Vec<DropDir>,
 }
 
 /// Starts resolving every platform's lists in a thread, in platform order (cargo compiles
 /// them in that order too): the project is read once (`cargo metadata`, rustc's cfgs), then
 /// each platform's object files are published. A failure is published to every drop
 /// directory not yet finished, so that no wrapper waits in vain.
-fn start(selection: crate::select::Selection, jobs: Vec<PlatformJob>) -> Resolver {
+fn start(
+    selection: crate::select::Selection,
+    jobs: Vec<PlatformJob>,
+    drops: Vec<DropDir>,
+) -> Resolver {
     let handle = std::thread::spawn(move || {
         let result = resolve_all(&selection, &jobs);
         if let Err(e) = &result {
@@ -402,7 +411,10 @@ fn start(selection: crate::select::Selection, jobs: Vec<PlatformJob>) -> Resolve
         }
         result
     });
-    Resolver { handle }
+    Resolver {
+        handle,
+        _drops: drops,
+    }
 }
 
 impl Resolver {
@@ -489,11 +501,11 @@ mod tests {
     #[test]
     fn a_failed_resolution_reaches_the_wrapper() {
         let tmp = tempfile::tempdir().unwrap();
-        let drop = Drop::create(&tmp.path().join("d")).unwrap();
+        let drop = DropDir::create(tmp.path()).unwrap();
         drop.fail("cargo metadata failed");
         let e = wait_for(drop.dir(), "app").unwrap_err().to_string();
         assert!(e.contains("cargo metadata failed") && e.contains("`app`"));
-        let drop = Drop::create(&tmp.path().join("d")).unwrap();
+        let drop = DropDir::create(tmp.path()).unwrap();
         drop.publish("app", b"o").unwrap();
         drop.finish().unwrap();
         assert!(wait_for(drop.dir(), "app").is_ok());

@@ -313,9 +313,7 @@ pub fn build_gated(
                     )
                     .rustflags(),
                 },
-                drop_dir: tdir
-                    .join("provenance-auditable")
-                    .join(p.dir().replace('/', "-")),
+                drop_parent: tdir.join("provenance-auditable"),
             })
             .collect();
         let (envs, r) = auditable::setup(sel, &config, plans)?;
