@@ -292,6 +292,9 @@ fn wait_for(dir: &Path, package: &str) -> Result<PathBuf> {
     }
 }
 
+/// Extra environment variables for one cargo run.
+pub type CargoEnv = Vec<(&'static str, OsString)>;
+
 /// The name cargo runs the wrapper by. Cargo mixes the workspace wrapper, as named, into
 /// the `-C metadata` hash of workspace members, and so into their symbol names: an absolute
 /// path would make the binaries depend on where cargo-provenance is installed. A fixed bare
@@ -303,10 +306,7 @@ pub const WRAPPER_NAME: &str = "cargo-provenance-rustc-wrapper";
 /// wrapper (by [`WRAPPER_NAME`], linked in `<drop>/bin`), the drop directory, and the user's
 /// own workspace wrapper if there is one (`configured`: `build.rustc-workspace-wrapper` of
 /// the cargo configuration).
-pub fn cargo_env(
-    drop: &DropDir,
-    configured: Option<String>,
-) -> Result<Vec<(&'static str, OsString)>> {
+pub fn cargo_env(drop: &DropDir, configured: Option<String>) -> Result<CargoEnv> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::msg(format!("finding this program for the rustc wrapper: {e}")))?;
     let bin = drop.dir().join("bin");
@@ -365,7 +365,7 @@ pub fn setup(
     selection: &crate::select::Selection,
     config: &crate::inspect::cargo_config::CargoConfig,
     plans: Vec<Plan>,
-) -> Result<(Vec<Vec<(&'static str, OsString)>>, Resolver)> {
+) -> Result<(Vec<CargoEnv>, Resolver)> {
     let configured = config
         .get_string(
             &["build", "rustc-workspace-wrapper"],
