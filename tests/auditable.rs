@@ -316,3 +316,60 @@ fn the_data_equals_cargo_auditables_but_for_build_only_crates() {
         assert!(!dropped.is_empty(), "{name} has build-only crates");
     }
 }
+
+/// A workspace wrapper of the user's own (`RUSTC_WORKSPACE_WRAPPER`) still runs, called by
+/// ours, and the binary still carries the data. No tool needed.
+#[test]
+fn the_users_workspace_wrapper_still_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("Cargo.lock"),
+        "version = 4\n\n[[package]]\nname = \"tiny\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let log = tmp.path().join("wrapper.log");
+    let wrapper = tmp.path().join("my-wrapper.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\nexec \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = tmp.path().join("out");
+    let o = support::cargo_provenance()
+        .current_dir(&dir)
+        .env("RUSTC_WORKSPACE_WRAPPER", &wrapper)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("BUILDKIT_HOST")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .args(["build", "--builder", "native", "--no-sign", "--offline"])
+        .args(["--target", TARGET, "--output-dir"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("--crate-name tiny") && logged.contains("AUDITABLE_VERSION_INFO"),
+        "the user's wrapper ran rustc for the binary, with our link arguments: {logged}"
+    );
+    let data = embedded(&out.join("bin/linux/amd64/tiny"));
+    assert_eq!(data["packages"][0]["name"], "tiny");
+    assert_eq!(data["packages"][0]["root"], true);
+}

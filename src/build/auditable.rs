@@ -386,10 +386,13 @@ pub fn setup(
     Ok((envs, start(selection.clone(), jobs, drops)))
 }
 
+/// What was embedded for one platform: package name → the compressed JSON.
+pub type Embedded = std::collections::BTreeMap<String, Vec<u8>>;
+
 /// The resolution running beside cargo ([`setup`]). It keeps the drop directories until it
 /// is finished (after cargo).
 pub struct Resolver {
-    handle: std::thread::JoinHandle<Result<()>>,
+    handle: std::thread::JoinHandle<Result<Vec<Embedded>>>,
     _drops: Vec<DropDir>,
 }
 
@@ -418,8 +421,8 @@ fn start(
 }
 
 impl Resolver {
-    /// Waits for the thread; its error, if any.
-    pub fn finish(self) -> Result<()> {
+    /// Waits for the thread: each platform's data (in `plans`' order), or its error.
+    pub fn finish(self) -> Result<Vec<Embedded>> {
         self.handle.join().unwrap_or_else(|_| {
             Err(Error::msg(
                 "resolving the cargo-auditable data failed (panic)",
@@ -428,24 +431,59 @@ impl Resolver {
     }
 }
 
-fn resolve_all(selection: &crate::select::Selection, jobs: &[PlatformJob]) -> Result<()> {
+fn resolve_all(
+    selection: &crate::select::Selection,
+    jobs: &[PlatformJob],
+) -> Result<Vec<Embedded>> {
     let mut prepared = crate::sbom::prepare(selection, None)?;
+    let mut out = Vec::new();
     for j in jobs {
+        let mut embedded = Embedded::new();
         let (next, lists) =
             crate::sbom::auditable::dependency_lists(prepared, &j.built_for, selection)?;
         prepared = next;
         for (package, info) in &lists.lists {
+            let data = compress(info)?;
             let object = object_file(
                 &j.built_for.target,
                 &lists.target_arch,
                 &lists.target_endian,
-                &compress(info)?,
+                &data,
             )?;
             j.drop.publish(package, &object)?;
+            embedded.insert(package.clone(), data);
         }
         j.drop.finish()?;
+        out.push(embedded);
     }
-    Ok(())
+    Ok(out)
+}
+
+/// Checks that a binary cargo produced carries exactly the data resolved for its package
+/// (`expected`): a binary cargo found fresh, or a linker that dropped the section, would
+/// otherwise ship without it or with another build's list.
+pub fn check_binary(path: &Path, package: &str, expected: &Embedded) -> Result<()> {
+    use object::{Object as _, ObjectSection as _};
+    let bytes = crate::util::fs::read(path)?;
+    let want = expected.get(package).ok_or_else(|| {
+        Error::msg(format!(
+            "no cargo-auditable data was resolved for package `{package}`"
+        ))
+    })?;
+    let file = object::File::parse(bytes.as_slice())
+        .map_err(|e| Error::msg(format!("reading {} as ELF: {e}", path.display())))?;
+    let found = file.section_by_name(SECTION).and_then(|s| s.data().ok());
+    match found {
+        Some(data) if data == want.as_slice() => Ok(()),
+        Some(_) => Err(Error::msg(format!(
+            "{} carries cargo-auditable data that is not this build's: remove the binary (or              `cargo clean -p {package}`) and build again",
+            path.display()
+        ))),
+        None => Err(Error::msg(format!(
+            "{} has no {SECTION} section: the linker dropped the cargo-auditable data (a              linker not driven through `cc`?); build with --no-auditable",
+            path.display()
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -496,6 +534,28 @@ mod tests {
         assert_eq!(o, again, "deterministic");
         let err = object_file("x86_64-apple-darwin", "x86_64", "little", b"zz").unwrap_err();
         assert!(err.to_string().contains("--no-auditable"));
+    }
+
+    #[test]
+    fn a_binary_without_this_builds_data_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("bin");
+        let triple = "x86_64-unknown-linux-gnu";
+        std::fs::write(
+            &path,
+            object_file(triple, "x86_64", "little", b"ours").unwrap(),
+        )
+        .unwrap();
+        let expect = |data: &[u8]| Embedded::from([("app".to_owned(), data.to_vec())]);
+        check_binary(&path, "app", &expect(b"ours")).unwrap();
+        let e = check_binary(&path, "app", &expect(b"newer")).unwrap_err();
+        assert!(e.to_string().contains("not this build's"), "{e}");
+        let e = check_binary(&path, "other", &expect(b"ours")).unwrap_err();
+        assert!(e.to_string().contains("`other`"), "{e}");
+        let plain = write::Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+        std::fs::write(&path, plain.write().unwrap()).unwrap();
+        let e = check_binary(&path, "app", &expect(b"ours")).unwrap_err();
+        assert!(e.to_string().contains("no .dep-v0 section"), "{e}");
     }
 
     #[test]

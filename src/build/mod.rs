@@ -373,7 +373,11 @@ pub fn build_gated(
     units.sort();
     units.dedup();
     if let Some(r) = resolver {
-        r.finish()?;
+        for ((_, _, bins), embedded) in images.iter().zip(r.finish()?) {
+            for b in bins {
+                auditable::check_binary(&b.local_path, &b.package, &embedded)?;
+            }
+        }
     }
 
     let (client, pending_builder) = probe.join()?;
