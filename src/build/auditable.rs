@@ -358,84 +358,99 @@ struct PlatformJob {
     drop: DropDir,
 }
 
-/// Prepares every platform's cargo run: cargo's extra environment for each (in `plans`'
-/// order) and the resolution, started. `config` is the project's cargo configuration (for
-/// the user's own `build.rustc-workspace-wrapper`).
-pub fn setup(
-    selection: &crate::select::Selection,
-    config: &crate::inspect::cargo_config::CargoConfig,
-    plans: Vec<Plan>,
-) -> Result<(Vec<CargoEnv>, Resolver)> {
-    let configured = config
-        .get_string(
-            &["build", "rustc-workspace-wrapper"],
-            "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
-        )
-        .map(|(v, _)| v);
-    let mut envs = Vec::new();
-    let mut jobs = Vec::new();
-    for plan in plans {
-        let drop = DropDir::create(&plan.drop_parent)?;
-        envs.push(cargo_env(&drop, configured.clone())?);
-        jobs.push(PlatformJob {
-            built_for: plan.built_for,
-            drop,
-        });
-    }
-    let drops = jobs.iter().map(|j| j.drop.clone()).collect();
-    Ok((envs, start(selection.clone(), jobs, drops)))
-}
-
 /// What was embedded for one platform: package name → the compressed JSON.
 pub type Embedded = std::collections::BTreeMap<String, Vec<u8>>;
 
-/// The resolution running beside cargo ([`setup`]). It keeps the drop directories until it
-/// is finished (after cargo).
+/// The resolution of the data, in a thread started with the build ([`Resolver::start`]): it
+/// reads the project (`cargo metadata`, rustc's cfgs) while the build asks the toolchain,
+/// then, given the platforms ([`Resolver::setup`]), resolves each one's lists in platform
+/// order (cargo compiles them in that order too) and publishes its object files. It keeps
+/// the drop directories until it is finished (after cargo).
 pub struct Resolver {
     handle: std::thread::JoinHandle<Result<Vec<Embedded>>>,
-    _drops: Vec<DropDir>,
-}
-
-/// Starts resolving every platform's lists in a thread, in platform order (cargo compiles
-/// them in that order too): the project is read once (`cargo metadata`, rustc's cfgs), then
-/// each platform's object files are published. A failure is published to every drop
-/// directory not yet finished, so that no wrapper waits in vain.
-fn start(
-    selection: crate::select::Selection,
-    jobs: Vec<PlatformJob>,
+    jobs: Option<std::sync::mpsc::Sender<Vec<PlatformJob>>>,
     drops: Vec<DropDir>,
-) -> Resolver {
-    let handle = std::thread::spawn(move || {
-        let result = resolve_all(&selection, &jobs);
-        if let Err(e) = &result {
-            for j in &jobs {
-                j.drop.fail(&e.to_string());
-            }
-        }
-        result
-    });
-    Resolver {
-        handle,
-        _drops: drops,
-    }
 }
 
 impl Resolver {
+    /// Starts reading the project for `selection`. Nothing is written until
+    /// [`Resolver::setup`].
+    pub fn start(selection: crate::select::Selection) -> Resolver {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<PlatformJob>>();
+        let handle = std::thread::spawn(move || {
+            let prepared = crate::sbom::prepare(&selection, None);
+            // The build stopped before compiling: nothing to publish.
+            let Ok(jobs) = rx.recv() else {
+                return Ok(Vec::new());
+            };
+            let result = prepared.and_then(|p| resolve_all(p, &selection, &jobs));
+            if let Err(e) = &result {
+                // No wrapper waits in vain.
+                for j in &jobs {
+                    j.drop.fail(&e.to_string());
+                }
+            }
+            result
+        });
+        Resolver {
+            handle,
+            jobs: Some(tx),
+            drops: Vec::new(),
+        }
+    }
+
+    /// Prepares every platform's cargo run: cargo's extra environment for each (in `plans`'
+    /// order), and hands the platforms to the thread. `config` is the project's cargo
+    /// configuration (for the user's own `build.rustc-workspace-wrapper`).
+    pub fn setup(
+        &mut self,
+        config: &crate::inspect::cargo_config::CargoConfig,
+        plans: Vec<Plan>,
+    ) -> Result<Vec<CargoEnv>> {
+        let configured = config
+            .get_string(
+                &["build", "rustc-workspace-wrapper"],
+                "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+            )
+            .map(|(v, _)| v);
+        let mut envs = Vec::new();
+        let mut jobs = Vec::new();
+        for plan in plans {
+            let drop = DropDir::create(&plan.drop_parent)?;
+            envs.push(cargo_env(&drop, configured.clone())?);
+            self.drops.push(drop.clone());
+            jobs.push(PlatformJob {
+                built_for: plan.built_for,
+                drop,
+            });
+        }
+        let sent = self.jobs.take().map(|tx| tx.send(jobs));
+        if !matches!(sent, Some(Ok(()))) {
+            return Err(Error::msg(
+                "internal error: the cargo-auditable resolution is not running",
+            ));
+        }
+        Ok(envs)
+    }
+
     /// Waits for the thread: each platform's data (in `plans`' order), or its error.
-    pub fn finish(self) -> Result<Vec<Embedded>> {
-        self.handle.join().unwrap_or_else(|_| {
+    pub fn finish(mut self) -> Result<Vec<Embedded>> {
+        self.jobs.take();
+        let result = self.handle.join().unwrap_or_else(|_| {
             Err(Error::msg(
                 "resolving the cargo-auditable data failed (panic)",
             ))
-        })
+        });
+        drop(self.drops);
+        result
     }
 }
 
 fn resolve_all(
+    mut prepared: crate::sbom::Prepared,
     selection: &crate::select::Selection,
     jobs: &[PlatformJob],
 ) -> Result<Vec<Embedded>> {
-    let mut prepared = crate::sbom::prepare(selection, None)?;
     let mut out = Vec::new();
     for j in jobs {
         let mut embedded = Embedded::new();

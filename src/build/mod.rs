@@ -219,6 +219,9 @@ pub fn build_gated(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let metadata = cargo::Metadata::spawn(sel.manifest_path.as_deref())?;
+    // The cargo-auditable data: the project is read from now on, resolved beside cargo and
+    // linked in by our rustc wrapper.
+    let mut resolver = (!opts.no_auditable).then(|| auditable::Resolver::start(sel.clone()));
     let config = CargoConfig::load(&manifest_dir, cargo::cargo_home().as_deref())?;
     let programs = Programs::find(&config);
     let rustc = cargo::rustc_info(&programs, &manifest_dir);
@@ -292,32 +295,31 @@ pub fn build_gated(
         };
         steps.push((p, tdir, platform_flags.0));
     }
-    // The cargo-auditable data: resolved beside cargo, linked in by our rustc wrapper.
-    let (wrapper_envs, resolver) = if opts.no_auditable {
-        (vec![Vec::new(); steps.len()], None)
-    } else {
-        let plans = steps
-            .iter()
-            .map(|(p, tdir, flags)| auditable::Plan {
-                built_for: crate::sbom::BuiltFor {
-                    target: p.rust_target.clone(),
-                    rustflags: cargo::CargoBuild::new(
-                        sel,
-                        p,
-                        static_crt,
-                        sde,
-                        &workspace_root,
-                        tdir,
-                        &rustc,
-                        flags,
-                    )
-                    .rustflags(),
-                },
-                drop_parent: tdir.join("provenance-auditable"),
-            })
-            .collect();
-        let (envs, r) = auditable::setup(sel, &config, plans)?;
-        (envs, Some(r))
+    let wrapper_envs = match &mut resolver {
+        None => vec![Vec::new(); steps.len()],
+        Some(resolver) => {
+            let plans = steps
+                .iter()
+                .map(|(p, tdir, flags)| auditable::Plan {
+                    built_for: crate::sbom::BuiltFor {
+                        target: p.rust_target.clone(),
+                        rustflags: cargo::CargoBuild::new(
+                            sel,
+                            p,
+                            static_crt,
+                            sde,
+                            &workspace_root,
+                            tdir,
+                            &rustc,
+                            flags,
+                        )
+                        .rustflags(),
+                    },
+                    drop_parent: tdir.join("provenance-auditable"),
+                })
+                .collect();
+            resolver.setup(&config, plans)?
+        }
     };
     let mut images = Vec::new();
     let mut units = Vec::new();
