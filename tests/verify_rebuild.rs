@@ -77,6 +77,8 @@ fn provenance_of(summary: &Value, commit: &str, dirty: bool) -> Value {
     ext["binaries"] = json!(names);
     ext["target"] = target;
     ext["platforms"] = Value::Array(platforms);
+    // The builds here carry the cargo-auditable data (the default).
+    ext["auditable"] = true.into();
     def["internalParameters"] = json!({
         "toolchain": {"rustcRelease": "x", "rustcCommitHash": "x", "rustcCommitDate": "x", "host": "x", "cargoVersion": "x"},
         "rustflagsSource": "none",
