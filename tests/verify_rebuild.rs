@@ -132,6 +132,17 @@ fn rebuild_passes_on_the_example_and_names_a_changed_binary() {
         .passes()
         .says("pass    rebuild");
 
+    // The same build claimed to be without the cargo-auditable data: the rebuild follows the
+    // claim (`--no-auditable`) and gets other binaries.
+    let out3 = tmp.path().join("out3");
+    let summary3 = build(&repo, &out3);
+    let mut claim = provenance_of(&summary3, &commit, false);
+    claim["predicate"]["buildDefinition"]["externalParameters"]["auditable"] = false.into();
+    let reference = sign_and_attach(&out3, &key, &claim);
+    rebuild(&reference, &key, &repo)
+        .fails_only(&["rebuild"])
+        .says("binary /usr/local/bin/hello-service: recorded");
+
     // A source file changed after the recorded commit, built as that commit.
     let main = repo.join("src/main.rs");
     let text = std::fs::read_to_string(&main).unwrap();
