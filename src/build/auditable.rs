@@ -232,7 +232,12 @@ fn links_shipped_binary(primary: bool, args: &[OsString]) -> bool {
             Some(v) => v.strip_prefix('=').map(str::to_owned),
             None => None,
         };
-        if let Some(v) = value("--crate-type", &mut it) {
+        if let Some(v) = value("--crate-name", &mut it) {
+            // A build script: compiled as a `bin`, never shipped.
+            if v.starts_with("build_script_") {
+                return false;
+            }
+        } else if let Some(v) = value("--crate-type", &mut it) {
             crate_types.extend(v.split(',').map(str::to_owned));
         } else if let Some(v) = value("--emit", &mut it) {
             emit.extend(
@@ -524,6 +529,10 @@ mod tests {
         assert!(!links_shipped_binary(
             false,
             &args(&["--crate-type", "bin"])
+        ));
+        assert!(!links_shipped_binary(
+            true,
+            &args(&["--crate-name", "build_script_build", "--crate-type", "bin"])
         ));
         assert!(!links_shipped_binary(
             true,
