@@ -10,7 +10,7 @@
 # (default: a release build of this checkout).
 #
 # Keyless case (needs the local Sigstore stack, ../shared/tools/sigstore-stack.sh start): cosign
-# 3.1 attests the same image keyless with a GitHub Actions token of the stack (a bundle
+# 3.1 attests the same image, pushed to a second repository, keyless with a GitHub Actions token of the stack (a bundle
 # referrer with a Fulcio certificate, Rekor v1 entry and TSA timestamp); then `verify` with
 # the identity flags and the stack's --trusted-root (layout and registry) and cosign 3.1
 # `verify-attestation` with the same flags run in pairs, interleaved (ours, cosign, ours, ...),
@@ -79,6 +79,11 @@ eval "$(bash "$stack" env)"
 [ -f "$SIGSTORE_STACK_TRUSTED_ROOT" ] || { echo "the Sigstore stack is not running: $stack start" >&2; exit 1; }
 sha=0123456789abcdef0123456789abcdef01234567
 bash "$stack" token --github example/hello-service .github/workflows/release.yml refs/heads/main "$sha" >"$work/gh.tok"
+# The same image in a repository of its own, so that its only attestation is the keyless one.
+repo=$repo-keyless
+docker tag local/busybox:1.35 "$repo:v1"
+docker push -q "$repo:v1" >/dev/null
+docker rmi -f "$repo:v1" >/dev/null 2>&1 || true
 "$COSIGN3" attest --yes --signing-config "$SIGSTORE_STACK_SIGNING_CONFIG" \
   --trusted-root "$SIGSTORE_STACK_TRUSTED_ROOT" --identity-token "$work/gh.tok" \
   --type slsaprovenance1 --predicate "$work/predicate.json" --allow-http-registry "$repo@$digest" >/dev/null 2>&1
