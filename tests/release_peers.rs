@@ -276,3 +276,142 @@ fn buildkit_statements_are_signed_and_attached_to_their_manifest() {
         );
     }
 }
+
+/// `build --key --legacy-signature-tag --push`: every image digest also carries cosign 2.x's
+/// `sha256-HEX.sig` tag. cosign 2.5 and 3.1 `verify` accept the image by index digest and by
+/// platform digest with the key, and reject another key; our `verify` reports the legacy
+/// signature; a second push onto a repository where another key already signed (cosign 2.5,
+/// `.sig`) keeps both signatures.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn legacy_signature_tag_is_what_cosign_2_verifies() {
+    let peers = Peers::get();
+    let repo = peers.unique_repo("sig17-legacy");
+    let image = format!("{repo}:v1");
+    let (tmp, out, pubkey) = signed_build(&["--push", "--image", &image, "--legacy-signature-tag"]);
+    let summary = read_json(&out.join("summary.json"));
+    let index = summary["index_digest"].as_str().unwrap().to_owned();
+    let manifest = summary["platforms"][0]["manifest_digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let legacy = summary["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["role"] == "legacy-image-signature")
+        .unwrap_or_else(|| panic!("no legacy signature in {summary}"));
+    let tags: Vec<&str> = legacy["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tag"].as_str().unwrap())
+        .collect();
+    let tag_of = |d: &str| format!("sha256-{}.sig", d.strip_prefix("sha256:").unwrap());
+    assert_eq!(tags, [tag_of(&index), tag_of(&manifest)]);
+
+    let other = tempfile::tempdir().unwrap();
+    let (other_key, other_pub) = support::keygen(other.path(), "other");
+    for tier in peers.tiers() {
+        for subject in [&index, &manifest] {
+            let at = format!("{repo}@{subject}");
+            for (key, ok) in [(&pubkey, true), (&other_pub, false)] {
+                // The legacy tag alone: cosign 2.5 reads nothing else; cosign 3.1 is told
+                // not to look for bundles, so only the `.sig` form can satisfy it.
+                let o = tier
+                    .cosign()
+                    .args(["verify", "--key"])
+                    .arg(key)
+                    .args(["--insecure-ignore-tlog", "--allow-http-registry"])
+                    .args(if tier.is_current() {
+                        &["--new-bundle-format=false"][..]
+                    } else {
+                        &[]
+                    })
+                    .arg(&at)
+                    .output()
+                    .unwrap();
+                assert_eq!(
+                    o.status.success(),
+                    ok,
+                    "{} verify {at} with {}:\n{}",
+                    tier.name(),
+                    key.display(),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                if ok {
+                    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+                    assert_eq!(
+                        v[0]["critical"]["image"]["docker-manifest-digest"],
+                        **subject,
+                        "{}",
+                        tier.name()
+                    );
+                    assert_eq!(v[0]["critical"]["identity"]["docker-reference"], repo);
+                }
+            }
+        }
+    }
+
+    // Our verify reports the legacy signature on both digests.
+    let report = support::cargo_provenance()
+        .args(["verify", &format!("{repo}@{index}"), "--key"])
+        .arg(&pubkey)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{report:?}");
+    let v: Value = serde_json::from_slice(&report.stdout).unwrap();
+    for subject in [&index, &manifest] {
+        let id = format!("{}#0", tag_of(subject));
+        let passed = v["checks"].as_array().unwrap().iter().any(|c| {
+            c["check"] == "cosign-signature" && c["attestation"] == id && c["status"] == "pass"
+        });
+        assert!(passed, "no passing cosign-signature for {id}: {v}");
+    }
+
+    // Another signer got there first (cosign 2.5 `sign` on a copy without our tags); our
+    // push merges, as cosign appends: both keys verify.
+    let repo2 = peers.unique_repo("sig17-legacy-merge");
+    let o = Command::new(
+        std::env::var_os("CRANE")
+            .unwrap_or_else(|| peers.root.join("current/usr/bin/crane").into_os_string()),
+    )
+    .args([
+        "copy",
+        "--insecure",
+        &format!("{repo}@{index}"),
+        &format!("{repo2}:v1"),
+    ])
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "crane copy: {o:?}");
+    support::run(
+        peers
+            .cmd("cosign")
+            .args(["sign", "--key"])
+            .arg(&other_key)
+            .args(["--tlog-upload=false", "--allow-http-registry", "-y"])
+            .arg(format!("{repo2}@{index}"))
+            .env("COSIGN_PASSWORD", "other"),
+    );
+    let src = format!("oci:{}:v1", out.join("oci").display());
+    support::run(
+        Command::new(assert_cmd::cargo::cargo_bin("cargo-provenance")).args([
+            "push",
+            &src,
+            &format!("{repo2}:v1"),
+        ]),
+    );
+    for key in [&pubkey, &other_pub] {
+        support::run(
+            peers
+                .cmd("cosign")
+                .args(["verify", "--key"])
+                .arg(key)
+                .args(["--insecure-ignore-tlog", "--allow-http-registry"])
+                .arg(format!("{repo2}@{index}")),
+        );
+    }
+    drop(tmp);
+}

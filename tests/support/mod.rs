@@ -10,6 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod tiers;
+#[allow(unused_imports)]
+pub use tiers::Tier;
+
 /// The repository root (where our Cargo.toml is).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
