@@ -22,42 +22,12 @@ fn signed_build(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, std::
     signed_build_with(None, &["--builder", "native"], extra)
 }
 
-/// Like [`signed_build`] with the given builder flags, and the peers' docker when given.
 fn signed_build_with(
     peers: Option<&Peers>,
     builder: &[&str],
     extra: &[&str],
 ) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
-    let (tmp, repo) = support::example_repo("hello-service");
-    let keys = tmp.path().join("keys");
-    support::keygen(&keys, PASSWORD);
-    let out = tmp.path().join("out");
-    let mut c = support::cargo_provenance();
-    if let Some(p) = peers {
-        c.envs(p.envs());
-    }
-    let o = c
-        .current_dir(&repo)
-        .env("CARGO_TARGET_DIR", support::example_target_dir())
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .env_remove("BUILDKIT_HOST")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .arg("build")
-        .args(builder)
-        .args(["--offline", "--key"])
-        .arg(keys.join("cosign.key"))
-        .arg("--output-dir")
-        .arg(&out)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "build failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    (tmp, out, keys.join("cosign.pub"))
+    support::signed_build(peers, builder, extra, PASSWORD)
 }
 
 /// cosign verify-blob-attestation accepts the provenance (and SBOM) bundle `build` wrote,
