@@ -105,6 +105,31 @@ impl Tier {
         c
     }
 
+    /// `oras discover --format json ARGS`: the direct referrers' descriptors. oras 1.2 lists
+    /// them under `manifests`; oras 1.3 prints a tree, with them under `referrers` (each with
+    /// its own `referrers`).
+    pub fn oras_discover(&self, args: &[&str]) -> Vec<serde_json::Value> {
+        let out = super::run(
+            self.oras()
+                .args(["discover", "--format", "json"])
+                .args(args),
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let key = match self.generation {
+            Generation::Old => "manifests",
+            Generation::Current => "referrers",
+        };
+        v[key]
+            .as_array()
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: no `{key}` in oras discover output:\n{out}",
+                    self.name()
+                )
+            })
+            .clone()
+    }
+
     /// Flags for `cosign sign|attest|attest-blob --key` without a transparency log, written
     /// into `dir` when a file is needed (cosign 3's empty signing config).
     pub fn sign_flags(&self, dir: &Path) -> Vec<String> {
