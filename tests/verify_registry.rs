@@ -158,6 +158,26 @@ fn legacy_tags_and_bundle_referrers(peers: &Peers, tier: &Tier) {
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v["attestations"][0]["foundAs"], "referrer", "{}", o.stdout);
     assert_eq!(v["attestations"][0]["verified"], true, "{}", o.stdout);
+
+    // cosign 3's image signature (a `sign/v1` bundle referrer on every digest) satisfies
+    // `--require signature`; cosign 2.5 signs only in the legacy form (above), which verify
+    // reports but does not count for it.
+    if tier.is_current() {
+        g.verify_with(&dest2, &key, &["--require", "signature"])
+            .fails("require");
+        for at in std::iter::once(pinned2.clone())
+            .chain(g.img.platforms.iter().map(|p| format!("{repo2}@{p}")))
+        {
+            let mut sign = vec!["sign", "--key", "cosign.key", "--allow-http-registry"];
+            sign.extend(sign_flags.iter().map(String::as_str));
+            sign.push(&at);
+            cosign(tier, dir, &sign);
+        }
+        g.verify_with(&dest2, &key, &["--require", "signature"])
+            .passes();
+        g.verify_with(&dest2, &f.key.pub_path, &["--require", "signature"])
+            .fails("require");
+    }
 }
 
 /// The registry with the OCI referrers API (ferro-oci-server): `FERRO_REG` as
