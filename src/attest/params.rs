@@ -49,6 +49,10 @@ pub struct ExternalParameters {
     pub image: Option<String>,
     /// The image's platforms (`linux/amd64`, ...), sorted.
     pub platforms: Vec<String>,
+    /// `--compression` of the image's layers: `gzip`, `zstd` or `none` (absent in
+    /// statements written before the flag existed: gzip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_compression: Option<String>,
 }
 
 /// `externalParameters.source`.

@@ -25,6 +25,7 @@ pub mod buildkit;
 mod buildkit_stage;
 pub mod buildx_plugin;
 pub mod cargo;
+pub mod compress;
 pub mod git;
 pub mod handoff;
 pub mod native;
@@ -65,6 +66,8 @@ pub struct BuildOptions {
     pub output_dir: Option<PathBuf>,
     /// `--static`: link the C runtime statically (implied on `scratch`).
     pub static_crt: bool,
+    /// `--compression`: how the image's layers are compressed.
+    pub compression: compress::LayerCompression,
 }
 
 /// One platform of the image.
@@ -141,6 +144,8 @@ pub struct BuildOutput {
     /// The user's rustflags kept in the build (for the first platform's target), and where
     /// they came from.
     pub user_rustflags: (Vec<String>, String),
+    /// How the image's layers (ours; all of them with BuildKit) are compressed.
+    pub compression: compress::LayerCompression,
 }
 
 /// The tag of `--image NAME[:TAG]` (`latest` without one).
@@ -392,6 +397,7 @@ pub fn build_gated(
                 user: IMAGE_USER.to_owned(),
                 source_date_epoch: sde,
                 created,
+                compression: opts.compression,
             };
             for (p, _, bins) in &images {
                 let m = native::build_platform(
@@ -485,6 +491,7 @@ pub fn build_gated(
         source_date_epoch_source: sde_source,
         git,
         user_rustflags,
+        compression: opts.compression,
     };
     Summary::from_output(&output).write(&output_dir.join("summary.json"))?;
     Ok(output)

@@ -14,13 +14,13 @@ use serde_json::{Value, json};
 use crate::error::Result;
 use crate::formats::oci::{
     Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX,
-    MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST, Platform,
+    MEDIA_TYPE_MANIFEST, Platform,
 };
 use crate::inspect::model::BuiltBinary;
 use crate::oci::layout::Layout;
 
 use super::base::BaseImage;
-use super::tar::{LayerFile, layer};
+use super::tar::{LayerCompression, LayerFile, layer};
 
 /// The default PATH of an image (the one BuildKit and Docker set).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -36,6 +36,8 @@ pub struct ImageSettings {
     pub source_date_epoch: i64,
     /// `created` (RFC 3339 of SOURCE_DATE_EPOCH).
     pub created: String,
+    /// How our layer is compressed (`--compression`).
+    pub compression: LayerCompression,
 }
 
 /// One platform's manifest written by a builder.
@@ -135,8 +137,8 @@ pub fn build_platform(
             source: b.local_path.clone(),
         })
         .collect();
-    let ours = layer(&files, settings.source_date_epoch)?;
-    layout.put_blob(&ours.blob)?;
+    let ours = layer(&files, settings.source_date_epoch, settings.compression)?;
+    layout.put_blob_hashed(&ours.digest, &ours.blob)?;
 
     let (mut layers, base_config, base_manifest) = match base {
         Some(b) => {
@@ -158,7 +160,7 @@ pub fn build_platform(
     );
     let config_bytes = serde_json::to_vec(&config).expect("JSON serialises");
     layout.put_blob(&config_bytes)?;
-    let mut layer_desc = Descriptor::of(MEDIA_TYPE_LAYER_GZIP, &[]);
+    let mut layer_desc = Descriptor::of(settings.compression.media_type(), &[]);
     layer_desc.digest = ours.digest;
     layer_desc.size = ours.blob.len() as u64;
     layers.push(layer_desc);
@@ -229,6 +231,7 @@ mod tests {
             user: "65532:65532".into(),
             source_date_epoch: 1_704_164_645,
             created: "2024-01-02T03:04:05Z".into(),
+            compression: LayerCompression::Gzip,
         };
         let platform = Platform {
             architecture: "amd64".into(),

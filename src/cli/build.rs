@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::build::compress::LayerCompression;
 use crate::build::{BuildOptions, BuilderChoice};
 use crate::error::Result;
 use crate::release::{ReleaseOptions, Signing, release};
@@ -54,6 +55,11 @@ pub struct Args {
     /// Link the C runtime statically (always on for `scratch` images).
     #[arg(long = "static")]
     pub static_crt: bool,
+    /// How image layers are compressed: gzip (every tool pulls it), zstd (`tar+zstd`:
+    /// containerd, Docker 23+, podman) or none. Native builder: our layer (a base's layers
+    /// keep theirs); BuildKit: every layer.
+    #[arg(long, value_enum, default_value_t = LayerCompression::Gzip, value_name = "HOW")]
+    pub compression: LayerCompression,
     /// The vulnerability gate (docs/audit.md): with any of these flags the shipped crates are
     /// audited after cargo compiles and before anything is signed; with a key the scan is
     /// signed and attached (cosign's `vuln` predicate).
@@ -80,6 +86,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             platforms: args.platform,
             output_dir: args.output_dir,
             static_crt: args.static_crt,
+            compression: args.compression,
         },
         signing,
         reproducible: args.reproducible,

@@ -80,6 +80,16 @@ impl Layout {
         Ok(digest)
     }
 
+    /// Stores `bytes` whose sha256 the caller computed while producing them (a layer hashed
+    /// as it was compressed), atomically, once.
+    pub fn put_blob_hashed(&self, digest: &Digest, bytes: &[u8]) -> Result<()> {
+        debug_assert_eq!(*digest, Digest::of(bytes));
+        if !self.has_blob(digest) {
+            write_atomic(&self.blob_path(digest), bytes)?;
+        }
+        Ok(())
+    }
+
     /// Reads a blob and checks its bytes against the digest: a truncated or swapped blob is
     /// an error that names it.
     pub fn get_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
