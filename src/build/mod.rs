@@ -360,7 +360,7 @@ pub fn build_gated(
         .prefix(".oci-staging-")
         .tempdir_in(&output_dir)
         .map_err(|e| Error::io("creating a directory in", &output_dir, e))?;
-    let layout = Layout::create(staging.path())?;
+    let layout = Layout::create_staging(staging.path())?;
     let created = crate::util::time::rfc3339(sde)?;
     let mut labels = BTreeMap::from([(
         "org.opencontainers.image.created".to_owned(),
