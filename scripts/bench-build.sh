@@ -97,10 +97,14 @@ fi
 # subcommand dispatch, as the by-hand `cargo build` goes through the proxy too).
 mkdir -p "$W/path" && ln -s "$CP_BIN" "$W/path/cargo-provenance"
 export PATH="$W/path:$PATH"
+# The native builder runs with -v: its `Layer` line gives the time of the layer step (tar,
+# compression, both hashes), collected in $W/layer-times.
+if [ "$BUILDER" = native ]; then VERBOSITY=-v; else VERBOSITY=--quiet; fi
 ours() {
-  cargo provenance build --builder "$BUILDER" ${COMPRESSION:+--compression "$COMPRESSION"} "${SIGN[@]}" --quiet \
+  cargo provenance build --builder "$BUILDER" ${COMPRESSION:+--compression "$COMPRESSION"} "${SIGN[@]}" $VERBOSITY \
     --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
     || { cat "$W/ours.log" >&2; exit 1; }
+  sed -n 's/.*Layer.* bytes of tar, \([0-9]*\) bytes .* in \([0-9.]*\) s.*/\2 \1/p' "$W/ours.log" >> "$W/layer-times"
 }
 by_hand() {
   CARGO_TARGET_DIR="$W/target-hand" CARGO_INCREMENTAL=0 RUSTFLAGS="-Ctarget-feature=+crt-static" \
@@ -163,4 +167,10 @@ mo=$(median "${T_OURS[@]}"); mh=$(median "${T_HAND[@]}"); mr=$(median "${R[@]}")
 printf '%s, %s, ' "$SCENARIO" "$BUILDER"
 printf 'median: ours %.2fs, by hand %.2fs, ratio %.3f (overhead %+.1f%%; goal <= %d%%); median of the per-run ratios %.3f\n' \
   "$mo" "$mh" "$(echo "$mo / $mh" | bc -l)" "$(echo "($mo / $mh - 1) * 100" | bc -l)" "$GOAL" "$mr"
+if [ -s "$W/layer-times" ]; then
+  # shellcheck disable=SC2046
+  printf 'layer step (tar + compression + hashes), median of %d: %.3f s for a %s-byte binary, blob %s bytes\n' \
+    "$(wc -l < "$W/layer-times")" "$(median $(cut -d' ' -f1 "$W/layer-times"))" \
+    "$(stat -c %s "$W/out-ours/bin/linux/amd64/$BIN")" "$(tail -1 "$W/layer-times" | cut -d' ' -f2)"
+fi
 echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" >&2

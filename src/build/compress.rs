@@ -83,6 +83,8 @@ pub struct Compressed {
     pub digest: Digest,
     /// sha256 of the uncompressed tar (the config's `rootfs.diff_ids` entry).
     pub diff_id: Digest,
+    /// The uncompressed tar's size.
+    pub tar_size: u64,
 }
 
 /// Compresses `tar` with `how`, hashing both sides in the same pass.
@@ -96,6 +98,7 @@ pub fn compress(tar: &[u8], how: LayerCompression) -> Result<Compressed> {
                 blob: tar.to_vec(),
                 digest,
                 diff_id: digest,
+                tar_size: tar.len() as u64,
             })
         }
     }
@@ -122,11 +125,12 @@ impl HashingVec {
         }
     }
 
-    fn finish(self, diff_id: Digest) -> Compressed {
+    fn finish(self, diff_id: Digest, tar_size: usize) -> Compressed {
         Compressed {
             digest: Digest::from_bytes(self.hash.finalize().into()),
             blob: self.blob,
             diff_id,
+            tar_size: tar_size as u64,
         }
     }
 }
@@ -233,7 +237,7 @@ fn gzip(tar: &[u8], threads: usize) -> Result<Compressed> {
     trailer[..4].copy_from_slice(&crc.sum().to_le_bytes());
     trailer[4..].copy_from_slice(&(tar.len() as u32).to_le_bytes());
     out.write_all(&trailer).expect("writes to memory");
-    Ok(out.finish(Digest::from_bytes(diff.finalize().into())))
+    Ok(out.finish(Digest::from_bytes(diff.finalize().into()), tar.len()))
 }
 
 /// One zstd frame at [`ZSTD_LEVEL`] with the content size, no checksum.
@@ -251,7 +255,7 @@ fn zstd(tar: &[u8]) -> Result<Compressed> {
         enc.write_all(piece).map_err(err)?;
     }
     let out = enc.finish().map_err(err)?;
-    Ok(out.finish(Digest::from_bytes(diff.finalize().into())))
+    Ok(out.finish(Digest::from_bytes(diff.finalize().into()), tar.len()))
 }
 
 #[cfg(test)]

@@ -407,6 +407,16 @@ pub fn build_gated(
                     native_base.as_ref(),
                     &settings,
                 )?;
+                let (tar, blob, took) = m.layer_stats;
+                ui.verbose(
+                    "Layer",
+                    format!(
+                        "{}: {tar} bytes of tar, {blob} bytes {} in {:.3} s (tar, compression, hashes)",
+                        p.name(),
+                        opts.compression.as_str(),
+                        took.as_secs_f64()
+                    ),
+                );
                 manifests.push(m.descriptor);
             }
             base_image = native_base.as_ref().map(|b| BaseImageInfo {

@@ -47,6 +47,9 @@ pub struct BuiltManifest {
     pub descriptor: Descriptor,
     /// The base image manifest it starts from, when one.
     pub base_manifest: Option<crate::util::digest::Digest>,
+    /// Our layer: tar size, blob size, and the time taken to write the tar, compress it and
+    /// hash both (shown with `-v`; scripts/bench-build.sh reads it).
+    pub layer_stats: (u64, u64, std::time::Duration),
 }
 
 /// The entrypoint: the binary when there is exactly one.
@@ -137,7 +140,10 @@ pub fn build_platform(
             source: b.local_path.clone(),
         })
         .collect();
+    let started = std::time::Instant::now();
     let ours = layer(&files, settings.source_date_epoch, settings.compression)?;
+    let layer_time = started.elapsed();
+    let tar_size = ours.tar_size;
     layout.put_blob_hashed(&ours.digest, &ours.blob)?;
 
     let (mut layers, base_config, base_manifest) = match base {
@@ -163,6 +169,7 @@ pub fn build_platform(
     let mut layer_desc = Descriptor::of(settings.compression.media_type(), &[]);
     layer_desc.digest = ours.digest;
     layer_desc.size = ours.blob.len() as u64;
+    let layer_desc_size = layer_desc.size;
     layers.push(layer_desc);
 
     let mut annotations = BTreeMap::new();
@@ -192,6 +199,7 @@ pub fn build_platform(
     Ok(BuiltManifest {
         descriptor,
         base_manifest,
+        layer_stats: (tar_size, layer_desc_size, layer_time),
     })
 }
 
