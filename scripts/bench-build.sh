@@ -104,7 +104,7 @@ ours() {
   cargo provenance build --builder "$BUILDER" ${COMPRESSION:+--compression "$COMPRESSION"} "${SIGN[@]}" $VERBOSITY \
     --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
     || { cat "$W/ours.log" >&2; exit 1; }
-  sed -n 's/.*Layer.* bytes of tar, \([0-9]*\) bytes .* in \([0-9.]*\) s.*/\2 \1/p' "$W/ours.log" >> "$W/layer-times"
+  sed -n 's/.*Layer.* bytes of tar, \([0-9]*\) bytes .* in \([0-9.]*\) s, \([0-9.?]*\) CPU s.*/\2 \1 \3/p' "$W/ours.log" >> "$W/layer-times"
 }
 by_hand() {
   CARGO_TARGET_DIR="$W/target-hand" CARGO_INCREMENTAL=0 RUSTFLAGS="-Ctarget-feature=+crt-static" \
@@ -169,8 +169,9 @@ printf 'median: ours %.2fs, by hand %.2fs, ratio %.3f (overhead %+.1f%%; goal <=
   "$mo" "$mh" "$(echo "$mo / $mh" | bc -l)" "$(echo "($mo / $mh - 1) * 100" | bc -l)" "$GOAL" "$mr"
 if [ -s "$W/layer-times" ]; then
   # shellcheck disable=SC2046
-  printf 'layer step (tar + compression + hashes), median of %d: %.3f s for a %s-byte binary, blob %s bytes\n' \
+  printf 'layer step (tar + compression + hashes), median of %d: %.3f s wall, %s CPU s (all threads) for a %s-byte binary, blob %s bytes\n' \
     "$(wc -l < "$W/layer-times")" "$(median $(cut -d' ' -f1 "$W/layer-times"))" \
+    "$(median $(cut -d' ' -f3 "$W/layer-times"))" \
     "$(stat -c %s "$W/out-ours/bin/linux/amd64/$BIN")" "$(tail -1 "$W/layer-times" | cut -d' ' -f2)"
 fi
 echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" >&2

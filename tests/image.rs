@@ -121,7 +121,13 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
                 .env("PATH", path_without_docker())
                 .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
                 .env_remove("CARGO_TARGET_DIR")
-                .args(["--builder", "native", "--reproducible", "--compression", how])
+                .args([
+                    "--builder",
+                    "native",
+                    "--reproducible",
+                    "--compression",
+                    how,
+                ])
                 .arg("--output-dir")
                 .arg(&out_dir)
                 .output()
@@ -154,8 +160,7 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
             assert_eq!(config["rootfs"]["diff_ids"][0], diff_id.as_str(), "{how}");
             let provenance = read_json(&out_dir.join("provenance.intoto.json"));
             assert_eq!(
-                provenance["predicate"]["buildDefinition"]["externalParameters"]
-                    ["layerCompression"],
+                provenance["predicate"]["buildDefinition"]["externalParameters"]["layerCompression"],
                 how
             );
             these.push((digest, media_type, config["rootfs"].clone()));

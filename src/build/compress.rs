@@ -216,8 +216,8 @@ fn gzip(tar: &[u8], threads: usize) -> Result<Compressed> {
         drop(tx);
         // In order: hash the tar piece, then append and hash its compressed bytes.
         let mut waiting = std::collections::BTreeMap::new();
-        for i in 0..n {
-            diff.update(pieces[i]);
+        for (i, tar_piece) in pieces.iter().enumerate() {
+            diff.update(tar_piece);
             let piece = loop {
                 if let Some(p) = waiting.remove(&i) {
                     break p;
@@ -243,8 +243,8 @@ fn gzip(tar: &[u8], threads: usize) -> Result<Compressed> {
 /// One zstd frame at [`ZSTD_LEVEL`] with the content size, no checksum.
 fn zstd(tar: &[u8]) -> Result<Compressed> {
     let err = |e: std::io::Error| Error::msg(format!("compressing a layer with zstd: {e}"));
-    let mut enc = zstd::stream::Encoder::new(HashingVec::new(tar.len() / 2 + 64), ZSTD_LEVEL)
-        .map_err(err)?;
+    let mut enc =
+        zstd::stream::Encoder::new(HashingVec::new(tar.len() / 2 + 64), ZSTD_LEVEL).map_err(err)?;
     enc.include_checksum(false).map_err(err)?;
     enc.include_contentsize(true).map_err(err)?;
     enc.set_pledged_src_size(Some(tar.len() as u64))
@@ -269,7 +269,11 @@ mod tests {
         (0..GZIP_PIECE * 7 / 2)
             .map(|i| {
                 x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                if i % 7 < 4 { (i / 13) as u8 } else { (x >> 24) as u8 }
+                if i % 7 < 4 {
+                    (i / 13) as u8
+                } else {
+                    (x >> 24) as u8
+                }
             })
             .collect()
     }

@@ -407,14 +407,16 @@ pub fn build_gated(
                     native_base.as_ref(),
                     &settings,
                 )?;
-                let (tar, blob, took) = m.layer_stats;
+                let (tar, blob, took, cpu) = m.layer_stats;
                 ui.verbose(
                     "Layer",
                     format!(
-                        "{}: {tar} bytes of tar, {blob} bytes {} in {:.3} s (tar, compression, hashes)",
+                        "{}: {tar} bytes of tar, {blob} bytes {} in {:.3} s, {} CPU s (tar, \
+                         compression, hashes)",
                         p.name(),
                         opts.compression.as_str(),
-                        took.as_secs_f64()
+                        took.as_secs_f64(),
+                        cpu.map_or("?".to_owned(), |c| format!("{c:.2}"))
                     ),
                 );
                 manifests.push(m.descriptor);

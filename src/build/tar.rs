@@ -55,7 +55,10 @@ pub fn tar(files: &[LayerFile], source_date_epoch: i64) -> Result<Vec<u8>> {
         sizes.push(m.len());
     }
     // Headers, contents rounded up to 512 bytes, the end marker.
-    let capacity = sizes.iter().map(|s| s.div_ceil(512) * 512 + 512).sum::<u64>()
+    let capacity = sizes
+        .iter()
+        .map(|s| s.div_ceil(512) * 512 + 512)
+        .sum::<u64>()
         + 512 * dirs.len() as u64
         + 1024;
     let mut b = tar::Builder::new(Vec::with_capacity(capacity as usize));
@@ -67,7 +70,8 @@ pub fn tar(files: &[LayerFile], source_date_epoch: i64) -> Result<Vec<u8>> {
     for (f, size) in files.iter().zip(sizes) {
         // The header, then the file read straight into the tar and padded to 512 bytes; a
         // file that changed size meanwhile is an error.
-        let file = std::fs::File::open(&f.source).map_err(|e| Error::io("reading", &f.source, e))?;
+        let file =
+            std::fs::File::open(&f.source).map_err(|e| Error::io("reading", &f.source, e))?;
         let h = header(&f.path, tar::EntryType::Regular, size, mtime)?;
         b.append(&h, std::io::empty())
             .map_err(|e| Error::msg(format!("writing tar entry {}: {e}", f.path)))?;
@@ -116,7 +120,10 @@ mod tests {
         rev.reverse();
         let two = layer(&rev, 1_700_000_000, LayerCompression::Gzip).unwrap();
         assert_eq!(one.digest, two.digest);
-        assert_ne!(layer(&files, 1, LayerCompression::Gzip).unwrap().diff_id, one.diff_id);
+        assert_ne!(
+            layer(&files, 1, LayerCompression::Gzip).unwrap().diff_id,
+            one.diff_id
+        );
 
         let t = tar(&files, 5).unwrap();
         let mut ar = tar::Archive::new(t.as_slice());

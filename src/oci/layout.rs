@@ -171,9 +171,8 @@ impl Layout {
 
     /// Replaces `index.json` atomically.
     pub fn write_index(&self, index: &ImageIndex) -> Result<()> {
-        let mut bytes = serde_json::to_vec_pretty(index).map_err(|e| {
-            Error::with_source(format!("serialising {}", self.root.display()), e)
-        })?;
+        let mut bytes = serde_json::to_vec_pretty(index)
+            .map_err(|e| Error::with_source(format!("serialising {}", self.root.display()), e))?;
         bytes.push(b'\n');
         self.write_file(&self.root.join("index.json"), &bytes)
     }

@@ -735,8 +735,7 @@ fn http_client(plain: bool) -> Result<reqwest::Client> {
 
 /// True for a redirect whose `Location` is an HTTPS URL.
 fn redirects_to_https(h: &HeaderMap, status: StatusCode) -> bool {
-    status.is_redirection()
-        && header_str(h, "location").is_some_and(|l| l.starts_with("https:"))
+    status.is_redirection() && header_str(h, "location").is_some_and(|l| l.starts_with("https:"))
 }
 
 /// Answers that mean "no referrers API" (see [`RegistryClient::referrers_api`]).

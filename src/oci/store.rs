@@ -102,9 +102,7 @@ impl Store {
     /// an error when it has none. From a layout: an error (use [`Store::resolve`]).
     pub fn fetch_reference(&self, reference: &Reference) -> Result<FetchedManifest> {
         let Store::Registry(client) = self else {
-            return Err(Error::msg(format!(
-                "{reference}: not a registry reference"
-            )));
+            return Err(Error::msg(format!("{reference}: not a registry reference")));
         };
         let what = reference
             .digest()
