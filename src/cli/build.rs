@@ -43,6 +43,10 @@ pub struct Args {
     /// Sign keyless (Fulcio/Rekor; not in this build yet: refused).
     #[arg(long, conflicts_with = "no_sign")]
     pub keyless: bool,
+    /// Also sign every image digest the way cosign 2.x does: a simple-signing payload under
+    /// the tag `sha256-<hex>.sig` (for verifiers that read only that form; docs/signatures.md).
+    #[arg(long, requires = "key")]
+    pub legacy_signature_tag: bool,
     /// Write unsigned statements only.
     #[arg(long)]
     pub no_sign: bool,
@@ -90,6 +94,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         },
         signing,
         reproducible: args.reproducible,
+        legacy_signature_tag: args.legacy_signature_tag,
         push: args.push,
         audit: args
             .audit
@@ -121,6 +126,20 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     }
     for a in &s.attestations {
         let kind = a["predicate_type"].as_str().unwrap_or_default();
+        if let Some(tags) = a["tags"].as_array() {
+            for x in tags {
+                ui.verbose(
+                    "Tagged",
+                    format!(
+                        "{} -> {}",
+                        x["tag"].as_str().unwrap_or_default(),
+                        x["subject_name"].as_str().unwrap_or_default()
+                    ),
+                );
+            }
+            ui.status("Signed", format!("{kind} ({} tag(s))", tags.len()));
+            continue;
+        }
         match a["referrers"].as_array().filter(|r| !r.is_empty()) {
             Some(refs) => {
                 for x in refs {
