@@ -129,7 +129,7 @@ impl RegistryClient {
         let scheme = if plain { "http" } else { "https" };
         Ok(RegistryClient {
             rt,
-            http: http_client(plain)?,
+            http: super::http::client(plain)?,
             plain,
             tls: std::sync::OnceLock::new(),
             base: format!("{scheme}://{}", reference.api_host()),
@@ -150,7 +150,7 @@ impl RegistryClient {
         if let Some(c) = self.tls.get() {
             return Ok(c);
         }
-        let c = http_client(false)?;
+        let c = super::http::client(false)?;
         Ok(self.tls.get_or_init(|| c))
     }
 
@@ -305,7 +305,11 @@ impl RegistryClient {
                         tokio::time::sleep(delay).await;
                         attempt += 1;
                     }
-                    Ok(r) if !via_tls && self.plain && redirects_to_https(&r.headers, r.status) => {
+                    Ok(r)
+                        if !via_tls
+                            && self.plain
+                            && super::http::redirects_to_https(&r.headers, r.status) =>
+                    {
                         via_tls = true;
                     }
                     Ok(r) => return Ok(r),
@@ -708,36 +712,6 @@ impl RegistryClient {
         }
         Ok(url.to_string())
     }
-}
-
-/// The HTTP client: bounded redirects (reqwest drops `Authorization` when a redirect leaves
-/// the host, tested in tests/hostile_registry.rs). `plain`: no TLS roots, and a redirect to
-/// HTTPS is not followed but answered (see [`RegistryClient::client_for`]).
-fn http_client(plain: bool) -> Result<reqwest::Client> {
-    let limited = reqwest::redirect::Policy::limited(limits::REDIRECTS_MAX);
-    let mut b = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(15))
-        .read_timeout(Duration::from_secs(60))
-        .user_agent(concat!("cargo-provenance/", env!("CARGO_PKG_VERSION")));
-    b = if plain {
-        b.tls_certs_only([])
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.url().scheme() == "https" {
-                    attempt.stop()
-                } else {
-                    limited.redirect(attempt)
-                }
-            }))
-    } else {
-        b.redirect(limited)
-    };
-    b.build()
-        .map_err(|e| Error::msg(format!("setting up the HTTP client: {e}")))
-}
-
-/// True for a redirect whose `Location` is an HTTPS URL.
-fn redirects_to_https(h: &HeaderMap, status: StatusCode) -> bool {
-    status.is_redirection() && header_str(h, "location").is_some_and(|l| l.starts_with("https:"))
 }
 
 /// Answers that mean "no referrers API" (see [`RegistryClient::referrers_api`]).
