@@ -341,6 +341,7 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         finished_on: crate::util::time::now(),
         reproducible: opts.reproducible,
         environment: RunEnvironment::detect(),
+        layer_compression: out.compression,
     };
     // The vulnerability gate: cargo has compiled, nothing is signed, attached or pushed yet.
     let targets: Vec<String> = out
