@@ -232,13 +232,21 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
     // rustc are asked, and is awaited before the build writes anything (a wrong password
     // still costs nothing); the build inputs and the SBOM's project are read while cargo
     // compiles.
-    let (signer, out, read) = std::thread::scope(|s| -> Result<_> {
+    // With the cargo-auditable data, the build reads the project for the SBOM (once);
+    // without, it is read here, beside cargo, reusing inspect's `cargo metadata`.
+    let from_build = !opts.build.no_auditable;
+    let (signer, out, read, project) = std::thread::scope(|s| -> Result<_> {
         let mut pending = Some(start_signer(&opts.signing, ui, s)?);
         let read_inputs = |known: crate::inspect::Known| {
             let start = std::time::Instant::now();
             let c = crate::inspect::collect_with(&selection, ui, &known)?;
             let reuse = Some((c.metadata_args, c.metadata));
-            Ok((c.inputs, crate::sbom::prepare(&selection, reuse)?, start))
+            let prepared = if from_build {
+                None
+            } else {
+                Some(crate::sbom::prepare(&selection, reuse)?)
+            };
+            Ok((c.inputs, prepared, start))
         };
         let mut inspect = None;
         let mut signer = None;
@@ -257,16 +265,20 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         if let Some(p) = pending.take() {
             signer = p.finish(ui)?;
         }
-        let out = built?;
+        let (out, project) = built?;
         let read = match inspect {
             Some(h) => h
                 .join()
                 .unwrap_or_else(|_| Err(Error::msg("reading the build inputs failed (panic)")))?,
             None => read_inputs(crate::inspect::Known::default())?,
         };
-        Ok((signer, out, read))
+        Ok((signer, out, read, project))
     })?;
     let (inputs, prepared, read_start) = read;
+    let prepared = match (prepared, project) {
+        (Some(p), _) | (None, Some(p)) => p,
+        (None, None) => crate::sbom::prepare(&selection, None)?,
+    };
     let signer_dyn: Option<&dyn Signer> = signer.as_ref().map(|s| s as &dyn Signer);
     let dir = out.output_dir.clone();
     let name = image_name(&out);

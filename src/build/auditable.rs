@@ -366,13 +366,18 @@ struct PlatformJob {
 /// What was embedded for one platform: package name → the compressed JSON.
 pub type Embedded = std::collections::BTreeMap<String, Vec<u8>>;
 
+/// What the resolution gives back: each platform's data (in `plans`' order), and the
+/// project it read, resolved for the last platform (the SBOM stage uses it instead of reading
+/// the project again).
+pub type Resolved = (Vec<Embedded>, Option<crate::sbom::Prepared>);
+
 /// The resolution of the data, in a thread started with the build ([`Resolver::start`]): it
 /// reads the project (`cargo metadata`, rustc's cfgs) while the build asks the toolchain,
 /// then, given the platforms ([`Resolver::setup`]), resolves each one's lists in platform
 /// order (cargo compiles them in that order too) and publishes its object files. It keeps
 /// the drop directories until it is finished (after cargo).
 pub struct Resolver {
-    handle: std::thread::JoinHandle<Result<Vec<Embedded>>>,
+    handle: std::thread::JoinHandle<Result<Resolved>>,
     jobs: Option<std::sync::mpsc::Sender<Vec<PlatformJob>>>,
     drops: Vec<DropDir>,
 }
@@ -386,7 +391,7 @@ impl Resolver {
             let prepared = crate::sbom::prepare(&selection, None);
             // The build stopped before compiling: nothing to publish.
             let Ok(jobs) = rx.recv() else {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), None));
             };
             let result = prepared.and_then(|p| resolve_all(p, &selection, &jobs));
             if let Err(e) = &result {
@@ -438,8 +443,9 @@ impl Resolver {
         Ok(envs)
     }
 
-    /// Waits for the thread: each platform's data (in `plans`' order), or its error.
-    pub fn finish(mut self) -> Result<Vec<Embedded>> {
+    /// Waits for the thread: each platform's data (in `plans`' order) and the project it
+    /// read, or its error.
+    pub fn finish(mut self) -> Result<Resolved> {
         self.jobs.take();
         let result = self.handle.join().unwrap_or_else(|_| {
             Err(Error::msg(
@@ -455,7 +461,7 @@ fn resolve_all(
     mut prepared: crate::sbom::Prepared,
     selection: &crate::select::Selection,
     jobs: &[PlatformJob],
-) -> Result<Vec<Embedded>> {
+) -> Result<Resolved> {
     let mut out = Vec::new();
     for j in jobs {
         let mut embedded = Embedded::new();
@@ -476,7 +482,7 @@ fn resolve_all(
         j.drop.finish()?;
         out.push(embedded);
     }
-    Ok(out)
+    Ok((out, Some(prepared)))
 }
 
 /// Checks that a binary cargo produced carries exactly the data resolved for its package

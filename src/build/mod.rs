@@ -189,17 +189,18 @@ pub fn source_date_epoch(git: Option<&git::GitFacts>, ui: &Ui) -> Result<(i64, S
 
 /// Runs the build stage: cargo, then the image, then `summary.json`.
 pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
-    build_gated(opts, ui, &mut |_| Ok(()))
+    build_gated(opts, ui, &mut |_| Ok(())).map(|(out, _)| out)
 }
 
 /// [`build`], calling `before_writing` after the project and toolchain are read and before
 /// anything is written (an error from it stops the build). It gets the toolchain's answers,
-/// for `inspect` to reuse.
+/// for `inspect` to reuse. Also hands back the project as the cargo-auditable resolution
+/// read it (none with `--no-auditable`), for the SBOM.
 pub fn build_gated(
     opts: &BuildOptions,
     ui: &Ui,
     before_writing: &mut dyn FnMut(&crate::inspect::Known) -> Result<()>,
-) -> Result<BuildOutput> {
+) -> Result<(BuildOutput, Option<crate::sbom::Prepared>)> {
     // cargo runs in the workspace root, so a relative --manifest-path is made absolute.
     let mut selection = opts.selection.clone();
     if let Some(m) = &selection.manifest_path {
@@ -379,12 +380,15 @@ pub fn build_gated(
     }
     units.sort();
     units.dedup();
+    let mut project = None;
     if let Some(r) = resolver {
-        for ((_, _, bins), embedded) in images.iter().zip(r.finish()?) {
+        let (data, read) = r.finish()?;
+        for ((_, _, bins), embedded) in images.iter().zip(data) {
             for b in bins {
                 auditable::check_binary(&b.local_path, &b.package, &embedded)?;
             }
         }
+        project = read;
     }
 
     let (client, pending_builder) = probe.join()?;
@@ -556,7 +560,7 @@ pub fn build_gated(
         compression: opts.compression,
     };
     Summary::from_output(&output).write(&output_dir.join("summary.json"))?;
-    Ok(output)
+    Ok((output, project))
 }
 
 /// The `Builder` status line.

@@ -53,6 +53,9 @@ pub struct Loaded {
     pub resolver: String,
     /// Whether `cargo metadata` ran with `--all-features`.
     pub all_features: bool,
+    /// The build platforms the resolution was last made for (empty until then): the same
+    /// platforms again need no rustc question.
+    pub resolved_for: Vec<super::BuiltFor>,
 }
 
 impl Loaded {
@@ -135,6 +138,7 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
         workspace_version,
         resolver,
         all_features,
+        resolved_for: Vec::new(),
     })
 }
 

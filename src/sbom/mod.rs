@@ -235,6 +235,10 @@ fn for_build(
     built: &[BuiltFor],
     selection: &Selection,
 ) -> Result<(Loaded, Resolution)> {
+    // Resolved for these very platforms already (the build's cargo-auditable data).
+    if !built.is_empty() && loaded.resolved_for == built {
+        return Ok((loaded, res));
+    }
     let mut platforms = Vec::with_capacity(built.len());
     for b in built {
         let cfg = platform::target_cfg(
@@ -250,6 +254,7 @@ fn for_build(
             .iter()
             .all(|(t, c)| *t == loaded.target && *c == loaded.target_cfg)
     {
+        loaded.resolved_for = built.to_vec();
         return Ok((loaded, res));
     }
     let mut joined = resolve_all(&mut loaded, &platforms, selection)?;
@@ -257,6 +262,7 @@ fn for_build(
         loaded = load::load(selection, true, None)?;
         joined = resolve_all(&mut loaded, &platforms, selection)?;
     }
+    loaded.resolved_for = built.to_vec();
     Ok((loaded, joined))
 }
 
