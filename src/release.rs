@@ -302,6 +302,7 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
                     rustflags: p.rustflags.clone(),
                 })
                 .collect(),
+            auditable: out.auditable,
         },
         prepared,
         read_start,
@@ -333,12 +334,14 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         index_digest: out.index.digest,
         manifests: out.platform_manifests(),
         binaries: out.binaries.clone(),
+        auditable: out.auditable,
         sbom_digest: Some(Digest::of(&sbom.json)),
         source_date_epoch: out.source_date_epoch,
         started_on,
         finished_on: crate::util::time::now(),
         reproducible: opts.reproducible,
         environment: RunEnvironment::detect(),
+        layer_compression: out.compression,
     };
     // The vulnerability gate: cargo has compiled, nothing is signed, attached or pushed yet.
     let targets: Vec<String> = out

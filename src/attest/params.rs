@@ -49,6 +49,14 @@ pub struct ExternalParameters {
     pub image: Option<String>,
     /// The image's platforms (`linux/amd64`, ...), sorted.
     pub platforms: Vec<String>,
+    /// True when every binary carries cargo-auditable's dependency data (`.dep-v0`); false
+    /// with `--no-auditable` (and in statements written before it existed).
+    #[serde(default)]
+    pub auditable: bool,
+    /// `--compression` of the image's layers: `gzip`, `zstd` or `none` (absent in
+    /// statements written before the flag existed: gzip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_compression: Option<String>,
 }
 
 /// `externalParameters.source`.

@@ -111,6 +111,8 @@ pub struct ProvenanceInput {
     pub manifests: Vec<PlatformManifest>,
     /// The binaries in the image (`name` in the statement = path in the image).
     pub binaries: Vec<BuiltBinary>,
+    /// Whether the binaries carry cargo-auditable's dependency data.
+    pub auditable: bool,
     /// The SBOM file's digest, recorded as a byproduct.
     pub sbom_digest: Option<Digest>,
     /// `SOURCE_DATE_EPOCH` of the build.
@@ -123,6 +125,8 @@ pub struct ProvenanceInput {
     pub reproducible: bool,
     /// Where the build ran ([`RunEnvironment::detect`]).
     pub environment: RunEnvironment,
+    /// `--compression` of the image's layers.
+    pub layer_compression: crate::build::compress::LayerCompression,
 }
 
 /// The subjects every statement of a build names: the image index, each platform manifest,
@@ -198,6 +202,8 @@ fn external(input: &ProvenanceInput) -> ExternalParameters {
         },
         image: input.image_name.clone(),
         platforms,
+        auditable: input.auditable,
+        layer_compression: Some(input.layer_compression.as_str().to_owned()),
     }
 }
 

@@ -57,12 +57,14 @@ fn fixture(reproducible: bool) -> ProvenanceInput {
             size: 3,
             local_path: "/home/someone/target/release/hello-service".into(),
         }],
+        auditable: true,
         sbom_digest: Some(Digest::of(b"sbom")),
         source_date_epoch: 1_704_164_645,
         started_on: 1_800_000_000,
         finished_on: 1_800_000_060,
         reproducible,
         environment: RunEnvironment::detect_with(&|_| None),
+        layer_compression: crate::build::compress::LayerCompression::Gzip,
     }
 }
 

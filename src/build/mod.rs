@@ -19,12 +19,14 @@ use crate::select::Selection;
 use crate::ui::Ui;
 use crate::util::digest::Digest;
 
+pub mod auditable;
 pub mod base;
 pub mod builder;
 pub mod buildkit;
 mod buildkit_stage;
 pub mod buildx_plugin;
 pub mod cargo;
+pub mod compress;
 pub mod git;
 pub mod handoff;
 pub mod native;
@@ -65,6 +67,10 @@ pub struct BuildOptions {
     pub output_dir: Option<PathBuf>,
     /// `--static`: link the C runtime statically (implied on `scratch`).
     pub static_crt: bool,
+    /// `--no-auditable`: no cargo-auditable data in the binaries.
+    pub no_auditable: bool,
+    /// `--compression`: how the image's layers are compressed.
+    pub compression: compress::LayerCompression,
 }
 
 /// One platform of the image.
@@ -141,6 +147,10 @@ pub struct BuildOutput {
     /// The user's rustflags kept in the build (for the first platform's target), and where
     /// they came from.
     pub user_rustflags: (Vec<String>, String),
+    /// True when every binary carries cargo-auditable data (`.dep-v0`).
+    pub auditable: bool,
+    /// How the image's layers (ours; all of them with BuildKit) are compressed.
+    pub compression: compress::LayerCompression,
 }
 
 /// The tag of `--image NAME[:TAG]` (`latest` without one).
@@ -214,6 +224,9 @@ pub fn build_gated(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let metadata = cargo::Metadata::spawn(sel.manifest_path.as_deref())?;
+    // The cargo-auditable data: the project is read from now on, resolved beside cargo and
+    // linked in by our rustc wrapper.
+    let mut resolver = (!opts.no_auditable).then(|| auditable::Resolver::start(sel.clone()));
     let config = CargoConfig::load(&manifest_dir, cargo::cargo_home().as_deref())?;
     let programs = Programs::find(&config);
     let rustc = cargo::rustc_info(&programs, &manifest_dir);
@@ -271,8 +284,7 @@ pub fn build_gated(
 
     // The cargo step, once per platform.
     let bin_root = output_dir.join("bin");
-    let mut images = Vec::new();
-    let mut units = Vec::new();
+    let mut steps = Vec::new();
     for p in &platforms {
         let tdir = if p.rustflags.is_empty() {
             target_dir.clone()
@@ -286,15 +298,50 @@ pub fn build_gated(
         } else {
             cargo::user_rustflags(&config, &programs, &manifest_dir, &p.rust_target)?
         };
+        steps.push((p, tdir, platform_flags.0));
+    }
+    let wrapper_envs = match &mut resolver {
+        None => vec![Vec::new(); steps.len()],
+        Some(resolver) => {
+            let plans = steps
+                .iter()
+                .map(|(p, tdir, flags)| auditable::Plan {
+                    built_for: crate::sbom::BuiltFor {
+                        target: p.rust_target.clone(),
+                        rustflags: cargo::CargoBuild::new(
+                            sel,
+                            p,
+                            static_crt,
+                            sde,
+                            &workspace_root,
+                            tdir,
+                            &rustc,
+                            flags,
+                        )
+                        .rustflags(),
+                    },
+                    drop_parent: tdir.join("provenance-auditable"),
+                })
+                .collect();
+            resolver.setup(&config, plans)?
+        }
+    };
+    let mut images = Vec::new();
+    let mut units = Vec::new();
+    for ((p, tdir, flags), wrapper_env) in steps.iter().zip(&wrapper_envs) {
+        let p = *p;
         let step = cargo::CargoBuild {
-            selection: sel,
-            platform: p,
-            static_crt,
-            source_date_epoch: sde,
-            workspace_root: &workspace_root,
-            target_dir: &tdir,
-            rustc: &rustc,
-            user_rustflags: &platform_flags.0,
+            wrapper_env,
+            ..cargo::CargoBuild::new(
+                sel,
+                p,
+                static_crt,
+                sde,
+                &workspace_root,
+                tdir,
+                &rustc,
+                flags,
+            )
         };
         ui.status(
             "Compiling",
@@ -332,6 +379,13 @@ pub fn build_gated(
     }
     units.sort();
     units.dedup();
+    if let Some(r) = resolver {
+        for ((_, _, bins), embedded) in images.iter().zip(r.finish()?) {
+            for b in bins {
+                auditable::check_binary(&b.local_path, &b.package, &embedded)?;
+            }
+        }
+    }
 
     let (client, pending_builder) = probe.join()?;
     if let PendingInfo::Known(b) = &pending_builder {
@@ -355,7 +409,7 @@ pub fn build_gated(
         .prefix(".oci-staging-")
         .tempdir_in(&output_dir)
         .map_err(|e| Error::io("creating a directory in", &output_dir, e))?;
-    let layout = Layout::create(staging.path())?;
+    let layout = Layout::create_staging(staging.path())?;
     let created = crate::util::time::rfc3339(sde)?;
     let mut labels = BTreeMap::from([(
         "org.opencontainers.image.created".to_owned(),
@@ -392,6 +446,7 @@ pub fn build_gated(
                 user: IMAGE_USER.to_owned(),
                 source_date_epoch: sde,
                 created,
+                compression: opts.compression,
             };
             for (p, _, bins) in &images {
                 let m = native::build_platform(
@@ -401,6 +456,18 @@ pub fn build_gated(
                     native_base.as_ref(),
                     &settings,
                 )?;
+                let (tar, blob, took, cpu) = m.layer_stats;
+                ui.verbose(
+                    "Layer",
+                    format!(
+                        "{}: {tar} bytes of tar, {blob} bytes {} in {:.3} s, {} CPU s (tar, \
+                         compression, hashes)",
+                        p.name(),
+                        opts.compression.as_str(),
+                        took.as_secs_f64(),
+                        cpu.map_or("?".to_owned(), |c| format!("{c:.2}"))
+                    ),
+                );
                 manifests.push(m.descriptor);
             }
             base_image = native_base.as_ref().map(|b| BaseImageInfo {
@@ -485,6 +552,8 @@ pub fn build_gated(
         source_date_epoch_source: sde_source,
         git,
         user_rustflags,
+        auditable: !opts.no_auditable,
+        compression: opts.compression,
     };
     Summary::from_output(&output).write(&output_dir.join("summary.json"))?;
     Ok(output)

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::build::compress::LayerCompression;
 use crate::build::{BuildOptions, BuilderChoice};
 use crate::error::Result;
 use crate::release::{ReleaseOptions, Signing, release};
@@ -58,6 +59,15 @@ pub struct Args {
     /// Link the C runtime statically (always on for `scratch` images).
     #[arg(long = "static")]
     pub static_crt: bool,
+    /// Embed no dependency data in the binaries (by default each carries cargo-auditable's
+    /// `.dep-v0` section, which `cargo audit bin`, syft, grype and trivy read).
+    #[arg(long)]
+    pub no_auditable: bool,
+    /// How image layers are compressed: gzip (every tool pulls it), zstd (`tar+zstd`:
+    /// containerd, Docker 23+, podman) or none. Native builder: our layer (a base's layers
+    /// keep theirs); BuildKit: every layer.
+    #[arg(long, value_enum, default_value_t = LayerCompression::Gzip, value_name = "HOW")]
+    pub compression: LayerCompression,
     /// The vulnerability gate (docs/audit.md): with any of these flags the shipped crates are
     /// audited after cargo compiles and before anything is signed; with a key the scan is
     /// signed and attached (cosign's `vuln` predicate).
@@ -84,6 +94,8 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             platforms: args.platform,
             output_dir: args.output_dir,
             static_crt: args.static_crt,
+            no_auditable: args.no_auditable,
+            compression: args.compression,
         },
         signing,
         reproducible: args.reproducible,

@@ -113,6 +113,9 @@ impl Recorded {
         } else {
             a.extend(["--platform".to_owned(), e.platforms.join(",")]);
         }
+        if let Some(c) = &e.layer_compression {
+            a.extend(["--compression".to_owned(), c.clone()]);
+        }
         if e.base_image != "scratch" {
             a.extend(["--base".to_owned(), e.base_image.clone()]);
         }
@@ -124,6 +127,9 @@ impl Recorded {
                 "--dockerfile".to_owned(),
                 src.join(&d.path).display().to_string(),
             ]);
+        }
+        if !e.auditable {
+            a.push("--no-auditable".to_owned());
         }
         if let Some(i) = &e.image {
             a.extend(["--image".to_owned(), i.clone()]);
