@@ -32,17 +32,17 @@ use crate::oci::layout::Layout;
 use crate::oci::store::Store;
 use crate::publish::{self, BundleInfo, Role};
 use crate::sbom::{SbomRequest, SbomSubject, SpecVersion};
-use crate::sign::{KeySigner, Signer};
+use crate::sign::{AnySigner, KeySigner, Signer};
 use crate::ui::Ui;
 use crate::util::digest::Digest;
 
 /// How the statements are signed (`--key`, `--keyless`, `--no-sign`, or none of them).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub enum Signing {
     /// `--key PATH`: a cosign-compatible private key.
     Key(PathBuf),
-    /// `--keyless`: Fulcio/Rekor (not built in yet: refused).
-    Keyless,
+    /// `--keyless`: an ephemeral key, a Fulcio certificate, Rekor entries (docs/signatures.md).
+    Keyless(crate::sign::keyless::KeylessOptions),
     /// `--no-sign`: statements only, on purpose.
     NoSign,
     /// No flag: statements only, with a warning.
@@ -117,13 +117,29 @@ fn stage(ui: &Ui, verb: &str, message: impl std::fmt::Display) {
 
 /// Loads the signer for `signing` (before anything is built, so that a wrong password costs
 /// nothing).
-fn signer_for(signing: &Signing, ui: &Ui) -> Result<Option<KeySigner>> {
+fn signer_for(signing: &Signing, ui: &Ui) -> Result<Option<AnySigner>> {
     match signing {
-        Signing::Key(path) => Ok(Some(KeySigner::from_key_file(path, ui)?)),
-        Signing::Keyless => Err(Error::msg(
-            "keyless signing is not supported in this build yet: \
-             sign with --key cosign.key (`cargo provenance keygen` makes one), or --no-sign",
-        )),
+        Signing::Key(path) => Ok(Some(AnySigner::Key(KeySigner::from_key_file(path, ui)?))),
+        Signing::Keyless(opts) => {
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            let s = crate::sign::keyless::KeylessSigner::start(opts, &env)?;
+            ui.verbose(
+                "Keyless",
+                format!(
+                    "identity {} (issuer {}), token from {}; Fulcio {}, Rekor {}, TSA {}; trusted root {}",
+                    s.identity().unwrap_or("(from the certificate)"),
+                    s.issuer(),
+                    keyless_source(opts),
+                    s.services().fulcio,
+                    s.services().rekor,
+                    s.services().tsa.as_deref().unwrap_or("none"),
+                    opts.trusted_root
+                        .as_ref()
+                        .map_or("public-good".into(), |p| p.display().to_string()),
+                ),
+            );
+            Ok(Some(AnySigner::Keyless(Box::new(s))))
+        }
         Signing::NoSign => Ok(None),
         Signing::Unspecified => {
             ui.warn(
@@ -136,16 +152,27 @@ fn signer_for(signing: &Signing, ui: &Ui) -> Result<Option<KeySigner>> {
     }
 }
 
+/// Where the keyless token comes from, for -v (no secret).
+fn keyless_source(opts: &crate::sign::keyless::KeylessOptions) -> &'static str {
+    if opts.identity_token.is_some() {
+        "--identity-token"
+    } else if std::env::var_os("SIGSTORE_ID_TOKEN").is_some() {
+        "SIGSTORE_ID_TOKEN"
+    } else {
+        "the GitHub Actions ID-token endpoint"
+    }
+}
+
 /// The signer being loaded: the password is asked at once (on this thread, so a prompt comes
 /// first), the key decrypted in a thread.
 enum PendingSigner<'scope> {
-    Ready(Option<KeySigner>),
+    Ready(Option<AnySigner>),
     Decrypting(std::thread::ScopedJoinHandle<'scope, Result<crate::keys::LoadedKey>>),
 }
 
 impl PendingSigner<'_> {
     /// Waits for the key (and shows its warning, if any).
-    fn finish(self, ui: &Ui) -> Result<Option<KeySigner>> {
+    fn finish(self, ui: &Ui) -> Result<Option<AnySigner>> {
         match self {
             PendingSigner::Ready(s) => Ok(s),
             PendingSigner::Decrypting(h) => {
@@ -155,7 +182,7 @@ impl PendingSigner<'_> {
                 if let Some(w) = &loaded.warning {
                     ui.warn(w);
                 }
-                Ok(Some(KeySigner::new(loaded.key)))
+                Ok(Some(AnySigner::Key(KeySigner::new(loaded.key))))
             }
         }
     }
@@ -198,6 +225,19 @@ fn start_signer<'scope>(
     Ok(PendingSigner::Decrypting(scope.spawn(move || {
         crate::keys::parse_private_key(&bytes, &path, &Prefetched(password))
     })))
+}
+
+/// Where the build runs; keyless on GitHub Actions, `builder.id` is the identity that signs
+/// (the token's `job_workflow_ref`, which is the certificate's SAN).
+fn run_environment(signer: Option<&AnySigner>) -> RunEnvironment {
+    let mut env = RunEnvironment::detect();
+    if env.kind == crate::attest::environment::EnvironmentKind::GithubActions
+        && let Some(AnySigner::Keyless(k)) = signer
+        && let Some(id) = k.identity()
+    {
+        env.builder_id = id.to_owned();
+    }
+    env
 }
 
 /// The image name the SBOM, the statements and the referrers use: `--image` as given, else
@@ -263,7 +303,12 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         };
         Ok((signer, out, read))
     })?;
-    let (inputs, prepared, read_start) = read;
+    let (mut inputs, prepared, read_start) = read;
+    let environment = run_environment(signer.as_ref());
+    if environment.kind == crate::attest::environment::EnvironmentKind::GithubActions {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        crate::attest::ci::github_source(inputs.git.as_mut(), &env)?;
+    }
     let signer_dyn: Option<&dyn Signer> = signer.as_ref().map(|s| s as &dyn Signer);
     let dir = out.output_dir.clone();
     let name = image_name(&out);
@@ -335,7 +380,7 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         started_on,
         finished_on: crate::util::time::now(),
         reproducible: opts.reproducible,
-        environment: RunEnvironment::detect(),
+        environment,
     };
     // The vulnerability gate: cargo has compiled, nothing is signed, attached or pushed yet.
     let targets: Vec<String> = out
@@ -354,6 +399,26 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
     )?;
     let prov = provenance::statement(&input)?;
     let sbom_stmt = sbom_statement(&sbom.json, provenance::subjects(&input))?;
+    let store = Store::Layout(Layout::open(&out.layout_path)?);
+    let subjects = publish::image_subjects(&store, &out.index, &name)?;
+    if let Some(s) = signer_dyn {
+        // Every signature before any file: a failing service leaves nothing signed behind.
+        let mut statements = vec![prov.to_pretty()?, sbom_stmt.to_pretty()?];
+        if let Some(scan) = &scan {
+            let subjects = provenance::subjects(&input);
+            statements.push(crate::audit::stage::scan_statement(scan, subjects)?);
+        }
+        for sub in &subjects {
+            let st = crate::formats::cosign::sign_statement(&sub.descriptor.digest);
+            statements.push(st.to_payload()?);
+        }
+        statements.extend(out.buildkit_statements.iter().map(|b| b.bytes.clone()));
+        let refs: Vec<&[u8]> = statements.iter().map(Vec::as_slice).collect();
+        s.prepare(&refs)?;
+        if let Some(AnySigner::Keyless(k)) = &signer {
+            ui.verbose("Keyless", k.timings());
+        }
+    }
     // Everything that can fail on bad input is done: the files follow.
     crate::util::fs::write_atomic(&dir.join(files::SBOM), &sbom.json)?;
 
@@ -378,8 +443,6 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
 
     // Referrers, in the layout.
     let created = crate::util::time::rfc3339(out.source_date_epoch)?;
-    let store = Store::Layout(Layout::open(&out.layout_path)?);
-    let subjects = publish::image_subjects(&store, &out.index, &name)?;
     let mut attestations = Vec::new();
     for w in &written {
         let is_sbom = w.predicate_type == crate::attest::SBOM_PREDICATE_TYPE;
@@ -604,14 +667,8 @@ mod tests {
     }
 
     #[test]
-    fn keyless_is_refused_and_no_key_means_no_signer() {
+    fn keyless_needs_a_token_and_no_key_means_no_signer() {
         let ui = Ui::default();
-        let e = signer_for(&Signing::Keyless, &ui).unwrap_err();
-        assert_eq!(e.exit_code(), 2);
-        assert!(
-            e.to_string()
-                .contains("keyless signing is not supported in this build yet")
-        );
         assert!(signer_for(&Signing::NoSign, &ui).unwrap().is_none());
         assert!(signer_for(&Signing::Unspecified, &ui).unwrap().is_none());
     }

@@ -39,9 +39,13 @@ pub struct Args {
     /// Sign with this cosign-compatible private key.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["keyless", "no_sign"])]
     pub key: Option<PathBuf>,
-    /// Sign keyless (Fulcio/Rekor; not in this build yet: refused).
+    /// Sign keyless: an ephemeral key, a Fulcio certificate for the CI's (or
+    /// --identity-token's) OIDC identity, a Rekor entry and a timestamp per signature.
     #[arg(long, conflicts_with = "no_sign")]
     pub keyless: bool,
+    /// The keyless signing flags.
+    #[command(flatten)]
+    pub keyless_flags: KeylessFlags,
     /// Write unsigned statements only.
     #[arg(long)]
     pub no_sign: bool,
@@ -61,11 +65,39 @@ pub struct Args {
     pub audit: super::audit::AuditFlags,
 }
 
+/// `--identity-token`, `--signing-config`, `--trusted-root` (with `--keyless`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeylessFlags {
+    /// The OIDC identity token (a JWT, or @FILE); else SIGSTORE_ID_TOKEN, else GitHub
+    /// Actions' ambient token (audience sigstore).
+    #[arg(long, value_name = "TOKEN|@FILE", requires = "keyless")]
+    pub identity_token: Option<String>,
+    /// The Sigstore signing config naming Fulcio, Rekor and the TSA (default: the
+    /// public-good instance's, shipped with cargo-provenance).
+    #[arg(long, value_name = "FILE", requires = "keyless")]
+    pub signing_config: Option<PathBuf>,
+    /// The trusted root everything the services return is verified against before a byte
+    /// is written (default: the public-good root, shipped).
+    #[arg(long, value_name = "FILE", requires = "keyless")]
+    pub trusted_root: Option<PathBuf>,
+}
+
+impl KeylessFlags {
+    /// The signer's options.
+    pub fn options(&self) -> crate::sign::keyless::KeylessOptions {
+        crate::sign::keyless::KeylessOptions {
+            identity_token: self.identity_token.clone(),
+            signing_config: self.signing_config.clone(),
+            trusted_root: self.trusted_root.clone(),
+        }
+    }
+}
+
 /// Runs the command; returns the exit code.
 pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     let signing = match (&args.key, args.keyless, args.no_sign) {
         (Some(k), _, _) => Signing::Key(k.clone()),
-        (None, true, _) => Signing::Keyless,
+        (None, true, _) => Signing::Keyless(args.keyless_flags.options()),
         (None, false, true) => Signing::NoSign,
         (None, false, false) => Signing::Unspecified,
     };
