@@ -240,6 +240,17 @@ fn run_environment(signer: Option<&AnySigner>) -> RunEnvironment {
     env
 }
 
+/// Whether BuildKit's statement `bytes` is signed: always with a key; keyless only when it
+/// names a subject (its bundle is verified before it is written, which needs one), else it
+/// stays an unsigned file.
+fn signs_buildkit(signer: Option<&AnySigner>, bytes: &[u8]) -> bool {
+    match signer {
+        Some(AnySigner::Key(_)) => true,
+        Some(AnySigner::Keyless(_)) => crate::sign::keyless::binds_a_subject(bytes),
+        None => false,
+    }
+}
+
 /// The image name the SBOM, the statements and the referrers use: `--image` as given, else
 /// the (first) package's name.
 fn image_name(out: &BuildOutput) -> String {
@@ -412,7 +423,12 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
             let st = crate::formats::cosign::sign_statement(&sub.descriptor.digest);
             statements.push(st.to_payload()?);
         }
-        statements.extend(out.buildkit_statements.iter().map(|b| b.bytes.clone()));
+        statements.extend(
+            out.buildkit_statements
+                .iter()
+                .filter(|b| signs_buildkit(signer.as_ref(), &b.bytes))
+                .map(|b| b.bytes.clone()),
+        );
         let refs: Vec<&[u8]> = statements.iter().map(Vec::as_slice).collect();
         s.prepare(&refs)?;
         if let Some(AnySigner::Keyless(k)) = &signer {
@@ -540,7 +556,7 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         let mut referrers = Vec::new();
         let mut bundle_file = None;
         let mut bundle_digest = None;
-        if let Some(s) = signer_dyn {
+        if let Some(s) = signer_dyn.filter(|_| signs_buildkit(signer.as_ref(), &st.bytes)) {
             let signed = crate::sign::sign_statement(&st.bytes, s)?;
             let path = dir.join(format!("{base}.sigstore.json"));
             crate::util::fs::write_atomic(&path, &signed.bytes)?;

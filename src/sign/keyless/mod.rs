@@ -366,8 +366,20 @@ fn first_subject(statement: &[u8]) -> Result<Digest> {
         .map_err(|e| Error::with_source("the statement to sign is not JSON", e))?;
     let hex = v["subject"][0]["digest"]["sha256"]
         .as_str()
-        .ok_or_else(|| Error::msg("the statement to sign has no sha256 subject"))?;
+        .ok_or_else(|| {
+            Error::msg(format!(
+                "the statement to sign ({}) has no sha256 subject: a keyless bundle is verified \
+             before it is written, and a statement about nothing cannot be",
+                v["predicateType"]
+            ))
+        })?;
     format!("sha256:{hex}").parse()
+}
+
+/// Whether a statement names a sha256 subject, so that its keyless bundle can be verified
+/// (BuildKit's statements in an OCI layout have none).
+pub fn binds_a_subject(statement: &[u8]) -> bool {
+    first_subject(statement).is_ok()
 }
 
 /// Runs the futures concurrently on this task; results in order.
