@@ -225,15 +225,39 @@ fn verify_checkpoint(note: &str, log: &TrustedLog) -> std::result::Result<(u64, 
     Ok((size, root))
 }
 
+/// The outcome of one log check on one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Verified; the reason says what.
+    Pass(String),
+    /// Not checked; the reason says why.
+    Skip(String),
+    /// Refused; the reason says why.
+    Fail(String),
+}
+
+impl Outcome {
+    fn record(self, report: &mut Report, check: &str) {
+        match self {
+            Outcome::Pass(r) => report.pass(check, None, r),
+            Outcome::Skip(r) => report.skip(check, None, r),
+            Outcome::Fail(r) => report.fail(check, None, r),
+        }
+    }
+}
+
 fn check_inclusion(report: &mut Report, entry: &Value, root: Option<&TrustedRoot>, label: &str) {
+    inclusion_outcome(entry, root, label).record(report, "tlog-inclusion");
+}
+
+/// `tlog-inclusion` of one entry (protobuf JSON): the RFC 9162 proof leads from the
+/// canonicalized body, as logged, to the proof's root hash, and a checkpoint signed by the
+/// entry's log in `root` commits to that root and tree size. A missing `logIndex` in the
+/// proof is 0 (proto3 omits zero values).
+pub fn inclusion_outcome(entry: &Value, root: Option<&TrustedRoot>, label: &str) -> Outcome {
     let proof = &entry["inclusionProof"];
     if !proof.is_object() {
-        report.skip(
-            "tlog-inclusion",
-            None,
-            format!("{label}: the entry has no inclusion proof"),
-        );
-        return;
+        return Outcome::Skip(format!("{label}: the entry has no inclusion proof"));
     }
     let leaf = entry["canonicalizedBody"]
         .as_str()
@@ -251,28 +275,25 @@ fn check_inclusion(report: &mut Report, entry: &Value, root: Option<&TrustedRoot
                 .collect()
         })
         .unwrap_or(Some(Vec::new()));
+    let index = if proof["logIndex"].is_null() {
+        Some(0)
+    } else {
+        uint(&proof["logIndex"])
+    };
     let (Some(leaf), Some(hashes), Some(index), Some(size), Some(claimed)) = (
         leaf,
         hashes,
-        uint(&proof["logIndex"]),
+        index,
         uint(&proof["treeSize"]),
         proof["rootHash"].as_str().and_then(b64),
     ) else {
-        report.fail(
-            "tlog-inclusion",
-            None,
-            format!("{label}: the inclusion proof is malformed"),
-        );
-        return;
+        return Outcome::Fail(format!("{label}: the inclusion proof is malformed"));
     };
     let computed = root_from_inclusion_proof(index, size, leaf, &hashes);
     if computed.as_ref().map(|c| c.as_slice()) != Some(claimed.as_slice()) {
-        report.fail(
-            "tlog-inclusion",
-            None,
-            format!("{label}: the inclusion proof does not lead to its root hash"),
-        );
-        return;
+        return Outcome::Fail(format!(
+            "{label}: the inclusion proof does not lead to its root hash"
+        ));
     }
     let log_id = entry["logId"]["keyId"]
         .as_str()
@@ -280,28 +301,19 @@ fn check_inclusion(report: &mut Report, entry: &Value, root: Option<&TrustedRoot
         .unwrap_or_default();
     let log = root.and_then(|r| r.tlogs.iter().find(|l| l.log_id == log_id));
     let (Some(log), Some(note)) = (log, proof["checkpoint"]["envelope"].as_str()) else {
-        report.skip(
-            "tlog-inclusion",
-            None,
-            format!("{label}: the proof leads to its root hash, but no checkpoint signed by a trusted log key confirms that root (give --trusted-root)"),
-        );
-        return;
+        return Outcome::Skip(format!(
+            "{label}: the proof leads to its root hash, but no checkpoint signed by a trusted log key confirms that root (give --trusted-root)"
+        ));
     };
     match verify_checkpoint(note, log) {
-        Ok((s, r)) if s == size && r == claimed => report.pass(
-            "tlog-inclusion",
-            None,
-            format!(
-                "{label}: included in {}'s tree of size {size}, checkpoint signed by the log",
-                log.url
-            ),
-        ),
-        Ok(_) => report.fail(
-            "tlog-inclusion",
-            None,
-            format!("{label}: the signed checkpoint commits to another tree size or root hash"),
-        ),
-        Err(why) => report.fail("tlog-inclusion", None, format!("{label}: {why}")),
+        Ok((s, r)) if s == size && r == claimed => Outcome::Pass(format!(
+            "{label}: included in {}'s tree of size {size}, checkpoint signed by the log",
+            log.url
+        )),
+        Ok(_) => Outcome::Fail(format!(
+            "{label}: the signed checkpoint commits to another tree size or root hash"
+        )),
+        Err(why) => Outcome::Fail(format!("{label}: {why}")),
     }
 }
 
@@ -378,25 +390,28 @@ fn entry_body_matches(
 }
 
 fn check_promise(report: &mut Report, entry: &Value, root: &TrustedRoot, label: &str) {
+    promise_outcome(entry, root, label).record(report, "tlog-promise");
+}
+
+/// `tlog-promise` of one entry (protobuf JSON): the signed entry timestamp verifies over the
+/// canonicalized body as logged, the integrated time and the log index under the entry's log
+/// key in `root`, and the integrated time lies inside that key's validity and not in the
+/// future.
+pub fn promise_outcome(entry: &Value, root: &TrustedRoot, label: &str) -> Outcome {
     let log_id = entry["logId"]["keyId"]
         .as_str()
         .and_then(b64)
         .unwrap_or_default();
     let Some(log) = root.tlogs.iter().find(|l| l.log_id == log_id) else {
-        report.fail(
-            "tlog-promise",
-            None,
-            format!("{label}: the entry's log is not in the trusted root"),
-        );
-        return;
+        return Outcome::Fail(format!(
+            "{label}: the entry's log is not in the trusted root"
+        ));
     };
     let Some(log_key) = &log.key else {
-        report.skip(
-            "tlog-promise",
-            None,
-            format!("{label}: log {} uses a key type not checked yet", log.url),
-        );
-        return;
+        return Outcome::Skip(format!(
+            "{label}: log {} uses a key type not checked yet",
+            log.url
+        ));
     };
     let (Some(time), Some(index), Some(body), Some(set)) = (
         int(&entry["integratedTime"]),
@@ -406,51 +421,32 @@ fn check_promise(report: &mut Report, entry: &Value, root: &TrustedRoot, label: 
             .as_str()
             .and_then(b64),
     ) else {
-        report.skip(
-            "tlog-promise",
-            None,
-            format!("{label}: no inclusion promise (signed entry timestamp) to check"),
-        );
-        return;
+        return Outcome::Skip(format!(
+            "{label}: no inclusion promise (signed entry timestamp) to check"
+        ));
     };
     let signed = format!(
         r#"{{"body":"{body}","integratedTime":{time},"logID":"{}","logIndex":{index}}}"#,
         hex::encode(&log_id)
     );
     if !verify_der(log_key, signed.as_bytes(), &set) {
-        report.fail(
-            "tlog-promise",
-            None,
-            format!(
-                "{label}: the signed entry timestamp does not verify against {}",
-                log.url
-            ),
-        );
+        Outcome::Fail(format!(
+            "{label}: the signed entry timestamp does not verify against {}",
+            log.url
+        ))
     } else if time > crate::util::time::now() + 60 {
-        report.fail(
-            "tlog-promise",
-            None,
-            format!("{label}: integrated time {time} is in the future"),
-        );
+        Outcome::Fail(format!("{label}: integrated time {time} is in the future"))
     } else if log.valid_from.is_some_and(|f| time < f) || log.valid_until.is_some_and(|u| time > u)
     {
-        report.fail(
-            "tlog-promise",
-            None,
-            format!(
-                "{label}: integrated time {time} is outside the validity of {}'s key",
-                log.url
-            ),
-        );
+        Outcome::Fail(format!(
+            "{label}: integrated time {time} is outside the validity of {}'s key",
+            log.url
+        ))
     } else {
-        report.pass(
-            "tlog-promise",
-            None,
-            format!(
-                "{label}: signed entry timestamp verifies against {}",
-                log.url
-            ),
-        );
+        Outcome::Pass(format!(
+            "{label}: signed entry timestamp verifies against {}",
+            log.url
+        ))
     }
 }
 

@@ -54,9 +54,7 @@ pub fn verify_attestation(
             return None;
         }
     };
-    if let Some(cert) = result.certificate() {
-        check_source(report, att, &payload, &cert.ci_claims);
-    }
+    check_source(report, att, &payload, &result.ci_claims);
     Some(payload)
 }
 

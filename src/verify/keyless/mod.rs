@@ -9,6 +9,8 @@
 //!   GitHub workflow claims), matched on the certificate's claims as the crate parses them;
 //! - [`precheck`]: chain shapes refused before the crate runs, Go's base64 leniency;
 //! - [`outcome`]: the crate's result as our report's checks;
+//! - [`request_form`]: Rekor v1 `dsse` entries logged in request form (the local stack's
+//!   mock Rekor): their binding to the bundle and their log proofs;
 //! - [`root`]: the trusted root (`--trusted-root`, else the shipped public-good root);
 //! - the verified-time threshold (sigstore-go's observer threshold): at least N verified
 //!   signing times, default 1.
@@ -17,11 +19,13 @@ pub mod attestation;
 pub mod identity;
 pub mod outcome;
 pub mod precheck;
+pub mod request_form;
 pub mod root;
 
 use std::sync::Arc;
 
 use serde_json::Value;
+use sigstore_verify::crypto::CertificateInfo;
 use sigstore_verify::types::bundle::VerificationMaterialContent;
 use sigstore_verify::types::{Bundle, Sha256Hash, SignatureContent};
 use sigstore_verify::{VerificationPolicy, VerificationResult};
@@ -158,7 +162,7 @@ pub fn verify_parsed(
     bundle: &Bundle,
     artifact: &Artifact,
     trust: &KeylessTrust,
-) -> Result<Option<VerificationResult>> {
+) -> Result<Option<CertificateInfo>> {
     let Some(cert) = bundle.signing_certificate() else {
         ctx.failed(
             "certificate-chain",
@@ -191,6 +195,14 @@ pub fn verify_parsed(
         );
         return Ok(None);
     }
+    // Ours: Rekor v1 dsse entries logged in request form (see `request_form`).
+    let own = match request_form::check(bundle, &info, cert, &trust.root.logs) {
+        Ok(own) => own,
+        Err((check, reason)) => {
+            ctx.failed(check, reason);
+            return Ok(None);
+        }
+    };
     let policy = crate_policy(&trust.policy, identity_ok);
     let mut checked = std::borrow::Cow::Borrowed(bundle);
     let mut verified = run_crate(&checked, artifact, trust, &policy)?;
@@ -205,13 +217,27 @@ pub fn verify_parsed(
         vm.timestamp_verification_data.rfc3161_timestamps.clear();
         verified = run_crate(&checked, artifact, trust, &policy)?;
     }
+    let verified = match (verified, &own) {
+        (Ok(result), _) => Ok(Verified::of(&result, &info)),
+        (Err(e), Some(own)) if request_form::is_body_parse_error(&e) => {
+            Ok(Verified::request_form(&info, &checked, own))
+        }
+        (Err(e), _) => Err(e),
+    };
     match verified {
-        Ok(result) => {
+        Ok(verified) => {
             if let Some(note) = &set_aside {
                 ctx.skip("timestamp", note.clone());
             }
-            let times_ok = record_success(ctx, &checked, &result, trust, set_aside.is_none());
-            Ok((identity_ok && times_ok).then_some(result))
+            let times_ok = record_success(
+                ctx,
+                &checked,
+                &verified,
+                trust,
+                set_aside.is_none(),
+                own.as_ref(),
+            );
+            Ok((identity_ok && times_ok).then_some(verified.cert))
         }
         Err(e) => {
             let Some(check) = outcome::check_of(&e) else {
@@ -224,6 +250,58 @@ pub fn verify_parsed(
             let note = set_aside.map(|n| format!("; {n}")).unwrap_or_default();
             ctx.failed(check, format!("{e}{hint}{note}"));
             Ok(None)
+        }
+    }
+}
+
+/// What the crate verified: from its result or, for a bundle whose dsse entries are logged
+/// in request form, every step it runs before its entry-body check (see [`request_form`]).
+pub struct Verified {
+    /// The signing certificate.
+    pub cert: CertificateInfo,
+    chain: bool,
+    sct: bool,
+    tlog: bool,
+    times: Vec<String>,
+}
+
+impl Verified {
+    fn of(result: &VerificationResult, info: &CertificateInfo) -> Verified {
+        Verified {
+            cert: result.certificate().unwrap_or(info).clone(),
+            chain: result.certificate_verified(),
+            sct: result.sct_verified(),
+            tlog: result.tlog_verified(),
+            times: result
+                .verified_timestamps()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }
+    }
+
+    /// The crate stopped at its last step, the entry-body check; every step before it passed
+    /// (chain at every verified time, SCT, identity, SETs, inclusion proofs and checkpoints,
+    /// integrated times inside the certificate's validity, DSSE signature and subject), and
+    /// every RFC 3161 timestamp left in `bundle` verified.
+    fn request_form(
+        info: &CertificateInfo,
+        bundle: &Bundle,
+        own: &request_form::OwnTlog,
+    ) -> Verified {
+        let tsa = bundle
+            .verification_material
+            .timestamp_verification_data
+            .rfc3161_timestamps
+            .len();
+        let mut times = own.times.clone();
+        times.extend((0..tsa).map(|_| "an RFC 3161 timestamp".to_owned()));
+        Verified {
+            cert: info.clone(),
+            chain: true,
+            sct: true,
+            tlog: true,
+            times,
         }
     }
 }
@@ -256,9 +334,10 @@ fn crate_policy(policy: &IdentityPolicy, identity_ok: bool) -> VerificationPolic
 fn record_success(
     ctx: &mut Ctx,
     bundle: &Bundle,
-    result: &VerificationResult,
+    result: &Verified,
     trust: &KeylessTrust,
     report_timestamps: bool,
+    own: Option<&request_form::OwnTlog>,
 ) -> bool {
     let root = &trust.root.name;
     let chain = match &bundle.verification_material.content {
@@ -293,9 +372,9 @@ fn record_success(
     }
     // Fail closed should the crate ever accept without having checked these.
     let checked = [
-        ("certificate-chain", result.certificate_verified()),
-        ("sct", result.sct_verified()),
-        ("tlog-inclusion", result.tlog_verified()),
+        ("certificate-chain", result.chain),
+        ("sct", result.sct),
+        ("tlog-inclusion", result.tlog),
     ];
     let mut all_checked = true;
     for (check, done) in checked.into_iter().filter(|(_, done)| !done) {
@@ -305,49 +384,48 @@ fn record_success(
         );
         all_checked &= done;
     }
-    if result.certificate_verified() {
+    if result.chain {
         ctx.pass("certificate-chain",
             format!("the certificate chains to a Fulcio CA of the trusted root ({root}) valid at the signing time; key usage code signing"),
         );
     }
-    if result.sct_verified() {
+    if result.sct {
         ctx.pass(
             "sct",
             format!("the embedded SCT verifies against a CT log of the trusted root ({root})"),
         );
     }
     let times_ok = record_times(ctx, bundle, result, trust, report_timestamps);
-    record_tlog(ctx, bundle, result, root);
+    match own {
+        Some(own) => record_own_tlog(ctx, own),
+        None => record_tlog(ctx, bundle, result, root),
+    }
     times_ok && all_checked
 }
 
 fn record_times(
     ctx: &mut Ctx,
     bundle: &Bundle,
-    result: &VerificationResult,
+    result: &Verified,
     trust: &KeylessTrust,
     report_timestamps: bool,
 ) -> bool {
-    let times = result.verified_timestamps();
-    let list: Vec<String> = times.iter().map(ToString::to_string).collect();
-    let validity = result
-        .certificate()
-        .map(|c| format!("{} .. {}", c.not_before, c.not_after))
-        .unwrap_or_default();
+    let list = &result.times;
+    let validity = format!("{} .. {}", result.cert.not_before, result.cert.not_after);
     let need = trust.time_threshold.max(1);
-    let enough = times.len() >= need;
+    let enough = list.len() >= need;
     if !enough {
         ctx.failed(
             "signing-time",
             format!(
                 "{} verified signing time(s) ({}), {need} required (--verified-time-threshold)",
-                times.len(),
+                list.len(),
                 list.join(", ")
             ),
         );
     } else {
         ctx.pass("signing-time",
-            format!("{} verified signing time(s) ({}), each inside the certificate's validity ({validity})", times.len(), list.join(", ")),
+            format!("{} verified signing time(s) ({}), each inside the certificate's validity ({validity})", list.len(), list.join(", ")),
         );
     }
     let tsa = bundle
@@ -365,7 +443,7 @@ fn record_times(
     enough
 }
 
-fn record_tlog(ctx: &mut Ctx, bundle: &Bundle, result: &VerificationResult, root: &str) {
+fn record_tlog(ctx: &mut Ctx, bundle: &Bundle, result: &Verified, root: &str) {
     let entries = &bundle.verification_material.tlog_entries;
     let kinds: Vec<String> = entries
         .iter()
@@ -392,7 +470,29 @@ fn record_tlog(ctx: &mut Ctx, bundle: &Bundle, result: &VerificationResult, root
             "no signed entry timestamp (Rekor v2 entries have none; the time comes from a TSA)",
         );
     }
-    if result.tlog_verified() {
+    if result.tlog {
         ctx.pass("tlog-inclusion", format!("the inclusion proofs and signed checkpoints verify against a log of the trusted root ({root})"));
+    }
+}
+
+/// The log checks [`request_form`] did itself, over the logged bytes.
+fn record_own_tlog(ctx: &mut Ctx, own: &request_form::OwnTlog) {
+    for reason in &own.bindings {
+        ctx.pass("tlog-entry", reason.clone());
+    }
+    if own.bindings.is_empty() {
+        ctx.pass(
+            "tlog-entry",
+            "the log entries record this signature, certificate and artifact",
+        );
+    }
+    for reason in &own.promises {
+        ctx.pass("tlog-promise", reason.clone());
+    }
+    if own.promises.is_empty() {
+        ctx.skip("tlog-promise", "no signed entry timestamp");
+    }
+    for reason in &own.inclusions {
+        ctx.pass("tlog-inclusion", reason.clone());
     }
 }

@@ -23,6 +23,9 @@ pub struct SigstoreRoot {
     pub root: TrustedRoot,
     /// The crate's verifier over it (keys and anchors prepared once).
     pub verifier: Verifier,
+    /// Its transparency logs as our `verify/tlog.rs` reads them (request-form dsse entries,
+    /// see [`super::request_form`]).
+    pub logs: crate::verify::tlog::TrustedRoot,
 }
 
 impl std::fmt::Debug for SigstoreRoot {
@@ -58,10 +61,12 @@ impl SigstoreRoot {
         };
         let root = TrustedRoot::from_json(json).map_err(|e| bad(&e))?;
         let verifier = Verifier::new(&root).map_err(|e| bad(&e))?;
+        let logs = crate::verify::tlog::TrustedRoot::parse(json.as_bytes(), name)?;
         Ok(SigstoreRoot {
             name: name.to_owned(),
             root,
             verifier,
+            logs,
         })
     }
 }
