@@ -44,6 +44,8 @@ fn keyless_github_build_is_accepted_by_us_cosign_and_sigstore_go() {
             .unwrap()
     };
     let ok = verify(&gh_identity());
+    let report = String::from_utf8_lossy(&ok.stdout);
+    assert!(report.contains("SLSA build level: L2"), "{report}");
     assert_eq!(
         ok.status.code(),
         Some(0),
@@ -57,6 +59,23 @@ fn keyless_github_build_is_accepted_by_us_cosign_and_sigstore_go() {
         Some(1),
         "{}",
         String::from_utf8_lossy(&other.stderr)
+    );
+
+    // The level and its reasons in JSON.
+    let json = support::cargo_provenance()
+        .args(["verify", &pushed, "--format", "json"])
+        .args(["--certificate-identity", &gh_identity()])
+        .args(["--certificate-oidc-issuer", ISSUER, "--trusted-root"])
+        .arg(&stack.trusted_root)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["slsa"]["level"], 2, "{v}");
+    assert_eq!(v["slsa"]["name"], "SLSA_BUILD_LEVEL_2");
+    let reasons = v["slsa"]["reasons"].to_string();
+    assert!(
+        reasons.contains("github-hosted") && reasons.contains("L3 not claimed"),
+        "{reasons}"
     );
 
     // cosign 3.1 from the registry.
@@ -298,4 +317,37 @@ fn a_certificate_not_chaining_to_the_trusted_root_fails_naming_fulcio() {
     let root = stack.root_with_foreign_ca(dir.path());
     let (err, _) = fails_cleanly(None, |c| c.trusted_root = Some(root.clone()), "Fulcio (");
     assert!(err.contains("certificate-chain"), "{err}");
+}
+
+/// A key-signed build on a developer machine (no CI): verify reports L1, and says why not L2.
+#[test]
+fn a_key_signed_local_build_is_slsa_level_1() {
+    let (tmp, repo) = support::example_repo("hello-service");
+    let (key, public) = support::keygen(&tmp.path().join("keys"), "pw");
+    let out = tmp.path().join("out");
+    let o = support::cargo_provenance()
+        .current_dir(&repo)
+        .env("CARGO_TARGET_DIR", support::example_target_dir())
+        .env("COSIGN_PASSWORD", "pw")
+        .env_remove("CI")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .args(["build", "--builder", "native", "--offline", "--key"])
+        .arg(&key)
+        .arg("--output-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let layout = format!("oci:{}", out.join("oci").display());
+    let v = support::cargo_provenance()
+        .args(["verify", &layout, "--format", "json", "--key"])
+        .arg(&public)
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    let v: Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(v["slsa"]["level"], 1, "{v}");
+    let reasons = v["slsa"]["reasons"].to_string();
+    assert!(reasons.contains("signed with a key"), "{reasons}");
 }

@@ -18,6 +18,7 @@ pub mod keyless;
 pub mod policy;
 pub mod rebuild;
 pub mod report;
+pub mod slsa_level;
 pub mod source;
 pub mod tlog;
 
