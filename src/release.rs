@@ -84,6 +84,9 @@ pub struct ReleaseSummary {
     /// The registry reference pushed to, pinned by digest (`--push`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pushed: Option<String>,
+    /// Keyless: the certificate identity and issuer that signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyless_identity: Option<(String, String)>,
 }
 
 /// The file names of the output directory (docs/build.md, "Output directory").
@@ -627,6 +630,12 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         image_name: name,
         signed: signer.is_some(),
         pushed,
+        keyless_identity: match &signer {
+            Some(AnySigner::Keyless(k)) => {
+                k.identity().map(|i| (i.to_owned(), k.issuer().to_owned()))
+            }
+            _ => None,
+        },
     })
 }
 

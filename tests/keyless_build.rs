@@ -164,9 +164,85 @@ fn keyless_github_build_is_accepted_by_us_cosign_and_sigstore_go() {
         1
     );
 
+    // vex --keyless: an OpenVEX statement signed keyless and attached; sigstore-go accepts
+    // its bundle, cosign 3.1 the attestation from the registry.
+    let vex_bundle = b.tmp.path().join("vex.sigstore.json");
+    let vex = b
+        .gh_command(&stack, &peers, &keyless_support::Cmd::default())
+        .args([
+            "vex",
+            &pushed,
+            "--keyless",
+            "--vulnerability",
+            "CVE-2024-1000",
+        ])
+        .args([
+            "--status",
+            "not_affected",
+            "--justification",
+            "component_not_present",
+        ])
+        .arg("--signing-config")
+        .arg(&stack.signing_config)
+        .arg("--trusted-root")
+        .arg(&stack.trusted_root)
+        .arg("--output")
+        .arg(&vex_bundle)
+        .arg("-vv")
+        .output()
+        .unwrap();
+    let vex_err = String::from_utf8_lossy(&vex.stderr).into_owned();
+    assert!(vex.status.success(), "{vex_err}");
+    let o = std::process::Command::new(&stack.sigstore_go)
+        .arg("-trustedrootJSONpath")
+        .arg(&stack.trusted_root)
+        .args(["-expectedIssuer", ISSUER, "-expectedSAN", &gh_identity()])
+        .args([
+            "-artifact-digest",
+            index_digest.trim_start_matches("sha256:"),
+        ])
+        .arg(&vex_bundle)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "sigstore-go vex: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = std::process::Command::new(peers.cosign3())
+        .args([
+            "verify-attestation",
+            "--type",
+            "https://openvex.dev/ns/v0.2.0",
+        ])
+        .args(["--certificate-identity", &gh_identity()])
+        .args(["--certificate-oidc-issuer", ISSUER])
+        .arg("--trusted-root")
+        .arg(&stack.trusted_root)
+        .args([
+            "--allow-insecure-registry",
+            "--allow-http-registry",
+            &pushed,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "cosign openvex: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
     // Canary: no token, bearer or private key in any output file, referrer (the layout holds
     // every referrer pushed) or the -vv log.
-    let mut texts = vec![("stderr".to_owned(), stderr), ("stdout".to_owned(), stdout)];
+    let mut texts = vec![
+        ("stderr".to_owned(), stderr),
+        ("stdout".to_owned(), stdout),
+        ("vex stderr".to_owned(), vex_err),
+        (
+            "vex bundle".to_owned(),
+            String::from_utf8_lossy(&std::fs::read(&vex_bundle).unwrap()).into_owned(),
+        ),
+    ];
     texts.extend(keyless_support::all_files(&b.out));
     for (name, text) in &texts {
         for secret in [

@@ -27,6 +27,7 @@ pub mod buildx_plugin;
 pub mod cargo;
 pub mod git;
 pub mod handoff;
+pub mod job_summary;
 pub mod native;
 pub mod platform;
 pub mod summary;

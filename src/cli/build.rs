@@ -125,6 +125,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         crate::audit::run::precheck(a)?;
     }
     let r = release(&opts, ui)?;
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        write_job_summary(&r, &opts.signing, std::path::Path::new(&path))?;
+    }
     let s = &r.summary;
     if ui.is_json() {
         ui.json(&serde_json::json!({
@@ -179,4 +182,31 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         println!("{p}");
     }
     Ok(0)
+}
+
+/// Appends the GitHub Actions job summary (docs/build.md), rendered from `summary.json`.
+fn write_job_summary(
+    r: &crate::release::ReleaseSummary,
+    signing: &Signing,
+    path: &std::path::Path,
+) -> Result<()> {
+    use crate::build::job_summary::{SignedBy, append, render};
+    let summary: serde_json::Value =
+        serde_json::from_slice(&crate::util::fs::read(&r.summary_path)?)
+            .map_err(|e| crate::error::Error::with_source("reading summary.json", e))?;
+    let signed = match (signing, &r.keyless_identity) {
+        (_, _) if !r.signed => SignedBy::Unsigned,
+        (Signing::Keyless(_), Some((identity, issuer))) => SignedBy::Keyless {
+            identity: identity.clone(),
+            issuer: issuer.clone(),
+            repository: std::env::var("GITHUB_REPOSITORY")
+                .ok()
+                .filter(|v| !v.is_empty()),
+        },
+        _ => SignedBy::Key,
+    };
+    append(
+        path,
+        &render(&summary, &r.image_name, r.pushed.as_deref(), &signed),
+    )
 }

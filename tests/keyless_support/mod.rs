@@ -178,10 +178,65 @@ impl Build {
     ) -> std::process::Output {
         let mut cmd = Cmd::default();
         tweak(&mut cmd);
+        let mut c = self.gh_command(stack, peers, &cmd);
+        c.args([
+            "build",
+            "--builder",
+            "native",
+            "--offline",
+            "--keyless",
+            "--push",
+        ])
+        .arg("--signing-config")
+        .arg(config)
+        .arg("--trusted-root")
+        .arg(cmd.trusted_root.as_ref().unwrap_or(&stack.trusted_root))
+        .args(["--image", image])
+        .arg("--output-dir")
+        .arg(&self.out)
+        .args(extra)
+        .args(&cmd.args);
+        c.output().unwrap()
+    }
+
+    /// The environment of a GitHub Actions job of [`REPO`] on `main` at this checkout's
+    /// commit, the ambient token coming from the stack's emulation.
+    pub fn gh_env(&self, stack: &Stack) -> Vec<(String, String)> {
         let actions_url = format!(
             "{}&repository={REPO}&workflow_file={WORKFLOW}&ref=refs/heads/main&sha={}&run_id=4242&run_attempt=2",
             stack.actions_url, self.sha
         );
+        [
+            ("GITHUB_ACTIONS", "true".to_owned()),
+            ("GITHUB_SERVER_URL", "https://github.com".to_owned()),
+            ("GITHUB_REPOSITORY", REPO.to_owned()),
+            ("GITHUB_SHA", self.sha.clone()),
+            ("GITHUB_REF", "refs/heads/main".to_owned()),
+            (
+                "GITHUB_WORKFLOW_REF",
+                format!("{REPO}/{WORKFLOW}@refs/heads/main"),
+            ),
+            ("GITHUB_RUN_ID", "4242".to_owned()),
+            ("GITHUB_RUN_ATTEMPT", "2".to_owned()),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", actions_url),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                stack.actions_bearer.clone(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// Our binary in the checkout, in the environment of [`Build::gh_env`], with `cmd.env`
+    /// on top.
+    pub fn gh_command(
+        &self,
+        stack: &Stack,
+        peers: &support::Peers,
+        cmd: &Cmd,
+    ) -> assert_cmd::Command {
         let mut c = support::cargo_provenance();
         c.envs(peers.envs())
             .current_dir(&self.repo)
@@ -190,38 +245,9 @@ impl Build {
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .env_remove("SIGSTORE_ID_TOKEN")
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_SERVER_URL", "https://github.com")
-            .env("GITHUB_REPOSITORY", REPO)
-            .env("GITHUB_SHA", &self.sha)
-            .env("GITHUB_REF", "refs/heads/main")
-            .env(
-                "GITHUB_WORKFLOW_REF",
-                format!("{REPO}/{WORKFLOW}@refs/heads/main"),
-            )
-            .env("GITHUB_RUN_ID", "4242")
-            .env("GITHUB_RUN_ATTEMPT", "2")
-            .env("ACTIONS_ID_TOKEN_REQUEST_URL", actions_url)
-            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", &stack.actions_bearer)
-            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-            .args([
-                "build",
-                "--builder",
-                "native",
-                "--offline",
-                "--keyless",
-                "--push",
-            ])
-            .arg("--signing-config")
-            .arg(config)
-            .arg("--trusted-root")
-            .arg(cmd.trusted_root.as_ref().unwrap_or(&stack.trusted_root))
-            .args(["--image", image])
-            .arg("--output-dir")
-            .arg(&self.out)
-            .args(extra)
-            .args(&cmd.args);
-        c.output().unwrap()
+            .envs(self.gh_env(stack))
+            .envs(cmd.env.iter().map(|(k, v)| (k, v)));
+        c
     }
 }
 
