@@ -60,6 +60,9 @@ pub struct ReleaseOptions {
     /// `--reproducible`: byte-identical provenance (times from SOURCE_DATE_EPOCH, no random
     /// invocation id).
     pub reproducible: bool,
+    /// `--legacy-signature-tag`: also sign every image digest in cosign 2.x's legacy form
+    /// (a `sha256-<hex>.sig` tag).
+    pub legacy_signature_tag: bool,
     /// `--push`: copy the layout to the registry named by `--image`.
     pub push: bool,
     /// The vulnerability gate and scan attestation (`--fail-on`, `--advisory-db`, ...);
@@ -522,6 +525,16 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
                 .map(|x| referrer_entry(&x.subject.descriptor, &x.subject.name, &x.referrer))
                 .collect::<Vec<_>>(),
         }));
+        if let (true, Some(AnySigner::Key(key))) = (opts.legacy_signature_tag, &signer) {
+            stage(
+                ui,
+                "Signing",
+                format!("image {name} as cosign 2.x does (.sig tags)"),
+            );
+            let legacy =
+                publish::legacy_signature::sign_image_legacy(&store, &subjects, key, &name)?;
+            attestations.push(publish::legacy_signature::summary_entry(&legacy));
+        }
     }
 
     // BuildKit's own statements: kept as files; signed and attached to their manifest.

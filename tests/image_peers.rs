@@ -13,29 +13,35 @@ use image_common::*;
 use serde_json::Value;
 use support::Peers;
 
-/// Copies `<layout>:<tag>` to the local registry with oras and runs it with docker on
-/// `platform`; returns stdout.
+/// Copies `<layout>:<tag>` to the local registry with oras (1.2 and 1.3, each to its own
+/// repository) and runs each copy with docker on `platform`; returns stdout, the same for
+/// both.
 fn run_in_docker(peers: &Peers, layout: &Path, tag: &str, platform: &str) -> String {
-    let repo = peers.unique_repo("image-run");
-    let reference = format!("{repo}:{tag}");
-    support::run(peers.cmd("oras").args([
-        "cp",
-        "--to-plain-http",
-        "--from-oci-layout",
-        &format!("{}:{tag}", layout.display()),
-        &reference,
-    ]));
-    let out = support::run(peers.cmd("docker").args([
-        "run",
-        "--rm",
-        "--pull",
-        "always",
-        "--platform",
-        platform,
-        &reference,
-    ]));
-    let _ = peers.cmd("docker").args(["rmi", &reference]).output();
-    out.trim().to_owned()
+    let mut outputs = Vec::new();
+    for tier in peers.tiers() {
+        let repo = peers.unique_repo("image-run");
+        let reference = format!("{repo}:{tag}");
+        support::run(tier.oras().args([
+            "cp",
+            "--to-plain-http",
+            "--from-oci-layout",
+            &format!("{}:{tag}", layout.display()),
+            &reference,
+        ]));
+        let out = support::run(peers.cmd("docker").args([
+            "run",
+            "--rm",
+            "--pull",
+            "always",
+            "--platform",
+            platform,
+            &reference,
+        ]));
+        let _ = peers.cmd("docker").args(["rmi", &reference]).output();
+        outputs.push((tier.name(), out.trim().to_owned()));
+    }
+    assert_eq!(outputs[0].1, outputs[1].1, "{outputs:?}");
+    outputs.remove(0).1
 }
 
 fn peer_build(peers: &Peers, dir: &Path) -> assert_cmd::Command {
@@ -329,14 +335,17 @@ fn images_run_in_docker_on_scratch_and_on_a_base() {
         );
     }
     // The native builder pulls a registry base through our registry client.
-    let repo = peers.unique_repo("image-base");
-    support::run(
-        peers
-            .cmd("oras")
-            .args(["cp", "--to-plain-http", "--from-oci-layout"])
-            .arg(format!("{}:bookworm", cc.display()))
-            .arg(format!("{repo}:bookworm")),
-    );
+    // (oras 1.2 and 1.3 each copy it; the build takes the last copy.)
+    let mut repo = String::new();
+    for tier in peers.tiers() {
+        repo = peers.unique_repo("image-base");
+        support::run(
+            tier.oras()
+                .args(["cp", "--to-plain-http", "--from-oci-layout"])
+                .arg(format!("{}:bookworm", cc.display()))
+                .arg(format!("{repo}:bookworm")),
+        );
+    }
     let from_registry = tmp.path().join("native-registry-base");
     let out = build_cmd(&dir)
         .env("CARGO_TARGET_DIR", &target)

@@ -138,3 +138,74 @@ fn a_destination_digest_must_match_and_repush_skips_blobs() {
             .ends_with(&index.digest.to_string())
     );
 }
+
+/// Copies across tools, both generations of oras: our `push` to the registry, `oras cp -r`
+/// (1.2 and 1.3) to another repository, and our `push` back into a layout: the image and
+/// both referrers arrive with their digests, and oras' copy lists what ours does.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn oras_copies_what_we_push_and_we_copy_what_oras_copied() {
+    let peers = Peers::get();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::create(&dir.path().join("src")).unwrap();
+    let (index, _) = make_image(&layout, "v1", &["linux/amd64"], "oras-copy");
+    let signer = oci_support::Signer::new();
+    let store = Store::Layout(layout.clone());
+    for pt in ["https://example.com/a/v1", "https://example.com/b/v1"] {
+        let b = signer.bundle(&[("app".into(), index.digest)], pt, serde_json::json!({}));
+        let info = BundleInfo {
+            bundle_json: &b,
+            predicate_type: pt,
+            role: Role::ImageAttestation,
+            created: "2024-01-02T03:04:05Z",
+        };
+        publish::attach_bundle(&store, &index, "app", &info).unwrap();
+    }
+    let want: Vec<_> = store
+        .referrers(&index.digest)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.digest)
+        .collect();
+    let src = format!("oci:{}:v1", layout.root().display());
+    let ours = peers.unique_repo("push-oras-src");
+    push(&src, &format!("{ours}:v1"), &Options::default(), &|_| {}).unwrap();
+    for tier in peers.tiers() {
+        let name = tier.name();
+        let theirs = peers.unique_repo("push-oras-dst");
+        support::run(tier.oras().args([
+            "cp",
+            "-r",
+            "--from-plain-http",
+            "--to-plain-http",
+            &format!("{ours}:v1"),
+            &format!("{theirs}:v1"),
+        ]));
+        let listed = tier.oras_discover(&["--plain-http", &format!("{theirs}@{}", index.digest)]);
+        let mut got: Vec<String> = listed
+            .iter()
+            .map(|m| m["digest"].as_str().unwrap().to_owned())
+            .collect();
+        got.sort();
+        let mut expected: Vec<String> = want.iter().map(|d| d.to_string()).collect();
+        expected.sort();
+        assert_eq!(got, expected, "{name}: oras cp -r carried the referrers");
+        let back = dir.path().join(format!("back-{:?}", tier.generation));
+        let (pinned, report) = push(
+            &format!("{theirs}:v1"),
+            &format!("oci:{}", back.display()),
+            &Options::default(),
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(pinned.digest(), Some(index.digest), "{name}");
+        assert_eq!(report.referrers, 2, "{name}: {report:?}");
+        let back_refs: Vec<_> = Store::Layout(Layout::open(&back).unwrap())
+            .referrers(&index.digest)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.digest)
+            .collect();
+        assert_eq!(back_refs, want, "{name}");
+    }
+}

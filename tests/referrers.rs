@@ -256,3 +256,76 @@ fn discover_lists_a_layout_tree_and_json_and_filters() {
         .code(2);
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("/nonexistent/x"));
 }
+
+/// cosign's legacy `.sig` tags (`build --legacy-signature-tag`): a layout holding them still
+/// resolves `oci:PATH` to its one image; `push` carries them; pushing another signer's
+/// signature of the same image onto them merges the layers (as `cosign sign` appends), and
+/// pushing again adds nothing.
+#[test]
+fn legacy_signature_tags_travel_and_merge() {
+    use cargo_provenance::formats::cosign_legacy::{SIGNATURE_ANNOTATION, legacy_tag};
+    use cargo_provenance::keys::PrivateKey;
+    use cargo_provenance::oci::reference::Reference;
+    use cargo_provenance::oci::registry::Options;
+    use cargo_provenance::publish::copy::push;
+    use cargo_provenance::publish::legacy_signature::sign_image_legacy;
+    use cargo_provenance::sign::KeySigner;
+
+    let dir = tempfile::tempdir().unwrap();
+    let signed_layout = |name: &str| {
+        let layout = Layout::create(&dir.path().join(name)).unwrap();
+        let (index, _) = make_image(&layout, "v1", &["linux/amd64"], "legacy");
+        let store = Store::Layout(layout.clone());
+        let subjects = publish::image_subjects(&store, &index, "app").unwrap();
+        let signer = KeySigner::new(PrivateKey::generate());
+        let signed = sign_image_legacy(&store, &subjects, &signer, "reg.example/app:v1").unwrap();
+        assert_eq!(signed.len(), 2, "the index and its platform manifest");
+        (layout, index)
+    };
+    let (ours, index) = signed_layout("ours");
+    let (theirs, their_index) = signed_layout("theirs");
+    assert_eq!(index, their_index);
+    let oci = |l: &Layout| format!("oci:{}", l.root().display());
+    let store = Store::Layout(ours.clone());
+    assert_eq!(
+        store
+            .resolve(&Reference::parse(&oci(&ours)).unwrap())
+            .unwrap()
+            .digest,
+        index.digest,
+        "the .sig tags do not make oci:PATH ambiguous"
+    );
+
+    let dst = dir.path().join("dst");
+    let to_dst = format!("oci:{}", dst.display());
+    let opts = Options::default();
+    let (_, report) = push(&oci(&ours), &to_dst, &opts, &|_| {}).unwrap();
+    assert_eq!(report.legacy_tags, 2);
+    let (_, report) = push(&oci(&theirs), &to_dst, &opts, &|_| {}).unwrap();
+    assert_eq!(report.legacy_tags, 2, "merged into both tags");
+    let (_, report) = push(&oci(&ours), &to_dst, &opts, &|_| {}).unwrap();
+    assert_eq!(report.legacy_tags, 0, "nothing new");
+
+    let dst = Store::Layout(Layout::open(&dst).unwrap());
+    let (bytes, _) = dst
+        .find_tag(&legacy_tag(&index.digest, "sig"))
+        .unwrap()
+        .unwrap();
+    let m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let sigs: BTreeSet<&str> = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["annotations"][SIGNATURE_ANNOTATION].as_str().unwrap())
+        .collect();
+    assert_eq!(sigs.len(), 2, "both signers' layers: {m}");
+    let diff_ids = {
+        let c = &m["config"];
+        let digest: Digest = c["digest"].as_str().unwrap().parse().unwrap();
+        let config: serde_json::Value =
+            serde_json::from_slice(&dst.get_blob(&digest, c["size"].as_u64().unwrap()).unwrap())
+                .unwrap();
+        config["rootfs"]["diff_ids"].as_array().unwrap().len()
+    };
+    assert_eq!(diff_ids, 2, "the config names both layers");
+}

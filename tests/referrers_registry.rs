@@ -17,7 +17,7 @@ use cargo_provenance::oci::store::Store;
 use cargo_provenance::publish::{self, BundleInfo, Role};
 use cargo_provenance::util::digest::Digest;
 use oci_support::{ChaosProxy, Fixture, Signer, fixture, layout_files};
-use support::Peers;
+use support::{Peers, Tier};
 
 const SLSA: &str = "https://slsa.dev/provenance/v1";
 const CDX: &str = "https://cyclonedx.org/bom";
@@ -36,23 +36,13 @@ fn fallback_index(c: &RegistryClient, subject: &Digest) -> Option<ImageIndex> {
 }
 
 /// `oras discover --format json` digests and predicate types of `reference`'s referrers.
-fn oras_discover(peers: &Peers, reference: &str) -> BTreeMap<String, String> {
-    let out = support::run(peers.cmd("oras").args([
-        "discover",
-        "--plain-http",
-        "--format",
-        "json",
-        reference,
-    ]));
-    discovered(&out)
+fn oras_discover(tier: &Tier, reference: &str) -> BTreeMap<String, String> {
+    discovered(&tier.oras_discover(&["--plain-http", reference]))
 }
 
-/// Digests and predicate types of the referrers in `oras discover --format json` output.
-fn discovered(json: &str) -> BTreeMap<String, String> {
-    let v: serde_json::Value = serde_json::from_str(json).unwrap();
-    v["manifests"]
-        .as_array()
-        .unwrap()
+/// Digests and predicate types of the referrers `oras discover` listed.
+fn discovered(referrers: &[serde_json::Value]) -> BTreeMap<String, String> {
+    referrers
         .iter()
         .map(|m| {
             (
@@ -86,15 +76,14 @@ fn our_discover(reference: &str) -> BTreeMap<String, String> {
 }
 
 fn cosign_verify(
-    peers: &Peers,
+    tier: &Tier,
     fx: &Fixture,
     pubkey: &std::path::Path,
     kind: &str,
     reference: &str,
 ) -> std::process::Output {
     let root = support::empty_trusted_root(fx.dir.path());
-    peers
-        .cmd("cosign")
+    tier.cosign()
         .args(["verify-attestation", "--key"])
         .arg(pubkey)
         .args(["--type", kind, "--new-bundle-format", "--trusted-root"])
@@ -108,46 +97,52 @@ fn cosign_verify(
         .unwrap()
 }
 
-/// The whole interop check against one registry: push, then oras, cosign and our discover on
-/// the index and on each platform manifest.
+/// The whole interop check against one registry: push, then oras, cosign (both generations)
+/// and our discover on the index and on each platform manifest.
 fn interop(peers: &Peers, repo: &str, expect_fallback: bool) {
     let fx = fixture(repo);
     let dest = format!("{repo}:v1");
     fx.push(&dest);
     let pubkey = fx.signer.write_pub(fx.dir.path());
-    for subject in std::iter::once(&fx.index).chain(fx.platforms.iter()) {
-        let at = format!("{repo}@{}", subject.digest);
-        let oras = oras_discover(peers, &at);
-        let ours = our_discover(&at);
-        assert_eq!(ours, oras, "discover agrees with oras on {at}");
-        let types: BTreeSet<&str> = oras.values().map(String::as_str).collect();
-        assert_eq!(
-            types,
-            BTreeSet::from([CDX, SLSA]),
-            "oras lists provenance and SBOM on {at}"
-        );
-        for kind in ["slsaprovenance1", "cyclonedx"] {
-            let out = cosign_verify(peers, &fx, &pubkey, kind, &at);
-            assert!(
-                out.status.success(),
-                "cosign verify-attestation --type {kind} {at}:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-    // Via the tag too (cosign resolves it to the index).
-    let out = cosign_verify(peers, &fx, &pubkey, "slsaprovenance1", &dest);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Another key fails.
     let other = Signer::new();
     let wrong_dir = tempfile::tempdir().unwrap();
     let wrong = other.write_pub(wrong_dir.path());
-    let out = cosign_verify(peers, &fx, &wrong, "slsaprovenance1", &dest);
-    assert!(!out.status.success(), "cosign must reject another key");
+    for tier in peers.tiers() {
+        let name = tier.name();
+        for subject in std::iter::once(&fx.index).chain(fx.platforms.iter()) {
+            let at = format!("{repo}@{}", subject.digest);
+            let oras = oras_discover(&tier, &at);
+            let ours = our_discover(&at);
+            assert_eq!(ours, oras, "{name}: discover agrees with oras on {at}");
+            let types: BTreeSet<&str> = oras.values().map(String::as_str).collect();
+            assert_eq!(
+                types,
+                BTreeSet::from([CDX, SLSA]),
+                "{name}: oras lists provenance and SBOM on {at}"
+            );
+            for kind in ["slsaprovenance1", "cyclonedx"] {
+                let out = cosign_verify(&tier, &fx, &pubkey, kind, &at);
+                assert!(
+                    out.status.success(),
+                    "{name}: cosign verify-attestation --type {kind} {at}:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        // Via the tag too (cosign resolves it to the index).
+        let out = cosign_verify(&tier, &fx, &pubkey, "slsaprovenance1", &dest);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Another key fails.
+        let out = cosign_verify(&tier, &fx, &wrong, "slsaprovenance1", &dest);
+        assert!(
+            !out.status.success(),
+            "{name}: cosign must reject another key"
+        );
+    }
     // The fallback tag (when used) carries artifactType and all annotations.
     let c = client(&dest);
     match fallback_index(&c, &fx.index.digest) {
@@ -460,14 +455,16 @@ fn oras_discovers_referrers_in_our_oci_layout() {
             .iter()
             .map(|p| (p.digest, Some(p.platform.as_ref().unwrap().to_string()))),
     );
-    for (digest, platform) in targets {
-        let mut cmd = peers.cmd("oras");
-        cmd.args(["discover", "--oci-layout", "--format", "json"]);
+    for ((digest, platform), tier) in
+        targets.flat_map(|t| peers.tiers().map(|tier| (t.clone(), tier)))
+    {
+        let layout_ref = format!("{root}:v1");
+        let mut args = vec!["--oci-layout"];
         if let Some(p) = &platform {
-            cmd.args(["--platform", p]);
+            args.extend(["--platform", p]);
         }
-        let out = support::run(cmd.arg(format!("{root}:v1")));
-        let oras = discovered(&out);
+        args.push(&layout_ref);
+        let oras = discovered(&tier.oras_discover(&args));
         let ours = our_discover(&format!("oci:{root}@{digest}"));
         assert_eq!(ours, oras, "oras and we agree on the layout for {digest}");
         let ours_by_platform = match &platform {

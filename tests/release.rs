@@ -360,6 +360,21 @@ fn keyless_is_refused() {
     assert!(!out.exists());
 }
 
+/// `--legacy-signature-tag` signs with the key: without `--key` it is a usage error (exit 2)
+/// naming `--key`, before building.
+#[test]
+fn legacy_signature_tag_needs_a_key() {
+    let (tmp, repo) = support::example_repo("hello-service");
+    let out = tmp.path().join("out");
+    let o = build_cmd(&repo, &out)
+        .arg("--legacy-signature-tag")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--key"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
 /// Without --key: a warning, unsigned statements only, no bundle, no referrer; the JSON
 /// message format ends with the summary.
 #[test]

@@ -13,7 +13,7 @@ use cargo_provenance::formats::dsse::Envelope;
 use cargo_provenance::formats::intoto::{STATEMENT_V01, Statement};
 use cargo_provenance::keys::{FixedPassword, PublicKey, load_private_key};
 use cargo_provenance::sign::{KeySigner, verify_bundle, verify_envelope};
-use support::{Peers, empty_trusted_root};
+use support::{Peers, Tier, empty_trusted_root};
 
 fn out(o: &Output) -> String {
     format!(
@@ -41,15 +41,14 @@ fn cosign_keygen(peers: &Peers, dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn verify_blob_attestation(
-    peers: &Peers,
+    tier: &Tier,
     key: &Path,
     kind: &str,
     bundle: &Path,
     artifact: &Path,
     root: &Path,
 ) -> Output {
-    peers
-        .cmd("cosign")
+    tier.cosign()
         .args(["verify-blob-attestation", "--key"])
         .arg(key)
         .args(["--type", kind, "--bundle"])
@@ -64,19 +63,13 @@ fn verify_blob_attestation(
 
 /// `cosign attest-blob` of a CycloneDX `predicate` about `binary` into a bundle v0.3 at
 /// `bundle`, with `key` (password `pw`) and no transparency log.
-fn cosign_attest_sbom(peers: &Peers, key: &Path, predicate: &Path, bundle: &Path, binary: &Path) {
+fn cosign_attest_sbom(tier: &Tier, key: &Path, predicate: &Path, bundle: &Path, binary: &Path) {
+    let dir = bundle.parent().unwrap();
     support::run(
-        peers
-            .cmd("cosign")
-            .args([
-                "attest-blob",
-                "--yes",
-                "--tlog-upload=false",
-                "--new-bundle-format",
-                "--type",
-                "cyclonedx",
-                "--key",
-            ])
+        tier.cosign()
+            .args(["attest-blob", "--yes"])
+            .args(tier.sign_flags(dir))
+            .args(["--new-bundle-format", "--type", "cyclonedx", "--key"])
             .arg(key)
             .arg("--predicate")
             .arg(predicate)
@@ -114,30 +107,33 @@ fn cosign_verifies_our_bundles_and_rejects_other_keys() {
     let prov = out_dir.join("provenance.sigstore.json");
     let sbom = out_dir.join("sbom.sigstore.json");
 
-    for (kind, bundle) in [("slsaprovenance1", &prov), ("cyclonedx", &sbom)] {
-        let ok = verify_blob_attestation(&peers, &public, kind, bundle, &binary, &root);
-        assert!(
-            ok.status.success(),
-            "cosign rejected our {kind} bundle:\n{}",
-            out(&ok)
-        );
-        let bad = verify_blob_attestation(&peers, &their_public, kind, bundle, &binary, &root);
-        assert!(
-            !bad.status.success(),
-            "cosign accepted our {kind} bundle with another key"
-        );
-        // Note: cosign 2.5 does not compare `--type` with the predicate type for
-        // `--new-bundle-format` bundles (it does for `--signature` envelopes), so a wrong
-        // `--type` cannot be shown to fail here; our own verifier checks predicate types.
-    }
-    // Another artifact is not a subject.
     let other = tmp.path().join("other");
     std::fs::write(&other, b"not the binary").unwrap();
-    let bad = verify_blob_attestation(&peers, &public, "slsaprovenance1", &prov, &other, &root);
-    assert!(
-        !bad.status.success(),
-        "cosign accepted a bundle for an artifact that is not a subject"
-    );
+    for tier in peers.tiers() {
+        let name = tier.name();
+        for (kind, bundle) in [("slsaprovenance1", &prov), ("cyclonedx", &sbom)] {
+            let ok = verify_blob_attestation(&tier, &public, kind, bundle, &binary, &root);
+            assert!(
+                ok.status.success(),
+                "{name} rejected our {kind} bundle:\n{}",
+                out(&ok)
+            );
+            let bad = verify_blob_attestation(&tier, &their_public, kind, bundle, &binary, &root);
+            assert!(
+                !bad.status.success(),
+                "{name} accepted our {kind} bundle with another key"
+            );
+            // Note: cosign 2.5 does not compare `--type` with the predicate type for
+            // `--new-bundle-format` bundles (it does for `--signature` envelopes), so a wrong
+            // `--type` cannot be shown to fail here; our own verifier checks predicate types.
+        }
+        // Another artifact is not a subject.
+        let bad = verify_blob_attestation(&tier, &public, "slsaprovenance1", &prov, &other, &root);
+        assert!(
+            !bad.status.success(),
+            "{name} accepted a bundle for an artifact that is not a subject"
+        );
+    }
 }
 
 #[test]
@@ -150,28 +146,32 @@ fn keys_interoperate_both_ways() {
     let predicate = tmp.path().join("predicate.json");
     std::fs::write(&predicate, sign_fixture::SBOM).unwrap();
 
-    // cosign signs with a key made by `cargo provenance keygen`, and verifies it.
     let (our_key, our_pub) = our_keygen(&tmp.path().join("ours"));
-    let bundle = tmp.path().join("cosign-with-our-key.json");
-    cosign_attest_sbom(&peers, &our_key, &predicate, &bundle, &binary);
-    let ok = verify_blob_attestation(&peers, &our_pub, "cyclonedx", &bundle, &binary, &root);
-    assert!(ok.status.success(), "{}", out(&ok));
-    let parsed = Bundle::parse(&std::fs::read(&bundle).unwrap(), "cosign bundle").unwrap();
-    verify_bundle(&parsed, &PublicKey::read(&our_pub).unwrap()).unwrap();
-
-    // We sign with a key made by `cosign generate-key-pair`; cosign verifies.
     let (their_key, their_pub) = cosign_keygen(&peers, &tmp.path().join("theirs"));
     let out_dir = tmp.path().join("out");
     sign_ours(&their_key, "theirs", &binary, &out_dir);
-    let ok = verify_blob_attestation(
-        &peers,
-        &their_pub,
-        "slsaprovenance1",
-        &out_dir.join("provenance.sigstore.json"),
-        &binary,
-        &root,
-    );
-    assert!(ok.status.success(), "{}", out(&ok));
+    for tier in peers.tiers() {
+        // cosign signs with a key made by `cargo provenance keygen`, and verifies it.
+        let dir = tmp.path().join(format!("{:?}", tier.generation));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bundle = dir.join("cosign-with-our-key.json");
+        cosign_attest_sbom(&tier, &our_key, &predicate, &bundle, &binary);
+        let ok = verify_blob_attestation(&tier, &our_pub, "cyclonedx", &bundle, &binary, &root);
+        assert!(ok.status.success(), "{}: {}", tier.name(), out(&ok));
+        let parsed = Bundle::parse(&std::fs::read(&bundle).unwrap(), "cosign bundle").unwrap();
+        verify_bundle(&parsed, &PublicKey::read(&our_pub).unwrap()).unwrap();
+
+        // We sign with a key made by `cosign generate-key-pair`; cosign verifies.
+        let ok = verify_blob_attestation(
+            &tier,
+            &their_pub,
+            "slsaprovenance1",
+            &out_dir.join("provenance.sigstore.json"),
+            &binary,
+            &root,
+        );
+        assert!(ok.status.success(), "{}: {}", tier.name(), out(&ok));
+    }
 
     // A wrong password for a cosign key says so.
     let e = load_private_key(&their_key, &FixedPassword("wrong".into())).unwrap_err();
@@ -193,65 +193,72 @@ fn we_read_cosign_attest_blob_outputs() {
     std::fs::write(&predicate, br#"{"buildDefinition":{"buildType":"x","externalParameters":{"a":1}},"runDetails":{"builder":{"id":"y"}}}"#).unwrap();
     let (key, public) = cosign_keygen(&peers, &tmp.path().join("theirs"));
     let public = PublicKey::read(&public).unwrap();
-    let attest = |extra: &[&str]| {
-        support::run(
-            peers
-                .cmd("cosign")
-                .args([
-                    "attest-blob",
-                    "--yes",
-                    "--tlog-upload=false",
-                    "--type",
-                    "slsaprovenance1",
-                    "--key",
-                ])
-                .arg(&key)
-                .arg("--predicate")
-                .arg(&predicate)
-                .args(extra)
-                .arg(&binary)
-                .env("COSIGN_PASSWORD", "theirs")
-                .current_dir(tmp.path()),
-        )
-    };
     let digest = cargo_provenance::util::digest::Digest::of(&std::fs::read(&binary).unwrap());
+    for tier in peers.tiers() {
+        let dir = tmp.path().join(format!("{:?}", tier.generation));
+        std::fs::create_dir_all(&dir).unwrap();
+        let attest = |extra: &[String]| {
+            support::run(
+                tier.cosign()
+                    .args(["attest-blob", "--yes", "--type", "slsaprovenance1", "--key"])
+                    .arg(&key)
+                    .arg("--predicate")
+                    .arg(&predicate)
+                    .args(extra)
+                    .arg(&binary)
+                    .env("COSIGN_PASSWORD", "theirs")
+                    .current_dir(&dir),
+            )
+        };
+        let strings = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
-    // The old format: a bare DSSE envelope (`--output-signature`).
-    attest(&["--output-signature", "old.sig"]);
-    let env: Envelope =
-        serde_json::from_slice(&std::fs::read(tmp.path().join("old.sig")).unwrap()).unwrap();
-    let payload = verify_envelope(&env, &public).unwrap().payload;
-    let st = Statement::parse(&payload, "old.sig").unwrap();
-    assert_eq!(st.type_, STATEMENT_V01);
-    assert_eq!(st.subject[0].sha256(), Some(digest));
+        // The old format: a bare DSSE envelope (`--output-signature`). cosign 3.1 writes it
+        // only with the bundle format and the signing config turned off, and then takes
+        // `--tlog-upload=false`.
+        let mut old = strings(&["--tlog-upload=false", "--output-signature", "old.sig"]);
+        if tier.is_current() {
+            old.extend(strings(&[
+                "--new-bundle-format=false",
+                "--use-signing-config=false",
+            ]));
+        }
+        attest(&old);
+        let env: Envelope =
+            serde_json::from_slice(&std::fs::read(dir.join("old.sig")).unwrap()).unwrap();
+        let payload = verify_envelope(&env, &public).unwrap().payload;
+        let st = Statement::parse(&payload, "old.sig").unwrap();
+        assert_eq!(st.type_, STATEMENT_V01, "{}", tier.name());
+        assert_eq!(st.subject[0].sha256(), Some(digest));
 
-    // The new bundle format.
-    attest(&["--new-bundle-format", "--bundle", "new.json"]);
-    let b = Bundle::parse(
-        &std::fs::read(tmp.path().join("new.json")).unwrap(),
-        "new.json",
-    )
-    .unwrap();
-    assert_eq!(
-        b.verification_material.public_key.as_ref().unwrap().hint,
-        public.hint()
-    );
-    let st = Statement::parse(&verify_bundle(&b, &public).unwrap().payload, "new.json").unwrap();
-    assert_eq!(st.predicate_type, "https://slsa.dev/provenance/v1");
-    assert_eq!(st.subject[0].sha256(), Some(digest));
+        // The new bundle format.
+        let mut new = tier.sign_flags(&dir);
+        new.extend(strings(&["--new-bundle-format", "--bundle", "new.json"]));
+        attest(&new);
+        let b = Bundle::parse(&std::fs::read(dir.join("new.json")).unwrap(), "new.json").unwrap();
+        assert_eq!(
+            b.verification_material.public_key.as_ref().unwrap().hint,
+            public.hint()
+        );
+        let st =
+            Statement::parse(&verify_bundle(&b, &public).unwrap().payload, "new.json").unwrap();
+        assert_eq!(st.predicate_type, "https://slsa.dev/provenance/v1");
+        assert_eq!(st.subject[0].sha256(), Some(digest));
 
-    // Any byte changed in the payload fails.
-    let mut tampered = b.clone();
-    tampered.dsse_envelope.as_mut().unwrap().payload[10] ^= 1;
-    assert_eq!(
-        verify_bundle(&tampered, &public).unwrap_err().exit_code(),
-        1
-    );
-    let other = cargo_provenance::keys::PrivateKey::generate().public_key();
-    assert!(verify_envelope(&env, &other).is_err());
+        // Any byte changed in the payload fails.
+        let mut tampered = b.clone();
+        tampered.dsse_envelope.as_mut().unwrap().payload[10] ^= 1;
+        assert_eq!(
+            verify_bundle(&tampered, &public).unwrap_err().exit_code(),
+            1
+        );
+        let other = cargo_provenance::keys::PrivateKey::generate().public_key();
+        assert!(verify_envelope(&env, &other).is_err());
+    }
 }
 
-/// sigstore-go's example verifier (0.7) always needs a certificate identity policy and a
+/// sigstore-go's example verifier (0.7, and 1.3 alike: its `-requireTimestamp=false` stops
+/// at "you must specify at least one of WithObserverTimestamps() ..." because the example
+/// never sets `WithNoObserverTimestamps`) always needs a certificate identity policy and a
 /// verified timestamp (observer timestamps come only from tlog entries or RFC 3161
 /// timestamps), so no offline key-signed bundle can pass it, cosign's own included. What it
 /// shows: our bundle loads and validates as a v0.3 bundle and fails at exactly the point
@@ -268,43 +275,56 @@ fn sigstore_go_treats_our_bundle_like_cosigns() {
     sign_ours(&key, "pw", &binary, &out_dir);
     let predicate = tmp.path().join("predicate.json");
     std::fs::write(&predicate, sign_fixture::SBOM).unwrap();
-    let cosigns = tmp.path().join("cosign.json");
-    cosign_attest_sbom(&peers, &key, &predicate, &cosigns, &binary);
     let malformed = tmp.path().join("malformed.json");
     std::fs::write(&malformed, br#"{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":{}}"#).unwrap();
-    let run = |bundle: &Path| {
-        let o = peers
-            .cmd("sigstore-go-verification")
-            .arg("-publicKey")
-            .arg(&public)
-            .arg("-artifact")
-            .arg(&binary)
-            .arg("-trustedrootJSONpath")
-            .arg(&root)
-            .args([
-                "-requireTlog=false",
-                "-requireCTlog=false",
-                "-expectedSANRegex",
-                ".*",
-                "-expectedIssuerRegex",
-                ".*",
-            ])
-            .arg("-minBundleVersion=0.3")
-            .arg(bundle)
-            .output()
-            .unwrap();
-        out(&o)
-    };
-    let ours = run(&out_dir.join("provenance.sigstore.json"));
-    let theirs = run(&cosigns);
-    let bad = run(&malformed);
-    println!("sigstore-go-verification on our bundle: {ours}");
-    println!("sigstore-go-verification on cosign's bundle: {theirs}");
-    println!("sigstore-go-verification on a malformed bundle: {bad}");
-    assert!(
-        ours.contains("threshold not met for verified signed & log entry integrated timestamps"),
-        "{ours}"
-    );
-    assert_eq!(ours, theirs);
-    assert_ne!(bad, ours);
+    // sigstore-go 0.7 beside cosign 2.5; sigstore-go 1.3 beside cosign 3.1 (each compared
+    // with the bundle its cosign generation writes).
+    let verifiers = [
+        PathBuf::from("sigstore-go-verification"),
+        peers.sigstore_go_verify13(),
+    ];
+    for (tier, verifier) in peers.tiers().into_iter().zip(verifiers) {
+        let cosigns = tmp
+            .path()
+            .join(format!("cosign-{:?}.json", tier.generation));
+        cosign_attest_sbom(&tier, &key, &predicate, &cosigns, &binary);
+        let run = |bundle: &Path| {
+            let o = peers
+                .cmd(verifier.to_str().unwrap())
+                .arg("-publicKey")
+                .arg(&public)
+                .arg("-artifact")
+                .arg(&binary)
+                .arg("-trustedrootJSONpath")
+                .arg(&root)
+                .args([
+                    "-requireTlog=false",
+                    "-requireCTlog=false",
+                    "-expectedSANRegex",
+                    ".*",
+                    "-expectedIssuerRegex",
+                    ".*",
+                ])
+                .arg("-minBundleVersion=0.3")
+                .arg(bundle)
+                .output()
+                .unwrap();
+            out(&o)
+        };
+        let ours = run(&out_dir.join("provenance.sigstore.json"));
+        let theirs = run(&cosigns);
+        let bad = run(&malformed);
+        let v = verifier.display();
+        println!("{v} on our bundle: {ours}");
+        println!("{v} on {}'s bundle: {theirs}", tier.name());
+        println!("{v} on a malformed bundle: {bad}");
+        assert!(
+            ours.contains(
+                "threshold not met for verified signed & log entry integrated timestamps"
+            ),
+            "{v}: {ours}"
+        );
+        assert_eq!(ours, theirs, "{v}");
+        assert_ne!(bad, ours, "{v}");
+    }
 }

@@ -7,7 +7,7 @@ mod verify_fixture;
 
 use std::path::Path;
 
-use support::Peers;
+use support::{Peers, Tier};
 use verify_fixture::*;
 
 fn push(f: &Fixture, dest: &str) {
@@ -22,8 +22,8 @@ fn push(f: &Fixture, dest: &str) {
     );
 }
 
-fn cosign(peers: &Peers, dir: &Path, args: &[&str]) -> String {
-    let mut c = peers.cmd("cosign");
+fn cosign(tier: &Tier, dir: &Path, args: &[&str]) -> String {
+    let mut c = tier.cosign();
     c.current_dir(dir)
         .env("COSIGN_PASSWORD", "pw")
         .env("COSIGN_YES", "true")
@@ -67,12 +67,28 @@ fn registry_image_with_our_referrers_verifies_and_fails_closed() {
 #[ignore = "needs peers: scripts/test.sh runs it"]
 fn cosign_legacy_tags_and_bundle_referrers_are_found() {
     let peers = Peers::get();
+    for tier in peers.tiers() {
+        legacy_tags_and_bundle_referrers(&peers, &tier);
+    }
+}
+
+/// The legacy flags of `cosign attest|sign` for `tier`: cosign 2.5 writes `.att`/`.sig` tags
+/// by default; cosign 3.1 only with the bundle format and the signing config turned off.
+fn legacy_flags(tier: &Tier) -> Vec<&'static str> {
+    let mut v = vec!["--tlog-upload=false"];
+    if tier.is_current() {
+        v.extend(["--new-bundle-format=false", "--use-signing-config=false"]);
+    }
+    v
+}
+
+fn legacy_tags_and_bundle_referrers(peers: &Peers, tier: &Tier) {
     let f = Fixture::bare();
     let repo = peers.unique_repo("verify-cosign");
     let dest = format!("{repo}:v1");
     push(&f, &dest);
     let dir = f.dir.path();
-    cosign(&peers, dir, &["generate-key-pair"]);
+    cosign(tier, dir, &["generate-key-pair"]);
     let predicate = provenance(&f.img.subjects())["predicate"].clone();
     std::fs::write(
         dir.join("predicate.json"),
@@ -80,7 +96,8 @@ fn cosign_legacy_tags_and_bundle_referrers_are_found() {
     )
     .unwrap();
     let pinned = format!("{repo}@{}", f.img.index);
-    let attest = |at: &str, predicate: &str, extra: &[&str]| {
+    let sign_flags = tier.sign_flags(dir);
+    let attest = |at: &str, predicate: &str, bundles: bool| {
         let mut args = vec![
             "attest",
             "--key",
@@ -89,35 +106,31 @@ fn cosign_legacy_tags_and_bundle_referrers_are_found() {
             "slsaprovenance1",
             "--predicate",
             predicate,
-            "--tlog-upload=false",
             "--allow-http-registry",
         ];
-        args.extend(extra);
+        if bundles {
+            args.push("--new-bundle-format");
+            args.extend(sign_flags.iter().map(String::as_str));
+        } else {
+            args.extend(legacy_flags(tier));
+        }
         args.push(at);
-        cosign(&peers, dir, &args);
+        cosign(tier, dir, &args);
     };
     // Legacy: `.att` and `.sig` tags. cosign attests the digest it is given: an attestation
     // of the index alone does not vouch for its platform manifests (docs/verify.md).
-    attest(&pinned, "predicate.json", &[]);
+    attest(&pinned, "predicate.json", false);
     let key = dir.join("cosign.pub");
     f.verify_with(&dest, &key, &["--source-commit", COMMIT])
         .fails("require")
         .says("platform manifest linux/amd64");
     for p in &f.img.platforms {
-        attest(&format!("{repo}@{p}"), "predicate.json", &[]);
+        attest(&format!("{repo}@{p}"), "predicate.json", false);
     }
-    cosign(
-        &peers,
-        dir,
-        &[
-            "sign",
-            "--key",
-            "cosign.key",
-            "--tlog-upload=false",
-            "--allow-http-registry",
-            &pinned,
-        ],
-    );
+    let mut sign = vec!["sign", "--key", "cosign.key", "--allow-http-registry"];
+    sign.extend(legacy_flags(tier));
+    sign.push(&pinned);
+    cosign(tier, dir, &sign);
     let o = f.verify_with(&dest, &key, &["--source-commit", COMMIT]);
     o.passes().says(".att#0").says("cosign-signature");
     // The same with another key: nothing counts.
@@ -138,13 +151,33 @@ fn cosign_legacy_tags_and_bundle_referrers_are_found() {
     for at in std::iter::once(pinned2.clone())
         .chain(g.img.platforms.iter().map(|p| format!("{repo2}@{p}")))
     {
-        attest(&at, "predicate2.json", &["--new-bundle-format"]);
+        attest(&at, "predicate2.json", true);
     }
     let o = g.verify_with(&dest2, &key, &["--format", "json"]);
     o.passes();
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v["attestations"][0]["foundAs"], "referrer", "{}", o.stdout);
     assert_eq!(v["attestations"][0]["verified"], true, "{}", o.stdout);
+
+    // cosign 3's image signature (a `sign/v1` bundle referrer on every digest) satisfies
+    // `--require signature`; cosign 2.5 signs only in the legacy form (above), which verify
+    // reports but does not count for it.
+    if tier.is_current() {
+        g.verify_with(&dest2, &key, &["--require", "signature"])
+            .fails("require");
+        for at in std::iter::once(pinned2.clone())
+            .chain(g.img.platforms.iter().map(|p| format!("{repo2}@{p}")))
+        {
+            let mut sign = vec!["sign", "--key", "cosign.key", "--allow-http-registry"];
+            sign.extend(sign_flags.iter().map(String::as_str));
+            sign.push(&at);
+            cosign(tier, dir, &sign);
+        }
+        g.verify_with(&dest2, &key, &["--require", "signature"])
+            .passes();
+        g.verify_with(&dest2, &f.key.pub_path, &["--require", "signature"])
+            .fails("require");
+    }
 }
 
 /// The registry with the OCI referrers API (ferro-oci-server): `FERRO_REG` as

@@ -14,7 +14,7 @@ use cargo_provenance::oci::reference::Reference;
 use cargo_provenance::oci::registry::Options;
 use cargo_provenance::oci::store::Store;
 use serde_json::Value;
-use support::Peers;
+use support::{Peers, Tier};
 use vex_support::*;
 
 /// Pushes the fixture to a fresh repository of the peers' registry; returns `REG/REPO:v1`.
@@ -36,14 +36,8 @@ fn registry_store(reference: &str) -> Store {
     .unwrap()
 }
 
-fn cosign_verify(
-    peers: &Peers,
-    reference: &str,
-    public: &Path,
-    root: &Path,
-) -> std::process::Output {
-    peers
-        .cmd("cosign")
+fn cosign_verify(tier: &Tier, reference: &str, public: &Path, root: &Path) -> std::process::Output {
+    tier.cosign()
         .args([
             "verify-attestation",
             "--type",
@@ -93,39 +87,42 @@ fn cosign_verifies_the_vex_from_the_registry_and_the_image_is_unchanged() {
     }
 
     let root = support::empty_trusted_root(keys.path());
-    for s in &subjects {
-        let r = format!("{repo}@{}", s.digest);
-        let out = cosign_verify(&peers, &r, &public, &root);
-        assert!(
-            out.status.success(),
-            "cosign verify-attestation {r}:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .unwrap()
-            .to_owned();
-        let v: Value = serde_json::from_str(&line).unwrap();
-        let payload = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            v["payload"].as_str().unwrap(),
-        )
-        .unwrap();
-        let st: Value = serde_json::from_slice(&payload).unwrap();
-        assert_eq!(st["predicateType"], VEX);
-        assert_eq!(st["predicate"]["statements"][0]["status"], "not_affected");
-    }
-    // Another key: cosign refuses.
     let other = tempfile::tempdir().unwrap();
     let (_, other_pub) = keygen(other.path());
-    let out = cosign_verify(
-        &peers,
-        &format!("{repo}@{}", f.index.digest),
-        &other_pub,
-        &root,
-    );
-    assert!(!out.status.success(), "cosign accepted another key");
+    for tier in peers.tiers() {
+        let name = tier.name();
+        for s in &subjects {
+            let r = format!("{repo}@{}", s.digest);
+            let out = cosign_verify(&tier, &r, &public, &root);
+            assert!(
+                out.status.success(),
+                "{name} verify-attestation {r}:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let line = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .next()
+                .unwrap()
+                .to_owned();
+            let v: Value = serde_json::from_str(&line).unwrap();
+            let payload = base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                v["payload"].as_str().unwrap(),
+            )
+            .unwrap();
+            let st: Value = serde_json::from_slice(&payload).unwrap();
+            assert_eq!(st["predicateType"], VEX, "{name}");
+            assert_eq!(st["predicate"]["statements"][0]["status"], "not_affected");
+        }
+        // Another key: cosign refuses.
+        let out = cosign_verify(
+            &tier,
+            &format!("{repo}@{}", f.index.digest),
+            &other_pub,
+            &root,
+        );
+        assert!(!out.status.success(), "{name} accepted another key");
+    }
 
     // discover shows it.
     let out = support::cargo_provenance()

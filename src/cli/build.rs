@@ -46,6 +46,10 @@ pub struct Args {
     /// The keyless signing flags.
     #[command(flatten)]
     pub keyless_flags: KeylessFlags,
+    /// Also sign every image digest the way cosign 2.x does: a simple-signing payload under
+    /// the tag `sha256-<hex>.sig` (for verifiers that read only that form; docs/signatures.md).
+    #[arg(long, requires = "key")]
+    pub legacy_signature_tag: bool,
     /// Write unsigned statements only.
     #[arg(long)]
     pub no_sign: bool,
@@ -115,6 +119,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         },
         signing,
         reproducible: args.reproducible,
+        legacy_signature_tag: args.legacy_signature_tag,
         push: args.push,
         audit: args
             .audit
@@ -149,6 +154,20 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     }
     for a in &s.attestations {
         let kind = a["predicate_type"].as_str().unwrap_or_default();
+        if let Some(tags) = a["tags"].as_array() {
+            for x in tags {
+                ui.verbose(
+                    "Tagged",
+                    format!(
+                        "{} -> {}",
+                        x["tag"].as_str().unwrap_or_default(),
+                        x["subject_name"].as_str().unwrap_or_default()
+                    ),
+                );
+            }
+            ui.status("Signed", format!("{kind} ({} tag(s))", tags.len()));
+            continue;
+        }
         match a["referrers"].as_array().filter(|r| !r.is_empty()) {
             Some(refs) => {
                 for x in refs {

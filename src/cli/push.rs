@@ -42,8 +42,13 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         ui.status(
             "Pushed",
             format!(
-                "{dest} ({} manifests, {} referrers, {} blobs copied, {} already there)",
-                report.manifests, report.referrers, report.blobs_copied, report.blobs_skipped
+                "{dest} ({} manifests, {} referrers, {} cosign .sig/.att tags, {} blobs copied, \
+                 {} already there)",
+                report.manifests,
+                report.referrers,
+                report.legacy_tags,
+                report.blobs_copied,
+                report.blobs_skipped
             ),
         );
     }

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod cosign;
+pub mod cosign_legacy;
 pub mod dsse;
 pub mod intoto;
 pub mod oci;

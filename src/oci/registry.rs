@@ -211,10 +211,12 @@ impl RegistryClient {
                     let status = r.status();
                     let headers = r.headers().clone();
                     // An error answer is read within the small bound: its text is only shown.
+                    // Not within the expected size: a 500 on a 2-byte blob is retried, not
+                    // refused for its 5-byte text.
                     let max = if status.is_success() {
                         max
                     } else {
-                        max.min(SMALL_BODY_MAX)
+                        SMALL_BODY_MAX
                     };
                     let body = limits::read(r, max).await?;
                     Ok::<_, BodyError>(Resp {

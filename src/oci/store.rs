@@ -68,6 +68,8 @@ impl Store {
                             .manifests
                             .iter()
                             .filter_map(|d| d.annotations.get(ANNOTATION_REF_NAME).cloned())
+                            // cosign's `.sig`/`.att` tags name signatures, not images.
+                            .filter(|t| !crate::formats::cosign_legacy::is_legacy_tag(t))
                             .collect();
                         match tags.as_slice() {
                             [one] => one.clone(),
@@ -138,6 +140,23 @@ impl Store {
             Store::Registry(c) => Ok(c
                 .get_manifest(&digest.to_string())?
                 .map(|m| (m.bytes, m.media_type))),
+        }
+    }
+
+    /// The manifest a tag points at (exact bytes and media type), if the tag exists: cosign's
+    /// legacy `sha256-<hex>.sig` / `.att` tags, which travel with the image they name.
+    pub fn find_tag(&self, tag: &str) -> Result<Option<(Vec<u8>, String)>> {
+        match self {
+            Store::Layout(l) => {
+                let entry = l.index()?.manifests.into_iter().find(|d| {
+                    d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(tag)
+                });
+                match entry {
+                    Some(d) => self.get_manifest(&d.digest).map(Some),
+                    None => Ok(None),
+                }
+            }
+            Store::Registry(c) => Ok(c.get_manifest(tag)?.map(|m| (m.bytes, m.media_type))),
         }
     }
 

@@ -8,10 +8,12 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::formats::cosign_legacy::legacy_tag;
 use crate::formats::oci::{Descriptor, ImageIndex, ImageManifest};
 use crate::oci::reference::Reference;
 use crate::oci::registry::Options;
 use crate::oci::store::{Store, is_index};
+use crate::publish::legacy_signature::put_merged;
 use crate::util::digest::Digest;
 
 /// What a copy did.
@@ -29,6 +31,9 @@ pub struct CopyReport {
     pub blobs_skipped: usize,
     /// Referrers listed for a subject but missing from the source (skipped).
     pub dangling: usize,
+    /// cosign's legacy `sha256-<hex>.sig`/`.att` tags written (merged with the
+    /// destination's when it had them).
+    pub legacy_tags: usize,
 }
 
 /// How deep a copy follows indexes in indexes and referrers of referrers.
@@ -190,7 +195,31 @@ impl Copier<'_> {
         for r in self.src.referrers(digest)? {
             self.node(&r.digest, Some(digest))?;
         }
+        if referrer_of.is_none() {
+            self.legacy_tags(digest)?;
+        }
         Ok((bytes, media_type))
+    }
+
+    /// cosign's legacy signature and attestation tags about `subject`, when the source has
+    /// them: their blobs, then the tag (merged with the destination's, as cosign appends).
+    fn legacy_tags(&mut self, subject: &Digest) -> Result<()> {
+        for suffix in ["sig", "att"] {
+            let tag = legacy_tag(subject, suffix);
+            let Some((bytes, media_type)) = self.src.find_tag(&tag)? else {
+                continue;
+            };
+            let m: ImageManifest = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::msg(format!("tag {tag}: not a valid manifest: {e}")))?;
+            for blob in std::iter::once(&m.config).chain(m.layers.iter()) {
+                self.blob(blob)?;
+            }
+            if put_merged(self.dst, &tag, &bytes, &media_type)? {
+                self.report.legacy_tags += 1;
+                (self.progress)(&format!("tag {tag}"));
+            }
+        }
+        Ok(())
     }
 
     fn blob(&mut self, blob: &Descriptor) -> Result<()> {

@@ -30,6 +30,7 @@ use crate::oci::store::{Store, is_index, is_manifest};
 pub mod copy;
 pub mod discover;
 pub mod image_signature;
+pub mod legacy_signature;
 
 /// Media type (and artifact type) of a Sigstore bundle v0.3.
 pub const MEDIA_TYPE_BUNDLE: &str = crate::formats::bundle::MEDIA_TYPE_V03;

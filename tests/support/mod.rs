@@ -10,6 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod tiers;
+#[allow(unused_imports)]
+pub use tiers::Tier;
+
 /// The repository root (where our Cargo.toml is).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -53,6 +57,47 @@ pub fn keygen(dir: &Path, password: &str) -> (PathBuf, PathBuf) {
         .assert()
         .success();
     (dir.join("cosign.key"), dir.join("cosign.pub"))
+}
+
+/// keygen (password `password`) + `build --offline --key` of examples/hello-service with
+/// `builder` flags (e.g. `--builder native`) and `extra` appended, with the peers' docker
+/// when given. Returns (guard, output dir, public key).
+pub fn signed_build(
+    peers: Option<&Peers>,
+    builder: &[&str],
+    extra: &[&str],
+    password: &str,
+) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (tmp, repo) = example_repo("hello-service");
+    let keys = tmp.path().join("keys");
+    keygen(&keys, password);
+    let out = tmp.path().join("out");
+    let mut c = cargo_provenance();
+    if let Some(p) = peers {
+        c.envs(p.envs());
+    }
+    let o = c
+        .current_dir(&repo)
+        .env("CARGO_TARGET_DIR", example_target_dir())
+        .env("COSIGN_PASSWORD", password)
+        .env_remove("BUILDKIT_HOST")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .arg("build")
+        .args(builder)
+        .args(["--offline", "--key"])
+        .arg(keys.join("cosign.key"))
+        .arg("--output-dir")
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "build failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (tmp, out, keys.join("cosign.pub"))
 }
 
 /// Runs a command, panicking with its output when it fails; returns stdout.
