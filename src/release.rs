@@ -65,6 +65,9 @@ pub struct ReleaseOptions {
     pub legacy_signature_tag: bool,
     /// `--push`: copy the layout to the registry named by `--image`.
     pub push: bool,
+    /// `--tlog` (with `--key`): log the key's signatures in the Rekor of this signing config,
+    /// checked against this trusted root (`identity_token` unused).
+    pub key_tlog: Option<crate::sign::keyless::KeylessOptions>,
     /// The vulnerability gate and scan attestation (`--fail-on`, `--advisory-db`, ...);
     /// `None`: no audit.
     pub audit: Option<crate::audit::run::AuditOptions>,
@@ -251,7 +254,7 @@ fn run_environment(signer: Option<&AnySigner>) -> RunEnvironment {
 /// stays an unsigned file.
 fn signs_buildkit(signer: Option<&AnySigner>, bytes: &[u8]) -> bool {
     match signer {
-        Some(AnySigner::Key(_)) => true,
+        Some(AnySigner::Key(_) | AnySigner::LoggedKey(_)) => true,
         Some(AnySigner::Keyless(_)) => crate::sign::keyless::binds_a_subject(bytes),
         None => false,
     }
@@ -320,6 +323,16 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         };
         Ok((signer, out, read))
     })?;
+    let signer = match (signer, &opts.key_tlog) {
+        (Some(AnySigner::Key(key)), Some(t)) => Some(AnySigner::LoggedKey(Box::new(
+            crate::sign::keyless::tlog::LoggedKeySigner::new(
+                key,
+                t.signing_config.as_deref(),
+                t.trusted_root.as_deref(),
+            )?,
+        ))),
+        (s, _) => s,
+    };
     let (mut inputs, prepared, read_start) = read;
     let environment = run_environment(signer.as_ref());
     if environment.kind == crate::attest::environment::EnvironmentKind::GithubActions {
@@ -525,7 +538,10 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
                 .map(|x| referrer_entry(&x.subject.descriptor, &x.subject.name, &x.referrer))
                 .collect::<Vec<_>>(),
         }));
-        if let (true, Some(AnySigner::Key(key))) = (opts.legacy_signature_tag, &signer) {
+        if let (true, Some(key)) = (
+            opts.legacy_signature_tag,
+            signer.as_ref().and_then(AnySigner::key),
+        ) {
             stage(
                 ui,
                 "Signing",

@@ -427,3 +427,69 @@ fn a_key_signed_local_build_is_slsa_level_1() {
     let reasons = v["slsa"]["reasons"].to_string();
     assert!(reasons.contains("signed with a key"), "{reasons}");
 }
+
+/// `build --key --tlog`: every key signature is logged in the stack's Rekor, and `verify
+/// --key --require-tlog` checks each entry (body, signed entry timestamp, inclusion proof)
+/// against the stack's trusted root; without the stack's root the entries do not verify.
+#[test]
+#[ignore = "needs peers: the Sigstore stack (scripts/test.sh runs it)"]
+fn key_signatures_are_logged_in_rekor_with_tlog() {
+    let stack = Stack::get();
+    let (tmp, repo) = support::example_repo("hello-service");
+    let (key, public) = support::keygen(&tmp.path().join("keys"), "pw");
+    let out = tmp.path().join("out");
+    let o = support::cargo_provenance()
+        .current_dir(&repo)
+        .env("CARGO_TARGET_DIR", support::example_target_dir())
+        .env("COSIGN_PASSWORD", "pw")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .args([
+            "build",
+            "--builder",
+            "native",
+            "--offline",
+            "--tlog",
+            "--key",
+        ])
+        .arg(&key)
+        .arg("--signing-config")
+        .arg(&stack.signing_config)
+        .arg("--trusted-root")
+        .arg(&stack.trusted_root)
+        .arg("--output-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bundle = read_json(&out.join("provenance.sigstore.json"));
+    assert_eq!(
+        bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "dsse"
+    );
+    assert!(bundle["verificationMaterial"]["publicKey"]["hint"].is_string());
+    let layout = format!("oci:{}", out.join("oci").display());
+    let verify = |root: &std::path::Path| {
+        support::cargo_provenance()
+            .args(["verify", &layout, "--require-tlog", "--key"])
+            .arg(&public)
+            .arg("--trusted-root")
+            .arg(root)
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&stack.trusted_root);
+    let text = String::from_utf8_lossy(&ok.stdout).into_owned();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        text.contains("tlog-inclusion") && text.contains("dsse entry (request form) matches"),
+        "{text}"
+    );
+    let other = support::empty_trusted_root(tmp.path());
+    assert_eq!(verify(&other).status.code(), Some(1));
+}

@@ -50,6 +50,10 @@ pub struct Args {
     /// the tag `sha256-<hex>.sig` (for verifiers that read only that form; docs/signatures.md).
     #[arg(long, requires = "key")]
     pub legacy_signature_tag: bool,
+    /// With --key: also record every signature in Rekor (the signing config's log; checked
+    /// against --trusted-root before anything is written).
+    #[arg(long, requires = "key")]
+    pub tlog: bool,
     /// Write unsigned statements only.
     #[arg(long)]
     pub no_sign: bool,
@@ -78,11 +82,11 @@ pub struct KeylessFlags {
     pub identity_token: Option<String>,
     /// The Sigstore signing config naming Fulcio, Rekor and the TSA (default: the
     /// public-good instance's, shipped with cargo-provenance).
-    #[arg(long, value_name = "FILE", requires = "keyless")]
+    #[arg(long, value_name = "FILE")]
     pub signing_config: Option<PathBuf>,
     /// The trusted root everything the services return is verified against before a byte
     /// is written (default: the public-good root, shipped).
-    #[arg(long, value_name = "FILE", requires = "keyless")]
+    #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
 }
 
@@ -99,6 +103,12 @@ impl KeylessFlags {
 
 /// Runs the command; returns the exit code.
 pub fn run(args: Args, ui: &Ui) -> Result<i32> {
+    let f = &args.keyless_flags;
+    if (f.signing_config.is_some() || f.trusted_root.is_some()) && !args.keyless && !args.tlog {
+        return Err(crate::error::Error::msg(
+            "--signing-config and --trusted-root apply to --keyless or --key --tlog",
+        ));
+    }
     let signing = match (&args.key, args.keyless, args.no_sign) {
         (Some(k), _, _) => Signing::Key(k.clone()),
         (None, true, _) => Signing::Keyless(args.keyless_flags.options()),
@@ -118,6 +128,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             static_crt: args.static_crt,
         },
         signing,
+        key_tlog: args.tlog.then(|| args.keyless_flags.options()),
         reproducible: args.reproducible,
         legacy_signature_tag: args.legacy_signature_tag,
         push: args.push,

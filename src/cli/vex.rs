@@ -127,10 +127,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| default_image_name(&reference));
     let created = timestamp()?;
-    let public_key = match &signer {
-        AnySigner::Key(k) => Some(k.public_key()),
-        AnySigner::Keyless(_) => None,
-    };
+    let public_key = signer.key().map(KeySigner::public_key);
     let out = publish_vex(
         &store,
         &reference,

@@ -99,6 +99,19 @@ pub enum AnySigner {
     Key(KeySigner),
     /// `--keyless`.
     Keyless(Box<keyless::KeylessSigner>),
+    /// `--key --tlog`: the key's signatures logged in Rekor.
+    LoggedKey(Box<keyless::tlog::LoggedKeySigner>),
+}
+
+impl AnySigner {
+    /// The key, when signing with one (`--key`, with or without `--tlog`).
+    pub fn key(&self) -> Option<&KeySigner> {
+        match self {
+            AnySigner::Key(k) => Some(k),
+            AnySigner::LoggedKey(l) => Some(l.key()),
+            AnySigner::Keyless(_) => None,
+        }
+    }
 }
 
 impl Signer for AnySigner {
@@ -106,6 +119,7 @@ impl Signer for AnySigner {
         match self {
             AnySigner::Key(k) => k.sign_statement(statement),
             AnySigner::Keyless(k) => k.sign_statement(statement),
+            AnySigner::LoggedKey(k) => k.sign_statement(statement),
         }
     }
 
@@ -113,6 +127,7 @@ impl Signer for AnySigner {
         match self {
             AnySigner::Key(k) => k.prepare(statements),
             AnySigner::Keyless(k) => k.prepare(statements),
+            AnySigner::LoggedKey(k) => k.prepare(statements),
         }
     }
 }

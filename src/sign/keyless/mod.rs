@@ -12,6 +12,7 @@
 
 pub mod entry;
 pub mod services;
+pub mod tlog;
 pub mod token;
 
 use std::collections::HashMap;

@@ -175,11 +175,31 @@ pub async fn log_dsse(
     envelope: &DsseEnvelope,
     cert: &DerCertificate,
 ) -> Result<(sigstore_rekor::LogEntry, TransparencyLogEntry)> {
+    log_dsse_verifier(http, url, envelope, &cert.to_pem()).await
+}
+
+/// Rekor v1's `dsse` entry for `envelope`, whose signature `verifier_pem` (a certificate or a
+/// public key, PEM) verifies; `sigstore-rekor`'s request, with the verifier as given.
+pub async fn log_dsse_verifier(
+    http: &reqwest::Client,
+    url: &str,
+    envelope: &DsseEnvelope,
+    verifier_pem: &str,
+) -> Result<(sigstore_rekor::LogEntry, TransparencyLogEntry)> {
+    use base64::Engine;
     let client = RekorClient::builder(url)
         .with_http_client(http.clone())
         .build()
         .map_err(|e| service_error("Rekor", url, e))?;
-    let request = DsseEntry::new(envelope, cert).map_err(|e| service_error("Rekor", url, e))?;
+    let envelope_json =
+        serde_json::to_string(envelope).map_err(|e| service_error("Rekor", url, e))?;
+    let verifier = base64::engine::general_purpose::STANDARD.encode(verifier_pem);
+    let request: DsseEntry = serde_json::from_value(serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {"proposedContent": {"envelope": envelope_json, "verifiers": [verifier]}},
+    }))
+    .map_err(|e| service_error("Rekor", url, e))?;
     let r = with_retry(
         || client.create_dsse_entry(request.clone()),
         |e| match e {
