@@ -493,3 +493,39 @@ fn key_signatures_are_logged_in_rekor_with_tlog() {
     let other = support::empty_trusted_root(tmp.path());
     assert_eq!(verify(&other).status.code(), Some(1));
 }
+
+/// A GitHub token about to expire (here: minted for 20 s, under the 30 s we require at
+/// signing time) is fetched again before Fulcio is asked: two requests to the token endpoint,
+/// and the build signs.
+#[test]
+#[ignore = "needs peers: the Sigstore stack and the registry (scripts/test.sh runs it)"]
+fn an_ambient_token_about_to_expire_is_fetched_again() {
+    let stack = Stack::get();
+    let peers = Peers::get();
+    let image = format!("{}:v1", peers.unique_repo("sign15-refetch"));
+    let b = keyless_support::Build::new();
+    let proxy = Proxy::start(&stack.oidc, Fault::Count);
+    let url = format!(
+        "{}&repository={REPO}&workflow_file={}&ref=refs/heads/main&sha={}&ttl=20",
+        stack.actions_url.replace(&stack.oidc, &proxy.url()),
+        keyless_support::WORKFLOW,
+        b.sha
+    );
+    let o = b.run(
+        &stack,
+        &peers,
+        &image,
+        |c| {
+            c.env
+                .push(("ACTIONS_ID_TOKEN_REQUEST_URL".into(), url.clone()))
+        },
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        proxy.hits(),
+        2,
+        "the token endpoint was asked {} times",
+        proxy.hits()
+    );
+}

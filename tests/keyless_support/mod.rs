@@ -316,6 +316,8 @@ pub enum Fault {
     Status(u16),
     /// The first POST is forwarded; every later one gets the first one's answer.
     Replay,
+    /// Everything is forwarded; every request is counted.
+    Count,
 }
 
 /// A fault-injecting HTTP/1.1 proxy on 127.0.0.1 in front of a stack service.
@@ -365,6 +367,10 @@ impl Proxy {
                             }
                         }
                     }
+                    (_, Fault::Count) => {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        forward(&upstream, &req)
+                    }
                     _ => forward(&upstream, &req),
                 };
                 let _ = conn.write_all(&resp);
@@ -377,7 +383,7 @@ impl Proxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// POST requests seen.
+    /// Requests counted (POSTs with a fault; all with [`Fault::Count`]).
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
