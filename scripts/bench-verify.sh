@@ -8,6 +8,13 @@
 # (SLSA v1 predicate with our buildType, bundle referrer, no transparency log); `push` copies
 # image and referrer into a layout. Set CARGO_PROVENANCE=path to time a given binary
 # (default: a release build of this checkout).
+#
+# Keyless case (needs the local Sigstore stack, ../shared/tools/sigstore-stack.sh start): cosign
+# 3.1 attests the same image, pushed to a second repository, keyless with a GitHub Actions token of the stack (a bundle
+# referrer with a Fulcio certificate, Rekor v1 entry and TSA timestamp); then `verify` with
+# the identity flags and the stack's --trusted-root (layout and registry) and cosign 3.1
+# `verify-attestation` with the same flags run in pairs, interleaved (ours, cosign, ours, ...),
+# and the mean of each and the ratio cosign/ours are printed. BENCH_KEYLESS=0 skips it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-10}
@@ -65,3 +72,55 @@ printf '%-52s %6s ms\n' "cargo provenance verify (registry, fallback tag)" "$b"
 printf '%-52s %6s ms\n' "cosign verify-attestation (registry)" "$c"
 echo "ratio ours(layout)/cosign:   $(ratio "$a" "$c")"
 echo "ratio ours(registry)/cosign: $(ratio "$b" "$c")"
+
+[ "${BENCH_KEYLESS:-1}" = 0 ] && exit 0
+stack=$here/../shared/tools/sigstore-stack.sh
+eval "$(bash "$stack" env)"
+[ -f "$SIGSTORE_STACK_TRUSTED_ROOT" ] || { echo "the Sigstore stack is not running: $stack start" >&2; exit 1; }
+sha=0123456789abcdef0123456789abcdef01234567
+bash "$stack" token --github example/hello-service .github/workflows/release.yml refs/heads/main "$sha" >"$work/gh.tok"
+# The same image in a repository of its own, so that its only attestation is the keyless one.
+repo=$repo-keyless
+docker tag local/busybox:1.35 "$repo:v1"
+docker push -q "$repo:v1" >/dev/null
+docker rmi -f "$repo:v1" >/dev/null 2>&1 || true
+"$COSIGN3" attest --yes --signing-config "$SIGSTORE_STACK_SIGNING_CONFIG" \
+  --trusted-root "$SIGSTORE_STACK_TRUSTED_ROOT" --identity-token "$work/gh.tok" \
+  --type slsaprovenance1 --predicate "$work/predicate.json" --allow-http-registry "$repo@$digest" >/dev/null 2>&1
+"$bin" push -q "$repo:v1" "oci:$work/oci-keyless:v1"
+identity=(--certificate-identity https://github.com/example/hello-service/.github/workflows/release.yml@refs/heads/main
+  --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root "$SIGSTORE_STACK_TRUSTED_ROOT")
+k_layout=("$bin" verify "oci:$work/oci-keyless:v1" "${identity[@]}" --builder-id https://cargo-provenance.dev/builders/local/v1 -q)
+k_registry=("$bin" verify "$repo:v1" "${identity[@]}" --builder-id https://cargo-provenance.dev/builders/local/v1 -q)
+k_theirs=("$COSIGN3" verify-attestation "${identity[@]}" --type slsaprovenance1 --allow-http-registry "$repo@$digest")
+
+ms() { # one run, wall time in ms on stdout; fails loudly
+  local start end
+  start=$(date +%s%N)
+  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@" >&2 || true; exit 1; }
+  end=$(date +%s%N)
+  echo $(( (end - start) / 1000000 ))
+}
+paired() { # paired interleaved runs of OURS... -- THEIRS...; prints "ours_mean theirs_mean"
+  local -a ours=() theirs=()
+  while [ "$1" != -- ]; do ours+=("$1"); shift; done
+  shift
+  theirs=("$@")
+  ms "${ours[@]}" >/dev/null; ms "${theirs[@]}" >/dev/null # warm-up
+  local so=0 st=0
+  for _ in $(seq "$runs"); do
+    so=$(( so + $(ms "${ours[@]}") ))
+    st=$(( st + $(ms "${theirs[@]}") ))
+  done
+  echo "$(( so / runs )) $(( st / runs ))"
+}
+read -r kl kc < <(paired "${k_layout[@]}" -- "${k_theirs[@]}")
+read -r kr kc2 < <(paired "${k_registry[@]}" -- "${k_theirs[@]}")
+echo
+echo "keyless (local Sigstore stack, cosign 3.1), $runs paired interleaved runs each"
+printf '%-52s %6s ms\n' "cargo provenance verify (OCI layout)" "$kl"
+printf '%-52s %6s ms\n' "  cosign 3.1 verify-attestation (registry), paired" "$kc"
+printf '%-52s %6s ms\n' "cargo provenance verify (registry, fallback tag)" "$kr"
+printf '%-52s %6s ms\n' "  cosign 3.1 verify-attestation (registry), paired" "$kc2"
+echo "speedup cosign/ours (layout):   $(ratio "$kc" "$kl")x"
+echo "speedup cosign/ours (registry): $(ratio "$kc2" "$kr")x"

@@ -3,97 +3,21 @@
 //! blob keyless with a GitHub Actions identity; we verify it against the stack's trusted
 //! root, and refuse it with another identity, another issuer, or the public-good root.
 
+mod keyless_stack;
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use keyless_stack::{GITHUB_ISSUER as ISSUER, Stack, github_identity, logged_body};
+use serde_json::{Value, json};
 
 const REPO: &str = "example/hello-service";
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-const ISSUER: &str = "https://token.actions.githubusercontent.com";
-
-struct Stack {
-    tools: PathBuf,
-    dir: String,
-    trusted_root: String,
-    signing_config: String,
-    cosign: PathBuf,
-}
-
-impl Stack {
-    /// The running stack (`SIGSTORE_STACK_DIR`, default /tmp/sigstore-stack) or a panic
-    /// saying how to start it.
-    fn get() -> Stack {
-        let tools = support::shared_dir().join("tools");
-        let dir =
-            std::env::var("SIGSTORE_STACK_DIR").unwrap_or_else(|_| "/tmp/sigstore-stack".into());
-        let env = support::run(Command::new(tools.join("sigstore-stack.sh")).arg("env"));
-        let var = |name: &str| {
-            env.lines()
-                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
-                .map(|v| v.trim_matches('\'').to_owned())
-                .unwrap_or_else(|| panic!("{name} missing from sigstore-stack.sh env"))
-        };
-        let trusted_root = var("SIGSTORE_STACK_TRUSTED_ROOT");
-        assert!(
-            Path::new(&trusted_root).is_file(),
-            "the Sigstore stack is not running: ../shared/tools/sigstore-stack.sh install && start"
-        );
-        let peers = PathBuf::from(std::env::var("PEERS").unwrap_or_else(|_| "/tmp/peers".into()));
-        let cosign = std::env::var_os("COSIGN3")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| peers.join("current/usr/bin/cosign"));
-        assert!(
-            cosign.is_file(),
-            "cosign 3.1 not found at {}: setup-peers.sh install",
-            cosign.display()
-        );
-        Stack {
-            tools,
-            dir,
-            trusted_root,
-            signing_config: var("SIGSTORE_STACK_SIGNING_CONFIG"),
-            cosign,
-        }
-    }
-
-    /// cosign 3.1 `sign-blob` keyless with a GitHub workflow token; returns the bundle.
-    fn sign_blob(&self, dir: &Path, blob: &Path) -> PathBuf {
-        let token = support::run(
-            Command::new(self.tools.join("sigstore-stack.sh"))
-                .env("SIGSTORE_STACK_DIR", &self.dir)
-                .args([
-                    "token",
-                    "--github",
-                    REPO,
-                    ".github/workflows/release.yml",
-                    "refs/heads/main",
-                    SHA,
-                ]),
-        );
-        let tok = dir.join("gh.tok");
-        std::fs::write(&tok, token.trim_end()).unwrap();
-        let bundle = dir.join("blob.sigstore.json");
-        support::run(
-            Command::new(&self.cosign)
-                .args([
-                    "sign-blob",
-                    "--yes",
-                    "--signing-config",
-                    &self.signing_config,
-                ])
-                .args(["--trusted-root", &self.trusted_root, "--identity-token"])
-                .arg(&tok)
-                .arg("--bundle")
-                .arg(&bundle)
-                .arg(blob),
-        );
-        bundle
-    }
-}
 
 fn identity() -> String {
-    format!("https://github.com/{REPO}/.github/workflows/release.yml@refs/heads/main")
+    github_identity(REPO, "refs/heads/main")
 }
 
 fn verify<S: AsRef<std::ffi::OsStr>>(bundle: &Path, blob: &Path, extra: &[S]) -> (i32, String) {
@@ -118,7 +42,15 @@ fn cosign3_keyless_blob_from_the_local_stack() {
     let tmp = tempfile::tempdir().unwrap();
     let blob = tmp.path().join("artifact.txt");
     std::fs::write(&blob, "keyless\n").unwrap();
-    let bundle = stack.sign_blob(tmp.path(), &blob);
+    let tok = stack.github_token(tmp.path(), "gh", REPO, "refs/heads/main", SHA);
+    let bundle = tmp.path().join("blob.sigstore.json");
+    support::run(
+        stack
+            .cosign("sign-blob", &tok)
+            .arg("--bundle")
+            .arg(&bundle)
+            .arg(&blob),
+    );
     let id = identity();
     let root = ["--trusted-root", stack.trusted_root.as_str()];
     let policy = |id: &str, iss: &str| {
@@ -164,4 +96,166 @@ fn cosign3_keyless_blob_from_the_local_stack() {
         out.contains("Sigstore public-good production root"),
         "{out}"
     );
+}
+
+/// The policy flags against the stack's root for `id`.
+fn stack_policy(stack: &Stack, id: &str) -> Vec<String> {
+    [
+        "--trusted-root",
+        &stack.trusted_root,
+        "--certificate-identity",
+        id,
+        "--certificate-oidc-issuer",
+        ISSUER,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+fn write_json(path: &Path, v: &Value) {
+    std::fs::write(path, serde_json::to_vec(v).unwrap()).unwrap();
+}
+
+/// `bundle` with its log entry replaced by `entry`.
+fn with_entry(bundle: &Value, entry: &Value) -> Value {
+    let mut b = bundle.clone();
+    b["verificationMaterial"]["tlogEntries"] = json!([entry]);
+    b
+}
+
+/// Asserts exit 1 with `check` failing for the reason `words`.
+fn refused(out: &(i32, String), check: &str, words: &str) {
+    assert_eq!(out.0, 1, "{}", out.1);
+    let line = out
+        .1
+        .lines()
+        .find(|l| l.starts_with("  fail") && l.contains(&format!(" {check} ")))
+        .unwrap_or_else(|| panic!("no failing {check}:\n{}", out.1));
+    assert!(line.contains(words), "{line}\n{}", out.1);
+}
+
+/// cosign 3.1 `attest-blob` against the stack: the mock Rekor logs the dsse entry in request
+/// form (`spec.proposedContent`). It verifies; a genuinely logged entry whose body is for
+/// another artifact, carries another signature or names another verifier is refused, and so
+/// are a tampered proof, a tampered SET and a root without the stack's Fulcio CA (a check of
+/// the crate that runs before its body parse).
+#[test]
+#[ignore = "needs the local Sigstore stack (../shared/tools/sigstore-stack.sh start) and cosign 3.1"]
+fn cosign3_attestation_with_a_request_form_dsse_entry() {
+    let stack = Stack::get();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (blob, blob2) = (dir.join("a.txt"), dir.join("b.txt"));
+    std::fs::write(&blob, "keyless a\n").unwrap();
+    std::fs::write(&blob2, "keyless b\n").unwrap();
+    let predicate = dir.join("predicate.json");
+    write_json(
+        &predicate,
+        &json!({"buildDefinition": {"buildType": "https://example.com/t", "externalParameters": {}},
+            "runDetails": {"builder": {"id": "https://example.com/b"}}}),
+    );
+    let tok = stack.github_token(dir, "gh", REPO, "refs/heads/main", SHA);
+    let a = stack.attest_blob(&tok, &predicate, &blob, &dir.join("a.json"));
+    // The same statement signed again (another key and signature), and another artifact.
+    let again = stack.attest_blob(&tok, &predicate, &blob, &dir.join("a2.json"));
+    let b = stack.attest_blob(&tok, &predicate, &blob2, &dir.join("b.json"));
+    assert!(
+        logged_body(&a)["spec"].get("proposedContent").is_some(),
+        "the stack no longer logs request bodies: {}",
+        logged_body(&a)
+    );
+    let policy = stack_policy(&stack, &identity());
+    let run = |name: &str, bundle: &Value| {
+        let p = dir.join(name);
+        write_json(&p, bundle);
+        verify(&p, &blob, &policy)
+    };
+    let ok = run("ok.json", &a);
+    assert_eq!(ok.0, 0, "{}", ok.1);
+    assert!(ok.1.contains("dsse entry in request form"), "{}", ok.1);
+    assert!(ok.1.contains("pass    tlog-inclusion"), "{}", ok.1);
+
+    let entry_of = |v: &Value| v["verificationMaterial"]["tlogEntries"][0].clone();
+    // A body for another artifact, and one for the same statement with another signature.
+    refused(
+        &run("other-artifact.json", &with_entry(&a, &entry_of(&b))),
+        "tlog-entry",
+        "another payload",
+    );
+    refused(
+        &run("other-sig.json", &with_entry(&a, &entry_of(&again))),
+        "tlog-entry",
+        "another signature",
+    );
+    // This very envelope, logged with another verifier (the mock logs whatever it is sent).
+    let body = logged_body(&a);
+    let envelope = body["spec"]["proposedContent"]["envelope"]
+        .as_str()
+        .unwrap();
+    let cert_of = |v: &Value| {
+        let der = STANDARD
+            .decode(
+                v["verificationMaterial"]["certificate"]["rawBytes"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            STANDARD.encode(der)
+        )
+        .into_bytes()
+    };
+    let logged = stack.log_dsse(envelope, &[cert_of(&again)]);
+    refused(
+        &run("other-verifier.json", &with_entry(&a, &logged)),
+        "tlog-entry",
+        "verifiers[0] is not this bundle's",
+    );
+    let logged = stack.log_dsse(envelope, &[cert_of(&a)]);
+    let relogged = run("relogged.json", &with_entry(&a, &logged));
+    assert_eq!(
+        relogged.0, 0,
+        "the same body logged again verifies:\n{}",
+        relogged.1
+    );
+
+    // The log proofs, over the logged bytes.
+    let mut e = entry_of(&a);
+    let root = STANDARD
+        .decode(e["inclusionProof"]["rootHash"].as_str().unwrap())
+        .unwrap();
+    let mut flipped = root.clone();
+    flipped[0] ^= 1;
+    e["inclusionProof"]["rootHash"] = json!(STANDARD.encode(&flipped));
+    refused(
+        &run("proof.json", &with_entry(&a, &e)),
+        "tlog-inclusion",
+        "",
+    );
+    // Another entry's SET: a genuine signature by the log, over another body.
+    let mut e = entry_of(&a);
+    e["inclusionPromise"] = entry_of(&b)["inclusionPromise"].clone();
+    refused(
+        &run("set.json", &with_entry(&a, &e)),
+        "tlog-promise",
+        "does not verify",
+    );
+
+    // A root with the stack's log and CT log but the public-good Fulcio CAs: the crate's
+    // chain check (before its body parse) refuses.
+    let mut root: Value =
+        serde_json::from_slice(&std::fs::read(&stack.trusted_root).unwrap()).unwrap();
+    let public: Value = serde_json::from_slice(
+        &std::fs::read(support::shared_dir().join("sigstore/trusted_root.production.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    root["certificateAuthorities"] = public["certificateAuthorities"].clone();
+    let no_ca = dir.join("root-without-ca.json");
+    write_json(&no_ca, &root);
+    let mut p = policy.clone();
+    p[1] = no_ca.display().to_string();
+    let out = verify(&dir.join("ok.json"), &blob, &p);
+    refused(&out, "certificate-chain", "");
 }

@@ -98,10 +98,14 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
                     .or_insert_with(super::slsa_level::key_signer);
             }
             _ => {
-                if let Some(why) = report
+                // The reason: a failed or ignored check before a skipped one (a skip, such as
+                // a timestamp set aside, is not why the attestation does not count).
+                use super::report::Status::{Fail, Ignored, Pass};
+                let why = report
                     .checks_of(&c.id)
-                    .find(|k| k.status != super::report::Status::Pass)
-                {
+                    .find(|k| matches!(k.status, Fail | Ignored))
+                    .or_else(|| report.checks_of(&c.id).find(|k| k.status != Pass));
+                if let Some(why) = why {
                     set_aside.push(format!("{} {}: {}", short(&c.id), why.check, why.reason));
                 }
             }

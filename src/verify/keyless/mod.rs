@@ -199,7 +199,8 @@ pub fn verify_parsed(
     let own = match request_form::check(bundle, &info, cert, &trust.root.logs) {
         Ok(own) => own,
         Err((check, reason)) => {
-            ctx.failed(check, reason);
+            let hint = outcome::hint(check, &trust.root.name);
+            ctx.failed(check, format!("{reason}{hint}"));
             return Ok(None);
         }
     };

@@ -29,7 +29,9 @@
 
 use serde_json::Value;
 use sigstore_verify::crypto::CertificateInfo;
-use sigstore_verify::types::{Bundle, DerCertificate, DsseEnvelope, KindVersion, SignatureContent};
+use sigstore_verify::types::{
+    Bundle, DerCertificate, DsseEnvelope, KindVersion, SignatureContent, TransparencyLogEntry,
+};
 
 use crate::verify::bundle::b64;
 use crate::verify::tlog::{self, Outcome, TrustedRoot as LogRoot};
@@ -94,38 +96,51 @@ pub fn check(
     };
     let mut own = OwnTlog::default();
     for (entry, body) in entries.iter().zip(&bodies) {
-        let label = format!("log index {}", entry.log_index);
-        bind(body, envelope, cert).map_err(|why| ("tlog-entry", format!("{label}: {why}")))?;
-        own.bindings.push(format!(
-            "{label}: dsse entry in request form; its envelope is this bundle's (payload type, payload, signature) and its verifier this bundle's certificate"
-        ));
-        let value =
-            serde_json::to_value(entry).map_err(|e| ("tlog-entry", format!("{label}: {e}")))?;
-        match tlog::inclusion_outcome(&value, Some(logs), &label) {
-            Outcome::Pass(r) => own.inclusions.push(r),
-            Outcome::Skip(r) | Outcome::Fail(r) => return Err(("tlog-inclusion", r)),
-        }
-        if entry.inclusion_promise.is_none() {
-            continue;
-        }
-        match tlog::promise_outcome(&value, logs, &label) {
-            Outcome::Pass(r) => own.promises.push(r),
-            Outcome::Skip(r) | Outcome::Fail(r) => return Err(("tlog-promise", r)),
-        }
-        if let Some(t) = entry.integrated_time {
-            if t < info.not_before || t > info.not_after {
-                return Err((
-                    "signing-time",
-                    format!(
-                        "{label}: integrated time {t} is outside the certificate's validity ({} .. {})",
-                        info.not_before, info.not_after
-                    ),
-                ));
-            }
-            own.times.push(t.to_string());
-        }
+        check_entry(&mut own, entry, body, envelope, info, cert, logs)?;
     }
     Ok(Some(own))
+}
+
+/// One request-form entry: its binding, inclusion proof, SET and integrated time.
+fn check_entry(
+    own: &mut OwnTlog,
+    entry: &TransparencyLogEntry,
+    body: &Value,
+    envelope: &DsseEnvelope,
+    info: &CertificateInfo,
+    cert: &DerCertificate,
+    logs: &LogRoot,
+) -> Result<(), Refusal> {
+    let label = format!("log index {}", entry.log_index);
+    bind(body, envelope, cert).map_err(|why| ("tlog-entry", format!("{label}: {why}")))?;
+    own.bindings.push(format!(
+        "{label}: dsse entry in request form; its envelope is this bundle's (payload type, payload, signature) and its verifier this bundle's certificate"
+    ));
+    let value = serde_json::to_value(entry).map_err(|e| ("tlog-entry", format!("{label}: {e}")))?;
+    match tlog::inclusion_outcome(&value, Some(logs), &label) {
+        Outcome::Pass(r) => own.inclusions.push(r),
+        Outcome::Skip(r) | Outcome::Fail(r) => return Err(("tlog-inclusion", r)),
+    }
+    if entry.inclusion_promise.is_none() {
+        return Ok(());
+    }
+    match tlog::promise_outcome(&value, logs, &label) {
+        Outcome::Pass(r) => own.promises.push(r),
+        Outcome::Skip(r) | Outcome::Fail(r) => return Err(("tlog-promise", r)),
+    }
+    if let Some(t) = entry.integrated_time {
+        if t < info.not_before || t > info.not_after {
+            return Err((
+                "signing-time",
+                format!(
+                    "{label}: integrated time {t} is outside the certificate's validity ({} .. {})",
+                    info.not_before, info.not_after
+                ),
+            ));
+        }
+        own.times.push(t.to_string());
+    }
+    Ok(())
 }
 
 /// The binding of a request-form body to this bundle (see the module doc).
