@@ -48,11 +48,12 @@ awk -v runs="$runs" -v tk="$tk" -v tl="$tl" '
   { for (i = 1; i <= NF; i++) {
       if ($i == "token") tok += $(i+1); if ($i == "Fulcio") ful += $(i+1);
       if ($i == "Rekor+TSA") log_ += $(i+1); if ($i == "work") own += $(i+1);
-      if ($i == "bundles") ver += $(i+1); if ($i == "Keyless") n = $(i+1) } }
+      if ($i == "bundles") ver += $(i+1); if ($i == "Keyless") n = $(i+1)
+      if ($i == "key" && $(i-1) == "ephemeral") key += $(i+1) } }
   END {
     printf "runs: %d pairs, %d signatures per keyless build\n", runs, n
     printf "build --key:     %8.1f ms mean wall\n", tk / runs / 1e6
     printf "build --keyless: %8.1f ms mean wall (ratio %.2f)\n", tl / runs / 1e6, tl / tk
     printf "keyless breakdown (means): token %.1f ms, Fulcio %.1f ms, Rekor+TSA %.1f ms (services)\n", tok/runs, ful/runs, log_/runs
-    printf "                           our own work %.1f ms, of which verifying the bundles %.1f ms\n", own/runs, ver/runs
+    printf "                           our own work %.1f ms, of which the ephemeral key %.1f ms, verifying the bundles %.1f ms\n", own/runs, key/runs, ver/runs
   }' "$work/timings"

@@ -59,6 +59,8 @@ pub struct Timings {
     pub own_ms: f64,
     /// Of which: verifying the bundles against the trusted root, ms.
     pub verify_ms: f64,
+    /// Of which: generating the ephemeral key, ms.
+    pub key_ms: f64,
 }
 
 impl std::fmt::Display for Timings {
@@ -66,12 +68,13 @@ impl std::fmt::Display for Timings {
         write!(
             f,
             "{} signature(s): token {:.1} ms, Fulcio {:.1} ms, Rekor+TSA {:.1} ms (concurrent), \
-             our own work {:.1} ms (of which verifying the bundles {:.1} ms)",
+             our own work {:.1} ms (of which the ephemeral key {:.1} ms, verifying the bundles {:.1} ms)",
             self.signatures,
             self.token_ms,
             self.fulcio_ms,
             self.log_ms,
             self.own_ms,
+            self.key_ms,
             self.verify_ms
         )
     }
@@ -203,17 +206,19 @@ impl KeylessSigner {
                 .token(&self.http, cached.as_ref(), &mut secrets)
                 .await?;
             let token_wait = t0.elapsed();
+            let k0 = Instant::now();
             let key = KeyPair::generate_ecdsa_p256()
                 .map_err(|e| Error::msg(format!("generating the ephemeral key: {e}")))?;
+            let key_time = k0.elapsed();
             let t1 = Instant::now();
             let cert =
                 services::certificate(&self.http, &self.services.fulcio, &token, &key).await?;
             let fulcio_wait = t1.elapsed();
             self.check_identity(&cert)?;
             let signed = self.log_all(&key, &cert, &todo).await?;
-            Ok::<_, Error>((token, signed, token_wait, fulcio_wait))
+            Ok::<_, Error>((token, signed, token_wait, fulcio_wait, key_time))
         });
-        let (token, logged, token_wait, fulcio_wait) =
+        let (token, logged, token_wait, fulcio_wait, key_time) =
             result.map_err(|e| Error::msg(secrets.redact(&e.to_string())))?;
         let log_wait = logged.1;
         let verifying = Instant::now();
@@ -236,6 +241,7 @@ impl KeylessSigner {
             log_ms: ms(log_wait),
             own_ms: ms(total.saturating_sub(token_wait + fulcio_wait + log_wait)),
             verify_ms: ms(verify_wait),
+            key_ms: ms(key_time),
         };
         Ok(())
     }
