@@ -41,6 +41,12 @@ if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo-audit" ]; then
   cargo install cargo-audit --locked
 fi
 
+# cargo-auditable, to compare the dependency data our binaries carry with its own
+# (tests/auditable.rs).
+if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo-auditable" ]; then
+  cargo install cargo-auditable --locked
+fi
+
 # Python checks (in-toto attestation framework's protobuf definitions) in a venv of our own.
 bash scripts/python-env.sh >/dev/null
 

@@ -374,6 +374,7 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
                     rustflags: p.rustflags.clone(),
                 })
                 .collect(),
+            auditable: out.auditable,
         },
         prepared,
         read_start,
@@ -405,6 +406,7 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         index_digest: out.index.digest,
         manifests: out.platform_manifests(),
         binaries: out.binaries.clone(),
+        auditable: out.auditable,
         sbom_digest: Some(Digest::of(&sbom.json)),
         source_date_epoch: out.source_date_epoch,
         started_on,

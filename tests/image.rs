@@ -12,8 +12,9 @@ use serde_json::Value;
 
 /// No daemon, no network: `--builder auto` with docker absent picks the native builder; two
 /// builds of the same commit in different directories (own target directories) give the same
-/// binary, manifest and index digests; the layer is deterministic and the binary carries no
-/// path of this machine.
+/// binary, manifest and index digests, with the cargo-auditable data on (the default: the
+/// binary carries its crates, hello-service as root); the layer is deterministic and the
+/// binary carries no path of this machine.
 #[test]
 fn native_builder_without_docker_is_reproducible_across_directories() {
     let mut summaries = Vec::new();
@@ -104,6 +105,10 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
         let bin = outdir.join("bin/linux/amd64/hello-service");
         let run = Command::new(&bin).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), HELLO_OUTPUT);
+        let data = auditable_info::audit_info_from_file(&bin, Default::default()).unwrap();
+        let root = data.packages.iter().find(|p| p.root).unwrap();
+        assert_eq!(root.name, "hello-service");
+        assert!(data.packages.iter().any(|p| p.name == "serde_json"));
         let bytes = std::fs::read(&bin).unwrap();
         let needle = tmp.path().display().to_string();
         assert!(
@@ -115,6 +120,7 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
     }
     assert_eq!(summaries[0]["index_digest"], summaries[1]["index_digest"]);
     assert_eq!(summaries[0]["platforms"], summaries[1]["platforms"]);
+    assert_eq!(summaries[0]["binaries"], summaries[1]["binaries"]);
 }
 
 /// A compile error: exit 2, our message points at cargo, cargo's diagnostic is shown.

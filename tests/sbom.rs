@@ -460,6 +460,7 @@ fn library_api_with_build_units_binaries_and_image_subject() {
         source_date_epoch: Some(1_700_000_000),
         workspace_mode: false,
         built_for: Vec::new(),
+        auditable: false,
     };
     let ui = cargo_provenance::ui::Ui::default();
     let sbom = generate(&req, &ui).expect("SBOM from build units");

@@ -77,6 +77,8 @@ fn provenance_of(summary: &Value, commit: &str, dirty: bool) -> Value {
     ext["binaries"] = json!(names);
     ext["target"] = target;
     ext["platforms"] = Value::Array(platforms);
+    // The builds here carry the cargo-auditable data (the default).
+    ext["auditable"] = true.into();
     def["internalParameters"] = json!({
         "toolchain": {"rustcRelease": "x", "rustcCommitHash": "x", "rustcCommitDate": "x", "host": "x", "cargoVersion": "x"},
         "rustflagsSource": "none",
@@ -129,6 +131,17 @@ fn rebuild_passes_on_the_example_and_names_a_changed_binary() {
     rebuild(&reference, &key, &repo)
         .passes()
         .says("pass    rebuild");
+
+    // The same build claimed to be without the cargo-auditable data: the rebuild follows the
+    // claim (`--no-auditable`) and gets other binaries.
+    let out3 = tmp.path().join("out3");
+    let summary3 = build(&repo, &out3);
+    let mut claim = provenance_of(&summary3, &commit, false);
+    claim["predicate"]["buildDefinition"]["externalParameters"]["auditable"] = false.into();
+    let reference = sign_and_attach(&out3, &key, &claim);
+    rebuild(&reference, &key, &repo)
+        .fails_only(&["rebuild"])
+        .says("binary /usr/local/bin/hello-service: recorded");
 
     // A source file changed after the recorded commit, built as that commit.
     let main = repo.join("src/main.rs");

@@ -49,6 +49,10 @@ pub struct ExternalParameters {
     pub image: Option<String>,
     /// The image's platforms (`linux/amd64`, ...), sorted.
     pub platforms: Vec<String>,
+    /// True when every binary carries cargo-auditable's dependency data (`.dep-v0`); false
+    /// with `--no-auditable` (and in statements written before it existed).
+    #[serde(default)]
+    pub auditable: bool,
 }
 
 /// `externalParameters.source`.

@@ -111,6 +111,8 @@ pub struct ProvenanceInput {
     pub manifests: Vec<PlatformManifest>,
     /// The binaries in the image (`name` in the statement = path in the image).
     pub binaries: Vec<BuiltBinary>,
+    /// Whether the binaries carry cargo-auditable's dependency data.
+    pub auditable: bool,
     /// The SBOM file's digest, recorded as a byproduct.
     pub sbom_digest: Option<Digest>,
     /// `SOURCE_DATE_EPOCH` of the build.
@@ -198,6 +200,7 @@ fn external(input: &ProvenanceInput) -> ExternalParameters {
         },
         image: input.image_name.clone(),
         platforms,
+        auditable: input.auditable,
     }
 }
 

@@ -57,6 +57,7 @@ fn fixture(reproducible: bool) -> ProvenanceInput {
             size: 3,
             local_path: "/home/someone/target/release/hello-service".into(),
         }],
+        auditable: true,
         sbom_digest: Some(Digest::of(b"sbom")),
         source_date_epoch: 1_704_164_645,
         started_on: 1_800_000_000,

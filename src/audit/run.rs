@@ -93,6 +93,7 @@ pub fn audit_project(selection: &Selection, opts: &AuditOptions, ui: &Ui) -> Res
             source_date_epoch: Some(0),
             workspace_mode: true,
             built_for: Vec::new(),
+            auditable: false,
         },
         &Ui::new(ui.format(), -1, crate::ui::ColorChoice::Never),
     )?;

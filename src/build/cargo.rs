@@ -178,6 +178,9 @@ pub struct CargoBuild<'a> {
     pub rustc: &'a RustcInfo,
     /// The user's rustflags (see [`user_rustflags`]).
     pub user_rustflags: &'a [String],
+    /// Extra environment for cargo: the rustc wrapper that embeds the cargo-auditable data
+    /// ([`super::auditable::cargo_env`]); empty with `--no-auditable`.
+    pub wrapper_env: &'a [(&'static str, std::ffi::OsString)],
 }
 
 /// A binary cargo produced, before it is copied and hashed.
@@ -200,7 +203,32 @@ pub struct CargoOutput {
     pub binaries: Vec<RawBinary>,
 }
 
-impl CargoBuild<'_> {
+impl<'a> CargoBuild<'a> {
+    /// The cargo step of one platform, without the wrapper's environment.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        selection: &'a Selection,
+        platform: &'a TargetPlatform,
+        static_crt: bool,
+        source_date_epoch: i64,
+        workspace_root: &'a Path,
+        target_dir: &'a Path,
+        rustc: &'a RustcInfo,
+        user_rustflags: &'a [String],
+    ) -> CargoBuild<'a> {
+        CargoBuild {
+            selection,
+            platform,
+            static_crt,
+            source_date_epoch,
+            workspace_root,
+            target_dir,
+            rustc,
+            user_rustflags,
+            wrapper_env: &[],
+        }
+    }
+
     /// The rustflags passed to cargo (user flags first, ours after).
     pub fn rustflags(&self) -> Vec<String> {
         let mut flags = self.user_rustflags.to_vec();
@@ -276,6 +304,8 @@ impl CargoBuild<'_> {
             .env_remove("RUSTFLAGS")
             .env("CARGO_INCREMENTAL", "0")
             .env("SOURCE_DATE_EPOCH", self.source_date_epoch.to_string())
+            .env_remove(super::auditable::DIR_ENV)
+            .envs(self.wrapper_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -448,6 +478,7 @@ mod tests {
             target_dir: Path::new("/w/target"),
             rustc: &rustc,
             user_rustflags: &user,
+            wrapper_env: &[],
         };
         let f = b.rustflags();
         assert_eq!(f[0], "-Cdebuginfo=1");

@@ -19,6 +19,7 @@ use crate::select::Selection;
 use crate::ui::Ui;
 use crate::util::digest::Digest;
 
+pub mod auditable;
 pub mod base;
 pub mod builder;
 pub mod buildkit;
@@ -66,6 +67,8 @@ pub struct BuildOptions {
     pub output_dir: Option<PathBuf>,
     /// `--static`: link the C runtime statically (implied on `scratch`).
     pub static_crt: bool,
+    /// `--no-auditable`: no cargo-auditable data in the binaries.
+    pub no_auditable: bool,
 }
 
 /// One platform of the image.
@@ -142,6 +145,8 @@ pub struct BuildOutput {
     /// The user's rustflags kept in the build (for the first platform's target), and where
     /// they came from.
     pub user_rustflags: (Vec<String>, String),
+    /// True when every binary carries cargo-auditable data (`.dep-v0`).
+    pub auditable: bool,
 }
 
 /// The tag of `--image NAME[:TAG]` (`latest` without one).
@@ -215,6 +220,9 @@ pub fn build_gated(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let metadata = cargo::Metadata::spawn(sel.manifest_path.as_deref())?;
+    // The cargo-auditable data: the project is read from now on, resolved beside cargo and
+    // linked in by our rustc wrapper.
+    let mut resolver = (!opts.no_auditable).then(|| auditable::Resolver::start(sel.clone()));
     let config = CargoConfig::load(&manifest_dir, cargo::cargo_home().as_deref())?;
     let programs = Programs::find(&config);
     let rustc = cargo::rustc_info(&programs, &manifest_dir);
@@ -272,8 +280,7 @@ pub fn build_gated(
 
     // The cargo step, once per platform.
     let bin_root = output_dir.join("bin");
-    let mut images = Vec::new();
-    let mut units = Vec::new();
+    let mut steps = Vec::new();
     for p in &platforms {
         let tdir = if p.rustflags.is_empty() {
             target_dir.clone()
@@ -287,15 +294,50 @@ pub fn build_gated(
         } else {
             cargo::user_rustflags(&config, &programs, &manifest_dir, &p.rust_target)?
         };
+        steps.push((p, tdir, platform_flags.0));
+    }
+    let wrapper_envs = match &mut resolver {
+        None => vec![Vec::new(); steps.len()],
+        Some(resolver) => {
+            let plans = steps
+                .iter()
+                .map(|(p, tdir, flags)| auditable::Plan {
+                    built_for: crate::sbom::BuiltFor {
+                        target: p.rust_target.clone(),
+                        rustflags: cargo::CargoBuild::new(
+                            sel,
+                            p,
+                            static_crt,
+                            sde,
+                            &workspace_root,
+                            tdir,
+                            &rustc,
+                            flags,
+                        )
+                        .rustflags(),
+                    },
+                    drop_parent: tdir.join("provenance-auditable"),
+                })
+                .collect();
+            resolver.setup(&config, plans)?
+        }
+    };
+    let mut images = Vec::new();
+    let mut units = Vec::new();
+    for ((p, tdir, flags), wrapper_env) in steps.iter().zip(&wrapper_envs) {
+        let p = *p;
         let step = cargo::CargoBuild {
-            selection: sel,
-            platform: p,
-            static_crt,
-            source_date_epoch: sde,
-            workspace_root: &workspace_root,
-            target_dir: &tdir,
-            rustc: &rustc,
-            user_rustflags: &platform_flags.0,
+            wrapper_env,
+            ..cargo::CargoBuild::new(
+                sel,
+                p,
+                static_crt,
+                sde,
+                &workspace_root,
+                tdir,
+                &rustc,
+                flags,
+            )
         };
         ui.status(
             "Compiling",
@@ -333,6 +375,13 @@ pub fn build_gated(
     }
     units.sort();
     units.dedup();
+    if let Some(r) = resolver {
+        for ((_, _, bins), embedded) in images.iter().zip(r.finish()?) {
+            for b in bins {
+                auditable::check_binary(&b.local_path, &b.package, &embedded)?;
+            }
+        }
+    }
 
     let (client, pending_builder) = probe.join()?;
     if let PendingInfo::Known(b) = &pending_builder {
@@ -486,6 +535,7 @@ pub fn build_gated(
         source_date_epoch_source: sde_source,
         git,
         user_rustflags,
+        auditable: !opts.no_auditable,
     };
     Summary::from_output(&output).write(&output_dir.join("summary.json"))?;
     Ok(output)

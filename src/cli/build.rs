@@ -66,6 +66,10 @@ pub struct Args {
     /// Link the C runtime statically (always on for `scratch` images).
     #[arg(long = "static")]
     pub static_crt: bool,
+    /// Embed no dependency data in the binaries (by default each carries cargo-auditable's
+    /// `.dep-v0` section, which `cargo audit bin`, syft, grype and trivy read).
+    #[arg(long)]
+    pub no_auditable: bool,
     /// The vulnerability gate (docs/audit.md): with any of these flags the shipped crates are
     /// audited after cargo compiles and before anything is signed; with a key the scan is
     /// signed and attached (cosign's `vuln` predicate).
@@ -126,6 +130,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             platforms: args.platform,
             output_dir: args.output_dir,
             static_crt: args.static_crt,
+            no_auditable: args.no_auditable,
         },
         signing,
         key_tlog: args.tlog.then(|| args.keyless_flags.options()),

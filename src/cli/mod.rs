@@ -175,6 +175,10 @@ pub fn normalize_args(mut args: Vec<OsString>) -> Vec<OsString> {
 
 /// Parses the command line and runs the command. Returns the process exit code.
 pub fn run(args: Vec<OsString>) -> i32 {
+    // Started by cargo as the rustc wrapper of `build` (cargo-auditable data).
+    if crate::build::auditable::is_wrapper_invocation(&args) {
+        return crate::build::auditable::wrapper_main(args);
+    }
     let cli = match Cli::try_parse_from(normalize_args(args)) {
         Ok(cli) => cli,
         Err(e) => {

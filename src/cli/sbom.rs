@@ -38,6 +38,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         source_date_epoch,
         workspace_mode: selection.workspace,
         built_for: Vec::new(),
+        auditable: false,
     };
     let to_stdout = args.output.as_os_str() == "-";
     if !to_stdout && args.output.is_dir() && !selection.workspace {

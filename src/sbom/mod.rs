@@ -5,6 +5,7 @@
 //! ([`resolve`]: which crates are linked, which only run at build time), and writes the
 //! document ([`cyclonedx`]). `docs/sbom.md` says where every field comes from.
 
+pub mod auditable;
 mod component;
 mod crosscheck;
 pub mod cyclonedx;
@@ -85,6 +86,9 @@ pub struct SbomRequest<'a> {
     /// The target and rustflags of each platform the build compiled for (from `build`;
     /// empty otherwise): the crates are resolved for them (see [`BuiltFor`]).
     pub built_for: Vec<BuiltFor>,
+    /// The built binaries carry cargo-auditable's dependency data (`build` without
+    /// `--no-auditable`): their components say so (`cargo-provenance:auditable`).
+    pub auditable: bool,
 }
 
 /// What a build compiled one platform for: its target triple and every rustflag cargo got
@@ -338,6 +342,12 @@ fn build(
                 "cargo-provenance:path-in-image".to_owned(),
                 b.path_in_image.clone(),
             ));
+            if req.auditable {
+                props.push((
+                    "cargo-provenance:auditable".to_owned(),
+                    crate::build::auditable::SBOM_VALUE.to_owned(),
+                ));
+            }
         }
         let spec = ComponentSpec {
             bom_ref: format!("bin:{}/{}", p.name, bin.name),

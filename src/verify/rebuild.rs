@@ -125,6 +125,9 @@ impl Recorded {
                 src.join(&d.path).display().to_string(),
             ]);
         }
+        if !e.auditable {
+            a.push("--no-auditable".to_owned());
+        }
         if let Some(i) = &e.image {
             a.extend(["--image".to_owned(), i.clone()]);
         }

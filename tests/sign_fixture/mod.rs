@@ -46,6 +46,7 @@ pub fn input(binary: &Path, inputs: BuildInputs, environment: RunEnvironment) ->
             size: bytes.len() as u64,
             local_path: binary.to_path_buf(),
         }],
+        auditable: true,
         sbom_digest: Some(Digest::of(SBOM)),
         source_date_epoch: 1_704_164_645,
         started_on: 1_704_164_645,

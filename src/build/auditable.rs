@@ -1,0 +1,599 @@
+//! cargo-auditable's dependency data in every shipped binary, written by our own build.
+//!
+//! Each binary gets a `.dep-v0` section holding the zlib-compressed JSON of
+//! [`auditable_serde::VersionInfo`]: the crates compiled into it (the SBOM's required set
+//! for its package, [`crate::sbom::auditable`]). Scanners read it: `cargo audit bin`, syft,
+//! grype, trivy. It gets there the way `cargo auditable` puts it there:
+//!
+//! 1. while cargo compiles, a thread resolves the crates of each shipped package and writes
+//!    an object file per package ([`object_file`]) into a drop directory ([`DropDir`]);
+//! 2. cargo runs this program as `RUSTC_WORKSPACE_WRAPPER` (with [`DIR_ENV`] naming the drop
+//!    directory); for the `bin` crates of the packages being built, the wrapper
+//!    ([`wrapper_main`]) waits for its package's object file and hands it to the linker
+//!    (`-Clink-arg=FILE -Clink-arg=-Wl,-u,AUDITABLE_VERSION_INFO`); every other rustc call
+//!    passes through unchanged.
+//!
+//! A user's own workspace wrapper (`RUSTC_WORKSPACE_WRAPPER`,
+//! `build.rustc-workspace-wrapper`) still runs: ours runs it in turn ([`USER_WRAPPER_ENV`]).
+//! `--no-auditable` turns all of this off. docs/build.md says how, docs/sbom.md how the SBOM
+//! tells.
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use auditable_serde::VersionInfo;
+use object::write::{self, StandardSegment, Symbol, SymbolSection};
+use object::{
+    Architecture, BinaryFormat, Endianness, SectionFlags, SectionKind, SymbolFlags, SymbolKind,
+    SymbolScope, elf,
+};
+
+use crate::error::{Error, Result};
+
+/// The drop directory of the current cargo run (set for the wrapper only).
+pub const DIR_ENV: &str = "CARGO_PROVENANCE_AUDITABLE_DIR";
+/// The user's own workspace wrapper, which ours runs in turn.
+pub const USER_WRAPPER_ENV: &str = "CARGO_PROVENANCE_WORKSPACE_WRAPPER";
+/// The section scanners read.
+pub const SECTION: &str = ".dep-v0";
+/// The symbol that keeps the section in the linked binary (cargo-auditable's name).
+pub const SYMBOL: &str = "AUDITABLE_VERSION_INFO";
+/// The value of the SBOM property `cargo-provenance:auditable` on binaries that carry it.
+pub const SBOM_VALUE: &str = "dep-v0";
+
+const ERROR_FILE: &str = "error";
+const DONE_FILE: &str = "done";
+/// How long the wrapper waits for its object file before giving up.
+const WAIT: Duration = Duration::from_secs(600);
+
+/// The JSON scanners read, compressed as cargo-auditable compresses it (zlib, level 7).
+pub fn compress(info: &VersionInfo) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(info).map_err(|e| Error::msg(format!("dep-v0 JSON: {e}")))?;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(7));
+    z.write_all(&json)
+        .and_then(|()| z.finish())
+        .map_err(|e| Error::msg(format!("compressing the dep-v0 JSON: {e}")))
+}
+
+/// An ELF object file with `contents` in a non-allocated `.dep-v0` section and the global
+/// symbol [`SYMBOL`] on it, for the linker. `arch` and `endian` are the target's
+/// `target_arch` and `target_endian` cfg values; the flags follow cargo-auditable (and rustc's
+/// own metadata objects) for the Linux targets `--platform` knows.
+pub fn object_file(triple: &str, arch: &str, endian: &str, contents: &[u8]) -> Result<Vec<u8>> {
+    let unsupported = || {
+        Error::msg(format!(
+            "target {triple}: cargo-auditable data can be embedded only in ELF binaries of \
+             x86, x86_64, arm, aarch64, riscv64, powerpc64 and s390x; build with --no-auditable"
+        ))
+    };
+    if triple.contains("-apple-") || triple.contains("-windows") || arch == "wasm32" {
+        return Err(unsupported());
+    }
+    let endianness = match endian {
+        "little" => Endianness::Little,
+        "big" => Endianness::Big,
+        _ => return Err(unsupported()),
+    };
+    let architecture = match arch {
+        "x86_64" => Architecture::X86_64,
+        "x86" => Architecture::I386,
+        "aarch64" => Architecture::Aarch64,
+        "arm" => Architecture::Arm,
+        "riscv64" => Architecture::Riscv64,
+        "powerpc64" => Architecture::PowerPc64,
+        "s390x" => Architecture::S390x,
+        _ => return Err(unsupported()),
+    };
+    let mut file = write::Object::new(BinaryFormat::Elf, architecture, endianness);
+    if architecture == Architecture::Riscv64 {
+        // riscv64gc: compressed instructions, double-float ABI (as the linker expects).
+        file.flags = object::FileFlags::Elf {
+            os_abi: elf::ELFOSABI_NONE,
+            abi_version: 0,
+            e_flags: elf::EF_RISCV_RVC | elf::EF_RISCV_FLOAT_ABI_DOUBLE,
+        };
+    }
+    let section = file.add_section(
+        file.segment_name(StandardSegment::Data).to_vec(),
+        SECTION.as_bytes().to_vec(),
+        SectionKind::ReadOnlyData,
+    );
+    // Not loaded at run time: no SHF_ALLOC.
+    file.section_mut(section).flags = SectionFlags::Elf { sh_flags: 0 };
+    let offset = file.append_section_data(section, contents, 1);
+    file.add_symbol(Symbol {
+        name: SYMBOL.as_bytes().to_vec(),
+        value: offset,
+        size: contents.len() as u64,
+        kind: SymbolKind::Data,
+        scope: SymbolScope::Dynamic,
+        weak: false,
+        section: SymbolSection::Section(section),
+        flags: SymbolFlags::None,
+    });
+    file.write()
+        .map_err(|e| Error::msg(format!("writing the dep-v0 object file: {e}")))
+}
+
+/// The drop directory of one cargo run: an object file per package, then `done`, or
+/// `error` with the reason. A fresh temporary directory (builds sharing a target directory
+/// each have their own), removed when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct DropDir {
+    dir: std::sync::Arc<tempfile::TempDir>,
+}
+
+impl DropDir {
+    /// A new directory in `parent` (created if missing).
+    pub fn create(parent: &Path) -> Result<DropDir> {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
+        let dir = tempfile::Builder::new()
+            .prefix("dep-v0-")
+            .tempdir_in(parent)
+            .map_err(|e| Error::io("creating a directory in", parent, e))?;
+        Ok(DropDir {
+            dir: std::sync::Arc::new(dir),
+        })
+    }
+
+    /// The directory (for [`DIR_ENV`]).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where the object file of `package` goes.
+    fn object_path(dir: &Path, package: &str) -> PathBuf {
+        dir.join(format!("{package}.o"))
+    }
+
+    /// Writes the object file of `package` (atomically: the wrapper may be waiting).
+    pub fn publish(&self, package: &str, object: &[u8]) -> Result<()> {
+        crate::util::fs::write_atomic(&Self::object_path(self.dir(), package), object)
+    }
+
+    /// Says every package's file is there.
+    pub fn finish(&self) -> Result<()> {
+        crate::util::fs::write_atomic(&self.dir().join(DONE_FILE), b"")
+    }
+
+    /// Says why no file will come; the waiting wrappers fail with this message.
+    pub fn fail(&self, why: &str) {
+        let _ = crate::util::fs::write_atomic(&self.dir().join(ERROR_FILE), why.as_bytes());
+    }
+}
+
+/// True when this process was started by cargo as our rustc wrapper: [`DIR_ENV`] is set
+/// (only for the cargo runs of `build`) and the first argument is not `provenance` (the word
+/// cargo adds when it runs us as `cargo provenance`).
+pub fn is_wrapper_invocation(args: &[OsString]) -> bool {
+    std::env::var_os(DIR_ENV).is_some() && args.get(1).is_some_and(|a| a != "provenance")
+}
+
+/// The rustc wrapper: `ARGS[1]` is rustc, the rest its arguments. Returns rustc's exit code.
+pub fn wrapper_main(args: Vec<OsString>) -> i32 {
+    let mut rustc_args: Vec<OsString> = args.into_iter().skip(1).collect();
+    if rustc_args.is_empty() {
+        eprintln!("cargo-provenance (rustc wrapper): no rustc to run");
+        return 2;
+    }
+    let primary = std::env::var_os("CARGO_PRIMARY_PACKAGE").is_some();
+    if links_shipped_binary(primary, &rustc_args[1..]) {
+        match linker_args() {
+            Ok(extra) => rustc_args.extend(extra),
+            Err(e) => {
+                eprintln!("error: cargo-provenance: {e}");
+                return 2;
+            }
+        }
+    }
+    let mut cmd = match std::env::var_os(USER_WRAPPER_ENV).filter(|w| !w.is_empty()) {
+        Some(user) => {
+            let mut c = Command::new(user);
+            c.args(&rustc_args);
+            c
+        }
+        None => {
+            let mut c = Command::new(&rustc_args[0]);
+            c.args(&rustc_args[1..]);
+            c
+        }
+    };
+    cmd.env_remove(DIR_ENV).env_remove(USER_WRAPPER_ENV);
+    match cmd.status() {
+        Ok(s) => s.code().unwrap_or(101),
+        Err(e) => {
+            eprintln!(
+                "error: cargo-provenance (rustc wrapper): running {}: {e}",
+                cmd.get_program().to_string_lossy()
+            );
+            101
+        }
+    }
+}
+
+/// Whether rustc is about to link a binary of a package cargo was asked to build (not a
+/// `--print` query, not a library, not another `--emit`).
+fn links_shipped_binary(primary: bool, args: &[OsString]) -> bool {
+    if !primary {
+        return false;
+    }
+    let mut crate_types = Vec::new();
+    let mut emit = Vec::new();
+    let mut print = false;
+    let mut it = args.iter().map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        let value = |flag: &str, it: &mut dyn Iterator<Item = std::borrow::Cow<'_, str>>| match a
+            .strip_prefix(flag)
+        {
+            Some("") => it.next().map(|v| v.into_owned()),
+            Some(v) => v.strip_prefix('=').map(str::to_owned),
+            None => None,
+        };
+        if let Some(v) = value("--crate-name", &mut it) {
+            // A build script: compiled as a `bin`, never shipped.
+            if v.starts_with("build_script_") {
+                return false;
+            }
+        } else if let Some(v) = value("--crate-type", &mut it) {
+            crate_types.extend(v.split(',').map(str::to_owned));
+        } else if let Some(v) = value("--emit", &mut it) {
+            emit.extend(
+                v.split(',')
+                    .map(|e| e.split('=').next().unwrap_or("").to_owned()),
+            );
+        } else if a.starts_with("--print") {
+            print = true;
+        }
+    }
+    crate_types.iter().any(|t| t == "bin")
+        && (emit.is_empty() || emit.iter().any(|e| e == "link"))
+        && !(print && emit.is_empty())
+}
+
+/// Waits for this package's object file; the rustc arguments that link it.
+fn linker_args() -> Result<Vec<OsString>> {
+    let dir = PathBuf::from(std::env::var_os(DIR_ENV).unwrap_or_default());
+    let package = std::env::var("CARGO_PKG_NAME")
+        .map_err(|_| Error::msg("cargo did not set CARGO_PKG_NAME for the rustc wrapper"))?;
+    let object = wait_for(&dir, &package)?;
+    let mut link = OsString::from("-Clink-arg=");
+    link.push(object.as_os_str());
+    Ok(vec![
+        link,
+        OsString::from(format!("-Clink-arg=-Wl,-u,{SYMBOL}")),
+    ])
+}
+
+/// The object file of `package` in `dir`, once the build has written it.
+fn wait_for(dir: &Path, package: &str) -> Result<PathBuf> {
+    let object = DropDir::object_path(dir, package);
+    let start = Instant::now();
+    loop {
+        if object.is_file() {
+            return Ok(object);
+        }
+        if let Ok(why) = std::fs::read_to_string(dir.join(ERROR_FILE)) {
+            return Err(Error::msg(format!(
+                "no cargo-auditable data for `{package}`: {why}"
+            )));
+        }
+        if dir.join(DONE_FILE).is_file() && !object.is_file() {
+            return Err(Error::msg(format!(
+                "no cargo-auditable data was resolved for package `{package}` (not among the \
+                 selected packages' binaries); build with --no-auditable to skip it"
+            )));
+        }
+        if start.elapsed() > WAIT {
+            return Err(Error::msg(format!(
+                "waited {}s for the cargo-auditable data of `{package}` in {}",
+                WAIT.as_secs(),
+                dir.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Extra environment variables for one cargo run.
+pub type CargoEnv = Vec<(&'static str, OsString)>;
+
+/// The name cargo runs the wrapper by. Cargo mixes the workspace wrapper, as named, into
+/// the `-C metadata` hash of workspace members, and so into their symbol names: an absolute
+/// path would make the binaries depend on where cargo-provenance is installed. A fixed bare
+/// name, found on a `PATH` that starts with a link to this program, keeps them the same on
+/// every machine.
+pub const WRAPPER_NAME: &str = "cargo-provenance-rustc-wrapper";
+
+/// The environment cargo gets for a build with the data: our program as the workspace
+/// wrapper (by [`WRAPPER_NAME`], linked in `<drop>/bin`), the drop directory, and the user's
+/// own workspace wrapper if there is one (`configured`: `build.rustc-workspace-wrapper` of
+/// the cargo configuration).
+pub fn cargo_env(drop: &DropDir, configured: Option<String>) -> Result<CargoEnv> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::msg(format!("finding this program for the rustc wrapper: {e}")))?;
+    let bin = drop.dir().join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| Error::io("creating", &bin, e))?;
+    link_program(&exe, &bin.join(WRAPPER_NAME))?;
+    let mut path = vec![bin];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(path)
+        .map_err(|e| Error::msg(format!("PATH for the rustc wrapper: {e}")))?;
+    let user = std::env::var_os("RUSTC_WORKSPACE_WRAPPER")
+        .or_else(|| configured.map(OsString::from))
+        .filter(|w| !w.is_empty() && Path::new(w) != exe && w != WRAPPER_NAME);
+    let mut env = vec![
+        ("RUSTC_WORKSPACE_WRAPPER", OsString::from(WRAPPER_NAME)),
+        ("PATH", path),
+        (DIR_ENV, drop.dir().as_os_str().to_owned()),
+    ];
+    if let Some(u) = user {
+        env.push((USER_WRAPPER_ENV, u));
+    }
+    Ok(env)
+}
+
+/// `link` → `exe` (a symbolic link; a copy where there are none).
+fn link_program(exe: &Path, link: &Path) -> Result<()> {
+    let _ = std::fs::remove_file(link);
+    #[cfg(unix)]
+    let made = std::os::unix::fs::symlink(exe, link);
+    #[cfg(not(unix))]
+    let made = std::fs::copy(exe, link).map(|_| ());
+    made.map_err(|e| Error::io("linking the rustc wrapper at", link, e))
+}
+
+/// One platform's cargo run, as the data for it needs it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The target and rustflags cargo gets.
+    pub built_for: crate::sbom::BuiltFor,
+    /// The directory its drop directory is made in.
+    pub drop_parent: PathBuf,
+}
+
+/// One platform's share of the resolution.
+#[derive(Debug, Clone)]
+struct PlatformJob {
+    built_for: crate::sbom::BuiltFor,
+    drop: DropDir,
+}
+
+/// What was embedded for one platform: package name → the compressed JSON.
+pub type Embedded = std::collections::BTreeMap<String, Vec<u8>>;
+
+/// The resolution of the data, in a thread started with the build ([`Resolver::start`]): it
+/// reads the project (`cargo metadata`, rustc's cfgs) while the build asks the toolchain,
+/// then, given the platforms ([`Resolver::setup`]), resolves each one's lists in platform
+/// order (cargo compiles them in that order too) and publishes its object files. It keeps
+/// the drop directories until it is finished (after cargo).
+pub struct Resolver {
+    handle: std::thread::JoinHandle<Result<Vec<Embedded>>>,
+    jobs: Option<std::sync::mpsc::Sender<Vec<PlatformJob>>>,
+    drops: Vec<DropDir>,
+}
+
+impl Resolver {
+    /// Starts reading the project for `selection`. Nothing is written until
+    /// [`Resolver::setup`].
+    pub fn start(selection: crate::select::Selection) -> Resolver {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<PlatformJob>>();
+        let handle = std::thread::spawn(move || {
+            let prepared = crate::sbom::prepare(&selection, None);
+            // The build stopped before compiling: nothing to publish.
+            let Ok(jobs) = rx.recv() else {
+                return Ok(Vec::new());
+            };
+            let result = prepared.and_then(|p| resolve_all(p, &selection, &jobs));
+            if let Err(e) = &result {
+                // No wrapper waits in vain.
+                for j in &jobs {
+                    j.drop.fail(&e.to_string());
+                }
+            }
+            result
+        });
+        Resolver {
+            handle,
+            jobs: Some(tx),
+            drops: Vec::new(),
+        }
+    }
+
+    /// Prepares every platform's cargo run: cargo's extra environment for each (in `plans`'
+    /// order), and hands the platforms to the thread. `config` is the project's cargo
+    /// configuration (for the user's own `build.rustc-workspace-wrapper`).
+    pub fn setup(
+        &mut self,
+        config: &crate::inspect::cargo_config::CargoConfig,
+        plans: Vec<Plan>,
+    ) -> Result<Vec<CargoEnv>> {
+        let configured = config
+            .get_string(
+                &["build", "rustc-workspace-wrapper"],
+                "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+            )
+            .map(|(v, _)| v);
+        let mut envs = Vec::new();
+        let mut jobs = Vec::new();
+        for plan in plans {
+            let drop = DropDir::create(&plan.drop_parent)?;
+            envs.push(cargo_env(&drop, configured.clone())?);
+            self.drops.push(drop.clone());
+            jobs.push(PlatformJob {
+                built_for: plan.built_for,
+                drop,
+            });
+        }
+        let sent = self.jobs.take().map(|tx| tx.send(jobs));
+        if !matches!(sent, Some(Ok(()))) {
+            return Err(Error::msg(
+                "internal error: the cargo-auditable resolution is not running",
+            ));
+        }
+        Ok(envs)
+    }
+
+    /// Waits for the thread: each platform's data (in `plans`' order), or its error.
+    pub fn finish(mut self) -> Result<Vec<Embedded>> {
+        self.jobs.take();
+        let result = self.handle.join().unwrap_or_else(|_| {
+            Err(Error::msg(
+                "resolving the cargo-auditable data failed (panic)",
+            ))
+        });
+        drop(self.drops);
+        result
+    }
+}
+
+fn resolve_all(
+    mut prepared: crate::sbom::Prepared,
+    selection: &crate::select::Selection,
+    jobs: &[PlatformJob],
+) -> Result<Vec<Embedded>> {
+    let mut out = Vec::new();
+    for j in jobs {
+        let mut embedded = Embedded::new();
+        let (next, lists) =
+            crate::sbom::auditable::dependency_lists(prepared, &j.built_for, selection)?;
+        prepared = next;
+        for (package, info) in &lists.lists {
+            let data = compress(info)?;
+            let object = object_file(
+                &j.built_for.target,
+                &lists.target_arch,
+                &lists.target_endian,
+                &data,
+            )?;
+            j.drop.publish(package, &object)?;
+            embedded.insert(package.clone(), data);
+        }
+        j.drop.finish()?;
+        out.push(embedded);
+    }
+    Ok(out)
+}
+
+/// Checks that a binary cargo produced carries exactly the data resolved for its package
+/// (`expected`): a binary cargo found fresh, or a linker that dropped the section, would
+/// otherwise ship without it or with another build's list.
+pub fn check_binary(path: &Path, package: &str, expected: &Embedded) -> Result<()> {
+    use object::{Object as _, ObjectSection as _};
+    let bytes = crate::util::fs::read(path)?;
+    let want = expected.get(package).ok_or_else(|| {
+        Error::msg(format!(
+            "no cargo-auditable data was resolved for package `{package}`"
+        ))
+    })?;
+    let file = object::File::parse(bytes.as_slice())
+        .map_err(|e| Error::msg(format!("reading {} as ELF: {e}", path.display())))?;
+    let found = file.section_by_name(SECTION).and_then(|s| s.data().ok());
+    match found {
+        Some(data) if data == want.as_slice() => Ok(()),
+        Some(_) => Err(Error::msg(format!(
+            "{} carries cargo-auditable data that is not this build's: remove the binary (or              `cargo clean -p {package}`) and build again",
+            path.display()
+        ))),
+        None => Err(Error::msg(format!(
+            "{} has no {SECTION} section: the linker dropped the cargo-auditable data (a              linker not driven through `cc`?); build with --no-auditable",
+            path.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn only_linked_binaries_get_the_data() {
+        assert!(links_shipped_binary(
+            true,
+            &args(&[
+                "--crate-name",
+                "x",
+                "--crate-type",
+                "bin",
+                "--emit=dep-info,link",
+            ])
+        ));
+        assert!(!links_shipped_binary(
+            false,
+            &args(&["--crate-type", "bin"])
+        ));
+        assert!(!links_shipped_binary(
+            true,
+            &args(&["--crate-name", "build_script_build", "--crate-type", "bin"])
+        ));
+        assert!(!links_shipped_binary(
+            true,
+            &args(&["--crate-type", "lib", "--emit=dep-info,metadata,link"])
+        ));
+        assert!(!links_shipped_binary(
+            true,
+            &args(&["--crate-type=bin", "--emit=metadata"])
+        ));
+        assert!(!links_shipped_binary(
+            true,
+            &args(&["-", "--crate-type", "bin", "--print=file-names"])
+        ));
+    }
+
+    #[test]
+    fn the_object_holds_the_section_and_symbol() {
+        let o = object_file("x86_64-unknown-linux-gnu", "x86_64", "little", b"zz").unwrap();
+        assert_eq!(&o[..4], b"\x7fELF");
+        let text = String::from_utf8_lossy(&o);
+        assert!(text.contains(SECTION) && text.contains(SYMBOL));
+        let again = object_file("x86_64-unknown-linux-gnu", "x86_64", "little", b"zz").unwrap();
+        assert_eq!(o, again, "deterministic");
+        let err = object_file("x86_64-apple-darwin", "x86_64", "little", b"zz").unwrap_err();
+        assert!(err.to_string().contains("--no-auditable"));
+    }
+
+    #[test]
+    fn a_binary_without_this_builds_data_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("bin");
+        let triple = "x86_64-unknown-linux-gnu";
+        std::fs::write(
+            &path,
+            object_file(triple, "x86_64", "little", b"ours").unwrap(),
+        )
+        .unwrap();
+        let expect = |data: &[u8]| Embedded::from([("app".to_owned(), data.to_vec())]);
+        check_binary(&path, "app", &expect(b"ours")).unwrap();
+        let e = check_binary(&path, "app", &expect(b"newer")).unwrap_err();
+        assert!(e.to_string().contains("not this build's"), "{e}");
+        let e = check_binary(&path, "other", &expect(b"ours")).unwrap_err();
+        assert!(e.to_string().contains("`other`"), "{e}");
+        let plain = write::Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+        std::fs::write(&path, plain.write().unwrap()).unwrap();
+        let e = check_binary(&path, "app", &expect(b"ours")).unwrap_err();
+        assert!(e.to_string().contains("no .dep-v0 section"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_resolution_reaches_the_wrapper() {
+        let tmp = tempfile::tempdir().unwrap();
+        let drop = DropDir::create(tmp.path()).unwrap();
+        drop.fail("cargo metadata failed");
+        let e = wait_for(drop.dir(), "app").unwrap_err().to_string();
+        assert!(e.contains("cargo metadata failed") && e.contains("`app`"));
+        let drop = DropDir::create(tmp.path()).unwrap();
+        drop.publish("app", b"o").unwrap();
+        drop.finish().unwrap();
+        assert!(wait_for(drop.dir(), "app").is_ok());
+        let e = wait_for(drop.dir(), "other").unwrap_err().to_string();
+        assert!(e.contains("--no-auditable"));
+    }
+}
