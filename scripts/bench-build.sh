@@ -3,6 +3,12 @@
 # work done by hand (cargo build + docker buildx build) on examples/hello-service, in the same
 # run, same machine. Prints each run, the medians and the ratio (goal: overhead <= 5%).
 #
+# BUILDER=native: `cargo provenance build --builder native` (no daemon) beside plain
+# `cargo build` with the same flags (goal, incremental: <= 1.10x). COMPRESSION=gzip|zstd|none
+# passes --compression (unset: the default). APP=big replaces hello-service by a generated crate
+# whose binary carries ~28 MiB of static data (the start of this toolchain's
+# librustc_driver, i.e. real machine code) to show the layer step on a large binary.
+#
 # SCENARIO=incremental (default): each run first touches src/main.rs, so every run recompiles
 # the binary crate while dependencies stay cached (the worst case for our fixed overhead).
 # SCENARIO=clean: each run starts from an empty target directory (a CI release build).
@@ -28,8 +34,15 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-9}
 SCENARIO=${SCENARIO:-incremental}
-eval "$(bash "$here/../shared/tools/setup-peers.sh" env)"
-docker info >/dev/null 2>&1 || { echo "error: dockerd not answering: run scripts/peers.sh start" >&2; exit 2; }
+BUILDER=${BUILDER:-buildx}
+COMPRESSION=${COMPRESSION:-}
+APP=${APP:-hello-service}
+if [ "$BUILDER" = buildx ]; then
+  eval "$(bash "$here/../shared/tools/setup-peers.sh" env)"
+  docker info >/dev/null 2>&1 || { echo "error: dockerd not answering: run scripts/peers.sh start" >&2; exit 2; }
+elif [ "$BUILDER" != native ]; then
+  echo "error: BUILDER=$BUILDER: expected buildx or native" >&2; exit 2
+fi
 
 if [ -z "${CP_BIN:-}" ]; then
   (cd "$here" && cargo build --release --quiet --bin cargo-provenance)
@@ -38,7 +51,27 @@ fi
 
 W=$(mktemp -d /tmp/bench-build.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-cp -r "$here/examples/hello-service" "$W/app"
+BIN=hello-service
+if [ "$APP" = big ]; then
+  # A binary with ~28 MiB of static data: real machine code from the toolchain.
+  BIN=big-service
+  mkdir -p "$W/app/src"
+  driver=$(ls "$(rustc --print sysroot)"/lib/librustc_driver-*.so | head -1)
+  head -c 29360128 "$driver" > "$W/app/data.bin"
+  printf '[package]\nname = "big-service"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n' > "$W/app/Cargo.toml"
+  cat > "$W/app/src/main.rs" <<'RS'
+static DATA: &[u8] = include_bytes!("../data.bin");
+fn main() {
+    let d = std::hint::black_box(DATA);
+    println!("{} bytes, middle byte {}", d.len(), d[d.len() / 2]);
+}
+RS
+  (cd "$W/app" && cargo generate-lockfile --offline -q)
+elif [ "$APP" = hello-service ]; then
+  cp -r "$here/examples/hello-service" "$W/app"
+else
+  echo "error: APP=$APP: expected hello-service or big" >&2; exit 2
+fi
 rm -rf "$W/app/target"
 cd "$W/app"
 git init -q && git add -A
@@ -48,7 +81,7 @@ export SOURCE_DATE_EPOCH=1704164645
 TRIPLE=x86_64-unknown-linux-gnu
 
 mkdir -p "$W/ctx"
-sed 's|{{ENTRYPOINT}}|ENTRYPOINT ["/usr/local/bin/hello-service"]|' "$here/templates/Dockerfile.scratch" > "$W/ctx/Dockerfile"
+sed "s|{{ENTRYPOINT}}|ENTRYPOINT [\"/usr/local/bin/$BIN\"]|" "$here/templates/Dockerfile.scratch" > "$W/ctx/Dockerfile"
 
 if [ -n "${KEY:-}" ]; then
   [ -f "$KEY" ] || { echo "error: KEY=$KEY: no such file" >&2; exit 2; }
@@ -64,15 +97,21 @@ fi
 # subcommand dispatch, as the by-hand `cargo build` goes through the proxy too).
 mkdir -p "$W/path" && ln -s "$CP_BIN" "$W/path/cargo-provenance"
 export PATH="$W/path:$PATH"
+# The native builder runs with -v: its `Layer` line gives the time of the layer step (tar,
+# compression, both hashes), collected in $W/layer-times.
+if [ "$BUILDER" = native ]; then VERBOSITY=-v; else VERBOSITY=--quiet; fi
 ours() {
-  cargo provenance build --builder buildx "${SIGN[@]}" --quiet --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
+  cargo provenance build --builder "$BUILDER" ${COMPRESSION:+--compression "$COMPRESSION"} "${SIGN[@]}" $VERBOSITY \
+    --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
     || { cat "$W/ours.log" >&2; exit 1; }
+  sed -n 's/.*Layer.* bytes of tar, \([0-9]*\) bytes .* in \([0-9.]*\) s, \([0-9.?]*\) CPU s.*/\2 \1 \3/p' "$W/ours.log" >> "$W/layer-times"
 }
 by_hand() {
   CARGO_TARGET_DIR="$W/target-hand" CARGO_INCREMENTAL=0 RUSTFLAGS="-Ctarget-feature=+crt-static" \
     cargo build --release --locked --quiet --target "$TRIPLE"
+  [ "$BUILDER" = native ] && return 0
   mkdir -p "$W/bins/linux/amd64"
-  cp "$W/target-hand/$TRIPLE/release/hello-service" "$W/bins/linux/amd64/"
+  cp "$W/target-hand/$TRIPLE/release/$BIN" "$W/bins/linux/amd64/"
   rm -rf "$W/out-hand"
   docker buildx build --quiet --platform linux/amd64 --build-context "bins=$W/bins" \
     --build-arg SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH --provenance mode=max \
@@ -110,6 +149,8 @@ echo "warming up (first builds compile the dependencies)..." >&2
 ours; by_hand
 
 declare -a T_OURS T_HAND R
+if [ "$BUILDER" = native ]; then HAND="cargo build"; GOAL=10; else HAND="cargo build + docker buildx build by hand"; GOAL=5; fi
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; builder $BUILDER, compression ${COMPRESSION:-default}, app $APP, $SCENARIO" >&2
 prepare() {
   if [ "$SCENARIO" = clean ]; then rm -rf "$W/app/target" "$W/target-hand"; else touch src/main.rs; fi
 }
@@ -119,10 +160,18 @@ timed() { local t0 t1; prepare; t0=$(now); "$@"; t1=$(now); echo "$t1 - $t0" | b
 for i in $(seq 1 "$RUNS"); do
   if (( i % 2 )); then a=$(timed ours); b=$(timed by_hand); else b=$(timed by_hand); a=$(timed ours); fi
   T_OURS+=("$a"); T_HAND+=("$b"); R+=("$(echo "$a / $b" | bc -l)")
-  printf 'run %d: cargo provenance build %6.2fs | cargo build + docker buildx build by hand %6.2fs\n' "$i" "$a" "$b"
+  printf 'run %d: cargo provenance build %6.2fs | %s %6.2fs\n' "$i" "$a" "$HAND" "$b"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 mo=$(median "${T_OURS[@]}"); mh=$(median "${T_HAND[@]}"); mr=$(median "${R[@]}")
-printf '%s, ' "$SCENARIO"
-printf 'median: ours %.2fs, by hand %.2fs, ratio %.3f (overhead %+.1f%%; goal <= 5%%); median of the per-run ratios %.3f\n' \
-  "$mo" "$mh" "$(echo "$mo / $mh" | bc -l)" "$(echo "($mo / $mh - 1) * 100" | bc -l)" "$mr"
+printf '%s, %s, ' "$SCENARIO" "$BUILDER"
+printf 'median: ours %.2fs, by hand %.2fs, ratio %.3f (overhead %+.1f%%; goal <= %d%%); median of the per-run ratios %.3f\n' \
+  "$mo" "$mh" "$(echo "$mo / $mh" | bc -l)" "$(echo "($mo / $mh - 1) * 100" | bc -l)" "$GOAL" "$mr"
+if [ -s "$W/layer-times" ]; then
+  # shellcheck disable=SC2046
+  printf 'layer step (tar + compression + hashes), median of %d: %.3f s wall, %s CPU s (all threads) for a %s-byte binary, blob %s bytes\n' \
+    "$(wc -l < "$W/layer-times")" "$(median $(cut -d' ' -f1 "$W/layer-times"))" \
+    "$(median $(cut -d' ' -f3 "$W/layer-times"))" \
+    "$(stat -c %s "$W/out-ours/bin/linux/amd64/$BIN")" "$(tail -1 "$W/layer-times" | cut -d' ' -f2)"
+fi
+echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" >&2

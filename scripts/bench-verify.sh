@@ -7,7 +7,8 @@
 # The image is the peers' local/busybox:1.35 pushed to a fresh repository; cosign attests it
 # (SLSA v1 predicate with our buildType, bundle referrer, no transparency log); `push` copies
 # image and referrer into a layout. Set CARGO_PROVENANCE=path to time a given binary
-# (default: a release build of this checkout).
+# (default: a release build of this checkout); BEFORE=path times another binary of ours in
+# the same runs (before/after a change). Runs are paired and interleaved (see below).
 #
 # Keyless case (needs the local Sigstore stack, ../shared/tools/sigstore-stack.sh start): cosign
 # 3.1 attests the same image, pushed to a second repository, keyless with a GitHub Actions token of the stack (a bundle
@@ -17,7 +18,7 @@
 # and the mean of each and the ratio cosign/ours are printed. BENCH_KEYLESS=0 skips it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-runs=${1:-10}
+runs=${1:-15}
 eval "$(bash "$here/../shared/tools/setup-peers.sh" env)"
 bin=${CARGO_PROVENANCE:-}
 if [ -z "$bin" ]; then
@@ -54,24 +55,53 @@ ours_registry=("$bin" verify "$repo:v1" --key "$work/cosign.pub" --builder-id ht
 theirs=(cosign verify-attestation --key "$work/cosign.pub" --type slsaprovenance1 --new-bundle-format
   --trusted-root "$work/root.json" --insecure-ignore-tlog=true --allow-http-registry "$repo:v1")
 
-mean_ms() { # runs the command $runs times (after one warm-up) and prints the mean in ms
+ms_of() { # one run of the command, in ms (fractional)
+  local t0 t1
+  t0=$(date +%s%N)
   "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@" >&2 || true; exit 1; }
-  local start end
-  start=$(date +%s%N)
-  for _ in $(seq "$runs"); do "$@" >/dev/null 2>&1; done
-  end=$(date +%s%N)
-  echo $(( (end - start) / runs / 1000000 ))
+  t1=$(date +%s%N)
+  echo "scale=3; ($t1 - $t0) / 1000000" | bc
 }
-a=$(mean_ms "${ours_layout[@]}")
-b=$(mean_ms "${ours_registry[@]}")
-c=$(mean_ms "${theirs[@]}")
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# Paired, interleaved: every run times each command once, in an order that rotates, and the
+# ratios are taken within the run; medians of the times and of the per-run ratios are printed.
+names=("ours-layout" "ours-registry" "cosign")
+cmds=("ours_layout" "ours_registry" "theirs")
+if [ -n "${BEFORE:-}" ]; then
+  before_layout=("$BEFORE" "${ours_layout[@]:1}")
+  before_registry=("$BEFORE" "${ours_registry[@]:1}")
+  names+=("before-layout" "before-registry")
+  cmds+=("before_layout" "before_registry")
+fi
+run_named() { local -n arr=$1; ms_of "${arr[@]}"; }
+for c in "${cmds[@]}"; do run_named "$c" >/dev/null; done # warm-up
+declare -A T
+declare -a R_LAYOUT R_REGISTRY R_BEFORE
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start" >&2
+n=${#cmds[@]}
+for i in $(seq "$runs"); do
+  declare -A t=()
+  for k in $(seq 0 $((n - 1))); do
+    j=$(( (k + i) % n ))
+    t[$j]=$(run_named "${cmds[$j]}")
+    T[$j]="${T[$j]:-} ${t[$j]}"
+  done
+  R_LAYOUT+=("$(echo "scale=4; ${t[2]} / ${t[0]}" | bc)")
+  R_REGISTRY+=("$(echo "scale=4; ${t[2]} / ${t[1]}" | bc)")
+  [ -n "${BEFORE:-}" ] && R_BEFORE+=("$(echo "scale=4; ${t[4]} / ${t[1]}" | bc)")
+  unset t
+done
+echo "verify one image + 1 attestation referrer, $runs paired runs (medians)"
+for k in $(seq 0 $((n - 1))); do
+  # shellcheck disable=SC2086
+  printf '%-20s %8.1f ms\n' "${names[$k]}" "$(median ${T[$k]})"
+done
+echo "cosign / ours (layout):   $(median "${R_LAYOUT[@]}")x faster (goal: layout <= 10 ms)"
+echo "cosign / ours (registry): $(median "${R_REGISTRY[@]}")x faster (goal >= 5x)"
+[ -n "${BEFORE:-}" ] && echo "before / ours (registry): $(median "${R_BEFORE[@]}")x"
+echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" >&2
+
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y == 0) print "n/a"; else printf "%.2f", x / y }'; }
-echo "verify one image + 1 attestation referrer, mean of $runs runs"
-printf '%-52s %6s ms\n' "cargo provenance verify (OCI layout)" "$a"
-printf '%-52s %6s ms\n' "cargo provenance verify (registry, fallback tag)" "$b"
-printf '%-52s %6s ms\n' "cosign verify-attestation (registry)" "$c"
-echo "ratio ours(layout)/cosign:   $(ratio "$a" "$c")"
-echo "ratio ours(registry)/cosign: $(ratio "$b" "$c")"
 
 [ "${BENCH_KEYLESS:-1}" = 0 ] && exit 0
 stack=$here/../shared/tools/sigstore-stack.sh

@@ -280,6 +280,7 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         finished_on: crate::util::time::now(),
         reproducible: opts.reproducible,
         environment,
+        layer_compression: out.compression,
     };
     // The vulnerability gate: cargo has compiled, nothing is signed, attached or pushed yet.
     let targets: Vec<String> = out

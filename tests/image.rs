@@ -14,10 +14,13 @@ use serde_json::Value;
 /// builds of the same commit in different directories (own target directories) give the same
 /// binary, manifest and index digests, with the cargo-auditable data on (the default: the
 /// binary carries its crates, hello-service as root); the layer is deterministic and the
-/// binary carries no path of this machine.
+/// binary carries no path of this machine. Every `--compression` (gzip, zstd, none) gives the
+/// same digests in both directories, its own layer media type, the same `diff_id` and the
+/// choice in the provenance.
 #[test]
 fn native_builder_without_docker_is_reproducible_across_directories() {
     let mut summaries = Vec::new();
+    let mut compressed: Vec<Vec<(String, String, Value)>> = Vec::new();
     let mut keep = Vec::new();
     for _ in 0..2 {
         let (tmp, dir) = support::example_repo("hello-service");
@@ -115,9 +118,73 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
             !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
             "the binary contains the build directory {needle}"
         );
+        // The same build with each --compression (incremental: nothing recompiles).
+        let mut these = Vec::new();
+        for how in ["gzip", "zstd", "none"] {
+            let out_dir = tmp.path().join(format!("out-{how}"));
+            let out = build_cmd(&dir)
+                .env("PATH", path_without_docker())
+                .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+                .env_remove("CARGO_TARGET_DIR")
+                .args([
+                    "--builder",
+                    "native",
+                    "--reproducible",
+                    "--compression",
+                    how,
+                ])
+                .arg("--output-dir")
+                .arg(&out_dir)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{how}: {}", stderr_of(&out));
+            let layout = out_dir.join("oci");
+            let (digest, index) = image_index(&layout, "latest");
+            let manifest = blob_json(&layout, index["manifests"][0]["digest"].as_str().unwrap());
+            let config = blob_json(&layout, manifest["config"]["digest"].as_str().unwrap());
+            let layer = &manifest["layers"][0];
+            let media_type = layer["mediaType"].as_str().unwrap().to_owned();
+            let bytes = blob(&layout, layer["digest"].as_str().unwrap());
+            let tar = match how {
+                "gzip" => {
+                    let mut t = Vec::new();
+                    std::io::Read::read_to_end(
+                        &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+                        &mut t,
+                    )
+                    .unwrap();
+                    t
+                }
+                "zstd" => zstd::decode_all(bytes.as_slice()).unwrap(),
+                _ => bytes,
+            };
+            let diff_id = format!(
+                "sha256:{}",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&tar))
+            );
+            assert_eq!(config["rootfs"]["diff_ids"][0], diff_id.as_str(), "{how}");
+            let provenance = read_json(&out_dir.join("provenance.intoto.json"));
+            assert_eq!(
+                provenance["predicate"]["buildDefinition"]["externalParameters"]["layerCompression"],
+                how
+            );
+            these.push((digest, media_type, config["rootfs"].clone()));
+        }
+        let types: Vec<&str> = these.iter().map(|t| t.1.as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                "application/vnd.oci.image.layer.v1.tar+zstd",
+                "application/vnd.oci.image.layer.v1.tar",
+            ]
+        );
+        assert!(these.iter().all(|t| t.2 == these[0].2), "same diff_ids");
+        compressed.push(these);
         summaries.push(summary);
         keep.push(tmp);
     }
+    assert_eq!(compressed[0], compressed[1]);
     assert_eq!(summaries[0]["index_digest"], summaries[1]["index_digest"]);
     assert_eq!(summaries[0]["platforms"], summaries[1]["platforms"]);
     assert_eq!(summaries[0]["binaries"], summaries[1]["binaries"]);

@@ -212,6 +212,39 @@ fn buildx_image_runs_is_reproducible_and_matches_buildkit() {
     );
 }
 
+/// Layers compressed with zstd (`tar+zstd`) and uncompressed (`tar`) pull and run under the
+/// test dockerd, as gzip ones do.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn zstd_and_uncompressed_layers_run_in_docker() {
+    let peers = Peers::get();
+    peers.require_docker();
+    let (tmp, dir) = support::example_repo("hello-service");
+    let target = support::example_target_dir();
+    for how in ["zstd", "none"] {
+        let out_dir = tmp.path().join(how);
+        let out = build_cmd(&dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .args(["--builder", "native", "--compression", how, "--output-dir"])
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let (_, index) = image_index(&out_dir.join("oci"), "latest");
+        let manifest = blob_json(
+            &out_dir.join("oci"),
+            index["manifests"][0]["digest"].as_str().unwrap(),
+        );
+        let media_type = manifest["layers"][0]["mediaType"].as_str().unwrap();
+        assert!(media_type.ends_with(if how == "zstd" { "tar+zstd" } else { ".tar" }));
+        assert_eq!(
+            run_in_docker(&peers, &out_dir.join("oci"), "latest", "linux/amd64"),
+            HELLO_OUTPUT,
+            "{how}"
+        );
+    }
+}
+
 /// The native builder's images run in docker: static binaries on scratch for linux/amd64 and
 /// linux/amd64/v3 in one index, and a dynamically
 /// linked one on `local/cc:bookworm` read from an OCI layout (`docker save`). BuildKit builds

@@ -53,6 +53,10 @@ pub struct ExternalParameters {
     /// with `--no-auditable` (and in statements written before it existed).
     #[serde(default)]
     pub auditable: bool,
+    /// `--compression` of the image's layers: `gzip`, `zstd` or `none` (absent in
+    /// statements written before the flag existed: gzip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_compression: Option<String>,
 }
 
 /// `externalParameters.source`.

@@ -125,6 +125,8 @@ pub struct ProvenanceInput {
     pub reproducible: bool,
     /// Where the build ran ([`RunEnvironment::detect`]).
     pub environment: RunEnvironment,
+    /// `--compression` of the image's layers.
+    pub layer_compression: crate::build::compress::LayerCompression,
 }
 
 /// The subjects every statement of a build names: the image index, each platform manifest,
@@ -201,6 +203,7 @@ fn external(input: &ProvenanceInput) -> ExternalParameters {
         image: input.image_name.clone(),
         platforms,
         auditable: input.auditable,
+        layer_compression: Some(input.layer_compression.as_str().to_owned()),
     }
 }
 

@@ -64,6 +64,7 @@ fn fixture(reproducible: bool) -> ProvenanceInput {
         finished_on: 1_800_000_060,
         reproducible,
         environment: RunEnvironment::detect_with(&|_| None),
+        layer_compression: crate::build::compress::LayerCompression::Gzip,
     }
 }
 

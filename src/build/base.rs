@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 use crate::formats::oci::{
     ANNOTATION_REF_NAME, Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_DOCKER_LIST,
-    MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER_GZIP, Platform,
+    MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER, MEDIA_TYPE_LAYER_GZIP, Platform,
 };
 use crate::oci::layout::Layout;
 use crate::util::digest::Digest;
@@ -222,7 +222,7 @@ impl BaseImage {
             if l.media_type == "application/vnd.docker.image.rootfs.diff.tar.gzip" {
                 l.media_type = MEDIA_TYPE_LAYER_GZIP.to_owned();
             } else if l.media_type == "application/vnd.docker.image.rootfs.diff.tar" {
-                l.media_type = "application/vnd.oci.image.layer.v1.tar".to_owned();
+                l.media_type = MEDIA_TYPE_LAYER.to_owned();
             }
         }
         Ok(BaseManifest {

@@ -181,6 +181,8 @@ pub struct Request<'a> {
     pub metadata_file: &'a Path,
     /// Named contexts read from OCI layouts: name → (absolute layout path, digest).
     pub layout_contexts: BTreeMap<String, (PathBuf, Digest)>,
+    /// `--compression`: gzip is BuildKit's default and adds nothing to the command line.
+    pub compression: super::compress::LayerCompression,
 }
 
 /// BuildKit's statement about one platform manifest.
@@ -213,10 +215,19 @@ impl Request<'_> {
     /// The command line.
     pub fn command(&self) -> Command {
         let platforms: Vec<String> = self.platforms.iter().map(|p| p.name()).collect();
-        let output = format!(
+        let mut output = format!(
             "type=oci,dest={},tar=false,rewrite-timestamp=true",
             self.out_dir.display()
         );
+        match self.compression {
+            super::compress::LayerCompression::Gzip => {}
+            super::compress::LayerCompression::Zstd => {
+                output.push_str(",compression=zstd,force-compression=true")
+            }
+            super::compress::LayerCompression::None => {
+                output.push_str(",compression=uncompressed,force-compression=true")
+            }
+        }
         match self.client {
             Client::Buildx { builder } => {
                 let mut c = super::buildx_plugin::command();
@@ -514,7 +525,7 @@ mod tests {
 
     #[test]
     fn buildx_command_line() {
-        let c = Request {
+        let mut req = Request {
             client: &Client::Buildx {
                 builder: Some("remote".into()),
             },
@@ -527,8 +538,9 @@ mod tests {
             out_dir: Path::new("/o"),
             metadata_file: Path::new("/m.json"),
             layout_contexts: BTreeMap::new(),
-        }
-        .command();
+            compression: super::super::compress::LayerCompression::Gzip,
+        };
+        let c = req.command();
         let args: Vec<String> = c
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
@@ -538,6 +550,17 @@ mod tests {
         assert!(s.contains("--build-context bins=/b"));
         assert!(s.contains("--build-arg SOURCE_DATE_EPOCH=5"));
         assert!(s.contains("--provenance mode=max"));
-        assert!(s.contains("type=oci,dest=/o,tar=false,rewrite-timestamp=true"));
+        assert!(
+            args.iter()
+                .any(|a| a == "type=oci,dest=/o,tar=false,rewrite-timestamp=true")
+        );
+        req.compression = super::super::compress::LayerCompression::Zstd;
+        let args: Vec<String> = req
+            .command()
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(args.iter().any(|a| a
+            == "type=oci,dest=/o,tar=false,rewrite-timestamp=true,compression=zstd,force-compression=true"));
     }
 }

@@ -161,6 +161,7 @@ pub(super) fn run(job: Job<'_>, layout: &Layout, pending: PendingInfo, ui: &Ui) 
         out_dir: &out_dir,
         metadata_file: &work.path().join("metadata.json"),
         layout_contexts: contexts,
+        compression: job.opts.compression,
     };
     let built = request.run(ui.is_verbose() || ui.shows_progress());
     let probed_here = matches!(pending, PendingInfo::Probing(_));

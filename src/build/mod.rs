@@ -26,6 +26,7 @@ pub mod buildkit;
 mod buildkit_stage;
 pub mod buildx_plugin;
 pub mod cargo;
+pub mod compress;
 pub mod git;
 pub mod handoff;
 pub mod job_summary;
@@ -69,6 +70,8 @@ pub struct BuildOptions {
     pub static_crt: bool,
     /// `--no-auditable`: no cargo-auditable data in the binaries.
     pub no_auditable: bool,
+    /// `--compression`: how the image's layers are compressed.
+    pub compression: compress::LayerCompression,
 }
 
 /// One platform of the image.
@@ -147,6 +150,8 @@ pub struct BuildOutput {
     pub user_rustflags: (Vec<String>, String),
     /// True when every binary carries cargo-auditable data (`.dep-v0`).
     pub auditable: bool,
+    /// How the image's layers (ours; all of them with BuildKit) are compressed.
+    pub compression: compress::LayerCompression,
 }
 
 /// The tag of `--image NAME[:TAG]` (`latest` without one).
@@ -405,7 +410,7 @@ pub fn build_gated(
         .prefix(".oci-staging-")
         .tempdir_in(&output_dir)
         .map_err(|e| Error::io("creating a directory in", &output_dir, e))?;
-    let layout = Layout::create(staging.path())?;
+    let layout = Layout::create_staging(staging.path())?;
     let created = crate::util::time::rfc3339(sde)?;
     let mut labels = BTreeMap::from([(
         "org.opencontainers.image.created".to_owned(),
@@ -442,6 +447,7 @@ pub fn build_gated(
                 user: IMAGE_USER.to_owned(),
                 source_date_epoch: sde,
                 created,
+                compression: opts.compression,
             };
             for (p, _, bins) in &images {
                 let m = native::build_platform(
@@ -451,6 +457,18 @@ pub fn build_gated(
                     native_base.as_ref(),
                     &settings,
                 )?;
+                let (tar, blob, took, cpu) = m.layer_stats;
+                ui.verbose(
+                    "Layer",
+                    format!(
+                        "{}: {tar} bytes of tar, {blob} bytes {} in {:.3} s, {} CPU s (tar, \
+                         compression, hashes)",
+                        p.name(),
+                        opts.compression.as_str(),
+                        took.as_secs_f64(),
+                        cpu.map_or("?".to_owned(), |c| format!("{c:.2}"))
+                    ),
+                );
                 manifests.push(m.descriptor);
             }
             base_image = native_base.as_ref().map(|b| BaseImageInfo {
@@ -536,6 +554,7 @@ pub fn build_gated(
         git,
         user_rustflags,
         auditable: !opts.no_auditable,
+        compression: opts.compression,
     };
     Summary::from_output(&output).write(&output_dir.join("summary.json"))?;
     Ok(output)

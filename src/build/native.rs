@@ -14,13 +14,13 @@ use serde_json::{Value, json};
 use crate::error::Result;
 use crate::formats::oci::{
     Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_CONFIG, MEDIA_TYPE_INDEX,
-    MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_MANIFEST, Platform,
+    MEDIA_TYPE_MANIFEST, Platform,
 };
 use crate::inspect::model::BuiltBinary;
 use crate::oci::layout::Layout;
 
 use super::base::BaseImage;
-use super::tar::{LayerFile, layer};
+use super::tar::{LayerCompression, LayerFile, layer};
 
 /// The default PATH of an image (the one BuildKit and Docker set).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -36,6 +36,8 @@ pub struct ImageSettings {
     pub source_date_epoch: i64,
     /// `created` (RFC 3339 of SOURCE_DATE_EPOCH).
     pub created: String,
+    /// How our layer is compressed (`--compression`).
+    pub compression: LayerCompression,
 }
 
 /// One platform's manifest written by a builder.
@@ -45,6 +47,19 @@ pub struct BuiltManifest {
     pub descriptor: Descriptor,
     /// The base image manifest it starts from, when one.
     pub base_manifest: Option<crate::util::digest::Digest>,
+    /// Our layer: tar size, blob size, the time taken to write the tar, compress it and
+    /// hash both, and the CPU time of this process meanwhile (all threads; Linux) (shown
+    /// with `-v`; scripts/bench-build.sh reads it).
+    pub layer_stats: (u64, u64, std::time::Duration, Option<f64>),
+}
+
+/// CPU seconds (user + system, all threads) this process used so far, from
+/// `/proc/self/stat` (clock ticks of 10 ms); `None` where there is no such file.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// The entrypoint: the binary when there is exactly one.
@@ -135,8 +150,12 @@ pub fn build_platform(
             source: b.local_path.clone(),
         })
         .collect();
-    let ours = layer(&files, settings.source_date_epoch)?;
-    layout.put_blob(&ours.blob)?;
+    let started = (std::time::Instant::now(), cpu_seconds());
+    let ours = layer(&files, settings.source_date_epoch, settings.compression)?;
+    let layer_time = started.0.elapsed();
+    let layer_cpu = cpu_seconds().zip(started.1).map(|(b, a)| b - a);
+    let tar_size = ours.tar_size;
+    layout.put_blob_hashed(&ours.digest, &ours.blob)?;
 
     let (mut layers, base_config, base_manifest) = match base {
         Some(b) => {
@@ -158,9 +177,10 @@ pub fn build_platform(
     );
     let config_bytes = serde_json::to_vec(&config).expect("JSON serialises");
     layout.put_blob(&config_bytes)?;
-    let mut layer_desc = Descriptor::of(MEDIA_TYPE_LAYER_GZIP, &[]);
+    let mut layer_desc = Descriptor::of(settings.compression.media_type(), &[]);
     layer_desc.digest = ours.digest;
     layer_desc.size = ours.blob.len() as u64;
+    let layer_desc_size = layer_desc.size;
     layers.push(layer_desc);
 
     let mut annotations = BTreeMap::new();
@@ -190,6 +210,7 @@ pub fn build_platform(
     Ok(BuiltManifest {
         descriptor,
         base_manifest,
+        layer_stats: (tar_size, layer_desc_size, layer_time, layer_cpu),
     })
 }
 
@@ -229,6 +250,7 @@ mod tests {
             user: "65532:65532".into(),
             source_date_epoch: 1_704_164_645,
             created: "2024-01-02T03:04:05Z".into(),
+            compression: LayerCompression::Gzip,
         };
         let platform = Platform {
             architecture: "amd64".into(),

@@ -1,28 +1,14 @@
 //! Deterministic image layers: a tar whose bytes depend only on the files' contents, names
-//! and SOURCE_DATE_EPOCH, gzipped with fixed settings.
+//! and SOURCE_DATE_EPOCH, compressed with fixed settings ([`super::compress`]).
 //!
 //! Entries are sorted; every entry has uid/gid 0, no user or group names, mtime =
-//! SOURCE_DATE_EPOCH (clamped at 0), mode 0755 (directories and executables); the gzip header
-//! carries no file name and mtime 0, and the compression level is fixed (6).
+//! SOURCE_DATE_EPOCH (clamped at 0), mode 0755 (directories and executables).
 
-use std::io::Write;
 use std::path::PathBuf;
 
-use flate2::{Compression, GzBuilder};
-
 use crate::error::{Error, Result};
-use crate::util::digest::Digest;
 
-/// A compressed layer and its digests.
-#[derive(Debug, Clone)]
-pub struct Layer {
-    /// The `tar+gzip` bytes (the blob).
-    pub blob: Vec<u8>,
-    /// sha256 of the blob.
-    pub digest: Digest,
-    /// sha256 of the uncompressed tar (the config's `rootfs.diff_ids` entry).
-    pub diff_id: Digest,
-}
+pub use super::compress::{Compressed as Layer, LayerCompression};
 
 /// A file to put in a layer: its path inside the image (relative, `usr/local/bin/x`) and
 /// where its bytes are on this machine.
@@ -63,42 +49,51 @@ pub fn tar(files: &[LayerFile], source_date_epoch: i64) -> Result<Vec<u8>> {
             dirs.insert(acc.clone());
         }
     }
-    let mut b = tar::Builder::new(Vec::new());
+    let mut sizes = Vec::with_capacity(files.len());
+    for f in &files {
+        let m = std::fs::metadata(&f.source).map_err(|e| Error::io("reading", &f.source, e))?;
+        sizes.push(m.len());
+    }
+    // Headers, contents rounded up to 512 bytes, the end marker.
+    let capacity = sizes
+        .iter()
+        .map(|s| s.div_ceil(512) * 512 + 512)
+        .sum::<u64>()
+        + 512 * dirs.len() as u64
+        + 1024;
+    let mut b = tar::Builder::new(Vec::with_capacity(capacity as usize));
     for d in &dirs {
         let h = header(d, tar::EntryType::Directory, 0, mtime)?;
         b.append(&h, std::io::empty())
             .map_err(|e| Error::msg(format!("writing tar entry {d}: {e}")))?;
     }
-    for f in &files {
-        let bytes = std::fs::read(&f.source).map_err(|e| Error::io("reading", &f.source, e))?;
-        let h = header(&f.path, tar::EntryType::Regular, bytes.len() as u64, mtime)?;
-        b.append(&h, bytes.as_slice())
+    for (f, size) in files.iter().zip(sizes) {
+        // The header, then the file read straight into the tar and padded to 512 bytes; a
+        // file that changed size meanwhile is an error.
+        let file =
+            std::fs::File::open(&f.source).map_err(|e| Error::io("reading", &f.source, e))?;
+        let h = header(&f.path, tar::EntryType::Regular, size, mtime)?;
+        b.append(&h, std::io::empty())
             .map_err(|e| Error::msg(format!("writing tar entry {}: {e}", f.path)))?;
+        let out = b.get_mut();
+        let read = std::io::Read::read_to_end(&mut std::io::Read::take(file, size), out)
+            .map_err(|e| Error::io("reading", &f.source, e))?;
+        if read as u64 != size {
+            return Err(Error::msg(format!(
+                "{} changed while the layer was written: build again",
+                f.source.display()
+            )));
+        }
+        out.resize(out.len() + (512 - read % 512) % 512, 0);
     }
     b.into_inner()
         .map_err(|e| Error::msg(format!("finishing the layer tar: {e}")))
 }
 
-/// Gzips `bytes` deterministically (no name, mtime 0, level 6).
-pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut enc = GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(Vec::new(), Compression::new(6));
-    enc.write_all(bytes)
-        .and_then(|_| enc.finish())
-        .map_err(|e| Error::msg(format!("compressing a layer: {e}")))
-}
-
-/// The layer holding `files`.
-pub fn layer(files: &[LayerFile], source_date_epoch: i64) -> Result<Layer> {
+/// The layer holding `files`, compressed with `how`.
+pub fn layer(files: &[LayerFile], source_date_epoch: i64, how: LayerCompression) -> Result<Layer> {
     let tar = tar(files, source_date_epoch)?;
-    let blob = gzip(&tar)?;
-    Ok(Layer {
-        digest: Digest::of(&blob),
-        diff_id: Digest::of(&tar),
-        blob,
-    })
+    super::compress::compress(&tar, how)
 }
 
 #[cfg(test)]
@@ -120,12 +115,15 @@ mod tests {
                 source: a.clone(),
             },
         ];
-        let one = layer(&files, 1_700_000_000).unwrap();
+        let one = layer(&files, 1_700_000_000, LayerCompression::Gzip).unwrap();
         let mut rev = files.clone();
         rev.reverse();
-        let two = layer(&rev, 1_700_000_000).unwrap();
+        let two = layer(&rev, 1_700_000_000, LayerCompression::Gzip).unwrap();
         assert_eq!(one.digest, two.digest);
-        assert_ne!(layer(&files, 1).unwrap().diff_id, one.diff_id);
+        assert_ne!(
+            layer(&files, 1, LayerCompression::Gzip).unwrap().diff_id,
+            one.diff_id
+        );
 
         let t = tar(&files, 5).unwrap();
         let mut ar = tar::Archive::new(t.as_slice());

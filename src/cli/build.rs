@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::build::compress::LayerCompression;
 use crate::build::{BuildOptions, BuilderChoice};
 use crate::error::Result;
 use crate::release::{ReleaseOptions, Signing, release};
@@ -70,6 +71,11 @@ pub struct Args {
     /// `.dep-v0` section, which `cargo audit bin`, syft, grype and trivy read).
     #[arg(long)]
     pub no_auditable: bool,
+    /// How image layers are compressed: gzip (every tool pulls it), zstd (`tar+zstd`:
+    /// containerd, Docker 23+, podman) or none. Native builder: our layer (a base's layers
+    /// keep theirs); BuildKit: every layer.
+    #[arg(long, value_enum, default_value_t = LayerCompression::Gzip, value_name = "HOW")]
+    pub compression: LayerCompression,
     /// The vulnerability gate (docs/audit.md): with any of these flags the shipped crates are
     /// audited after cargo compiles and before anything is signed; with a key the scan is
     /// signed and attached (cosign's `vuln` predicate).
@@ -131,6 +137,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             output_dir: args.output_dir,
             static_crt: args.static_crt,
             no_auditable: args.no_auditable,
+            compression: args.compression,
         },
         signing,
         key_tlog: args.tlog.then(|| args.keyless_flags.options()),

@@ -16,6 +16,10 @@ pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// `application/vnd.oci.image.layer.v1.tar+gzip`.
 pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// `application/vnd.oci.image.layer.v1.tar+zstd`.
+pub const MEDIA_TYPE_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+/// `application/vnd.oci.image.layer.v1.tar` (uncompressed).
+pub const MEDIA_TYPE_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 /// `application/vnd.oci.empty.v1+json`: the empty descriptor's media type.
 pub const MEDIA_TYPE_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 /// Docker's manifest list media type (read only).

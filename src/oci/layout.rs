@@ -10,29 +10,44 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::formats::oci::{ANNOTATION_REF_NAME, Descriptor, ImageIndex, LayoutMarker};
 use crate::util::digest::Digest;
-use crate::util::fs::{write_atomic, write_json_atomic};
+use crate::util::fs::write_atomic;
 
 /// An OCI image layout directory.
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
+    /// Files are synced to disk (false in a build's staging layout, see
+    /// [`Layout::create_staging`]).
+    durable: bool,
 }
 
 impl Layout {
     /// Opens the layout at `root`, creating an empty one (marker, empty index, blob
     /// directory) where none exists.
     pub fn create(root: &Path) -> Result<Layout> {
+        Self::create_with(root, true)
+    }
+
+    /// [`Layout::create`] for a staging directory that is renamed into place once complete
+    /// (the build's): files are written atomically but not synced one by one
+    /// ([`crate::util::fs::write_atomic_unsynced`]).
+    pub fn create_staging(root: &Path) -> Result<Layout> {
+        Self::create_with(root, false)
+    }
+
+    fn create_with(root: &Path, durable: bool) -> Result<Layout> {
         let layout = Layout {
             root: root.to_owned(),
+            durable,
         };
         let marker = root.join("oci-layout");
         if !marker.exists() {
-            write_json_atomic(
-                &marker,
-                &LayoutMarker {
-                    image_layout_version: "1.0.0".into(),
-                },
-            )?;
+            let mut bytes = serde_json::to_vec_pretty(&LayoutMarker {
+                image_layout_version: "1.0.0".into(),
+            })
+            .expect("JSON serialises");
+            bytes.push(b'\n');
+            layout.write_file(&marker, &bytes)?;
         }
         let blobs = root.join("blobs/sha256");
         std::fs::create_dir_all(&blobs).map_err(|e| Error::io("creating", &blobs, e))?;
@@ -53,7 +68,16 @@ impl Layout {
         }
         Ok(Layout {
             root: root.to_owned(),
+            durable: true,
         })
+    }
+
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        if self.durable {
+            write_atomic(path, bytes)
+        } else {
+            crate::util::fs::write_atomic_unsynced(path, bytes)
+        }
     }
 
     /// The layout's directory.
@@ -75,9 +99,19 @@ impl Layout {
     pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest> {
         let digest = Digest::of(bytes);
         if !self.has_blob(&digest) {
-            write_atomic(&self.blob_path(&digest), bytes)?;
+            self.write_file(&self.blob_path(&digest), bytes)?;
         }
         Ok(digest)
+    }
+
+    /// Stores `bytes` whose sha256 the caller computed while producing them (a layer hashed
+    /// as it was compressed), atomically, once.
+    pub fn put_blob_hashed(&self, digest: &Digest, bytes: &[u8]) -> Result<()> {
+        debug_assert_eq!(*digest, Digest::of(bytes));
+        if !self.has_blob(digest) {
+            self.write_file(&self.blob_path(digest), bytes)?;
+        }
+        Ok(())
     }
 
     /// Reads a blob and checks its bytes against the digest: a truncated or swapped blob is
@@ -137,7 +171,10 @@ impl Layout {
 
     /// Replaces `index.json` atomically.
     pub fn write_index(&self, index: &ImageIndex) -> Result<()> {
-        write_json_atomic(&self.root.join("index.json"), index)
+        let mut bytes = serde_json::to_vec_pretty(index)
+            .map_err(|e| Error::with_source(format!("serialising {}", self.root.display()), e))?;
+        bytes.push(b'\n');
+        self.write_file(&self.root.join("index.json"), &bytes)
     }
 
     /// Points tag `name` at `descriptor` (replacing an entry with the same tag). Tagged

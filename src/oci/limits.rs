@@ -10,6 +10,7 @@
 //! | any other answer (errors, tokens, upload answers) | [`SMALL_BODY_MAX`] |
 //! | referrers API pages | [`REFERRERS_PAGES_MAX`] |
 //! | redirects | [`REDIRECTS_MAX`] per request; `Authorization` is never sent to another host |
+//! | requests in flight at once (verify's prefetch) | [`CONCURRENT_REQUESTS`] |
 //! | time | [`deadline`] per request (30 s plus a second per MiB), one retry after a time-out |
 //! | token round trips | one per request (a second 401 is an error) |
 //! | JSON nesting | serde_json's recursion limit (128) |
@@ -32,6 +33,8 @@ pub const ATTESTATION_MAX: u64 = 32 << 20;
 pub const REFERRERS_PAGES_MAX: usize = 32;
 /// The most redirects one request follows.
 pub const REDIRECTS_MAX: usize = 5;
+/// The most requests one client has in flight at once (each bounded as above).
+pub const CONCURRENT_REQUESTS: usize = 8;
 
 /// The time one request may take: 30 s, plus a second per MiB it may send or receive (a
 /// registry that drips its answer a byte at a time cannot hold us for longer).

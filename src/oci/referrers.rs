@@ -81,11 +81,26 @@ pub fn layout_referrers(layout: &Layout, subject: &Digest) -> Result<Vec<Descrip
 /// fallback tag's index (a registry may have gained the API after referrers were written the
 /// old way), duplicates dropped, sorted by digest.
 pub fn registry_referrers(client: &RegistryClient, subject: &Digest) -> Result<Vec<Descriptor>> {
+    client.block_on(registry_referrers_async(client, subject))
+}
+
+/// [`registry_referrers`], to run with other requests: the referrers API and the fallback
+/// tag are asked at the same time.
+pub async fn registry_referrers_async(
+    client: &RegistryClient,
+    subject: &Digest,
+) -> Result<Vec<Descriptor>> {
+    let tag = fallback_tag(subject);
+    let (api, fallback) = futures_util::future::join(
+        client.referrers_api_async(subject),
+        client.get_manifest_async(&tag),
+    )
+    .await;
     let mut out: Vec<Descriptor> = Vec::new();
-    if let Some(index) = client.referrers_api(subject)? {
+    if let Some(index) = api? {
         out.extend(index.manifests);
     }
-    if let Some((index, _)) = read_fallback(client, subject)? {
+    if let Some((index, _)) = fallback_index(client, &tag, fallback?)? {
         out.extend(index.manifests);
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -99,7 +114,16 @@ fn read_fallback(
     subject: &Digest,
 ) -> Result<Option<(ImageIndex, Option<String>)>> {
     let tag = fallback_tag(subject);
-    match client.get_manifest(&tag)? {
+    fallback_index(client, &tag, client.get_manifest(&tag)?)
+}
+
+/// The fallback tag's index (and its `ETag`), from the manifest fetched under `tag`.
+fn fallback_index(
+    client: &RegistryClient,
+    tag: &str,
+    fetched: Option<crate::oci::registry::FetchedManifest>,
+) -> Result<Option<(ImageIndex, Option<String>)>> {
+    match fetched {
         None => Ok(None),
         Some(m) => {
             let index: ImageIndex = serde_json::from_slice(&m.bytes).map_err(|e| {

@@ -76,6 +76,10 @@ pub enum PutOutcome {
 pub struct RegistryClient {
     rt: tokio::runtime::Runtime,
     http: reqwest::Client,
+    /// HTTP, not HTTPS: `http` has no TLS roots.
+    plain: bool,
+    /// The client with TLS roots, for HTTPS met by a plain-HTTP client.
+    tls: std::sync::OnceLock<reqwest::Client>,
     base: String,
     reference: RegistryRef,
     creds: Option<Credentials>,
@@ -121,29 +125,33 @@ impl RegistryClient {
             .enable_all()
             .build()
             .map_err(|e| Error::msg(format!("starting the HTTP runtime: {e}")))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(Duration::from_secs(60))
-            // reqwest drops `Authorization` when a redirect leaves the host (tested in
-            // tests/hostile_registry.rs); the number of hops is bounded here.
-            .redirect(reqwest::redirect::Policy::limited(limits::REDIRECTS_MAX))
-            .user_agent(concat!("cargo-provenance/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::msg(format!("setting up the HTTP client: {e}")))?;
-        let scheme = if opts.plain_http || reference.is_loopback() {
-            "http"
-        } else {
-            "https"
-        };
+        let plain = opts.plain_http || reference.is_loopback();
+        let scheme = if plain { "http" } else { "https" };
         Ok(RegistryClient {
             rt,
-            http,
+            http: super::http::client(plain)?,
+            plain,
+            tls: std::sync::OnceLock::new(),
             base: format!("{scheme}://{}", reference.api_host()),
             reference: reference.clone(),
             creds,
             authorization: Mutex::new(None),
             retry: opts.retry,
         })
+    }
+
+    /// The client for `url`: a plain-HTTP registry's client has no TLS roots (loading the
+    /// system's takes milliseconds), so HTTPS (a token realm, a redirect) goes through a
+    /// client with them, made on first use.
+    fn client_for(&self, url: &str) -> Result<&reqwest::Client> {
+        if !self.plain || !url.starts_with("https:") {
+            return Ok(&self.http);
+        }
+        if let Some(c) = self.tls.get() {
+            return Ok(c);
+        }
+        let c = super::http::client(false)?;
+        Ok(self.tls.get_or_init(|| c))
     }
 
     /// The reference this client was made for.
@@ -164,12 +172,18 @@ impl RegistryClient {
 
     /// `GET <repository>/<path>` (retried), with an `Accept` header when given, reading at
     /// most `max` bytes of the answer.
-    fn get(&self, path: &str, accept: Option<&str>, what: &str, max: u64) -> Result<Resp> {
+    async fn get_async(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+        what: &str,
+        max: u64,
+    ) -> Result<Resp> {
         let headers: Vec<(&str, String)> = accept
             .map(|a| ("Accept", a.to_owned()))
             .into_iter()
             .collect();
-        self.send(
+        self.send_async(
             Method::GET,
             &self.repo_url(path),
             &headers,
@@ -177,6 +191,7 @@ impl RegistryClient {
             (true, max),
             what,
         )
+        .await
     }
 
     /// Sends a request, authenticating on 401 and (when `retry`) retrying transient failures;
@@ -187,16 +202,38 @@ impl RegistryClient {
         url: &str,
         headers: &[(&str, String)],
         body: Option<&[u8]>,
+        retry_max: (bool, u64),
+        what: &str,
+    ) -> Result<Resp> {
+        self.rt
+            .block_on(self.send_async(method, url, headers, body, retry_max, what))
+    }
+
+    /// [`RegistryClient::send`] for callers that run several requests at once.
+    async fn send_async(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<&[u8]>,
         (retry, max): (bool, u64),
         what: &str,
     ) -> Result<Resp> {
-        self.rt.block_on(async {
+        {
             let mut attempt = 0u32;
             let mut authed = false;
             let mut timed_out = false;
             let deadline = limits::deadline(max, body.map_or(0, |b| b.len() as u64));
+            // A plain-HTTP registry redirecting to HTTPS: the request is sent again through
+            // the client with TLS roots, which follows the redirect itself.
+            let mut via_tls = false;
             loop {
-                let mut req = self.http.request(method.clone(), url).timeout(deadline);
+                let client = if via_tls {
+                    self.client_for("https:")?
+                } else {
+                    self.client_for(url)?
+                };
+                let mut req = client.request(method.clone(), url).timeout(deadline);
                 for (k, v) in headers {
                     req = req.header(*k, v);
                 }
@@ -268,10 +305,34 @@ impl RegistryClient {
                         tokio::time::sleep(delay).await;
                         attempt += 1;
                     }
+                    Ok(r)
+                        if !via_tls
+                            && self.plain
+                            && super::http::redirects_to_https(&r.headers, r.status) =>
+                    {
+                        via_tls = true;
+                    }
                     Ok(r) => return Ok(r),
                 }
             }
-        })
+        }
+    }
+
+    /// Runs `futures` (requests of this client) concurrently, at most
+    /// [`limits::CONCURRENT_REQUESTS`] at a time, over the client's pooled connections;
+    /// the outputs in the order given.
+    pub fn run_all<F: std::future::Future>(&self, futures: Vec<F>) -> Vec<F::Output> {
+        use futures_util::StreamExt;
+        self.rt.block_on(
+            futures_util::stream::iter(futures)
+                .buffered(limits::CONCURRENT_REQUESTS)
+                .collect(),
+        )
+    }
+
+    /// Runs one future of this client's requests to completion.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.rt.block_on(future)
     }
 
     /// Answers a 401 challenge: Basic with the docker config's credentials, or a Bearer
@@ -318,8 +379,9 @@ impl RegistryClient {
         &self,
         params: &std::collections::BTreeMap<String, String>,
     ) -> Result<String> {
+        let realm = params.get("realm").map(String::as_str).unwrap_or("");
         super::auth::fetch_token(
-            &self.http,
+            self.client_for(realm)?,
             &self.reference.registry,
             &self.reference.repository,
             self.creds.as_ref(),
@@ -342,13 +404,20 @@ impl RegistryClient {
     /// Fetches a manifest by tag or digest; `None` when the registry does not have it.
     /// A manifest fetched by digest is checked against it.
     pub fn get_manifest(&self, reference: &str) -> Result<Option<FetchedManifest>> {
+        self.rt.block_on(self.get_manifest_async(reference))
+    }
+
+    /// [`RegistryClient::get_manifest`], to run with others ([`RegistryClient::run_all`]).
+    pub async fn get_manifest_async(&self, reference: &str) -> Result<Option<FetchedManifest>> {
         let what = format!("manifest {reference}");
-        let r = self.get(
-            &format!("manifests/{reference}"),
-            Some(MANIFEST_ACCEPT),
-            &what,
-            MANIFEST_MAX,
-        )?;
+        let r = self
+            .get_async(
+                &format!("manifests/{reference}"),
+                Some(MANIFEST_ACCEPT),
+                &what,
+                MANIFEST_MAX,
+            )
+            .await?;
         if r.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -483,8 +552,15 @@ impl RegistryClient {
 
     /// Like [`RegistryClient::get_blob`], but `None` when the registry answers 404.
     pub fn find_blob(&self, digest: &Digest, size: u64) -> Result<Option<Vec<u8>>> {
+        self.rt.block_on(self.find_blob_async(digest, size))
+    }
+
+    /// [`RegistryClient::find_blob`], to run with others ([`RegistryClient::run_all`]).
+    pub async fn find_blob_async(&self, digest: &Digest, size: u64) -> Result<Option<Vec<u8>>> {
         let what = format!("blob {digest}");
-        let r = self.get(&format!("blobs/{digest}"), None, &what, size)?;
+        let r = self
+            .get_async(&format!("blobs/{digest}"), None, &what, size)
+            .await?;
         if r.status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -572,19 +648,26 @@ impl RegistryClient {
     /// (`Link: <...>; rel="next"`) are followed on the same registry, at most
     /// [`limits::REFERRERS_PAGES_MAX`] of them.
     pub fn referrers_api(&self, subject: &Digest) -> Result<Option<ImageIndex>> {
+        self.rt.block_on(self.referrers_api_async(subject))
+    }
+
+    /// [`RegistryClient::referrers_api`], to run with others ([`RegistryClient::run_all`]).
+    pub async fn referrers_api_async(&self, subject: &Digest) -> Result<Option<ImageIndex>> {
         let what = format!("referrers of {subject}");
         let accept = [("Accept", MEDIA_TYPE_INDEX.to_owned())];
         let mut url = self.repo_url(&format!("referrers/{subject}"));
         let mut all: Option<ImageIndex> = None;
         for _ in 0..limits::REFERRERS_PAGES_MAX {
-            let r = self.send(
-                Method::GET,
-                &url,
-                &accept,
-                None,
-                (true, MANIFEST_MAX),
-                &what,
-            )?;
+            let r = self
+                .send_async(
+                    Method::GET,
+                    &url,
+                    &accept,
+                    None,
+                    (true, MANIFEST_MAX),
+                    &what,
+                )
+                .await?;
             // Registries without the API answer 404 (the spec), some 400, 405, 406 or 501;
             // any other failure is an error, not "no API": a listing that silently came back
             // empty would make push and discover skip attestations.

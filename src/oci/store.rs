@@ -5,7 +5,7 @@
 use super::layout::Layout;
 use super::reference::Reference;
 use super::referrers;
-use super::registry::{Options, RegistryClient};
+use super::registry::{FetchedManifest, Options, RegistryClient};
 use crate::error::{Error, Result};
 use crate::formats::oci::{
     ANNOTATION_REF_NAME, Descriptor, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST,
@@ -93,18 +93,27 @@ impl Store {
                 d.annotations.remove(ANNOTATION_REF_NAME);
                 Ok(d)
             }
-            Store::Registry(client) => {
-                let what = reference
-                    .digest()
-                    .map(|d| d.to_string())
-                    .or_else(|| reference.tag().map(str::to_owned))
-                    .unwrap_or_else(|| "latest".to_owned());
-                let m = client.get_manifest(&what)?.ok_or_else(|| {
-                    Error::msg(format!("{reference}: no such image in the registry"))
-                })?;
+            Store::Registry(_) => {
+                let m = self.fetch_reference(reference)?;
                 Ok(Descriptor::of(&m.media_type, &m.bytes))
             }
         }
+    }
+
+    /// A registry's manifest for `reference` (its digest, else its tag, else `latest`);
+    /// an error when it has none. From a layout: an error (use [`Store::resolve`]).
+    pub fn fetch_reference(&self, reference: &Reference) -> Result<FetchedManifest> {
+        let Store::Registry(client) = self else {
+            return Err(Error::msg(format!("{reference}: not a registry reference")));
+        };
+        let what = reference
+            .digest()
+            .map(|d| d.to_string())
+            .or_else(|| reference.tag().map(str::to_owned))
+            .unwrap_or_else(|| "latest".to_owned());
+        client
+            .get_manifest(&what)?
+            .ok_or_else(|| Error::msg(format!("{reference}: no such image in the registry")))
     }
 
     /// The exact bytes of the manifest with `digest`, and its media type.

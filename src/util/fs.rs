@@ -28,6 +28,29 @@ pub fn write_atomic_with(
     mode: Option<u32>,
     replace: bool,
 ) -> Result<()> {
+    write_atomic_inner(path, bytes, mode, replace, true)
+}
+
+/// [`write_atomic`] without the sync to disk: still complete or absent for every reader,
+/// but a power loss may leave an empty file. For files in a staging directory that is
+/// itself renamed into place when complete and can be rebuilt (an image layout the build
+/// writes): each sync costs milliseconds on a busy disk.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("creating directory", dir, e))?;
+    write_atomic_inner(path, bytes, Some(0o666), true, false)
+}
+
+fn write_atomic_inner(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+    replace: bool,
+    sync: bool,
+) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -46,9 +69,11 @@ pub fn write_atomic_with(
         .map_err(|e| Error::io("creating a temporary file in", dir, e))?;
     tmp.write_all(bytes)
         .map_err(|e| Error::io("writing", tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("syncing", tmp.path(), e))?;
+    if sync {
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("syncing", tmp.path(), e))?;
+    }
     let persisted = if replace {
         tmp.persist(path)
     } else {

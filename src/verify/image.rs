@@ -72,6 +72,8 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
         return Ok(report);
     };
     let subjects: Vec<Digest> = target.parts.iter().map(|p| p.digest).collect();
+    // From a registry, what the steps below read is fetched ahead, concurrently.
+    src.prefetch_evidence(&subjects, trust.key.is_some());
     collect_referrers(src, &subjects, &mut candidates, &mut report)?;
     if let Some(key) = &trust.key {
         collect_cosign_tags(src, &subjects, key, &mut candidates, &mut report)?;
@@ -226,6 +228,8 @@ fn read_target(
         }
         Ok(Document::Index(index)) => index,
     };
+    let entries: Vec<Digest> = index.manifests.iter().map(|m| m.digest).collect();
+    src.prefetch_manifests(&entries);
     let mut parts = vec![Part {
         digest: top,
         kind: Kind::Index,

@@ -6,7 +6,7 @@
 //! - [`bundle`], [`tlog`]: Sigstore bundles, signatures, single-bundle mode;
 //! - [`keyless`]: keyless (Fulcio certificate) bundles, through sigstore-verify;
 //! - [`policy`]: the expectations, from flags or a policy file;
-//! - [`source`]: where images and referrers are read from;
+//! - [`source`]: where images and referrers are read from; [`prefetch`]: registry reads ahead;
 //! - [`report`]: the checks' outcomes, for people or as JSON;
 //! - [`rebuild`]: `--rebuild`, rebuilding the recorded source and comparing digests.
 
@@ -16,6 +16,7 @@ pub mod document;
 pub mod image;
 pub mod keyless;
 pub mod policy;
+pub mod prefetch;
 pub mod rebuild;
 pub mod report;
 pub mod slsa_level;

@@ -113,6 +113,9 @@ impl Recorded {
         } else {
             a.extend(["--platform".to_owned(), e.platforms.join(",")]);
         }
+        if let Some(c) = &e.layer_compression {
+            a.extend(["--compression".to_owned(), c.clone()]);
+        }
         if e.base_image != "scratch" {
             a.extend(["--base".to_owned(), e.base_image.clone()]);
         }

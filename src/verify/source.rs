@@ -35,6 +35,8 @@ pub struct Doc {
 pub struct Source {
     store: Store,
     reference: Reference,
+    /// Registry answers read ahead ([`super::prefetch`]).
+    cache: std::sync::Mutex<super::prefetch::Cache>,
 }
 
 /// The registry client's wording for content whose digest is not the one asked for.
@@ -99,7 +101,42 @@ impl Source {
             ..Options::default()
         };
         let store = Store::open(&reference, &opts, false)?;
-        Ok(Source { store, reference })
+        Ok(Source {
+            store,
+            reference,
+            cache: Default::default(),
+        })
+    }
+
+    /// Reads ahead what verify will need about the parts `subjects` (from a registry; a
+    /// layout is read as needed): [`super::prefetch::evidence`].
+    pub fn prefetch_evidence(&self, subjects: &[Digest], tags: bool) {
+        if let Store::Registry(c) = &self.store {
+            super::prefetch::evidence(c, &self.cache, subjects, tags);
+        }
+    }
+
+    /// Reads ahead the manifests `digests` (an index's entries) from a registry.
+    pub fn prefetch_manifests(&self, digests: &[Digest]) {
+        if let Store::Registry(c) = &self.store {
+            let wants = digests
+                .iter()
+                .map(|d| super::prefetch::Want::Manifest(d.to_string()))
+                .collect();
+            super::prefetch::fetch(c, &self.cache, wants);
+        }
+    }
+
+    /// A registry manifest, from what was read ahead or fetched now.
+    fn registry_manifest(
+        &self,
+        c: &crate::oci::registry::RegistryClient,
+        reference: &str,
+    ) -> Result<Option<crate::oci::registry::FetchedManifest>> {
+        if let Some(m) = self.cache.lock().unwrap().manifest(reference) {
+            return Ok(m);
+        }
+        c.get_manifest(reference)
     }
 
     /// The store, for callers that need more (rebuild, benches).
@@ -114,6 +151,16 @@ impl Source {
         if let (Store::Layout(_), Some(d)) = (&self.store, self.reference.digest()) {
             // Resolved without reading the blob: a swapped blob is then a failed check.
             return Ok((d, None));
+        }
+        if let Store::Registry(_) = &self.store {
+            // The top document is kept: verify reads it next, by digest.
+            let m = self.store.fetch_reference(&self.reference)?;
+            let digest = m.digest;
+            self.cache
+                .lock()
+                .unwrap()
+                .put_manifest(&digest.to_string(), Some(m));
+            return Ok((digest, None));
         }
         let d = self.store.resolve(&self.reference)?;
         let listed = matches!(self.store, Store::Layout(_)).then(|| d.clone());
@@ -131,7 +178,8 @@ impl Source {
                 })
             })),
             Store::Registry(c) => {
-                let fetched = mismatch_as_check(c.get_manifest(&digest.to_string()), digest)?;
+                let fetched =
+                    mismatch_as_check(self.registry_manifest(c, &digest.to_string()), digest)?;
                 Ok(match fetched {
                     Ok(None) => None,
                     Ok(Some(m)) => Some(Ok(Doc {
@@ -152,9 +200,11 @@ impl Source {
     pub fn manifest(&self, digest: &Digest) -> Result<Fetched> {
         let found = match &self.store {
             Store::Layout(l) => layout_read(l, digest, MANIFEST_MAX, false)?,
-            Store::Registry(c) => mismatch_as_check(c.get_manifest(&digest.to_string()), digest)?
-                .map(|m| m.map(|m| m.bytes))
-                .transpose(),
+            Store::Registry(c) => {
+                mismatch_as_check(self.registry_manifest(c, &digest.to_string()), digest)?
+                    .map(|m| m.map(|m| m.bytes))
+                    .transpose()
+            }
         };
         Ok(found.unwrap_or_else(|| Err(format!("{digest} is not in the store"))))
     }
@@ -164,7 +214,14 @@ impl Source {
     pub fn blob(&self, digest: &Digest, size: u64) -> Result<Fetched> {
         let found = match &self.store {
             Store::Layout(l) => layout_read(l, digest, size, true)?,
-            Store::Registry(c) => mismatch_as_check(c.find_blob(digest, size), digest)?.transpose(),
+            Store::Registry(c) => {
+                let kept = self.cache.lock().unwrap().blob(digest, size);
+                let fetched = match kept {
+                    Some(b) => Ok(b),
+                    None => c.find_blob(digest, size),
+                };
+                mismatch_as_check(fetched, digest)?.transpose()
+            }
         };
         Ok(found.unwrap_or_else(|| Err(format!("{digest} is not in the store"))))
     }
@@ -184,6 +241,9 @@ impl Source {
 
     /// The referrers of `digest`, each with its `artifactType` and annotations.
     pub fn referrers(&self, digest: &Digest) -> Result<Vec<Descriptor>> {
+        if let Some(l) = self.cache.lock().unwrap().referrers(digest) {
+            return Ok(l);
+        }
         self.store.referrers(digest)
     }
 
@@ -196,7 +256,7 @@ impl Source {
                 .into_iter()
                 .find(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(tag))
                 .map(|d| d.digest)),
-            Store::Registry(c) => Ok(c.get_manifest(tag)?.map(|m| m.digest)),
+            Store::Registry(c) => Ok(self.registry_manifest(c, tag)?.map(|m| m.digest)),
         }
     }
 }

@@ -53,6 +53,7 @@ pub fn input(binary: &Path, inputs: BuildInputs, environment: RunEnvironment) ->
         finished_on: 1_704_164_700,
         reproducible: true,
         environment,
+        layer_compression: cargo_provenance::build::compress::LayerCompression::Gzip,
     }
 }
 
