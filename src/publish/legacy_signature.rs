@@ -18,7 +18,7 @@ use crate::formats::cosign_legacy::{
 use crate::formats::oci::Descriptor;
 use crate::oci::limits::{MANIFEST_MAX, size_words};
 use crate::oci::store::Store;
-use crate::sign::Signer;
+use crate::sign::KeySigner;
 
 /// One digest signed in the legacy form.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub fn docker_reference(image_name: &str) -> String {
 pub fn sign_image_legacy(
     store: &Store,
     subjects: &[ImageSubject],
-    signer: &dyn Signer,
+    signer: &KeySigner,
     image_name: &str,
 ) -> Result<Vec<LegacySigned>> {
     let reference = docker_reference(image_name);
