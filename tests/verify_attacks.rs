@@ -702,7 +702,6 @@ fn a_tag_entry_with_the_wrong_size_is_refused() {
 fn legacy_sig(layout: &Layout, subject: &Digest, named: &Digest, key: &verify_fixture::Key) {
     use base64::Engine as _;
     use cargo_provenance::formats::cosign_legacy as legacy;
-    use cargo_provenance::sign::Signer as _;
     let payload = legacy::simple_signing_payload("example/hello", named);
     layout.put_blob(&payload).unwrap();
     let sig = key.signer.sign(&payload).unwrap();
