@@ -100,6 +100,36 @@ fn keyless_github_build_is_accepted_by_us_cosign_and_sigstore_go() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+    // cosign 3.1 `verify` (the image signature, not an attestation), keyless, by index digest
+    // and by each platform digest; another identity is rejected.
+    let summary: Value = read_json(&b.out.join("summary.json"));
+    let repo = pushed.rsplit_once('@').unwrap().0;
+    let mut subjects = vec![index_digest.clone()];
+    for p in summary["platforms"].as_array().unwrap() {
+        subjects.push(p["manifest_digest"].as_str().unwrap().to_owned());
+    }
+    for subject in &subjects {
+        let at = format!("{repo}@{subject}");
+        let other =
+            "https://github.com/example/other/.github/workflows/release.yml@refs/heads/main";
+        for (identity, ok) in [(gh_identity(), true), (other.to_owned(), false)] {
+            let o = std::process::Command::new(peers.cosign3())
+                .args(["verify", "--certificate-identity", &identity])
+                .args(["--certificate-oidc-issuer", ISSUER])
+                .args(["--certificate-github-workflow-repository", REPO])
+                .arg("--trusted-root")
+                .arg(&stack.trusted_root)
+                .args(["--allow-insecure-registry", "--allow-http-registry", &at])
+                .output()
+                .unwrap();
+            assert_eq!(
+                o.status.success(),
+                ok,
+                "cosign verify {at} as {identity}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
     // sigstore-go 1.3 on the bundle files.
     for f in ["provenance.sigstore.json", "sbom.sigstore.json"] {
         let o = std::process::Command::new(&stack.sigstore_go)
