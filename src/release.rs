@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::attest::provenance::{self, ProvenanceInput, ShippedCrate};
-use crate::attest::{RunEnvironment, sbom_statement, write_attestations};
+use crate::attest::{sbom_statement, write_attestations};
 use crate::build::{BuildOptions, BuildOutput, Summary};
 use crate::error::{Error, Result};
 use crate::formats::oci::Descriptor;
@@ -32,17 +32,20 @@ use crate::oci::layout::Layout;
 use crate::oci::store::Store;
 use crate::publish::{self, BundleInfo, Role};
 use crate::sbom::{SbomRequest, SbomSubject, SpecVersion};
-use crate::sign::{KeySigner, Signer};
+use crate::sign::{AnySigner, Signer};
+
+mod signer;
 use crate::ui::Ui;
 use crate::util::digest::Digest;
+use signer::{run_environment, signs_buildkit, start_signer};
 
 /// How the statements are signed (`--key`, `--keyless`, `--no-sign`, or none of them).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub enum Signing {
     /// `--key PATH`: a cosign-compatible private key.
     Key(PathBuf),
-    /// `--keyless`: Fulcio/Rekor (not built in yet: refused).
-    Keyless,
+    /// `--keyless`: an ephemeral key, a Fulcio certificate, Rekor entries (docs/signatures.md).
+    Keyless(crate::sign::keyless::KeylessOptions),
     /// `--no-sign`: statements only, on purpose.
     NoSign,
     /// No flag: statements only, with a warning.
@@ -65,6 +68,9 @@ pub struct ReleaseOptions {
     pub legacy_signature_tag: bool,
     /// `--push`: copy the layout to the registry named by `--image`.
     pub push: bool,
+    /// `--tlog` (with `--key`): log the key's signatures in the Rekor of this signing config,
+    /// checked against this trusted root (`identity_token` unused).
+    pub key_tlog: Option<crate::sign::keyless::KeylessOptions>,
     /// The vulnerability gate and scan attestation (`--fail-on`, `--advisory-db`, ...);
     /// `None`: no audit.
     pub audit: Option<crate::audit::run::AuditOptions>,
@@ -87,6 +93,9 @@ pub struct ReleaseSummary {
     /// The registry reference pushed to, pinned by digest (`--push`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pushed: Option<String>,
+    /// Keyless: the certificate identity and issuer that signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyless_identity: Option<(String, String)>,
 }
 
 /// The file names of the output directory (docs/build.md, "Output directory").
@@ -116,91 +125,6 @@ fn stage(ui: &Ui, verb: &str, message: impl std::fmt::Display) {
     } else {
         ui.status(verb, message);
     }
-}
-
-/// Loads the signer for `signing` (before anything is built, so that a wrong password costs
-/// nothing).
-fn signer_for(signing: &Signing, ui: &Ui) -> Result<Option<KeySigner>> {
-    match signing {
-        Signing::Key(path) => Ok(Some(KeySigner::from_key_file(path, ui)?)),
-        Signing::Keyless => Err(Error::msg(
-            "keyless signing is not supported in this build yet: \
-             sign with --key cosign.key (`cargo provenance keygen` makes one), or --no-sign",
-        )),
-        Signing::NoSign => Ok(None),
-        Signing::Unspecified => {
-            ui.warn(
-                "no --key or --keyless: nothing is signed and nothing is attached; the \
-                 statements are written unsigned (give --key cosign.key to sign, or --no-sign \
-                 to say this is intended)",
-            );
-            Ok(None)
-        }
-    }
-}
-
-/// The signer being loaded: the password is asked at once (on this thread, so a prompt comes
-/// first), the key decrypted in a thread.
-enum PendingSigner<'scope> {
-    Ready(Option<KeySigner>),
-    Decrypting(std::thread::ScopedJoinHandle<'scope, Result<crate::keys::LoadedKey>>),
-}
-
-impl PendingSigner<'_> {
-    /// Waits for the key (and shows its warning, if any).
-    fn finish(self, ui: &Ui) -> Result<Option<KeySigner>> {
-        match self {
-            PendingSigner::Ready(s) => Ok(s),
-            PendingSigner::Decrypting(h) => {
-                let loaded = h
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::msg("decrypting the key failed (panic)")))?;
-                if let Some(w) = &loaded.warning {
-                    ui.warn(w);
-                }
-                Ok(Some(KeySigner::new(loaded.key)))
-            }
-        }
-    }
-}
-
-/// A password asked before the decryption thread starts.
-struct Prefetched(Option<p256::elliptic_curve::zeroize::Zeroizing<String>>);
-
-impl crate::keys::PasswordSource for Prefetched {
-    fn password(&self, path: &Path) -> Result<p256::elliptic_curve::zeroize::Zeroizing<String>> {
-        match &self.0 {
-            Some(p) => Ok(p.clone()),
-            None => crate::keys::EnvOrPrompt.password(path),
-        }
-    }
-}
-
-/// [`signer_for`], with the decryption of a `--key` in a thread of `scope`.
-fn start_signer<'scope>(
-    signing: &Signing,
-    ui: &Ui,
-    scope: &'scope std::thread::Scope<'scope, '_>,
-) -> Result<PendingSigner<'scope>> {
-    let Signing::Key(path) = signing else {
-        return signer_for(signing, ui).map(PendingSigner::Ready);
-    };
-    let bytes = p256::elliptic_curve::zeroize::Zeroizing::new(crate::util::fs::read(path)?);
-    let encrypted = String::from_utf8_lossy(&bytes)
-        .trim_start()
-        .starts_with("-----BEGIN ENCRYPTED");
-    let password = if encrypted {
-        Some(crate::keys::PasswordSource::password(
-            &crate::keys::EnvOrPrompt,
-            path,
-        )?)
-    } else {
-        None
-    };
-    let path = path.clone();
-    Ok(PendingSigner::Decrypting(scope.spawn(move || {
-        crate::keys::parse_private_key(&bytes, &path, &Prefetched(password))
-    })))
 }
 
 /// The image name the SBOM, the statements and the referrers use: `--image` as given, else
@@ -274,11 +198,26 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         };
         Ok((signer, out, read, project))
     })?;
-    let (inputs, prepared, read_start) = read;
+    let signer = match (signer, &opts.key_tlog) {
+        (Some(AnySigner::Key(key)), Some(t)) => Some(AnySigner::LoggedKey(Box::new(
+            crate::sign::keyless::tlog::LoggedKeySigner::new(
+                key,
+                t.signing_config.as_deref(),
+                t.trusted_root.as_deref(),
+            )?,
+        ))),
+        (s, _) => s,
+    };
+    let (mut inputs, prepared, read_start) = read;
     let prepared = match (prepared, project) {
         (Some(p), _) | (None, Some(p)) => p,
         (None, None) => crate::sbom::prepare(&selection, None)?,
     };
+    let environment = run_environment(signer.as_ref());
+    if environment.kind == crate::attest::environment::EnvironmentKind::GithubActions {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        crate::attest::ci::github_source(inputs.git.as_mut(), &env)?;
+    }
     let signer_dyn: Option<&dyn Signer> = signer.as_ref().map(|s| s as &dyn Signer);
     let dir = out.output_dir.clone();
     let name = image_name(&out);
@@ -352,7 +291,7 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         started_on,
         finished_on: crate::util::time::now(),
         reproducible: opts.reproducible,
-        environment: RunEnvironment::detect(),
+        environment,
         layer_compression: out.compression,
     };
     // The vulnerability gate: cargo has compiled, nothing is signed, attached or pushed yet.
@@ -372,6 +311,31 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
     )?;
     let prov = provenance::statement(&input)?;
     let sbom_stmt = sbom_statement(&sbom.json, provenance::subjects(&input))?;
+    let store = Store::Layout(Layout::open(&out.layout_path)?);
+    let subjects = publish::image_subjects(&store, &out.index, &name)?;
+    if let Some(s) = signer_dyn {
+        // Every signature before any file: a failing service leaves nothing signed behind.
+        let mut statements = vec![prov.to_pretty()?, sbom_stmt.to_pretty()?];
+        if let Some(scan) = &scan {
+            let subjects = provenance::subjects(&input);
+            statements.push(crate::audit::stage::scan_statement(scan, subjects)?);
+        }
+        for sub in &subjects {
+            let st = crate::formats::cosign::sign_statement(&sub.descriptor.digest);
+            statements.push(st.to_payload()?);
+        }
+        statements.extend(
+            out.buildkit_statements
+                .iter()
+                .filter(|b| signs_buildkit(signer.as_ref(), &b.bytes))
+                .map(|b| b.bytes.clone()),
+        );
+        let refs: Vec<&[u8]> = statements.iter().map(Vec::as_slice).collect();
+        s.prepare(&refs)?;
+        if let Some(AnySigner::Keyless(k)) = &signer {
+            ui.verbose("Keyless", k.timings());
+        }
+    }
     // Everything that can fail on bad input is done: the files follow.
     crate::util::fs::write_atomic(&dir.join(files::SBOM), &sbom.json)?;
 
@@ -396,8 +360,6 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
 
     // Referrers, in the layout.
     let created = crate::util::time::rfc3339(out.source_date_epoch)?;
-    let store = Store::Layout(Layout::open(&out.layout_path)?);
-    let subjects = publish::image_subjects(&store, &out.index, &name)?;
     let mut attestations = Vec::new();
     for w in &written {
         let is_sbom = w.predicate_type == crate::attest::SBOM_PREDICATE_TYPE;
@@ -458,13 +420,17 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
                 .map(|x| referrer_entry(&x.subject.descriptor, &x.subject.name, &x.referrer))
                 .collect::<Vec<_>>(),
         }));
-        if opts.legacy_signature_tag {
+        if let (true, Some(key)) = (
+            opts.legacy_signature_tag,
+            signer.as_ref().and_then(AnySigner::key),
+        ) {
             stage(
                 ui,
                 "Signing",
                 format!("image {name} as cosign 2.x does (.sig tags)"),
             );
-            let legacy = publish::legacy_signature::sign_image_legacy(&store, &subjects, s, &name)?;
+            let legacy =
+                publish::legacy_signature::sign_image_legacy(&store, &subjects, key, &name)?;
             attestations.push(publish::legacy_signature::summary_entry(&legacy));
         }
     }
@@ -504,7 +470,7 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         let mut referrers = Vec::new();
         let mut bundle_file = None;
         let mut bundle_digest = None;
-        if let Some(s) = signer_dyn {
+        if let Some(s) = signer_dyn.filter(|_| signs_buildkit(signer.as_ref(), &st.bytes)) {
             let signed = crate::sign::sign_statement(&st.bytes, s)?;
             let path = dir.join(format!("{base}.sigstore.json"));
             crate::util::fs::write_atomic(&path, &signed.bytes)?;
@@ -575,6 +541,12 @@ pub fn release(opts: &ReleaseOptions, ui: &Ui) -> Result<ReleaseSummary> {
         image_name: name,
         signed: signer.is_some(),
         pushed,
+        keyless_identity: match &signer {
+            Some(AnySigner::Keyless(k)) => {
+                k.identity().map(|i| (i.to_owned(), k.issuer().to_owned()))
+            }
+            _ => None,
+        },
     })
 }
 
@@ -631,16 +603,14 @@ mod tests {
     }
 
     #[test]
-    fn keyless_is_refused_and_no_key_means_no_signer() {
+    fn keyless_needs_a_token_and_no_key_means_no_signer() {
         let ui = Ui::default();
-        let e = signer_for(&Signing::Keyless, &ui).unwrap_err();
-        assert_eq!(e.exit_code(), 2);
+        assert!(signer::signer_for(&Signing::NoSign, &ui).unwrap().is_none());
         assert!(
-            e.to_string()
-                .contains("keyless signing is not supported in this build yet")
+            signer::signer_for(&Signing::Unspecified, &ui)
+                .unwrap()
+                .is_none()
         );
-        assert!(signer_for(&Signing::NoSign, &ui).unwrap().is_none());
-        assert!(signer_for(&Signing::Unspecified, &ui).unwrap().is_none());
     }
 
     #[test]

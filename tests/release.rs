@@ -345,16 +345,23 @@ fn a_key_error_comes_before_a_project_error() {
     build_with_wrong_password(&["--manifest-path", "no/such/Cargo.toml"]);
 }
 
-/// `--keyless` is refused (exit 2) before building.
+/// `--keyless` without an identity token (no `--identity-token`, no `SIGSTORE_ID_TOKEN`, not
+/// in GitHub Actions) is refused (exit 2) before building, saying where a token comes from.
 #[test]
-fn keyless_is_refused() {
+fn keyless_without_a_token_is_refused_before_building() {
     let (tmp, repo) = support::example_repo("hello-service");
     let out = tmp.path().join("out");
-    let o = build_cmd(&repo, &out).arg("--keyless").output().unwrap();
+    let o = build_cmd(&repo, &out)
+        .arg("--keyless")
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(
-        err.contains("keyless signing is not supported in this build yet"),
+        err.contains("--keyless needs an OIDC identity token") && err.contains("SIGSTORE_ID_TOKEN"),
         "{err}"
     );
     assert!(!out.exists());

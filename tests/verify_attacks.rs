@@ -696,3 +696,52 @@ fn a_tag_entry_with_the_wrong_size_is_refused() {
     let outcome = verify(&layout_ref(&layout, ":attack"), &[]);
     assert_fails(&outcome, "image", &["the layout lists it with"]);
 }
+
+/// Tags `sha256-<subject>.sig` with a cosign 2.x signature manifest whose one layer is the
+/// simple-signing payload naming `named`, signed by `key`.
+fn legacy_sig(layout: &Layout, subject: &Digest, named: &Digest, key: &verify_fixture::Key) {
+    use base64::Engine as _;
+    use cargo_provenance::formats::cosign_legacy as legacy;
+    let payload = legacy::simple_signing_payload("example/hello", named);
+    layout.put_blob(&payload).unwrap();
+    let sig = key.signer.sign(&payload).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(sig);
+    let (manifest, config) =
+        legacy::signature_manifest(vec![legacy::signature_layer(&payload, &b64)]);
+    layout.put_blob(&config).unwrap();
+    layout.put_blob(&manifest).unwrap();
+    let d = Descriptor::of(legacy::MANIFEST_MEDIA_TYPE, &manifest);
+    layout.tag(&legacy::legacy_tag(subject, "sig"), &d).unwrap();
+}
+
+/// cosign 2.x `.sig` tags are reported (`cosign-signature`), never counted: genuine legacy
+/// signatures by the key on every part do not satisfy `--require signature` (cosign's image
+/// signature is the `cosign/sign/v1` attestation); a legacy signature by the key that names
+/// another digest (another part's, moved under this tag) fails.
+#[test]
+fn a_legacy_sig_tag_is_reported_never_counted() {
+    let f = verify_fixture::Fixture::signed();
+    let parts: Vec<Digest> = std::iter::once(f.img.index)
+        .chain(f.img.platforms.iter().copied())
+        .collect();
+    for p in &parts {
+        legacy_sig(&f.layout, p, p, &f.key);
+    }
+    let o = f.verify(&["--require", "provenance,signature"]);
+    o.fails_only(&["require"]).says("signature");
+    let passes = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  pass    cosign-signature"))
+        .count();
+    assert_eq!(passes, parts.len(), "{}", o.stdout);
+    f.verify(&[]).passes();
+    // The first platform's tag now holds the second platform's signature.
+    legacy_sig(&f.layout, &parts[1], &parts[2], &f.key);
+    f.verify(&[])
+        .fails_only(&["cosign-signature"])
+        .says(&parts[2].to_string());
+    // Signed by another key: set aside, not a failure.
+    legacy_sig(&f.layout, &parts[1], &parts[2], &f.other);
+    f.verify(&[]).passes();
+}

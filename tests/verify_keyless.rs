@@ -364,3 +364,52 @@ fn the_identity_policy_can_come_from_a_policy_file() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--certificate-identity"), "{}", r.stderr);
 }
+
+/// `flags` plus `--verified-time-threshold N`.
+fn with_threshold<'a>(flags: &[&'a str], n: &'a str) -> Vec<&'a str> {
+    let mut v = flags.to_vec();
+    v.extend(["--verified-time-threshold", n]);
+    v
+}
+
+/// A log entry repeated in the bundle is refused (sigstore-go's "duplicate tlog entries
+/// found"): the copy would otherwise be a second verified signing time.
+#[test]
+fn a_repeated_log_entry_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut b = read_json(&case("happy-path-v0.3").join("bundle.sigstore.json"));
+    let entries = b["verificationMaterial"]["tlogEntries"]
+        .as_array_mut()
+        .unwrap();
+    entries.push(entries[0].clone());
+    let bundle = write(tmp.path(), "b.json", &b);
+    for n in ["1", "2"] {
+        verify(&bundle, &case("a.txt"), None, &with_threshold(&POLICY, n))
+            .fails_only("tlog-entry", "appears more than once");
+    }
+}
+
+/// An RFC 3161 timestamp repeated in the bundle counts once toward the threshold: one
+/// timestamp authority is one observer (sigstore-go's "duplicate timestamps from the same
+/// authority").
+#[test]
+fn a_repeated_timestamp_counts_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = case("rekor2-happy-path");
+    let mut b = read_json(&dir.join("bundle.sigstore.json"));
+    let stamps = b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+        .as_array_mut()
+        .unwrap();
+    stamps.push(stamps[0].clone());
+    let bundle = write(tmp.path(), "b.json", &b);
+    let root = dir.join("trusted_root.json");
+    let one = verify(&bundle, &case("a.txt"), Some(&root), &POLICY);
+    assert_eq!(one.code, 0, "{}{}", one.stdout, one.stderr);
+    verify(
+        &bundle,
+        &case("a.txt"),
+        Some(&root),
+        &with_threshold(&POLICY, "2"),
+    )
+    .fails_only("signing-time", "1 independent observer(s)");
+}

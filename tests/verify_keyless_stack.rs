@@ -219,6 +219,28 @@ fn cosign3_attestation_with_a_request_form_dsse_entry() {
         "the same body logged again verifies:\n{}",
         relogged.1
     );
+    // Both entries in one bundle: two signed times, but one log, so one observer: they do
+    // not meet a threshold of 2 (sigstore-go counts a log once); the same entry twice is
+    // refused.
+    let mut both = a.clone();
+    both["verificationMaterial"]["tlogEntries"] = json!([entry_of(&a), logged]);
+    let path = dir.join("both.json");
+    write_json(&path, &both);
+    let mut two = policy.clone();
+    two.extend(["--verified-time-threshold".into(), "2".into()]);
+    assert_eq!(verify(&path, &blob, &policy).0, 0);
+    refused(
+        &verify(&path, &blob, &two),
+        "signing-time",
+        "1 independent observer(s)",
+    );
+    both["verificationMaterial"]["tlogEntries"] = json!([entry_of(&a), entry_of(&a)]);
+    write_json(&path, &both);
+    refused(
+        &verify(&path, &blob, &policy),
+        "tlog-entry",
+        "appears more than once",
+    );
 
     // The log proofs, over the logged bytes.
     let mut e = entry_of(&a);

@@ -2,6 +2,7 @@
 //! ([`provenance`]) and the CycloneDX SBOM statement ([`sbom_statement`]); and
 //! [`write_attestations`], which writes them, signed or not, into the output directory.
 
+pub mod ci;
 pub mod environment;
 pub mod params;
 pub mod provenance;

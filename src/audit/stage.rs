@@ -106,6 +106,12 @@ pub fn remove_stale(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The bytes of the scan statement about `subjects` (what [`scan_attestation`] signs).
+pub fn scan_statement(scan: &Scan, subjects: Vec<ResourceDescriptor>) -> Result<Vec<u8>> {
+    super::attestation::statement(&scan.report, subjects, &scan.started, &scan.finished)?
+        .to_pretty()
+}
+
 /// The scan statement about `subjects`, written to `dir` (`vuln.intoto.json`) and, with a
 /// signer, signed (`vuln.sigstore.json`), ready to attach like the others.
 pub fn scan_attestation(
@@ -114,8 +120,7 @@ pub fn scan_attestation(
     dir: &Path,
     signer: Option<&dyn Signer>,
 ) -> Result<WrittenAttestation> {
-    let st = super::attestation::statement(&scan.report, subjects, &scan.started, &scan.finished)?;
-    let bytes = st.to_pretty()?;
+    let bytes = scan_statement(scan, subjects)?;
     let file = dir.join(STATEMENT_FILE);
     crate::util::fs::write_atomic(&file, &bytes)?;
     let bundle = match signer {

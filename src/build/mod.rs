@@ -29,6 +29,7 @@ pub mod cargo;
 pub mod compress;
 pub mod git;
 pub mod handoff;
+pub mod job_summary;
 pub mod native;
 pub mod platform;
 pub mod summary;

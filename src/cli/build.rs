@@ -40,13 +40,21 @@ pub struct Args {
     /// Sign with this cosign-compatible private key.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["keyless", "no_sign"])]
     pub key: Option<PathBuf>,
-    /// Sign keyless (Fulcio/Rekor; not in this build yet: refused).
+    /// Sign keyless: an ephemeral key, a Fulcio certificate for the CI's (or
+    /// --identity-token's) OIDC identity, a Rekor entry and a timestamp per signature.
     #[arg(long, conflicts_with = "no_sign")]
     pub keyless: bool,
+    /// The keyless signing flags.
+    #[command(flatten)]
+    pub keyless_flags: KeylessFlags,
     /// Also sign every image digest the way cosign 2.x does: a simple-signing payload under
     /// the tag `sha256-<hex>.sig` (for verifiers that read only that form; docs/signatures.md).
     #[arg(long, requires = "key")]
     pub legacy_signature_tag: bool,
+    /// With --key: also record every signature in Rekor (the signing config's log; checked
+    /// against --trusted-root before anything is written).
+    #[arg(long, requires = "key")]
+    pub tlog: bool,
     /// Write unsigned statements only.
     #[arg(long)]
     pub no_sign: bool,
@@ -75,11 +83,45 @@ pub struct Args {
     pub audit: super::audit::AuditFlags,
 }
 
+/// `--identity-token`, `--signing-config`, `--trusted-root` (with `--keyless`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct KeylessFlags {
+    /// The OIDC identity token (a JWT, or @FILE); else SIGSTORE_ID_TOKEN, else GitHub
+    /// Actions' ambient token (audience sigstore).
+    #[arg(long, value_name = "TOKEN|@FILE", requires = "keyless")]
+    pub identity_token: Option<String>,
+    /// The Sigstore signing config naming Fulcio, Rekor and the TSA (default: the
+    /// public-good instance's, shipped with cargo-provenance).
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
+    /// The trusted root everything the services return is verified against before a byte
+    /// is written (default: the public-good root, shipped).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+}
+
+impl KeylessFlags {
+    /// The signer's options.
+    pub fn options(&self) -> crate::sign::keyless::KeylessOptions {
+        crate::sign::keyless::KeylessOptions {
+            identity_token: self.identity_token.clone(),
+            signing_config: self.signing_config.clone(),
+            trusted_root: self.trusted_root.clone(),
+        }
+    }
+}
+
 /// Runs the command; returns the exit code.
 pub fn run(args: Args, ui: &Ui) -> Result<i32> {
+    let f = &args.keyless_flags;
+    if (f.signing_config.is_some() || f.trusted_root.is_some()) && !args.keyless && !args.tlog {
+        return Err(crate::error::Error::msg(
+            "--signing-config and --trusted-root apply to --keyless or --key --tlog",
+        ));
+    }
     let signing = match (&args.key, args.keyless, args.no_sign) {
         (Some(k), _, _) => Signing::Key(k.clone()),
-        (None, true, _) => Signing::Keyless,
+        (None, true, _) => Signing::Keyless(args.keyless_flags.options()),
         (None, false, true) => Signing::NoSign,
         (None, false, false) => Signing::Unspecified,
     };
@@ -98,6 +140,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
             compression: args.compression,
         },
         signing,
+        key_tlog: args.tlog.then(|| args.keyless_flags.options()),
         reproducible: args.reproducible,
         legacy_signature_tag: args.legacy_signature_tag,
         push: args.push,
@@ -110,6 +153,9 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         crate::audit::run::precheck(a)?;
     }
     let r = release(&opts, ui)?;
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        write_job_summary(&r, &opts.signing, std::path::Path::new(&path))?;
+    }
     let s = &r.summary;
     if ui.is_json() {
         ui.json(&serde_json::json!({
@@ -178,4 +224,31 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         println!("{p}");
     }
     Ok(0)
+}
+
+/// Appends the GitHub Actions job summary (docs/build.md), rendered from `summary.json`.
+fn write_job_summary(
+    r: &crate::release::ReleaseSummary,
+    signing: &Signing,
+    path: &std::path::Path,
+) -> Result<()> {
+    use crate::build::job_summary::{SignedBy, append, render};
+    let summary: serde_json::Value =
+        serde_json::from_slice(&crate::util::fs::read(&r.summary_path)?)
+            .map_err(|e| crate::error::Error::with_source("reading summary.json", e))?;
+    let signed = match (signing, &r.keyless_identity) {
+        (_, _) if !r.signed => SignedBy::Unsigned,
+        (Signing::Keyless(_), Some((identity, issuer))) => SignedBy::Keyless {
+            identity: identity.clone(),
+            issuer: issuer.clone(),
+            repository: std::env::var("GITHUB_REPOSITORY")
+                .ok()
+                .filter(|v| !v.is_empty()),
+        },
+        _ => SignedBy::Key,
+    };
+    append(
+        path,
+        &render(&summary, &r.image_name, r.pushed.as_deref(), &signed),
+    )
 }

@@ -235,6 +235,7 @@ fn verify_image(
         // The root keyless attestations are checked against, whether any was found or not.
         report.trusted_root = Some(k.root.name.clone());
     }
+    report.slsa = Some(verify::slsa_level::assess(&report));
     if args.rebuild {
         let statements = report.statements.clone();
         let target = report.target.clone();

@@ -8,7 +8,7 @@ use crate::formats::openvex::{Justification, Status};
 use crate::oci::reference::Reference;
 use crate::oci::registry::Options;
 use crate::oci::store::Store;
-use crate::sign::KeySigner;
+use crate::sign::{AnySigner, KeySigner};
 use crate::ui::Ui;
 use crate::vex::publish::{default_image_name, publish_vex};
 use crate::vex::{DEFAULT_AUTHOR, VexInput};
@@ -43,8 +43,20 @@ pub struct Args {
     #[arg(long, value_name = "NAME", default_value = DEFAULT_AUTHOR)]
     pub author: String,
     /// Private key to sign with (cosign.key; password from COSIGN_PASSWORD).
-    #[arg(long, value_name = "KEY")]
-    pub key: PathBuf,
+    #[arg(
+        long,
+        value_name = "KEY",
+        required_unless_present = "keyless",
+        conflicts_with = "keyless"
+    )]
+    pub key: Option<PathBuf>,
+    /// Sign keyless (an ephemeral key, a Fulcio certificate, a Rekor entry), as `build
+    /// --keyless` does.
+    #[arg(long)]
+    pub keyless: bool,
+    /// The keyless signing flags.
+    #[command(flatten)]
+    pub keyless_flags: super::build::KeylessFlags,
     /// Also write the signed bundle to FILE.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -94,7 +106,16 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     // Flags first: a bad status or justification is reported before any key or registry.
     let input = args.input()?;
     let reference = Reference::parse(&args.reference)?;
-    let signer = KeySigner::from_key_file(&args.key, ui)?;
+    let signer = match &args.key {
+        Some(key) => AnySigner::Key(KeySigner::from_key_file(key, ui)?),
+        None => {
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            let opts = args.keyless_flags.options();
+            AnySigner::Keyless(Box::new(crate::sign::keyless::KeylessSigner::start(
+                &opts, &env,
+            )?))
+        }
+    };
     let opts = Options {
         plain_http: args.plain_http,
         ..Options::default()
@@ -106,17 +127,22 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| default_image_name(&reference));
     let created = timestamp()?;
-    let public_key = signer.public_key();
+    let public_key = signer.key().map(KeySigner::public_key);
     let out = publish_vex(
         &store,
         &reference,
         &name,
         &input,
         &signer,
-        Some(&public_key),
+        public_key.as_ref(),
         &created,
     )?;
-    if !input.subcomponents.is_empty() && out.sbom_components.is_none() {
+    if !input.subcomponents.is_empty() && public_key.is_none() {
+        ui.warn(
+            "keyless: the --product purls were not checked against the image's SBOM (that \
+             check needs the key the SBOM is signed with)",
+        );
+    } else if !input.subcomponents.is_empty() && out.sbom_components.is_none() {
         ui.warn(format!(
             "{pinned_name} has no SBOM signed by this key about this image: the --product purls \
              were not checked against the crates the image ships",

@@ -58,7 +58,7 @@ pub struct Toolchain {
 }
 
 /// The git state at build time.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct GitState {
     /// HEAD's commit id (40 hex).
     pub commit: String,

@@ -3,10 +3,13 @@
 //!
 //! Signatures are ECDSA P-256 over SHA-256 of the DSSE pre-authentication encoding, with
 //! RFC 6979 deterministic nonces (the same key and statement always give the same bytes),
-//! encoded as ASN.1 DER, as cosign writes them.
+//! encoded as ASN.1 DER, as cosign writes them. Keyless signing ([`keyless`]) signs the same
+//! PAE with an ephemeral key certified by Fulcio.
 
 use p256::ecdsa::Signature as EcdsaSignature;
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
+
+pub mod keyless;
 
 use crate::error::{Error, Result};
 use crate::formats::bundle::Bundle;
@@ -30,12 +33,19 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Something that signs: a key now, keyless (Fulcio) later.
-pub trait Signer {
-    /// Signs `message` (the PAE); returns the signature bytes as they go in the envelope.
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
-    /// An empty bundle carrying this signer's verification material, for `envelope`.
-    fn bundle(&self, envelope: Envelope) -> Bundle;
+/// Something that signs in-toto statements into Sigstore bundles: a key ([`KeySigner`]) or
+/// keyless ([`keyless::KeylessSigner`]); [`AnySigner`] is the one the commands hold.
+pub trait Signer: Sync {
+    /// Signs in-toto statement bytes (the exact payload) into a Sigstore bundle v0.3.
+    fn sign_statement(&self, statement: &[u8]) -> Result<SignedBundle>;
+
+    /// Signs these statements ahead, so that a failure comes before anything is written
+    /// (keyless: one certificate, the log entries concurrently, every bundle verified); the
+    /// later [`Signer::sign_statement`] calls then answer from what was signed. A key
+    /// signer needs nothing ahead.
+    fn prepare(&self, _statements: &[&[u8]]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Signs with an ECDSA P-256 key.
@@ -67,23 +77,64 @@ impl KeySigner {
     pub fn public_key(&self) -> PublicKey {
         self.key.public_key()
     }
-}
 
-impl Signer for KeySigner {
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
-        // `Signer::sign` hashes with SHA-256 and uses RFC 6979 nonces.
+    /// Signs `message` (the PAE): ASN.1 DER, SHA-256, RFC 6979 nonces.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         let sig: EcdsaSignature = self.key.signing_key().sign(message);
         Ok(sig.to_der().as_bytes().to_vec())
     }
+}
 
-    fn bundle(&self, envelope: Envelope) -> Bundle {
-        Bundle::with_key_hint(self.hint.clone(), envelope)
+impl Signer for KeySigner {
+    fn sign_statement(&self, statement: &[u8]) -> Result<SignedBundle> {
+        let envelope = sign_envelope(PAYLOAD_TYPE, statement, self)?;
+        SignedBundle::new(Bundle::with_key_hint(self.hint.clone(), envelope))
     }
 }
 
-/// Signs `payload` of `payload_type` into a DSSE envelope with one signature.
-pub fn sign_envelope(payload_type: &str, payload: &[u8], signer: &dyn Signer) -> Result<Envelope> {
-    let sig = signer.sign(&pae(payload_type, payload))?;
+/// The signer a command holds: a key, or keyless.
+#[derive(Debug)]
+pub enum AnySigner {
+    /// `--key`.
+    Key(KeySigner),
+    /// `--keyless`.
+    Keyless(Box<keyless::KeylessSigner>),
+    /// `--key --tlog`: the key's signatures logged in Rekor.
+    LoggedKey(Box<keyless::tlog::LoggedKeySigner>),
+}
+
+impl AnySigner {
+    /// The key, when signing with one (`--key`, with or without `--tlog`).
+    pub fn key(&self) -> Option<&KeySigner> {
+        match self {
+            AnySigner::Key(k) => Some(k),
+            AnySigner::LoggedKey(l) => Some(l.key()),
+            AnySigner::Keyless(_) => None,
+        }
+    }
+}
+
+impl Signer for AnySigner {
+    fn sign_statement(&self, statement: &[u8]) -> Result<SignedBundle> {
+        match self {
+            AnySigner::Key(k) => k.sign_statement(statement),
+            AnySigner::Keyless(k) => k.sign_statement(statement),
+            AnySigner::LoggedKey(k) => k.sign_statement(statement),
+        }
+    }
+
+    fn prepare(&self, statements: &[&[u8]]) -> Result<()> {
+        match self {
+            AnySigner::Key(k) => k.prepare(statements),
+            AnySigner::Keyless(k) => k.prepare(statements),
+            AnySigner::LoggedKey(k) => k.prepare(statements),
+        }
+    }
+}
+
+/// Signs `payload` of `payload_type` into a DSSE envelope with one signature by `key`.
+pub fn sign_envelope(payload_type: &str, payload: &[u8], key: &KeySigner) -> Result<Envelope> {
+    let sig = key.sign(&pae(payload_type, payload))?;
     Ok(Envelope {
         payload: payload.to_vec(),
         payload_type: payload_type.to_string(),
@@ -105,17 +156,22 @@ pub struct SignedBundle {
     pub digest: Digest,
 }
 
+impl SignedBundle {
+    /// Serialises `bundle`.
+    pub fn new(bundle: Bundle) -> Result<Self> {
+        let bytes = bundle.to_bytes()?;
+        let digest = Digest::of(&bytes);
+        Ok(SignedBundle {
+            bundle,
+            bytes,
+            digest,
+        })
+    }
+}
+
 /// Signs in-toto statement bytes (the exact payload) into a Sigstore bundle v0.3.
 pub fn sign_statement(statement: &[u8], signer: &dyn Signer) -> Result<SignedBundle> {
-    let envelope = sign_envelope(PAYLOAD_TYPE, statement, signer)?;
-    let bundle = signer.bundle(envelope);
-    let bytes = bundle.to_bytes()?;
-    let digest = Digest::of(&bytes);
-    Ok(SignedBundle {
-        bundle,
-        bytes,
-        digest,
-    })
+    signer.sign_statement(statement)
 }
 
 /// The payload of an envelope whose signature checked out.

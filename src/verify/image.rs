@@ -93,6 +93,11 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
                     covered[i].extend(outcome.predicate_type.clone());
                 }
                 report.statements.push(statement);
+                report.statement_ids.push(c.id.clone());
+                report
+                    .signers
+                    .entry(c.id.clone())
+                    .or_insert_with(super::slsa_level::key_signer);
             }
             _ => {
                 // The reason: a failed or ignored check before a skipped one (a skip, such as

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod prefetch;
 pub mod rebuild;
 pub mod report;
+pub mod slsa_level;
 pub mod source;
 pub mod tlog;
 

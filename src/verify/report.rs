@@ -93,6 +93,15 @@ pub struct Report {
     /// The statements of the counted attestations (for `--rebuild`); not printed.
     #[serde(skip)]
     pub statements: Vec<serde_json::Value>,
+    /// The attestation ids of `statements`, in the same order; not printed.
+    #[serde(skip)]
+    pub statement_ids: Vec<String>,
+    /// Who signed each counted attestation, by id; not printed.
+    #[serde(skip)]
+    pub signers: std::collections::BTreeMap<String, super::slsa_level::SignerInfo>,
+    /// The SLSA build level the verified evidence supports (image mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slsa: Option<super::slsa_level::SlsaLevel>,
     /// The parts of the image that needed evidence (for `--rebuild`); not printed.
     #[serde(skip)]
     pub target: super::document::Target,
@@ -197,6 +206,12 @@ impl Report {
                 c.check,
                 c.reason
             ));
+        }
+        if let Some(l) = &self.slsa {
+            out.push_str(&format!("SLSA build level: L{} ({})\n", l.level, l.name));
+            for r in &l.reasons {
+                out.push_str(&format!("  {r}\n"));
+            }
         }
         let count = |s| self.checks.iter().filter(|c| c.status == s).count();
         out.push_str(&format!(

@@ -369,6 +369,9 @@ fn entry_body_matches(
                 return Err("a dsse entry for a message-signature bundle".into());
             };
             let payload = &env.payload;
+            if let Some(pc) = spec.get("proposedContent") {
+                return request_form_matches(spec, pc, env, signature, &same_key);
+            }
             if spec["payloadHash"]["value"].as_str() != Some(&Digest::of(payload).hex()) {
                 return Err("the entry records another payload hash".into());
             }
@@ -387,6 +390,48 @@ fn entry_body_matches(
         )),
         _ => Ok(None),
     }
+}
+
+/// A `dsse` body logged in request form (`spec.proposedContent`, as the local Sigstore
+/// stack's mock Rekor logs it): the logged envelope must be this bundle's (payload type,
+/// payload, its one signature) and every verifier this key. A body with both forms is refused.
+fn request_form_matches(
+    spec: &Value,
+    pc: &Value,
+    env: &crate::formats::dsse::Envelope,
+    signature: &[u8],
+    same_key: &dyn Fn(&Value) -> bool,
+) -> std::result::Result<Option<String>, String> {
+    if spec.get("payloadHash").is_some() || spec.get("signatures").is_some() {
+        return Err("the entry body has both the request and the canonical form".into());
+    }
+    let logged: Value = pc["envelope"]
+        .as_str()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .ok_or("the entry's proposedContent.envelope is not a DSSE envelope")?;
+    if logged["payloadType"].as_str() != Some(env.payload_type.as_str()) {
+        return Err("the entry records another payload type".into());
+    }
+    if logged["payload"].as_str().and_then(b64).as_deref() != Some(env.payload.as_slice()) {
+        return Err("the entry records another payload".into());
+    }
+    let sigs = logged["signatures"].as_array().cloned().unwrap_or_default();
+    let [sig] = sigs.as_slice() else {
+        return Err(format!(
+            "the entry records {} signatures, not 1",
+            sigs.len()
+        ));
+    };
+    if sig["sig"].as_str().and_then(b64).as_deref() != Some(signature) {
+        return Err("the entry records another signature".into());
+    }
+    let verifiers = pc["verifiers"].as_array().cloned().unwrap_or_default();
+    if verifiers.is_empty() || !verifiers.iter().all(same_key) {
+        return Err("the entry records another key".into());
+    }
+    Ok(Some(
+        "dsse entry (request form) matches payload, signature and key".into(),
+    ))
 }
 
 fn check_promise(report: &mut Report, entry: &Value, root: &TrustedRoot, label: &str) {
@@ -453,6 +498,53 @@ pub fn promise_outcome(entry: &Value, root: &TrustedRoot, label: &str) -> Outcom
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_form_dsse_bodies_bind_payload_signature_and_key() {
+        use base64::Engine;
+        let b64e = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let env = crate::formats::dsse::Envelope {
+            payload: b"{}".to_vec(),
+            payload_type: "application/vnd.in-toto+json".into(),
+            signatures: vec![],
+        };
+        let body = |payload: &[u8], sig: &[u8], extra: bool| {
+            let logged = serde_json::json!({"payload": b64e(payload), "payloadType": env.payload_type,
+                "signatures": [{"sig": b64e(sig)}]});
+            let mut spec = serde_json::json!({"proposedContent": {"envelope": logged.to_string(), "verifiers": ["K"]}});
+            if extra {
+                spec["payloadHash"] = serde_json::json!({});
+            }
+            spec
+        };
+        let key_ok = |v: &Value| v == "K";
+        let check = |spec: &Value| {
+            request_form_matches(spec, &spec["proposedContent"], &env, b"s", &key_ok)
+        };
+        assert!(check(&body(b"{}", b"s", false)).unwrap().is_some());
+        assert!(
+            check(&body(b"{\"x\":1}", b"s", false))
+                .unwrap_err()
+                .contains("payload")
+        );
+        assert!(
+            check(&body(b"{}", b"t", false))
+                .unwrap_err()
+                .contains("signature")
+        );
+        assert!(
+            check(&body(b"{}", b"s", true))
+                .unwrap_err()
+                .contains("both")
+        );
+        let other_key = |v: &Value| v == "L";
+        let spec = body(b"{}", b"s", false);
+        assert!(
+            request_form_matches(&spec, &spec["proposedContent"], &env, b"s", &other_key)
+                .unwrap_err()
+                .contains("key")
+        );
+    }
 
     fn leaf(n: u8) -> [u8; 32] {
         *Digest::of(&[0, n]).as_bytes()

@@ -55,6 +55,17 @@ pub fn verify_attestation(
         }
     };
     check_source(report, att, &payload, &result.ci_claims);
+    if let Some(id) = att {
+        report.signers.insert(
+            id.to_owned(),
+            crate::verify::slsa_level::SignerInfo {
+                kind: "keyless".into(),
+                identity: result.identity.as_ref().map(|s| s.as_str().to_owned()),
+                issuer: result.issuer.clone(),
+                runner_environment: result.ci_claims.runner_environment.clone(),
+            },
+        );
+    }
     Some(payload)
 }
 

@@ -13,10 +13,11 @@
 //!   mock Rekor): their binding to the bundle and their log proofs;
 //! - [`root`]: the trusted root (`--trusted-root`, else the shipped public-good root);
 //! - the verified-time threshold (sigstore-go's observer threshold): at least N verified
-//!   signing times, default 1.
+//!   signing times from independent observers ([`observers`]), default 1.
 
 pub mod attestation;
 pub mod identity;
+pub mod observers;
 pub mod outcome;
 pub mod precheck;
 pub mod request_form;
@@ -193,6 +194,10 @@ pub fn verify_parsed(
             "tlog-entry",
             "the bundle has no transparency log entry: a keyless signature must be logged",
         );
+        return Ok(None);
+    }
+    if let Some(why) = observers::repeated_entry(bundle) {
+        ctx.failed("tlog-entry", why);
         return Ok(None);
     }
     // Ours: Rekor v1 dsse entries logged in request form (see `request_form`).
@@ -414,12 +419,21 @@ fn record_times(
     let list = &result.times;
     let validity = format!("{} .. {}", result.cert.not_before, result.cert.not_after);
     let need = trust.time_threshold.max(1);
-    let enough = list.len() >= need;
+    // Ours: copies of one observer count once (see `observers`).
+    let observers = observers::count(bundle, &trust.root.root).min(list.len());
+    let enough = observers >= need;
     if !enough {
+        let copies = if observers < list.len() {
+            format!(
+                " from {observers} independent observer(s): one log or timestamp authority counts once"
+            )
+        } else {
+            String::new()
+        };
         ctx.failed(
             "signing-time",
             format!(
-                "{} verified signing time(s) ({}), {need} required (--verified-time-threshold)",
+                "{} verified signing time(s) ({}){copies}, {need} required (--verified-time-threshold)",
                 list.len(),
                 list.join(", ")
             ),
