@@ -164,9 +164,8 @@ pub fn image_tag(image: Option<&str>) -> Result<String> {
             "--image `{image}`: give NAME[:TAG]; the digest is computed by the build"
         )));
     }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    Ok(match last.split_once(':') {
-        Some((_, tag)) if !tag.is_empty() => tag.to_owned(),
+    Ok(match crate::formats::reference::split_name(image).tag {
+        Some(tag) if !tag.is_empty() => tag.to_owned(),
         _ => "latest".to_owned(),
     })
 }

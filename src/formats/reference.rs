@@ -115,29 +115,59 @@ fn bad(s: &str, why: &str) -> Error {
     ))
 }
 
-/// Splits `@sha256:HEX` off the end.
-fn split_digest(s: &str, whole: &str) -> Result<(String, Option<Digest>)> {
-    match s.rsplit_once('@') {
-        Some((name, d)) => {
-            let digest = d
-                .parse::<Digest>()
-                .map_err(|e| bad(whole, &e.to_string()))?;
-            Ok((name.to_owned(), Some(digest)))
+/// The parts of `name[:tag][@digest]` as written: nothing checked, nothing normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameParts<'a> {
+    /// Everything before the tag and digest (`host/repo`, `repo`, a layout path).
+    pub name: &'a str,
+    /// After the last `:` of the last path component, if any.
+    pub tag: Option<&'a str>,
+    /// After the last `@`, if any.
+    pub digest: Option<&'a str>,
+    whole: &'a str,
+}
+
+impl<'a> NameParts<'a> {
+    /// `name[:tag]`: the reference without its digest.
+    pub fn without_digest(&self) -> &'a str {
+        match self.tag {
+            // `name:tag` is a prefix of the input; rebuild the slice from its pieces' lengths.
+            Some(t) => &self.whole[..self.name.len() + 1 + t.len()],
+            None => self.name,
         }
-        None => Ok((s.to_owned(), None)),
     }
 }
 
-/// Splits `:tag` off the last path component.
-fn split_tag(s: &str) -> (String, Option<String>) {
-    let last_slash = s.rfind('/').map(|i| i + 1).unwrap_or(0);
-    match s[last_slash..].rfind(':') {
-        Some(i) => (
-            s[..last_slash + i].to_owned(),
-            Some(s[last_slash + i + 1..].to_owned()),
-        ),
-        None => (s.to_owned(), None),
+/// Splits `name[:tag][@digest]` (the one rule for where a reference's tag and digest start:
+/// the digest after the last `@`, the tag after a `:` in the last path component).
+/// [`Reference::parse`] checks and normalises the parts; image names that are not yet
+/// references (`--image NAME[:TAG]`, `oci:` paths) are split with this too.
+pub fn split_name(s: &str) -> NameParts<'_> {
+    let (rest, digest) = match s.rsplit_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (s, None),
+    };
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    NameParts {
+        name,
+        tag,
+        digest,
+        whole: s,
     }
+}
+
+/// Splits `name[:tag][@sha256:HEX]`, parsing the digest.
+fn split(s: &str, whole: &str) -> Result<(String, Option<String>, Option<Digest>)> {
+    let parts = split_name(s);
+    let digest = parts
+        .digest
+        .map(|d| d.parse::<Digest>().map_err(|e| bad(whole, &e.to_string())))
+        .transpose()?;
+    Ok((parts.name.to_owned(), parts.tag.map(str::to_owned), digest))
 }
 
 fn valid_tag(t: &str) -> bool {
@@ -151,8 +181,7 @@ fn valid_tag(t: &str) -> bool {
 
 fn parse_layout(rest: &str) -> Result<LayoutRef> {
     let whole = format!("oci:{rest}");
-    let (name, digest) = split_digest(rest, &whole)?;
-    let (path, tag) = split_tag(&name);
+    let (path, tag, digest) = split(rest, &whole)?;
     if path.is_empty() {
         return Err(bad(&whole, "the layout path is empty"));
     }
@@ -175,8 +204,7 @@ fn parse_registry(s: &str) -> Result<RegistryRef> {
     if s.contains("://") {
         return Err(bad(s, "leave out the scheme; use --plain-http for HTTP"));
     }
-    let (name, digest) = split_digest(s, s)?;
-    let (name, tag) = split_tag(&name);
+    let (name, tag, digest) = split(s, s)?;
     let (registry, repository) = match name.split_once('/') {
         Some((first, rest))
             if first.contains('.') || first.contains(':') || first == "localhost" =>

@@ -10,10 +10,10 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::formats::cosign_legacy::legacy_tag;
 use crate::formats::oci::{Descriptor, ImageIndex, ImageManifest};
+use crate::oci::legacy_tags::put_merged;
 use crate::oci::reference::Reference;
 use crate::oci::registry::Options;
 use crate::oci::store::{Store, is_index};
-use crate::publish::legacy_signature::put_merged;
 use crate::util::digest::Digest;
 
 /// What a copy did.
