@@ -3,6 +3,7 @@
 //! between areas). Run one area with `cargo test --test it -- --include-ignored AREA::`.
 
 mod action;
+mod architecture;
 mod audit;
 mod auditable;
 mod conformance;

@@ -228,7 +228,7 @@ fn edges() -> BTreeMap<(String, String), BTreeSet<String>> {
         }
         assert!(
             tops.contains(&module[0]),
-            "src/{} is in no layer of tests/architecture.rs: add its module to LAYERS",
+            "src/{} is in no layer of tests/it/architecture.rs: add its module to LAYERS",
             module.join("/")
         );
         let code = code_only(&std::fs::read_to_string(&f).unwrap());
@@ -338,7 +338,7 @@ fn dependencies_point_down_and_make_no_cycle() {
     let stale: Vec<&(String, String)> = known.iter().filter(|k| !found.contains_key(*k)).collect();
     assert!(
         new.is_empty(),
-        "dependency direction broken (README \"Architecture\"; tests/architecture.rs LAYERS):\n{}",
+        "dependency direction broken (README \"Architecture\"; tests/it/architecture.rs LAYERS):\n{}",
         new.iter()
             .map(|s| format!("- {s}"))
             .collect::<Vec<_>>()
@@ -346,7 +346,7 @@ fn dependencies_point_down_and_make_no_cycle() {
     );
     assert!(
         stale.is_empty(),
-        "these KNOWN violations are gone: delete them from tests/architecture.rs KNOWN: {stale:?}"
+        "these KNOWN violations are gone: delete them from tests/it/architecture.rs KNOWN: {stale:?}"
     );
 }
 
