@@ -26,14 +26,14 @@ pub fn facts(dir: &Path, source_url: Option<&str>) -> Result<Option<GitFacts>> {
     let Ok(repo) = crate::inspect::git::open(dir) else {
         return Ok(None);
     };
-    let Some(commit) = repo.head().ok().and_then(|h| h.peel_to_commit().ok()) else {
+    let Some((commit, commit_time)) = crate::inspect::git::head_commit(&repo) else {
         return Ok(None);
     };
     let (_, chosen) = crate::inspect::git::remote(&repo, source_url)?;
     Ok(Some(GitFacts {
         workdir: repo.workdir().map(std::path::Path::to_path_buf),
-        commit: commit.id().to_string(),
-        commit_time: commit.committer().when().seconds(),
+        commit,
+        commit_time,
         remote_url: chosen.url,
     }))
 }

@@ -40,6 +40,14 @@ pub fn open(dir: &Path) -> std::result::Result<Repository, git2::Error> {
     Repository::open_ext(dir, git2::RepositoryOpenFlags::empty(), &ceilings)
 }
 
+/// HEAD's commit id and committer time (seconds since the epoch), when HEAD names a commit.
+/// The one reader of HEAD's commit: inspect, the build's facts and the advisory database's
+/// age use it.
+pub fn head_commit(repo: &Repository) -> Option<(String, i64)> {
+    let commit = repo.head().ok()?.peel_to_commit().ok()?;
+    Some((commit.id().to_string(), commit.committer().when().seconds()))
+}
+
 /// Reads the git state for the project in `dir`; `source_url` is `--source-url`. An error
 /// only when the source URL cannot be chosen ([`source_url::choose`]).
 pub fn probe(dir: &Path, source_url: Option<&str>) -> Result<GitProbe> {

@@ -83,12 +83,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "verify/checks ↔ verify/report ↔ verify/slsa_level",
         "verify13",
     ),
-    // No owner in issue 13: audit's gate message is written by the CLI.
-    (
-        "audit",
-        "cli",
-        "audit/stage.rs calls cli::audit::gate_message",
-    ),
 ];
 
 fn rank(module: &str) -> Option<usize> {

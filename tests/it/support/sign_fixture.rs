@@ -35,7 +35,7 @@ pub fn input(binary: &Path, inputs: BuildInputs, environment: RunEnvironment) ->
         image_name: Some("127.0.0.1:5000/hello-service:1.0".into()),
         index_digest: Digest::of(b"index"),
         manifests: vec![PlatformManifest {
-            platform: "linux/amd64".into(),
+            platform: "linux/amd64".parse().unwrap(),
             digest: Digest::of(b"manifest"),
         }],
         binaries: vec![BuiltBinary {
