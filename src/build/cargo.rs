@@ -498,11 +498,11 @@ mod tests {
 
     #[test]
     fn config_rustflags_are_kept() {
-        if std::env::var_os("RUSTFLAGS").is_some()
-            || std::env::var_os("CARGO_ENCODED_RUSTFLAGS").is_some()
-        {
-            return;
-        }
+        assert!(
+            std::env::var_os("RUSTFLAGS").is_none()
+                && std::env::var_os("CARGO_ENCODED_RUSTFLAGS").is_none(),
+            "RUSTFLAGS or CARGO_ENCODED_RUSTFLAGS is set: unset it to run this test"
+        );
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("ws/.cargo")).unwrap();
         std::fs::write(

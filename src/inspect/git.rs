@@ -247,10 +247,13 @@ mod tests {
     #[test]
     fn outside_git_is_a_warning() {
         let tmp = tempfile::tempdir().unwrap();
-        // A temp dir may itself sit inside a repository; only check when it does not.
-        if Repository::discover(tmp.path()).is_ok() {
-            return;
-        }
+        // A temp dir may itself sit inside a repository; then this cannot be asked, and the
+        // test fails instead of passing.
+        assert!(
+            Repository::discover(tmp.path()).is_err(),
+            "the temporary directory {} is inside a git repository: set TMPDIR elsewhere",
+            tmp.path().display()
+        );
         let p = probe(tmp.path(), None).unwrap();
         assert!(p.state.is_none());
         assert!(p.warnings[0].contains("not in a git repository"));

@@ -6,6 +6,7 @@
 //! binaries carry it. Reproducibility with the data on: `tests/it/image.rs`.
 
 use crate::support;
+use crate::support::{blob, read_json};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -51,15 +52,6 @@ fn build(dir: &Path, out: &Path, extra: &[&str]) -> Output {
         String::from_utf8_lossy(&o.stderr)
     );
     o
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn blob(layout: &Path, digest: &str) -> Vec<u8> {
-    let hex = digest.strip_prefix("sha256:").unwrap();
-    std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()
 }
 
 /// The binary `/usr/local/bin/<name>` of the image's first platform, taken out of the OCI
@@ -321,20 +313,7 @@ fn the_data_equals_cargo_auditables_but_for_build_only_crates() {
 /// ours, and the binary still carries the data. No tool needed.
 #[test]
 fn the_users_workspace_wrapper_still_runs() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("tiny");
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"tiny\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("Cargo.lock"),
-        "version = 4\n\n[[package]]\nname = \"tiny\"\nversion = \"0.1.0\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let (tmp, dir) = crate::support::image::tiny_crate("fn main() {}\n");
     let log = tmp.path().join("wrapper.log");
     let wrapper = tmp.path().join("my-wrapper.sh");
     std::fs::write(

@@ -360,25 +360,7 @@ fn unreachable_buildkit_names_the_variables() {
 #[test]
 fn remote_spellings_give_one_image_sbom_and_provenance() {
     let (tmp, origin) = support::example_repo("hello-service");
-    let clone = |name: &str, remote: Option<&str>| {
-        let dest = tmp.path().join(name);
-        support::run(
-            Command::new("git")
-                .args(["clone", "-q"])
-                .arg(&origin)
-                .arg(&dest),
-        );
-        if let Some(r) = remote {
-            support::git(&dest, &["remote", "set-url", "origin", r]);
-        }
-        dest
-    };
-    let https = clone(
-        "https",
-        Some("https://github.com/example/hello-service.git"),
-    );
-    let ssh = clone("ssh", Some("git@github.com:example/hello-service.git"));
-    let local = clone("local", None);
+    let [https, ssh, local] = three_clones(tmp.path(), &origin);
     let build = |dir: &std::path::Path, extra: &[&str]| {
         let out_dir = dir.with_extension("out");
         let out = build_cmd(dir)
@@ -446,24 +428,5 @@ fn remote_spellings_give_one_image_sbom_and_provenance() {
         &ssh.with_extension("out"),
     ] {
         assert_no_machine_path(dir, &machine);
-    }
-}
-
-/// No file under `dir` (binaries, layout blobs, statements, summary) holds `machine`.
-fn assert_no_machine_path(dir: &std::path::Path, machine: &str) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            assert_no_machine_path(&path, machine);
-            continue;
-        }
-        let bytes = std::fs::read(&path).unwrap();
-        assert!(
-            !bytes
-                .windows(machine.len())
-                .any(|w| w == machine.as_bytes()),
-            "{} holds the path {machine}",
-            path.display()
-        );
     }
 }

@@ -8,6 +8,7 @@
 
 use crate::support;
 use crate::support::keyless as keyless_support;
+use crate::support::read_json;
 
 use keyless_support::{Fault, ISSUER, Proxy, REPO, Stack, gh_identity};
 use serde_json::Value;
@@ -284,10 +285,6 @@ fn keyless_github_build_is_accepted_by_us_cosign_and_sigstore_go() {
             assert!(!text.contains(secret), "{name} holds a secret ({secret})");
         }
     }
-}
-
-fn read_json(p: &std::path::Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
 
 /// Runs a keyless build with the signing config's `service` behind `fault` (or with the

@@ -4,22 +4,13 @@
 //! `tests/it/release_peers.rs`.
 
 use crate::support;
+use crate::support::{blob, read_json};
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 const PASSWORD: &str = "release-test-pw";
-
-fn read_json(path: &Path) -> Value {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_slice(&bytes).unwrap()
-}
-
-fn blob(layout: &Path, digest: &str) -> Vec<u8> {
-    let hex = digest.strip_prefix("sha256:").unwrap();
-    std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()
-}
 
 /// Makes a key pair with `keygen` in `dir` (password `password`); returns the key's path.
 fn keygen(dir: &Path, password: &str) -> PathBuf {

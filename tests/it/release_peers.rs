@@ -3,6 +3,7 @@
 //! registry holds the digests summary.json lists; `oras discover` lists the referrers.
 
 use crate::support;
+use crate::support::read_json;
 
 use std::path::Path;
 use std::process::Command;
@@ -11,10 +12,6 @@ use serde_json::Value;
 use support::Peers;
 
 const PASSWORD: &str = "release-peers-pw";
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
 
 /// keygen + `build --key --builder native` of hello-service; extra args appended. Returns
 /// (guard, output dir, public key).

@@ -7,6 +7,7 @@
 //! the part of the image that has no evidence. Reports are read as `--format json`.
 
 use crate::support;
+use crate::support::read_json;
 use crate::support::verify_fixture;
 
 use std::collections::BTreeMap;
@@ -121,10 +122,6 @@ fn built() -> &'static Built {
             key,
         }
     })
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 /// The signed statement inside a bundle `build` wrote.

@@ -4,6 +4,7 @@
 //! unless `--trusted-root` says otherwise, and the report names it.
 
 use crate::support;
+use crate::support::read_json;
 
 use std::path::{Path, PathBuf};
 
@@ -112,10 +113,6 @@ fn write(dir: &Path, name: &str, value: &Value) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, serde_json::to_vec(value).unwrap()).unwrap();
     p
-}
-
-fn read_json(p: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
 
 #[test]

@@ -195,15 +195,7 @@ fn keyless_attestations_from_the_registry() {
     let peers = support::Peers::get();
     let f = fixture();
     let dest = format!("{}:v1", peers.unique_repo("verify-keyless"));
-    let out = support::cargo_provenance()
-        .args(["push", &f.reference(), &dest])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "push: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    f.push(&dest);
     let o = f.verify_with(
         &dest,
         &f.key.pub_path,

@@ -25,15 +25,7 @@ const REPO: &str = "example/hello-service";
 fn pushed(peers: &Peers, prefix: &str) -> (Fixture, String) {
     let f = Fixture::bare();
     let repo = peers.unique_repo(prefix);
-    let out = support::cargo_provenance()
-        .args(["push", &f.reference(), &format!("{repo}:v1")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "push: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    f.push(&format!("{repo}:v1"));
     (f, repo)
 }
 

@@ -10,18 +10,6 @@ use std::path::Path;
 use support::{Peers, Tier};
 use verify_fixture::*;
 
-fn push(f: &Fixture, dest: &str) {
-    let out = support::cargo_provenance()
-        .args(["push", &f.reference(), dest])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "push: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn cosign(tier: &Tier, dir: &Path, args: &[&str]) -> String {
     let mut c = tier.cosign();
     c.current_dir(dir)
@@ -37,7 +25,7 @@ fn registry_image_with_our_referrers_verifies_and_fails_closed() {
     let peers = Peers::get();
     let f = Fixture::signed();
     let dest = format!("{}:v1", peers.unique_repo("verify-ours"));
-    push(&f, &dest);
+    f.push(&dest);
     f.verify_with(
         &dest,
         &f.key.pub_path,
@@ -86,7 +74,7 @@ fn legacy_tags_and_bundle_referrers(peers: &Peers, tier: &Tier) {
     let f = Fixture::bare();
     let repo = peers.unique_repo("verify-cosign");
     let dest = format!("{repo}:v1");
-    push(&f, &dest);
+    f.push(&dest);
     let dir = f.dir.path();
     cosign(tier, dir, &["generate-key-pair"]);
     let predicate = provenance(&f.img.subjects())["predicate"].clone();
@@ -139,7 +127,7 @@ fn legacy_tags_and_bundle_referrers(peers: &Peers, tier: &Tier) {
     // cosign's bundle referrers on a second image.
     let g = Fixture::bare();
     let dest2 = format!("{}:v1", peers.unique_repo("verify-cosign-bundle"));
-    push(&g, &dest2);
+    g.push(&dest2);
     let pinned2 = format!("{}@{}", dest2.rsplit_once(':').unwrap().0, g.img.index);
     let predicate = provenance(&g.img.subjects())["predicate"].clone();
     std::fs::write(
@@ -216,7 +204,7 @@ fn registry_with_the_referrers_api() {
     let reg = referrers_api_registry();
     let f = Fixture::signed();
     let dest = format!("{reg}/verify-api-{}:v1", std::process::id());
-    push(&f, &dest);
+    f.push(&dest);
     f.verify_with(&dest, &f.key.pub_path, &["--require", "provenance,sbom"])
         .passes();
     f.verify_with(&dest, &f.other.pub_path, &[])

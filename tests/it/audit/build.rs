@@ -7,9 +7,7 @@ use serde_json::Value;
 
 use super::{PASSWORD, db, support};
 
-pub fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
+pub use crate::support::read_json;
 
 /// `build --builder native --key K` of hello-service with `extra`; (exit code, stderr).
 pub fn build(repo: &Path, key: &Path, out: &Path, extra: &[&str]) -> (i32, String) {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::support;
+pub use crate::support::{blob, blob_json, read_json};
 
 pub const HELLO_OUTPUT: &str = r#"{"greeting":"hello from hello-service","answer":"42"}"#;
 
@@ -17,20 +18,6 @@ pub fn path_without_docker() -> String {
         .map(|d| d.display().to_string())
         .collect::<Vec<_>>()
         .join(":")
-}
-
-pub fn read_json(path: &Path) -> Value {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_slice(&bytes).unwrap()
-}
-
-pub fn blob(layout: &Path, digest: &str) -> Vec<u8> {
-    let hex = digest.strip_prefix("sha256:").unwrap();
-    std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()
-}
-
-pub fn blob_json(layout: &Path, digest: &str) -> Value {
-    serde_json::from_slice(&blob(layout, digest)).unwrap()
 }
 
 /// The image index the layout's tag points at.
@@ -78,4 +65,49 @@ pub fn build_cmd(manifest_dir: &Path) -> assert_cmd::Command {
 
 pub fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// One commit cloned three ways under `dir`: `https` (an https remote), `ssh` (a scp-like ssh
+/// remote) and `local` (the local path of `origin` as its remote).
+pub fn three_clones(dir: &Path, origin: &Path) -> [PathBuf; 3] {
+    let clone = |name: &str, remote: Option<&str>| {
+        let dest = dir.join(name);
+        support::run(
+            std::process::Command::new("git")
+                .args(["clone", "-q"])
+                .arg(origin)
+                .arg(&dest),
+        );
+        if let Some(r) = remote {
+            support::git(&dest, &["remote", "set-url", "origin", r]);
+        }
+        dest
+    };
+    [
+        clone(
+            "https",
+            Some("https://github.com/example/hello-service.git"),
+        ),
+        clone("ssh", Some("git@github.com:example/hello-service.git")),
+        clone("local", None),
+    ]
+}
+
+/// No file under `dir` (binaries, layout blobs, statements, summary) holds `machine`.
+pub fn assert_no_machine_path(dir: &Path, machine: &str) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert_no_machine_path(&path, machine);
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes
+                .windows(machine.len())
+                .any(|w| w == machine.as_bytes()),
+            "{} holds the path {machine}",
+            path.display()
+        );
+    }
 }

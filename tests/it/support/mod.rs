@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde_json::Value;
+
 pub mod image;
 pub mod keyless;
 pub mod keyless_stack;
@@ -54,6 +56,18 @@ pub fn example_target_dir() -> PathBuf {
     p
 }
 
+/// `cargo provenance build` of an example: the shared target directory
+/// ([`example_target_dir`]), and none of the caller's BuildKit or rustflags settings.
+pub fn example_build() -> assert_cmd::Command {
+    let mut c = cargo_provenance();
+    c.env("CARGO_TARGET_DIR", example_target_dir())
+        .env_remove("BUILDKIT_HOST")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .arg("build");
+    c
+}
+
 /// `cargo provenance keygen --output-dir dir` with `password`: (cosign.key, cosign.pub).
 pub fn keygen(dir: &Path, password: &str) -> (PathBuf, PathBuf) {
     cargo_provenance()
@@ -79,18 +93,13 @@ pub fn signed_build(
     let keys = tmp.path().join("keys");
     keygen(&keys, password);
     let out = tmp.path().join("out");
-    let mut c = cargo_provenance();
+    let mut c = example_build();
     if let Some(p) = peers {
         c.envs(p.envs());
     }
     let o = c
         .current_dir(&repo)
-        .env("CARGO_TARGET_DIR", example_target_dir())
         .env("COSIGN_PASSWORD", password)
-        .env_remove("BUILDKIT_HOST")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .arg("build")
         .args(builder)
         .args(["--offline", "--key"])
         .arg(keys.join("cosign.key"))
@@ -372,4 +381,21 @@ pub fn read_http_request(conn: &mut std::net::TcpStream) -> std::io::Result<Opti
         buf.extend_from_slice(&tmp[..n]);
     }
     Ok(Some(buf))
+}
+
+/// Reads and parses a JSON file, naming it when it cannot be read.
+pub fn read_json(path: &Path) -> Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// The bytes of blob `digest` in the OCI layout `layout`.
+pub fn blob(layout: &Path, digest: &str) -> Vec<u8> {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()
+}
+
+/// Blob `digest` in the OCI layout `layout`, parsed as JSON.
+pub fn blob_json(layout: &Path, digest: &str) -> Value {
+    serde_json::from_slice(&blob(layout, digest)).unwrap()
 }

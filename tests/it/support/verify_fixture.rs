@@ -353,6 +353,19 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// `cargo provenance push` of the layout's image and referrers to `dest`.
+    pub fn push(&self, dest: &str) {
+        let out = crate::support::cargo_provenance()
+            .args(["push", &self.reference(), dest])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "push: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The layout without attestations.
     pub fn bare() -> Fixture {
         let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,8 @@
-//! Canary secrets planted in the git remote and the environment never reach an output file.
-//!
-//! For now this drives the attest and sign stages on fixture build inputs; the `build`
-//! command extends it once it produces these files itself.
+//! Canary secrets planted in the git remote and the environment never reach an output: the
+//! attest and sign stages on fixture build inputs here (a GitLab CI environment with
+//! credentials in its URLs), and every output of `build` and `vex` in [`build`].
+
+mod build;
 
 use crate::support;
 use crate::support::sign_fixture;

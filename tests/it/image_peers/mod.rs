@@ -3,6 +3,8 @@
 //! reproducible, attestation manifests are taken out of the index, and our platform
 //! manifests equal the ones BuildKit produces when run by hand.
 
+mod spellings;
+
 use crate::support;
 use crate::support::image as image_common;
 
