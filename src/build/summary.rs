@@ -341,3 +341,101 @@ impl Summary {
         crate::util::fs::write_json_atomic(path, self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn d(c: char) -> Digest {
+        format!("sha256:{}", c.to_string().repeat(64))
+            .parse()
+            .unwrap()
+    }
+
+    /// The typed entries write the bytes the `json!` entries wrote before them (same keys,
+    /// same order, `null` where absent), and read back as the same variant.
+    #[test]
+    fn entries_keep_their_json_bytes_and_read_back() {
+        let r = Referrer {
+            subject: d('a'),
+            subject_name: "app".into(),
+            manifest_digest: d('b'),
+        };
+        let old_referrer =
+            json!({"subject": d('a'), "subject_name": "app", "manifest_digest": d('b')});
+        let image = Attestation::Image(ImageAttestation {
+            predicate_type: "https://cyclonedx.org/bom".into(),
+            role: SummaryRole::ImageAttestation,
+            signed: true,
+            statement_file: None,
+            statement_digest: d('c'),
+            predicate_file: Some("sbom.cdx.json".into()),
+            bundle_file: Some("sbom.sigstore.json".into()),
+            bundle_digest: Some(d('e')),
+            referrers: vec![r.clone()],
+        });
+        let old_image = json!({"predicate_type": "https://cyclonedx.org/bom",
+            "role": "image-attestation", "signed": true, "statement_file": null,
+            "statement_digest": d('c'), "predicate_file": "sbom.cdx.json",
+            "bundle_file": "sbom.sigstore.json", "bundle_digest": d('e'),
+            "referrers": [old_referrer.clone()]});
+        let buildkit = Attestation::BuildKit(BuildKitAttestation {
+            predicate_type: "https://spdx.dev/Document".into(),
+            role: SummaryRole::BuildkitAttestation,
+            signed: false,
+            statement_file: "buildkit/0-linux-amd64.intoto.json".into(),
+            statement_digest: d('c'),
+            bundle_file: None,
+            bundle_digest: None,
+            referrers: vec![],
+        });
+        let old_buildkit = json!({"predicate_type": "https://spdx.dev/Document",
+            "role": "buildkit-attestation", "signed": false,
+            "statement_file": "buildkit/0-linux-amd64.intoto.json", "statement_digest": d('c'),
+            "bundle_file": null, "bundle_digest": null, "referrers": []});
+        let signature = Attestation::ImageSignature(ImageSignature {
+            predicate_type: "https://sigstore.dev/cosign/sign/v1".into(),
+            role: SummaryRole::ImageSignature,
+            signed: true,
+            bundle_digests: vec![d('f')],
+            referrers: vec![r],
+        });
+        let old_signature = json!({"predicate_type": "https://sigstore.dev/cosign/sign/v1",
+            "role": "image-signature", "signed": true, "bundle_digests": [d('f')],
+            "referrers": [old_referrer]});
+        let legacy = Attestation::LegacyImageSignature(LegacyImageSignature {
+            predicate_type: "application/vnd.dev.cosign.simplesigning.v1+json".into(),
+            role: SummaryRole::LegacyImageSignature,
+            signed: true,
+            referrers: vec![],
+            tags: vec![LegacyTag {
+                subject: d('a'),
+                subject_name: "app".into(),
+                tag: "sha256-aa.sig".into(),
+                manifest_digest: d('b'),
+            }],
+        });
+        let old_legacy = json!({"predicate_type": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "role": "legacy-image-signature", "signed": true, "referrers": [],
+            "tags": [{"subject": d('a'), "subject_name": "app", "tag": "sha256-aa.sig",
+                "manifest_digest": d('b')}]});
+        for (typed, old) in [
+            (image, old_image),
+            (buildkit, old_buildkit),
+            (signature, old_signature),
+            (legacy, old_legacy),
+        ] {
+            let bytes = serde_json::to_vec_pretty(&typed).unwrap();
+            assert_eq!(bytes, serde_json::to_vec_pretty(&old).unwrap());
+            let back: Attestation = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(back, typed);
+        }
+    }
+
+    #[test]
+    fn an_entry_without_a_known_role_is_an_error() {
+        let e = serde_json::from_value::<Attestation>(json!({"role": "other"})).unwrap_err();
+        assert!(e.to_string().contains("other"), "{e}");
+    }
+}
