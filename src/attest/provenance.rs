@@ -216,7 +216,7 @@ fn git_ref(g: &crate::inspect::model::GitState) -> Option<String> {
 }
 
 fn strip_digest(reference: &str) -> &str {
-    reference.split_once('@').map_or(reference, |(r, _)| r)
+    crate::formats::reference::split_name(reference).without_digest()
 }
 
 fn internal(input: &ProvenanceInput) -> InternalParameters {

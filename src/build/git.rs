@@ -66,7 +66,7 @@ mod tests {
         std::fs::create_dir_all(&plain).unwrap();
         let commit = repository_with_a_commit(&repo_dir, "git@github.com:o/r.git");
         // --source-url, so that a CI run's own repository URL does not take part (the remote's
-        // canonical form is tested in inspect::source_url and tests/inspect/source_url.rs).
+        // canonical form is tested in inspect::source_url and tests/it/inspect/source_url.rs).
         let f = facts(&repo_dir, Some("https://example.com/x/y.git"))
             .unwrap()
             .expect("a repository with a commit");

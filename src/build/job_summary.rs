@@ -27,12 +27,7 @@ pub enum SignedBy {
 
 /// cosign's `--type` for our predicate types.
 fn cosign_type(predicate_type: &str) -> Option<&'static str> {
-    match predicate_type {
-        "https://slsa.dev/provenance/v1" => Some("slsaprovenance1"),
-        "https://cyclonedx.org/bom" => Some("cyclonedx"),
-        "https://cosign.sigstore.dev/attestation/vuln/v1" => Some("vuln"),
-        _ => None,
-    }
+    crate::formats::predicate::cosign_type(predicate_type)
 }
 
 /// The Markdown for `summary` (summary.json's content) of an image pushed as `pushed`.

@@ -166,20 +166,18 @@ pub fn image_tag(image: Option<&str>) -> Result<String> {
             "--image `{image}`: give NAME[:TAG]; the digest is computed by the build"
         )));
     }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    Ok(match last.split_once(':') {
-        Some((_, tag)) if !tag.is_empty() => tag.to_owned(),
+    Ok(match crate::formats::reference::split_name(image).tag {
+        Some(tag) if !tag.is_empty() => tag.to_owned(),
         _ => "latest".to_owned(),
     })
 }
 
-/// SOURCE_DATE_EPOCH: the environment's, else HEAD's commit time, else 0 (with a warning).
+/// SOURCE_DATE_EPOCH: the environment's (empty counts as unset,
+/// [`crate::util::time::source_date_epoch_env`]), else HEAD's commit time, else 0 (with a
+/// warning).
 pub fn source_date_epoch(git: Option<&git::GitFacts>, ui: &Ui) -> Result<(i64, String)> {
-    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
-        return Ok((
-            crate::util::time::parse_source_date_epoch(&v)?,
-            "SOURCE_DATE_EPOCH".into(),
-        ));
+    if let Some(epoch) = crate::util::time::source_date_epoch_env()? {
+        return Ok((epoch, "SOURCE_DATE_EPOCH".into()));
     }
     match git {
         Some(g) => Ok((g.commit_time, "git commit time".into())),

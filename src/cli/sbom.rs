@@ -25,10 +25,7 @@ pub struct Args {
 /// Runs the command; returns the exit code.
 pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     let selection = args.selection.selection();
-    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.trim().is_empty() => Some(crate::util::time::parse_source_date_epoch(&v)?),
-        _ => None,
-    };
+    let source_date_epoch = crate::util::time::source_date_epoch_env()?;
     let req = SbomRequest {
         selection: &selection,
         spec_version: args.spec_version.parse::<SpecVersion>()?,

@@ -20,7 +20,7 @@ use cyclonedx_bom::prelude::{
 use super::SpecVersion;
 use super::license::{NormalizedLicense, to_cyclonedx};
 use crate::error::{Error, Result};
-use crate::util::purl;
+use crate::formats::purl;
 
 /// The kind of a component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -234,13 +234,8 @@ pub fn cargo_purl(name: &str, version: &str, qualifiers: &[(&str, String)]) -> S
 /// `pkg:oci/NAME@sha256%3AHEX?repository_url=REPO&tag=TAG` for an image reference
 /// `[registry/]path[:tag]` and its digest.
 pub fn oci_purl(image: &str, digest_hex: &str) -> String {
-    let image = image.split('@').next().unwrap_or(image);
-    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
-    let (repo, tag) = match image[last_slash..].rfind(':') {
-        Some(i) => (&image[..last_slash + i], Some(&image[last_slash + i + 1..])),
-        None => (image, None),
-    };
-    purl::oci(repo, digest_hex, tag, None)
+    let parts = crate::formats::reference::split_name(image);
+    purl::oci(parts.name, digest_hex, parts.tag, None)
 }
 
 #[cfg(test)]

@@ -14,14 +14,14 @@ use super::policy::Expectations;
 use super::report::Report;
 use crate::util::digest::Digest;
 
-pub use crate::attest::SBOM_PREDICATE_TYPE as CYCLONEDX_BOM;
 pub use crate::formats::intoto::{STATEMENT_V01, STATEMENT_V1, Statement};
 pub use crate::formats::openvex::PREDICATE_TYPE as OPENVEX;
+pub use crate::formats::predicate::CYCLONEDX_BOM;
 pub use crate::formats::slsa::PREDICATE_TYPE as SLSA_PROVENANCE_V1;
 
 /// The `buildType` URIs this verifier knows the `externalParameters` of: ours
-/// ([`crate::attest::params::BUILD_TYPE`], docs/provenance.md).
-pub const KNOWN_BUILD_TYPES: &[&str] = &[crate::attest::params::BUILD_TYPE];
+/// ([`crate::formats::build_type::BUILD_TYPE`], docs/provenance.md).
+pub const KNOWN_BUILD_TYPES: &[&str] = &[crate::formats::build_type::BUILD_TYPE];
 
 /// Parses a statement payload with the in-toto framework's rules ([`Statement::parse`]: known
 /// `_type`, subjects each with a digest, a `predicateType`) and returns it as JSON. The
@@ -193,7 +193,7 @@ fn lower(s: &str) -> String {
 /// Reads `externalParameters` with the build type's own type, which rejects unknown fields
 /// (`deny_unknown_fields`): the error names the first field it does not know.
 fn external_parameters_problem(value: &Value) -> Option<String> {
-    serde_json::from_value::<crate::attest::params::ExternalParameters>(value.clone())
+    serde_json::from_value::<crate::formats::build_type::ExternalParameters>(value.clone())
         .err()
         .map(|e| e.to_string())
 }

@@ -20,7 +20,9 @@ use crate::formats::oci::{Descriptor, ImageManifest};
 use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 
-pub use crate::publish::{ANNOTATION_PREDICATE_TYPE, ANNOTATION_ROLE};
+pub use crate::formats::annotations::{
+    PREDICATE_TYPE as ANNOTATION_PREDICATE_TYPE, ROLE as ANNOTATION_ROLE,
+};
 /// cosign's legacy attestation layer media type.
 const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
 /// cosign's legacy signature layer media type and annotation.
