@@ -8,7 +8,7 @@ use crate::formats::openvex::{Justification, Status};
 use crate::oci::reference::Reference;
 use crate::oci::registry::Options;
 use crate::oci::store::Store;
-use crate::sign::{AnySigner, KeySigner};
+use crate::sign::{AnySigner, KeySigner, Signer as _};
 use crate::ui::Ui;
 use crate::vex::publish::{default_image_name, publish_vex};
 use crate::vex::{DEFAULT_AUTHOR, VexInput};

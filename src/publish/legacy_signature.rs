@@ -65,23 +65,6 @@ pub fn sign_image_legacy(
         .collect()
 }
 
-/// The `summary.json` `attestations[]` entry for the legacy signatures: no referrers, a
-/// `tags[]` list instead.
-pub fn summary_entry(signed: &[LegacySigned]) -> serde_json::Value {
-    serde_json::json!({
-        "predicate_type": crate::formats::cosign_legacy::SIMPLE_SIGNING_MEDIA_TYPE,
-        "role": "legacy-image-signature",
-        "signed": true,
-        "referrers": [],
-        "tags": signed.iter().map(|x| serde_json::json!({
-            "subject": x.subject.descriptor.digest,
-            "subject_name": x.subject.name,
-            "tag": x.tag,
-            "manifest_digest": x.manifest.digest,
-        })).collect::<Vec<_>>(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
