@@ -5,10 +5,10 @@ use serde_json::Value;
 
 use super::Level;
 use super::attestation::PREDICATE_TYPE;
-use crate::verify::{Expectations, Report, Requirement};
+use crate::verify::{CheckId, Expectations, Report, Requirement};
 
 /// The check's name in the report.
-pub const CHECK: &str = "vuln-severity";
+pub const CHECK: CheckId = CheckId::VulnSeverity;
 
 /// The highest severity the gate would count for one finding of a scan (`severity`, or
 /// high when unrated), from the predicate's `scanner.result.vulnerabilities[]`.

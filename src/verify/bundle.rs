@@ -11,6 +11,7 @@
 //! signed entry timestamp (inclusion promise) is verified. Merkle inclusion proofs and
 //! checkpoints are not verified yet: that is reported as a skipped check, never as a pass.
 
+use crate::verify::CheckId;
 use p256::ecdsa::Signature;
 use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
@@ -162,7 +163,7 @@ pub fn verify_bundle(
     let bundle = match Bundle::parse(bytes) {
         Ok(b) => b,
         Err(reason) => {
-            report.fail("bundle", None, reason);
+            report.fail(CheckId::Bundle, None, reason);
             return Ok(report);
         }
     };
@@ -179,7 +180,7 @@ pub fn verify_bundle(
         )));
     };
     report.pass(
-        "bundle",
+        CheckId::Bundle,
         None,
         format!("Sigstore bundle {}", bundle.media_type),
     );
@@ -190,7 +191,7 @@ pub fn verify_bundle(
         } => {
             if claimed.as_slice() != digest.as_bytes() {
                 report.fail(
-                    "artifact-digest",
+                    CheckId::ArtifactDigest,
                     None,
                     format!(
                         "the bundle signs digest sha256:{}, the artifact is {digest}",
@@ -199,20 +200,20 @@ pub fn verify_bundle(
                 );
             } else {
                 report.pass(
-                    "artifact-digest",
+                    CheckId::ArtifactDigest,
                     None,
                     format!("the bundle signs {digest}"),
                 );
             }
             if verify_prehash(key, &digest, signature) {
                 report.pass(
-                    "signature",
+                    CheckId::Signature,
                     None,
                     format!("ECDSA P-256 signature over {digest} verifies against the key"),
                 );
             } else {
                 report.fail(
-                    "signature",
+                    CheckId::Signature,
                     None,
                     format!(
                         "the message signature does not verify against the key (hint {})",
@@ -225,13 +226,17 @@ pub fn verify_bundle(
         Content::Dsse(env) => {
             match verify_dsse(env, key) {
                 Ok(v) => {
-                    report.pass("signature", None, "DSSE signature verifies against the key");
+                    report.pass(
+                        CheckId::Signature,
+                        None,
+                        "DSSE signature verifies against the key",
+                    );
                     super::checks::check_subject_names(&mut report, None, &v.payload, &[digest]);
                     // The log entry must be about the signature that verified.
                     v.signature
                 }
                 Err(reason) => {
-                    report.fail("signature", None, reason);
+                    report.fail(CheckId::Signature, None, reason);
                     env.signatures
                         .first()
                         .map(|s| s.sig.clone())
@@ -282,7 +287,7 @@ mod tests {
         assert!(r.verified, "{}", r.human());
         let r = verify_bundle("b", &bundle, &art, Some(&other), None).unwrap();
         assert!(!r.verified);
-        assert_eq!(r.failures().next().unwrap().check, "signature");
+        assert_eq!(r.failures().next().unwrap().check, CheckId::Signature);
         let r = verify_bundle(
             "b",
             &bundle,
@@ -291,10 +296,10 @@ mod tests {
             None,
         )
         .unwrap();
-        let failed: Vec<_> = r.failures().map(|c| c.check.as_str()).collect();
-        assert_eq!(failed, ["artifact-digest", "signature"]);
+        let failed: Vec<_> = r.failures().map(|c| c.check).collect();
+        assert_eq!(failed, [CheckId::ArtifactDigest, CheckId::Signature]);
         let r = verify_bundle("b", b"{not json", &art, Some(&key), None).unwrap();
-        assert_eq!(r.failures().next().unwrap().check, "bundle");
+        assert_eq!(r.failures().next().unwrap().check, CheckId::Bundle);
         let e = verify_bundle("b", &bundle, &art, None, None).unwrap_err();
         assert!(e.to_string().contains("--key"), "{e}");
     }

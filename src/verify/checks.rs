@@ -7,6 +7,7 @@
 //! fields we do not know are seen (SLSA's verifier rule: reject unknown
 //! `externalParameters`), not silently dropped by a typed parser.
 
+use crate::verify::CheckId;
 use serde_json::Value;
 
 use super::document::{Kind, Target};
@@ -14,14 +15,14 @@ use super::policy::Expectations;
 use super::report::Report;
 use crate::util::digest::Digest;
 
-pub use crate::attest::SBOM_PREDICATE_TYPE as CYCLONEDX_BOM;
 pub use crate::formats::intoto::{STATEMENT_V01, STATEMENT_V1, Statement};
 pub use crate::formats::openvex::PREDICATE_TYPE as OPENVEX;
+pub use crate::formats::predicate::CYCLONEDX_BOM;
 pub use crate::formats::slsa::PREDICATE_TYPE as SLSA_PROVENANCE_V1;
 
 /// The `buildType` URIs this verifier knows the `externalParameters` of: ours
-/// ([`crate::attest::params::BUILD_TYPE`], docs/provenance.md).
-pub const KNOWN_BUILD_TYPES: &[&str] = &[crate::attest::params::BUILD_TYPE];
+/// ([`crate::formats::build_type::BUILD_TYPE`], docs/provenance.md).
+pub const KNOWN_BUILD_TYPES: &[&str] = &[crate::formats::build_type::BUILD_TYPE];
 
 /// Parses a statement payload with the in-toto framework's rules ([`Statement::parse`]: known
 /// `_type`, subjects each with a digest, a `predicateType`) and returns it as JSON. The
@@ -65,7 +66,7 @@ pub fn check_subject(
     if named.is_empty() {
         let names: Vec<String> = subjects.iter().map(|(d, _)| d.to_string()).collect();
         report.fail(
-            "subject",
+            CheckId::Subject,
             att,
             format!(
                 "the statement is about another image: its subjects [{}] name no part of {}",
@@ -76,7 +77,7 @@ pub fn check_subject(
     } else {
         let parts: Vec<String> = named.iter().map(|&i| target.parts[i].to_string()).collect();
         report.pass(
-            "subject",
+            CheckId::Subject,
             att,
             format!("the statement names {}", parts.join(", ")),
         );
@@ -93,17 +94,17 @@ pub fn check_subject_names(
 ) {
     let st = match parse_statement(payload) {
         Ok(st) => st,
-        Err(reason) => return report.fail("statement", att, reason),
+        Err(reason) => return report.fail(CheckId::Statement, att, reason),
     };
     let subjects = subjects(&st);
     match subjects.iter().find(|(d, _)| artifact.contains(d)) {
         Some((d, _)) => report.pass(
-            "subject",
+            CheckId::Subject,
             att,
             format!("statement subject {d} is the artifact"),
         ),
         None => report.fail(
-            "subject",
+            CheckId::Subject,
             att,
             format!(
                 "the statement is about another artifact: its subjects [{}] do not include {}",
@@ -132,19 +133,19 @@ pub fn check_predicate_type(
     let actual = statement["predicateType"].as_str().unwrap_or_default();
     match announced {
         Some(a) if a != actual => report.fail(
-            "predicate-type",
+            CheckId::PredicateType,
             Some(att),
             format!("the referrer announces predicate type `{a}` but the signed statement has `{actual}`"),
         ),
-        Some(_) => report.pass("predicate-type", Some(att), format!("`{actual}`, as announced")),
-        None => report.pass("predicate-type", Some(att), format!("`{actual}`")),
+        Some(_) => report.pass(CheckId::PredicateType, Some(att), format!("`{actual}`, as announced")),
+        None => report.pass(CheckId::PredicateType, Some(att), format!("`{actual}`")),
     }
 }
 
 fn check_expected(
     report: &mut Report,
     att: &str,
-    check: &str,
+    check: CheckId,
     what: &str,
     found: Option<&str>,
     expected: Option<&str>,
@@ -193,7 +194,7 @@ fn lower(s: &str) -> String {
 /// Reads `externalParameters` with the build type's own type, which rejects unknown fields
 /// (`deny_unknown_fields`): the error names the first field it does not know.
 fn external_parameters_problem(value: &Value) -> Option<String> {
-    serde_json::from_value::<crate::attest::params::ExternalParameters>(value.clone())
+    serde_json::from_value::<crate::formats::build_type::ExternalParameters>(value.clone())
         .err()
         .map(|e| e.to_string())
 }
@@ -205,10 +206,10 @@ pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: 
     let build_type = def["buildType"].as_str().unwrap_or_default();
     let known = KNOWN_BUILD_TYPES.contains(&build_type);
     if known {
-        report.pass("build-type", Some(att), format!("`{build_type}`"));
+        report.pass(CheckId::BuildType, Some(att), format!("`{build_type}`"));
     } else {
         report.fail(
-            "build-type",
+            CheckId::BuildType,
             Some(att),
             format!(
                 "buildType `{build_type}` is not one this verifier knows ({})",
@@ -219,26 +220,26 @@ pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: 
     let ext = &def["externalParameters"];
     if !ext.is_object() {
         report.fail(
-            "external-parameters",
+            CheckId::ExternalParameters,
             Some(att),
             "externalParameters is missing or not an object",
         );
     } else if known {
         match external_parameters_problem(ext) {
             None => report.pass(
-                "external-parameters",
+                CheckId::ExternalParameters,
                 Some(att),
                 "every field is one this verifier knows",
             ),
             Some(problem) => report.fail(
-                "external-parameters",
+                CheckId::ExternalParameters,
                 Some(att),
                 format!("{problem}: a verifier must reject parameters it does not know"),
             ),
         }
     } else {
         report.fail(
-            "external-parameters",
+            CheckId::ExternalParameters,
             Some(att),
             "cannot be checked: unknown buildType",
         );
@@ -247,7 +248,7 @@ pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: 
     check_expected(
         report,
         att,
-        "builder-id",
+        CheckId::BuilderId,
         "builder.id",
         builder,
         exp.builder_id.as_deref(),
@@ -257,7 +258,7 @@ pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: 
     check_expected(
         report,
         att,
-        "source-repo",
+        CheckId::SourceRepo,
         "source repository",
         source["uri"].as_str(),
         exp.source_repo.as_deref(),
@@ -266,7 +267,7 @@ pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: 
     check_expected(
         report,
         att,
-        "source-commit",
+        CheckId::SourceCommit,
         "source commit",
         source["commit"].as_str(),
         exp.source_commit.as_deref(),
@@ -275,7 +276,7 @@ pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: 
     check_expected(
         report,
         att,
-        "source-ref",
+        CheckId::SourceRef,
         "source ref",
         source["ref"].as_str(),
         exp.source_ref.as_deref(),
@@ -306,17 +307,17 @@ pub fn check_sbom(
     let bom = &statement["predicate"];
     if bom["bomFormat"] != "CycloneDX" {
         report.fail(
-            "sbom-subject",
+            CheckId::SbomSubject,
             Some(att),
             "the predicate is not a CycloneDX BOM (bomFormat)",
         );
         return;
     }
     let Some(top) = target.top() else {
-        return report.fail("sbom-subject", Some(att), "no image to compare with");
+        return report.fail(CheckId::SbomSubject, Some(att), "no image to compare with");
     };
     let purl = bom["metadata"]["component"]["purl"].as_str();
-    let (sbom_subject, fail) = ("sbom-subject", Some(att));
+    let (sbom_subject, fail) = (CheckId::SbomSubject, Some(att));
     match purl.map(|p| (p, purl_digest(p))) {
         None => report.fail(
             sbom_subject,
@@ -387,11 +388,8 @@ mod tests {
         })
     }
 
-    fn statuses(r: &Report) -> Vec<(String, Status)> {
-        r.checks
-            .iter()
-            .map(|c| (c.check.clone(), c.status))
-            .collect()
+    fn statuses(r: &Report) -> Vec<(CheckId, Status)> {
+        r.checks.iter().map(|c| (c.check, c.status)).collect()
     }
 
     #[test]
@@ -412,8 +410,8 @@ mod tests {
         bad["predicate"]["runDetails"]["builder"]["id"] = "https://other".into();
         let mut r = Report::new("x");
         check_provenance(&mut r, "a", &bad, &exp);
-        let failed: Vec<_> = r.failures().map(|c| c.check.clone()).collect();
-        assert_eq!(failed, ["external-parameters", "builder-id"]);
+        let failed: Vec<_> = r.failures().map(|c| c.check).collect();
+        assert_eq!(failed, [CheckId::ExternalParameters, CheckId::BuilderId]);
         assert!(
             r.checks[1].reason.contains("unknown field `"),
             "{}",
@@ -422,7 +420,7 @@ mod tests {
         bad["predicate"]["buildDefinition"]["buildType"] = "https://x".into();
         let mut r = Report::new("x");
         check_provenance(&mut r, "a", &bad, &Expectations::default());
-        assert_eq!(statuses(&r)[0], ("build-type".into(), Status::Fail));
+        assert_eq!(statuses(&r)[0], (CheckId::BuildType, Status::Fail));
     }
 
     #[test]
@@ -435,8 +433,15 @@ mod tests {
         };
         let mut r = Report::new("x");
         check_provenance(&mut r, "a", &provenance(), &exp);
-        let failed: Vec<_> = r.failures().map(|c| c.check.clone()).collect();
-        assert_eq!(failed, ["source-repo", "source-commit", "source-ref"]);
+        let failed: Vec<_> = r.failures().map(|c| c.check).collect();
+        assert_eq!(
+            failed,
+            [
+                CheckId::SourceRepo,
+                CheckId::SourceCommit,
+                CheckId::SourceRef
+            ]
+        );
     }
 
     fn part(c: char, kind: Kind) -> Part {

@@ -2,6 +2,7 @@
 //! `.att`/`.sig` tags, BuildKit's attestation manifests), verify each one's signature, run
 //! the content checks on the verified ones, and check that the required kinds are present.
 
+use crate::verify::CheckId;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -20,7 +21,9 @@ use crate::formats::oci::{Descriptor, ImageManifest};
 use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 
-pub use crate::publish::{ANNOTATION_PREDICATE_TYPE, ANNOTATION_ROLE};
+pub use crate::formats::annotations::{
+    PREDICATE_TYPE as ANNOTATION_PREDICATE_TYPE, ROLE as ANNOTATION_ROLE,
+};
 /// cosign's legacy attestation layer media type.
 const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
 /// cosign's legacy signature layer media type and annotation.
@@ -139,7 +142,7 @@ fn check_required(
             .collect();
         if missing.is_empty() {
             report.pass(
-                "require",
+                CheckId::Require,
                 None,
                 format!(
                     "{}: verified attestations of `{predicate_type}` name every part of the \
@@ -165,7 +168,7 @@ fn check_required(
             also.push_str(&format!("; not counted: {}", set_aside.join("; ")));
         }
         report.fail(
-            "require",
+            CheckId::Require,
             None,
             format!(
                 "{}: no verified attestation of `{predicate_type}` names {}{also}",
@@ -194,14 +197,14 @@ fn read_target(
             )));
         }
         Some(Err(why)) => {
-            report.fail("image", None, why);
+            report.fail(CheckId::Image, None, why);
             return Ok(None);
         }
         Some(Ok(doc)) => doc,
     };
     if let Some(entry) = listed.as_ref().filter(|e| e.size != doc.bytes.len() as u64) {
         report.fail(
-            "image",
+            CheckId::Image,
             None,
             format!(
                 "{top} is refused: the layout lists it with {} bytes, it has {}",
@@ -214,11 +217,11 @@ fn read_target(
     let fetched_as = doc.media_type.or(listed.map(|e| e.media_type));
     let index = match document::classify(&doc.bytes, fetched_as.as_deref()) {
         Err(why) => {
-            report.fail("image", None, format!("{top} is refused: {why}"));
+            report.fail(CheckId::Image, None, format!("{top} is refused: {why}"));
             return Ok(None);
         }
         Ok(Document::Manifest(_)) => {
-            report.pass("image", None, format!("image manifest {top}"));
+            report.pass(CheckId::Image, None, format!("image manifest {top}"));
             let part = Part {
                 digest: top,
                 kind: Kind::Manifest,
@@ -256,13 +259,13 @@ fn read_target(
     }
     if problems.is_empty() {
         report.pass(
-            "image",
+            CheckId::Image,
             None,
             format!("index {top} with {} platform manifest(s)", parts.len() - 1),
         );
     }
     for why in problems {
-        report.fail("image", None, why);
+        report.fail(CheckId::Image, None, why);
     }
     Ok(Some(Target { parts }))
 }
@@ -323,7 +326,7 @@ fn collect_buildkit(
         Ok(b) => b,
         Err(why) => {
             report.fail(
-                "image",
+                CheckId::Image,
                 Some(&id),
                 format!("BuildKit attestation manifest: {why}"),
             );
@@ -376,7 +379,7 @@ fn collect_referrers(
                 Ok(b) => b,
                 Err(why) => {
                     report.ignore(
-                        "blob-digest",
+                        CheckId::BlobDigest,
                         Some(&id),
                         format!("referrer manifest: {why}"),
                     );
@@ -385,7 +388,7 @@ fn collect_referrers(
             };
             let Ok(m) = serde_json::from_slice::<ImageManifest>(&manifest) else {
                 report.ignore(
-                    "referrer",
+                    CheckId::Referrer,
                     Some(&id),
                     "the referrer is not an image manifest",
                 );
@@ -399,7 +402,7 @@ fn collect_referrers(
             let Some(layer) = layer.filter(|l| MEDIA_TYPES_READ.contains(&l.media_type.as_str()))
             else {
                 report.skip(
-                    "referrer",
+                    CheckId::Referrer,
                     Some(&id),
                     format!(
                         "artifact type `{artifact_type}` holds no Sigstore bundle layer: not read"
@@ -417,7 +420,11 @@ fn collect_referrers(
             let bytes = match src.attestation(&layer.digest, layer.size)? {
                 Ok(b) => b,
                 Err(why) => {
-                    report.ignore("blob-digest", Some(&id), format!("bundle layer: {why}"));
+                    report.ignore(
+                        CheckId::BlobDigest,
+                        Some(&id),
+                        format!("bundle layer: {why}"),
+                    );
                     continue;
                 }
             };
@@ -447,12 +454,12 @@ fn collect_cosign_tags(
             let bytes = match src.manifest(&d)? {
                 Ok(b) => b,
                 Err(why) => {
-                    report.ignore("blob-digest", Some(&tag), why);
+                    report.ignore(CheckId::BlobDigest, Some(&tag), why);
                     continue;
                 }
             };
             let Ok(m) = serde_json::from_slice::<ImageManifest>(&bytes) else {
-                report.ignore("bundle", Some(&tag), "not an image manifest");
+                report.ignore(CheckId::Bundle, Some(&tag), "not an image manifest");
                 continue;
             };
             for (i, layer) in m.layers.iter().enumerate() {
@@ -460,7 +467,7 @@ fn collect_cosign_tags(
                 let bytes = match src.attestation(&layer.digest, layer.size)? {
                     Ok(b) => b,
                     Err(why) => {
-                        report.ignore("blob-digest", Some(&id), why);
+                        report.ignore(CheckId::BlobDigest, Some(&id), why);
                         continue;
                     }
                 };
@@ -496,7 +503,7 @@ fn check_simple_signing(
         .and_then(|s| b64(s));
     if !sig.is_some_and(|s| verify_der(key, payload, &s)) {
         report.ignore(
-            "cosign-signature",
+            CheckId::CosignSignature,
             Some(id),
             "cosign image signature does not verify against the key",
         );
@@ -506,13 +513,13 @@ fn check_simple_signing(
     let named = v["critical"]["image"]["docker-manifest-digest"].as_str();
     if named == Some(subject.to_string().as_str()) {
         report.pass(
-            "cosign-signature",
+            CheckId::CosignSignature,
             Some(id),
             format!("cosign image signature over {subject} verifies"),
         );
     } else {
         report.fail(
-            "cosign-signature",
+            CheckId::CosignSignature,
             Some(id),
             format!("cosign signature names {named:?}, not {subject}"),
         );
@@ -542,7 +549,7 @@ fn check_candidate(
     let envelope = match &c.evidence {
         Evidence::Unsigned => {
             report.ignore(
-                "signature",
+                CheckId::Signature,
                 att,
                 format!(
                     "BuildKit attestation{} is unsigned: not counted",
@@ -557,13 +564,13 @@ fn check_candidate(
         Evidence::Envelope(bytes) => match serde_json::from_slice::<Envelope>(bytes) {
             Ok(e) => e,
             Err(e) => {
-                report.ignore("bundle", att, format!("not a DSSE envelope: {e}"));
+                report.ignore(CheckId::Bundle, att, format!("not a DSSE envelope: {e}"));
                 return (outcome, None);
             }
         },
         Evidence::Bundle(bytes) => match Bundle::parse(bytes) {
             Err(reason) => {
-                report.ignore("bundle", att, reason);
+                report.ignore(CheckId::Bundle, att, reason);
                 return (outcome, None);
             }
             Ok(b) if b.has_certificate => {
@@ -582,7 +589,11 @@ fn check_candidate(
             }
             Ok(b) => {
                 let Content::Dsse(e) = &b.content else {
-                    report.ignore("bundle", att, "a message signature, not an attestation");
+                    report.ignore(
+                        CheckId::Bundle,
+                        att,
+                        "a message signature, not an attestation",
+                    );
                     return (outcome, None);
                 };
                 let e = e.clone();
@@ -619,7 +630,7 @@ fn check_candidate(
     let statement = match checks::parse_statement(&payload) {
         Ok(s) => s,
         Err(reason) => {
-            report.fail("statement", att, reason);
+            report.fail(CheckId::Statement, att, reason);
             return (outcome, None);
         }
     };
@@ -661,7 +672,7 @@ fn key_or_keyless<'t>(
     }
     let Some(key) = &trust.key else {
         report.ignore(
-            "signature",
+            CheckId::Signature,
             att,
             "signed with a key: pass --key PUB to verify it",
         );
@@ -670,7 +681,7 @@ fn key_or_keyless<'t>(
     match verify_dsse(envelope, key) {
         Ok(v) => {
             report.pass(
-                "signature",
+                CheckId::Signature,
                 att,
                 format!(
                     "DSSE signature verifies against the key (hint {})",
@@ -680,7 +691,7 @@ fn key_or_keyless<'t>(
             Some((v.payload, v.signature, Some(key)))
         }
         Err(reason) => {
-            report.ignore("signature", att, reason);
+            report.ignore(CheckId::Signature, att, reason);
             None
         }
     }

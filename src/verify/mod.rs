@@ -11,6 +11,7 @@
 //! - [`rebuild`]: `--rebuild`, rebuilding the recorded source and comparing digests.
 
 pub mod bundle;
+pub mod check_id;
 pub mod checks;
 pub mod document;
 pub mod image;
@@ -27,6 +28,6 @@ pub use crate::keys::PublicKey;
 pub use bundle::{Artifact, verify_bundle};
 pub use image::{Trust, verify_image};
 pub use policy::{Expectations, Requirement};
-pub use report::{Report, Status};
+pub use report::{CheckId, Report, Status};
 pub use source::Source;
 pub use tlog::TrustedRoot;

@@ -7,6 +7,7 @@
 //! `SOURCE_DATE_EPOCH` and rustup toolchain go into its environment only, and its target
 //! directory is inside the temporary clone. Its `summary.json` gives the rebuilt digests.
 
+use crate::verify::CheckId;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -275,7 +276,7 @@ pub fn run(
         .find_map(|s| Recorded::from_statement(s).ok());
     let Some(recorded) = recorded else {
         report.fail(
-            "rebuild",
+            CheckId::Rebuild,
             None,
             "no verified provenance of our build type to rebuild from",
         );
@@ -283,7 +284,7 @@ pub fn run(
     };
     let Some(src) = recorded.external.source.clone() else {
         report.fail(
-            "rebuild",
+            CheckId::Rebuild,
             None,
             "the provenance records no source commit to rebuild",
         );
@@ -300,7 +301,7 @@ pub fn run(
     .is_err()
     {
         report.fail(
-            "rebuild",
+            CheckId::Rebuild,
             None,
             format!(
                 "commit {} is not in the repository at {top}: fetch it or pass --source PATH",
@@ -356,7 +357,7 @@ pub fn run(
         .map_err(|e| Error::msg(format!("running the rebuild: {e}")))?;
     if !status.success() {
         report.fail(
-            "rebuild",
+            CheckId::Rebuild,
             None,
             format!("the rebuild of commit {} failed ({status})", src.commit),
         );
@@ -380,7 +381,7 @@ pub fn run(
     };
     if diffs.is_empty() {
         report.pass(
-            "rebuild",
+            CheckId::Rebuild,
             None,
             format!(
                 "commit {} rebuilt with identical digests for all {} subjects and the {} being \
@@ -393,7 +394,7 @@ pub fn run(
     } else {
         let toolchain = toolchain_difference(&recorded, &clone).unwrap_or_default();
         report.fail(
-            "rebuild",
+            CheckId::Rebuild,
             None,
             format!("{}{dirty}{toolchain}", diffs.join("; ")),
         );
@@ -433,7 +434,7 @@ mod tests {
                     "rust_target": "x86_64-unknown-linux-gnu",
                     "binaries": [{"name": "hello", "package": "hello", "path": "/usr/local/bin/hello",
                         "digest": d(binary).to_string(), "size": 1, "file": "bin/hello"}]}],
-                "builder": {}, "source_date_epoch": 1, "source_date_epoch_source": "env"
+                "builder": {"kind": "native", "id": "native"}, "source_date_epoch": 1, "source_date_epoch_source": "env"
             }))
             .unwrap()
         };

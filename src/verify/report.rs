@@ -10,6 +10,7 @@
 
 use serde::Serialize;
 
+pub use super::check_id::CheckId;
 use crate::util::digest::Digest;
 
 /// The outcome of one check.
@@ -41,8 +42,8 @@ impl Status {
 /// One check and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
-    /// Stable name of the check (`signature`, `subject`, `builder-id`, ...).
-    pub check: String,
+    /// The check (printed by its stable name: `signature`, `subject`, `builder-id`, ...).
+    pub check: CheckId,
     /// Outcome.
     pub status: Status,
     /// Why, in words: what was expected and what was found.
@@ -119,13 +120,13 @@ impl Report {
     /// Records a check.
     pub fn push(
         &mut self,
-        check: &str,
+        check: CheckId,
         status: Status,
         attestation: Option<&str>,
         reason: impl Into<String>,
     ) {
         self.checks.push(Check {
-            check: check.to_owned(),
+            check,
             status,
             reason: reason.into(),
             attestation: attestation.map(str::to_owned),
@@ -134,22 +135,22 @@ impl Report {
     }
 
     /// Records a passing check.
-    pub fn pass(&mut self, check: &str, attestation: Option<&str>, reason: impl Into<String>) {
+    pub fn pass(&mut self, check: CheckId, attestation: Option<&str>, reason: impl Into<String>) {
         self.push(check, Status::Pass, attestation, reason);
     }
 
     /// Records a failing check.
-    pub fn fail(&mut self, check: &str, attestation: Option<&str>, reason: impl Into<String>) {
+    pub fn fail(&mut self, check: CheckId, attestation: Option<&str>, reason: impl Into<String>) {
         self.push(check, Status::Fail, attestation, reason);
     }
 
     /// Records a skipped check.
-    pub fn skip(&mut self, check: &str, attestation: Option<&str>, reason: impl Into<String>) {
+    pub fn skip(&mut self, check: CheckId, attestation: Option<&str>, reason: impl Into<String>) {
         self.push(check, Status::Skip, attestation, reason);
     }
 
     /// Records a check whose failure sets the attestation aside.
-    pub fn ignore(&mut self, check: &str, attestation: Option<&str>, reason: impl Into<String>) {
+    pub fn ignore(&mut self, check: CheckId, attestation: Option<&str>, reason: impl Into<String>) {
         self.push(check, Status::Ignored, attestation, reason);
     }
 
@@ -193,7 +194,12 @@ impl Report {
         if let Some(root) = &self.trusted_root {
             out.push_str(&format!("trusted root: {root}\n"));
         }
-        let width = self.checks.iter().map(|c| c.check.len()).max().unwrap_or(0);
+        let width = self
+            .checks
+            .iter()
+            .map(|c| c.check.as_str().len())
+            .max()
+            .unwrap_or(0);
         for c in &self.checks {
             let about = c
                 .attestation
@@ -203,7 +209,7 @@ impl Report {
             out.push_str(&format!(
                 "  {:<7} {:<width$}  {about}{}\n",
                 c.status.as_str(),
-                c.check,
+                c.check.as_str(),
                 c.reason
             ));
         }
@@ -249,13 +255,13 @@ mod tests {
     fn a_report_with_no_pass_is_not_verified() {
         let mut r = Report::new("x");
         assert!(!r.verified);
-        r.skip("tlog", None, "offline");
+        r.skip(CheckId::Tlog, None, "offline");
         assert!(!r.verified, "skips never make a pass");
-        r.ignore("signature", Some("a"), "bad");
+        r.ignore(CheckId::Signature, Some("a"), "bad");
         assert!(!r.verified);
-        r.pass("signature", Some("b"), "ok");
+        r.pass(CheckId::Signature, Some("b"), "ok");
         assert!(r.verified);
-        r.fail("subject", Some("b"), "other image");
+        r.fail(CheckId::Subject, Some("b"), "other image");
         assert!(!r.verified);
         assert_eq!(
             r.failure_summary(),
@@ -268,11 +274,11 @@ mod tests {
     fn renderings_name_checks_and_outcomes() {
         let mut r = Report::new("oci:x");
         r.pass(
-            "signature",
+            CheckId::Signature,
             Some(&format!("sha256:{}", "a".repeat(64))),
             "good",
         );
-        r.fail("builder-id", None, "expected y, found z");
+        r.fail(CheckId::BuilderId, None, "expected y, found z");
         let h = r.human();
         assert!(
             h.contains("pass    signature   [sha256:aaaaaaaaaaaa] good"),

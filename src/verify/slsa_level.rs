@@ -11,6 +11,7 @@
 //! - L3 is never claimed: the signing runs as a step of the user's own job, not isolated
 //!   from the build steps, which L3 requires.
 
+use crate::verify::CheckId;
 use serde::Serialize;
 
 use super::report::{Report, Status};
@@ -95,7 +96,7 @@ pub fn assess(report: &Report) -> SlsaLevel {
     }
     let source_ok = report
         .checks_of(id)
-        .any(|c| c.check == "certificate-source" && c.status == Status::Pass);
+        .any(|c| c.check == CheckId::CertificateSource && c.status == Status::Pass);
     if !source_ok {
         unmet.push("the certificate's source repository and commit do not match the provenance's (certificate-source)".into());
     }
@@ -145,7 +146,7 @@ mod tests {
         }));
         r.statement_ids.push("sha256:aa".into());
         r.signers.insert("sha256:aa".into(), signer);
-        r.push("certificate-source", source, Some("sha256:aa"), "x");
+        r.push(CheckId::CertificateSource, source, Some("sha256:aa"), "x");
         r
     }
 

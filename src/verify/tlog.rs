@@ -10,6 +10,7 @@
 //! `tlog-inclusion` is skipped, never passed. Key-based verification does not depend on the
 //! log; these checks only add evidence, and a failing one fails the verdict.
 
+use crate::verify::CheckId;
 use serde_json::Value;
 
 use super::bundle::{Bundle, Content, b64, verify_der};
@@ -120,26 +121,30 @@ pub fn check_entries(
     root: Option<&TrustedRoot>,
 ) {
     if bundle.tlog_entries.is_empty() {
-        report.skip("tlog", None, "the bundle has no transparency-log entry");
+        report.skip(
+            CheckId::Tlog,
+            None,
+            "the bundle has no transparency-log entry",
+        );
         return;
     }
     for entry in &bundle.tlog_entries {
         let label = format!("log index {}", int(&entry["logIndex"]).unwrap_or(-1));
         match entry_body_matches(entry, bundle, digest, signature, key) {
-            Ok(Some(what)) => report.pass("tlog-entry", None, format!("{label}: {what}")),
+            Ok(Some(what)) => report.pass(CheckId::TlogEntry, None, format!("{label}: {what}")),
             Ok(None) => report.skip(
-                "tlog-entry",
+                CheckId::TlogEntry,
                 None,
                 format!(
                     "{label}: entry kind {} is not checked yet",
                     entry["kindVersion"]["kind"]
                 ),
             ),
-            Err(why) => report.fail("tlog-entry", None, format!("{label}: {why}")),
+            Err(why) => report.fail(CheckId::TlogEntry, None, format!("{label}: {why}")),
         }
         match root {
             None => report.skip(
-                "tlog-promise",
+                CheckId::TlogPromise,
                 None,
                 format!("{label}: no --trusted-root given: the log's signed entry timestamp is not checked"),
             ),
@@ -237,7 +242,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn record(self, report: &mut Report, check: &str) {
+    fn record(self, report: &mut Report, check: CheckId) {
         match self {
             Outcome::Pass(r) => report.pass(check, None, r),
             Outcome::Skip(r) => report.skip(check, None, r),
@@ -247,7 +252,7 @@ impl Outcome {
 }
 
 fn check_inclusion(report: &mut Report, entry: &Value, root: Option<&TrustedRoot>, label: &str) {
-    inclusion_outcome(entry, root, label).record(report, "tlog-inclusion");
+    inclusion_outcome(entry, root, label).record(report, CheckId::TlogInclusion);
 }
 
 /// `tlog-inclusion` of one entry (protobuf JSON): the RFC 9162 proof leads from the
@@ -435,7 +440,7 @@ fn request_form_matches(
 }
 
 fn check_promise(report: &mut Report, entry: &Value, root: &TrustedRoot, label: &str) {
-    promise_outcome(entry, root, label).record(report, "tlog-promise");
+    promise_outcome(entry, root, label).record(report, CheckId::TlogPromise);
 }
 
 /// `tlog-promise` of one entry (protobuf JSON): the signed entry timestamp verifies over the
@@ -605,8 +610,8 @@ mod tests {
         check_inclusion(&mut report, &entry, None, "log index 0");
         let c = &report.checks[0];
         assert_eq!(
-            (c.check.as_str(), c.status),
-            ("tlog-inclusion", super::super::report::Status::Fail)
+            (c.check, c.status),
+            (CheckId::TlogInclusion, super::super::report::Status::Fail)
         );
         assert!(c.reason.contains("malformed"), "{}", c.reason);
     }

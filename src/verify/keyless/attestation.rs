@@ -4,6 +4,7 @@
 //! would be. On top, one check of ours: `certificate-source`, the certificate's source
 //! repository and digest (Fulcio's extensions .12 and .13) must be the provenance's source.
 
+use crate::verify::CheckId;
 use serde_json::Value;
 use sigstore_verify::crypto::FulcioCiClaims;
 use sigstore_verify::types::SignatureContent;
@@ -27,7 +28,7 @@ pub fn verify_attestation(
 ) -> Option<Vec<u8>> {
     let Some(trust) = trust else {
         report.ignore(
-            "signature",
+            CheckId::Signature,
             att,
             "signed keyless (a Fulcio certificate): pass --certificate-identity and \
              --certificate-oidc-issuer (or their -regexp forms) to verify it",
@@ -42,7 +43,7 @@ pub fn verify_attestation(
     };
     let bundle = parse(&mut ctx, bytes)?;
     let SignatureContent::DsseEnvelope(envelope) = &bundle.content else {
-        ctx.failed("bundle", "a message signature, not an attestation");
+        ctx.failed(CheckId::Bundle, "a message signature, not an attestation");
         return None;
     };
     let payload = envelope.payload.as_bytes().to_vec();
@@ -50,7 +51,7 @@ pub fn verify_attestation(
     let result = match verify_parsed(&mut ctx, &bundle, &artifact, trust) {
         Ok(r) => r?,
         Err(e) => {
-            ctx.failed("certificate-chain", e.to_string());
+            ctx.failed(CheckId::CertificateChain, e.to_string());
             return None;
         }
     };
@@ -106,7 +107,7 @@ pub fn check_source(
         source["uri"].as_str(),
     ) else {
         report.skip(
-            "certificate-source",
+            CheckId::CertificateSource,
             att,
             "the certificate or the provenance names no source repository",
         );
@@ -114,7 +115,7 @@ pub fn check_source(
     };
     if normalize_repo(cert_repo) != normalize_repo(prov_repo) {
         report.fail(
-            "certificate-source",
+            CheckId::CertificateSource,
             att,
             format!(
                 "the provenance's source is `{prov_repo}`, the signing certificate's source \
@@ -130,7 +131,7 @@ pub fn check_source(
     let prov_commit = source["commit"].as_str().unwrap_or_default();
     if !cert_commit.is_empty() && !cert_commit.eq_ignore_ascii_case(prov_commit) {
         report.fail(
-            "certificate-source",
+            CheckId::CertificateSource,
             att,
             format!(
                 "the provenance's source commit is `{prov_commit}`, the signing certificate's \
@@ -140,7 +141,7 @@ pub fn check_source(
         return;
     }
     report.pass(
-        "certificate-source",
+        CheckId::CertificateSource,
         att,
         format!("the provenance's source `{prov_repo}` is the signing certificate's ({cert_repo} @ {cert_commit})"),
     );
@@ -170,7 +171,7 @@ mod tests {
         let mut r = Report::new("x");
         check_source(&mut r, Some("a"), payload, claims);
         let c = r.checks.pop().unwrap();
-        assert_eq!(c.check, "certificate-source");
+        assert_eq!(c.check, CheckId::CertificateSource);
         (c.status, c.reason)
     }
 

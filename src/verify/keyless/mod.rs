@@ -23,6 +23,7 @@ pub mod precheck;
 pub mod request_form;
 pub mod root;
 
+use crate::verify::CheckId;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -91,15 +92,15 @@ pub struct Ctx<'r, 'a> {
 }
 
 impl Ctx<'_, '_> {
-    fn failed(&mut self, check: &str, reason: impl Into<String>) {
+    fn failed(&mut self, check: CheckId, reason: impl Into<String>) {
         self.report.push(check, self.failure, self.att, reason);
     }
 
-    fn pass(&mut self, check: &str, reason: impl Into<String>) {
+    fn pass(&mut self, check: CheckId, reason: impl Into<String>) {
         self.report.pass(check, self.att, reason);
     }
 
-    fn skip(&mut self, check: &str, reason: impl Into<String>) {
+    fn skip(&mut self, check: CheckId, reason: impl Into<String>) {
         self.report.skip(check, self.att, reason);
     }
 }
@@ -112,17 +113,17 @@ pub fn tlog_required(report: &mut Report, att: Option<&str>) {
         .checks
         .iter()
         .filter(about)
-        .find(|c| c.check == "tlog-inclusion")
+        .find(|c| c.check == CheckId::TlogInclusion)
         .map(|c| (c.status, c.reason.clone()));
     match inclusion {
         Some((Status::Pass, _)) => {}
         Some((_, reason)) => report.fail(
-            "tlog-entry",
+            CheckId::TlogEntry,
             att,
             format!("--require-tlog: the log entry is not verified ({reason})"),
         ),
         None => report.fail(
-            "tlog-entry",
+            CheckId::TlogEntry,
             att,
             "--require-tlog: the bundle carries no transparency log entry",
         ),
@@ -134,12 +135,12 @@ pub fn parse(ctx: &mut Ctx, bytes: &[u8]) -> Option<Bundle> {
     let mut value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
-            ctx.failed("bundle", format!("not valid JSON: {e}"));
+            ctx.failed(CheckId::Bundle, format!("not valid JSON: {e}"));
             return None;
         }
     };
     if let Err(reason) = precheck::check_chain(&value) {
-        ctx.failed("certificate-chain", reason);
+        ctx.failed(CheckId::CertificateChain, reason);
         return None;
     }
     let text = if precheck::normalize_base64(&mut value) {
@@ -150,7 +151,10 @@ pub fn parse(ctx: &mut Ctx, bytes: &[u8]) -> Option<Bundle> {
     match Bundle::from_json(&text) {
         Ok(b) => Some(b),
         Err(e) => {
-            ctx.failed("bundle", format!("not a Sigstore bundle we accept: {e}"));
+            ctx.failed(
+                CheckId::Bundle,
+                format!("not a Sigstore bundle we accept: {e}"),
+            );
             None
         }
     }
@@ -166,7 +170,7 @@ pub fn verify_parsed(
 ) -> Result<Option<CertificateInfo>> {
     let Some(cert) = bundle.signing_certificate() else {
         ctx.failed(
-            "certificate-chain",
+            CheckId::CertificateChain,
             "the bundle carries no signing certificate",
         );
         return Ok(None);
@@ -175,29 +179,29 @@ pub fn verify_parsed(
         Ok(i) => i,
         Err(e) => {
             let reason = format!("the signing certificate does not parse: {e}");
-            ctx.failed("certificate-chain", reason);
+            ctx.failed(CheckId::CertificateChain, reason);
             return Ok(None);
         }
     };
     let identity_ok = match trust.policy.check(&info) {
         Ok(reason) => {
-            ctx.pass("certificate-identity", reason);
+            ctx.pass(CheckId::CertificateIdentity, reason);
             true
         }
         Err(reason) => {
-            ctx.failed("certificate-identity", reason);
+            ctx.failed(CheckId::CertificateIdentity, reason);
             false
         }
     };
     if bundle.verification_material.tlog_entries.is_empty() {
         ctx.failed(
-            "tlog-entry",
+            CheckId::TlogEntry,
             "the bundle has no transparency log entry: a keyless signature must be logged",
         );
         return Ok(None);
     }
     if let Some(why) = observers::repeated_entry(bundle) {
-        ctx.failed("tlog-entry", why);
+        ctx.failed(CheckId::TlogEntry, why);
         return Ok(None);
     }
     // Ours: Rekor v1 dsse entries logged in request form (see `request_form`).
@@ -233,7 +237,7 @@ pub fn verify_parsed(
     match verified {
         Ok(verified) => {
             if let Some(note) = &set_aside {
-                ctx.skip("timestamp", note.clone());
+                ctx.skip(CheckId::Timestamp, note.clone());
             }
             let times_ok = record_success(
                 ctx,
@@ -351,7 +355,7 @@ fn record_success(
         _ => "certificate",
     };
     ctx.pass(
-        "bundle",
+        CheckId::Bundle,
         format!(
             "Sigstore bundle {}, keyless ({chain})",
             bundle.media_type.as_str()
@@ -360,27 +364,30 @@ fn record_success(
     match &bundle.content {
         SignatureContent::DsseEnvelope(_) => {
             ctx.pass(
-                "signature",
+                CheckId::Signature,
                 "the DSSE signature verifies against the certificate's key",
             );
             ctx.pass(
-                "subject",
+                CheckId::Subject,
                 "a subject of the signed statement is the artifact",
             );
         }
         _ => {
-            ctx.pass("artifact-digest", "the bundle signs the artifact's digest");
             ctx.pass(
-                "signature",
+                CheckId::ArtifactDigest,
+                "the bundle signs the artifact's digest",
+            );
+            ctx.pass(
+                CheckId::Signature,
                 "the signature over the artifact verifies against the certificate's key",
             );
         }
     }
     // Fail closed should the crate ever accept without having checked these.
     let checked = [
-        ("certificate-chain", result.chain),
-        ("sct", result.sct),
-        ("tlog-inclusion", result.tlog),
+        (CheckId::CertificateChain, result.chain),
+        (CheckId::Sct, result.sct),
+        (CheckId::TlogInclusion, result.tlog),
     ];
     let mut all_checked = true;
     for (check, done) in checked.into_iter().filter(|(_, done)| !done) {
@@ -391,13 +398,13 @@ fn record_success(
         all_checked &= done;
     }
     if result.chain {
-        ctx.pass("certificate-chain",
+        ctx.pass(CheckId::CertificateChain,
             format!("the certificate chains to a Fulcio CA of the trusted root ({root}) valid at the signing time; key usage code signing"),
         );
     }
     if result.sct {
         ctx.pass(
-            "sct",
+            CheckId::Sct,
             format!("the embedded SCT verifies against a CT log of the trusted root ({root})"),
         );
     }
@@ -431,7 +438,7 @@ fn record_times(
             String::new()
         };
         ctx.failed(
-            "signing-time",
+            CheckId::SigningTime,
             format!(
                 "{} verified signing time(s) ({}){copies}, {need} required (--verified-time-threshold)",
                 list.len(),
@@ -439,7 +446,7 @@ fn record_times(
             ),
         );
     } else {
-        ctx.pass("signing-time",
+        ctx.pass(CheckId::SigningTime,
             format!("{} verified signing time(s) ({}), each inside the certificate's validity ({validity})", list.len(), list.join(", ")),
         );
     }
@@ -451,9 +458,9 @@ fn record_times(
     if !report_timestamps {
         // Already reported as set aside.
     } else if tsa > 0 {
-        ctx.pass("timestamp", format!("{tsa} RFC 3161 timestamp(s) verify against a TSA of the trusted root, inside its validity"));
+        ctx.pass(CheckId::Timestamp, format!("{tsa} RFC 3161 timestamp(s) verify against a TSA of the trusted root, inside its validity"));
     } else {
-        ctx.skip("timestamp", "no RFC 3161 timestamp in the bundle");
+        ctx.skip(CheckId::Timestamp, "no RFC 3161 timestamp in the bundle");
     }
     enough
 }
@@ -465,7 +472,7 @@ fn record_tlog(ctx: &mut Ctx, bundle: &Bundle, result: &Verified, root: &str) {
         .map(|e| format!("{:?}", e.kind_version))
         .collect();
     ctx.pass(
-        "tlog-entry",
+        CheckId::TlogEntry,
         format!(
             "{} log entr{} ({}) record this signature, certificate and artifact",
             entries.len(),
@@ -478,36 +485,36 @@ fn record_tlog(ctx: &mut Ctx, bundle: &Bundle, result: &Verified, root: &str) {
         .filter(|e| e.inclusion_promise.is_some())
         .count();
     if promises > 0 {
-        ctx.pass("tlog-promise", format!("{promises} signed entry timestamp(s) verify against a log of the trusted root ({root})"));
+        ctx.pass(CheckId::TlogPromise, format!("{promises} signed entry timestamp(s) verify against a log of the trusted root ({root})"));
     } else {
         ctx.skip(
-            "tlog-promise",
+            CheckId::TlogPromise,
             "no signed entry timestamp (Rekor v2 entries have none; the time comes from a TSA)",
         );
     }
     if result.tlog {
-        ctx.pass("tlog-inclusion", format!("the inclusion proofs and signed checkpoints verify against a log of the trusted root ({root})"));
+        ctx.pass(CheckId::TlogInclusion, format!("the inclusion proofs and signed checkpoints verify against a log of the trusted root ({root})"));
     }
 }
 
 /// The log checks [`request_form`] did itself, over the logged bytes.
 fn record_own_tlog(ctx: &mut Ctx, own: &request_form::OwnTlog) {
     for reason in &own.bindings {
-        ctx.pass("tlog-entry", reason.clone());
+        ctx.pass(CheckId::TlogEntry, reason.clone());
     }
     if own.bindings.is_empty() {
         ctx.pass(
-            "tlog-entry",
+            CheckId::TlogEntry,
             "the log entries record this signature, certificate and artifact",
         );
     }
     for reason in &own.promises {
-        ctx.pass("tlog-promise", reason.clone());
+        ctx.pass(CheckId::TlogPromise, reason.clone());
     }
     if own.promises.is_empty() {
-        ctx.skip("tlog-promise", "no signed entry timestamp");
+        ctx.skip(CheckId::TlogPromise, "no signed entry timestamp");
     }
     for reason in &own.inclusions {
-        ctx.pass("tlog-inclusion", reason.clone());
+        ctx.pass(CheckId::TlogInclusion, reason.clone());
     }
 }

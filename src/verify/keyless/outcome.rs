@@ -3,27 +3,30 @@
 //! `tlog-promise`, `tlog-inclusion`, `signature`, `artifact-digest`, `subject`, `bundle`)
 //! a failure is about, and what passed when the crate accepted the bundle.
 
+use crate::verify::CheckId;
 use sigstore_verify::{
     CertificateError as Cert, Error, TimestampError as Ts, TransparencyLogError as Tlog,
 };
 
 /// A failure of the crate, as one of our checks; `None` when the trusted root is at fault
 /// (an input error, exit 2).
-pub fn check_of(e: &Error) -> Option<&'static str> {
+pub fn check_of(e: &Error) -> Option<CheckId> {
     Some(match e {
-        Error::IdentityMismatch { .. } | Error::IssuerMismatch { .. } => "certificate-identity",
-        Error::SignatureInvalid(_) => "signature",
+        Error::IdentityMismatch { .. } | Error::IssuerMismatch { .. } => {
+            CheckId::CertificateIdentity
+        }
+        Error::SignatureInvalid(_) => CheckId::Signature,
         Error::ArtifactMismatch(m) => artifact_check(m),
         Error::Certificate(c) => certificate_check(c),
         Error::TransparencyLog(t) => tlog_check(t),
-        Error::Timestamp(Ts::NoVerifiedTimestamp(_)) => "signing-time",
-        Error::Timestamp(_) => "timestamp",
+        Error::Timestamp(Ts::NoVerifiedTimestamp(_)) => CheckId::SigningTime,
+        Error::Timestamp(_) => CheckId::Timestamp,
         Error::Bundle(b) => message_check(&b.to_string()),
         Error::InvalidBundle(m) | Error::UnsupportedBundle(m) => message_check(m),
         Error::InvalidTrustRoot(_) | Error::TrustRoot(_) | Error::TrustedCertificate(_) => {
             return None;
         }
-        _ => "bundle",
+        _ => CheckId::Bundle,
     })
 }
 
@@ -33,59 +36,63 @@ pub fn is_unparsable_timestamp(e: &Error) -> bool {
     matches!(e, Error::Timestamp(Ts::Invalid(m)) if m.contains("Failed to parse timestamp response"))
 }
 
-fn artifact_check(message: &str) -> &'static str {
+fn artifact_check(message: &str) -> CheckId {
     if message.contains("entry") {
-        "tlog-entry"
+        CheckId::TlogEntry
     } else if message.contains("message digest") {
-        "artifact-digest"
+        CheckId::ArtifactDigest
     } else {
-        "subject"
+        CheckId::Subject
     }
 }
 
-fn certificate_check(c: &Cert) -> &'static str {
+fn certificate_check(c: &Cert) -> CheckId {
     match c {
-        Cert::Sct(_) => "sct",
-        Cert::NotYetValid { .. } | Cert::Expired { .. } => "signing-time",
+        Cert::Sct(_) => CheckId::Sct,
+        Cert::NotYetValid { .. } | Cert::Expired { .. } => CheckId::SigningTime,
         // A certificate of the chain outside its validity at the verified signing time.
         Cert::ChainInvalid(m) if m.contains("CertExpired") || m.contains("CertNotValidYet") => {
-            "signing-time"
+            CheckId::SigningTime
         }
-        _ => "certificate-chain",
+        _ => CheckId::CertificateChain,
     }
 }
 
-fn tlog_check(t: &Tlog) -> &'static str {
+fn tlog_check(t: &Tlog) -> CheckId {
     match t {
-        Tlog::InclusionProof(_) | Tlog::Checkpoint(_) => "tlog-inclusion",
-        Tlog::InclusionPromise(_) => "tlog-promise",
-        Tlog::IntegratedTime(_) => "signing-time",
-        _ => "tlog-entry",
+        Tlog::InclusionProof(_) | Tlog::Checkpoint(_) => CheckId::TlogInclusion,
+        Tlog::InclusionPromise(_) => CheckId::TlogPromise,
+        Tlog::IntegratedTime(_) => CheckId::SigningTime,
+        _ => CheckId::TlogEntry,
     }
 }
 
-fn message_check(message: &str) -> &'static str {
+fn message_check(message: &str) -> CheckId {
     if message.contains("inclusion proof") || message.contains("checkpoint") {
-        "tlog-inclusion"
+        CheckId::TlogInclusion
     } else if message.contains("signing certificate") || message.contains("certificate chain") {
-        "certificate-chain"
+        CheckId::CertificateChain
     } else {
-        "bundle"
+        CheckId::Bundle
     }
 }
 
 /// Words added to a failure's reason, saying what it means for the user; `root` names the
 /// trusted root that was used.
-pub fn hint(check: &str, root: &str) -> String {
+pub fn hint(check: CheckId, root: &str) -> String {
     let what = match check {
-        "certificate-chain" | "sct" | "tlog-promise" | "tlog-inclusion" | "timestamp" => {
+        CheckId::CertificateChain
+        | CheckId::Sct
+        | CheckId::TlogPromise
+        | CheckId::TlogInclusion
+        | CheckId::Timestamp => {
             "a bundle from another Sigstore instance needs that instance's root: --trusted-root"
         }
-        "signing-time" => {
+        CheckId::SigningTime => {
             "every verified signing time, from the log or a TSA, must lie inside the \
              certificate's validity"
         }
-        "tlog-entry" => "a log entry must record this very signature, key and artifact",
+        CheckId::TlogEntry => "a log entry must record this very signature, key and artifact",
         _ => return String::new(),
     };
     format!(" (trusted root: {root}; {what})")
@@ -98,17 +105,17 @@ mod tests {
     #[test]
     fn failures_map_to_checks() {
         let e: Error = Tlog::InclusionProof("x".into()).into();
-        assert_eq!(check_of(&e), Some("tlog-inclusion"));
+        assert_eq!(check_of(&e), Some(CheckId::TlogInclusion));
         let e: Error = Tlog::Checkpoint("x".into()).into();
-        assert_eq!(check_of(&e), Some("tlog-inclusion"));
+        assert_eq!(check_of(&e), Some(CheckId::TlogInclusion));
         let e: Error = Tlog::InclusionPromise("x".into()).into();
-        assert_eq!(check_of(&e), Some("tlog-promise"));
+        assert_eq!(check_of(&e), Some(CheckId::TlogPromise));
         let e: Error = Cert::Sct("x".into()).into();
-        assert_eq!(check_of(&e), Some("sct"));
+        assert_eq!(check_of(&e), Some(CheckId::Sct));
         let e: Error = Ts::Invalid("x".into()).into();
-        assert_eq!(check_of(&e), Some("timestamp"));
+        assert_eq!(check_of(&e), Some(CheckId::Timestamp));
         let e = Error::ArtifactMismatch("artifact hash mismatch for hashedrekord entry".into());
-        assert_eq!(check_of(&e), Some("tlog-entry"));
+        assert_eq!(check_of(&e), Some(CheckId::TlogEntry));
         assert_eq!(check_of(&Error::InvalidTrustRoot("x".into())), None);
     }
 }

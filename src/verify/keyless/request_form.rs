@@ -22,11 +22,12 @@
 //! - **everything else (the crate), on the bundle as it is:** the crate runs in full; when
 //!   the only thing it refuses is this body parse ([`is_body_parse_error`]), every step before
 //!   it passed. That order is sigstore-verify 0.15.1's (`Verifier::verify_certificate`); the
-//!   dependency is pinned to it, and tests/verify_keyless_stack.rs makes each earlier check
+//!   dependency is pinned to it, and tests/it/verify_keyless_stack.rs makes each earlier check
 //!   fail on such a bundle.
 //!
 //! A bundle that mixes request-form entries with other entries is refused.
 
+use crate::verify::CheckId;
 use serde_json::Value;
 use sigstore_verify::crypto::CertificateInfo;
 use sigstore_verify::types::{
@@ -37,7 +38,7 @@ use crate::verify::bundle::b64;
 use crate::verify::tlog::{self, Outcome, TrustedRoot as LogRoot};
 
 /// A refusal: the check that fails and why.
-pub type Refusal = (&'static str, String);
+pub type Refusal = (CheckId, String);
 
 /// What this path verified itself, for the report.
 #[derive(Debug, Default)]
@@ -86,11 +87,11 @@ pub fn check(
         .zip(&bodies)
         .any(|(e, b)| e.kind_version != KindVersion::DsseV001 || !is_request_form(b));
     if mixed {
-        return Err(("tlog-entry", "a dsse entry logged in request form comes with entries of another kind or form: only bundles whose entries are all dsse v0.0.1 request bodies are accepted in that case".into()));
+        return Err((CheckId::TlogEntry, "a dsse entry logged in request form comes with entries of another kind or form: only bundles whose entries are all dsse v0.0.1 request bodies are accepted in that case".into()));
     }
     let SignatureContent::DsseEnvelope(envelope) = &bundle.content else {
         return Err((
-            "tlog-entry",
+            CheckId::TlogEntry,
             "a dsse log entry for a message signature".into(),
         ));
     };
@@ -112,26 +113,27 @@ fn check_entry(
     logs: &LogRoot,
 ) -> Result<(), Refusal> {
     let label = format!("log index {}", entry.log_index);
-    bind(body, envelope, cert).map_err(|why| ("tlog-entry", format!("{label}: {why}")))?;
+    bind(body, envelope, cert).map_err(|why| (CheckId::TlogEntry, format!("{label}: {why}")))?;
     own.bindings.push(format!(
         "{label}: dsse entry in request form; its envelope is this bundle's (payload type, payload, signature) and its verifier this bundle's certificate"
     ));
-    let value = serde_json::to_value(entry).map_err(|e| ("tlog-entry", format!("{label}: {e}")))?;
+    let value =
+        serde_json::to_value(entry).map_err(|e| (CheckId::TlogEntry, format!("{label}: {e}")))?;
     match tlog::inclusion_outcome(&value, Some(logs), &label) {
         Outcome::Pass(r) => own.inclusions.push(r),
-        Outcome::Skip(r) | Outcome::Fail(r) => return Err(("tlog-inclusion", r)),
+        Outcome::Skip(r) | Outcome::Fail(r) => return Err((CheckId::TlogInclusion, r)),
     }
     if entry.inclusion_promise.is_none() {
         return Ok(());
     }
     match tlog::promise_outcome(&value, logs, &label) {
         Outcome::Pass(r) => own.promises.push(r),
-        Outcome::Skip(r) | Outcome::Fail(r) => return Err(("tlog-promise", r)),
+        Outcome::Skip(r) | Outcome::Fail(r) => return Err((CheckId::TlogPromise, r)),
     }
     if let Some(t) = entry.integrated_time {
         if t < info.not_before || t > info.not_after {
             return Err((
-                "signing-time",
+                CheckId::SigningTime,
                 format!(
                     "{label}: integrated time {t} is outside the certificate's validity ({} .. {})",
                     info.not_before, info.not_after
