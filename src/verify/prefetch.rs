@@ -1,7 +1,7 @@
 //! Reading a registry ahead of the verifier: the requests verify will make one after
-//! another are sent together, a wave at a time (each wave needs the answers of the one
-//! before), over the client's pooled connections, and their answers are kept for
-//! [`super::Source`] to hand out.
+//! another are sent together, each as soon as the answer that names it has arrived
+//! (pipelined, not a wave at a time), over the client's pooled connections, and their
+//! answers are kept for [`super::Source`] to hand out.
 //!
 //! Nothing here decides anything: the verifier's own calls read from the cache exactly what
 //! they would have fetched (bytes whose digest was checked when they arrived; a tag's answer
@@ -10,12 +10,15 @@
 //! The bounds of [`crate::oci::limits`] hold for every request; at most
 //! [`crate::oci::limits::CONCURRENT_REQUESTS`] are in flight.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use std::sync::Mutex;
 
 use crate::formats::bundle::MEDIA_TYPES_READ;
 use crate::formats::oci::{Descriptor, ImageManifest};
-use crate::oci::limits::ATTESTATION_MAX;
+use crate::oci::limits::{ATTESTATION_MAX, CONCURRENT_REQUESTS};
 use crate::oci::registry::{FetchedManifest, RegistryClient};
 use crate::util::digest::Digest;
 
@@ -44,6 +47,20 @@ impl Cache {
             Want::Manifest(r) => self.manifests.contains_key(r),
             Want::Blob(d, s) => self.blobs.contains_key(&(*d, *s)),
             Want::Referrers(d) => self.referrers.contains_key(d),
+        }
+    }
+
+    /// Keeps the answer `g` to `w`, unless the request failed.
+    fn keep(&mut self, w: Want, g: Got) {
+        match (w, g) {
+            (Want::Manifest(r), Got::Manifest(Some(m))) => self.put_manifest(&r, m),
+            (Want::Blob(d, s), Got::Blob(Some(b))) => {
+                self.blobs.insert((d, s), b);
+            }
+            (Want::Referrers(d), Got::Referrers(Some(l))) => {
+                self.referrers.insert(d, l);
+            }
+            _ => {}
         }
     }
 
@@ -83,37 +100,31 @@ pub fn fetch(client: &RegistryClient, cache: &Mutex<Cache>, wants: Vec<Want>) {
     if wants.is_empty() {
         return;
     }
-    let futures = wants.iter().map(|w| async move {
-        match w {
-            Want::Manifest(r) => Got::Manifest(client.get_manifest_async(r).await.ok()),
-            Want::Blob(d, s) => Got::Blob(client.find_blob_async(d, *s).await.ok()),
-            Want::Referrers(d) => Got::Referrers(
-                crate::oci::referrers::registry_referrers_async(client, d)
-                    .await
-                    .ok(),
-            ),
-        }
-    });
-    let got = client.run_all(futures.collect());
+    let got = client.run_all(wants.iter().map(|w| get(client, w)).collect());
     let mut c = cache.lock().unwrap();
     for (w, g) in wants.into_iter().zip(got) {
-        match (w, g) {
-            (Want::Manifest(r), Got::Manifest(Some(m))) => c.put_manifest(&r, m),
-            (Want::Blob(d, s), Got::Blob(Some(b))) => {
-                c.blobs.insert((d, s), b);
-            }
-            (Want::Referrers(d), Got::Referrers(Some(l))) => {
-                c.referrers.insert(d, l);
-            }
-            _ => {}
-        }
+        c.keep(w, g);
     }
 }
 
+/// One request's answer; `None` when it failed (not kept).
 enum Got {
     Manifest(Option<Option<FetchedManifest>>),
     Blob(Option<Option<Vec<u8>>>),
     Referrers(Option<Vec<Descriptor>>),
+}
+
+/// Sends the request `w` names.
+async fn get(client: &RegistryClient, w: &Want) -> Got {
+    match w {
+        Want::Manifest(r) => Got::Manifest(client.get_manifest_async(r).await.ok()),
+        Want::Blob(d, s) => Got::Blob(client.find_blob_async(d, *s).await.ok()),
+        Want::Referrers(d) => Got::Referrers(
+            crate::oci::referrers::registry_referrers_async(client, d)
+                .await
+                .ok(),
+        ),
+    }
 }
 
 /// The cosign tags verify reads for `subject` with a key (`sha256-HEX.att`, `.sig`).
@@ -121,57 +132,179 @@ pub fn cosign_tags(subject: &Digest) -> [String; 2] {
     ["att", "sig"].map(|s| format!("sha256-{}.{s}", subject.hex()))
 }
 
-/// Everything verify reads about the parts `subjects`, in three waves: the referrers
-/// listings (and cosign's tags when `tags`), the referrer manifests, then the attestation
-/// layers of those manifests and of the tags' manifests.
-pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Digest], tags: bool) {
-    let mut first: Vec<Want> = subjects.iter().map(|s| Want::Referrers(*s)).collect();
-    let tag_names: Vec<String> = if tags {
-        subjects.iter().flat_map(cosign_tags).collect()
-    } else {
-        Vec::new()
-    };
-    first.extend(tag_names.iter().cloned().map(Want::Manifest));
-    fetch(client, cache, first);
+/// Why a request of [`evidence`] is made: what its answer leads to.
+#[derive(Debug, Clone)]
+enum Step {
+    /// The referrers of a subject: then each referrer's manifest.
+    Listing(Digest),
+    /// A referrer's manifest: then its first layer, when it is an attestation.
+    Referrer(Digest),
+    /// A cosign tag's manifest: then its layers.
+    Tag(String),
+    /// An attestation layer: the end.
+    Layer(Digest, u64),
+}
 
-    let referrers: Vec<Digest> = {
-        let c = cache.lock().unwrap();
-        subjects
-            .iter()
-            .filter_map(|s| c.referrers.get(s))
-            .flatten()
-            .map(|d| d.digest)
-            .collect()
-    };
-    fetch(
-        client,
-        cache,
-        referrers
-            .iter()
-            .map(|d| Want::Manifest(d.to_string()))
-            .collect(),
-    );
+impl Step {
+    fn want(&self) -> Want {
+        match self {
+            Step::Listing(d) => Want::Referrers(*d),
+            Step::Referrer(d) => Want::Manifest(d.to_string()),
+            Step::Tag(t) => Want::Manifest(t.clone()),
+            Step::Layer(d, s) => Want::Blob(*d, *s),
+        }
+    }
 
-    let layers: Vec<Want> = {
-        let c = cache.lock().unwrap();
+    /// The requests this step's kept answer leads to (none when it was not kept).
+    fn next(&self, c: &Cache) -> Vec<Step> {
         let manifest = |r: &str| -> Option<ImageManifest> {
             let m = c.manifests.get(r)?.as_ref()?;
             serde_json::from_slice(&m.bytes).ok()
         };
-        let from_referrers = referrers
-            .iter()
-            .filter_map(|d| manifest(&d.to_string()))
-            .filter_map(|m| m.layers.into_iter().next())
-            .filter(|l| MEDIA_TYPES_READ.contains(&l.media_type.as_str()));
-        let from_tags = tag_names
-            .iter()
-            .filter_map(|t| manifest(t))
-            .flat_map(|m| m.layers);
-        from_referrers
-            .chain(from_tags)
+        let layers: Vec<Descriptor> = match self {
+            Step::Listing(d) => {
+                let listed = c.referrers.get(d).into_iter().flatten();
+                return listed.map(|r| Step::Referrer(r.digest)).collect();
+            }
+            Step::Referrer(d) => manifest(&d.to_string())
+                .and_then(|m| m.layers.into_iter().next())
+                .filter(|l| MEDIA_TYPES_READ.contains(&l.media_type.as_str()))
+                .into_iter()
+                .collect(),
+            Step::Tag(t) => manifest(t).map(|m| m.layers).unwrap_or_default(),
+            Step::Layer(..) => Vec::new(),
+        };
+        layers
+            .into_iter()
             .filter(|l| l.size <= ATTESTATION_MAX)
-            .map(|l| Want::Blob(l.digest, l.size))
+            .map(|l| Step::Layer(l.digest, l.size))
             .collect()
-    };
-    fetch(client, cache, layers);
+    }
+}
+
+/// Everything verify reads about the parts `subjects`: the referrers listings (and cosign's
+/// tags when `tags`), the referrer manifests, and the attestation layers of those manifests
+/// and of the tags' manifests. Pipelined: each request starts as soon as the answer that
+/// names it has arrived (not a wave after the slowest of its wave), at most
+/// [`CONCURRENT_REQUESTS`] in flight.
+pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Digest], tags: bool) {
+    let mut queue: VecDeque<Step> = subjects.iter().map(|s| Step::Listing(*s)).collect();
+    if tags {
+        queue.extend(subjects.iter().flat_map(cosign_tags).map(Step::Tag));
+    }
+    client.block_on(async {
+        let mut started: HashSet<Want> = HashSet::new();
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            while in_flight.len() < CONCURRENT_REQUESTS {
+                let Some(step) = queue.pop_front() else { break };
+                let want = step.want();
+                if !started.insert(want.clone()) {
+                    continue;
+                }
+                let known = cache.lock().unwrap().has(&want);
+                if known {
+                    queue.extend(step.next(&cache.lock().unwrap()));
+                } else {
+                    in_flight.push(async move { (get(client, &want).await, want, step) });
+                }
+            }
+            let Some((got, want, step)) = in_flight.next().await else {
+                break;
+            };
+            let mut c = cache.lock().unwrap();
+            c.keep(want, got);
+            queue.extend(step.next(&c));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(c: &mut Cache, name: &str, layers: Vec<Descriptor>) -> Digest {
+        let m = ImageManifest {
+            schema_version: 2,
+            media_type: None,
+            artifact_type: None,
+            config: Descriptor::of("application/vnd.oci.empty.v1+json", b"{}"),
+            layers,
+            subject: None,
+            annotations: Default::default(),
+        };
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let digest = Digest::of(&bytes);
+        let name = if name.is_empty() {
+            digest.to_string()
+        } else {
+            name.to_owned()
+        };
+        let fetched = FetchedManifest {
+            bytes,
+            media_type: crate::formats::oci::MEDIA_TYPE_MANIFEST.into(),
+            content_type: None,
+            digest,
+            etag: None,
+        };
+        c.put_manifest(&name, Some(fetched));
+        digest
+    }
+
+    fn layers(steps: Vec<Step>) -> Vec<(Digest, u64)> {
+        steps
+            .into_iter()
+            .map(|s| match s {
+                Step::Layer(d, n) => (d, n),
+                other => panic!("expected a layer, got {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_answer_leads_to_the_requests_verify_makes_next_and_no_more() {
+        let mut c = Cache::default();
+        let bundle = Descriptor::of(MEDIA_TYPES_READ[0], b"bundle");
+        let other = Descriptor::of("application/octet-stream", b"not an attestation");
+        let mut huge = Descriptor::of(MEDIA_TYPES_READ[0], b"huge");
+        huge.size = ATTESTATION_MAX + 1;
+        let good = kept(&mut c, "", vec![bundle.clone(), other.clone()]);
+        let foreign = kept(&mut c, "", vec![other.clone()]);
+        let too_big = kept(&mut c, "", vec![huge]);
+        let subject = Digest::of(b"subject");
+        let missing = Digest::of(b"missing");
+        let listing = [good, foreign, too_big, missing]
+            .map(|digest| Descriptor {
+                digest,
+                ..Descriptor::of(crate::formats::oci::MEDIA_TYPE_MANIFEST, b"")
+            })
+            .to_vec();
+        c.referrers.insert(subject, listing);
+
+        let next: Vec<Want> = Step::Listing(subject)
+            .next(&c)
+            .iter()
+            .map(Step::want)
+            .collect();
+        let manifests = [good, foreign, too_big, missing].map(|d| Want::Manifest(d.to_string()));
+        assert_eq!(next, manifests, "one manifest request per listed referrer");
+        // A referrer: its first layer only, and only when it is a bundle within the bound.
+        assert_eq!(
+            layers(Step::Referrer(good).next(&c)),
+            [(bundle.digest, bundle.size)]
+        );
+        assert!(Step::Referrer(foreign).next(&c).is_empty());
+        assert!(Step::Referrer(too_big).next(&c).is_empty());
+        // Not kept (failed or missing): nothing follows; the verifier asks again itself.
+        assert!(Step::Referrer(missing).next(&c).is_empty());
+        assert!(Step::Listing(Digest::of(b"unlisted")).next(&c).is_empty());
+        // A cosign tag: every layer within the bound.
+        let tag = cosign_tags(&subject)[0].clone();
+        kept(&mut c, &tag, vec![bundle.clone(), other.clone()]);
+        assert_eq!(
+            layers(Step::Tag(tag).next(&c)),
+            [(bundle.digest, bundle.size), (other.digest, other.size)]
+        );
+        assert!(Step::Layer(bundle.digest, bundle.size).next(&c).is_empty());
+    }
 }
