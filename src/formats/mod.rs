@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod cosign;
 pub mod cosign_legacy;
+pub mod cyclonedx;
 pub mod dsse;
 pub mod intoto;
 pub mod oci;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::bundle::{Bundle, Content, b64, verify_der, verify_dsse};
-use super::checks::{self, CYCLONEDX_BOM, SLSA_PROVENANCE_V1};
+use super::checks::{self, Typed};
 use super::document::{self, Child, Document, Kind, Part, Target};
 use super::policy::Expectations;
 use super::report::{AttestationOutcome, Report, short};
@@ -632,28 +632,27 @@ fn check_candidate(
             return (outcome, None);
         }
     };
-    let predicate_type = statement["predicateType"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    outcome.predicate_type = Some(predicate_type.clone());
-    let named = checks::check_subject(report, att, &statement, target);
+    outcome.predicate_type = Some(statement.predicate_type().to_owned());
+    let named = checks::check_subject(report, att, statement.subject(), target);
     if named.is_empty() {
         return (outcome, None);
     }
-    checks::check_predicate_type(report, &c.id, &statement, c.announced.as_deref());
-    match predicate_type.as_str() {
-        SLSA_PROVENANCE_V1 => {
-            checks::check_provenance(report, &c.id, &statement, &trust.expectations)
-        }
-        CYCLONEDX_BOM => {
+    checks::check_predicate_type(
+        report,
+        &c.id,
+        statement.predicate_type(),
+        c.announced.as_deref(),
+    );
+    match &statement.typed {
+        Typed::Provenance(st) => checks::check_provenance(report, &c.id, st, &trust.expectations),
+        Typed::Bom(st) => {
             let top = target.top().map(|p| p.digest);
             let lists_top = |i: &Digest| top.is_some_and(|t| index_lists(src, i, &t));
-            checks::check_sbom(report, &c.id, &statement, target, &lists_top);
+            checks::check_sbom(report, &c.id, st, target, &lists_top);
         }
-        _ => {}
+        Typed::Other(_) => {}
     }
-    (outcome, Some((statement, named)))
+    (outcome, Some((statement.json, named)))
 }
 
 /// The verified payload, the signature the log entries must be about, and the key: from the
