@@ -4,7 +4,8 @@
 # Installs (first time, from Debian packages; about a minute when cached) and starts the real
 # peers — dockerd + BuildKit, a registry on 127.0.0.1:5000, cosign, oras, sigstore-go — then
 # runs every test, including the ones marked `#[ignore = "needs peers ..."]`, and stops the
-# peers it started. Extra arguments go to `cargo test` after `--` (a filter, say).
+# peers it started. Extra arguments go to `cargo test` after `--` (a filter, say: the
+# integration tests are one binary, tests/it/, with a module per area, e.g. `verify_tamper::`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,13 +37,13 @@ if ! bash ../shared/tools/sigstore-stack.sh status >/dev/null 2>&1; then
   stack_started=1
 fi
 
-# cargo-audit, for the agreement test of `audit` (tests/audit/agreement.rs).
+# cargo-audit, for the agreement test of `audit` (tests/it/audit/agreement.rs).
 if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo-audit" ]; then
   cargo install cargo-audit --locked
 fi
 
 # cargo-auditable, to compare the dependency data our binaries carry with its own
-# (tests/auditable.rs).
+# (tests/it/auditable.rs).
 if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo-auditable" ]; then
   cargo install cargo-auditable --locked
 fi

@@ -1,7 +1,7 @@
 //! Image references (`host[:port]/repo[:tag][@sha256:HEX]`, `oci:PATH[:tag][@sha256:HEX]`).
 #![no_main]
 
-use cargo_provenance::oci::reference::Reference;
+use cargo_provenance::formats::reference::Reference;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

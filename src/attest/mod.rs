@@ -4,7 +4,7 @@
 
 pub mod ci;
 pub mod environment;
-pub mod params;
+pub use crate::formats::build_type as params;
 pub mod provenance;
 pub mod sanitize;
 
@@ -20,7 +20,7 @@ pub use provenance::ProvenanceInput;
 
 /// The predicate type of a CycloneDX SBOM statement (what `cosign attest --type cyclonedx`
 /// uses).
-pub const SBOM_PREDICATE_TYPE: &str = "https://cyclonedx.org/bom";
+pub use crate::formats::predicate::CYCLONEDX_BOM as SBOM_PREDICATE_TYPE;
 
 /// The SBOM statement: `sbom` (CycloneDX JSON bytes) as the predicate, about `subjects`.
 pub fn sbom_statement(sbom: &[u8], subjects: Vec<ResourceDescriptor>) -> Result<Statement> {

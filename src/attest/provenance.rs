@@ -80,8 +80,8 @@ pub struct BaseImageInput {
 /// A platform manifest of the image index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformManifest {
-    /// `os/arch[/variant]`.
-    pub platform: String,
+    /// The platform (written as `os/arch[/variant]`).
+    pub platform: crate::formats::oci::Platform,
     /// The manifest's digest.
     pub digest: Digest,
 }
@@ -139,11 +139,11 @@ pub fn subjects(input: &ProvenanceInput) -> Vec<ResourceDescriptor> {
         ..ResourceDescriptor::named_sha256(image, &input.index_digest)
     }];
     let mut manifests = input.manifests.clone();
-    manifests.sort_by(|a, b| a.platform.cmp(&b.platform).then(a.digest.cmp(&b.digest)));
+    manifests.sort_by_cached_key(|m| (m.platform.to_string(), m.digest));
     out.extend(manifests.iter().map(|m| ResourceDescriptor {
         media_type: Some(MEDIA_TYPE_MANIFEST.into()),
-        annotations: BTreeMap::from([("platform".into(), m.platform.clone().into())]),
-        ..ResourceDescriptor::named_sha256(m.platform.clone(), &m.digest)
+        annotations: BTreeMap::from([("platform".into(), m.platform.to_string().into())]),
+        ..ResourceDescriptor::named_sha256(m.platform.to_string(), &m.digest)
     }));
     let mut bins: Vec<_> = input.binaries.iter().collect();
     bins.sort_by(|a, b| a.path_in_image.cmp(&b.path_in_image));
@@ -179,7 +179,11 @@ fn external(input: &ProvenanceInput) -> ExternalParameters {
     let mut binaries: Vec<String> = c.binaries.iter().map(|b| b.name.clone()).collect();
     binaries.sort();
     binaries.dedup();
-    let mut platforms: Vec<String> = input.manifests.iter().map(|m| m.platform.clone()).collect();
+    let mut platforms: Vec<String> = input
+        .manifests
+        .iter()
+        .map(|m| m.platform.to_string())
+        .collect();
     platforms.sort();
     platforms.dedup();
     ExternalParameters {
@@ -216,7 +220,7 @@ fn git_ref(g: &crate::inspect::model::GitState) -> Option<String> {
 }
 
 fn strip_digest(reference: &str) -> &str {
-    reference.split_once('@').map_or(reference, |(r, _)| r)
+    crate::formats::reference::split_name(reference).without_digest()
 }
 
 fn internal(input: &ProvenanceInput) -> InternalParameters {

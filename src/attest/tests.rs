@@ -41,11 +41,11 @@ fn fixture(reproducible: bool) -> ProvenanceInput {
         index_digest: Digest::of(b"index"),
         manifests: vec![
             PlatformManifest {
-                platform: "linux/amd64/v3".into(),
+                platform: "linux/amd64/v3".parse().unwrap(),
                 digest: Digest::of(b"v3"),
             },
             PlatformManifest {
-                platform: "linux/amd64".into(),
+                platform: "linux/amd64".parse().unwrap(),
                 digest: Digest::of(b"amd64"),
             },
         ],

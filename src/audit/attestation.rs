@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::formats::intoto::{ResourceDescriptor, Statement};
 
 /// cosign's predicate type for vulnerability scans.
-pub const PREDICATE_TYPE: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
+pub use crate::formats::predicate::COSIGN_VULN as PREDICATE_TYPE;
 /// The scanner's URI in the predicate.
 pub const SCANNER_URI: &str = "https://github.com/example/cargo-provenance#audit";
 

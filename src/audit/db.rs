@@ -107,6 +107,8 @@ pub fn locate(location: &DbLocation, offline: bool) -> Result<PathBuf> {
             path.display()
         )));
     }
+    // The one `git` program call outside verify: a network clone, which the git2 build here
+    // cannot do (linked without its https/ssh transports, to keep OpenSSL and libssh2 out).
     let out = Command::new("git")
         .args(["clone", "--quiet", "--depth", "1", UPSTREAM])
         .arg(&path)
@@ -250,10 +252,10 @@ fn git_head(path: &Path) -> Option<(String, String)> {
     if !path.join(".git").exists() {
         return None;
     }
-    let repo = git2::Repository::open(path).ok()?;
-    let commit = repo.head().ok()?.peel_to_commit().ok()?;
-    let date = crate::util::time::rfc3339(commit.time().seconds()).ok()?;
-    Some((commit.id().to_string(), date[..10].to_owned()))
+    let repo = crate::inspect::git::open(path).ok()?;
+    let (commit, time) = crate::inspect::git::head_commit(&repo)?;
+    let date = crate::util::time::rfc3339(time).ok()?;
+    Some((commit, date[..10].to_owned()))
 }
 
 /// Days from the database's date to `now` (Unix seconds).

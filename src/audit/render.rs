@@ -246,3 +246,26 @@ fn sarif(r: &AuditReport) -> Value {
         }],
     })
 }
+
+/// The gate's failure message: every failing finding.
+pub fn gate_message(report: &AuditReport) -> String {
+    let ids: Vec<String> = report
+        .gating()
+        .map(|a| {
+            let f = &a.finding;
+            let sev = match f.kind {
+                AdvisoryKind::Vulnerability => f
+                    .severity
+                    .map(|l| l.to_string())
+                    .unwrap_or_else(|| "unrated, counted as high".into()),
+                k => k.as_str().to_owned(),
+            };
+            format!("{} in {}@{} ({sev})", f.id, f.package, f.version)
+        })
+        .collect();
+    format!(
+        "the vulnerability gate failed: {}; upgrade the crates (see `patched`), or record why \
+         they do not apply with a VEX statement (--vex FILE)",
+        ids.join(", ")
+    )
+}

@@ -82,7 +82,7 @@ pub fn gate_before_signing(
         }
         let e = Error::check_failed(format!(
             "{}; nothing was signed, attached or pushed",
-            crate::cli::audit::gate_message(&report)
+            super::render::gate_message(&report)
         ));
         debug_assert_eq!(e.kind(), ErrorKind::CheckFailed);
         return Err(e);

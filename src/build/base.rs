@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::formats::index::is_index;
 use crate::formats::oci::{
-    ANNOTATION_REF_NAME, Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_DOCKER_LIST,
-    MEDIA_TYPE_INDEX, MEDIA_TYPE_LAYER, MEDIA_TYPE_LAYER_GZIP, Platform,
+    ANNOTATION_REF_NAME, Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_LAYER,
+    MEDIA_TYPE_LAYER_GZIP, Platform,
 };
+use crate::formats::reference::Reference;
 use crate::oci::layout::Layout;
 use crate::util::digest::Digest;
 
@@ -40,29 +42,17 @@ pub fn parse(value: &str) -> Result<BaseRef> {
     if value == "scratch" {
         return Ok(BaseRef::Scratch);
     }
-    let Some(rest) = value.strip_prefix("oci:") else {
+    if !value.starts_with("oci:") {
         return Ok(BaseRef::Registry(value.to_owned()));
-    };
-    let (rest, digest) = match rest.rsplit_once('@') {
-        Some((r, d)) => (r, Some(d.parse::<Digest>()?)),
-        None => (rest, None),
-    };
-    let last_slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
-    let (path, tag) = match rest[last_slash..].rfind(':') {
-        Some(i) => (
-            &rest[..last_slash + i],
-            Some(rest[last_slash + i + 1..].to_owned()),
-        ),
-        None => (rest, None),
-    };
-    if path.is_empty() {
-        return Err(Error::msg(format!("--base `{value}` names no directory")));
     }
-    Ok(BaseRef::Layout {
-        path: PathBuf::from(path),
-        tag,
-        digest,
-    })
+    match Reference::parse(value).map_err(|e| Error::msg(format!("--base: {e}")))? {
+        Reference::Layout(l) => Ok(BaseRef::Layout {
+            path: l.path,
+            tag: l.tag,
+            digest: l.digest,
+        }),
+        Reference::Registry(_) => unreachable!("an `oci:` reference is a layout"),
+    }
 }
 
 /// `oci:<last path component>[:tag][@digest]`.
@@ -108,10 +98,6 @@ pub struct BaseManifest {
     pub manifest: ImageManifest,
     /// The config, as JSON (unknown fields kept).
     pub config: serde_json::Value,
-}
-
-fn is_index(media_type: &str) -> bool {
-    media_type == MEDIA_TYPE_INDEX || media_type == MEDIA_TYPE_DOCKER_LIST
 }
 
 impl BaseImage {
@@ -260,7 +246,7 @@ pub fn pull(reference: &str, cache: &std::path::Path) -> Result<BaseImage> {
         true,
     )?;
     let tag = desc.digest.hex();
-    crate::publish::copy::copy_image(&src, &desc, &dst, Some(&tag), &|_| {})
+    crate::oci::copy::copy_image(&src, &desc, &dst, Some(&tag), &|_| {})
         .map_err(|e| e.context(format!("pulling base image {reference}")))?;
     let layout = Layout::open(cache)?;
     let root = layout.resolve_tag(&tag)?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -26,7 +26,7 @@ pub enum BuilderChoice {
 }
 
 /// The builder that ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BuilderKind {
     /// The native builder.
@@ -38,7 +38,7 @@ pub enum BuilderKind {
 }
 
 /// The builder that ran and how it describes itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuilderInfo {
     /// Which builder.
     pub kind: BuilderKind,

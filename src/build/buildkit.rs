@@ -15,16 +15,16 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::formats::index::is_platform_manifest;
 use crate::formats::oci::{Descriptor, ImageIndex, ImageManifest};
 use crate::oci::layout::Layout;
 use crate::util::digest::Digest;
 
 use super::platform::TargetPlatform;
 
-/// Annotation BuildKit puts on attestation manifests in an index.
-pub const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
-/// Annotation naming the platform manifest an attestation manifest is about.
-pub const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
+pub use crate::formats::annotations::{
+    DOCKER_REFERENCE_DIGEST as REFERENCE_DIGEST, DOCKER_REFERENCE_TYPE as REFERENCE_TYPE,
+};
 
 /// The named context a base image from an OCI layout is passed as (`BASE` build arg).
 pub const BASE_CONTEXT: &str = "cargo-provenance-base";
@@ -391,12 +391,7 @@ pub fn strip_attestations(out_dir: &Path, reported: Digest) -> Result<Outcome> {
     let mut statements = Vec::new();
     let mut materials = Vec::new();
     for d in &full.manifests {
-        let is_attestation = d.annotations.get(REFERENCE_TYPE).map(String::as_str)
-            == Some("attestation-manifest")
-            || d.platform
-                .as_ref()
-                .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown");
-        if !is_attestation {
+        if is_platform_manifest(d) {
             index.manifests.push(d.clone());
             continue;
         }

@@ -22,7 +22,7 @@ use crate::inspect::cargo_config::CargoConfig;
 pub use crate::inspect::cargo_home;
 use crate::inspect::model::CompiledUnit;
 use crate::inspect::rustflags;
-use crate::inspect::toolchain::Programs;
+use crate::inspect::toolchain::{Programs, cargo_program};
 use crate::select::Selection;
 use crate::ui::Ui;
 
@@ -41,11 +41,6 @@ pub struct RustcInfo {
     pub verbose_version: String,
 }
 
-/// The `cargo` to run (`CARGO` when cargo runs us as a subcommand, else `cargo` on PATH).
-pub fn cargo_program() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
-}
-
 fn capture(cmd: &mut Command, what: &str) -> Result<String> {
     let out = cmd.output().map_err(|e| {
         Error::msg(format!(
@@ -62,52 +57,37 @@ fn capture(cmd: &mut Command, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `cargo metadata --no-deps` running in the background: the workspace root and target
-/// directory.
+/// `cargo metadata --no-deps` running in the background (through the one runner,
+/// [`crate::inspect::metadata`]): the workspace root and target directory.
 pub struct Metadata {
-    child: std::process::Child,
+    running: crate::inspect::metadata::Running,
 }
 
 impl Metadata {
-    /// Starts `cargo metadata --no-deps --format-version 1 [--manifest-path PATH]`.
+    /// Starts `cargo metadata --no-deps --format-version 1 [--manifest-path PATH]` in the
+    /// current directory, as `cargo build` would find the project.
     pub fn spawn(manifest_path: Option<&Path>) -> Result<Metadata> {
-        let mut cmd = Command::new(cargo_program());
-        cmd.args(["metadata", "--no-deps", "--format-version", "1"]);
+        let mut args: Vec<std::ffi::OsString> = ["metadata", "--no-deps", "--format-version", "1"]
+            .map(Into::into)
+            .into();
         if let Some(m) = manifest_path {
-            cmd.arg("--manifest-path").arg(m);
+            args.push("--manifest-path".into());
+            args.push(m.into());
         }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                Error::msg(format!(
-                    "running `cargo metadata`: {e}; is cargo installed?"
-                ))
-            })?;
-        Ok(Metadata { child })
+        let shown = manifest_path.unwrap_or(Path::new("Cargo.toml"));
+        let running =
+            crate::inspect::metadata::spawn(&cargo_program(), &args, Path::new("."), shown)?;
+        Ok(Metadata { running })
     }
 
     /// Waits for it: (workspace root, target directory).
     pub fn wait(self) -> Result<(PathBuf, PathBuf)> {
-        let out = self
-            .child
-            .wait_with_output()
-            .map_err(|e| Error::msg(format!("waiting for `cargo metadata`: {e}")))?;
-        if !out.status.success() {
-            return Err(Error::msg(format!(
-                "reading the cargo project failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
         #[derive(Deserialize)]
         struct Meta {
             workspace_root: PathBuf,
             target_directory: PathBuf,
         }
-        let m: Meta = serde_json::from_slice(&out.stdout)
-            .map_err(|e| Error::msg(format!("`cargo metadata` printed unexpected JSON: {e}")))?;
+        let m: Meta = self.running.finish()?;
         Ok((m.workspace_root, m.target_directory))
     }
 }
@@ -498,11 +478,11 @@ mod tests {
 
     #[test]
     fn config_rustflags_are_kept() {
-        if std::env::var_os("RUSTFLAGS").is_some()
-            || std::env::var_os("CARGO_ENCODED_RUSTFLAGS").is_some()
-        {
-            return;
-        }
+        assert!(
+            std::env::var_os("RUSTFLAGS").is_none()
+                && std::env::var_os("CARGO_ENCODED_RUSTFLAGS").is_none(),
+            "RUSTFLAGS or CARGO_ENCODED_RUSTFLAGS is set: unset it to run this test"
+        );
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("ws/.cargo")).unwrap();
         std::fs::write(

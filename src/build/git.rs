@@ -26,14 +26,14 @@ pub fn facts(dir: &Path, source_url: Option<&str>) -> Result<Option<GitFacts>> {
     let Ok(repo) = crate::inspect::git::open(dir) else {
         return Ok(None);
     };
-    let Some(commit) = repo.head().ok().and_then(|h| h.peel_to_commit().ok()) else {
+    let Some((commit, commit_time)) = crate::inspect::git::head_commit(&repo) else {
         return Ok(None);
     };
     let (_, chosen) = crate::inspect::git::remote(&repo, source_url)?;
     Ok(Some(GitFacts {
         workdir: repo.workdir().map(std::path::Path::to_path_buf),
-        commit: commit.id().to_string(),
-        commit_time: commit.committer().when().seconds(),
+        commit,
+        commit_time,
         remote_url: chosen.url,
     }))
 }
@@ -66,7 +66,7 @@ mod tests {
         std::fs::create_dir_all(&plain).unwrap();
         let commit = repository_with_a_commit(&repo_dir, "git@github.com:o/r.git");
         // --source-url, so that a CI run's own repository URL does not take part (the remote's
-        // canonical form is tested in inspect::source_url and tests/inspect/source_url.rs).
+        // canonical form is tested in inspect::source_url and tests/it/inspect/source_url.rs).
         let f = facts(&repo_dir, Some("https://example.com/x/y.git"))
             .unwrap()
             .expect("a repository with a commit");

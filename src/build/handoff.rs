@@ -65,7 +65,7 @@ impl BuildOutput {
         self.platforms
             .iter()
             .map(|p| PlatformManifest {
-                platform: p.platform.to_string(),
+                platform: p.platform.clone(),
                 digest: p.manifest.digest,
             })
             .collect()

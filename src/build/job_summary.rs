@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use super::Summary;
 
 /// How the build was signed, for the verify commands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,43 +27,33 @@ pub enum SignedBy {
 
 /// cosign's `--type` for our predicate types.
 fn cosign_type(predicate_type: &str) -> Option<&'static str> {
-    match predicate_type {
-        "https://slsa.dev/provenance/v1" => Some("slsaprovenance1"),
-        "https://cyclonedx.org/bom" => Some("cyclonedx"),
-        "https://cosign.sigstore.dev/attestation/vuln/v1" => Some("vuln"),
-        _ => None,
-    }
+    crate::formats::predicate::cosign_type(predicate_type)
 }
 
 /// The Markdown for `summary` (summary.json's content) of an image pushed as `pushed`.
-pub fn render(summary: &Value, image: &str, pushed: Option<&str>, signed: &SignedBy) -> String {
+pub fn render(summary: &Summary, image: &str, pushed: Option<&str>, signed: &SignedBy) -> String {
     let mut md = String::new();
-    let digest = summary["index_digest"].as_str().unwrap_or_default();
+    let digest = summary.index_digest;
     let _ = writeln!(md, "## cargo-provenance: `{image}`\n");
     let _ = writeln!(md, "- index digest: `{digest}`");
     if let Some(p) = pushed {
         let _ = writeln!(md, "- pushed: `{p}`");
     }
-    for p in summary["platforms"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            md,
-            "- {}: `{}`",
-            p["platform"].as_str().unwrap_or_default(),
-            p["manifest_digest"].as_str().unwrap_or_default()
-        );
+    for p in &summary.platforms {
+        let _ = writeln!(md, "- {}: `{}`", p.platform, p.manifest_digest);
     }
     let _ = writeln!(
         md,
         "\n| attestation | role | signed | referrers |\n|---|---|---|---|"
     );
-    for a in summary["attestations"].as_array().into_iter().flatten() {
+    for a in &summary.attestations {
         let _ = writeln!(
             md,
             "| `{}` | {} | {} | {} |",
-            a["predicate_type"].as_str().unwrap_or_default(),
-            a["role"].as_str().unwrap_or_default(),
-            if a["signed"] == true { "yes" } else { "no" },
-            a["referrers"].as_array().map_or(0, Vec::len)
+            a.predicate_type(),
+            a.role().as_str(),
+            if a.signed() { "yes" } else { "no" },
+            a.referrers().len()
         );
     }
     let target = pushed.unwrap_or(image);
@@ -97,12 +87,11 @@ pub fn render(summary: &Value, image: &str, pushed: Option<&str>, signed: &Signe
         }
     };
     let _ = writeln!(md, "\n### Verify\n\n```sh\n{ours}");
-    let mut kinds: Vec<&str> = summary["attestations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|a| a["signed"] == true)
-        .filter_map(|a| cosign_type(a["predicate_type"].as_str()?))
+    let mut kinds: Vec<&str> = summary
+        .attestations
+        .iter()
+        .filter(|a| a.signed())
+        .filter_map(|a| cosign_type(a.predicate_type()))
         .collect();
     kinds.dedup();
     for k in kinds {
@@ -131,10 +120,23 @@ mod tests {
 
     #[test]
     fn keyless_summary_has_the_commands() {
-        let s = json!({"index_digest": "sha256:ab", "platforms": [{"platform": "linux/amd64", "manifest_digest": "sha256:cd"}],
+        let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let referrer = json!({"subject": d('a'), "subject_name": "app", "manifest_digest": d('e')});
+        let attestation = |predicate_type: &str, referrers: Vec<serde_json::Value>| {
+            json!({"predicate_type": predicate_type, "role": "image-attestation", "signed": true,
+                "statement_file": null, "statement_digest": d('f'), "predicate_file": null,
+                "bundle_file": "b.json", "bundle_digest": d('b'), "referrers": referrers})
+        };
+        let s: Summary = serde_json::from_value(json!({"tag": "1", "layout": "oci",
+            "index_digest": d('a'),
+            "platforms": [{"platform": "linux/amd64", "manifest_digest": d('c'),
+                "rust_target": "x86_64-unknown-linux-gnu", "binaries": []}],
+            "builder": {"kind": "native", "id": "native"}, "source_date_epoch": 1,
+            "source_date_epoch_source": "env",
             "attestations": [
-                {"predicate_type": "https://slsa.dev/provenance/v1", "role": "image-attestation", "signed": true, "referrers": [{}, {}]},
-                {"predicate_type": "https://cyclonedx.org/bom", "role": "image-attestation", "signed": true, "referrers": [{}]}]});
+                attestation("https://slsa.dev/provenance/v1", vec![referrer.clone(), referrer.clone()]),
+                attestation("https://cyclonedx.org/bom", vec![referrer])]}))
+        .unwrap();
         let md = render(
             &s,
             "reg/app:1",

@@ -75,16 +75,16 @@ pub fn platform_for_triple(triple: &str) -> Option<Platform> {
 
 /// Parses one `--platform` value (`linux/amd64`, `linux/amd64/v3`).
 pub fn parse(value: &str, explicit_target: Option<&str>) -> Result<TargetPlatform> {
-    let parts: Vec<&str> = value.trim().split('/').collect();
-    let (os, arch, variant) = match parts.as_slice() {
-        [os, arch] => (*os, *arch, None),
-        [os, arch, v] => (*os, *arch, Some(*v)),
-        _ => {
-            return Err(Error::msg(format!(
-                "--platform `{value}` is not OS/ARCH[/VARIANT] (e.g. linux/amd64, linux/amd64/v3)"
-            )));
-        }
-    };
+    let parsed: Platform = value.parse().map_err(|_| {
+        Error::msg(format!(
+            "--platform `{value}` is not OS/ARCH[/VARIANT] (e.g. linux/amd64, linux/amd64/v3)"
+        ))
+    })?;
+    let (os, arch, variant) = (
+        parsed.os.as_str(),
+        parsed.architecture.as_str(),
+        parsed.variant.as_deref(),
+    );
     if os != "linux" {
         return Err(Error::msg(format!(
             "--platform `{value}`: only linux images can be built (OS `{os}`)"

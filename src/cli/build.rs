@@ -176,38 +176,7 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
         ui.status("Manifest", format!("{} {}", p.platform, p.manifest_digest));
     }
     for a in &s.attestations {
-        let kind = a["predicate_type"].as_str().unwrap_or_default();
-        if let Some(tags) = a["tags"].as_array() {
-            for x in tags {
-                ui.verbose(
-                    "Tagged",
-                    format!(
-                        "{} -> {}",
-                        x["tag"].as_str().unwrap_or_default(),
-                        x["subject_name"].as_str().unwrap_or_default()
-                    ),
-                );
-            }
-            ui.status("Signed", format!("{kind} ({} tag(s))", tags.len()));
-            continue;
-        }
-        match a["referrers"].as_array().filter(|r| !r.is_empty()) {
-            Some(refs) => {
-                for x in refs {
-                    ui.verbose(
-                        "Referrer",
-                        format!(
-                            "{} {} -> {}",
-                            kind,
-                            x["manifest_digest"].as_str().unwrap_or_default(),
-                            x["subject_name"].as_str().unwrap_or_default()
-                        ),
-                    );
-                }
-                ui.status("Attested", format!("{kind} ({} referrer(s))", refs.len()));
-            }
-            None => ui.status("Unsigned", kind),
-        }
+        show_attestation(ui, a);
     }
     ui.status(
         "Finished",
@@ -226,6 +195,31 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     Ok(0)
 }
 
+/// The lines for one `summary.json` attestation: `Signed` (legacy tags), `Attested` (with
+/// referrers) or `Unsigned`; each tag or referrer at `-v`.
+fn show_attestation(ui: &Ui, a: &crate::build::summary::Attestation) {
+    let kind = a.predicate_type();
+    if let crate::build::summary::Attestation::LegacyImageSignature(l) = a {
+        for x in &l.tags {
+            ui.verbose("Tagged", format!("{} -> {}", x.tag, x.subject_name));
+        }
+        ui.status("Signed", format!("{kind} ({} tag(s))", l.tags.len()));
+        return;
+    }
+    let refs = a.referrers();
+    if refs.is_empty() {
+        ui.status("Unsigned", kind);
+        return;
+    }
+    for x in refs {
+        ui.verbose(
+            "Referrer",
+            format!("{} {} -> {}", kind, x.manifest_digest, x.subject_name),
+        );
+    }
+    ui.status("Attested", format!("{kind} ({} referrer(s))", refs.len()));
+}
+
 /// Appends the GitHub Actions job summary (docs/build.md), rendered from `summary.json`.
 fn write_job_summary(
     r: &crate::release::ReleaseSummary,
@@ -233,9 +227,7 @@ fn write_job_summary(
     path: &std::path::Path,
 ) -> Result<()> {
     use crate::build::job_summary::{SignedBy, append, render};
-    let summary: serde_json::Value =
-        serde_json::from_slice(&crate::util::fs::read(&r.summary_path)?)
-            .map_err(|e| crate::error::Error::with_source("reading summary.json", e))?;
+    let summary = &r.summary;
     let signed = match (signing, &r.keyless_identity) {
         (_, _) if !r.signed => SignedBy::Unsigned,
         (Signing::Keyless(_), Some((identity, issuer))) => SignedBy::Keyless {
@@ -249,6 +241,6 @@ fn write_job_summary(
     };
     append(
         path,
-        &render(&summary, &r.image_name, r.pushed.as_deref(), &signed),
+        &render(summary, &r.image_name, r.pushed.as_deref(), &signed),
     )
 }

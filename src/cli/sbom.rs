@@ -24,11 +24,9 @@ pub struct Args {
 
 /// Runs the command; returns the exit code.
 pub fn run(args: Args, ui: &Ui) -> Result<i32> {
+    let started = std::time::Instant::now();
     let selection = args.selection.selection();
-    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.trim().is_empty() => Some(crate::util::time::parse_source_date_epoch(&v)?),
-        _ => None,
-    };
+    let source_date_epoch = crate::util::time::source_date_epoch_env()?;
     let req = SbomRequest {
         selection: &selection,
         spec_version: args.spec_version.parse::<SpecVersion>()?,
@@ -58,6 +56,16 @@ pub fn run(args: Args, ui: &Ui) -> Result<i32> {
     } else {
         crate::util::fs::write_atomic(&args.output, &sbom.json)?;
         report(ui, &args.output.display().to_string(), &sbom);
+    }
+    if let Some(exited) = crate::inspect::metadata::last_exited() {
+        ui.verbose(
+            "Timing",
+            format!(
+                "cargo metadata exited at {} ms; our work after it {} ms",
+                exited.saturating_duration_since(started).as_millis(),
+                exited.elapsed().as_millis()
+            ),
+        );
     }
     if let Some(kib) = peak_rss_kib() {
         ui.verbose(

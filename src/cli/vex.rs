@@ -8,7 +8,7 @@ use crate::formats::openvex::{Justification, Status};
 use crate::oci::reference::Reference;
 use crate::oci::registry::Options;
 use crate::oci::store::Store;
-use crate::sign::{AnySigner, KeySigner};
+use crate::sign::{AnySigner, KeySigner, Signer as _};
 use crate::ui::Ui;
 use crate::vex::publish::{default_image_name, publish_vex};
 use crate::vex::{DEFAULT_AUTHOR, VexInput};
@@ -94,10 +94,7 @@ impl Args {
 
 /// The statement's time: `SOURCE_DATE_EPOCH` when set (reproducible runs), else now.
 fn timestamp() -> Result<String> {
-    let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.trim().is_empty() => crate::util::time::parse_source_date_epoch(&v)?,
-        _ => crate::util::time::now(),
-    };
+    let epoch = crate::util::time::source_date_epoch_env()?.unwrap_or_else(crate::util::time::now);
     crate::util::time::rfc3339(epoch)
 }
 

@@ -6,7 +6,7 @@ use super::intoto::{ResourceDescriptor, Statement};
 use crate::util::digest::Digest;
 
 /// The predicate type of cosign's image signature.
-pub const SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
+pub use super::predicate::COSIGN_SIGN as SIGN_PREDICATE_TYPE;
 
 /// The image-signature statement about `digest` (an index or a platform manifest): one
 /// subject with only the digest, as cosign writes it, and an empty predicate.

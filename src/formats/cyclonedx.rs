@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The predicate type of a CycloneDX BOM in an in-toto statement.
-pub const PREDICATE_TYPE: &str = "https://cyclonedx.org/bom";
+pub use super::predicate::CYCLONEDX_BOM as PREDICATE_TYPE;
 
 /// A CycloneDX BOM, as far as verify reads it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

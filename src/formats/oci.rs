@@ -111,6 +111,30 @@ pub struct Platform {
     pub variant: Option<String>,
 }
 
+impl std::str::FromStr for Platform {
+    type Err = crate::error::Error;
+    /// `os/arch[/variant]` (`linux/amd64`, `linux/arm/v7`), as `--platform` and docker spell it.
+    fn from_str(s: &str) -> crate::error::Result<Platform> {
+        let parts: Vec<&str> = s.trim().split('/').collect();
+        let (os, arch, variant) = match parts.as_slice() {
+            [os, arch] => (*os, *arch, None),
+            [os, arch, v] => (*os, *arch, Some(*v)),
+            _ => ("", "", None),
+        };
+        if os.is_empty() || arch.is_empty() || variant == Some("") {
+            return Err(crate::error::Error::msg(format!(
+                "platform `{s}` is not OS/ARCH[/VARIANT] (e.g. linux/amd64, linux/amd64/v3)"
+            )));
+        }
+        Ok(Platform {
+            architecture: arch.to_owned(),
+            os: os.to_owned(),
+            os_version: None,
+            variant: variant.map(str::to_owned),
+        })
+    }
+}
+
 impl std::fmt::Display for Platform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.os, self.architecture)?;

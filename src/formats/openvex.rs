@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// `@context` of an OpenVEX v0.2.0 document.
-pub const CONTEXT: &str = "https://openvex.dev/ns/v0.2.0";
+pub const CONTEXT: &str = super::predicate::OPENVEX;
 /// The in-toto predicate type of a VEX statement (the same URI as the context).
-pub const PREDICATE_TYPE: &str = "https://openvex.dev/ns/v0.2.0";
+pub use super::predicate::OPENVEX as PREDICATE_TYPE;
 /// Prefix of the content-derived `@id`s we give documents (as vexctl does).
 pub const ID_PREFIX: &str = "https://openvex.dev/docs/public/vex-";
 

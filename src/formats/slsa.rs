@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::intoto::ResourceDescriptor;
 
 /// The predicate type of SLSA provenance v1.
-pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
+pub use super::predicate::SLSA_PROVENANCE_V1 as PREDICATE_TYPE;
 
 /// The provenance predicate.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

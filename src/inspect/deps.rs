@@ -1,11 +1,11 @@
-//! The resolved dependency graph: `cargo metadata --locked` (never rewriting Cargo.lock),
+//! The resolved dependency graph: `cargo metadata --locked` (run by [`super::metadata`],
+//! never rewriting Cargo.lock),
 //! checksums from Cargo.lock (cargo metadata does not report them), and the conversion to
 //! [`DepGraph`] with ids free of this machine's paths.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use cargo_metadata::{DependencyKind, Metadata, PackageId};
 
@@ -13,7 +13,7 @@ use super::model::{DepGraph, Edge, EdgeKind, Package, Source};
 use super::toolchain::relative_to;
 use crate::error::{Error, Result};
 use crate::select::Selection;
-use crate::util::url::{redact, strip_userinfo};
+use crate::util::url::strip_userinfo;
 
 /// The crates.io index as cargo names it in source ids.
 pub const CRATES_IO: &str = "https://github.com/rust-lang/crates.io-index";
@@ -46,58 +46,6 @@ pub fn metadata_args(selection: &Selection, manifest: &Path) -> Vec<OsString> {
         args.push("--offline".into());
     }
     args
-}
-
-/// Starts `cargo metadata` in `dir` (so cargo config and rustup overrides apply as they
-/// would for a build there).
-pub fn spawn_metadata(
-    cargo: &OsString,
-    selection: &Selection,
-    manifest: &Path,
-    dir: &Path,
-) -> Result<Child> {
-    Command::new(cargo)
-        .args(metadata_args(selection, manifest))
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            Error::msg(format!(
-                "cannot run `{} metadata`: {e}; install Rust (https://rustup.rs) or set CARGO",
-                cargo.to_string_lossy()
-            ))
-        })
-}
-
-/// Waits for `cargo metadata` and parses its output. A lockfile that would need updating is
-/// an error that says so (the file is left as it was).
-pub fn finish_metadata(child: Child, manifest: &Path) -> Result<Metadata> {
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::msg(format!("running `cargo metadata`: {e}")))?;
-    if !out.status.success() {
-        let stderr = redact(String::from_utf8_lossy(&out.stderr).trim());
-        if stderr.contains("--locked was passed") || stderr.contains("needs to be updated") {
-            return Err(Error::msg(format!(
-                "the lockfile needs updating: Cargo.lock of the workspace of {} does not match \
-                 its manifests, and cargo-provenance never rewrites it, so it was left \
-                 untouched. Run `cargo update --workspace` (or `cargo generate-lockfile`), \
-                 review and commit Cargo.lock, then run again.\ncargo said: {stderr}",
-                manifest.display()
-            )));
-        }
-        return Err(Error::msg(format!(
-            "`cargo metadata` failed for {}:\n{stderr}",
-            manifest.display()
-        )));
-    }
-    serde_json::from_slice::<Metadata>(&out.stdout).map_err(|e| {
-        Error::msg(format!(
-            "`cargo metadata` printed output this tool cannot read ({e}); is cargo too old?"
-        ))
-    })
 }
 
 /// Checksums from Cargo.lock, by (name, version, source id).

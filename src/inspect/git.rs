@@ -40,6 +40,14 @@ pub fn open(dir: &Path) -> std::result::Result<Repository, git2::Error> {
     Repository::open_ext(dir, git2::RepositoryOpenFlags::empty(), &ceilings)
 }
 
+/// HEAD's commit id and committer time (seconds since the epoch), when HEAD names a commit.
+/// The one reader of HEAD's commit: inspect, the build's facts and the advisory database's
+/// age use it.
+pub fn head_commit(repo: &Repository) -> Option<(String, i64)> {
+    let commit = repo.head().ok()?.peel_to_commit().ok()?;
+    Some((commit.id().to_string(), commit.committer().when().seconds()))
+}
+
 /// Reads the git state for the project in `dir`; `source_url` is `--source-url`. An error
 /// only when the source URL cannot be chosen ([`source_url::choose`]).
 pub fn probe(dir: &Path, source_url: Option<&str>) -> Result<GitProbe> {
@@ -239,10 +247,13 @@ mod tests {
     #[test]
     fn outside_git_is_a_warning() {
         let tmp = tempfile::tempdir().unwrap();
-        // A temp dir may itself sit inside a repository; only check when it does not.
-        if Repository::discover(tmp.path()).is_ok() {
-            return;
-        }
+        // A temp dir may itself sit inside a repository; then this cannot be asked, and the
+        // test fails instead of passing.
+        assert!(
+            Repository::discover(tmp.path()).is_err(),
+            "the temporary directory {} is inside a git repository: set TMPDIR elsewhere",
+            tmp.path().display()
+        );
         let p = probe(tmp.path(), None).unwrap();
         assert!(p.state.is_none());
         assert!(p.warnings[0].contains("not in a git repository"));

@@ -8,6 +8,7 @@
 pub mod cargo_config;
 pub mod deps;
 pub mod git;
+pub mod metadata;
 pub mod model;
 pub mod profile;
 pub mod report;
@@ -16,6 +17,7 @@ pub mod source_url;
 pub mod toolchain;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cargo_metadata::{Metadata, PackageId};
@@ -54,8 +56,8 @@ pub struct Collected {
     pub inputs: BuildInputs,
     /// `cargo metadata`'s arguments (after the program).
     pub metadata_args: Vec<std::ffi::OsString>,
-    /// Its parsed output.
-    pub metadata: Metadata,
+    /// Its parsed output (shared with whoever else asked the same in this process).
+    pub metadata: Arc<Metadata>,
 }
 
 /// Collects the build inputs of the selected packages. Warnings (no git, no commits) are
@@ -85,22 +87,12 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
         ),
     );
     let started = std::time::Instant::now();
-    // cargo metadata is the long pole: start it first.
-    let mut child = deps::spawn_metadata(&programs.cargo, selection, &manifest, &dir)?;
     let known_vv = known
         .rustc_vv
         .as_ref()
         .filter(|k| k.programs == programs && k.dir == dir)
         .map(|k| k.text.clone());
-    let probe = match ToolchainProbe::start(programs.clone(), &dir, known_vv) {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(e);
-        }
-    };
-
+    let args = deps::metadata_args(selection, &manifest);
     // Cargo.lock sits at the workspace root, almost always the nearest one upwards: read it
     // while cargo works, and again below if the workspace root turns out elsewhere.
     let guessed_lock = dir
@@ -108,6 +100,12 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
         .map(|d| d.join("Cargo.lock"))
         .find(|p| p.is_file());
     let (git, meta, settings, early_lock, meta_time) = std::thread::scope(|s| {
+        // cargo metadata is the long pole: start it first (or wait for the same question
+        // asked already in this process).
+        let meta = s.spawn(|| {
+            let m = metadata::shared(&programs.cargo, &args, &dir, &manifest);
+            (m, started.elapsed())
+        });
         let git = s.spawn(|| {
             (
                 git::probe(&dir, selection.source_url.as_deref()),
@@ -121,7 +119,7 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
         });
         let settings = s.spawn(
             || -> Result<(Toolchain, String, bool, Vec<String>, String, Duration)> {
-                let tc = probe.finish()?;
+                let tc = ToolchainProbe::start(programs.clone(), &dir, known_vv)?.finish()?;
                 let (target, explicit) =
                     rustflags::target(selection.target.as_deref(), &config, &tc.host);
                 let (flags, source) = rustflags::effective(&config, &target, || {
@@ -130,8 +128,12 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
                 Ok((tc, target, explicit, flags, source, started.elapsed()))
             },
         );
-        let meta = deps::finish_metadata(child, &manifest);
-        let meta_time = started.elapsed();
+        let (meta, meta_time) = meta.join().unwrap_or_else(|_| {
+            (
+                Err(Error::msg("internal error: cargo metadata panicked")),
+                started.elapsed(),
+            )
+        });
         (
             git.join(),
             meta,
@@ -220,7 +222,7 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
     };
     Ok(Collected {
         inputs,
-        metadata_args: deps::metadata_args(selection, &manifest),
+        metadata_args: args,
         metadata: meta,
     })
 }

@@ -243,9 +243,10 @@ mod tests {
 
     #[test]
     fn release_defaults() {
-        if !no_profile_env() {
-            return;
-        }
+        assert!(
+            no_profile_env(),
+            "CARGO_PROFILE_*, CARGO_BUILD_* or CARGO_INCREMENTAL is set: unset it to run this test"
+        );
         let p = resolve("release", None, &CargoConfig::default()).unwrap();
         assert_eq!(p.opt_level, "3");
         assert_eq!(p.lto, "false");
@@ -265,9 +266,10 @@ mod tests {
 
     #[test]
     fn manifest_then_config() {
-        if !no_profile_env() {
-            return;
-        }
+        assert!(
+            no_profile_env(),
+            "CARGO_PROFILE_*, CARGO_BUILD_* or CARGO_INCREMENTAL is set: unset it to run this test"
+        );
         let manifest = table(
             "[release]\nlto = 'thin'\ncodegen-units = 1\npanic = 'abort'\n\
              [dist]\ninherits = 'release'\nstrip = true\n",

@@ -159,9 +159,10 @@ mod tests {
 
     #[test]
     fn target_sections_beat_build() {
-        if !env_free() {
-            return;
-        }
+        assert!(
+            env_free(),
+            "RUSTFLAGS, CARGO_ENCODED_RUSTFLAGS or CARGO_BUILD_RUSTFLAGS is set: unset it to run this test"
+        );
         let c = config(
             "[build]\nrustflags = ['-Cbuild']\n\
              [target.x86_64-unknown-linux-gnu]\nrustflags = ['-Ctriple']\n\
@@ -181,9 +182,10 @@ mod tests {
 
     #[test]
     fn nothing_set_is_none() {
-        if !env_free() {
-            return;
-        }
+        assert!(
+            env_free(),
+            "RUSTFLAGS, CARGO_ENCODED_RUSTFLAGS or CARGO_BUILD_RUSTFLAGS is set: unset it to run this test"
+        );
         let (flags, source) = effective(&config(""), "x", || unreachable!()).unwrap();
         assert!(flags.is_empty());
         assert_eq!(source, "none");
@@ -199,9 +201,10 @@ mod tests {
     #[test]
     fn target_choice() {
         let c = config("[build]\ntarget = 'wasm32-unknown-unknown'");
-        if std::env::var_os("CARGO_BUILD_TARGET").is_some() {
-            return;
-        }
+        assert!(
+            std::env::var_os("CARGO_BUILD_TARGET").is_none(),
+            "CARGO_BUILD_TARGET is set: unset it to run this test"
+        );
         assert_eq!(
             target(None, &c, "h"),
             ("wasm32-unknown-unknown".into(), true)

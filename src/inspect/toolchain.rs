@@ -23,10 +23,18 @@ pub struct Programs {
     pub wrapper: Option<OsString>,
 }
 
+/// The `cargo` to run: `CARGO` when cargo runs us as a subcommand, else `cargo` on PATH.
+/// The one place that decides it (the build, `inspect` and the SBOM all ask here).
+pub fn cargo_program() -> OsString {
+    std::env::var_os("CARGO")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "cargo".into())
+}
+
 impl Programs {
     /// Finds the programs from the environment and the cargo configuration.
     pub fn find(config: &CargoConfig) -> Programs {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let cargo = cargo_program();
         let rustc = std::env::var_os("RUSTC")
             .filter(|v| !v.is_empty())
             .or_else(|| {

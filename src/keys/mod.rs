@@ -236,8 +236,7 @@ impl PasswordSource for FixedPassword {
 /// cosign 1's `ENCRYPTED COSIGN PRIVATE KEY`), or unencrypted PKCS#8 `PRIVATE KEY` PEM (with
 /// a warning). Errors name the file; a wrong password says so.
 pub fn load_private_key(path: &Path, passwords: &dyn PasswordSource) -> Result<LoadedKey> {
-    let bytes = Zeroizing::new(crate::util::fs::read(path)?);
-    parse_private_key(&bytes, path, passwords)
+    KeyFile::read(path, passwords)?.decrypt()
 }
 
 /// [`load_private_key`] on bytes already read; `path` names them.
@@ -246,41 +245,91 @@ pub fn parse_private_key(
     path: &Path,
     passwords: &dyn PasswordSource,
 ) -> Result<LoadedKey> {
-    let name = path.display().to_string();
-    let (label, body) = pem::decode_vec(bytes).map_err(|e| {
-        Error::msg(format!(
-            "{name} is not a PEM private key ({e}); expected cosign's `ENCRYPTED SIGSTORE PRIVATE KEY` \
-             or a PKCS#8 `PRIVATE KEY`"
-        ))
-    })?;
-    let body = Zeroizing::new(body);
-    match label {
-        encrypted::PEM_LABEL | encrypted::PEM_LABEL_COSIGN => {
-            let password = passwords.password(path)?;
-            let der = encrypted::decrypt(&body, password.as_bytes()).map_err(|e| match e {
-                encrypted::DecryptError::WrongPassword => Error::msg(format!(
-                    "wrong password for {name}: the key could not be decrypted; check {PASSWORD_ENV}"
+    KeyFile::parse(bytes, path, passwords)?.decrypt()
+}
+
+/// A private key file read and its PEM block recognised, with the password already asked
+/// when the key is encrypted: [`KeyFile::decrypt`] (scrypt, slow) needs nothing more from the
+/// user, so it can run on another thread. The one reader of key files.
+pub struct KeyFile {
+    name: String,
+    label: String,
+    body: Zeroizing<Vec<u8>>,
+    password: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for KeyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyFile")
+            .field("name", &self.name)
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyFile {
+    /// Reads the key file at `path`; asks `passwords` when it is encrypted.
+    pub fn read(path: &Path, passwords: &dyn PasswordSource) -> Result<KeyFile> {
+        let bytes = Zeroizing::new(crate::util::fs::read(path)?);
+        KeyFile::parse(&bytes, path, passwords)
+    }
+
+    /// [`KeyFile::read`] on bytes already read; `path` names them.
+    pub fn parse(bytes: &[u8], path: &Path, passwords: &dyn PasswordSource) -> Result<KeyFile> {
+        let name = path.display().to_string();
+        let (label, body) = pem::decode_vec(bytes).map_err(|e| {
+            Error::msg(format!(
+                "{name} is not a PEM private key ({e}); expected cosign's `ENCRYPTED SIGSTORE PRIVATE KEY` \
+                 or a PKCS#8 `PRIVATE KEY`"
+            ))
+        })?;
+        let password = match label {
+            encrypted::PEM_LABEL | encrypted::PEM_LABEL_COSIGN => Some(passwords.password(path)?),
+            _ => None,
+        };
+        Ok(KeyFile {
+            name,
+            label: label.to_owned(),
+            body: Zeroizing::new(body),
+            password,
+        })
+    }
+
+    /// Whether the key is encrypted (its password was asked).
+    pub fn is_encrypted(&self) -> bool {
+        self.password.is_some()
+    }
+
+    /// Decrypts (encrypted keys) and parses the key.
+    pub fn decrypt(self) -> Result<LoadedKey> {
+        let name = &self.name;
+        match (self.label.as_str(), &self.password) {
+            (encrypted::PEM_LABEL | encrypted::PEM_LABEL_COSIGN, Some(password)) => {
+                let der = encrypted::decrypt(&self.body, password.as_bytes()).map_err(|e| match e {
+                    encrypted::DecryptError::WrongPassword => Error::msg(format!(
+                        "wrong password for {name}: the key could not be decrypted; check {PASSWORD_ENV}"
+                    )),
+                    encrypted::DecryptError::Format(why) => {
+                        Error::msg(format!("{name} is not a usable cosign key: {why}"))
+                    }
+                })?;
+                Ok(LoadedKey {
+                    key: PrivateKey::from_pkcs8_der(&der, name)?,
+                    warning: None,
+                })
+            }
+            ("PRIVATE KEY", _) => Ok(LoadedKey {
+                key: PrivateKey::from_pkcs8_der(&self.body, name)?,
+                warning: Some(format!(
+                    "{name} is an unencrypted private key; prefer an encrypted one \
+                     (`cargo provenance keygen` or `cosign import-key-pair`)"
                 )),
-                encrypted::DecryptError::Format(why) => {
-                    Error::msg(format!("{name} is not a usable cosign key: {why}"))
-                }
-            })?;
-            Ok(LoadedKey {
-                key: PrivateKey::from_pkcs8_der(&der, &name)?,
-                warning: None,
-            })
+            }),
+            (other, _) => Err(Error::msg(format!(
+                "{name} holds a `{other}` PEM block, which is not supported; expected cosign's \
+                 `ENCRYPTED SIGSTORE PRIVATE KEY` or a PKCS#8 `PRIVATE KEY` with an ECDSA P-256 key"
+            ))),
         }
-        "PRIVATE KEY" => Ok(LoadedKey {
-            key: PrivateKey::from_pkcs8_der(&body, &name)?,
-            warning: Some(format!(
-                "{name} is an unencrypted private key; prefer an encrypted one \
-                 (`cargo provenance keygen` or `cosign import-key-pair`)"
-            )),
-        }),
-        other => Err(Error::msg(format!(
-            "{name} holds a `{other}` PEM block, which is not supported; expected cosign's \
-             `ENCRYPTED SIGSTORE PRIVATE KEY` or a PKCS#8 `PRIVATE KEY` with an ECDSA P-256 key"
-        ))),
     }
 }
 

@@ -17,7 +17,6 @@ use serde::Deserialize;
 
 use reqwest::Url;
 
-use super::registry::describe_reqwest;
 use crate::error::{Error, Result};
 
 /// What to present to a registry.
@@ -354,6 +353,26 @@ pub(crate) fn basic_header(user: &str, password: &str) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     )
+}
+
+/// A short description of a transport error (no URL: it could carry an upload state).
+pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
+    let kind = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_request() {
+        "connection dropped"
+    } else {
+        "transport error"
+    };
+    let mut msg = kind.to_owned();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    msg
 }
 
 #[cfg(test)]

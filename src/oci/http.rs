@@ -10,7 +10,7 @@ use super::limits;
 use crate::error::{Error, Result};
 
 /// The HTTP client: bounded redirects (reqwest drops `Authorization` when a redirect leaves
-/// the host, tested in tests/hostile_registry.rs). `plain`: no TLS roots, and a redirect to
+/// the host, tested in tests/it/hostile_registry.rs). `plain`: no TLS roots, and a redirect to
 /// HTTPS is not followed but answered (see `RegistryClient::client_for`).
 pub(super) fn client(plain: bool) -> Result<reqwest::Client> {
     let limited = reqwest::redirect::Policy::limited(limits::REDIRECTS_MAX);

@@ -20,7 +20,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
-use super::auth::{Credentials, basic_header, credentials_for, parse_challenge};
+use super::auth::{Credentials, basic_header, credentials_for, describe_reqwest, parse_challenge};
 use super::limits::{self, BodyError, MANIFEST_MAX, SMALL_BODY_MAX};
 use super::reference::RegistryRef;
 pub use super::retry::RetryPolicy;
@@ -799,26 +799,6 @@ fn retry_after(h: &HeaderMap) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
-}
-
-/// A short description of a transport error (no URL: it could carry an upload state).
-pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
-    let kind = if e.is_connect() {
-        "cannot connect"
-    } else if e.is_timeout() {
-        "timed out"
-    } else if e.is_body() || e.is_request() {
-        "connection dropped"
-    } else {
-        "transport error"
-    };
-    let mut msg = kind.to_owned();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
-    }
-    msg
 }
 
 #[cfg(test)]

@@ -7,10 +7,7 @@ use super::reference::Reference;
 use super::referrers;
 use super::registry::{FetchedManifest, Options, RegistryClient};
 use crate::error::{Error, Result};
-use crate::formats::oci::{
-    ANNOTATION_REF_NAME, Descriptor, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST,
-    MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
-};
+use crate::formats::oci::{ANNOTATION_REF_NAME, Descriptor, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
 use crate::util::digest::Digest;
 
 /// Where images and referrers are read from and written to.
@@ -266,12 +263,4 @@ pub fn media_type_of(bytes: &[u8]) -> String {
     }
 }
 
-/// True for an index media type (OCI or Docker).
-pub fn is_index(media_type: &str) -> bool {
-    media_type == MEDIA_TYPE_INDEX || media_type == MEDIA_TYPE_DOCKER_LIST
-}
-
-/// True for an image manifest media type (OCI or Docker).
-pub fn is_manifest(media_type: &str) -> bool {
-    media_type == MEDIA_TYPE_MANIFEST || media_type == MEDIA_TYPE_DOCKER_MANIFEST
-}
+pub use crate::formats::index::{is_index, is_manifest};

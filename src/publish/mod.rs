@@ -21,60 +21,26 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::formats::index::platform_manifests;
 use crate::formats::oci::{
     ANNOTATION_CREATED, Descriptor, EMPTY_JSON, ImageIndex, ImageManifest, MEDIA_TYPE_EMPTY,
     MEDIA_TYPE_MANIFEST,
 };
-use crate::oci::store::{Store, is_index, is_manifest};
+use crate::oci::store::{Store, is_index};
 
-pub mod copy;
+pub use crate::oci::copy;
 pub mod discover;
 pub mod image_signature;
 pub mod legacy_signature;
 
 /// Media type (and artifact type) of a Sigstore bundle v0.3.
 pub const MEDIA_TYPE_BUNDLE: &str = crate::formats::bundle::MEDIA_TYPE_V03;
-/// Annotation: what the bundle holds (`dsse-envelope`).
-pub const ANNOTATION_BUNDLE_CONTENT: &str = "dev.sigstore.bundle.content";
-/// Annotation: the in-toto predicate type of the signed statement.
-pub const ANNOTATION_PREDICATE_TYPE: &str = "dev.sigstore.bundle.predicateType";
-/// Annotation: our role for the referrer.
-pub const ANNOTATION_ROLE: &str = "dev.cargo-provenance.role";
-/// Annotation: the subject's name (image name, with the platform for platform manifests).
-pub const ANNOTATION_SUBJECT_NAME: &str = "dev.cargo-provenance.subject.name";
-/// BuildKit's annotation marking attestation manifests inside an index.
-pub const ANNOTATION_DOCKER_REFERENCE_TYPE: &str = crate::build::buildkit::REFERENCE_TYPE;
-
-/// Why a referrer is there (`dev.cargo-provenance.role`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// Our signed SLSA provenance or SBOM statement.
-    ImageAttestation,
-    /// A BuildKit attestation, signed by us.
-    BuildkitAttestation,
-    /// An OpenVEX statement.
-    Vex,
-    /// cosign's image signature ([`image_signature`]).
-    ImageSignature,
-}
-
-impl Role {
-    /// The annotation value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::ImageAttestation => "image-attestation",
-            Role::BuildkitAttestation => "buildkit-attestation",
-            Role::Vex => "vex",
-            Role::ImageSignature => "image-signature",
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::formats::annotations::{
+    BUNDLE_CONTENT as ANNOTATION_BUNDLE_CONTENT,
+    DOCKER_REFERENCE_TYPE as ANNOTATION_DOCKER_REFERENCE_TYPE,
+    PREDICATE_TYPE as ANNOTATION_PREDICATE_TYPE, ROLE as ANNOTATION_ROLE, Role,
+    SUBJECT_NAME as ANNOTATION_SUBJECT_NAME,
+};
 
 /// What goes into one referrer besides the bundle.
 #[derive(Debug, Clone)]
@@ -175,16 +141,8 @@ pub fn image_subjects(store: &Store, image: &Descriptor, name: &str) -> Result<V
     let (bytes, _) = store.get_manifest(&image.digest)?;
     let index: ImageIndex = serde_json::from_slice(&bytes)
         .map_err(|e| Error::msg(format!("image index {} is not valid: {e}", image.digest)))?;
-    for m in index.manifests {
-        if !is_manifest(&m.media_type)
-            || m.annotations.contains_key(ANNOTATION_DOCKER_REFERENCE_TYPE)
-        {
-            continue;
-        }
+    for m in platform_manifests(&index) {
         let platform = m.platform.as_ref().map(|p| p.to_string());
-        if platform.as_deref() == Some("unknown/unknown") {
-            continue;
-        }
         out.push(ImageSubject {
             name: match &platform {
                 Some(p) => format!("{name} [{p}]"),

@@ -3,12 +3,10 @@
 //! and fetched), and what the signer changes in the build (the CI identity as `builder.id`,
 //! which BuildKit statements are signed).
 
-use std::path::Path;
-
 use super::Signing;
 use crate::attest::RunEnvironment;
 use crate::error::{Error, Result};
-use crate::sign::{AnySigner, KeySigner};
+use crate::sign::{AnySigner, KeySigner, Signer};
 use crate::ui::Ui;
 
 /// Loads the signer for `signing` (before anything is built, so that a wrong password costs
@@ -84,19 +82,8 @@ impl PendingSigner<'_> {
     }
 }
 
-/// A password asked before the decryption thread starts.
-struct Prefetched(Option<p256::elliptic_curve::zeroize::Zeroizing<String>>);
-
-impl crate::keys::PasswordSource for Prefetched {
-    fn password(&self, path: &Path) -> Result<p256::elliptic_curve::zeroize::Zeroizing<String>> {
-        match &self.0 {
-            Some(p) => Ok(p.clone()),
-            None => crate::keys::EnvOrPrompt.password(path),
-        }
-    }
-}
-
-/// [`signer_for`], with the decryption of a `--key` in a thread of `scope`.
+/// [`signer_for`], with the decryption of a `--key` in a thread of `scope` (its password
+/// is asked at once, on this thread).
 pub(super) fn start_signer<'scope>(
     signing: &Signing,
     ui: &Ui,
@@ -105,44 +92,20 @@ pub(super) fn start_signer<'scope>(
     let Signing::Key(path) = signing else {
         return signer_for(signing, ui).map(PendingSigner::Ready);
     };
-    let bytes = p256::elliptic_curve::zeroize::Zeroizing::new(crate::util::fs::read(path)?);
-    let encrypted = String::from_utf8_lossy(&bytes)
-        .trim_start()
-        .starts_with("-----BEGIN ENCRYPTED");
-    let password = if encrypted {
-        Some(crate::keys::PasswordSource::password(
-            &crate::keys::EnvOrPrompt,
-            path,
-        )?)
-    } else {
-        None
-    };
-    let path = path.clone();
-    Ok(PendingSigner::Decrypting(scope.spawn(move || {
-        crate::keys::parse_private_key(&bytes, &path, &Prefetched(password))
-    })))
+    let file = crate::keys::KeyFile::read(path, &crate::keys::EnvOrPrompt)?;
+    Ok(PendingSigner::Decrypting(
+        scope.spawn(move || file.decrypt()),
+    ))
 }
 
 /// Where the build runs; keyless on GitHub Actions, `builder.id` is the identity that signs
 /// (the token's `job_workflow_ref`, which is the certificate's SAN).
-pub(super) fn run_environment(signer: Option<&AnySigner>) -> RunEnvironment {
+pub(super) fn run_environment(signer: Option<&dyn Signer>) -> RunEnvironment {
     let mut env = RunEnvironment::detect();
     if env.kind == crate::attest::environment::EnvironmentKind::GithubActions
-        && let Some(AnySigner::Keyless(k)) = signer
-        && let Some(id) = k.identity()
+        && let Some((id, _)) = signer.and_then(Signer::keyless_identity)
     {
-        env.builder_id = id.to_owned();
+        env.builder_id = id;
     }
     env
-}
-
-/// Whether BuildKit's statement `bytes` is signed: always with a key; keyless only when it
-/// names a subject (its bundle is verified before it is written, which needs one), else it
-/// stays an unsigned file.
-pub(super) fn signs_buildkit(signer: Option<&AnySigner>, bytes: &[u8]) -> bool {
-    match signer {
-        Some(AnySigner::Key(_) | AnySigner::LoggedKey(_)) => true,
-        Some(AnySigner::Keyless(_)) => crate::sign::keyless::binds_a_subject(bytes),
-        None => false,
-    }
 }

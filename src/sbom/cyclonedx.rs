@@ -20,7 +20,7 @@ use cyclonedx_bom::prelude::{
 use super::SpecVersion;
 use super::license::{NormalizedLicense, to_cyclonedx};
 use crate::error::{Error, Result};
-use crate::util::purl;
+use crate::formats::purl;
 
 /// The kind of a component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -90,17 +90,36 @@ pub const TOOL_NAME: &str = "cargo-provenance";
 
 /// Renders the document: JSON bytes (pretty, trailing newline) and the serial number.
 pub fn render(doc: &Document) -> Result<(Vec<u8>, String)> {
-    let unsigned = serialise(doc, None)?;
+    // The document is built once; written without, then with its serial number.
+    let (mut bom, version) = bom(doc)?;
+    let unsigned = output(bom.clone(), version)?;
     let ns = uuid::Uuid::new_v5(
         &uuid::Uuid::NAMESPACE_URL,
         b"https://github.com/cargo-provenance/sbom",
     );
     let serial = format!("urn:uuid:{}", uuid::Uuid::new_v5(&ns, &unsigned));
-    let bytes = serialise(doc, Some(&serial))?;
-    Ok((bytes, serial))
+    bom.serial_number = Some(UrnUuid(serial.clone()));
+    let result = bom.validate_version(version);
+    if result.has_errors() {
+        return Err(Error::msg(format!(
+            "the SBOM failed the cyclonedx-bom validation (a bug in cargo-provenance): {:?}",
+            result
+        )));
+    }
+    Ok((output(bom, version)?, serial))
 }
 
-fn serialise(doc: &Document, serial: Option<&str>) -> Result<Vec<u8>> {
+/// The document as JSON, with a final newline.
+fn output(bom: Bom, version: cyclonedx_bom::models::bom::SpecVersion) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    bom.output_as_json(&mut out, version)
+        .map_err(|e| Error::msg(format!("serialising the SBOM: {e}")))?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+/// The document without its serial number.
+fn bom(doc: &Document) -> Result<(Bom, cyclonedx_bom::models::bom::SpecVersion)> {
     let mut components: Vec<Component> = doc
         .components
         .iter()
@@ -153,25 +172,14 @@ fn serialise(doc: &Document, serial: Option<&str>) -> Result<Vec<u8>> {
         .collect();
     let bom = Bom {
         version: 1,
-        serial_number: serial.map(|s| UrnUuid(s.to_owned())),
+        serial_number: None,
         metadata: Some(metadata),
         components: Some(Components(components)),
         dependencies: Some(Dependencies(dependencies)),
         spec_version: version,
         ..Bom::default()
     };
-    let result = bom.validate_version(version);
-    if result.has_errors() {
-        return Err(Error::msg(format!(
-            "the SBOM failed the cyclonedx-bom validation (a bug in cargo-provenance): {:?}",
-            result
-        )));
-    }
-    let mut out = Vec::new();
-    bom.output_as_json(&mut out, version)
-        .map_err(|e| Error::msg(format!("serialising the SBOM: {e}")))?;
-    out.push(b'\n');
-    Ok(out)
+    Ok((bom, version))
 }
 
 fn component(spec: &ComponentSpec) -> Result<Component> {
@@ -234,13 +242,8 @@ pub fn cargo_purl(name: &str, version: &str, qualifiers: &[(&str, String)]) -> S
 /// `pkg:oci/NAME@sha256%3AHEX?repository_url=REPO&tag=TAG` for an image reference
 /// `[registry/]path[:tag]` and its digest.
 pub fn oci_purl(image: &str, digest_hex: &str) -> String {
-    let image = image.split('@').next().unwrap_or(image);
-    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
-    let (repo, tag) = match image[last_slash..].rfind(':') {
-        Some(i) => (&image[..last_slash + i], Some(&image[last_slash + i + 1..])),
-        None => (image, None),
-    };
-    purl::oci(repo, digest_hex, tag, None)
+    let parts = crate::formats::reference::split_name(image);
+    purl::oci(parts.name, digest_hex, parts.tag, None)
 }
 
 #[cfg(test)]

@@ -4,19 +4,19 @@
 //! sees them ([`super::platform`], to evaluate `[target.'cfg(..)'.dependencies]`), the
 //! Cargo.lock checksums, HEAD's commit time and the source URL.
 //!
-//! The child processes run in parallel; the lockfile is parsed while cargo works. A stale
+//! `cargo metadata` ([`crate::inspect::metadata`]) and the rustc cfg questions run at once. A stale
 //! lockfile makes cargo fail (`--locked`): that is an exit-2 error and the file is untouched.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
 use cargo_metadata::cargo_platform::Cfg;
 use cargo_metadata::{Metadata, Package};
 
 use crate::error::{Error, Result};
 use crate::inspect::cargo_config::CargoConfig;
-use crate::inspect::deps::{LockChecksums, finish_metadata};
+use crate::inspect::deps::LockChecksums;
 use crate::inspect::source_url::Chosen;
 use crate::inspect::toolchain::Programs;
 use crate::select::Selection;
@@ -24,8 +24,9 @@ use crate::select::Selection;
 /// Everything read from the project and the toolchain.
 #[derive(Debug)]
 pub struct Loaded {
-    /// `cargo metadata` (all features, all platforms).
-    pub metadata: Metadata,
+    /// `cargo metadata` (all features, all platforms), shared with `inspect` when it asked
+    /// the same ([`crate::inspect::metadata::shared`]).
+    pub metadata: Arc<Metadata>,
     /// The host triple (`rustc -vV`).
     pub host: String,
     /// `rustc --print cfg` for the host.
@@ -80,7 +81,7 @@ impl Loaded {
 
 /// `cargo metadata` output read already (by `inspect`), with the arguments it ran with: used
 /// instead of running cargo when the SBOM would ask with the same arguments.
-pub type Reuse = (Vec<OsString>, Metadata);
+pub type Reuse = (Vec<OsString>, Arc<Metadata>);
 
 /// Runs cargo and rustc and reads the lockfile and git state for `selection`;
 /// `all_features` forces `cargo metadata --all-features`.
@@ -92,33 +93,21 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
     let config = CargoConfig::load(&dir, crate::inspect::cargo_home().as_deref())?;
     let programs = Programs::find(&config);
     let args = metadata_args(selection, &manifest, all_features);
-    let meta = match reuse {
-        Some((a, metadata)) if a == args => MetadataAnswer::Read(Box::new(metadata)),
-        _ => MetadataAnswer::Running(
-            metadata_command(&programs.cargo, &args, &manifest)
-                .spawn()
-                .map_err(|e| {
-                    Error::msg(format!(
-                        "running `cargo metadata`: {e}; is cargo installed?"
-                    ))
-                })?,
-        ),
-    };
-    let platforms = super::platform::read(&programs, &dir, &config, selection.target.as_deref());
-    let platforms = match platforms {
-        Ok(p) => p,
-        Err(e) => {
-            if let MetadataAnswer::Running(mut child) = meta {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            return Err(e);
-        }
-    };
-    let metadata = match meta {
-        MetadataAnswer::Read(metadata) => *metadata,
-        MetadataAnswer::Running(child) => finish_metadata(child, &manifest)?,
-    };
+    // cargo metadata (or the same question's answer in this process) beside the rustc cfg
+    // questions; the lockfile and git are read once the workspace root is known.
+    let (metadata, platforms) = std::thread::scope(|s| {
+        let metadata = s.spawn(|| match reuse {
+            Some((a, metadata)) if a == args => Ok(metadata),
+            _ => crate::inspect::metadata::shared(&programs.cargo, &args, &dir, &manifest),
+        });
+        let platforms =
+            super::platform::read(&programs, &dir, &config, selection.target.as_deref());
+        let metadata = metadata
+            .join()
+            .unwrap_or_else(|_| Err(Error::msg("internal error: cargo metadata panicked")));
+        (metadata, platforms)
+    });
+    let (metadata, platforms) = (metadata?, platforms?);
     let root = metadata.workspace_root.as_std_path().to_path_buf();
     let checksums = LockChecksums::read(&root.join("Cargo.lock"))?;
     let (workspace_version, resolver) = read_root_manifest(&root, &metadata);
@@ -142,12 +131,6 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
     })
 }
 
-/// `cargo metadata`: read already, or running.
-enum MetadataAnswer {
-    Read(Box<Metadata>),
-    Running(Child),
-}
-
 /// The arguments of `cargo metadata` (after the program), in the order `inspect` puts them,
 /// so that equal questions compare equal.
 fn metadata_args(selection: &Selection, manifest: &Path, all_features: bool) -> Vec<OsString> {
@@ -168,20 +151,6 @@ fn metadata_args(selection: &Selection, manifest: &Path, all_features: bool) -> 
         args.push("--offline".into());
     }
     args
-}
-
-/// `cargo metadata` run from the manifest's directory, as `inspect` runs it (so cargo
-/// config and rustup overrides apply as for a build there).
-fn metadata_command(cargo: &OsString, args: &[OsString], manifest: &Path) -> Command {
-    let mut c = Command::new(cargo);
-    c.args(args);
-    if let Some(dir) = manifest.parent() {
-        c.current_dir(dir);
-    }
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
 }
 
 /// `[workspace.package] version` and the resolver version of the root manifest.

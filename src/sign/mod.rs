@@ -46,6 +46,27 @@ pub trait Signer: Sync {
     fn prepare(&self, _statements: &[&[u8]]) -> Result<()> {
         Ok(())
     }
+
+    /// What [`Signer::prepare`] took, for `-v` (keyless: the time per service).
+    fn prepare_report(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether this signer signs `statement`: a key signs anything; keyless only a statement
+    /// naming a subject (its bundle is verified before it is written, which needs one).
+    fn signs(&self, _statement: &[u8]) -> bool {
+        true
+    }
+
+    /// The key, when signing with one (cosign 2.x's legacy `.sig` signatures need it).
+    fn key(&self) -> Option<&KeySigner> {
+        None
+    }
+
+    /// Keyless: the certificate identity (SAN) and its OIDC issuer.
+    fn keyless_identity(&self) -> Option<(String, String)> {
+        None
+    }
 }
 
 /// Signs with an ECDSA P-256 key.
@@ -90,9 +111,13 @@ impl Signer for KeySigner {
         let envelope = sign_envelope(PAYLOAD_TYPE, statement, self)?;
         SignedBundle::new(Bundle::with_key_hint(self.hint.clone(), envelope))
     }
+
+    fn key(&self) -> Option<&KeySigner> {
+        Some(self)
+    }
 }
 
-/// The signer a command holds: a key, or keyless.
+/// The signer a command holds: a key, or keyless. Callers use it through [`Signer`].
 #[derive(Debug)]
 pub enum AnySigner {
     /// `--key`.
@@ -104,31 +129,53 @@ pub enum AnySigner {
 }
 
 impl AnySigner {
-    /// The key, when signing with one (`--key`, with or without `--tlog`).
-    pub fn key(&self) -> Option<&KeySigner> {
+    /// `--key` with `--tlog`: the key's signatures logged in the Rekor of `tlog`'s signing
+    /// config; any other signer as it is.
+    pub fn with_tlog(self, tlog: Option<&keyless::KeylessOptions>) -> Result<AnySigner> {
+        match (self, tlog) {
+            (AnySigner::Key(key), Some(t)) => Ok(AnySigner::LoggedKey(Box::new(
+                keyless::tlog::LoggedKeySigner::new(
+                    key,
+                    t.signing_config.as_deref(),
+                    t.trusted_root.as_deref(),
+                )?,
+            ))),
+            (s, _) => Ok(s),
+        }
+    }
+
+    fn inner(&self) -> &dyn Signer {
         match self {
-            AnySigner::Key(k) => Some(k),
-            AnySigner::LoggedKey(l) => Some(l.key()),
-            AnySigner::Keyless(_) => None,
+            AnySigner::Key(k) => k,
+            AnySigner::Keyless(k) => k.as_ref(),
+            AnySigner::LoggedKey(k) => k.as_ref(),
         }
     }
 }
 
 impl Signer for AnySigner {
     fn sign_statement(&self, statement: &[u8]) -> Result<SignedBundle> {
-        match self {
-            AnySigner::Key(k) => k.sign_statement(statement),
-            AnySigner::Keyless(k) => k.sign_statement(statement),
-            AnySigner::LoggedKey(k) => k.sign_statement(statement),
-        }
+        self.inner().sign_statement(statement)
     }
 
     fn prepare(&self, statements: &[&[u8]]) -> Result<()> {
-        match self {
-            AnySigner::Key(k) => k.prepare(statements),
-            AnySigner::Keyless(k) => k.prepare(statements),
-            AnySigner::LoggedKey(k) => k.prepare(statements),
-        }
+        self.inner().prepare(statements)
+    }
+
+    fn prepare_report(&self) -> Option<String> {
+        self.inner().prepare_report()
+    }
+
+    fn signs(&self, statement: &[u8]) -> bool {
+        self.inner().signs(statement)
+    }
+
+    fn key(&self) -> Option<&KeySigner> {
+        self.inner().key()
+    }
+
+    fn keyless_identity(&self) -> Option<(String, String)> {
+        self.inner().keyless_identity()
     }
 }
 

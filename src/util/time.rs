@@ -25,6 +25,21 @@ pub fn parse_source_date_epoch(value: &str) -> Result<i64> {
     })
 }
 
+/// `SOURCE_DATE_EPOCH` from the environment: the one reader, with the one rule for its
+/// values. Unset, empty or blank is `None` (CI systems often export the variable empty);
+/// anything else must be a whole number of seconds.
+pub fn source_date_epoch_env() -> Result<Option<i64>> {
+    source_date_epoch_value(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())
+}
+
+/// [`source_date_epoch_env`]'s rule for a value (`None` when the variable is unset).
+pub fn source_date_epoch_value(value: Option<&str>) -> Result<Option<i64>> {
+    match value {
+        Some(v) if !v.trim().is_empty() => parse_source_date_epoch(v).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// The current time in seconds since the epoch.
 pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
@@ -38,6 +53,15 @@ mod tests {
     fn formats_utc() {
         assert_eq!(rfc3339(1_700_000_000).unwrap(), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn an_empty_epoch_is_unset_and_garbage_an_error() {
+        assert_eq!(source_date_epoch_value(None).unwrap(), None);
+        assert_eq!(source_date_epoch_value(Some("")).unwrap(), None);
+        assert_eq!(source_date_epoch_value(Some("  ")).unwrap(), None);
+        assert_eq!(source_date_epoch_value(Some("42")).unwrap(), Some(42));
+        assert!(source_date_epoch_value(Some("x")).is_err());
     }
 
     #[test]

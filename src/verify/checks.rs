@@ -16,21 +16,21 @@ use serde_json::Value;
 use super::document::{Kind, Target};
 use super::policy::Expectations;
 use super::report::Report;
-use crate::attest::params::ExternalParameters;
+use crate::formats::build_type::ExternalParameters;
 use crate::formats::cyclonedx::Bom;
 use crate::formats::intoto::ResourceDescriptor;
 use crate::formats::slsa::Provenance;
 use crate::util::digest::Digest;
 use crate::verify::CheckId;
 
-pub use crate::formats::cyclonedx::PREDICATE_TYPE as CYCLONEDX_BOM;
 pub use crate::formats::intoto::{STATEMENT_V01, STATEMENT_V1, Statement};
 pub use crate::formats::openvex::PREDICATE_TYPE as OPENVEX;
+pub use crate::formats::predicate::CYCLONEDX_BOM;
 pub use crate::formats::slsa::PREDICATE_TYPE as SLSA_PROVENANCE_V1;
 
 /// The `buildType` URIs this verifier knows the `externalParameters` of: ours
-/// ([`crate::attest::params::BUILD_TYPE`], docs/provenance.md).
-pub const KNOWN_BUILD_TYPES: &[&str] = &[crate::attest::params::BUILD_TYPE];
+/// ([`crate::formats::build_type::BUILD_TYPE`], docs/provenance.md).
+pub const KNOWN_BUILD_TYPES: &[&str] = &[crate::formats::build_type::BUILD_TYPE];
 
 /// A statement with its predicate typed by its predicate type.
 #[derive(Debug, Clone, PartialEq)]
@@ -332,7 +332,7 @@ pub fn check_provenance(
 fn check_source(
     report: &mut Report,
     att: &str,
-    source: Option<&crate::attest::params::SourceParameters>,
+    source: Option<&crate::formats::build_type::SourceParameters>,
     exp: &Expectations,
 ) {
     check_expected(

@@ -16,7 +16,7 @@ use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 use crate::verify::CheckId;
 
-use crate::publish::{ANNOTATION_PREDICATE_TYPE, ANNOTATION_ROLE};
+use super::image::{ANNOTATION_PREDICATE_TYPE, ANNOTATION_ROLE};
 
 /// cosign's legacy attestation layer media type.
 const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";

@@ -15,9 +15,7 @@ use crate::oci::store::{is_index, is_manifest};
 use crate::util::digest::Digest;
 
 /// BuildKit's marker of attestation manifests inside an image index.
-pub const BUILDKIT_REFERENCE_TYPE: &str = crate::build::buildkit::REFERENCE_TYPE;
-/// The marker's value on an attestation manifest.
-const ATTESTATION_MANIFEST: &str = "attestation-manifest";
+pub use crate::formats::annotations::DOCKER_REFERENCE_TYPE as BUILDKIT_REFERENCE_TYPE;
 
 /// A document's kind, by its media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,11 +239,7 @@ pub enum Child {
 pub fn child(d: &Descriptor) -> Result<Child, String> {
     let name = format!("the index entry {} (`{}`)", d.digest, d.media_type);
     let platform = d.platform.as_ref().map(|p| p.to_string());
-    if d.annotations
-        .get(BUILDKIT_REFERENCE_TYPE)
-        .map(String::as_str)
-        == Some(ATTESTATION_MANIFEST)
-    {
+    if crate::formats::index::is_marked_attestation(d) {
         if platform.as_deref() != Some("unknown/unknown") || !is_manifest(&d.media_type) {
             return Err(format!(
                 "{name} is marked as a BuildKit attestation manifest but has platform {}: a \
@@ -295,6 +289,7 @@ pub fn refused(d: &Descriptor) -> Part {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::annotations::DOCKER_ATTESTATION_MANIFEST;
     use crate::formats::oci::{MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
 
     const CFG: &str = r#"{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":2}"#;
@@ -361,8 +356,10 @@ mod tests {
             serde_json::from_value(serde_json::json!({"os": os, "architecture": arch})).unwrap()
         });
         if buildkit {
-            d.annotations
-                .insert(BUILDKIT_REFERENCE_TYPE.into(), ATTESTATION_MANIFEST.into());
+            d.annotations.insert(
+                BUILDKIT_REFERENCE_TYPE.into(),
+                DOCKER_ATTESTATION_MANIFEST.into(),
+            );
         }
         d
     }

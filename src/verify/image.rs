@@ -22,7 +22,9 @@ use crate::formats::oci::Descriptor;
 use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 
-pub use crate::publish::{ANNOTATION_PREDICATE_TYPE, ANNOTATION_ROLE};
+pub use crate::formats::annotations::{
+    PREDICATE_TYPE as ANNOTATION_PREDICATE_TYPE, ROLE as ANNOTATION_ROLE,
+};
 
 /// Everything the checks need besides the image.
 #[derive(Debug, Clone)]

@@ -434,7 +434,7 @@ mod tests {
                     "rust_target": "x86_64-unknown-linux-gnu",
                     "binaries": [{"name": "hello", "package": "hello", "path": "/usr/local/bin/hello",
                         "digest": d(binary).to_string(), "size": 1, "file": "bin/hello"}]}],
-                "builder": {}, "source_date_epoch": 1, "source_date_epoch_source": "env"
+                "builder": {"kind": "native", "id": "native"}, "source_date_epoch": 1, "source_date_epoch_source": "env"
             }))
             .unwrap()
         };

@@ -133,7 +133,7 @@ pub struct ImageProduct {
 /// `pkg:oci/NAME@sha256%3AHEX?arch=..&os=..&repository_url=REPO` (qualifiers sorted, as the
 /// purl spec's canonical form wants): the name is the repository's last segment, lowercased.
 pub fn image_purl(p: &ImageProduct) -> String {
-    crate::util::purl::oci(&p.repository, &p.digest.hex(), None, p.platform.as_ref())
+    crate::formats::purl::oci(&p.repository, &p.digest.hex(), None, p.platform.as_ref())
 }
 
 /// Builds the OpenVEX document: one statement whose products are the image's digests (index

@@ -443,4 +443,17 @@ impl Signer for KeylessSigner {
     fn prepare(&self, statements: &[&[u8]]) -> Result<()> {
         self.sign_all(statements)
     }
+
+    fn prepare_report(&self) -> Option<String> {
+        Some(self.timings().to_string())
+    }
+
+    fn signs(&self, statement: &[u8]) -> bool {
+        binds_a_subject(statement)
+    }
+
+    fn keyless_identity(&self) -> Option<(String, String)> {
+        self.identity()
+            .map(|i| (i.to_owned(), self.issuer().to_owned()))
+    }
 }

@@ -99,6 +99,10 @@ impl Signer for LoggedKeySigner {
         Ok(b)
     }
 
+    fn key(&self) -> Option<&crate::sign::KeySigner> {
+        Some(LoggedKeySigner::key(self))
+    }
+
     fn prepare(&self, statements: &[&[u8]]) -> Result<()> {
         for st in statements {
             self.sign_statement(st)?;

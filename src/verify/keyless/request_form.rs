@@ -22,7 +22,7 @@
 //! - **everything else (the crate), on the bundle as it is:** the crate runs in full; when
 //!   the only thing it refuses is this body parse ([`is_body_parse_error`]), every step before
 //!   it passed. That order is sigstore-verify 0.15.1's (`Verifier::verify_certificate`); the
-//!   dependency is pinned to it, and tests/verify_keyless_stack.rs makes each earlier check
+//!   dependency is pinned to it, and tests/it/verify_keyless_stack.rs makes each earlier check
 //!   fail on such a bundle.
 //!
 //! A bundle that mixes request-form entries with other entries is refused.

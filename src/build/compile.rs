@@ -1,0 +1,337 @@
+//! The cargo half of the build stage: the toolchain and project read once, the build planned
+//! (platforms, SOURCE_DATE_EPOCH, base, output directory), then cargo run per platform with
+//! the binaries copied to `<output-dir>/bin/<platform>/`.
+
+use std::path::{Path, PathBuf};
+
+use super::platform::{self, TargetPlatform};
+use super::{BuildOptions, BuilderChoice, auditable, base, cargo, git, source_date_epoch};
+use crate::error::{Error, Result};
+use crate::inspect::cargo_config::CargoConfig;
+use crate::inspect::model::{BuiltBinary, CompiledUnit};
+use crate::inspect::toolchain::Programs;
+use crate::select::Selection;
+use crate::ui::Ui;
+use crate::util::digest::Digest;
+
+/// The toolchain and the workspace, as cargo's configuration names them (read once).
+pub(super) struct Toolchain {
+    /// The cargo configuration of the manifest's directory.
+    pub config: CargoConfig,
+    /// The programs it names (cargo, rustc).
+    pub programs: Programs,
+    /// The manifest's directory.
+    pub manifest_dir: PathBuf,
+    /// The workspace root.
+    pub workspace_root: PathBuf,
+    /// The target directory.
+    pub target_dir: PathBuf,
+    /// `rustc -vV` and the sysroot.
+    pub rustc: cargo::RustcInfo,
+}
+
+/// Reads the toolchain: `cargo metadata` and the rustc queries at once (rustc in the
+/// manifest's directory, where rust-toolchain files apply as they do in the workspace root
+/// above it, with the programs cargo's configuration names, as `inspect` runs them). The
+/// cargo-auditable resolver starts reading the project beside them. `before_writing` gets
+/// the toolchain's answers before anything is written.
+pub(super) fn read_toolchain(
+    sel: &Selection,
+    no_auditable: bool,
+    before_writing: &mut dyn FnMut(&crate::inspect::Known) -> Result<()>,
+) -> Result<(Toolchain, Option<auditable::Resolver>)> {
+    let manifest_dir = crate::inspect::locate_manifest(sel)?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let metadata = cargo::Metadata::spawn(sel.manifest_path.as_deref())?;
+    // The cargo-auditable data: the project is read from now on, resolved beside cargo and
+    // linked in by our rustc wrapper.
+    let resolver = (!no_auditable).then(|| auditable::Resolver::start(sel.clone()));
+    let config = CargoConfig::load(&manifest_dir, cargo::cargo_home().as_deref())?;
+    let programs = Programs::find(&config);
+    let rustc = cargo::rustc_info(&programs, &manifest_dir);
+    let metadata = metadata.wait();
+    let known = crate::inspect::Known {
+        rustc_vv: rustc.as_ref().ok().map(|r| crate::inspect::KnownRustcVv {
+            programs: programs.clone(),
+            dir: manifest_dir.clone(),
+            text: r.verbose_version.clone(),
+        }),
+    };
+    before_writing(&known)?;
+    let (workspace_root, target_dir) = metadata?;
+    let toolchain = Toolchain {
+        config,
+        programs,
+        manifest_dir,
+        workspace_root,
+        target_dir,
+        rustc: rustc?,
+    };
+    Ok((toolchain, resolver))
+}
+
+/// What the build makes and where: decided before cargo runs.
+pub(super) struct Plan {
+    /// HEAD's commit and the source URL, when in git.
+    pub git: Option<git::GitFacts>,
+    /// SOURCE_DATE_EPOCH and where it came from.
+    pub sde: (i64, String),
+    /// The platforms, in the requested order.
+    pub platforms: Vec<TargetPlatform>,
+    /// The tag in the layout.
+    pub tag: String,
+    /// `--base`.
+    pub base_ref: base::BaseRef,
+    /// A base opened (OCI layout) or pulled (native builder) before compiling.
+    pub early_base: Option<base::BaseImage>,
+    /// `--output-dir`.
+    pub output_dir: PathBuf,
+    /// Registry bases pulled by the native builder are kept here (blobs are fetched once).
+    pub base_cache: PathBuf,
+    /// Link the C runtime statically.
+    pub static_crt: bool,
+    /// The user's rustflags for the first platform, and where they came from.
+    pub user_rustflags: (Vec<String>, String),
+}
+
+/// Plans the build: git facts, SOURCE_DATE_EPOCH, the platforms (checked installed), the
+/// tag, the base (a base in an OCI layout is opened before compiling, so that a missing one
+/// fails fast; so is a registry base the native builder cannot read), the output directory.
+pub(super) fn plan(opts: &BuildOptions, sel: &Selection, tc: &Toolchain, ui: &Ui) -> Result<Plan> {
+    let git = git::facts(&tc.workspace_root, sel.source_url.as_deref())?;
+    let sde = source_date_epoch(git.as_ref(), ui)?;
+    // `--target`, else `build.target` of the cargo configuration (as inspect records it).
+    let (target, explicit) =
+        crate::inspect::rustflags::target(sel.target.as_deref(), &tc.config, &tc.rustc.host);
+    let platforms = platform::parse_list(
+        &opts.platforms,
+        explicit.then_some(&*target),
+        &tc.rustc.host,
+    )?;
+    for p in &platforms {
+        platform::check_installed(&p.rust_target, &tc.rustc.host, &tc.rustc.sysroot)?;
+    }
+    let tag = super::image_tag(opts.image.as_deref())?;
+    let base_ref = match opts.base.as_deref() {
+        Some(b) => base::parse(b)?,
+        None => base::BaseRef::Scratch,
+    };
+    let output_dir = opts
+        .output_dir
+        .clone()
+        .unwrap_or_else(|| tc.target_dir.join("provenance"));
+    let base_cache = output_dir.join("base-cache");
+    let given_base = opts.base.as_deref().unwrap_or("");
+    let early_base = match &base_ref {
+        base::BaseRef::Layout { .. } => Some(base::BaseImage::open(given_base, &base_ref)?),
+        base::BaseRef::Registry(r) if opts.builder == BuilderChoice::Native => {
+            ui.status("Pulling", format!("base image {r}"));
+            Some(base::pull(r, &base_cache)?)
+        }
+        _ => None,
+    };
+    let static_crt = opts.static_crt
+        || (opts.dockerfile.is_none() && matches!(base_ref, base::BaseRef::Scratch));
+    std::fs::create_dir_all(&output_dir).map_err(|e| Error::io("creating", &output_dir, e))?;
+    let user_rustflags = cargo::user_rustflags(
+        &tc.config,
+        &tc.programs,
+        &tc.manifest_dir,
+        &platforms[0].rust_target,
+    )?;
+    Ok(Plan {
+        git,
+        sde,
+        platforms,
+        tag,
+        base_ref,
+        early_base,
+        output_dir,
+        base_cache,
+        static_crt,
+        user_rustflags,
+    })
+}
+
+/// One platform's binaries, with the rustflags cargo got.
+pub(super) struct CompiledPlatform {
+    /// The platform.
+    pub platform: TargetPlatform,
+    /// The rustflags cargo got.
+    pub rustflags: Vec<String>,
+    /// Its binaries, copied to `<output-dir>/bin/<platform>/`.
+    pub binaries: Vec<BuiltBinary>,
+}
+
+/// What cargo compiled, on every platform.
+pub(super) struct Compiled {
+    /// Per platform, in the plan's order.
+    pub platforms: Vec<CompiledPlatform>,
+    /// Every unit compiled for any platform, sorted, deduplicated.
+    pub units: Vec<CompiledUnit>,
+    /// The project as the cargo-auditable resolution read it (for the SBOM).
+    pub project: Option<crate::sbom::Prepared>,
+}
+
+/// The cargo step of one platform, before the wrapper's environment is known.
+struct Step<'a> {
+    platform: &'a TargetPlatform,
+    target_dir: PathBuf,
+    user_rustflags: Vec<String>,
+}
+
+impl<'a> Step<'a> {
+    fn cargo(
+        &'a self,
+        sel: &'a Selection,
+        tc: &'a Toolchain,
+        plan: &Plan,
+    ) -> cargo::CargoBuild<'a> {
+        cargo::CargoBuild::new(
+            sel,
+            self.platform,
+            plan.static_crt,
+            plan.sde.0,
+            &tc.workspace_root,
+            &self.target_dir,
+            &tc.rustc,
+            &self.user_rustflags,
+        )
+    }
+}
+
+/// Runs cargo once per platform (with the cargo-auditable wrapper when `resolver` is there),
+/// copies the binaries out, and checks the dependency data each one embeds.
+pub(super) fn compile(
+    sel: &Selection,
+    tc: &Toolchain,
+    plan: &Plan,
+    mut resolver: Option<auditable::Resolver>,
+    ui: &Ui,
+) -> Result<Compiled> {
+    let steps = steps(tc, plan)?;
+    let wrapper_envs = match &mut resolver {
+        None => vec![Vec::new(); steps.len()],
+        Some(resolver) => {
+            let plans = steps
+                .iter()
+                .map(|s| auditable::Plan {
+                    built_for: crate::sbom::BuiltFor {
+                        target: s.platform.rust_target.clone(),
+                        rustflags: s.cargo(sel, tc, plan).rustflags(),
+                    },
+                    drop_parent: s.target_dir.join("provenance-auditable"),
+                })
+                .collect();
+            resolver.setup(&tc.config, plans)?
+        }
+    };
+    let mut platforms = Vec::new();
+    let mut units = Vec::new();
+    for (s, wrapper_env) in steps.iter().zip(&wrapper_envs) {
+        let step = cargo::CargoBuild {
+            wrapper_env,
+            ..s.cargo(sel, tc, plan)
+        };
+        let p = s.platform;
+        ui.status(
+            "Compiling",
+            format!(
+                "binaries for {} ({}{})",
+                p.name(),
+                p.rust_target,
+                if plan.static_crt { ", static" } else { "" }
+            ),
+        );
+        let out = step.run(ui)?;
+        let binaries = copy_binaries(&out.binaries, &plan.output_dir.join("bin").join(p.dir()))?;
+        units.extend(out.units);
+        platforms.push(CompiledPlatform {
+            platform: p.clone(),
+            rustflags: step.rustflags(),
+            binaries,
+        });
+    }
+    units.sort();
+    units.dedup();
+    let mut project = None;
+    if let Some(r) = resolver {
+        let (data, read) = r.finish()?;
+        for (p, embedded) in platforms.iter().zip(data) {
+            for b in &p.binaries {
+                auditable::check_binary(&b.local_path, &b.package, &embedded)?;
+            }
+        }
+        project = read;
+    }
+    Ok(Compiled {
+        platforms,
+        units,
+        project,
+    })
+}
+
+/// Each platform's target directory (its own when it adds rustflags) and user rustflags.
+fn steps<'a>(tc: &Toolchain, plan: &'a Plan) -> Result<Vec<Step<'a>>> {
+    let first = &plan.platforms[0].rust_target;
+    plan.platforms
+        .iter()
+        .map(|p| {
+            let target_dir = if p.rustflags.is_empty() {
+                tc.target_dir.clone()
+            } else {
+                tc.target_dir
+                    .join("provenance-builds")
+                    .join(p.dir().replace('/', "-"))
+            };
+            let user_rustflags = if &p.rust_target == first {
+                plan.user_rustflags.0.clone()
+            } else {
+                cargo::user_rustflags(&tc.config, &tc.programs, &tc.manifest_dir, &p.rust_target)?.0
+            };
+            Ok(Step {
+                platform: p,
+                target_dir,
+                user_rustflags,
+            })
+        })
+        .collect()
+}
+
+/// Copies cargo's binaries into `dir` (emptied first: it is rebuilt on every run), hashed.
+fn copy_binaries(raw: &[cargo::RawBinary], dir: &Path) -> Result<Vec<BuiltBinary>> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::io("removing", dir, e))?;
+    }
+    let mut binaries = Vec::new();
+    for raw in raw {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+        let local = dir.join(&raw.name);
+        std::fs::copy(&raw.path, &local).map_err(|e| Error::io("copying", &raw.path, e))?;
+        set_executable(&local)?;
+        let bytes = crate::util::fs::read(&local)?;
+        binaries.push(BuiltBinary {
+            package: raw.package.clone(),
+            name: raw.name.clone(),
+            path_in_image: format!("/usr/local/bin/{}", raw.name),
+            digest: Digest::of(&bytes),
+            size: bytes.len() as u64,
+            local_path: local,
+        });
+    }
+    Ok(binaries)
+}
+
+#[cfg(unix)]
+fn set_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| Error::io("setting permissions of", path, e))
+}
+
+#[cfg(not(unix))]
+fn set_executable(_path: &Path) -> Result<()> {
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! The one `cargo metadata` runner: `inspect`, the SBOM and the build all start cargo here.
+//!
+//! - cargo's stdout is parsed as it arrives (serde from a buffered reader on the pipe), so the
+//!   parse overlaps cargo writing its answer instead of following it; stderr is drained by a
+//!   thread beside it.
+//! - [`shared`] answers the same question (program, arguments, directory) once per process:
+//!   a second caller (the build's `inspect` beside the cargo-auditable resolution) waits for
+//!   the first caller's cargo instead of starting another one.
+//! - A failure says what to do; a lockfile that would need updating is left untouched.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use cargo_metadata::Metadata;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::util::url::redact;
+
+/// A running `cargo metadata`; [`Running::finish`] parses its output.
+pub struct Running {
+    child: Child,
+    stdout: ChildStdout,
+    stderr: JoinHandle<Vec<u8>>,
+    manifest: PathBuf,
+}
+
+/// Starts `cargo` with `args` (after the program) in `dir`, so cargo config and rustup
+/// overrides apply as for a build there; `manifest` names the project in errors.
+pub fn spawn(cargo: &OsStr, args: &[OsString], dir: &Path, manifest: &Path) -> Result<Running> {
+    let mut child = Command::new(cargo)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Error::msg(format!(
+                "cannot run `{} metadata`: {e}; install Rust (https://rustup.rs) or set CARGO",
+                cargo.to_string_lossy()
+            ))
+        })?;
+    let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(Error::msg(
+            "internal error: `cargo metadata` has no output pipes",
+        ));
+    };
+    let stderr = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    Ok(Running {
+        child,
+        stdout,
+        stderr,
+        manifest: manifest.to_path_buf(),
+    })
+}
+
+impl Running {
+    /// Parses cargo's output while it is written, then waits for cargo. A lockfile that
+    /// would need updating is an error that says so (the file is left as it was).
+    pub fn finish<T: DeserializeOwned>(mut self) -> Result<T> {
+        let mut reader = BufReader::with_capacity(1 << 16, &mut self.stdout);
+        let parsed: serde_json::Result<T> = serde_json::from_reader(&mut reader);
+        // Whatever is left (after a parse error) is read, so that cargo never blocks.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| Error::msg(format!("running `cargo metadata`: {e}")))?;
+        let stderr = self.stderr.join().unwrap_or_default();
+        *last_exit().lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        if !status.success() {
+            return Err(failed(&self.manifest, &stderr));
+        }
+        parsed.map_err(|e| {
+            Error::msg(format!(
+                "`cargo metadata` printed output this tool cannot read ({e}); is cargo too old?"
+            ))
+        })
+    }
+
+    /// Stops cargo (another probe failed first).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn last_exit() -> &'static Mutex<Option<Instant>> {
+    static LAST: OnceLock<Mutex<Option<Instant>>> = OnceLock::new();
+    LAST.get_or_init(Default::default)
+}
+
+/// When the last `cargo metadata` of this process exited (its output read to the end):
+/// what follows is our own work (the `-v` timing lines, `scripts/bench-sbom.sh`).
+pub fn last_exited() -> Option<Instant> {
+    *last_exit().lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The error for a failed `cargo metadata`.
+fn failed(manifest: &Path, stderr: &[u8]) -> Error {
+    let stderr = redact(String::from_utf8_lossy(stderr).trim());
+    if stderr.contains("--locked was passed") || stderr.contains("needs to be updated") {
+        return Error::msg(format!(
+            "the lockfile needs updating: Cargo.lock of the workspace of {} does not match \
+             its manifests, and cargo-provenance never rewrites it, so it was left \
+             untouched. Run `cargo update --workspace` (or `cargo generate-lockfile`), \
+             review and commit Cargo.lock, then run again.\ncargo said: {stderr}",
+            manifest.display()
+        ));
+    }
+    Error::msg(format!(
+        "`cargo metadata` failed for {}:\n{stderr}",
+        manifest.display()
+    ))
+}
+
+/// One question to cargo: the program, its arguments and the directory it runs in.
+type Question = (OsString, Vec<OsString>, PathBuf);
+/// Its answer once there is one (an error kept as its message).
+type Answer = Arc<Mutex<Option<std::result::Result<Arc<Metadata>, String>>>>;
+
+fn answers() -> &'static Mutex<HashMap<Question, Answer>> {
+    static ANSWERS: OnceLock<Mutex<HashMap<Question, Answer>>> = OnceLock::new();
+    ANSWERS.get_or_init(Default::default)
+}
+
+/// `cargo metadata` for this question, asked once per process: the first caller runs cargo
+/// (see [`spawn`]); a caller asking the same while it runs waits for that answer.
+pub fn shared(
+    cargo: &OsStr,
+    args: &[OsString],
+    dir: &Path,
+    manifest: &Path,
+) -> Result<Arc<Metadata>> {
+    let question = (cargo.to_owned(), args.to_vec(), dir.to_path_buf());
+    let answer = {
+        let mut map = answers().lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(question).or_default().clone()
+    };
+    // The first caller holds the entry while cargo runs; later callers block here.
+    let mut slot = answer.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = slot.as_ref() {
+        return known.clone().map_err(Error::msg);
+    }
+    let result = spawn(cargo, args, dir, manifest).and_then(Running::finish::<Metadata>);
+    let result = result.map(Arc::new);
+    *slot = Some(result.as_ref().map(Arc::clone).map_err(|e| e.to_string()));
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_locked_failure_says_the_lockfile_is_untouched() {
+        let e = failed(
+            Path::new("/w/Cargo.toml"),
+            b"error: the lock file needs to be updated but --locked was passed",
+        );
+        let text = e.to_string();
+        assert!(text.contains("left untouched") && text.contains("/w/Cargo.toml"));
+        let other = failed(Path::new("/w/Cargo.toml"), b"error: boom").to_string();
+        assert!(other.contains("failed for /w/Cargo.toml") && other.contains("boom"));
+    }
+
+    #[test]
+    fn a_missing_cargo_is_an_error_that_names_it() {
+        let dir = std::env::temp_dir();
+        let Err(e) = spawn(
+            OsStr::new("/nonexistent/cargo-xyz"),
+            &[],
+            &dir,
+            Path::new("Cargo.toml"),
+        ) else {
+            panic!("a missing program started");
+        };
+        assert!(e.to_string().contains("cargo-xyz"));
+    }
+
+    #[test]
+    fn the_same_question_runs_cargo_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = dir.path().join("count");
+        let json = r#"{"packages":[],"workspace_members":[],"resolve":null,"target_directory":"/t","workspace_root":"/w","version":1}"#;
+        let script = format!("echo run >> '{}'; printf '%s' '{json}'", count.display());
+        let args: Vec<OsString> = vec!["-c".into(), script.into()];
+        let ask = || shared(OsStr::new("sh"), &args, dir.path(), Path::new("Cargo.toml"));
+        let (a, b) = std::thread::scope(|s| {
+            let first = s.spawn(ask);
+            let second = s.spawn(ask);
+            (
+                first.join().unwrap().unwrap(),
+                second.join().unwrap().unwrap(),
+            )
+        });
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.workspace_root.as_str(), "/w");
+        assert_eq!(std::fs::read_to_string(&count).unwrap(), "run\n");
+        // Another question (another directory) runs again.
+        let other = tempfile::tempdir().unwrap();
+        let c = shared(
+            OsStr::new("sh"),
+            &args,
+            other.path(),
+            Path::new("Cargo.toml"),
+        )
+        .unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(std::fs::read_to_string(&count).unwrap(), "run\nrun\n");
+    }
+
+    #[test]
+    fn output_that_is_not_metadata_is_refused_after_cargo_exits() {
+        let dir = std::env::temp_dir();
+        let args = ["-c".into(), "printf '{\"x\": 1}'".into()];
+        let r = spawn(OsStr::new("sh"), &args, &dir, Path::new("Cargo.toml")).unwrap();
+        let e = r.finish::<Metadata>().unwrap_err().to_string();
+        assert!(e.contains("cannot read"), "{e}");
+        let args = ["-c".into(), "echo oops >&2; exit 3".into()];
+        let r = spawn(OsStr::new("sh"), &args, &dir, Path::new("/p/Cargo.toml")).unwrap();
+        let e = r.finish::<Metadata>().unwrap_err().to_string();
+        assert!(e.contains("oops") && e.contains("/p/Cargo.toml"), "{e}");
+    }
+}

@@ -1,0 +1,212 @@
+//! Verify against the real distribution registry (no referrers API: fallback tags) and
+//! cosign's own attestations: our referrers pushed with `push`, cosign's legacy `.att`/`.sig`
+//! tags, and cosign's bundle referrers (`--new-bundle-format`).
+
+use crate::support;
+use crate::support::verify_fixture;
+
+use std::path::Path;
+
+use support::{Peers, Tier};
+use verify_fixture::*;
+
+fn cosign(tier: &Tier, dir: &Path, args: &[&str]) -> String {
+    let mut c = tier.cosign();
+    c.current_dir(dir)
+        .env("COSIGN_PASSWORD", "pw")
+        .env("COSIGN_YES", "true")
+        .args(args);
+    support::run(&mut c)
+}
+
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn registry_image_with_our_referrers_verifies_and_fails_closed() {
+    let peers = Peers::get();
+    let f = Fixture::signed();
+    let dest = format!("{}:v1", peers.unique_repo("verify-ours"));
+    f.push(&dest);
+    f.verify_with(
+        &dest,
+        &f.key.pub_path,
+        &["--require", "provenance,sbom", "--source-commit", COMMIT],
+    )
+    .passes()
+    .says("VERIFIED");
+    f.verify_with(&dest, &f.other.pub_path, &[])
+        .fails("require");
+    f.verify_with(&dest, &f.key.pub_path, &["--builder-id", "https://other"])
+        .fails("builder-id");
+    // By platform manifest digest: the statements attached there verify too.
+    let by_platform = format!(
+        "{}@{}",
+        dest.rsplit_once(':').unwrap().0,
+        f.img.platforms[1]
+    );
+    f.verify_with(
+        &by_platform,
+        &f.key.pub_path,
+        &["--require", "provenance,sbom"],
+    )
+    .passes();
+}
+
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn cosign_legacy_tags_and_bundle_referrers_are_found() {
+    let peers = Peers::get();
+    for tier in peers.tiers() {
+        legacy_tags_and_bundle_referrers(&peers, &tier);
+    }
+}
+
+/// The legacy flags of `cosign attest|sign` for `tier`: cosign 2.5 writes `.att`/`.sig` tags
+/// by default; cosign 3.1 only with the bundle format and the signing config turned off.
+fn legacy_flags(tier: &Tier) -> Vec<&'static str> {
+    let mut v = vec!["--tlog-upload=false"];
+    if tier.is_current() {
+        v.extend(["--new-bundle-format=false", "--use-signing-config=false"]);
+    }
+    v
+}
+
+fn legacy_tags_and_bundle_referrers(peers: &Peers, tier: &Tier) {
+    let f = Fixture::bare();
+    let repo = peers.unique_repo("verify-cosign");
+    let dest = format!("{repo}:v1");
+    f.push(&dest);
+    let dir = f.dir.path();
+    cosign(tier, dir, &["generate-key-pair"]);
+    let predicate = provenance(&f.img.subjects())["predicate"].clone();
+    std::fs::write(
+        dir.join("predicate.json"),
+        serde_json::to_vec(&predicate).unwrap(),
+    )
+    .unwrap();
+    let pinned = format!("{repo}@{}", f.img.index);
+    let sign_flags = tier.sign_flags(dir);
+    let attest = |at: &str, predicate: &str, bundles: bool| {
+        let mut args = vec![
+            "attest",
+            "--key",
+            "cosign.key",
+            "--type",
+            "slsaprovenance1",
+            "--predicate",
+            predicate,
+            "--allow-http-registry",
+        ];
+        if bundles {
+            args.push("--new-bundle-format");
+            args.extend(sign_flags.iter().map(String::as_str));
+        } else {
+            args.extend(legacy_flags(tier));
+        }
+        args.push(at);
+        cosign(tier, dir, &args);
+    };
+    // Legacy: `.att` and `.sig` tags. cosign attests the digest it is given: an attestation
+    // of the index alone does not vouch for its platform manifests (docs/verify.md).
+    attest(&pinned, "predicate.json", false);
+    let key = dir.join("cosign.pub");
+    f.verify_with(&dest, &key, &["--source-commit", COMMIT])
+        .fails("require")
+        .says("platform manifest linux/amd64");
+    for p in &f.img.platforms {
+        attest(&format!("{repo}@{p}"), "predicate.json", false);
+    }
+    let mut sign = vec!["sign", "--key", "cosign.key", "--allow-http-registry"];
+    sign.extend(legacy_flags(tier));
+    sign.push(&pinned);
+    cosign(tier, dir, &sign);
+    let o = f.verify_with(&dest, &key, &["--source-commit", COMMIT]);
+    o.passes().says(".att#0").says("cosign-signature");
+    // The same with another key: nothing counts.
+    f.verify_with(&dest, &f.key.pub_path, &[]).fails("require");
+
+    // cosign's bundle referrers on a second image.
+    let g = Fixture::bare();
+    let dest2 = format!("{}:v1", peers.unique_repo("verify-cosign-bundle"));
+    g.push(&dest2);
+    let pinned2 = format!("{}@{}", dest2.rsplit_once(':').unwrap().0, g.img.index);
+    let predicate = provenance(&g.img.subjects())["predicate"].clone();
+    std::fs::write(
+        dir.join("predicate2.json"),
+        serde_json::to_vec(&predicate).unwrap(),
+    )
+    .unwrap();
+    let repo2 = dest2.rsplit_once(':').unwrap().0;
+    for at in std::iter::once(pinned2.clone())
+        .chain(g.img.platforms.iter().map(|p| format!("{repo2}@{p}")))
+    {
+        attest(&at, "predicate2.json", true);
+    }
+    let o = g.verify_with(&dest2, &key, &["--format", "json"]);
+    o.passes();
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["attestations"][0]["foundAs"], "referrer", "{}", o.stdout);
+    assert_eq!(v["attestations"][0]["verified"], true, "{}", o.stdout);
+
+    // cosign 3's image signature (a `sign/v1` bundle referrer on every digest) satisfies
+    // `--require signature`; cosign 2.5 signs only in the legacy form (above), which verify
+    // reports but does not count for it.
+    if tier.is_current() {
+        g.verify_with(&dest2, &key, &["--require", "signature"])
+            .fails("require");
+        for at in std::iter::once(pinned2.clone())
+            .chain(g.img.platforms.iter().map(|p| format!("{repo2}@{p}")))
+        {
+            let mut sign = vec!["sign", "--key", "cosign.key", "--allow-http-registry"];
+            sign.extend(sign_flags.iter().map(String::as_str));
+            sign.push(&at);
+            cosign(tier, dir, &sign);
+        }
+        g.verify_with(&dest2, &key, &["--require", "signature"])
+            .passes();
+        g.verify_with(&dest2, &f.key.pub_path, &["--require", "signature"])
+            .fails("require");
+    }
+}
+
+/// The registry with the OCI referrers API (ferro-oci-server): `FERRO_REG` as
+/// `scripts/test.sh` exports it, else started with `scripts/referrers-registry.sh` on its
+/// default address.
+fn referrers_api_registry() -> String {
+    if let Ok(r) = std::env::var("FERRO_REG") {
+        return r;
+    }
+    let addr = "127.0.0.1:5077";
+    let up = std::process::Command::new("curl")
+        .args(["-fs", &format!("http://{addr}/v2/")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if up {
+        return addr.to_owned();
+    }
+    let script = support::repo_root().join("scripts/referrers-registry.sh");
+    let mut start = std::process::Command::new("bash");
+    start
+        .arg(&script)
+        .arg("start")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let status = start.status().unwrap();
+    assert!(
+        status.success(),
+        "ferro-oci-server did not start ({status})"
+    );
+    "127.0.0.1:5077".to_owned()
+}
+
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn registry_with_the_referrers_api() {
+    let reg = referrers_api_registry();
+    let f = Fixture::signed();
+    let dest = format!("{reg}/verify-api-{}:v1", std::process::id());
+    f.push(&dest);
+    f.verify_with(&dest, &f.key.pub_path, &["--require", "provenance,sbom"])
+        .passes();
+    f.verify_with(&dest, &f.other.pub_path, &[])
+        .fails_only(&["require"]);
+}
