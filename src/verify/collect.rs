@@ -16,7 +16,9 @@ use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 use crate::verify::CheckId;
 
-use super::image::{ANNOTATION_PREDICATE_TYPE, ANNOTATION_ROLE};
+use crate::formats::annotations::{
+    PREDICATE_TYPE as ANNOTATION_PREDICATE_TYPE, ROLE as ANNOTATION_ROLE,
+};
 
 /// cosign's legacy attestation layer media type.
 const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
