@@ -79,6 +79,22 @@ impl Error {
         self.kind
     }
 
+    /// The first cause of type `E` in the chain, for callers that branch on what went wrong
+    /// (never on the message).
+    pub fn cause<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        let mut cause = self
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(e) = cause {
+            if let Some(found) = e.downcast_ref::<E>() {
+                return Some(found);
+            }
+            cause = e.source();
+        }
+        None
+    }
+
     /// The process exit code for this error (1 for a failed check, 2 otherwise).
     pub fn exit_code(&self) -> i32 {
         match self.kind {

@@ -13,6 +13,7 @@ pub mod build_type;
 pub mod bundle;
 pub mod cosign;
 pub mod cosign_legacy;
+pub mod cyclonedx;
 pub mod dsse;
 pub mod index;
 pub mod intoto;

@@ -32,6 +32,41 @@ use crate::formats::oci::{
 };
 use crate::util::digest::Digest;
 
+/// A registry answer callers branch on, carried as the cause of an [`Error`] (find it with
+/// [`RegistryError::of`]): never matched by its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryError {
+    /// The registry sent content whose digest (or size) is not the one asked for: truncated
+    /// or swapped.
+    DigestMismatch {
+        /// The digest asked for.
+        expected: Digest,
+        /// The digest of what was sent.
+        actual: Digest,
+        /// More words (sizes), empty or starting with a space.
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegistryError::DigestMismatch { actual, detail, .. } => {
+                write!(f, "the registry sent content with digest {actual}{detail}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+impl RegistryError {
+    /// The registry error `e` carries, if any.
+    pub fn of(e: &Error) -> Option<&RegistryError> {
+        e.cause::<RegistryError>()
+    }
+}
+
 /// Options for connecting to a registry.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -428,10 +463,14 @@ impl RegistryClient {
         if let Ok(expected) = reference.parse::<Digest>()
             && expected != digest
         {
-            return Err(Error::msg(format!(
-                "{}: the registry sent content with digest {digest}",
-                self.what(&Method::GET, &what)
-            )));
+            return Err(Error::with_source(
+                self.what(&Method::GET, &what),
+                RegistryError::DigestMismatch {
+                    expected,
+                    actual: digest,
+                    detail: String::new(),
+                },
+            ));
         }
         let content_type = header_str(&r.headers, "content-type")
             .map(|s| s.split(';').next().unwrap_or("").trim().to_owned());
@@ -568,13 +607,14 @@ impl RegistryClient {
             return Err(self.unexpected(&Method::GET, &what, &r));
         }
         if r.body.len() as u64 != size || r.digest != *digest {
-            return Err(Error::msg(format!(
-                "{}: the registry sent content with digest {} ({} bytes, the descriptor says \
-                 {size})",
+            return Err(Error::with_source(
                 self.what(&Method::GET, &what),
-                r.digest,
-                r.body.len()
-            )));
+                RegistryError::DigestMismatch {
+                    expected: *digest,
+                    actual: r.digest,
+                    detail: format!(" ({} bytes, the descriptor says {size})", r.body.len()),
+                },
+            ));
         }
         Ok(Some(r.body))
     }

@@ -2,18 +2,26 @@
 //! SLSA provenance its `buildType`, builder, source and `externalParameters`; for a CycloneDX
 //! SBOM that it describes the same image.
 //!
+//! The signed payload is parsed once ([`parse_statement`]) into a [`Parsed`] statement whose
+//! predicate is typed by its predicate type ([`Typed`]): the checks read typed fields. Our
+//! `externalParameters` are read with their own type, which rejects fields it does not know
+//! (SLSA's verifier rule), so unknown fields are seen, not silently dropped.
+//!
 //! Each function records its checks in the [`Report`] under the attestation's id and returns
-//! nothing: a failed check fails the verdict. Statements are read as JSON values so that
-//! fields we do not know are seen (SLSA's verifier rule: reject unknown
-//! `externalParameters`), not silently dropped by a typed parser.
+//! nothing: a failed check fails the verdict.
 
-use crate::verify::CheckId;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::document::{Kind, Target};
 use super::policy::Expectations;
 use super::report::Report;
+use crate::formats::build_type::ExternalParameters;
+use crate::formats::cyclonedx::Bom;
+use crate::formats::intoto::ResourceDescriptor;
+use crate::formats::slsa::Provenance;
 use crate::util::digest::Digest;
+use crate::verify::CheckId;
 
 pub use crate::formats::intoto::{STATEMENT_V01, STATEMENT_V1, Statement};
 pub use crate::formats::openvex::PREDICATE_TYPE as OPENVEX;
@@ -24,27 +32,86 @@ pub use crate::formats::slsa::PREDICATE_TYPE as SLSA_PROVENANCE_V1;
 /// ([`crate::formats::build_type::BUILD_TYPE`], docs/provenance.md).
 pub const KNOWN_BUILD_TYPES: &[&str] = &[crate::formats::build_type::BUILD_TYPE];
 
-/// Parses a statement payload with the in-toto framework's rules ([`Statement::parse`]: known
-/// `_type`, subjects each with a digest, a `predicateType`) and returns it as JSON. The
-/// error is the reason.
-pub fn parse_statement(payload: &[u8]) -> Result<Value, String> {
-    let v: Value =
-        serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
-    Statement::parse(payload, "the payload").map_err(|e| e.to_string())?;
-    Ok(v)
+/// A statement with its predicate typed by its predicate type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Typed {
+    /// An SLSA v1 provenance ([`SLSA_PROVENANCE_V1`]).
+    Provenance(Box<Statement<Provenance>>),
+    /// A CycloneDX BOM ([`CYCLONEDX_BOM`]).
+    Bom(Box<Statement<Bom>>),
+    /// Any other predicate type: subject and predicate-type checks only.
+    Other(Box<Statement>),
 }
 
-/// The sha256 digests a statement's subjects name, each with the subject's `mediaType` when it
-/// says one.
-pub fn subjects(statement: &Value) -> Vec<(Digest, Option<String>)> {
-    statement["subject"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| {
-            let d = Digest::from_hex(s["digest"]["sha256"].as_str()?).ok()?;
-            Some((d, s["mediaType"].as_str().map(str::to_owned)))
-        })
+/// A verified payload parsed once: the typed statement, and the JSON it was read from (kept
+/// for the readers of whole predicates: `audit` reads the SBOM's components).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The statement, its predicate typed.
+    pub typed: Typed,
+    /// The payload as JSON.
+    pub json: Value,
+}
+
+impl Parsed {
+    /// The statement's subjects.
+    pub fn subject(&self) -> &[ResourceDescriptor] {
+        match &self.typed {
+            Typed::Provenance(s) => &s.subject,
+            Typed::Bom(s) => &s.subject,
+            Typed::Other(s) => &s.subject,
+        }
+    }
+
+    /// The statement's predicate type.
+    pub fn predicate_type(&self) -> &str {
+        match &self.typed {
+            Typed::Provenance(s) => &s.predicate_type,
+            Typed::Bom(s) => &s.predicate_type,
+            Typed::Other(s) => &s.predicate_type,
+        }
+    }
+}
+
+/// Parses a statement payload once, with the in-toto framework's rules
+/// ([`Statement::validate`]: known `_type`, subjects each with a digest, a `predicateType`),
+/// and types its predicate by its predicate type. The error is the reason (the `statement`
+/// check fails with it).
+pub fn parse_statement(payload: &[u8]) -> Result<Parsed, String> {
+    let json: Value =
+        serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    let st: Statement = serde_json::from_value(json.clone())
+        .map_err(|e| format!("the payload is not an in-toto statement: {e}"))?;
+    st.validate("the payload").map_err(|e| e.to_string())?;
+    let typed = match st.predicate_type.as_str() {
+        SLSA_PROVENANCE_V1 => Typed::Provenance(Box::new(retype(st, "an SLSA v1 provenance")?)),
+        CYCLONEDX_BOM => Typed::Bom(Box::new(retype(st, "a CycloneDX BOM")?)),
+        _ => Typed::Other(Box::new(st)),
+    };
+    Ok(Parsed { typed, json })
+}
+
+/// The statement with its predicate read as `P`.
+fn retype<P: DeserializeOwned>(st: Statement, what: &str) -> Result<Statement<P>, String> {
+    let predicate = serde_json::from_value(st.predicate).map_err(|e| {
+        format!(
+            "the predicate of type `{}` is not {what}: {e}",
+            st.predicate_type
+        )
+    })?;
+    Ok(Statement {
+        type_: st.type_,
+        subject: st.subject,
+        predicate_type: st.predicate_type,
+        predicate,
+    })
+}
+
+/// The sha256 digests subjects name, each with the subject's `mediaType` when it says one.
+pub fn subjects(subject: &[ResourceDescriptor]) -> Vec<(Digest, Option<String>)> {
+    subject
+        .iter()
+        .filter_map(|s| Some((s.sha256()?, s.media_type.clone())))
         .collect()
 }
 
@@ -53,10 +120,10 @@ pub fn subjects(statement: &Value) -> Vec<(Digest, Option<String>)> {
 pub fn check_subject(
     report: &mut Report,
     att: Option<&str>,
-    statement: &Value,
+    subject: &[ResourceDescriptor],
     target: &Target,
 ) -> Vec<usize> {
-    let subjects = subjects(statement);
+    let subjects = subjects(subject);
     let mut named: Vec<usize> = subjects
         .iter()
         .flat_map(|(d, mt)| target.named_by(d, mt.as_deref()))
@@ -96,7 +163,7 @@ pub fn check_subject_names(
         Ok(st) => st,
         Err(reason) => return report.fail(CheckId::Statement, att, reason),
     };
-    let subjects = subjects(&st);
+    let subjects = subjects(st.subject());
     match subjects.iter().find(|(d, _)| artifact.contains(d)) {
         Some((d, _)) => report.pass(
             CheckId::Subject,
@@ -124,13 +191,7 @@ pub fn check_subject_names(
 }
 
 /// `predicate-type`: the statement's predicate type is the one its referrer announces.
-pub fn check_predicate_type(
-    report: &mut Report,
-    att: &str,
-    statement: &Value,
-    announced: Option<&str>,
-) {
-    let actual = statement["predicateType"].as_str().unwrap_or_default();
+pub fn check_predicate_type(report: &mut Report, att: &str, actual: &str, announced: Option<&str>) {
     match announced {
         Some(a) if a != actual => report.fail(
             CheckId::PredicateType,
@@ -193,17 +254,19 @@ fn lower(s: &str) -> String {
 
 /// Reads `externalParameters` with the build type's own type, which rejects unknown fields
 /// (`deny_unknown_fields`): the error names the first field it does not know.
-fn external_parameters_problem(value: &Value) -> Option<String> {
-    serde_json::from_value::<crate::formats::build_type::ExternalParameters>(value.clone())
-        .err()
-        .map(|e| e.to_string())
+fn external_parameters(value: &Value) -> Result<ExternalParameters, String> {
+    serde_json::from_value::<ExternalParameters>(value.clone()).map_err(|e| e.to_string())
 }
 
 /// The checks of an SLSA v1 provenance statement against the expectations.
-pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: &Expectations) {
-    let pred = &statement["predicate"];
-    let def = &pred["buildDefinition"];
-    let build_type = def["buildType"].as_str().unwrap_or_default();
+pub fn check_provenance(
+    report: &mut Report,
+    att: &str,
+    statement: &Statement<Provenance>,
+    exp: &Expectations,
+) {
+    let def = &statement.predicate.build_definition;
+    let build_type = def.build_type.as_str();
     let known = KNOWN_BUILD_TYPES.contains(&build_type);
     if known {
         report.pass(CheckId::BuildType, Some(att), format!("`{build_type}`"));
@@ -217,50 +280,67 @@ pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: 
             ),
         );
     }
-    let ext = &def["externalParameters"];
-    if !ext.is_object() {
-        report.fail(
-            CheckId::ExternalParameters,
-            Some(att),
-            "externalParameters is missing or not an object",
-        );
+    let ext = &def.external_parameters;
+    let params = if !ext.is_object() {
+        Err("externalParameters is missing or not an object".to_owned())
     } else if known {
-        match external_parameters_problem(ext) {
-            None => report.pass(
+        external_parameters(ext)
+            .map_err(|p| format!("{p}: a verifier must reject parameters it does not know"))
+    } else {
+        Err("cannot be checked: unknown buildType".to_owned())
+    };
+    let params = match params {
+        Ok(p) => {
+            report.pass(
                 CheckId::ExternalParameters,
                 Some(att),
                 "every field is one this verifier knows",
-            ),
-            Some(problem) => report.fail(
-                CheckId::ExternalParameters,
-                Some(att),
-                format!("{problem}: a verifier must reject parameters it does not know"),
-            ),
+            );
+            Some(p)
         }
-    } else {
-        report.fail(
-            CheckId::ExternalParameters,
-            Some(att),
-            "cannot be checked: unknown buildType",
-        );
-    }
-    let builder = pred["runDetails"]["builder"]["id"].as_str();
+        Err(why) => {
+            report.fail(CheckId::ExternalParameters, Some(att), why);
+            None
+        }
+    };
     check_expected(
         report,
         att,
         CheckId::BuilderId,
         "builder.id",
-        builder,
+        Some(statement.predicate.run_details.builder.id.as_str()),
         exp.builder_id.as_deref(),
         same,
     );
-    let source = &ext["source"];
+    let Some(params) = params else {
+        // The source is read from parameters this verifier could read; the verdict has
+        // already failed on `external-parameters`.
+        for check in [
+            CheckId::SourceRepo,
+            CheckId::SourceCommit,
+            CheckId::SourceRef,
+        ] {
+            report.skip(check, Some(att), "externalParameters could not be read");
+        }
+        return;
+    };
+    check_source(report, att, params.source.as_ref(), exp);
+}
+
+/// `source-repo`, `source-commit`, `source-ref`: the recorded source against the
+/// expectations.
+fn check_source(
+    report: &mut Report,
+    att: &str,
+    source: Option<&crate::formats::build_type::SourceParameters>,
+    exp: &Expectations,
+) {
     check_expected(
         report,
         att,
         CheckId::SourceRepo,
         "source repository",
-        source["uri"].as_str(),
+        source.and_then(|s| s.uri.as_deref()),
         exp.source_repo.as_deref(),
         normalize_repo,
     );
@@ -269,7 +349,7 @@ pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: 
         att,
         CheckId::SourceCommit,
         "source commit",
-        source["commit"].as_str(),
+        source.map(|s| s.commit.as_str()),
         exp.source_commit.as_deref(),
         lower,
     );
@@ -278,7 +358,7 @@ pub fn check_provenance(report: &mut Report, att: &str, statement: &Value, exp: 
         att,
         CheckId::SourceRef,
         "source ref",
-        source["ref"].as_str(),
+        source.and_then(|s| s.git_ref.as_deref()),
         exp.source_ref.as_deref(),
         same,
     );
@@ -300,12 +380,12 @@ pub fn purl_digest(purl: &str) -> Option<Digest> {
 pub fn check_sbom(
     report: &mut Report,
     att: &str,
-    statement: &Value,
+    statement: &Statement<Bom>,
     target: &Target,
     lists_top: &dyn Fn(&Digest) -> bool,
 ) {
-    let bom = &statement["predicate"];
-    if bom["bomFormat"] != "CycloneDX" {
+    let bom = &statement.predicate;
+    if bom.bom_format != "CycloneDX" {
         report.fail(
             CheckId::SbomSubject,
             Some(att),
@@ -316,7 +396,7 @@ pub fn check_sbom(
     let Some(top) = target.top() else {
         return report.fail(CheckId::SbomSubject, Some(att), "no image to compare with");
     };
-    let purl = bom["metadata"]["component"]["purl"].as_str();
+    let purl = bom.component_purl();
     let (sbom_subject, fail) = (CheckId::SbomSubject, Some(att));
     match purl.map(|p| (p, purl_digest(p))) {
         None => report.fail(
@@ -339,7 +419,7 @@ pub fn check_sbom(
         ),
         Some((_, Some(d)))
             if top.kind == Kind::Manifest
-                && subjects(statement).iter().any(|(s, _)| *s == d)
+                && subjects(&statement.subject).iter().any(|(s, _)| *s == d)
                 && lists_top(&d) =>
         {
             report.pass(
@@ -388,6 +468,32 @@ mod tests {
         })
     }
 
+    /// The typed provenance statement of `v`.
+    fn prov(v: &Value) -> Statement<Provenance> {
+        match parse_statement(&serde_json::to_vec(v).unwrap())
+            .unwrap()
+            .typed
+        {
+            Typed::Provenance(s) => *s,
+            other => panic!("not a provenance: {other:?}"),
+        }
+    }
+
+    /// The subjects of `v`.
+    fn subj(v: &Value) -> Vec<ResourceDescriptor> {
+        serde_json::from_value(v["subject"].clone()).unwrap()
+    }
+
+    /// `v` as a BOM statement.
+    fn bom(v: &Value) -> Statement<Bom> {
+        Statement {
+            type_: STATEMENT_V1.into(),
+            subject: subj(v),
+            predicate_type: CYCLONEDX_BOM.into(),
+            predicate: serde_json::from_value(v["predicate"].clone()).unwrap(),
+        }
+    }
+
     fn statuses(r: &Report) -> Vec<(CheckId, Status)> {
         r.checks.iter().map(|c| (c.check, c.status)).collect()
     }
@@ -402,14 +508,14 @@ mod tests {
             ..Expectations::default()
         };
         let mut r = Report::new("x");
-        check_provenance(&mut r, "a", &provenance(), &exp);
+        check_provenance(&mut r, "a", &prov(&provenance()), &exp);
         assert!(r.verified, "{}", r.human());
         let mut bad = provenance();
         bad["predicate"]["buildDefinition"]["externalParameters"]["evil"] = "x".into();
         bad["predicate"]["buildDefinition"]["externalParameters"]["source"]["extra"] = "x".into();
         bad["predicate"]["runDetails"]["builder"]["id"] = "https://other".into();
         let mut r = Report::new("x");
-        check_provenance(&mut r, "a", &bad, &exp);
+        check_provenance(&mut r, "a", &prov(&bad), &exp);
         let failed: Vec<_> = r.failures().map(|c| c.check).collect();
         assert_eq!(failed, [CheckId::ExternalParameters, CheckId::BuilderId]);
         assert!(
@@ -419,7 +525,7 @@ mod tests {
         );
         bad["predicate"]["buildDefinition"]["buildType"] = "https://x".into();
         let mut r = Report::new("x");
-        check_provenance(&mut r, "a", &bad, &Expectations::default());
+        check_provenance(&mut r, "a", &prov(&bad), &Expectations::default());
         assert_eq!(statuses(&r)[0], (CheckId::BuildType, Status::Fail));
     }
 
@@ -432,7 +538,7 @@ mod tests {
             ..Expectations::default()
         };
         let mut r = Report::new("x");
-        check_provenance(&mut r, "a", &provenance(), &exp);
+        check_provenance(&mut r, "a", &prov(&provenance()), &exp);
         let failed: Vec<_> = r.failures().map(|c| c.check).collect();
         assert_eq!(
             failed,
@@ -463,17 +569,17 @@ mod tests {
         let st = provenance();
         let mut r = Report::new("x");
         let t = target(&[('b', Kind::Index), ('a', Kind::Manifest)]);
-        assert_eq!(check_subject(&mut r, None, &st, &t), [1]);
+        assert_eq!(check_subject(&mut r, None, &subj(&st), &t), [1]);
         let t = target(&[('b', Kind::Index), ('c', Kind::Manifest)]);
-        assert!(check_subject(&mut r, None, &st, &t).is_empty());
+        assert!(check_subject(&mut r, None, &subj(&st), &t).is_empty());
         // A subject that says it is an index never names a manifest of the same digest (nor
         // a binary: a subject of another media type names no image document).
         let mut typed = provenance();
         typed["subject"][0]["mediaType"] = crate::formats::oci::MEDIA_TYPE_INDEX.into();
         let t = target(&[('a', Kind::Manifest)]);
-        assert!(check_subject(&mut r, None, &typed, &t).is_empty());
+        assert!(check_subject(&mut r, None, &subj(&typed), &t).is_empty());
         typed["subject"][0]["mediaType"] = "application/octet-stream".into();
-        assert!(check_subject(&mut r, None, &typed, &t).is_empty());
+        assert!(check_subject(&mut r, None, &subj(&typed), &t).is_empty());
         assert!(parse_statement(b"{}").is_err());
         assert!(
             parse_statement(
@@ -503,17 +609,17 @@ mod tests {
         let index_b = |i: &Digest| *i == d('b');
         let t = target(&[('a', Kind::Manifest)]);
         let mut r = Report::new("x");
-        check_sbom(&mut r, "s", &st(&purl('a')), &t, &never);
+        check_sbom(&mut r, "s", &bom(&st(&purl('a'))), &t, &never);
         // Another subject of the same statement is not this image...
-        check_sbom(&mut r, "s", &st(&purl('b')), &t, &never);
+        check_sbom(&mut r, "s", &bom(&st(&purl('b'))), &t, &never);
         // ...unless it is an index that lists it.
-        check_sbom(&mut r, "s", &st(&purl('b')), &t, &index_b);
+        check_sbom(&mut r, "s", &bom(&st(&purl('b'))), &t, &index_b);
         // An index that is not a subject of the signed statement does not count.
-        check_sbom(&mut r, "s", &st(&purl('c')), &t, &|_| true);
-        check_sbom(&mut r, "s", &st("pkg:cargo/x@1"), &t, &never);
+        check_sbom(&mut r, "s", &bom(&st(&purl('c'))), &t, &|_| true);
+        check_sbom(&mut r, "s", &bom(&st("pkg:cargo/x@1")), &t, &never);
         // Verifying an index: the SBOM must name that index, not one of its manifests.
         let t = target(&[('b', Kind::Index), ('a', Kind::Manifest)]);
-        check_sbom(&mut r, "s", &st(&purl('a')), &t, &|_| true);
+        check_sbom(&mut r, "s", &bom(&st(&purl('a'))), &t, &|_| true);
         assert_eq!(
             statuses(&r).iter().map(|s| s.1).collect::<Vec<_>>(),
             [
@@ -544,10 +650,29 @@ mod tests {
     }
 
     #[test]
+    fn statements_are_parsed_once_and_typed_by_predicate_type() {
+        let st = parse_statement(&serde_json::to_vec(&provenance()).unwrap()).unwrap();
+        assert!(matches!(st.typed, Typed::Provenance(_)));
+        assert_eq!(st.predicate_type(), SLSA_PROVENANCE_V1);
+        assert_eq!(st.subject().len(), 1);
+        // A provenance whose predicate is not one fails the `statement` check.
+        let mut bad = provenance();
+        bad["predicate"] = serde_json::json!({"buildDefinition": {}});
+        let err = parse_statement(&serde_json::to_vec(&bad).unwrap()).unwrap_err();
+        assert!(err.contains("is not an SLSA v1 provenance"), "{err}");
+        bad["predicateType"] = CYCLONEDX_BOM.into();
+        bad["predicate"] = serde_json::json!({"metadata": "x"});
+        assert!(parse_statement(&serde_json::to_vec(&bad).unwrap()).is_err());
+        bad["predicateType"] = "https://example.com/other".into();
+        let st = parse_statement(&serde_json::to_vec(&bad).unwrap()).unwrap();
+        assert!(matches!(st.typed, Typed::Other(_)));
+    }
+
+    #[test]
     fn predicate_type_must_match_the_announcement() {
         let mut r = Report::new("x");
-        check_predicate_type(&mut r, "a", &provenance(), Some(CYCLONEDX_BOM));
-        check_predicate_type(&mut r, "a", &provenance(), Some(SLSA_PROVENANCE_V1));
+        check_predicate_type(&mut r, "a", SLSA_PROVENANCE_V1, Some(CYCLONEDX_BOM));
+        check_predicate_type(&mut r, "a", SLSA_PROVENANCE_V1, Some(SLSA_PROVENANCE_V1));
         assert_eq!(
             statuses(&r).iter().map(|s| s.1).collect::<Vec<_>>(),
             [Status::Fail, Status::Pass]

@@ -3,32 +3,28 @@
 //! the content checks on the verified ones, and check that the required kinds are present.
 
 use crate::verify::CheckId;
-use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::bundle::{Bundle, Content, b64, verify_der, verify_dsse};
-use super::checks::{self, CYCLONEDX_BOM, SLSA_PROVENANCE_V1};
+use super::bundle::{Bundle, Content, verify_dsse};
+use super::checks::{self, Typed};
+use super::collect::{
+    Candidate, Evidence, collect_buildkit, collect_cosign_tags, collect_referrers,
+};
 use super::document::{self, Child, Document, Kind, Part, Target};
 use super::policy::Expectations;
 use super::report::{AttestationOutcome, Report, short};
 use super::source::Source;
 use super::tlog::{self, TrustedRoot};
 use crate::error::{Error, Result};
-use crate::formats::bundle::MEDIA_TYPES_READ;
 use crate::formats::dsse::Envelope;
-use crate::formats::oci::{Descriptor, ImageManifest};
+use crate::formats::oci::Descriptor;
 use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 
 pub use crate::formats::annotations::{
     PREDICATE_TYPE as ANNOTATION_PREDICATE_TYPE, ROLE as ANNOTATION_ROLE,
 };
-/// cosign's legacy attestation layer media type.
-const DSSE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
-/// cosign's legacy signature layer media type and annotation.
-const SIMPLESIGNING_LAYER: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-const COSIGN_SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 
 /// Everything the checks need besides the image.
 #[derive(Debug, Clone)]
@@ -43,21 +39,6 @@ pub struct Trust {
     pub require_tlog: bool,
     /// Transparency-log keys (`--trusted-root`), for bundles that carry log entries.
     pub trusted_root: Option<TrustedRoot>,
-}
-
-/// One attestation found, before verification.
-struct Candidate {
-    id: String,
-    found_as: &'static str,
-    role: Option<String>,
-    announced: Option<String>,
-    evidence: Evidence,
-}
-
-enum Evidence {
-    Bundle(Vec<u8>),
-    Envelope(Vec<u8>),
-    Unsigned,
 }
 
 /// Verifies the image `src` resolves to. `Err` only for input errors (exit 2).
@@ -315,217 +296,6 @@ fn index_lists(src: &Source, index: &Digest, manifest: &Digest) -> bool {
     }
 }
 
-fn collect_buildkit(
-    src: &Source,
-    m: &Descriptor,
-    out: &mut Vec<Candidate>,
-    report: &mut Report,
-) -> Result<()> {
-    let id = format!("{}", m.digest);
-    let manifest = match src.manifest(&m.digest)? {
-        Ok(b) => b,
-        Err(why) => {
-            report.fail(
-                CheckId::Image,
-                Some(&id),
-                format!("BuildKit attestation manifest: {why}"),
-            );
-            return Ok(());
-        }
-    };
-    let Ok(manifest) = serde_json::from_slice::<ImageManifest>(&manifest) else {
-        return Ok(());
-    };
-    for (i, layer) in manifest.layers.iter().enumerate() {
-        let bytes = src
-            .attestation(&layer.digest, layer.size)?
-            .unwrap_or_default();
-        let announced = layer
-            .annotations
-            .get("in-toto.io/predicate-type")
-            .cloned()
-            .or_else(|| {
-                let v: Value = serde_json::from_slice(&bytes).ok()?;
-                v["predicateType"].as_str().map(str::to_owned)
-            });
-        out.push(Candidate {
-            id: format!("{id}#{i}"),
-            found_as: "buildkit",
-            role: None,
-            announced,
-            evidence: Evidence::Unsigned,
-        });
-    }
-    Ok(())
-}
-
-fn collect_referrers(
-    src: &Source,
-    subjects: &[Digest],
-    out: &mut Vec<Candidate>,
-    report: &mut Report,
-) -> Result<()> {
-    let mut seen_layers = BTreeSet::new();
-    let mut seen_manifests = BTreeSet::new();
-    for subject in subjects {
-        for r in src.referrers(subject)? {
-            if !seen_manifests.insert(r.digest) {
-                continue;
-            }
-            let id = r.digest.to_string();
-            // The manifest, not the listing, is authoritative: fallback indexes written by
-            // other tools lose artifactType and annotations (cosign writes the config's).
-            let manifest = match src.manifest(&r.digest)? {
-                Ok(b) => b,
-                Err(why) => {
-                    report.ignore(
-                        CheckId::BlobDigest,
-                        Some(&id),
-                        format!("referrer manifest: {why}"),
-                    );
-                    continue;
-                }
-            };
-            let Ok(m) = serde_json::from_slice::<ImageManifest>(&manifest) else {
-                report.ignore(
-                    CheckId::Referrer,
-                    Some(&id),
-                    "the referrer is not an image manifest",
-                );
-                continue;
-            };
-            let artifact_type = m
-                .artifact_type
-                .clone()
-                .unwrap_or_else(|| m.config.media_type.clone());
-            let layer = m.layers.first().cloned();
-            let Some(layer) = layer.filter(|l| MEDIA_TYPES_READ.contains(&l.media_type.as_str()))
-            else {
-                report.skip(
-                    CheckId::Referrer,
-                    Some(&id),
-                    format!(
-                        "artifact type `{artifact_type}` holds no Sigstore bundle layer: not read"
-                    ),
-                );
-                continue;
-            };
-            // The same bundle attached to the index and each platform manifest is verified
-            // once; a copy announced differently (a decoy) is a candidate of its own, so it
-            // cannot hide the genuine one.
-            let announced = m.annotations.get(ANNOTATION_PREDICATE_TYPE).cloned();
-            if !seen_layers.insert((layer.digest, announced.clone())) {
-                continue;
-            }
-            let bytes = match src.attestation(&layer.digest, layer.size)? {
-                Ok(b) => b,
-                Err(why) => {
-                    report.ignore(
-                        CheckId::BlobDigest,
-                        Some(&id),
-                        format!("bundle layer: {why}"),
-                    );
-                    continue;
-                }
-            };
-            out.push(Candidate {
-                id,
-                found_as: "referrer",
-                role: m.annotations.get(ANNOTATION_ROLE).cloned(),
-                announced,
-                evidence: Evidence::Bundle(bytes),
-            });
-        }
-    }
-    Ok(())
-}
-
-fn collect_cosign_tags(
-    src: &Source,
-    subjects: &[Digest],
-    key: &PublicKey,
-    out: &mut Vec<Candidate>,
-    report: &mut Report,
-) -> Result<()> {
-    for subject in subjects {
-        for suffix in ["att", "sig"] {
-            let tag = format!("sha256-{}.{suffix}", subject.hex());
-            let Some(d) = src.tag(&tag)? else { continue };
-            let bytes = match src.manifest(&d)? {
-                Ok(b) => b,
-                Err(why) => {
-                    report.ignore(CheckId::BlobDigest, Some(&tag), why);
-                    continue;
-                }
-            };
-            let Ok(m) = serde_json::from_slice::<ImageManifest>(&bytes) else {
-                report.ignore(CheckId::Bundle, Some(&tag), "not an image manifest");
-                continue;
-            };
-            for (i, layer) in m.layers.iter().enumerate() {
-                let id = format!("{tag}#{i}");
-                let bytes = match src.attestation(&layer.digest, layer.size)? {
-                    Ok(b) => b,
-                    Err(why) => {
-                        report.ignore(CheckId::BlobDigest, Some(&id), why);
-                        continue;
-                    }
-                };
-                if suffix == "att" && layer.media_type == DSSE_LAYER {
-                    out.push(Candidate {
-                        id,
-                        found_as: "cosign-tag",
-                        role: None,
-                        announced: layer.annotations.get("predicateType").cloned(),
-                        evidence: Evidence::Envelope(bytes),
-                    });
-                } else if suffix == "sig" && layer.media_type == SIMPLESIGNING_LAYER {
-                    check_simple_signing(report, &id, &bytes, layer, subject, key);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// cosign's image signature (`.sig` tag): reported, not counted as an attestation.
-fn check_simple_signing(
-    report: &mut Report,
-    id: &str,
-    payload: &[u8],
-    layer: &Descriptor,
-    subject: &Digest,
-    key: &PublicKey,
-) {
-    let sig = layer
-        .annotations
-        .get(COSIGN_SIGNATURE_ANNOTATION)
-        .and_then(|s| b64(s));
-    if !sig.is_some_and(|s| verify_der(key, payload, &s)) {
-        report.ignore(
-            CheckId::CosignSignature,
-            Some(id),
-            "cosign image signature does not verify against the key",
-        );
-        return;
-    }
-    let v: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
-    let named = v["critical"]["image"]["docker-manifest-digest"].as_str();
-    if named == Some(subject.to_string().as_str()) {
-        report.pass(
-            CheckId::CosignSignature,
-            Some(id),
-            format!("cosign image signature over {subject} verifies"),
-        );
-    } else {
-        report.fail(
-            CheckId::CosignSignature,
-            Some(id),
-            format!("cosign signature names {named:?}, not {subject}"),
-        );
-    }
-}
-
 /// Verifies one attestation and runs the content checks on it. Returns its outcome and, when
 /// its signature verified and its statement names parts of the image, the statement and the
 /// indexes of those parts in `target`.
@@ -634,28 +404,27 @@ fn check_candidate(
             return (outcome, None);
         }
     };
-    let predicate_type = statement["predicateType"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    outcome.predicate_type = Some(predicate_type.clone());
-    let named = checks::check_subject(report, att, &statement, target);
+    outcome.predicate_type = Some(statement.predicate_type().to_owned());
+    let named = checks::check_subject(report, att, statement.subject(), target);
     if named.is_empty() {
         return (outcome, None);
     }
-    checks::check_predicate_type(report, &c.id, &statement, c.announced.as_deref());
-    match predicate_type.as_str() {
-        SLSA_PROVENANCE_V1 => {
-            checks::check_provenance(report, &c.id, &statement, &trust.expectations)
-        }
-        CYCLONEDX_BOM => {
+    checks::check_predicate_type(
+        report,
+        &c.id,
+        statement.predicate_type(),
+        c.announced.as_deref(),
+    );
+    match &statement.typed {
+        Typed::Provenance(st) => checks::check_provenance(report, &c.id, st, &trust.expectations),
+        Typed::Bom(st) => {
             let top = target.top().map(|p| p.digest);
             let lists_top = |i: &Digest| top.is_some_and(|t| index_lists(src, i, &t));
-            checks::check_sbom(report, &c.id, &statement, target, &lists_top);
+            checks::check_sbom(report, &c.id, st, target, &lists_top);
         }
-        _ => {}
+        Typed::Other(_) => {}
     }
-    (outcome, Some((statement, named)))
+    (outcome, Some((statement.json, named)))
 }
 
 /// The verified payload, the signature the log entries must be about, and the key: from the

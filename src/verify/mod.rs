@@ -13,6 +13,7 @@
 pub mod bundle;
 pub mod check_id;
 pub mod checks;
+mod collect;
 pub mod document;
 pub mod image;
 pub mod keyless;

@@ -12,7 +12,7 @@ use crate::oci::limits::{
     ATTESTATION_MAX, MANIFEST_MAX, read_file_at_most, regular_file_len, size_words,
 };
 use crate::oci::reference::Reference;
-use crate::oci::registry::Options;
+use crate::oci::registry::{Options, RegistryError};
 use crate::oci::store::Store;
 use crate::util::digest::Digest;
 
@@ -39,9 +39,6 @@ pub struct Source {
     cache: std::sync::Mutex<super::prefetch::Cache>,
 }
 
-/// The registry client's wording for content whose digest is not the one asked for.
-const REGISTRY_MISMATCH: &str = "the registry sent content with digest";
-
 fn checked(digest: &Digest, bytes: Vec<u8>) -> Fetched {
     let actual = Digest::of(&bytes);
     if actual == *digest {
@@ -54,12 +51,21 @@ fn checked(digest: &Digest, bytes: Vec<u8>) -> Fetched {
     }
 }
 
+/// A registry answer whose digest does not match is a reason (a failed check naming the
+/// blob); every other error stays an error.
 fn mismatch_as_check<T>(r: Result<T>, digest: &Digest) -> Result<std::result::Result<T, String>> {
     match r {
         Ok(v) => Ok(Ok(v)),
-        Err(e) if e.to_string().contains(REGISTRY_MISMATCH) => Ok(Err(format!(
-            "the registry sent bytes that do not match {digest}: truncated or swapped ({e})"
-        ))),
+        Err(e)
+            if matches!(
+                RegistryError::of(&e),
+                Some(RegistryError::DigestMismatch { .. })
+            ) =>
+        {
+            Ok(Err(format!(
+                "the registry sent bytes that do not match {digest}: truncated or swapped ({e})"
+            )))
+        }
         Err(e) => Err(e),
     }
 }
@@ -258,5 +264,39 @@ impl Source {
                 .map(|d| d.digest)),
             Store::Registry(c) => Ok(self.registry_manifest(c, tag)?.map(|m| m.digest)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    /// A digest mismatch is recognised by its variant, not its words: the same words in a
+    /// plain message stay an error (exit 2), the variant becomes a failed check's reason.
+    #[test]
+    fn a_registry_digest_mismatch_is_a_reason_by_its_variant() {
+        let (a, b) = (Digest::of(b"a"), Digest::of(b"b"));
+        let typed = Error::with_source(
+            "GET blob",
+            RegistryError::DigestMismatch {
+                expected: a,
+                actual: b,
+                detail: String::new(),
+            },
+        );
+        let why = mismatch_as_check::<()>(Err(typed), &a)
+            .unwrap()
+            .unwrap_err();
+        assert!(why.contains("truncated or swapped"), "{why}");
+        assert!(
+            why.contains(&format!("the registry sent content with digest {b}")),
+            "{why}"
+        );
+        let words = Error::msg(format!(
+            "GET blob: the registry sent content with digest {b}"
+        ));
+        assert!(mismatch_as_check::<()>(Err(words), &a).is_err());
+        assert_eq!(mismatch_as_check(Ok(1), &a).unwrap(), Ok(1));
     }
 }
