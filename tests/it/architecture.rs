@@ -6,7 +6,7 @@
 //! - `verify` imports no producer stage;
 //! - no cycle between top-level modules, and none between the modules inside one.
 //!
-//! Violations other helpers are removing are listed in [`KNOWN`] with who removes them; an
+//! Violations issue 13 has still to remove are listed in [`KNOWN`] with where they are; an
 //! entry that no longer occurs must be deleted (the test says so), and the list is to end
 //! empty.
 
@@ -38,50 +38,50 @@ const PRODUCERS: &[&str] = &["build", "attest", "sbom", "sign", "publish", "rele
 /// Known violations, `(from, to)` between top-level modules or `("cycle", "a ↔ b")`, each
 /// with who removes it. Keep this as short as possible; it is to end empty.
 const KNOWN: &[(&str, &str, &str)] = &[
-    // core13 (typed hand-offs): attest and build call sign / hand over in attest's types.
+    // Issue 13 (typed hand-offs): attest and build call sign / hand over in attest's types.
     (
         "attest",
         "sign",
-        "core13: attest/mod.rs signs; the sign stage should",
+        "issue 13: attest/mod.rs signs; the sign stage should",
     ),
     (
         "build",
         "attest",
-        "core13: build/handoff.rs builds attest's types",
+        "issue 13: build/handoff.rs builds attest's types",
     ),
     (
         "build",
         "sbom",
-        "core13, project19: build/mod.rs, build/auditable.rs",
+        "issue 13: build/mod.rs, build/auditable.rs",
     ),
     (
         "sign",
         "verify",
-        "core13: sign/keyless checks bundles with verify",
+        "issue 13: sign/keyless checks bundles with verify",
     ),
-    // verify13: verify --rebuild runs the producer stages; verify/bundle uses sign's PAE.
-    ("verify", "attest", "verify13: verify/rebuild.rs"),
-    ("verify", "build", "verify13: verify/rebuild.rs"),
+    // Issue 13: verify --rebuild runs the producer stages; verify/bundle uses sign's PAE.
+    ("verify", "attest", "issue 13: verify/rebuild.rs"),
+    ("verify", "build", "issue 13: verify/rebuild.rs"),
     (
         "verify",
         "sign",
-        "verify13: verify/bundle.rs (PAE, envelope)",
+        "issue 13: verify/bundle.rs (PAE, envelope)",
     ),
     (
         "verify",
         "audit",
-        "verify13: verify/policy.rs (severity levels)",
+        "issue 13: verify/policy.rs (severity levels)",
     ),
     (
         "verify",
         "policy",
-        "verify13: verify/policy.rs (Requirement)",
+        "issue 13: verify/policy.rs (Requirement)",
     ),
-    ("cycle", "verify/bundle ↔ verify/tlog", "verify13"),
+    ("cycle", "verify/bundle ↔ verify/tlog", "issue 13"),
     (
         "cycle",
         "verify/checks ↔ verify/report ↔ verify/slsa_level",
-        "verify13",
+        "issue 13",
     ),
 ];
 
