@@ -48,6 +48,11 @@ if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo-auditable" ]; then
   cargo install cargo-auditable --locked
 fi
 
+# The tests build tests/fixtures/audit-vulnerable with --offline; `cargo metadata` reads every
+# crate in its Cargo.lock (dev-only and other-target crates too), so a new machine fetches them
+# first.
+cargo fetch --locked --manifest-path tests/fixtures/audit-vulnerable/Cargo.toml >/dev/null
+
 # Python checks (in-toto attestation framework's protobuf definitions) in a venv of our own.
 bash scripts/python-env.sh >/dev/null
 
