@@ -6,7 +6,7 @@ use cargo_provenance::formats::intoto::Statement;
 use cargo_provenance::formats::oci::{MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
 use cargo_provenance::formats::openvex;
 use cargo_provenance::util::digest::Digest;
-use cargo_provenance::verify::checks;
+use cargo_provenance::verify::checks::{self, Typed};
 use cargo_provenance::verify::document::{Kind, Part, Target};
 use cargo_provenance::verify::{Expectations, Report};
 use libfuzzer_sys::fuzz_target;
@@ -39,9 +39,14 @@ fuzz_target!(|data: &[u8]| {
         ..Expectations::default()
     };
     let mut r = Report::new("fuzz");
-    checks::check_subject(&mut r, None, &v, &target);
-    checks::check_predicate_type(&mut r, "a", &v, Some(MEDIA_TYPE_INDEX));
-    checks::check_provenance(&mut r, "a", &v, &exp);
-    checks::check_sbom(&mut r, "a", &v, &target, &|d| *d == Digest::of(b"index"));
+    checks::check_subject(&mut r, None, v.subject(), &target);
+    checks::check_predicate_type(&mut r, "a", v.predicate_type(), Some(MEDIA_TYPE_INDEX));
+    match &v.typed {
+        Typed::Provenance(st) => checks::check_provenance(&mut r, "a", st, &exp),
+        Typed::Bom(st) => {
+            checks::check_sbom(&mut r, "a", st, &target, &|d| *d == Digest::of(b"index"))
+        }
+        Typed::Other(_) => {}
+    }
     let _ = (r.human(), MEDIA_TYPE_MANIFEST);
 });
