@@ -1,11 +1,11 @@
-//! What the provenance needs from a [`BuildOutput`] besides its fields: the builder's facts
+//! What the provenance needs from a [`BuiltImage`] besides its fields: the builder's facts
 //! with its id, and the images BuildKit resolved besides the base.
 
 use std::collections::BTreeMap;
 
-use super::{BaseImageInfo, BuildOutput};
+use super::{BaseImageInfo, BuiltImage};
 
-impl BuildOutput {
+impl BuiltImage {
     /// Facts about the builder instance (`name`, `driver`, `buildkit` version; `id`).
     pub fn builder_details(&self) -> BTreeMap<String, String> {
         let mut d = self.builder.details.clone();
