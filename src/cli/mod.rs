@@ -17,6 +17,7 @@ use crate::ui::{ColorChoice, MessageFormat, Ui};
 pub mod audit;
 pub mod build;
 pub mod discover;
+pub mod identity;
 pub mod inspect;
 pub mod keygen;
 pub mod policy;

@@ -34,22 +34,9 @@ pub struct KyvernoArgs {
         "certificate_identity_regexp", "certificate_oidc_issuer_regexp", "trusted_root",
     ])]
     pub key: Option<PathBuf>,
-    /// Keyless: the certificate identity that must have signed.
-    #[arg(long, value_name = "ID")]
-    pub certificate_identity: Option<String>,
-    /// Keyless: a regular expression the whole certificate identity must match.
-    #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_identity")]
-    pub certificate_identity_regexp: Option<String>,
-    /// Keyless: the OIDC issuer of that identity.
-    #[arg(long, value_name = "URL")]
-    pub certificate_oidc_issuer: Option<String>,
-    /// Keyless: a regular expression the whole OIDC issuer must match.
-    #[arg(
-        long,
-        value_name = "REGEXP",
-        conflicts_with = "certificate_oidc_issuer"
-    )]
-    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: who must have signed.
+    #[command(flatten)]
+    pub identity: super::identity::IdentityArgs,
     /// Keyless from another Sigstore instance: its trusted root (protobuf JSON); the policy
     /// gets its Fulcio roots, Rekor, CT log and TSA. Default: Kyverno's public-good settings.
     #[arg(long, value_name = "FILE")]
@@ -93,14 +80,8 @@ fn parse_max_level(s: &str) -> Result<crate::audit::Level> {
 }
 
 fn run_kyverno(a: KyvernoArgs, ui: &Ui) -> Result<i32> {
-    let identity = a
-        .certificate_identity
-        .clone()
-        .or(a.certificate_identity_regexp.clone());
-    let issuer = a
-        .certificate_oidc_issuer
-        .clone()
-        .or(a.certificate_oidc_issuer_regexp.clone());
+    let identity = a.identity.identity();
+    let issuer = a.identity.issuer();
     let attestor = match (&a.key, identity, issuer) {
         (Some(path), _, _) => Attestor::Key {
             pem: kyverno::read_public_key(path)?,
@@ -108,8 +89,8 @@ fn run_kyverno(a: KyvernoArgs, ui: &Ui) -> Result<i32> {
         (None, Some(identity), Some(issuer)) => Attestor::Keyless {
             identity,
             issuer,
-            identity_regexp: a.certificate_identity_regexp.is_some(),
-            issuer_regexp: a.certificate_oidc_issuer_regexp.is_some(),
+            identity_regexp: a.identity.certificate_identity_regexp.is_some(),
+            issuer_regexp: a.identity.certificate_oidc_issuer_regexp.is_some(),
         },
         _ => {
             return Err(Error::msg(

@@ -23,22 +23,9 @@ pub struct Args {
     /// Public key (PEM) the attestations must be signed with.
     #[arg(long, value_name = "PUB")]
     pub key: Option<PathBuf>,
-    /// Keyless: the signer's certificate identity (SAN), exactly.
-    #[arg(long, value_name = "ID")]
-    pub certificate_identity: Option<String>,
-    /// Keyless: a regular expression the whole certificate identity must match.
-    #[arg(long, value_name = "REGEXP", conflicts_with = "certificate_identity")]
-    pub certificate_identity_regexp: Option<String>,
-    /// Keyless: the OIDC issuer of the signer's certificate, exactly.
-    #[arg(long, value_name = "URL")]
-    pub certificate_oidc_issuer: Option<String>,
-    /// Keyless: a regular expression the whole OIDC issuer must match.
-    #[arg(
-        long,
-        value_name = "REGEXP",
-        conflicts_with = "certificate_oidc_issuer"
-    )]
-    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: who must have signed.
+    #[command(flatten)]
+    pub identity: super::identity::IdentityArgs,
     /// Keyless: the GitHub workflow repository (`owner/repo`) the certificate must name.
     #[arg(long, value_name = "REPO")]
     pub certificate_github_workflow_repository: Option<String>,
@@ -172,10 +159,10 @@ fn expectations(args: &Args) -> Result<Expectations> {
         source_ref: args.source_ref.clone(),
         require: args.require.clone(),
         vuln_max_severity: args.vuln_max_severity,
-        certificate_identity: args.certificate_identity.clone(),
-        certificate_identity_regexp: args.certificate_identity_regexp.clone(),
-        certificate_oidc_issuer: args.certificate_oidc_issuer.clone(),
-        certificate_oidc_issuer_regexp: args.certificate_oidc_issuer_regexp.clone(),
+        certificate_identity: args.identity.certificate_identity.clone(),
+        certificate_identity_regexp: args.identity.certificate_identity_regexp.clone(),
+        certificate_oidc_issuer: args.identity.certificate_oidc_issuer.clone(),
+        certificate_oidc_issuer_regexp: args.identity.certificate_oidc_issuer_regexp.clone(),
         certificate_github_workflow_repository: args.certificate_github_workflow_repository.clone(),
         certificate_github_workflow_ref: args.certificate_github_workflow_ref.clone(),
         certificate_github_workflow_sha: args.certificate_github_workflow_sha.clone(),

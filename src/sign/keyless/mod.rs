@@ -123,15 +123,7 @@ impl KeylessSigner {
                  SIGSTORE_ID_TOKEN, or run in GitHub Actions with `permissions: id-token: write`",
             )
         })?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .user_agent(concat!("cargo-provenance/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::with_source("building the HTTP client", e))?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::with_source("starting the async runtime", e))?;
+        let (http, rt) = http_client()?;
         let mut secrets = source.secrets();
         let token = rt.block_on(source.token(&http, None, &mut secrets))?;
         let identity = token::expected_san(&token);
@@ -456,4 +448,19 @@ impl Signer for KeylessSigner {
         self.identity()
             .map(|i| (i.to_owned(), self.issuer().to_owned()))
     }
+}
+
+/// The HTTP client (30 s per request, our user agent) and the single-threaded runtime the
+/// keyless and transparency-log signers talk to Fulcio, Rekor and the TSA with.
+pub(crate) fn http_client() -> Result<(reqwest::Client, tokio::runtime::Runtime)> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("cargo-provenance/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::with_source("building the HTTP client", e))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::with_source("starting the async runtime", e))?;
+    Ok((http, rt))
 }

@@ -51,14 +51,7 @@ impl LoggedKeySigner {
                 crate::verify::keyless::root::PUBLIC_GOOD_NAME.to_owned(),
             ),
         };
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| Error::with_source("building the HTTP client", e))?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::with_source("starting the async runtime", e))?;
+        let (http, rt) = super::http_client()?;
         Ok(LoggedKeySigner {
             key,
             rekor: services.rekor,
