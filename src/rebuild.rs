@@ -14,9 +14,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::checks::{KNOWN_BUILD_TYPES, SLSA_PROVENANCE_V1};
-use super::document::{Kind, Target};
-use super::report::Report;
+use crate::verify::checks::{KNOWN_BUILD_TYPES, SLSA_PROVENANCE_V1};
+use crate::verify::document::{Kind, Target};
+use crate::verify::report::Report;
 use crate::attest::params::{ExternalParameters, InternalParameters};
 use crate::build::Summary;
 use crate::error::{Error, Result};
