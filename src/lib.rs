@@ -10,6 +10,7 @@
 //! | sign | [`sign`], [`keys`] | statements → DSSE envelopes in Sigstore bundles |
 //! | publish | [`publish`], [`oci`] | bundles → OCI 1.1 referrers in a layout or registry |
 //! | verify | [`verify`] | an image reference → checked claims |
+//! | rebuild | [`rebuild`] | a verified provenance → the recorded build repeated, digests compared |
 //! | audit | [`audit`] | the shipped crates (SBOM) → RustSec findings, a gate, a scan attestation |
 //!
 //! The formats themselves (OCI, in-toto, SLSA, CycloneDX, DSSE, Sigstore bundle, OpenVEX)
@@ -26,6 +27,7 @@ pub mod keys;
 pub mod oci;
 pub mod policy;
 pub mod publish;
+pub mod rebuild;
 pub mod release;
 pub mod sbom;
 pub mod select;

@@ -226,7 +226,7 @@ fn verify_image(
     if args.rebuild {
         let statements = report.statements.clone();
         let target = report.target.clone();
-        verify::rebuild::run(
+        crate::rebuild::run(
             &mut report,
             &statements,
             &target,

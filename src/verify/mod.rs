@@ -7,8 +7,9 @@
 //! - [`keyless`]: keyless (Fulcio certificate) bundles, through sigstore-verify;
 //! - [`policy`]: the expectations, from flags or a policy file;
 //! - [`source`]: where images and referrers are read from; [`prefetch`]: registry reads ahead;
-//! - [`report`]: the checks' outcomes, for people or as JSON;
-//! - [`rebuild`]: `--rebuild`, rebuilding the recorded source and comparing digests.
+//! - [`report`]: the checks' outcomes, for people or as JSON.
+//!
+//! `verify --rebuild` lives above verify, in [`crate::rebuild`]: it runs the producer stages.
 
 pub mod bundle;
 pub mod check_id;
@@ -19,7 +20,6 @@ pub mod image;
 pub mod keyless;
 pub mod policy;
 pub mod prefetch;
-pub mod rebuild;
 pub mod report;
 pub mod slsa_level;
 pub mod source;

@@ -171,6 +171,24 @@ fn rebuild_passes_on_the_workspace_example() {
     rebuild(&reference, &key, &repo)
         .passes()
         .says("pass    rebuild");
+
+    // A repository without the recorded commit fails the check and says what to do.
+    let other = tmp.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    support::git(&other, &["init", "-q"]);
+    std::fs::write(other.join("f"), "x").unwrap();
+    support::git(&other, &["add", "f"]);
+    support::git(&other, &["commit", "-q", "-m", "x"]);
+    rebuild(&reference, &key, &other)
+        .fails_only(&["rebuild"])
+        .says(&format!("commit {commit} is not in the repository at"))
+        .says("fetch it or pass --source PATH");
+
+    // A directory outside git cannot be rebuilt from: an error, not a verdict.
+    let plain = tempfile::tempdir().unwrap();
+    let o = rebuild(&reference, &key, plain.path());
+    assert!(o.code != 0 && o.code != 1, "exit {}: {}", o.code, o.stderr);
+    o.says("is not in a git repository");
 }
 
 /// The whole loop with nothing made up: `keygen`, `build --key` (the provenance as `build`
