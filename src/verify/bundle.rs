@@ -46,13 +46,13 @@ pub fn verify_prehash(key: &PublicKey, digest: &Digest, der_sig: &[u8]) -> bool 
 }
 
 /// Verifies a DSSE envelope holding an in-toto statement against `key`
-/// ([`crate::sign::verify_statement_envelope`]). Returns the payload, or the reason it does
-/// not verify.
+/// ([`crate::keys::dsse::verify_statement_envelope`]). Returns the payload, or the reason it
+/// does not verify.
 pub fn verify_dsse(
     env: &Envelope,
     key: &PublicKey,
-) -> std::result::Result<crate::sign::VerifiedPayload, String> {
-    crate::sign::verify_statement_envelope(env, key).map_err(|e| e.to_string())
+) -> std::result::Result<crate::keys::dsse::VerifiedPayload, String> {
+    crate::keys::dsse::verify_statement_envelope(env, key).map_err(|e| e.to_string())
 }
 
 /// What a bundle signs.
