@@ -13,8 +13,8 @@
 use crate::verify::CheckId;
 use serde_json::Value;
 
-use super::bundle::{Bundle, Content, b64, verify_der};
 use super::report::Report;
+use super::signed::{Bundle, Content, b64, verify_der};
 use crate::error::{Error, Result};
 use crate::keys::PublicKey;
 use crate::util::digest::Digest;

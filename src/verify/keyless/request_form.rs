@@ -34,7 +34,7 @@ use sigstore_verify::types::{
     Bundle, DerCertificate, DsseEnvelope, KindVersion, SignatureContent, TransparencyLogEntry,
 };
 
-use crate::verify::bundle::b64;
+use crate::verify::signed::b64;
 use crate::verify::tlog::{self, Outcome, TrustedRoot as LogRoot};
 
 /// A refusal: the check that fails and why.
