@@ -15,6 +15,7 @@ use super::params::{
     SourceParameters, ToolchainParameters,
 };
 use super::sanitize;
+use crate::build::{BaseImageInfo, BuilderKind, DockerfileInfo, PlatformImage};
 use crate::error::Result;
 use crate::formats::intoto::{ResourceDescriptor, Statement};
 use crate::formats::oci::{MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
@@ -22,29 +23,6 @@ use crate::formats::slsa::{self, BuildDefinition, BuildMetadata, Builder, Proven
 use crate::inspect::model::{BuildInputs, BuiltBinary};
 use crate::util::digest::Digest;
 use crate::util::time::rfc3339;
-
-/// The image builder used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ImageBuilderKind {
-    /// Our daemonless builder.
-    Native,
-    /// `docker buildx build`.
-    Buildx,
-    /// `buildctl build`.
-    Buildctl,
-}
-
-impl ImageBuilderKind {
-    /// The name recorded in `externalParameters.builder`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImageBuilderKind::Native => "native",
-            ImageBuilderKind::Buildx => "buildx",
-            ImageBuilderKind::Buildctl => "buildctl",
-        }
-    }
-}
 
 /// A crate compiled into a shipped binary (from the SBOM stage / compiled units).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,33 +37,6 @@ pub struct ShippedCrate {
     pub sha256: Option<String>,
 }
 
-/// The Dockerfile used by a BuildKit build.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DockerfileInput {
-    /// Repository-relative path with `/` (or `<builtin>/NAME`).
-    pub path: String,
-    /// sha256 of its bytes.
-    pub digest: Digest,
-}
-
-/// A base image, pinned by digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BaseImageInput {
-    /// The reference as given (`local/cc:bookworm`), without credentials.
-    pub reference: String,
-    /// Its manifest or index digest.
-    pub digest: Digest,
-}
-
-/// A platform manifest of the image index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformManifest {
-    /// The platform (written as `os/arch[/variant]`).
-    pub platform: crate::formats::oci::Platform,
-    /// The manifest's digest.
-    pub digest: Digest,
-}
-
 /// Everything the provenance says, as the build stage knows it.
 #[derive(Debug, Clone)]
 pub struct ProvenanceInput {
@@ -94,21 +45,21 @@ pub struct ProvenanceInput {
     /// Every crate compiled into the shipped binaries.
     pub crates: Vec<ShippedCrate>,
     /// The image builder.
-    pub builder: ImageBuilderKind,
+    pub builder: BuilderKind,
     /// Facts about the builder instance (`name` of the buildx builder, `buildkit` version).
     pub builder_details: BTreeMap<String, String>,
     /// The Dockerfile (BuildKit builds).
-    pub dockerfile: Option<DockerfileInput>,
-    /// The base image; `None` for `scratch`.
-    pub base_image: Option<BaseImageInput>,
+    pub dockerfile: Option<DockerfileInfo>,
+    /// The base image; `None` for `scratch`. Recorded only when pinned (its digest known).
+    pub base_image: Option<BaseImageInfo>,
     /// Other images the build pulled (BuildKit's materials), pinned.
-    pub other_images: Vec<BaseImageInput>,
+    pub other_images: Vec<BaseImageInfo>,
     /// `--image NAME[:TAG]`.
     pub image_name: Option<String>,
     /// The image index digest.
     pub index_digest: Digest,
-    /// The platform manifests.
-    pub manifests: Vec<PlatformManifest>,
+    /// The platforms of the image (their manifests).
+    pub manifests: Vec<PlatformImage>,
     /// The binaries in the image (`name` in the statement = path in the image).
     pub binaries: Vec<BuiltBinary>,
     /// Whether the binaries carry cargo-auditable's dependency data.
@@ -139,11 +90,11 @@ pub fn subjects(input: &ProvenanceInput) -> Vec<ResourceDescriptor> {
         ..ResourceDescriptor::named_sha256(image, &input.index_digest)
     }];
     let mut manifests = input.manifests.clone();
-    manifests.sort_by_cached_key(|m| (m.platform.to_string(), m.digest));
+    manifests.sort_by_cached_key(|m| (m.platform.to_string(), m.manifest.digest));
     out.extend(manifests.iter().map(|m| ResourceDescriptor {
         media_type: Some(MEDIA_TYPE_MANIFEST.into()),
         annotations: BTreeMap::from([("platform".into(), m.platform.to_string().into())]),
-        ..ResourceDescriptor::named_sha256(m.platform.to_string(), &m.digest)
+        ..ResourceDescriptor::named_sha256(m.platform.to_string(), &m.manifest.digest)
     }));
     let mut bins: Vec<_> = input.binaries.iter().collect();
     bins.sort_by(|a, b| a.path_in_image.cmp(&b.path_in_image));
@@ -152,6 +103,13 @@ pub fn subjects(input: &ProvenanceInput) -> Vec<ResourceDescriptor> {
             .map(|b| ResourceDescriptor::named_sha256(b.path_in_image.clone(), &b.digest)),
     );
     out
+}
+
+/// An image with the digest it is pinned to; `None` when there is no image or its digest is
+/// unknown (BuildKit reported none): such an image is not recorded.
+fn pinned(image: Option<&BaseImageInfo>) -> Option<(&BaseImageInfo, Digest)> {
+    let image = image?;
+    Some((image, image.digest?))
 }
 
 fn sha256_map(d: &Digest) -> BTreeMap<String, String> {
@@ -200,8 +158,8 @@ fn external(input: &ProvenanceInput) -> ExternalParameters {
             path: d.path.clone(),
             digest: sha256_map(&d.digest),
         }),
-        base_image: match &input.base_image {
-            Some(b) => format!("{}@{}", strip_digest(&b.reference), b.digest),
+        base_image: match pinned(input.base_image.as_ref()) {
+            Some((b, digest)) => format!("{}@{}", strip_digest(&b.reference), digest),
             None => "scratch".into(),
         },
         image: input.image_name.clone(),
@@ -300,17 +258,17 @@ fn resolved_dependencies(input: &ProvenanceInput) -> Vec<ResourceDescriptor> {
             .insert("gitCommit".into(), t.rustc_commit_hash.clone());
     }
     out.push(toolchain);
-    let mut images: Vec<&BaseImageInput> = input
-        .base_image
-        .iter()
-        .chain(input.other_images.iter())
+    let base = pinned(input.base_image.as_ref());
+    let mut images: Vec<(&BaseImageInfo, Digest)> = base
+        .into_iter()
+        .chain(input.other_images.iter().filter_map(|i| pinned(Some(i))))
         .collect();
-    images.sort_by(|a, b| a.reference.cmp(&b.reference).then(a.digest.cmp(&b.digest)));
+    images.sort_by(|a, b| a.0.reference.cmp(&b.0.reference).then(a.1.cmp(&b.1)));
     images.dedup();
-    out.extend(images.into_iter().map(|b| {
+    out.extend(images.into_iter().map(|(b, digest)| {
         ResourceDescriptor {
             name: Some(
-                if Some(b) == input.base_image.as_ref() {
+                if Some((b, digest)) == base {
                     "base-image"
                 } else {
                     "image"
@@ -318,7 +276,7 @@ fn resolved_dependencies(input: &ProvenanceInput) -> Vec<ResourceDescriptor> {
                 .into(),
             ),
             uri: Some(image_uri(strip_digest(&b.reference))),
-            digest: sha256_map(&b.digest),
+            digest: sha256_map(&digest),
             ..Default::default()
         }
     }));

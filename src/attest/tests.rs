@@ -5,9 +5,13 @@ use std::collections::BTreeMap;
 use super::params::{ExternalParameters, InternalParameters};
 use super::provenance::*;
 use super::*;
+use crate::build::{BaseImageInfo, BuilderKind, DockerfileInfo, PlatformImage};
+use crate::formats::oci::{Descriptor, MEDIA_TYPE_MANIFEST};
 use crate::inspect::model::{BuildInputs, BuiltBinary};
+use crate::util::digest::Digest;
 
-fn fixture(reproducible: bool) -> ProvenanceInput {
+/// A provenance input of a BuildKit build (the sign stage's tests use it too).
+pub(crate) fn fixture(reproducible: bool) -> ProvenanceInput {
     let inputs: BuildInputs =
         serde_json::from_str(include_str!("../../tests/fixtures/build-inputs.json")).unwrap();
     ProvenanceInput {
@@ -26,27 +30,33 @@ fn fixture(reproducible: bool) -> ProvenanceInput {
                 sha256: None,
             },
         ],
-        builder: ImageBuilderKind::Buildx,
+        builder: BuilderKind::Buildx,
         builder_details: BTreeMap::from([("name".into(), "default".into())]),
-        dockerfile: Some(DockerfileInput {
+        dockerfile: Some(DockerfileInfo {
             path: "Dockerfile".into(),
             digest: Digest::of(b"FROM scratch"),
         }),
-        base_image: Some(BaseImageInput {
+        base_image: Some(BaseImageInfo {
             reference: "local/cc:bookworm".into(),
-            digest: Digest::of(b"base"),
+            digest: Some(Digest::of(b"base")),
         }),
         other_images: vec![],
         image_name: Some("127.0.0.1:5000/hello:1.0".into()),
         index_digest: Digest::of(b"index"),
         manifests: vec![
-            PlatformManifest {
+            PlatformImage {
                 platform: "linux/amd64/v3".parse().unwrap(),
-                digest: Digest::of(b"v3"),
+                rust_target: "x86_64-unknown-linux-musl".into(),
+                rustflags: vec![],
+                manifest: Descriptor::of(MEDIA_TYPE_MANIFEST, b"v3"),
+                binaries: vec![],
             },
-            PlatformManifest {
+            PlatformImage {
                 platform: "linux/amd64".parse().unwrap(),
-                digest: Digest::of(b"amd64"),
+                rust_target: "x86_64-unknown-linux-musl".into(),
+                rustflags: vec![],
+                manifest: Descriptor::of(MEDIA_TYPE_MANIFEST, b"amd64"),
+                binaries: vec![],
             },
         ],
         binaries: vec![BuiltBinary {
@@ -219,61 +229,4 @@ fn secrets_in_inputs_are_cut() {
         assert!(!text.contains(canary), "{canary} leaked:\n{text}");
     }
     assert!(text.contains("https://gitlab.example.com/g/p/-/runners/1"));
-}
-
-#[test]
-fn write_attestations_signed_and_unsigned() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = fixture(true);
-    let prov = provenance::statement(&f).unwrap();
-    let sbom = sbom_statement(
-        br#"{"bomFormat":"CycloneDX","specVersion":"1.5"}"#,
-        provenance::subjects(&f),
-    )
-    .unwrap();
-    let unsigned = write_attestations(dir.path(), &prov, Some(&sbom), None).unwrap();
-    assert!(unsigned.iter().all(|w| w.bundle.is_none()));
-    assert!(!dir.path().join("provenance.sigstore.json").exists());
-
-    let signer = crate::sign::KeySigner::new(crate::keys::PrivateKey::generate());
-    let signed = write_attestations(dir.path(), &prov, Some(&sbom), Some(&signer)).unwrap();
-    let file = std::fs::read(dir.path().join("provenance.intoto.json")).unwrap();
-    let (path, b) = signed[0].bundle.as_ref().unwrap();
-    assert_eq!(std::fs::read(path).unwrap(), b.bytes);
-    let verified = crate::sign::verify_bundle(&b.bundle, &signer.public_key()).unwrap();
-    assert_eq!(
-        verified.payload, file,
-        "the signed payload is the statement file"
-    );
-    let sbom_bundle = std::fs::read(dir.path().join("sbom.sigstore.json")).unwrap();
-    let parsed = crate::formats::bundle::Bundle::parse(&sbom_bundle, "sbom").unwrap();
-    let payload = crate::sign::verify_bundle(&parsed, &signer.public_key())
-        .unwrap()
-        .payload;
-    let st = Statement::parse(&payload, "sbom").unwrap();
-    assert_eq!(st.predicate_type, SBOM_PREDICATE_TYPE);
-    assert_eq!(st.predicate["bomFormat"], "CycloneDX");
-    assert!(sbom_statement(b"[1]", vec![]).is_err());
-}
-
-#[test]
-fn reproducible_outputs_are_byte_identical_across_runs() {
-    let signer = crate::sign::KeySigner::new(crate::keys::PrivateKey::generate());
-    let run = |started: i64| {
-        let dir = tempfile::tempdir().unwrap();
-        let mut f = fixture(true);
-        f.started_on = started;
-        f.finished_on = started + 10;
-        let prov = provenance::statement(&f).unwrap();
-        let sbom =
-            sbom_statement(br#"{"bomFormat":"CycloneDX"}"#, provenance::subjects(&f)).unwrap();
-        write_attestations(dir.path(), &prov, Some(&sbom), Some(&signer)).unwrap();
-        [
-            "provenance.intoto.json",
-            "provenance.sigstore.json",
-            "sbom.sigstore.json",
-        ]
-        .map(|n| std::fs::read(dir.path().join(n)).unwrap())
-    };
-    assert_eq!(run(1_800_000_000), run(1_900_000_000));
 }

@@ -19,8 +19,6 @@ pub mod stage;
 pub mod vex;
 
 use std::collections::BTreeSet;
-use std::fmt;
-use std::str::FromStr;
 
 use rustsec::advisory::Informational;
 use serde::Serialize;
@@ -29,75 +27,17 @@ use crate::error::{Error, Result};
 pub use db::{Database, DbInfo, DbLocation};
 pub use input::{AuditedCrate, CrateScope};
 
-/// A severity level, from the advisory's CVSS vector (v3.x or v4.0 qualitative rating).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// CVSS score 0.0.
-    None,
-    /// 0.1 to 3.9.
-    Low,
-    /// 4.0 to 6.9.
-    Medium,
-    /// 7.0 to 8.9.
-    High,
-    /// 9.0 to 10.0.
-    Critical,
-}
+pub use crate::formats::severity::Level;
 
-impl Level {
-    /// Every level, lowest first.
-    pub const ALL: [Level; 5] = [
-        Level::None,
-        Level::Low,
-        Level::Medium,
-        Level::High,
-        Level::Critical,
-    ];
-
-    /// The word for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::None => "none",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-            Level::Critical => "critical",
-        }
-    }
-
-    fn from_cvss(s: rustsec::advisory::Severity) -> Level {
-        use rustsec::advisory::Severity as S;
-        match s {
-            S::None => Level::None,
-            S::Low => Level::Low,
-            S::Medium => Level::Medium,
-            S::High => Level::High,
-            S::Critical => Level::Critical,
-        }
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Level {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Level> {
-        Level::ALL
-            .into_iter()
-            .filter(|l| *l != Level::None)
-            .find(|l| l.as_str() == s.trim())
-            .ok_or_else(|| {
-                Error::msg(format!(
-                    "unknown severity `{s}`: allowed values are low, medium, high, critical"
-                ))
-            })
+/// The level of a CVSS rating as rustsec reads it.
+fn level_from_cvss(s: rustsec::advisory::Severity) -> Level {
+    use rustsec::advisory::Severity as S;
+    match s {
+        S::None => Level::None,
+        S::Low => Level::Low,
+        S::Medium => Level::Medium,
+        S::High => Level::High,
+        S::Critical => Level::Critical,
     }
 }
 
@@ -344,7 +284,7 @@ fn finding(a: &rustsec::Advisory, c: &AuditedCrate) -> Finding {
         version: c.version.clone(),
         purl: c.purl.clone(),
         scope: c.scope,
-        severity: m.cvss.as_ref().map(|v| Level::from_cvss(v.severity())),
+        severity: m.cvss.as_ref().map(|v| level_from_cvss(v.severity())),
         score: m.cvss.as_ref().map(|v| v.score()),
         cvss: m.cvss.as_ref().map(|v| v.to_string()),
         title: m.title.clone(),

@@ -7,11 +7,11 @@ use std::path::Path;
 use super::gate::AuditReport;
 use super::run::AuditOptions;
 use super::{Target, input};
-use crate::attest::WrittenAttestation;
 use crate::error::{Error, ErrorKind, Result};
 use crate::formats::intoto::ResourceDescriptor;
 use crate::sbom::Sbom;
 use crate::sign::Signer;
+use crate::sign::WrittenAttestation;
 use crate::ui::Ui;
 
 /// The unsigned scan statement `build` writes.

@@ -41,8 +41,6 @@ pub const USER_WRAPPER_ENV: &str = "CARGO_PROVENANCE_WORKSPACE_WRAPPER";
 pub const SECTION: &str = ".dep-v0";
 /// The symbol that keeps the section in the linked binary (cargo-auditable's name).
 pub const SYMBOL: &str = "AUDITABLE_VERSION_INFO";
-/// The value of the SBOM property `cargo-provenance:auditable` on binaries that carry it.
-pub const SBOM_VALUE: &str = "dep-v0";
 
 const ERROR_FILE: &str = "error";
 const DONE_FILE: &str = "done";

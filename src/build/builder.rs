@@ -37,6 +37,17 @@ pub enum BuilderKind {
     Buildctl,
 }
 
+impl BuilderKind {
+    /// The name recorded in the provenance's `externalParameters.builder`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuilderKind::Native => "native",
+            BuilderKind::Buildx => "buildx",
+            BuilderKind::Buildctl => "buildctl",
+        }
+    }
+}
+
 /// The builder that ran and how it describes itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuilderInfo {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::builder::{PendingInfo, Probe};
 use super::compile::{Compiled, CompiledPlatform, Plan, Toolchain};
 use super::{
-    BaseImageInfo, BuildKitStatement, BuildOptions, BuildOutput, BuilderInfo, DockerfileInfo,
+    BaseImageInfo, BuildKitStatement, BuildOptions, BuilderInfo, BuiltImage, DockerfileInfo,
     IMAGE_USER, PlatformImage, base, buildkit_stage, native, show_builder,
 };
 use crate::error::{Error, Result};
@@ -34,7 +34,7 @@ pub(super) fn assemble(
     compiled: Compiled,
     probe: Probe,
     ui: &Ui,
-) -> Result<BuildOutput> {
+) -> Result<BuiltImage> {
     let (client, pending_builder) = probe.join()?;
     if let PendingInfo::Known(b) = &pending_builder {
         show_builder(ui, b);
@@ -201,7 +201,7 @@ fn finish(
     parts: Parts,
     layout: Layout,
     staging: tempfile::TempDir,
-) -> Result<BuildOutput> {
+) -> Result<BuiltImage> {
     let all_binaries: Vec<_> = compiled
         .platforms
         .iter()
@@ -238,7 +238,7 @@ fn finish(
     let staged = staging.keep();
     std::fs::rename(&staged, &layout_path)
         .map_err(|e| Error::io("moving the layout to", &layout_path, e))?;
-    Ok(BuildOutput {
+    Ok(BuiltImage {
         output_dir: plan.output_dir,
         layout_path,
         image_name: opts.image.clone(),

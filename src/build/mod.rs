@@ -1,7 +1,7 @@
 //! Stage 2, build: the cargo build with reproducibility settings, then the image (BuildKit
 //! or the native builder) in an OCI layout, and `summary.json`.
 //!
-//! [`build`] runs the whole stage and returns a [`BuildOutput`], which the attest, sign and
+//! [`build`] runs the whole stage and returns a [`BuiltImage`], which the attest, sign and
 //! publish stages consume. See `docs/image.md` for every setting and file.
 
 use std::path::PathBuf;
@@ -110,7 +110,7 @@ pub struct DockerfileInfo {
 
 /// What the build stage produced: the input of the attest, sign and publish stages.
 #[derive(Debug, Clone)]
-pub struct BuildOutput {
+pub struct BuiltImage {
     /// `--output-dir`.
     pub output_dir: PathBuf,
     /// `<output-dir>/oci`: the OCI layout.
@@ -152,10 +152,6 @@ pub struct BuildOutput {
     pub compression: compress::LayerCompression,
 }
 
-/// The build stage's typed hand-off to the attest, sign and publish stages: the layout, the
-/// index, the platform manifests, the binaries and BuildKit's own statements.
-pub type BuiltImage = BuildOutput;
-
 /// The tag of `--image NAME[:TAG]` (`latest` without one).
 pub fn image_tag(image: Option<&str>) -> Result<String> {
     let Some(image) = image else {
@@ -189,7 +185,7 @@ pub fn source_date_epoch(git: Option<&git::GitFacts>, ui: &Ui) -> Result<(i64, S
 }
 
 /// Runs the build stage: cargo, then the image, then `summary.json`.
-pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuildOutput> {
+pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<BuiltImage> {
     build_gated(opts, ui, &mut |_| Ok(())).map(|(out, _)| out)
 }
 

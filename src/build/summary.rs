@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::util::digest::Digest;
 
-use super::{BaseImageInfo, BuildOutput, BuilderInfo, DockerfileInfo};
+use super::{BaseImageInfo, BuilderInfo, BuiltImage, DockerfileInfo};
 
 /// The document written to `<output-dir>/summary.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -291,7 +291,7 @@ pub struct SummaryBuildKitStatement {
 
 impl Summary {
     /// The summary of a build.
-    pub fn from_output(o: &BuildOutput) -> Summary {
+    pub fn from_output(o: &BuiltImage) -> Summary {
         Summary {
             image: o.image_name.clone(),
             tag: o.tag.clone(),

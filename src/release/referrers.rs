@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use super::{files, rel, stage};
-use crate::attest::WrittenAttestation;
 use crate::build::BuiltImage;
 use crate::build::summary::{
     Attestation, BuildKitAttestation, ImageAttestation, ImageSignature, LegacyImageSignature,
@@ -17,6 +16,7 @@ use crate::formats::oci::Descriptor;
 use crate::oci::store::Store;
 use crate::publish::{self, BundleInfo, ImageSubject, Role};
 use crate::sign::Signer;
+use crate::sign::WrittenAttestation;
 use crate::ui::Ui;
 use crate::util::digest::Digest;
 

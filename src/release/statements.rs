@@ -7,7 +7,7 @@ use std::path::Path;
 use super::overlap::Project;
 use super::{ReleaseOptions, files, image_name, remove_stale, stage};
 use crate::attest::provenance::{self, ProvenanceInput, ShippedCrate};
-use crate::attest::{WrittenAttestation, sbom_statement, write_attestations};
+use crate::attest::sbom_statement;
 use crate::audit::stage::Scan;
 use crate::build::BuiltImage;
 use crate::error::Result;
@@ -17,6 +17,7 @@ use crate::publish::ImageSubject;
 use crate::sbom::{Sbom, SbomRequest, SbomSubject, SpecVersion};
 use crate::select::Selection;
 use crate::sign::Signer;
+use crate::sign::{WrittenAttestation, write_attestations};
 use crate::ui::Ui;
 use crate::util::digest::Digest;
 
@@ -63,14 +64,14 @@ pub fn attest(
     let input = ProvenanceInput {
         inputs: project.inputs,
         crates: shipped_crates(&sbom),
-        builder: image.image_builder_kind(),
+        builder: image.builder.kind,
         builder_details: image.builder_details(),
-        dockerfile: image.dockerfile_input(),
-        base_image: image.base_image_input(),
+        dockerfile: image.dockerfile.clone(),
+        base_image: image.base_image.clone(),
         other_images: image.other_images(),
         image_name: Some(name),
         index_digest: image.index.digest,
-        manifests: image.platform_manifests(),
+        manifests: image.platforms.clone(),
         binaries: image.binaries.clone(),
         auditable: image.auditable,
         sbom_digest: Some(Digest::of(&sbom.json)),

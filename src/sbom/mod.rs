@@ -29,6 +29,10 @@ pub use cyclonedx::{ComponentScope, ComponentSpec, Kind};
 use load::Loaded;
 use resolve::Resolution;
 
+/// The value of the SBOM property `cargo-provenance:auditable` on binaries that carry
+/// cargo-auditable's dependency data (the `.dep-v0` section).
+pub const AUDITABLE_VALUE: &str = "dep-v0";
+
 /// The CycloneDX schema version to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SpecVersion {
@@ -351,7 +355,7 @@ fn build(
             if req.auditable {
                 props.push((
                     "cargo-provenance:auditable".to_owned(),
-                    crate::build::auditable::SBOM_VALUE.to_owned(),
+                    AUDITABLE_VALUE.to_owned(),
                 ));
             }
         }

@@ -10,6 +10,9 @@ use p256::ecdsa::Signature as EcdsaSignature;
 use p256::ecdsa::signature::Signer as _;
 
 pub mod keyless;
+pub mod write;
+
+pub use write::{WrittenAttestation, write_attestations};
 
 use crate::error::Result;
 use crate::formats::bundle::Bundle;

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-pub use crate::policy::Requirement;
+pub use crate::formats::requirement::Requirement;
 
 /// Parses one `verify --require` word: `provenance`, `sbom`, `vex` (attestations) or
 /// `signature` (cosign's image signature, as `build` and `cosign sign` write it).
@@ -96,7 +96,7 @@ pub struct Expectations {
     /// With `vuln` required: the highest severity an unsuppressed vulnerability of a shipped
     /// crate may have in the scan (docs/audit.md, "Requiring the scan").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vuln_max_severity: Option<crate::audit::Level>,
+    pub vuln_max_severity: Option<crate::formats::severity::Level>,
 }
 
 impl Expectations {
@@ -228,7 +228,10 @@ mod tests {
             "p.toml",
         )
         .unwrap();
-        assert_eq!(e.vuln_max_severity, Some(crate::audit::Level::Medium));
+        assert_eq!(
+            e.vuln_max_severity,
+            Some(crate::formats::severity::Level::Medium)
+        );
         let err = Expectations::parse("vuln-max-severity = \"high\"\n", "p.toml").unwrap_err();
         assert!(err.to_string().contains("needs `vuln`"), "{err}");
     }

@@ -8,9 +8,10 @@ use crate::support::sign_fixture;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cargo_provenance::attest::{RunEnvironment, write_attestations};
+use cargo_provenance::attest::RunEnvironment;
 use cargo_provenance::keys::PrivateKey;
 use cargo_provenance::sign::KeySigner;
+use cargo_provenance::sign::write_attestations;
 
 /// `$INTOTO_PYTHON`, else the venv `scripts/python-env.sh` makes (`target/pyenv`), else
 /// `python3`; panics with the install line when the package is missing.

@@ -7,11 +7,12 @@ use crate::support::sign_fixture;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use cargo_provenance::attest::{RunEnvironment, write_attestations};
+use cargo_provenance::attest::RunEnvironment;
 use cargo_provenance::formats::bundle::Bundle;
 use cargo_provenance::formats::dsse::Envelope;
 use cargo_provenance::formats::intoto::{STATEMENT_V01, Statement};
 use cargo_provenance::keys::{FixedPassword, PublicKey, load_private_key};
+use cargo_provenance::sign::write_attestations;
 use cargo_provenance::sign::{KeySigner, verify_bundle, verify_envelope};
 use support::{Peers, Tier, empty_trusted_root};
 

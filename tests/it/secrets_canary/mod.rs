@@ -7,10 +7,11 @@ mod build;
 use crate::support;
 use crate::support::sign_fixture;
 
-use cargo_provenance::attest::{RunEnvironment, write_attestations};
+use cargo_provenance::attest::RunEnvironment;
 use cargo_provenance::formats::bundle::Bundle;
 use cargo_provenance::keys::{FixedPassword, load_private_key};
 use cargo_provenance::sign::KeySigner;
+use cargo_provenance::sign::write_attestations;
 
 const CANARIES: &[&str] = &[
     "CANARYTOKEN1",

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use cargo_provenance::attest::provenance::*;
 use cargo_provenance::attest::{RunEnvironment, sbom_statement};
+use cargo_provenance::build::{BuilderKind, PlatformImage};
 use cargo_provenance::formats::intoto::Statement;
+use cargo_provenance::formats::oci::{Descriptor, MEDIA_TYPE_MANIFEST};
 use cargo_provenance::formats::slsa::Provenance;
 use cargo_provenance::inspect::model::{BuildInputs, BuiltBinary};
 use cargo_provenance::util::digest::Digest;
@@ -27,16 +29,19 @@ pub fn input(binary: &Path, inputs: BuildInputs, environment: RunEnvironment) ->
             purl: "pkg:cargo/itoa@1.0.11".into(),
             sha256: Some("49f1f14873335454500d59611f1cf4a4b0f786f9ac11f4312a78e4cf2566695b".into()),
         }],
-        builder: ImageBuilderKind::Native,
+        builder: BuilderKind::Native,
         builder_details: BTreeMap::new(),
         dockerfile: None,
         base_image: None,
         other_images: vec![],
         image_name: Some("127.0.0.1:5000/hello-service:1.0".into()),
         index_digest: Digest::of(b"index"),
-        manifests: vec![PlatformManifest {
+        manifests: vec![PlatformImage {
             platform: "linux/amd64".parse().unwrap(),
-            digest: Digest::of(b"manifest"),
+            rust_target: "x86_64-unknown-linux-musl".into(),
+            rustflags: vec![],
+            manifest: Descriptor::of(MEDIA_TYPE_MANIFEST, b"manifest"),
+            binaries: vec![],
         }],
         binaries: vec![BuiltBinary {
             package: "hello-service".into(),
