@@ -1,8 +1,9 @@
 //! DSSE envelopes (<https://github.com/secure-systems-lab/dsse/blob/master/envelope.md>).
 //!
 //! Payload and signatures are bytes, written as standard base64 with padding. Readers also
-//! accept unpadded and URL-safe base64, as protobuf JSON does. The pre-authentication
-//! encoding that is actually signed lives in [`crate::sign::pae`].
+//! accept unpadded and URL-safe base64, as protobuf JSON does. What is signed is the
+//! pre-authentication encoding of type and payload ([`pae`]); signing is `crate::sign`'s,
+//! checking a signature `crate::keys::dsse`'s.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -28,6 +29,21 @@ pub struct Signature {
     /// An optional key id hint; omitted when empty (cosign writes none in bundles).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub keyid: String,
+}
+
+/// The DSSE v1 pre-authentication encoding:
+/// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    out.extend_from_slice(b"DSSEv1 ");
+    out.extend_from_slice(payload_type.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload_type.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload);
+    out
 }
 
 /// Serde helpers for protobuf-JSON `bytes`: write standard padded base64, read any of
@@ -76,6 +92,16 @@ mod tests {
             out,
             r#"{"payload":"aGk=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"AAE="}]}"#
         );
+    }
+
+    #[test]
+    fn pae_matches_the_dsse_spec_vector() {
+        // DSSE protocol.md, "Test Vectors".
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+        assert_eq!(pae("", b""), b"DSSEv1 0  0 ".to_vec());
     }
 
     #[test]

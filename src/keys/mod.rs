@@ -1,10 +1,12 @@
 //! Signing keys: cosign's encrypted private keys, unencrypted PKCS#8 PEM, SPKI PEM public
-//! keys, key generation and the key hint Sigstore bundles carry.
+//! keys, key generation and the key hint Sigstore bundles carry; and checking DSSE envelopes
+//! and bundles against a public key ([`dsse`]).
 //!
 //! Only ECDSA P-256 is supported (what `cosign generate-key-pair` makes). Passwords come from
 //! `COSIGN_PASSWORD` (an empty value is a valid, empty password, as for cosign) or, when it
 //! is unset and stdin is a terminal, from a prompt.
 
+pub mod dsse;
 pub mod encrypted;
 mod files;
 

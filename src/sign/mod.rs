@@ -1,5 +1,5 @@
-//! Stage 4, sign: DSSE envelopes over in-toto statements, wrapped in Sigstore bundles v0.3;
-//! and the matching signature check that the verify stage builds on.
+//! Stage 4, sign: DSSE envelopes over in-toto statements, wrapped in Sigstore bundles v0.3.
+//! The matching signature check, which verify builds on too, is [`crate::keys::dsse`].
 //!
 //! Signatures are ECDSA P-256 over SHA-256 of the DSSE pre-authentication encoding, with
 //! RFC 6979 deterministic nonces (the same key and statement always give the same bytes),
@@ -7,34 +7,29 @@
 //! PAE with an ephemeral key certified by Fulcio.
 
 use p256::ecdsa::Signature as EcdsaSignature;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::signature::Signer as _;
 
 pub mod keyless;
 pub mod write;
 
 pub use write::{WrittenAttestation, write_attestations};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::formats::bundle::Bundle;
 use crate::formats::dsse::{Envelope, Signature};
 use crate::formats::intoto::PAYLOAD_TYPE;
 use crate::keys::{PrivateKey, PublicKey};
 use crate::util::digest::Digest;
 
-/// The DSSE v1 pre-authentication encoding:
-/// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
-    out.extend_from_slice(b"DSSEv1 ");
-    out.extend_from_slice(payload_type.len().to_string().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(payload_type.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(payload.len().to_string().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(payload);
-    out
-}
+/// The DSSE pre-authentication encoding ([`crate::formats::dsse::pae`]), which is what is
+/// signed.
+pub use crate::formats::dsse::pae;
+/// The envelope and bundle signature checks live below both sign and verify
+/// ([`crate::keys::dsse`]); re-exported for the callers that sign and check at once.
+pub use crate::keys::dsse::{
+    VerifiedPayload, verify_bundle, verify_envelope, verify_statement_bundle,
+    verify_statement_envelope,
+};
 
 /// Something that signs in-toto statements into Sigstore bundles: a key ([`KeySigner`]) or
 /// keyless ([`keyless::KeylessSigner`]); [`AnySigner`] is the one the commands hold.
@@ -222,80 +217,6 @@ impl SignedBundle {
 /// Signs in-toto statement bytes (the exact payload) into a Sigstore bundle v0.3.
 pub fn sign_statement(statement: &[u8], signer: &dyn Signer) -> Result<SignedBundle> {
     signer.sign_statement(statement)
-}
-
-/// The payload of an envelope whose signature checked out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedPayload {
-    /// The payload type.
-    pub payload_type: String,
-    /// The payload bytes.
-    pub payload: Vec<u8>,
-    /// The DER signature that verified (the one a log entry must be about).
-    pub signature: Vec<u8>,
-}
-
-/// Checks that at least one signature of `envelope` is a valid ECDSA P-256 SHA-256 (DER)
-/// signature by `key` over the PAE. Fails closed: a failed check (exit 1) otherwise.
-pub fn verify_envelope(envelope: &Envelope, key: &PublicKey) -> Result<VerifiedPayload> {
-    if envelope.signatures.is_empty() {
-        return Err(Error::check_failed("the DSSE envelope has no signature"));
-    }
-    let message = pae(&envelope.payload_type, &envelope.payload);
-    let Some(verified) = envelope.signatures.iter().find(|s| {
-        EcdsaSignature::from_der(&s.sig)
-            .ok()
-            .is_some_and(|sig| key.verifying_key().verify(&message, &sig).is_ok())
-    }) else {
-        return Err(Error::check_failed(format!(
-            "no signature in the DSSE envelope verifies with the public key (hint {})",
-            key.hint()
-        )));
-    };
-    Ok(VerifiedPayload {
-        payload_type: envelope.payload_type.clone(),
-        payload: envelope.payload.clone(),
-        signature: verified.sig.clone(),
-    })
-}
-
-/// Verifies a bundle's DSSE envelope with `key` and returns its payload, which must be an
-/// in-toto statement (`payloadType: application/vnd.in-toto+json`).
-pub fn verify_bundle(bundle: &Bundle, key: &PublicKey) -> Result<VerifiedPayload> {
-    let envelope = bundle.dsse_envelope.as_ref().ok_or_else(|| {
-        Error::check_failed(
-            "the bundle holds no DSSE envelope (a message signature is not an attestation)",
-        )
-    })?;
-    verify_statement_envelope(envelope, key)
-}
-
-/// Verifies a DSSE envelope that must hold an in-toto statement: its payload type, then
-/// [`verify_envelope`]. A failed check (exit 1) otherwise.
-pub fn verify_statement_envelope(envelope: &Envelope, key: &PublicKey) -> Result<VerifiedPayload> {
-    if envelope.payload_type != PAYLOAD_TYPE {
-        return Err(Error::check_failed(format!(
-            "the envelope's payloadType is `{}`, expected `{PAYLOAD_TYPE}`",
-            envelope.payload_type
-        )));
-    }
-    verify_envelope(envelope, key)
-}
-
-/// Parses a bundle (`origin` names it), verifies its DSSE signature with `key` and parses the
-/// signed in-toto statement (v1 or v0.1). A bundle that does not parse is an input error
-/// (exit 2); a bad signature or a signed payload that is not a valid statement fails the check
-/// (exit 1).
-pub fn verify_statement_bundle(
-    bytes: &[u8],
-    origin: &str,
-    key: &PublicKey,
-) -> Result<(Bundle, crate::formats::intoto::Statement)> {
-    let bundle = Bundle::parse(bytes, origin)?;
-    let verified = verify_bundle(&bundle, key).map_err(|e| e.context(origin))?;
-    let statement = crate::formats::intoto::Statement::parse(&verified.payload, origin)
-        .map_err(|e| Error::check_failed(e.to_string()))?;
-    Ok((bundle, statement))
 }
 
 #[cfg(test)]

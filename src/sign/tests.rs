@@ -11,16 +11,6 @@ fn rfc6979_key() -> PrivateKey {
 }
 
 #[test]
-fn pae_matches_the_dsse_spec_vector() {
-    // DSSE protocol.md, "Test Vectors".
-    assert_eq!(
-        pae("http://example.com/HelloWorld", b"hello world"),
-        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
-    );
-    assert_eq!(pae("", b""), b"DSSEv1 0  0 ".to_vec());
-}
-
-#[test]
 fn ecdsa_known_answer_rfc6979() {
     // RFC 6979 A.2.5, SHA-256, message "sample".
     let signer = KeySigner::new(rfc6979_key());

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::bundle::{b64, verify_der};
 use super::report::Report;
+use super::signed::{b64, verify_der};
 use super::source::Source;
 use crate::error::Result;
 use crate::formats::bundle::MEDIA_TYPES_READ;

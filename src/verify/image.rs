@@ -6,7 +6,6 @@ use crate::verify::CheckId;
 
 use serde_json::Value;
 
-use super::bundle::{Bundle, Content, verify_dsse};
 use super::checks::{self, Typed};
 use super::collect::{
     Candidate, Evidence, collect_buildkit, collect_cosign_tags, collect_referrers,
@@ -14,6 +13,7 @@ use super::collect::{
 use super::document::{self, Child, Document, Kind, Part, Target};
 use super::policy::Expectations;
 use super::report::{AttestationOutcome, Report, short};
+use super::signed::{Bundle, Content, verify_dsse};
 use super::source::Source;
 use super::tlog::{self, TrustedRoot};
 use crate::error::{Error, Result};

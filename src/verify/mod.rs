@@ -3,7 +3,8 @@
 //!
 //! - [`image`]: the image pipeline (resolve, collect referrers, verify, check, require);
 //! - [`checks`]: content checks over verified statements;
-//! - [`bundle`], [`tlog`]: Sigstore bundles, signatures, single-bundle mode;
+//! - [`signed`]: what a Sigstore bundle holds, and its signature checks;
+//! - [`bundle`], [`tlog`]: single-bundle mode, transparency-log entries;
 //! - [`keyless`]: keyless (Fulcio certificate) bundles, through sigstore-verify;
 //! - [`policy`]: the expectations, from flags or a policy file;
 //! - [`source`]: where images and referrers are read from; [`prefetch`]: registry reads ahead;
@@ -21,6 +22,7 @@ pub mod keyless;
 pub mod policy;
 pub mod prefetch;
 pub mod report;
+pub mod signed;
 pub mod slsa_level;
 pub mod source;
 pub mod tlog;

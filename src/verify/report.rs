@@ -73,6 +73,33 @@ pub struct AttestationOutcome {
     pub verified: bool,
 }
 
+/// Who signed one verified attestation (read by [`super::slsa_level`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignerInfo {
+    /// `key` or `keyless`.
+    pub kind: String,
+    /// The certificate's SAN (keyless).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// The certificate's OIDC issuer (keyless).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Fulcio's runner environment claim (`github-hosted`, `self-hosted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_environment: Option<String>,
+}
+
+/// The SLSA build level the verified evidence supports, and why ([`super::slsa_level`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlsaLevel {
+    /// `0`..`2`.
+    pub level: u8,
+    /// `SLSA_BUILD_LEVEL_N`.
+    pub name: String,
+    /// One line per criterion, met or not.
+    pub reasons: Vec<String>,
+}
+
 /// The result of verifying one image (or one bundle).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -99,10 +126,10 @@ pub struct Report {
     pub statement_ids: Vec<String>,
     /// Who signed each counted attestation, by id; not printed.
     #[serde(skip)]
-    pub signers: std::collections::BTreeMap<String, super::slsa_level::SignerInfo>,
+    pub signers: std::collections::BTreeMap<String, SignerInfo>,
     /// The SLSA build level the verified evidence supports (image mode).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub slsa: Option<super::slsa_level::SlsaLevel>,
+    pub slsa: Option<SlsaLevel>,
     /// The parts of the image that needed evidence (for `--rebuild`); not printed.
     #[serde(skip)]
     pub target: super::document::Target,

@@ -11,40 +11,15 @@
 //! - L3 is never claimed: the signing runs as a step of the user's own job, not isolated
 //!   from the build steps, which L3 requires.
 
+use crate::formats::slsa::PREDICATE_TYPE as SLSA_PROVENANCE_V1;
 use crate::verify::CheckId;
-use serde::Serialize;
 
 use super::report::{Report, Status};
+/// The report holds these; they are defined with it ([`super::report`]).
+pub use super::report::{SignerInfo, SlsaLevel};
 
 /// GitHub Actions' OIDC issuer.
 pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
-
-/// Who signed one verified attestation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SignerInfo {
-    /// `key` or `keyless`.
-    pub kind: String,
-    /// The certificate's SAN (keyless).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub identity: Option<String>,
-    /// The certificate's OIDC issuer (keyless).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    /// Fulcio's runner environment claim (`github-hosted`, `self-hosted`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runner_environment: Option<String>,
-}
-
-/// The level and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SlsaLevel {
-    /// `0`..`2`.
-    pub level: u8,
-    /// `SLSA_BUILD_LEVEL_N`.
-    pub name: String,
-    /// One line per criterion, met or not.
-    pub reasons: Vec<String>,
-}
 
 /// The level `report`'s verified provenance supports.
 pub fn assess(report: &Report) -> SlsaLevel {
@@ -52,7 +27,7 @@ pub fn assess(report: &Report) -> SlsaLevel {
         .statement_ids
         .iter()
         .zip(&report.statements)
-        .find(|(_, s)| s["predicateType"] == super::checks::SLSA_PROVENANCE_V1);
+        .find(|(_, s)| s["predicateType"] == SLSA_PROVENANCE_V1);
     let Some((id, prov)) = found else {
         return level(0, vec!["L1 not met: no verified SLSA v1 provenance".into()]);
     };
@@ -141,7 +116,7 @@ mod tests {
     fn report(signer: SignerInfo, source: Status) -> Report {
         let mut r = Report::new("img");
         r.statements.push(json!({
-            "predicateType": super::super::checks::SLSA_PROVENANCE_V1,
+            "predicateType": SLSA_PROVENANCE_V1,
             "predicate": {"runDetails": {"builder": {"id": "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main"}}}
         }));
         r.statement_ids.push("sha256:aa".into());

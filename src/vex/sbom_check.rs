@@ -11,10 +11,10 @@ use std::collections::BTreeSet;
 use crate::error::{Error, Result};
 use crate::formats::oci::ImageManifest;
 use crate::keys::PublicKey;
+use crate::keys::dsse::verify_statement_bundle;
 use crate::oci::store::Store;
 use crate::policy::SBOM_PREDICATE_TYPE;
 use crate::publish::ANNOTATION_PREDICATE_TYPE;
-use crate::sign::verify_statement_bundle;
 use crate::util::digest::Digest;
 
 /// The component purls of every CycloneDX SBOM attached to `image` and signed by `key`;

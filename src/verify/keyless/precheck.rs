@@ -82,7 +82,7 @@ pub fn check_chain(bundle: &Value) -> Result<(), String> {
     for (i, c) in certs.iter().enumerate() {
         let der = c["rawBytes"]
             .as_str()
-            .and_then(crate::verify::bundle::b64)
+            .and_then(crate::verify::signed::b64)
             .ok_or_else(|| {
                 format!("x509CertificateChain.certificates[{i}].rawBytes is not base64")
             })?;

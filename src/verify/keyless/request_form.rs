@@ -15,7 +15,7 @@
 //!   the bundle's envelope (payload type, payload bytes, the one signature) and every verifier
 //!   must be the bundle's signing certificate. A body for another statement, signature or
 //!   certificate is refused (`tlog-entry`), and so is a body with both forms, as Rekor does.
-//! - **log proofs (ours, `verify/tlog.rs`, over the body bytes exactly as logged)**, on top of
+//! - **log proofs (ours, `verify/tlog/`, over the body bytes exactly as logged)**, on top of
 //!   the crate's own: the inclusion proof (required) and its checkpoint signed by a log of the
 //!   trusted root (`tlog-inclusion`); the signed entry timestamp when present (`tlog-promise`),
 //!   whose integrated time must lie inside the certificate's validity (`signing-time`).
@@ -34,7 +34,7 @@ use sigstore_verify::types::{
     Bundle, DerCertificate, DsseEnvelope, KindVersion, SignatureContent, TransparencyLogEntry,
 };
 
-use crate::verify::bundle::b64;
+use crate::verify::signed::b64;
 use crate::verify::tlog::{self, Outcome, TrustedRoot as LogRoot};
 
 /// A refusal: the check that fails and why.

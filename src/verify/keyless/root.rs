@@ -23,7 +23,7 @@ pub struct SigstoreRoot {
     pub root: TrustedRoot,
     /// The crate's verifier over it (keys and anchors prepared once).
     pub verifier: Verifier,
-    /// Its transparency logs as our `verify/tlog.rs` reads them (request-form dsse entries,
+    /// Its transparency logs as our `verify/tlog/` reads them (request-form dsse entries,
     /// see [`super::request_form`]).
     pub logs: crate::verify::tlog::TrustedRoot,
 }
