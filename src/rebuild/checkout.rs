@@ -45,13 +45,16 @@ impl Origin {
         &self.top
     }
 
-    /// The commit `rev` names, when the repository has it.
-    pub fn commit(&self, rev: &str) -> Option<Oid> {
-        let object = self
-            .repo
-            .revparse_single(&format!("{rev}^{{commit}}"))
-            .ok()?;
-        Some(object.id())
+    /// The commit with the full object id `id` (40 or 64 hex digits), when the repository
+    /// has it. Anything else (a branch, `HEAD`, an abbreviated id) names no commit: the
+    /// provenance records the exact one.
+    pub fn commit(&self, id: &str) -> Option<Oid> {
+        let full = matches!(id.len(), 40 | 64) && id.bytes().all(|b| b.is_ascii_hexdigit());
+        if !full {
+            return None;
+        }
+        let oid = Oid::from_str(id).ok()?;
+        self.repo.find_commit(oid).ok().map(|c| c.id())
     }
 }
 
@@ -195,9 +198,14 @@ mod tests {
     #[test]
     fn an_unknown_commit_and_a_directory_outside_git_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        origin(tmp.path());
+        let first = origin(tmp.path());
         let o = Origin::open(tmp.path()).unwrap();
         assert_eq!(o.commit(&"1".repeat(40)), None);
+        assert_eq!(o.commit(&first.to_string()), Some(first));
+        // Only a full commit id names a commit: never a ref or an abbreviation.
+        for rev in ["HEAD", "HEAD~1", "master", "main", &first.to_string()[..12]] {
+            assert_eq!(o.commit(rev), None, "{rev}");
+        }
         let outside = tempfile::tempdir().unwrap();
         let e = Origin::open(outside.path()).err().unwrap().to_string();
         assert!(e.contains("not in a git repository"), "{e}");
