@@ -7,9 +7,6 @@
 //! closed: an error is a failed check (exit 1), or an input error (exit 2) for a bundle that
 //! does not parse.
 
-use p256::ecdsa::Signature as EcdsaSignature;
-use p256::ecdsa::signature::Verifier as _;
-
 use super::PublicKey;
 use crate::error::{Error, Result};
 use crate::formats::bundle::Bundle;
@@ -34,11 +31,11 @@ pub fn verify_envelope(envelope: &Envelope, key: &PublicKey) -> Result<VerifiedP
         return Err(Error::check_failed("the DSSE envelope has no signature"));
     }
     let message = pae(&envelope.payload_type, &envelope.payload);
-    let Some(verified) = envelope.signatures.iter().find(|s| {
-        EcdsaSignature::from_der(&s.sig)
-            .ok()
-            .is_some_and(|sig| key.verifying_key().verify(&message, &sig).is_ok())
-    }) else {
+    let Some(verified) = envelope
+        .signatures
+        .iter()
+        .find(|s| key.verifies_der(&message, &s.sig))
+    else {
         return Err(Error::check_failed(format!(
             "no signature in the DSSE envelope verifies with the public key (hint {})",
             key.hint()

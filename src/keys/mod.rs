@@ -41,6 +41,13 @@ impl PublicKey {
         &self.0
     }
 
+    /// True when `der_sig` is a valid DER ECDSA P-256 signature by this key over `message`
+    /// (hashed with SHA-256): the one signature check every verifier here uses.
+    pub fn verifies_der(&self, message: &[u8], der_sig: &[u8]) -> bool {
+        use p256::ecdsa::signature::Verifier as _;
+        p256::ecdsa::Signature::from_der(der_sig).is_ok_and(|s| self.0.verify(message, &s).is_ok())
+    }
+
     /// Parses a `PUBLIC KEY` PEM (SubjectPublicKeyInfo). `origin` names the input in errors.
     pub fn from_pem(text: &[u8], origin: &str) -> Result<Self> {
         let (label, der) = pem::decode_vec(text).map_err(|e| {

@@ -6,7 +6,6 @@
 //! transparency-log checks ([`super::tlog`]), which all lie above it.
 
 use p256::ecdsa::Signature;
-use p256::ecdsa::signature::Verifier as _;
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
 use serde_json::Value;
 
@@ -22,7 +21,7 @@ pub fn b64(s: &str) -> Option<Vec<u8>> {
 
 /// Verifies a DER ECDSA P-256 signature over `message` (hashed with SHA-256).
 pub fn verify_der(key: &PublicKey, message: &[u8], der_sig: &[u8]) -> bool {
-    Signature::from_der(der_sig).is_ok_and(|s| key.verifying_key().verify(message, &s).is_ok())
+    key.verifies_der(message, der_sig)
 }
 
 /// Verifies a DER ECDSA P-256 signature over an already computed SHA-256 digest (cosign
