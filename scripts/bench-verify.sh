@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench-verify.sh [RUNS]: times `cargo provenance verify` on one image with its
 # referrers, read from an OCI layout and from the local registry (127.0.0.1:5000, fallback
-# tags), beside `cosign verify-attestation` on the same image and the same attestation, in
+# tags), beside cosign 3.1 `verify-attestation` on the same image and the same attestation, in
 # the same run. Prints the mean wall time per verification and the ratios.
 #
 # The image is the peers' local/busybox:1.35 pushed to a fresh repository; cosign attests it
@@ -52,15 +52,18 @@ echo '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","
 
 ours_layout=("$bin" verify "oci:$work/oci:v1" --key "$work/cosign.pub" --builder-id https://cargo-provenance.dev/builders/local/v1 -q)
 ours_registry=("$bin" verify "$repo:v1" --key "$work/cosign.pub" --builder-id https://cargo-provenance.dev/builders/local/v1 -q)
-theirs=(cosign verify-attestation --key "$work/cosign.pub" --type slsaprovenance1 --new-bundle-format
+# The issue's peer: cosign 3.1 ($COSIGN3 from setup-peers.sh; `cosign` on PATH is 2.5).
+theirs=("${COSIGN3:?cosign 3.1 not found: run scripts/peers.sh install}" verify-attestation --key "$work/cosign.pub" --type slsaprovenance1 --new-bundle-format
   --trusted-root "$work/root.json" --insecure-ignore-tlog=true --allow-http-registry "$repo:v1")
 
+# Wall time from bash's $EPOCHREALTIME (a builtin: no `date` process inside the timed span,
+# whose two forks added ~2-3 ms to every command and flattened the ratios).
 ms_of() { # one run of the command, in ms (fractional)
   local t0 t1
-  t0=$(date +%s%N)
+  t0=$EPOCHREALTIME
   "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@" >&2 || true; exit 1; }
-  t1=$(date +%s%N)
-  echo "scale=3; ($t1 - $t0) / 1000000" | bc
+  t1=$EPOCHREALTIME
+  echo "scale=3; (${t1/./} - ${t0/./}) / 1000" | bc
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 # Paired, interleaved: every run times each command once, in an order that rotates, and the
@@ -126,10 +129,10 @@ k_theirs=("$COSIGN3" verify-attestation "${identity[@]}" --type slsaprovenance1 
 
 ms() { # one run, wall time in ms on stdout; fails loudly
   local start end
-  start=$(date +%s%N)
+  start=$EPOCHREALTIME
   "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@" >&2 || true; exit 1; }
-  end=$(date +%s%N)
-  echo $(( (end - start) / 1000000 ))
+  end=$EPOCHREALTIME
+  echo $(( (${end/./} - ${start/./}) / 1000 ))
 }
 paired() { # paired interleaved runs of OURS... -- THEIRS...; prints "ours_mean theirs_mean"
   local -a ours=() theirs=()

@@ -152,6 +152,13 @@ impl DropDir {
         crate::util::fs::write_atomic(&Self::object_path(self.dir(), package), object)
     }
 
+    /// Cargo's environment for one run: the wrapper's ([`wrapper_env`]) and this directory.
+    pub fn env(&self, wrapper: &CargoEnv) -> CargoEnv {
+        let mut env = wrapper.clone();
+        env.push((DIR_ENV, self.dir().as_os_str().to_owned()));
+        env
+    }
+
     /// Says every package's file is there.
     pub fn finish(&self) -> Result<()> {
         crate::util::fs::write_atomic(&self.dir().join(DONE_FILE), b"")
@@ -305,16 +312,17 @@ pub type CargoEnv = Vec<(&'static str, OsString)>;
 /// every machine.
 pub const WRAPPER_NAME: &str = "cargo-provenance-rustc-wrapper";
 
-/// The environment cargo gets for a build with the data: our program as the workspace
-/// wrapper (by [`WRAPPER_NAME`], linked in `<drop>/bin`), the drop directory, and the user's
-/// own workspace wrapper if there is one (`configured`: `build.rustc-workspace-wrapper` of
-/// the cargo configuration).
-pub fn cargo_env(drop: &DropDir, configured: Option<String>) -> Result<CargoEnv> {
+/// The wrapper's part of cargo's environment for every build with the data: our program as
+/// the workspace wrapper (by [`WRAPPER_NAME`], linked in `bin`), found first on `PATH`, and
+/// the user's own workspace wrapper if there is one (`configured`:
+/// `build.rustc-workspace-wrapper` of the cargo configuration). [`DropDir::env`] adds the
+/// drop directory of one cargo run.
+pub fn wrapper_env(configured: Option<String>, bin: &Path) -> Result<CargoEnv> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::msg(format!("finding this program for the rustc wrapper: {e}")))?;
-    let bin = drop.dir().join("bin");
-    std::fs::create_dir_all(&bin).map_err(|e| Error::io("creating", &bin, e))?;
+    std::fs::create_dir_all(bin).map_err(|e| Error::io("creating", bin, e))?;
     link_program(&exe, &bin.join(WRAPPER_NAME))?;
+    let bin = bin.to_path_buf();
     let mut path = vec![bin];
     path.extend(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
@@ -327,7 +335,6 @@ pub fn cargo_env(drop: &DropDir, configured: Option<String>) -> Result<CargoEnv>
     let mut env = vec![
         ("RUSTC_WORKSPACE_WRAPPER", OsString::from(WRAPPER_NAME)),
         ("PATH", path),
-        (DIR_ENV, drop.dir().as_os_str().to_owned()),
     ];
     if let Some(u) = user {
         env.push((USER_WRAPPER_ENV, u));
@@ -335,14 +342,64 @@ pub fn cargo_env(drop: &DropDir, configured: Option<String>) -> Result<CargoEnv>
     Ok(env)
 }
 
-/// `link` → `exe` (a symbolic link; a copy where there are none).
+/// The environment of a `cargo metadata` started beside the build: the wrapper's, with no
+/// drop directory (the wrapper passes every rustc call of cargo metadata through). Cargo
+/// then keys its rustc-info cache as for the build.
+pub fn metadata_env(wrapper: &CargoEnv) -> Vec<(OsString, OsString)> {
+    wrapper
+        .iter()
+        .map(|(k, v)| (OsString::from(k), v.clone()))
+        .chain([(OsString::from(DIR_ENV), OsString::new())])
+        .collect()
+}
+
+/// The directory that holds the wrapper's link, the same for every build by this program
+/// (`wrapper-` and a hash of its path, in the user's cache directory:
+/// `$XDG_CACHE_HOME/cargo-provenance`, else `~/.cache/cargo-provenance`). Cargo mixes the
+/// `PATH` it finds the wrapper on into the key of its rustc-info cache
+/// (`<target>/.rustc_info.json`): a directory of its own per build made cargo ask rustc again
+/// (`-vV`, `--print` target info, through the wrapper) on every build, serially, before
+/// compiling anything.
+pub fn wrapper_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let absolute = |v: OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".cache"))
+        })?;
+    let hash = crate::util::digest::Digest::of(exe.as_os_str().as_encoded_bytes());
+    Some(
+        cache
+            .join("cargo-provenance")
+            .join(format!("wrapper-{}", &hash.hex()[..16])),
+    )
+}
+
+/// `link` → `exe` (a symbolic link; a copy where there are none), left as it is when it is
+/// already that link, else replaced atomically (builds sharing a target directory share it).
 fn link_program(exe: &Path, link: &Path) -> Result<()> {
-    let _ = std::fs::remove_file(link);
     #[cfg(unix)]
-    let made = std::os::unix::fs::symlink(exe, link);
+    {
+        if std::fs::read_link(link).is_ok_and(|t| t == exe) {
+            return Ok(());
+        }
+        let dir = link.parent().unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(".{WRAPPER_NAME}.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(exe, &tmp)
+            .and_then(|()| std::fs::rename(&tmp, link))
+            .map_err(|e| Error::io("linking the rustc wrapper at", link, e))
+    }
     #[cfg(not(unix))]
-    let made = std::fs::copy(exe, link).map(|_| ());
-    made.map_err(|e| Error::io("linking the rustc wrapper at", link, e))
+    {
+        let _ = std::fs::remove_file(link);
+        std::fs::copy(exe, link)
+            .map(|_| ())
+            .map_err(|e| Error::io("linking the rustc wrapper at", link, e))
+    }
 }
 
 /// One platform's cargo run, as the data for it needs it.
@@ -378,12 +435,31 @@ pub struct Resolver {
     handle: std::thread::JoinHandle<Result<Resolved>>,
     jobs: Option<std::sync::mpsc::Sender<Vec<PlatformJob>>>,
     drops: Vec<DropDir>,
+    /// The user's own workspace wrapper, from the cargo configuration.
+    configured: Option<String>,
+    /// The wrapper's environment, when its link is in the cache directory.
+    wrapper: Option<CargoEnv>,
 }
 
 impl Resolver {
-    /// Starts reading the project for `selection`. Nothing is written until
-    /// [`Resolver::setup`].
-    pub fn start(selection: crate::select::Selection) -> Resolver {
+    /// Starts reading the project for `selection`, whose cargo configuration is `config`
+    /// (for the user's own `build.rustc-workspace-wrapper`). Nothing is written until
+    /// [`Resolver::setup`] but the wrapper's link in the cache directory ([`wrapper_dir`]),
+    /// whose environment the project's `cargo metadata` gets ([`metadata_env`]).
+    pub fn start(
+        selection: crate::select::Selection,
+        config: &crate::inspect::cargo_config::CargoConfig,
+    ) -> Resolver {
+        let configured = config
+            .get_string(
+                &["build", "rustc-workspace-wrapper"],
+                "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+            )
+            .map(|(v, _)| v);
+        let wrapper = wrapper_dir().and_then(|bin| wrapper_env(configured.clone(), &bin).ok());
+        if let Some(w) = &wrapper {
+            crate::inspect::metadata::set_process_env(metadata_env(w));
+        }
         let (tx, rx) = std::sync::mpsc::channel::<Vec<PlatformJob>>();
         let handle = std::thread::spawn(move || {
             let prepared = crate::sbom::prepare(&selection, None);
@@ -404,28 +480,23 @@ impl Resolver {
             handle,
             jobs: Some(tx),
             drops: Vec::new(),
+            configured,
+            wrapper,
         }
     }
 
     /// Prepares every platform's cargo run: cargo's extra environment for each (in `plans`'
-    /// order), and hands the platforms to the thread. `config` is the project's cargo
-    /// configuration (for the user's own `build.rustc-workspace-wrapper`).
-    pub fn setup(
-        &mut self,
-        config: &crate::inspect::cargo_config::CargoConfig,
-        plans: Vec<Plan>,
-    ) -> Result<Vec<CargoEnv>> {
-        let configured = config
-            .get_string(
-                &["build", "rustc-workspace-wrapper"],
-                "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
-            )
-            .map(|(v, _)| v);
+    /// order), and hands the platforms to the thread.
+    pub fn setup(&mut self, plans: Vec<Plan>) -> Result<Vec<CargoEnv>> {
         let mut envs = Vec::new();
         let mut jobs = Vec::new();
         for plan in plans {
             let drop = DropDir::create(&plan.drop_parent)?;
-            envs.push(cargo_env(&drop, configured.clone())?);
+            let wrapper = match &self.wrapper {
+                Some(w) => w.clone(),
+                None => wrapper_env(self.configured.clone(), &drop.dir().join("bin"))?,
+            };
+            envs.push(drop.env(&wrapper));
             self.drops.push(drop.clone());
             jobs.push(PlatformJob {
                 built_for: plan.built_for,

@@ -45,10 +45,10 @@ pub(super) fn read_toolchain(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let metadata = cargo::Metadata::spawn(sel.manifest_path.as_deref())?;
+    let config = CargoConfig::load(&manifest_dir, cargo::cargo_home().as_deref())?;
     // The cargo-auditable data: the project is read from now on, resolved beside cargo and
     // linked in by our rustc wrapper.
-    let resolver = (!no_auditable).then(|| auditable::Resolver::start(sel.clone()));
-    let config = CargoConfig::load(&manifest_dir, cargo::cargo_home().as_deref())?;
+    let resolver = (!no_auditable).then(|| auditable::Resolver::start(sel.clone(), &config));
     let programs = Programs::find(&config);
     let rustc = cargo::rustc_info(&programs, &manifest_dir);
     let metadata = metadata.wait();
@@ -225,7 +225,7 @@ pub(super) fn compile(
                     drop_parent: s.target_dir.join("provenance-auditable"),
                 })
                 .collect();
-            resolver.setup(&tc.config, plans)?
+            resolver.setup(plans)?
         }
     };
     let mut platforms = Vec::new();

@@ -36,6 +36,7 @@ pub struct Running {
 pub fn spawn(cargo: &OsStr, args: &[OsString], dir: &Path, manifest: &Path) -> Result<Running> {
     let mut child = Command::new(cargo)
         .args(args)
+        .envs(process_env().iter().map(|(k, v)| (k, v)))
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -96,6 +97,21 @@ impl Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Extra environment for every `cargo metadata` this process starts from now on.
+static PROCESS_ENV: OnceLock<Vec<(OsString, OsString)>> = OnceLock::new();
+
+fn process_env() -> &'static [(OsString, OsString)] {
+    PROCESS_ENV.get().map(Vec::as_slice).unwrap_or_default()
+}
+
+/// Gives every later `cargo metadata` of this process `env` (the first call wins). The build
+/// sets its rustc wrapper's environment here, so that cargo keys its rustc-info cache
+/// (`<target>/.rustc_info.json`) as for the build: with two keys, each run of one
+/// discarded the other's answers.
+pub fn set_process_env(env: Vec<(OsString, OsString)>) {
+    let _ = PROCESS_ENV.set(env);
 }
 
 fn last_exit() -> &'static Mutex<Option<Instant>> {
