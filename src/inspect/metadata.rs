@@ -1,8 +1,7 @@
 //! The one `cargo metadata` runner: `inspect`, the SBOM and the build all start cargo here.
 //!
-//! - cargo's stdout is parsed as it arrives (serde from a buffered reader on the pipe), so the
-//!   parse overlaps cargo writing its answer instead of following it; stderr is drained by a
-//!   thread beside it.
+//! - cargo's stdout is read at pipe speed and parsed once cargo is done ([`Running::finish`]
+//!   says why not while it arrives); stderr is drained by a thread beside it.
 //! - [`shared`] answers the same question (program, arguments, directory) once per process:
 //!   a second caller (the build's `inspect` beside the cargo-auditable resolution) waits for
 //!   the first caller's cargo instead of starting another one.
@@ -10,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -69,13 +68,17 @@ pub fn spawn(cargo: &OsStr, args: &[OsString], dir: &Path, manifest: &Path) -> R
 }
 
 impl Running {
-    /// Parses cargo's output while it is written, then waits for cargo. A lockfile that
-    /// would need updating is an error that says so (the file is left as it was).
+    /// Reads cargo's output as it is written, waits for cargo, then parses it. A lockfile
+    /// that would need updating is an error that says so (the file is left as it was).
+    ///
+    /// Not parsed from the pipe: cargo writes its answer at the very end, in a few large
+    /// writes, and serde's reader-based parse (a byte at a time through `Read`) was slower
+    /// than cargo's writing, so cargo waited on a full pipe for the parse (measured on
+    /// corpus/rerun, 6.9 MB: cargo exited ~150 ms later than alone). Read at pipe speed and
+    /// parsed from the bytes, the whole takes less.
     pub fn finish<T: DeserializeOwned>(mut self) -> Result<T> {
-        let mut reader = BufReader::with_capacity(1 << 16, &mut self.stdout);
-        let parsed: serde_json::Result<T> = serde_json::from_reader(&mut reader);
-        // Whatever is left (after a parse error) is read, so that cargo never blocks.
-        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        let mut bytes = Vec::with_capacity(1 << 20);
+        let read = self.stdout.read_to_end(&mut bytes);
         let status = self
             .child
             .wait()
@@ -85,7 +88,8 @@ impl Running {
         if !status.success() {
             return Err(failed(&self.manifest, &stderr));
         }
-        parsed.map_err(|e| {
+        read.map_err(|e| Error::msg(format!("reading the output of `cargo metadata`: {e}")))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
             Error::msg(format!(
                 "`cargo metadata` printed output this tool cannot read ({e}); is cargo too old?"
             ))
