@@ -159,7 +159,7 @@ pub struct CargoBuild<'a> {
     /// The user's rustflags (see [`user_rustflags`]).
     pub user_rustflags: &'a [String],
     /// Extra environment for cargo: the rustc wrapper that embeds the cargo-auditable data
-    /// ([`super::auditable::cargo_env`]); empty with `--no-auditable`.
+    /// ([`super::auditable::DropDir::env`]); empty with `--no-auditable`.
     pub wrapper_env: &'a [(&'static str, std::ffi::OsString)],
 }
 
