@@ -9,6 +9,8 @@
 //! | an attestation layer verify reads | [`ATTESTATION_MAX`], 32 MiB, checked on the descriptor |
 //! | any other answer (errors, tokens, upload answers) | [`SMALL_BODY_MAX`] |
 //! | referrers API pages | [`REFERRERS_PAGES_MAX`] |
+//! | referrers of one subject verify reads | [`REFERRERS_MAX`]; a listing with more fails the verdict |
+//! | layers of one attestation manifest verify reads (BuildKit's, cosign's tags) | [`ATTESTATION_LAYERS_MAX`]; more fails the verdict |
 //! | redirects | [`REDIRECTS_MAX`] per request; `Authorization` is never sent to another host |
 //! | requests in flight at once (verify's prefetch) | [`CONCURRENT_REQUESTS`] |
 //! | time | [`deadline`] per request (30 s plus a second per MiB), one retry after a time-out |
@@ -31,6 +33,13 @@ pub const SMALL_BODY_MAX: u64 = 1 << 20;
 pub const ATTESTATION_MAX: u64 = 32 << 20;
 /// The most pages of one referrers listing we follow (`Link: <...>; rel="next"`).
 pub const REFERRERS_PAGES_MAX: usize = 32;
+/// The most referrers of one subject verify reads. A listing with more fails the verdict
+/// (`referrer`): the verifier cannot check them all, and a registry that lists thousands
+/// would otherwise make it fetch thousands of manifests and bundles.
+pub const REFERRERS_MAX: usize = 256;
+/// The most layers of one attestation manifest (BuildKit's, cosign's `.att`/`.sig` tags)
+/// verify reads; more fails the verdict (`referrer`), for the same reason.
+pub const ATTESTATION_LAYERS_MAX: usize = 64;
 /// The most redirects one request follows.
 pub const REDIRECTS_MAX: usize = 5;
 /// The most requests one client has in flight at once (each bounded as above).

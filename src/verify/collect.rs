@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::formats::bundle::MEDIA_TYPES_READ;
 use crate::formats::oci::{Descriptor, ImageManifest};
 use crate::keys::PublicKey;
+use crate::oci::limits::{ATTESTATION_LAYERS_MAX, REFERRERS_MAX};
 use crate::util::digest::Digest;
 use crate::verify::CheckId;
 
@@ -72,6 +73,9 @@ pub(super) fn collect_buildkit(
     let Ok(manifest) = serde_json::from_slice::<ImageManifest>(&manifest) else {
         return Ok(());
     };
+    if too_many_layers(&manifest, &id, report) {
+        return Ok(());
+    }
     for (i, layer) in manifest.layers.iter().enumerate() {
         let bytes = src
             .attestation(&layer.digest, layer.size)?
@@ -105,7 +109,21 @@ pub(super) fn collect_referrers(
     let mut seen_layers = BTreeSet::new();
     let mut seen_manifests = BTreeSet::new();
     for subject in subjects {
-        for r in src.referrers(subject)? {
+        let listed = src.referrers(subject)?;
+        if listed.len() > REFERRERS_MAX {
+            report.fail(
+                CheckId::Referrer,
+                Some(&subject.to_string()),
+                format!(
+                    "the registry lists {} referrers of {subject}; verify reads at most \
+                     {REFERRERS_MAX} per subject, so it cannot check them all (our tools \
+                     attach a handful per image: a listing this long is padding)",
+                    listed.len()
+                ),
+            );
+            continue;
+        }
+        for r in listed {
             if !seen_manifests.insert(r.digest) {
                 continue;
             }
@@ -200,6 +218,9 @@ pub(super) fn collect_cosign_tags(
                 report.ignore(CheckId::Bundle, Some(&tag), "not an image manifest");
                 continue;
             };
+            if too_many_layers(&m, &tag, report) {
+                continue;
+            }
             for (i, layer) in m.layers.iter().enumerate() {
                 let id = format!("{tag}#{i}");
                 let bytes = match src.attestation(&layer.digest, layer.size)? {
@@ -224,6 +245,24 @@ pub(super) fn collect_cosign_tags(
         }
     }
     Ok(())
+}
+
+/// Fails `referrer` for an attestation manifest with more layers than verify reads
+/// ([`ATTESTATION_LAYERS_MAX`]); true when it did.
+fn too_many_layers(m: &ImageManifest, id: &str, report: &mut Report) -> bool {
+    if m.layers.len() <= ATTESTATION_LAYERS_MAX {
+        return false;
+    }
+    report.fail(
+        CheckId::Referrer,
+        Some(id),
+        format!(
+            "the attestation manifest has {} layers; verify reads at most \
+             {ATTESTATION_LAYERS_MAX}, so it cannot check them all",
+            m.layers.len()
+        ),
+    );
+    true
 }
 
 /// cosign's image signature (`.sig` tag): reported, not counted as an attestation.

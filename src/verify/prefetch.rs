@@ -18,7 +18,9 @@ use std::sync::Mutex;
 
 use crate::formats::bundle::MEDIA_TYPES_READ;
 use crate::formats::oci::{Descriptor, ImageManifest};
-use crate::oci::limits::{ATTESTATION_MAX, CONCURRENT_REQUESTS};
+use crate::oci::limits::{
+    ATTESTATION_LAYERS_MAX, ATTESTATION_MAX, CONCURRENT_REQUESTS, REFERRERS_MAX,
+};
 use crate::oci::registry::{FetchedManifest, RegistryClient};
 use crate::util::digest::Digest;
 
@@ -162,16 +164,23 @@ impl Step {
             serde_json::from_slice(&m.bytes).ok()
         };
         let layers: Vec<Descriptor> = match self {
+            // Past the bounds verify reads, it fails without reading any of them.
             Step::Listing(d) => {
-                let listed = c.referrers.get(d).into_iter().flatten();
-                return listed.map(|r| Step::Referrer(r.digest)).collect();
+                let listed = c.referrers.get(d).map(Vec::as_slice).unwrap_or_default();
+                if listed.len() > REFERRERS_MAX {
+                    return Vec::new();
+                }
+                return listed.iter().map(|r| Step::Referrer(r.digest)).collect();
             }
             Step::Referrer(d) => manifest(&d.to_string())
                 .and_then(|m| m.layers.into_iter().next())
                 .filter(|l| MEDIA_TYPES_READ.contains(&l.media_type.as_str()))
                 .into_iter()
                 .collect(),
-            Step::Tag(t) => manifest(t).map(|m| m.layers).unwrap_or_default(),
+            Step::Tag(t) => manifest(t)
+                .map(|m| m.layers)
+                .filter(|l| l.len() <= ATTESTATION_LAYERS_MAX)
+                .unwrap_or_default(),
             Step::Layer(..) => Vec::new(),
         };
         layers
@@ -306,5 +315,27 @@ mod tests {
             [(bundle.digest, bundle.size), (other.digest, other.size)]
         );
         assert!(Step::Layer(bundle.digest, bundle.size).next(&c).is_empty());
+    }
+
+    #[test]
+    fn past_the_bounds_nothing_is_read_ahead() {
+        let mut c = Cache::default();
+        let subject = Digest::of(b"subject");
+        let listing: Vec<Descriptor> = (0..=REFERRERS_MAX)
+            .map(|i| Descriptor::of(crate::formats::oci::MEDIA_TYPE_MANIFEST, &i.to_le_bytes()))
+            .collect();
+        c.referrers.insert(subject, listing.clone());
+        assert!(Step::Listing(subject).next(&c).is_empty());
+        c.referrers
+            .insert(subject, listing[..REFERRERS_MAX].to_vec());
+        assert_eq!(Step::Listing(subject).next(&c).len(), REFERRERS_MAX);
+        let layers: Vec<Descriptor> = (0..=ATTESTATION_LAYERS_MAX)
+            .map(|i| Descriptor::of(MEDIA_TYPES_READ[0], &i.to_le_bytes()))
+            .collect();
+        let tag = cosign_tags(&subject)[1].clone();
+        kept(&mut c, &tag, layers.clone());
+        assert!(Step::Tag(tag.clone()).next(&c).is_empty());
+        kept(&mut c, &tag, layers[..ATTESTATION_LAYERS_MAX].to_vec());
+        assert_eq!(Step::Tag(tag).next(&c).len(), ATTESTATION_LAYERS_MAX);
     }
 }
