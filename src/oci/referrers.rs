@@ -109,12 +109,42 @@ pub async fn registry_referrers_async(
     Ok(out)
 }
 
+/// The fallback tag's index as JSON, every field kept (checked to be an image index), and
+/// its `ETag`. The merge edits this, not an [`ImageIndex`]: another tool's index may carry
+/// fields ours does not model (a descriptor's `urls`, extensions, the index's own
+/// annotations or subject), and rewriting the tag must not drop them.
 fn read_fallback(
     client: &RegistryClient,
     subject: &Digest,
-) -> Result<Option<(ImageIndex, Option<String>)>> {
+) -> Result<Option<(serde_json::Map<String, serde_json::Value>, Option<String>)>> {
     let tag = fallback_tag(subject);
-    fallback_index(client, &tag, client.get_manifest(&tag)?)
+    let Some(m) = client.get_manifest(&tag)? else {
+        return Ok(None);
+    };
+    let invalid = |e: String| {
+        Error::msg(format!(
+            "the referrers fallback tag {tag} in {} is not an image index ({e}); delete the \
+             tag or repair it",
+            client.reference().repository
+        ))
+    };
+    serde_json::from_slice::<ImageIndex>(&m.bytes).map_err(|e| invalid(e.to_string()))?;
+    let serde_json::Value::Object(index) =
+        serde_json::from_slice(&m.bytes).map_err(|e| invalid(e.to_string()))?
+    else {
+        return Err(invalid("not a JSON object".into()));
+    };
+    Ok(Some((index, m.etag)))
+}
+
+/// The digests of a fallback index's entries (JSON), in order.
+fn entry_digests(index: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+    let entries = index.get("manifests").and_then(|m| m.as_array());
+    entries
+        .into_iter()
+        .flatten()
+        .map(|d| d["digest"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 /// The fallback tag's index (and its `ETag`), from the manifest fetched under `tag`.
@@ -176,6 +206,17 @@ pub fn registry_attach(
     Ok(Recorded::FallbackTag)
 }
 
+/// `value` as a JSON object.
+fn json_object<T: serde::Serialize>(
+    value: &T,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Error::msg("internal error: an index is not a JSON object")),
+        Err(e) => Err(Error::msg(format!("serialising the referrers index: {e}"))),
+    }
+}
+
 /// Rounds of read-merge-write before giving up on the fallback tag.
 const FALLBACK_ROUNDS: u32 = 40;
 
@@ -199,11 +240,16 @@ pub fn update_fallback(client: &RegistryClient, subject: &Digest, desc: &Descrip
                 continue;
             }
         };
-        let (mut index, etag) = current.unwrap_or_else(|| (ImageIndex::new(), None));
-        let present = index.manifests.iter().any(|d| d.digest == entry.digest);
+        let (mut index, etag) = match current {
+            Some(c) => c,
+            None => (json_object(&ImageIndex::new())?, None),
+        };
+        let digests = entry_digests(&index);
+        let wanted = entry.digest.to_string();
+        let present = digests.contains(&wanted);
         let dupes = {
             let mut seen = std::collections::BTreeSet::new();
-            index.manifests.iter().any(|d| !seen.insert(d.digest))
+            digests.iter().any(|d| !seen.insert(d))
         };
         if present && !dupes {
             if !wrote {
@@ -213,7 +259,7 @@ pub fn update_fallback(client: &RegistryClient, subject: &Digest, desc: &Descrip
             // (registries that ignore If-Match). Check again after a settle delay.
             std::thread::sleep(Duration::from_millis(150 + u64::from(rand_u32() % 100)));
             match read_fallback(client, subject) {
-                Ok(Some((i, _))) if i.manifests.iter().any(|d| d.digest == entry.digest) => {
+                Ok(Some((i, _))) if entry_digests(&i).contains(&wanted) => {
                     return Ok(());
                 }
                 Ok(_) => continue,
@@ -224,13 +270,20 @@ pub fn update_fallback(client: &RegistryClient, subject: &Digest, desc: &Descrip
             }
         }
         let mut seen = std::collections::BTreeSet::new();
-        index.manifests.retain(|d| seen.insert(d.digest));
-        if !present {
-            index.manifests.push(entry.clone());
+        let manifests = index
+            .entry("manifests")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let serde_json::Value::Array(list) = manifests {
+            list.retain(|d| seen.insert(d["digest"].as_str().unwrap_or_default().to_owned()));
+            if !present {
+                list.push(serde_json::to_value(&entry).map_err(|e| {
+                    Error::msg(format!("serialising the referrer descriptor: {e}"))
+                })?);
+            }
         }
-        if index.media_type.is_none() {
-            index.media_type = Some(MEDIA_TYPE_INDEX.to_owned());
-        }
+        index
+            .entry("mediaType")
+            .or_insert_with(|| MEDIA_TYPE_INDEX.into());
         let bytes = serde_json::to_vec(&index)
             .map_err(|e| Error::msg(format!("serialising the referrers index: {e}")))?;
         match client.put_manifest_classified(&tag, &bytes, MEDIA_TYPE_INDEX, etag.as_deref(), false)

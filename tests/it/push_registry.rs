@@ -209,3 +209,54 @@ fn oras_copies_what_we_push_and_we_copy_what_oras_copied() {
         assert_eq!(back_refs, want, "{name}");
     }
 }
+
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn the_fallback_merge_keeps_fields_it_does_not_model() {
+    use cargo_provenance::formats::oci::MEDIA_TYPE_INDEX;
+    use cargo_provenance::oci::referrers::fallback_tag;
+    let peers = Peers::get();
+    let repo = peers.unique_repo("push-foreign-fields");
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::create(&dir.path().join("src")).unwrap();
+    let (index, platforms) = make_image(&layout, "v1", &["linux/amd64", "linux/arm64"], "foreign");
+    let src = format!("oci:{}:v1", layout.root().display());
+    push(&src, &format!("{repo}:v1"), &Options::default(), &|_| {}).unwrap();
+    let c = client(&format!("{repo}:v1"));
+    // Another tool's fallback index: its own annotations, and an entry with fields our
+    // Descriptor does not model.
+    let tag = fallback_tag(&index.digest);
+    let foreign = serde_json::json!({
+        "schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX,
+        "annotations": {"org.example.tool": "other"},
+        "manifests": [{"mediaType": MEDIA_TYPE_MANIFEST,
+                       "digest": platforms[0].digest.to_string(), "size": platforms[0].size,
+                       "urls": ["https://mirror.example/x"],
+                       "org.example.extension": {"kept": true}}]});
+    c.put_manifest(
+        &tag,
+        &serde_json::to_vec(&foreign).unwrap(),
+        MEDIA_TYPE_INDEX,
+        None,
+        true,
+    )
+    .unwrap();
+    update_fallback(&c, &index.digest, &platforms[1]).unwrap();
+    let got = c.get_manifest(&tag).unwrap().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&got.bytes).unwrap();
+    assert_eq!(v["annotations"]["org.example.tool"], "other", "{v}");
+    assert_eq!(
+        v["manifests"][0]["urls"][0], "https://mirror.example/x",
+        "{v}"
+    );
+    assert_eq!(
+        v["manifests"][0]["org.example.extension"]["kept"], true,
+        "{v}"
+    );
+    assert_eq!(
+        v["manifests"][1]["digest"],
+        platforms[1].digest.to_string(),
+        "{v}"
+    );
+    assert_eq!(v["manifests"].as_array().unwrap().len(), 2, "{v}");
+}
