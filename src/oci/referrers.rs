@@ -109,6 +109,9 @@ pub async fn registry_referrers_async(
     Ok(out)
 }
 
+/// An image index as JSON, every field kept.
+type JsonIndex = serde_json::Map<String, serde_json::Value>;
+
 /// The fallback tag's index as JSON, every field kept (checked to be an image index), and
 /// its `ETag`. The merge edits this, not an [`ImageIndex`]: another tool's index may carry
 /// fields ours does not model (a descriptor's `urls`, extensions, the index's own
@@ -116,7 +119,7 @@ pub async fn registry_referrers_async(
 fn read_fallback(
     client: &RegistryClient,
     subject: &Digest,
-) -> Result<Option<(serde_json::Map<String, serde_json::Value>, Option<String>)>> {
+) -> Result<Option<(JsonIndex, Option<String>)>> {
     let tag = fallback_tag(subject);
     let Some(m) = client.get_manifest(&tag)? else {
         return Ok(None);
@@ -138,7 +141,7 @@ fn read_fallback(
 }
 
 /// The digests of a fallback index's entries (JSON), in order.
-fn entry_digests(index: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+fn entry_digests(index: &JsonIndex) -> Vec<String> {
     let entries = index.get("manifests").and_then(|m| m.as_array());
     entries
         .into_iter()
@@ -207,9 +210,7 @@ pub fn registry_attach(
 }
 
 /// `value` as a JSON object.
-fn json_object<T: serde::Serialize>(
-    value: &T,
-) -> Result<serde_json::Map<String, serde_json::Value>> {
+fn json_object<T: serde::Serialize>(value: &T) -> Result<JsonIndex> {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::Object(m)) => Ok(m),
         Ok(_) => Err(Error::msg("internal error: an index is not a JSON object")),
