@@ -7,41 +7,59 @@ use super::deps::CRATES_IO;
 use super::model::{BuildInputs, Source};
 use crate::util::time::rfc3339;
 
-/// Renders the report (ends with a newline).
+/// Renders the report (ends with a newline): toolchain, cargo, git, dependencies, warnings.
 pub fn human(inputs: &BuildInputs) -> String {
     let mut s = String::new();
+    toolchain(&mut s, inputs);
+    cargo(&mut s, inputs);
+    git(&mut s, inputs);
+    dependencies(&mut s, inputs);
+    if !inputs.warnings.is_empty() {
+        let _ = writeln!(s, "\nWarnings");
+        for w in &inputs.warnings {
+            let _ = writeln!(s, "  {w}");
+        }
+    }
+    s
+}
+
+/// The toolchain section.
+fn toolchain(s: &mut String, inputs: &BuildInputs) {
     let tc = &inputs.toolchain;
     let _ = writeln!(s, "Toolchain");
-    line(&mut s, "rustc", &tc.rustc_version_line);
+    line(s, "rustc", &tc.rustc_version_line);
     line(
-        &mut s,
+        s,
         "release",
         &format!(
             "{} (commit {} of {})",
             tc.rustc_release, tc.rustc_commit_hash, tc.rustc_commit_date
         ),
     );
-    line(&mut s, "host", &tc.host);
+    line(s, "host", &tc.host);
     if let Some(llvm) = &tc.llvm_version {
-        line(&mut s, "LLVM", llvm);
+        line(s, "LLVM", llvm);
     }
-    line(&mut s, "cargo", &tc.cargo_version);
+    line(s, "cargo", &tc.cargo_version);
     let program = match &tc.rustc_wrapper {
         Some(w) => format!("{} (through RUSTC_WRAPPER {w})", tc.rustc),
         None => tc.rustc.clone(),
     };
-    line(&mut s, "program", &program);
+    line(s, "program", &program);
     if let Some(t) = &tc.rustup_toolchain {
         let from = tc.rustup_toolchain_source.as_deref().unwrap_or("unknown");
-        line(&mut s, "rustup", &format!("{t} (from {from})"));
+        line(s, "rustup", &format!("{t} (from {from})"));
     }
+}
 
+/// The cargo section: target, profile, rustflags, features, packages, binaries.
+fn cargo(s: &mut String, inputs: &BuildInputs) {
     let c = &inputs.cargo;
     let _ = writeln!(s, "\nCargo");
     let explicit = if c.target_explicit { "" } else { " (host)" };
-    line(&mut s, "target", &format!("{}{explicit}", c.target));
+    line(s, "target", &format!("{}{explicit}", c.target));
     let p = &c.profile;
-    line(&mut s, "profile", &p.name);
+    line(s, "profile", &p.name);
     let cgu = p
         .codegen_units
         .map_or_else(|| "default".to_owned(), |n| n.to_string());
@@ -49,14 +67,14 @@ pub fn human(inputs: &BuildInputs) -> String {
         "opt-level={} lto={} codegen-units={cgu} debug={} strip={} panic={} incremental={}",
         p.opt_level, p.lto, p.debug, p.strip, p.panic, p.incremental
     );
-    line(&mut s, "", &settings);
+    line(s, "", &settings);
     let flags = if c.rustflags.is_empty() {
         "(none)".to_owned()
     } else {
         c.rustflags.join(" ")
     };
     line(
-        &mut s,
+        s,
         "rustflags",
         &format!("{flags} [from {}]", c.rustflags_source),
     );
@@ -69,7 +87,7 @@ pub fn human(inputs: &BuildInputs) -> String {
     }
     let features = features.trim();
     line(
-        &mut s,
+        s,
         "features",
         if features.is_empty() {
             "(default)"
@@ -77,27 +95,30 @@ pub fn human(inputs: &BuildInputs) -> String {
             features
         },
     );
-    line(&mut s, "packages", &c.packages.join(", "));
+    line(s, "packages", &c.packages.join(", "));
     let bins: Vec<String> = c
         .binaries
         .iter()
         .map(|b| format!("{} ({})", b.name, b.package))
         .collect();
-    line(&mut s, "binaries", &bins.join(", "));
+    line(s, "binaries", &bins.join(", "));
     let ws = if c.workspace_path.is_empty() {
         "."
     } else {
         &c.workspace_path
     };
-    line(&mut s, "workspace", ws);
+    line(s, "workspace", ws);
+}
 
+/// The git section.
+fn git(s: &mut String, inputs: &BuildInputs) {
     let _ = writeln!(s, "\nGit");
     match &inputs.git {
-        None => line(&mut s, "", "(no git state)"),
+        None => line(s, "", "(no git state)"),
         Some(g) => {
             let time = rfc3339(g.commit_time).unwrap_or_else(|_| g.commit_time.to_string());
             line(
-                &mut s,
+                s,
                 "commit",
                 &format!("{} ({time}, {})", g.commit, g.commit_time),
             );
@@ -105,35 +126,34 @@ pub fn human(inputs: &BuildInputs) -> String {
                 Some(b) => b.clone(),
                 None => "(detached HEAD)".to_owned(),
             };
-            line(&mut s, "branch", &head);
+            line(s, "branch", &head);
             if !g.tags.is_empty() {
-                line(&mut s, "tags", &g.tags.join(", "));
+                line(s, "tags", &g.tags.join(", "));
             }
             if let Some(url) = &g.remote_url {
                 let name = g.remote_name.as_deref().unwrap_or("");
-                line(&mut s, "remote", &format!("{name} {url}"));
+                line(s, "remote", &format!("{name} {url}"));
             }
             let pp = if g.package_path.is_empty() {
                 "."
             } else {
                 &g.package_path
             };
-            line(&mut s, "package", pp);
+            line(s, "package", pp);
             if g.dirty {
-                line(
-                    &mut s,
-                    "tree",
-                    &format!("dirty ({} paths)", g.dirty_paths.len()),
-                );
+                line(s, "tree", &format!("dirty ({} paths)", g.dirty_paths.len()));
                 for p in &g.dirty_paths {
-                    line(&mut s, "", &format!("  {p}"));
+                    line(s, "", &format!("  {p}"));
                 }
             } else {
-                line(&mut s, "tree", "clean");
+                line(s, "tree", "clean");
             }
         }
     }
+}
 
+/// The dependencies section, a line per package.
+fn dependencies(s: &mut String, inputs: &BuildInputs) {
     let d = &inputs.dependencies;
     let count = |f: fn(&Source) -> bool| d.packages.iter().filter(|p| f(&p.source)).count();
     let _ = writeln!(
@@ -144,7 +164,7 @@ pub fn human(inputs: &BuildInputs) -> String {
         count(|s| matches!(s, Source::Git { .. })),
         count(|s| matches!(s, Source::Path { .. })),
     );
-    line(&mut s, "roots", &d.roots.join(", "));
+    line(s, "roots", &d.roots.join(", "));
     for p in &d.packages {
         let source = match &p.source {
             Source::Registry { url } if url == CRATES_IO => "crates.io".to_owned(),
@@ -161,13 +181,6 @@ pub fn human(inputs: &BuildInputs) -> String {
             p.dependencies.len()
         );
     }
-    if !inputs.warnings.is_empty() {
-        let _ = writeln!(s, "\nWarnings");
-        for w in &inputs.warnings {
-            let _ = writeln!(s, "  {w}");
-        }
-    }
-    s
 }
 
 fn line(s: &mut String, key: &str, value: &str) {
