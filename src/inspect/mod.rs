@@ -92,61 +92,20 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
         .as_ref()
         .filter(|k| k.programs == programs && k.dir == dir)
         .map(|k| k.text.clone());
-    let args = deps::metadata_args(selection, &manifest);
-    // Cargo.lock sits at the workspace root, almost always the nearest one upwards: read it
-    // while cargo works, and again below if the workspace root turns out elsewhere.
-    let guessed_lock = dir
-        .ancestors()
-        .map(|d| d.join("Cargo.lock"))
-        .find(|p| p.is_file());
-    let (git, meta, settings, early_lock, meta_time) = std::thread::scope(|s| {
-        // cargo metadata is the long pole: start it first (or wait for the same question
-        // asked already in this process).
-        let meta = s.spawn(|| {
-            let m = metadata::shared(&programs.cargo, &args, &dir, &manifest);
-            (m, started.elapsed())
-        });
-        let git = s.spawn(|| {
-            (
-                git::probe(&dir, selection.source_url.as_deref()),
-                started.elapsed(),
-            )
-        });
-        let lock = s.spawn(|| {
-            guessed_lock
-                .as_ref()
-                .map(|p| (p.clone(), deps::LockChecksums::read(p)))
-        });
-        let settings = s.spawn(
-            || -> Result<(Toolchain, String, bool, Vec<String>, String, Duration)> {
-                let tc = ToolchainProbe::start(programs.clone(), &dir, known_vv)?.finish()?;
-                let (target, explicit) =
-                    rustflags::target(selection.target.as_deref(), &config, &tc.host);
-                let (flags, source) = rustflags::effective(&config, &target, || {
-                    rustflags::target_cfgs(&programs, &dir, &target)
-                })?;
-                Ok((tc, target, explicit, flags, source, started.elapsed()))
-            },
-        );
-        let (meta, meta_time) = meta.join().unwrap_or_else(|_| {
-            (
-                Err(Error::msg("internal error: cargo metadata panicked")),
-                started.elapsed(),
-            )
-        });
-        (
-            git.join(),
-            meta,
-            settings.join(),
-            lock.join().ok().flatten(),
-            meta_time,
-        )
-    });
-    let meta = meta?;
+    let probed = probe(
+        selection, &programs, &config, &dir, &manifest, known_vv, started,
+    )?;
+    let Probed {
+        args,
+        meta,
+        meta_time,
+        settings,
+        git,
+        git_time,
+        early_lock,
+    } = probed;
     let (toolchain, target, target_explicit, rustflags, rustflags_source, toolchain_time) =
-        settings.map_err(|_| Error::msg("internal error: the toolchain probe panicked"))??;
-    let (git, git_time) = git.map_err(|_| Error::msg("internal error: the git probe panicked"))?;
-    let git = git?;
+        settings;
 
     let root = PathBuf::from(meta.workspace_root.as_std_path());
     let lock_path = root.join("Cargo.lock");
@@ -163,13 +122,7 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
         manifest_profiles.as_ref(),
         &config,
     )?;
-    let mut packages: Vec<String> = roots
-        .iter()
-        .filter_map(|id| meta.packages.iter().find(|p| &p.id == id))
-        .map(|p| p.name.to_string())
-        .collect();
-    packages.sort();
-    packages.dedup();
+    let packages = package_names(&meta, &roots);
     let workspace_path = match &git.workdir {
         Some(w) => match relative_to(&root, w).as_str() {
             "." => String::new(),
@@ -180,27 +133,8 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
     for w in &git.warnings {
         ui.warn(w);
     }
-    ui.verbose(
-        "Timing",
-        format!(
-            "cargo metadata {:.3}s, toolchain {:.3}s, git {:.3}s, total {:.3}s",
-            meta_time.as_secs_f64(),
-            toolchain_time.as_secs_f64(),
-            git_time.as_secs_f64(),
-            started.elapsed().as_secs_f64()
-        ),
-    );
-    if let Some(g) = &git.state {
-        ui.verbose(
-            "Git",
-            format!(
-                "{} {}{}",
-                g.commit,
-                g.branch.as_deref().unwrap_or("(detached)"),
-                if g.dirty { " (dirty)" } else { "" }
-            ),
-        );
-    }
+    let times = [meta_time, toolchain_time, git_time, started.elapsed()];
+    show_probes(ui, times, git.state.as_ref());
     let inputs = BuildInputs {
         toolchain,
         git: git.state,
@@ -224,6 +158,136 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
         inputs,
         metadata_args: args,
         metadata: meta,
+    })
+}
+
+/// The names of the packages `roots` names, sorted, once each.
+fn package_names(meta: &Metadata, roots: &[PackageId]) -> Vec<String> {
+    let mut packages: Vec<String> = roots
+        .iter()
+        .filter_map(|id| meta.packages.iter().find(|p| &p.id == id))
+        .map(|p| p.name.to_string())
+        .collect();
+    packages.sort();
+    packages.dedup();
+    packages
+}
+
+/// The `-v` lines of the probes: when each ended (cargo metadata, toolchain, git, all), and
+/// the git state.
+fn show_probes(ui: &Ui, [meta, toolchain, git, total]: [Duration; 4], state: Option<&GitState>) {
+    ui.verbose(
+        "Timing",
+        format!(
+            "cargo metadata {:.3}s, toolchain {:.3}s, git {:.3}s, total {:.3}s",
+            meta.as_secs_f64(),
+            toolchain.as_secs_f64(),
+            git.as_secs_f64(),
+            total.as_secs_f64()
+        ),
+    );
+    if let Some(g) = state {
+        ui.verbose(
+            "Git",
+            format!(
+                "{} {}{}",
+                g.commit,
+                g.branch.as_deref().unwrap_or("(detached)"),
+                if g.dirty { " (dirty)" } else { "" }
+            ),
+        );
+    }
+}
+
+/// The toolchain's and the project's settings as `inspect` reads them (after cargo's
+/// configuration): the target, whether it was asked for, the rustflags and where they came
+/// from, and when the probe ended.
+type Settings = (Toolchain, String, bool, Vec<String>, String, Duration);
+
+/// What the probes run beside `cargo metadata` answered.
+struct Probed {
+    /// The arguments `cargo metadata` ran with.
+    args: Vec<std::ffi::OsString>,
+    meta: Arc<Metadata>,
+    meta_time: Duration,
+    settings: Settings,
+    git: git::GitProbe,
+    git_time: Duration,
+    early_lock: Option<(PathBuf, Result<deps::LockChecksums>)>,
+}
+
+/// Runs `cargo metadata` (the long pole, started first), the git probe, the toolchain probe
+/// and a guess at Cargo.lock at once.
+fn probe(
+    selection: &Selection,
+    programs: &Programs,
+    config: &CargoConfig,
+    dir: &Path,
+    manifest: &Path,
+    known_vv: Option<String>,
+    started: std::time::Instant,
+) -> Result<Probed> {
+    let args = deps::metadata_args(selection, manifest);
+    // Cargo.lock sits at the workspace root, almost always the nearest one upwards: read it
+    // while cargo works, and again below if the workspace root turns out elsewhere.
+    let guessed_lock = dir
+        .ancestors()
+        .map(|d| d.join("Cargo.lock"))
+        .find(|p| p.is_file());
+    let (git, meta, settings, early_lock, meta_time) = std::thread::scope(|s| {
+        // cargo metadata is the long pole: start it first (or wait for the same question
+        // asked already in this process).
+        let meta = s.spawn(|| {
+            let m = metadata::shared(&programs.cargo, &args, dir, manifest);
+            (m, started.elapsed())
+        });
+        let git = s.spawn(|| {
+            (
+                git::probe(dir, selection.source_url.as_deref()),
+                started.elapsed(),
+            )
+        });
+        let lock = s.spawn(|| {
+            guessed_lock
+                .as_ref()
+                .map(|p| (p.clone(), deps::LockChecksums::read(p)))
+        });
+        let settings = s.spawn(|| -> Result<Settings> {
+            let tc = ToolchainProbe::start(programs.clone(), dir, known_vv)?.finish()?;
+            let (target, explicit) =
+                rustflags::target(selection.target.as_deref(), config, &tc.host);
+            let (flags, source) = rustflags::effective(config, &target, || {
+                rustflags::target_cfgs(programs, dir, &target)
+            })?;
+            Ok((tc, target, explicit, flags, source, started.elapsed()))
+        });
+        let (meta, meta_time) = meta.join().unwrap_or_else(|_| {
+            (
+                Err(Error::msg("internal error: cargo metadata panicked")),
+                started.elapsed(),
+            )
+        });
+        (
+            git.join(),
+            meta,
+            settings.join(),
+            lock.join().ok().flatten(),
+            meta_time,
+        )
+    });
+    let meta = meta?;
+    let settings =
+        settings.map_err(|_| Error::msg("internal error: the toolchain probe panicked"))??;
+    let (git, git_time) = git.map_err(|_| Error::msg("internal error: the git probe panicked"))?;
+    let git = git?;
+    Ok(Probed {
+        args,
+        meta,
+        meta_time,
+        settings,
+        git,
+        git_time,
+        early_lock,
     })
 }
 
