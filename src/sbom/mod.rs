@@ -319,8 +319,6 @@ fn build(
     req: &SbomRequest,
     ui: &Ui,
 ) -> Result<Sbom> {
-    let pkgs = &loaded.metadata.packages;
-    let mut warnings = Vec::new();
     let (uses, units) = res.scope(roots);
     let mut components = Vec::new();
     let mut refs: HashMap<usize, String> = HashMap::new();
@@ -335,72 +333,21 @@ fn build(
     }
     let subject = subject(loaded, roots, req, &refs)?;
     let mut subject_deps = BTreeSet::new();
-    let mut matched = 0;
+    let scope = Scope {
+        res,
+        units: &units,
+        refs: &refs,
+    };
     for bin in res.bins.iter().filter(|b| roots.contains(&b.package)) {
-        let p = &pkgs[bin.package];
-        let built = req
-            .binaries
-            .iter()
-            .find(|b| b.package == *p.name && b.name == bin.name);
-        matched += usize::from(built.is_some());
-        let mut props = vec![(
-            "cargo-provenance:package".to_owned(),
-            format!("{}@{}", p.name, p.version),
-        )];
-        if let Some(b) = built {
-            props.push((
-                "cargo-provenance:path-in-image".to_owned(),
-                b.path_in_image.clone(),
-            ));
-            if req.auditable {
-                props.push((
-                    "cargo-provenance:auditable".to_owned(),
-                    AUDITABLE_VALUE.to_owned(),
-                ));
-            }
-        }
-        let spec = ComponentSpec {
-            bom_ref: format!("bin:{}/{}", p.name, bin.name),
-            kind: Kind::Application,
-            name: bin.name.clone(),
-            version: Some(p.version.to_string()),
-            scope: None,
-            sha256: built.map(|b| b.digest.hex()),
-            license: license::normalize(
-                p.license.as_deref(),
-                p.license_file.as_ref().map(|f| f.as_str()),
-            ),
-            purl: None,
-            vcs: p.repository.as_deref().map(strip_userinfo),
-            properties: props,
-        };
+        let spec = binary(loaded, req, bin);
         subject_deps.insert(spec.bom_ref.clone());
-        deps.insert(
-            spec.bom_ref.clone(),
-            dep_refs(res, &units, &refs, bin.package),
-        );
+        deps.insert(spec.bom_ref.clone(), scope.dep_refs(bin.package));
         components.push(spec);
     }
-    if matched < req.binaries.len() {
-        let unknown: Vec<String> = req
-            .binaries
-            .iter()
-            .filter(|b| {
-                !res.bins
-                    .iter()
-                    .any(|x| *pkgs[x.package].name == b.package && x.name == b.name)
-            })
-            .map(|b| format!("{}/{}", b.package, b.name))
-            .collect();
-        return Err(Error::msg(format!(
-            "built binaries {} are not among the selected binary targets: the build and the SBOM \
-             selection differ",
-            unknown.join(", ")
-        )));
-    }
+    check_built_binaries(loaded, res, roots, req)?;
     if subject_deps.is_empty() {
         for &r in roots {
-            subject_deps.extend(dep_refs(res, &units, &refs, r));
+            subject_deps.extend(scope.dep_refs(r));
             if let Some(own) = refs.get(&r) {
                 subject_deps.insert(own.clone());
             }
@@ -410,24 +357,7 @@ fn build(
     if let Some(compiled) = &req.compiled_units {
         crosscheck::compiled(loaded, &uses, roots, compiled)?;
     }
-    let epoch = req.source_date_epoch.or(loaded.commit_time);
-    let timestamp = match epoch {
-        Some(e) => Some(crate::util::time::rfc3339(e)?),
-        None => {
-            warnings.push(
-                "no SOURCE_DATE_EPOCH and no git commit: the SBOM has no metadata.timestamp"
-                    .to_owned(),
-            );
-            None
-        }
-    };
-    if loaded.resolver == "1" {
-        warnings.push(
-            "the workspace uses feature resolver 1; the SBOM follows resolver 2's rules, so a crate \
-             enabled only through dev- or build-dependency feature unification may be missing"
-                .to_owned(),
-        );
-    }
+    let (timestamp, warnings) = timestamp_and_warnings(loaded, req)?;
     components.sort_by(|a, b| a.bom_ref.cmp(&b.bom_ref));
     let doc = cyclonedx::Document {
         spec_version: req.spec_version,
@@ -447,6 +377,118 @@ fn build(
         components: doc.components,
         warnings,
     })
+}
+
+/// `metadata.timestamp` (SOURCE_DATE_EPOCH, else HEAD's commit time), and what the SBOM
+/// cannot say: no time, or resolver 1's feature unification.
+fn timestamp_and_warnings(
+    loaded: &Loaded,
+    req: &SbomRequest,
+) -> Result<(Option<String>, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let epoch = req.source_date_epoch.or(loaded.commit_time);
+    let timestamp = match epoch {
+        Some(e) => Some(crate::util::time::rfc3339(e)?),
+        None => {
+            warnings.push(
+                "no SOURCE_DATE_EPOCH and no git commit: the SBOM has no metadata.timestamp"
+                    .to_owned(),
+            );
+            None
+        }
+    };
+    if loaded.resolver == "1" {
+        warnings.push(
+            "the workspace uses feature resolver 1; the SBOM follows resolver 2's rules, so a crate \
+             enabled only through dev- or build-dependency feature unification may be missing"
+                .to_owned(),
+        );
+    }
+    Ok((timestamp, warnings))
+}
+
+/// What [`dep_refs`] needs, for one SBOM.
+struct Scope<'a> {
+    res: &'a Resolution,
+    units: &'a BTreeSet<resolve::Unit>,
+    refs: &'a HashMap<usize, String>,
+}
+
+impl Scope<'_> {
+    fn dep_refs(&self, package: usize) -> BTreeSet<String> {
+        dep_refs(self.res, self.units, self.refs, package)
+    }
+}
+
+/// The component of a selected binary target; with its digest, path in the image and the
+/// cargo-auditable mark when the build made it (`req.binaries`).
+fn binary(loaded: &Loaded, req: &SbomRequest, bin: &resolve::Bin) -> ComponentSpec {
+    let p = &loaded.metadata.packages[bin.package];
+    let built = req
+        .binaries
+        .iter()
+        .find(|b| b.package == *p.name && b.name == bin.name);
+    let mut props = vec![(
+        "cargo-provenance:package".to_owned(),
+        format!("{}@{}", p.name, p.version),
+    )];
+    if let Some(b) = built {
+        props.push((
+            "cargo-provenance:path-in-image".to_owned(),
+            b.path_in_image.clone(),
+        ));
+        if req.auditable {
+            props.push((
+                "cargo-provenance:auditable".to_owned(),
+                AUDITABLE_VALUE.to_owned(),
+            ));
+        }
+    }
+    ComponentSpec {
+        bom_ref: format!("bin:{}/{}", p.name, bin.name),
+        kind: Kind::Application,
+        name: bin.name.clone(),
+        version: Some(p.version.to_string()),
+        scope: None,
+        sha256: built.map(|b| b.digest.hex()),
+        license: license::normalize(
+            p.license.as_deref(),
+            p.license_file.as_ref().map(|f| f.as_str()),
+        ),
+        purl: None,
+        vcs: p.repository.as_deref().map(strip_userinfo),
+        properties: props,
+    }
+}
+
+/// Every binary the build made must be a binary target of the SBOM's packages (`roots`):
+/// else the build and the SBOM's selection differ, and the SBOM would not describe what
+/// ships.
+fn check_built_binaries(
+    loaded: &Loaded,
+    res: &Resolution,
+    roots: &[usize],
+    req: &SbomRequest,
+) -> Result<()> {
+    let pkgs = &loaded.metadata.packages;
+    let unknown: Vec<String> = req
+        .binaries
+        .iter()
+        .filter(|b| {
+            !res.bins.iter().any(|x| {
+                roots.contains(&x.package) && *pkgs[x.package].name == b.package && x.name == b.name
+            })
+        })
+        .map(|b| format!("{}/{}", b.package, b.name))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::msg(format!(
+        "built binaries {} are not among the selected binary targets: the build and the SBOM \
+         selection differ",
+        unknown.join(", ")
+    )))
 }
 
 /// The bom-refs of a package's dependencies among the listed components.
