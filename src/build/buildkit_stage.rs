@@ -8,7 +8,7 @@
 //! DOCKER_HOST/BUILDKIT_HOST.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::formats::oci::Descriptor;
@@ -76,79 +76,8 @@ pub(super) fn run(job: Job<'_>, layout: &Layout, pending: PendingInfo, ui: &Ui) 
         .map_err(|e| Error::io("creating a directory in", job.output_dir, e))?;
     let ctx = work.path().join("context");
     std::fs::create_dir_all(&ctx).map_err(|e| Error::io("creating", &ctx, e))?;
-    let ep = if job.names.len() == 1 {
-        Some(vec![format!("/usr/local/bin/{}", job.names[0])])
-    } else {
-        None
-    };
-    let (dockerfile_path, context, info) = match &job.opts.dockerfile {
-        Some(user) => {
-            let bytes = crate::util::fs::read(user)?;
-            let context = user.parent().unwrap_or(Path::new(".")).to_path_buf();
-            let shown = user
-                .canonicalize()
-                .ok()
-                .and_then(|abs| {
-                    let root = job
-                        .git
-                        .and_then(|g| g.workdir.clone())
-                        .unwrap_or_else(|| job.workspace_root.to_path_buf());
-                    abs.strip_prefix(root.canonicalize().ok()?).ok().map(|r| {
-                        r.components()
-                            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                            .collect::<Vec<_>>()
-                            .join("/")
-                    })
-                })
-                .unwrap_or_else(|| {
-                    user.file_name()
-                        .unwrap_or_default()
-                        .to_string_lossy()
-                        .into_owned()
-                });
-            (
-                user.clone(),
-                context,
-                DockerfileInfo {
-                    path: shown,
-                    digest: Digest::of(&bytes),
-                },
-            )
-        }
-        None => {
-            let (template, name) = match job.base_ref {
-                base::BaseRef::Scratch => (TEMPLATE_SCRATCH, "<builtin>/Dockerfile.scratch"),
-                _ => (TEMPLATE_BASE, "<builtin>/Dockerfile.base"),
-            };
-            let path = buildkit::render_template(template, ep.as_deref(), &ctx)?;
-            let bytes = crate::util::fs::read(&path)?;
-            (
-                path,
-                ctx.clone(),
-                DockerfileInfo {
-                    path: name.to_owned(),
-                    digest: Digest::of(&bytes),
-                },
-            )
-        }
-    };
-    let mut build_args = BTreeMap::from([(
-        "SOURCE_DATE_EPOCH".to_owned(),
-        job.source_date_epoch.to_string(),
-    )]);
-    let mut contexts = BTreeMap::new();
-    match (job.base_ref, job.native_base) {
-        (base::BaseRef::Registry(r), _) => {
-            build_args.insert("BASE".into(), r.clone());
-        }
-        (base::BaseRef::Layout { path, .. }, Some(b)) => {
-            // BuildKit reads the layout as a named context pinned by digest.
-            let abs = std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
-            contexts.insert(buildkit::BASE_CONTEXT.to_owned(), (abs, b.root.digest));
-            build_args.insert("BASE".into(), buildkit::BASE_CONTEXT.to_owned());
-        }
-        _ => {}
-    }
+    let (dockerfile_path, context, info) = dockerfile(&job, &ctx)?;
+    let (build_args, contexts) = base_arguments(&job)?;
     let out_dir = work.path().join("oci");
     let request = buildkit::Request {
         client: job.client,
@@ -197,4 +126,95 @@ pub(super) fn run(job: Job<'_>, layout: &Layout, pending: PendingInfo, ui: &Ui) 
         base_image,
         builder,
     })
+}
+
+/// BuildKit's `--build-arg`s.
+type BuildArgs = BTreeMap<String, String>;
+/// BuildKit's named contexts: an OCI layout and the digest it is pinned to.
+type NamedContexts = BTreeMap<String, (PathBuf, Digest)>;
+
+/// The Dockerfile BuildKit runs, the build context, and their record: the user's
+/// (`--dockerfile`, shown relative to the repository) or our template for the base,
+/// rendered into `ctx`.
+fn dockerfile(job: &Job<'_>, ctx: &Path) -> Result<(PathBuf, PathBuf, DockerfileInfo)> {
+    let ep = if job.names.len() == 1 {
+        Some(vec![format!("/usr/local/bin/{}", job.names[0])])
+    } else {
+        None
+    };
+    let chosen = match &job.opts.dockerfile {
+        Some(user) => {
+            let bytes = crate::util::fs::read(user)?;
+            let context = user.parent().unwrap_or(Path::new(".")).to_path_buf();
+            let shown = user
+                .canonicalize()
+                .ok()
+                .and_then(|abs| {
+                    let root = job
+                        .git
+                        .and_then(|g| g.workdir.clone())
+                        .unwrap_or_else(|| job.workspace_root.to_path_buf());
+                    abs.strip_prefix(root.canonicalize().ok()?).ok().map(|r| {
+                        r.components()
+                            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                            .collect::<Vec<_>>()
+                            .join("/")
+                    })
+                })
+                .unwrap_or_else(|| {
+                    user.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned()
+                });
+            (
+                user.clone(),
+                context,
+                DockerfileInfo {
+                    path: shown,
+                    digest: Digest::of(&bytes),
+                },
+            )
+        }
+        None => {
+            let (template, name) = match job.base_ref {
+                base::BaseRef::Scratch => (TEMPLATE_SCRATCH, "<builtin>/Dockerfile.scratch"),
+                _ => (TEMPLATE_BASE, "<builtin>/Dockerfile.base"),
+            };
+            let path = buildkit::render_template(template, ep.as_deref(), ctx)?;
+            let bytes = crate::util::fs::read(&path)?;
+            (
+                path,
+                ctx.to_path_buf(),
+                DockerfileInfo {
+                    path: name.to_owned(),
+                    digest: Digest::of(&bytes),
+                },
+            )
+        }
+    };
+    Ok(chosen)
+}
+
+/// BuildKit's build arguments (SOURCE_DATE_EPOCH, the base) and named contexts (a base in
+/// an OCI layout, pinned by digest).
+fn base_arguments(job: &Job<'_>) -> Result<(BuildArgs, NamedContexts)> {
+    let mut build_args = BTreeMap::from([(
+        "SOURCE_DATE_EPOCH".to_owned(),
+        job.source_date_epoch.to_string(),
+    )]);
+    let mut contexts = BTreeMap::new();
+    match (job.base_ref, job.native_base) {
+        (base::BaseRef::Registry(r), _) => {
+            build_args.insert("BASE".into(), r.clone());
+        }
+        (base::BaseRef::Layout { path, .. }, Some(b)) => {
+            // BuildKit reads the layout as a named context pinned by digest.
+            let abs = std::path::absolute(path).map_err(|e| Error::io("resolving", path, e))?;
+            contexts.insert(buildkit::BASE_CONTEXT.to_owned(), (abs, b.root.digest));
+            build_args.insert("BASE".into(), buildkit::BASE_CONTEXT.to_owned());
+        }
+        _ => {}
+    }
+    Ok((build_args, contexts))
 }
