@@ -314,63 +314,13 @@ fn check_candidate(
         verified: false,
     };
     let att = Some(c.id.as_str());
-    let mut tlog_bundle = None;
-    let mut keyless_payload = None;
-    let envelope = match &c.evidence {
-        Evidence::Unsigned => {
-            report.ignore(
-                CheckId::Signature,
-                att,
-                format!(
-                    "BuildKit attestation{} is unsigned: not counted",
-                    c.announced
-                        .as_deref()
-                        .map(|p| format!(" ({p})"))
-                        .unwrap_or_default()
-                ),
-            );
-            return (outcome, None);
-        }
-        Evidence::Envelope(bytes) => match serde_json::from_slice::<Envelope>(bytes) {
-            Ok(e) => e,
-            Err(e) => {
-                report.ignore(CheckId::Bundle, att, format!("not a DSSE envelope: {e}"));
-                return (outcome, None);
-            }
-        },
-        Evidence::Bundle(bytes) => match Bundle::parse(bytes) {
-            Err(reason) => {
-                report.ignore(CheckId::Bundle, att, reason);
-                return (outcome, None);
-            }
-            Ok(b) if b.has_certificate => {
-                let keyless = trust.keyless.as_ref();
-                let image: Vec<Digest> = target.parts.iter().map(|p| p.digest).collect();
-                match super::keyless::attestation::verify_attestation(
-                    report, att, bytes, &image, keyless,
-                ) {
-                    Some(payload) => keyless_payload = Some(payload),
-                    None => return (outcome, None),
-                }
-                let Content::Dsse(e) = b.content else {
-                    return (outcome, None);
-                };
-                e
-            }
-            Ok(b) => {
-                let Content::Dsse(e) = &b.content else {
-                    report.ignore(
-                        CheckId::Bundle,
-                        att,
-                        "a message signature, not an attestation",
-                    );
-                    return (outcome, None);
-                };
-                let e = e.clone();
-                tlog_bundle = Some(b);
-                e
-            }
-        },
+    let Some(Opened {
+        envelope,
+        tlog_bundle,
+        keyless_payload,
+    }) = open_evidence(c, trust, target, report)
+    else {
+        return (outcome, None);
     };
     let Some((payload, verified_sig, key)) =
         key_or_keyless(&envelope, keyless_payload, trust, att, report)
@@ -425,6 +375,89 @@ fn check_candidate(
         Typed::Other(_) => {}
     }
     (outcome, Some((statement.json, named)))
+}
+
+/// An attestation's envelope, opened: the key-signed bundle it came in (for its log
+/// entries), or the payload the keyless path verified.
+struct Opened {
+    envelope: Envelope,
+    tlog_bundle: Option<Bundle>,
+    keyless_payload: Option<Vec<u8>>,
+}
+
+/// Opens an attestation's evidence: a DSSE envelope from cosign's tag, or a Sigstore bundle
+/// (keyless ones verified here, against the identity policy). `None`, with the reason in
+/// `report`, for unsigned BuildKit attestations and whatever cannot be read.
+fn open_evidence(
+    c: &Candidate,
+    trust: &Trust,
+    target: &Target,
+    report: &mut Report,
+) -> Option<Opened> {
+    let att = Some(c.id.as_str());
+    let mut tlog_bundle = None;
+    let mut keyless_payload = None;
+    let envelope = match &c.evidence {
+        Evidence::Unsigned => {
+            report.ignore(
+                CheckId::Signature,
+                att,
+                format!(
+                    "BuildKit attestation{} is unsigned: not counted",
+                    c.announced
+                        .as_deref()
+                        .map(|p| format!(" ({p})"))
+                        .unwrap_or_default()
+                ),
+            );
+            return None;
+        }
+        Evidence::Envelope(bytes) => match serde_json::from_slice::<Envelope>(bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                report.ignore(CheckId::Bundle, att, format!("not a DSSE envelope: {e}"));
+                return None;
+            }
+        },
+        Evidence::Bundle(bytes) => match Bundle::parse(bytes) {
+            Err(reason) => {
+                report.ignore(CheckId::Bundle, att, reason);
+                return None;
+            }
+            Ok(b) if b.has_certificate => {
+                let keyless = trust.keyless.as_ref();
+                let image: Vec<Digest> = target.parts.iter().map(|p| p.digest).collect();
+                match super::keyless::attestation::verify_attestation(
+                    report, att, bytes, &image, keyless,
+                ) {
+                    Some(payload) => keyless_payload = Some(payload),
+                    None => return None,
+                }
+                let Content::Dsse(e) = b.content else {
+                    return None;
+                };
+                e
+            }
+            Ok(b) => {
+                let Content::Dsse(e) = &b.content else {
+                    report.ignore(
+                        CheckId::Bundle,
+                        att,
+                        "a message signature, not an attestation",
+                    );
+                    return None;
+                };
+                let e = e.clone();
+                tlog_bundle = Some(b);
+                e
+            }
+        },
+    };
+    Some(Opened {
+        envelope,
+        tlog_bundle,
+        keyless_payload,
+    })
 }
 
 /// The verified payload, the signature the log entries must be about, and the key: from the
