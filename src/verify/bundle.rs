@@ -12,7 +12,7 @@
 use crate::verify::CheckId;
 
 use super::report::Report;
-use super::signed::{Bundle, Content, verify_dsse, verify_prehash};
+use super::signed::{Content, ParsedBundle, verify_dsse, verify_prehash};
 use super::tlog::{self, TrustedRoot};
 use crate::error::{Error, Result};
 use crate::formats::dsse::Envelope;
@@ -60,7 +60,7 @@ pub fn verify_bundle(
     let mut report = Report::new(name);
     let digest = artifact.digest();
     report.digest = Some(digest);
-    let bundle = match Bundle::parse(bytes) {
+    let bundle = match ParsedBundle::parse(bytes) {
         Ok(b) => b,
         Err(reason) => {
             report.fail(CheckId::Bundle, None, reason);

@@ -13,7 +13,7 @@ use super::collect::{
 use super::document::{self, Child, Document, Kind, Part, Target};
 use super::policy::Expectations;
 use super::report::{AttestationOutcome, Report, short};
-use super::signed::{Bundle, Content, verify_dsse};
+use super::signed::{Content, ParsedBundle, verify_dsse};
 use super::source::Source;
 use super::tlog::{self, TrustedRoot};
 use crate::error::{Error, Result};
@@ -381,7 +381,7 @@ fn check_candidate(
 /// entries), or the payload the keyless path verified.
 struct Opened {
     envelope: Envelope,
-    tlog_bundle: Option<Bundle>,
+    tlog_bundle: Option<ParsedBundle>,
     keyless_payload: Option<Vec<u8>>,
 }
 
@@ -419,7 +419,7 @@ fn open_evidence(
                 return None;
             }
         },
-        Evidence::Bundle(bytes) => match Bundle::parse(bytes) {
+        Evidence::Bundle(bytes) => match ParsedBundle::parse(bytes) {
             Err(reason) => {
                 report.ignore(CheckId::Bundle, att, reason);
                 return None;

@@ -1,4 +1,4 @@
-//! What a Sigstore bundle holds, as verification reads it ([`Bundle`], [`Content`]), and the
+//! What a Sigstore bundle holds, as verification reads it ([`ParsedBundle`], [`Content`]), and the
 //! signature checks over it: DER ECDSA P-256 signatures over a message or a digest, and DSSE
 //! envelopes ([`crate::keys::dsse`]).
 //!
@@ -58,9 +58,12 @@ pub enum Content {
     },
 }
 
-/// A parsed Sigstore bundle.
+/// A Sigstore bundle as verification reads it: the one bundle format
+/// ([`crate::formats::bundle::Bundle`]) parsed, with its content typed (a DSSE envelope, or a
+/// message signature with its SHA-256 digest checked to be one) and what verification needs
+/// of its material. A view of the format type, not a second definition of it.
 #[derive(Debug, Clone)]
-pub struct Bundle {
+pub struct ParsedBundle {
     /// Its media type.
     pub media_type: String,
     /// What it signs.
@@ -73,9 +76,9 @@ pub struct Bundle {
     pub tlog_entries: Vec<Value>,
 }
 
-impl Bundle {
+impl ParsedBundle {
     /// Parses bundle JSON; the error is the reason it is not a bundle we read.
-    pub fn parse(bytes: &[u8]) -> std::result::Result<Bundle, String> {
+    pub fn parse(bytes: &[u8]) -> std::result::Result<ParsedBundle, String> {
         serde_json::from_slice::<Value>(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
         let raw = RawBundle::parse(bytes, "the bundle").map_err(|e| e.to_string())?;
         let vm = raw.verification_material;
@@ -98,7 +101,7 @@ impl Bundle {
             }
             _ => return Err("expected exactly one of dsseEnvelope and messageSignature".into()),
         };
-        Ok(Bundle {
+        Ok(ParsedBundle {
             media_type: raw.media_type,
             content,
             key_hint: vm.public_key.map(|k| k.hint),
@@ -115,6 +118,6 @@ mod tests {
     #[test]
     fn unknown_bundle_versions_are_rejected() {
         let b = br#"{"mediaType":"application/vnd.dev.sigstore.bundle+json;version=0.9","verificationMaterial":{}}"#;
-        assert!(Bundle::parse(b).unwrap_err().contains("0.9"));
+        assert!(ParsedBundle::parse(b).unwrap_err().contains("0.9"));
     }
 }

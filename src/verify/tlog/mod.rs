@@ -19,7 +19,7 @@ use crate::keys::PublicKey;
 use crate::util::digest::Digest;
 use crate::verify::CheckId;
 use crate::verify::report::Report;
-use crate::verify::signed::{Bundle, Content, b64};
+use crate::verify::signed::{Content, ParsedBundle, b64};
 use proof::int;
 
 pub use proof::{Outcome, inclusion_outcome, promise_outcome, root_from_inclusion_proof};
@@ -28,7 +28,7 @@ pub use root::{TrustedLog, TrustedRoot};
 /// Checks the bundle's transparency-log entries (see the module docs).
 pub fn check_entries(
     report: &mut Report,
-    bundle: &Bundle,
+    bundle: &ParsedBundle,
     digest: &Digest,
     signature: &[u8],
     key: &PublicKey,
@@ -79,7 +79,7 @@ fn check_promise(report: &mut Report, entry: &Value, root: &TrustedRoot, label: 
 /// Does the entry's body describe this signature? `Ok(None)`: a kind we do not check.
 fn entry_body_matches(
     entry: &Value,
-    bundle: &Bundle,
+    bundle: &ParsedBundle,
     digest: &Digest,
     signature: &[u8],
     key: &PublicKey,
@@ -113,7 +113,7 @@ fn entry_body_matches(
 /// A `hashedrekord` body: this artifact digest, this signature, this key.
 fn hashedrekord_matches(
     spec: &Value,
-    bundle: &Bundle,
+    bundle: &ParsedBundle,
     digest: &Digest,
     signature: &[u8],
     same_key: &dyn Fn(&Value) -> bool,
@@ -145,7 +145,7 @@ fn hashedrekord_matches(
 /// A `dsse` body (canonical or request form): this payload, this signature, this key.
 fn dsse_matches(
     spec: &Value,
-    bundle: &Bundle,
+    bundle: &ParsedBundle,
     signature: &[u8],
     same_key: &dyn Fn(&Value) -> bool,
 ) -> std::result::Result<Option<String>, String> {
