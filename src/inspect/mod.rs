@@ -95,21 +95,13 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
     let probed = probe(
         selection, &programs, &config, &dir, &manifest, known_vv, started,
     )?;
-    let Probed {
-        args,
-        meta,
-        meta_time,
-        settings,
-        git,
-        git_time,
-        early_lock,
-    } = probed;
+    let (meta, git) = (probed.meta, probed.git);
     let (toolchain, target, target_explicit, rustflags, rustflags_source, toolchain_time) =
-        settings;
+        probed.settings;
 
     let root = PathBuf::from(meta.workspace_root.as_std_path());
     let lock_path = root.join("Cargo.lock");
-    let lock = match early_lock {
+    let lock = match probed.early_lock {
         Some((p, Ok(lock))) if p == lock_path => lock,
         _ => deps::LockChecksums::read(&lock_path)?,
     };
@@ -133,7 +125,12 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
     for w in &git.warnings {
         ui.warn(w);
     }
-    let times = [meta_time, toolchain_time, git_time, started.elapsed()];
+    let times = [
+        probed.meta_time,
+        toolchain_time,
+        probed.git_time,
+        started.elapsed(),
+    ];
     show_probes(ui, times, git.state.as_ref());
     let inputs = BuildInputs {
         toolchain,
@@ -156,7 +153,7 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
     };
     Ok(Collected {
         inputs,
-        metadata_args: args,
+        metadata_args: probed.args,
         metadata: meta,
     })
 }

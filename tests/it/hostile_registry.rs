@@ -561,43 +561,18 @@ fn an_attestation_layer_claiming_a_huge_size_is_not_read() {
     assert_eq!(blob_reads, 0, "the huge layer was fetched");
 }
 
-/// Runs `cargo-provenance verify ARGS` and returns (exit code, stdout and stderr).
-fn verify_output(args: &[&str], cfg: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-provenance"))
-        .args(["provenance", "verify"])
-        .args(args)
-        .env("DOCKER_CONFIG", cfg)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
-/// `n` distinct manifest descriptors (none of which the registry serves).
-fn descriptors(n: usize) -> Vec<serde_json::Value> {
-    (0..n)
-        .map(|i| {
-            json!({"mediaType": OCI_MANIFEST, "size": 100,
-                   "digest": Digest::of(format!("padding {i}").as_bytes()).to_string(),
-                   "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"})
-        })
-        .collect()
-}
-
-#[test]
-fn a_referrers_listing_past_the_bound_fails_without_reading_one() {
+/// Serves the image, `extra` answering first (a listing, a tag), and runs `verify --key` on
+/// it: asserts exit 1 and `needles` in the output; returns the paths the registry saw.
+fn verify_against(
+    extra: impl Fn(&Seen) -> Option<Answer> + Send + Sync + 'static,
+    needles: &[&str],
+) -> Vec<String> {
     let manifest = manifest_with_config(b"{}", 2);
-    let listing = json!({"schemaVersion": 2, "mediaType": OCI_INDEX,
-                         "manifests": descriptors(257)});
     let (addr, seen) = serve(
         "127.0.0.1",
         Arc::new(move |s: &Seen| {
-            if s.path.contains("/referrers/") {
-                Answer::json(&listing, OCI_INDEX)
+            if let Some(a) = extra(s) {
+                a
             } else if is_image(&s.path) {
                 Answer::json(&manifest, OCI_MANIFEST)
             } else {
@@ -607,34 +582,54 @@ fn a_referrers_listing_past_the_bound_fails_without_reading_one() {
     );
     let cfg = no_config();
     let key = tempfile::tempdir().unwrap();
-    let (_, public) = support::keygen(key.path(), "listing");
-    let (code, out) = verify_output(
-        &[&format!("{addr}/app:v1"), "--key", public.to_str().unwrap()],
-        cfg.path(),
+    let (_, public) = support::keygen(key.path(), "bounds");
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-provenance"))
+        .args(["provenance", "verify", &format!("{addr}/app:v1"), "--key"])
+        .arg(&public)
+        .env("DOCKER_CONFIG", cfg.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("lists 257 referrers") && out.contains("at most 256"),
-        "{out}"
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for n in needles {
+        assert!(text.contains(n), "expected `{n}` in:\n{text}");
+    }
+    let seen = seen.lock().unwrap();
+    seen.iter().map(|s| s.path.clone()).collect()
+}
+
+#[test]
+fn a_referrers_listing_past_the_bound_fails_without_reading_one() {
+    let descriptors: Vec<serde_json::Value> = (0..257)
+        .map(|i| {
+            json!({"mediaType": OCI_MANIFEST, "size": 100,
+                   "digest": Digest::of(format!("padding {i}").as_bytes()).to_string(),
+                   "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"})
+        })
+        .collect();
+    let listing = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors});
+    let image = Digest::of(&serde_json::to_vec(&manifest_with_config(b"{}", 2)).unwrap());
+    let seen = verify_against(
+        move |s| {
+            s.path
+                .contains("/referrers/")
+                .then(|| Answer::json(&listing, OCI_INDEX))
+        },
+        &["lists 257 referrers", "at most 256"],
     );
     let fetched = seen
-        .lock()
-        .unwrap()
         .iter()
-        .filter(|s| s.path.contains("/manifests/sha256:") && !is_image_digest(&s.path))
+        .filter(|p| p.contains("/manifests/sha256:") && !p.ends_with(&image.to_string()))
         .count();
     assert_eq!(fetched, 0, "a referrer past the bound was fetched");
 }
 
-/// True for a manifest request by the digest of the image itself (not a referrer).
-fn is_image_digest(path: &str) -> bool {
-    let manifest = manifest_with_config(b"{}", 2);
-    path.ends_with(&Digest::of(&serde_json::to_vec(&manifest).unwrap()).to_string())
-}
-
 #[test]
 fn a_cosign_tag_with_too_many_layers_fails_without_reading_one() {
-    let manifest = manifest_with_config(b"{}", 2);
     let layers: Vec<serde_json::Value> = (0..65)
         .map(|i| {
             json!({"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
@@ -646,35 +641,14 @@ fn a_cosign_tag_with_too_many_layers_fails_without_reading_one() {
                      "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                                 "digest": Digest::of(b"{}").to_string(), "size": 2},
                      "layers": layers});
-    let (addr, seen) = serve(
-        "127.0.0.1",
-        Arc::new(move |s: &Seen| {
-            if s.path.ends_with(".sig") {
-                Answer::json(&sig, OCI_MANIFEST)
-            } else if is_image(&s.path) {
-                Answer::json(&manifest, OCI_MANIFEST)
-            } else {
-                Answer::status("404 Not Found")
-            }
-        }),
+    let seen = verify_against(
+        move |s| {
+            s.path
+                .ends_with(".sig")
+                .then(|| Answer::json(&sig, OCI_MANIFEST))
+        },
+        &["has 65 layers", "at most 64"],
     );
-    let cfg = no_config();
-    let key = tempfile::tempdir().unwrap();
-    let (_, public) = support::keygen(key.path(), "layers");
-    let (code, out) = verify_output(
-        &[&format!("{addr}/app:v1"), "--key", public.to_str().unwrap()],
-        cfg.path(),
-    );
-    assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("has 65 layers") && out.contains("at most 64"),
-        "{out}"
-    );
-    let blob_reads = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|s| s.path.contains("/blobs/"))
-        .count();
+    let blob_reads = seen.iter().filter(|p| p.contains("/blobs/")).count();
     assert_eq!(blob_reads, 0, "a layer past the bound was fetched");
 }
