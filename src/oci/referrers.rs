@@ -124,20 +124,19 @@ fn read_fallback(
     let Some(m) = client.get_manifest(&tag)? else {
         return Ok(None);
     };
-    let invalid = |e: String| {
-        Error::msg(format!(
-            "the referrers fallback tag {tag} in {} is not an image index ({e}); delete the \
-             tag or repair it",
-            client.reference().repository
-        ))
-    };
-    serde_json::from_slice::<ImageIndex>(&m.bytes).map_err(|e| invalid(e.to_string()))?;
-    let serde_json::Value::Object(index) =
-        serde_json::from_slice(&m.bytes).map_err(|e| invalid(e.to_string()))?
-    else {
-        return Err(invalid("not a JSON object".into()));
-    };
+    serde_json::from_slice::<ImageIndex>(&m.bytes).map_err(|e| not_an_index(client, &tag, e))?;
+    // An image index is a JSON object (checked just above), so this cannot fail.
+    let index = serde_json::from_slice(&m.bytes).map_err(|e| not_an_index(client, &tag, e))?;
     Ok(Some((index, m.etag)))
+}
+
+/// The error for a fallback tag whose manifest is not an image index.
+fn not_an_index(client: &RegistryClient, tag: &str, e: serde_json::Error) -> Error {
+    Error::msg(format!(
+        "the referrers fallback tag {tag} in {} is not an image index ({e}); delete the tag \
+         or repair it",
+        client.reference().repository
+    ))
 }
 
 /// The digests of a fallback index's entries (JSON), in order.
@@ -159,13 +158,8 @@ fn fallback_index(
     match fetched {
         None => Ok(None),
         Some(m) => {
-            let index: ImageIndex = serde_json::from_slice(&m.bytes).map_err(|e| {
-                Error::msg(format!(
-                    "the referrers fallback tag {tag} in {} is not an image index ({e}); \
-                     delete the tag or repair it",
-                    client.reference().repository
-                ))
-            })?;
+            let index: ImageIndex =
+                serde_json::from_slice(&m.bytes).map_err(|e| not_an_index(client, tag, e))?;
             Ok(Some((index, m.etag)))
         }
     }

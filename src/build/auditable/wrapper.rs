@@ -162,8 +162,7 @@ pub fn wrapper_env(configured: Option<String>, bin: &Path) -> Result<CargoEnv> {
         .map_err(|e| Error::msg(format!("finding this program for the rustc wrapper: {e}")))?;
     std::fs::create_dir_all(bin).map_err(|e| Error::io("creating", bin, e))?;
     link_program(&exe, &bin.join(WRAPPER_NAME))?;
-    let bin = bin.to_path_buf();
-    let mut path = vec![bin];
+    let mut path = vec![bin.to_path_buf()];
     path.extend(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
     ));
