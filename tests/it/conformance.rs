@@ -358,3 +358,46 @@ fn require_tlog_needs_a_verified_entry_for_key_bundles() {
         "{out}"
     );
 }
+
+/// `--require-tlog` is not met by a genuine log entry of another signature: the managed-key
+/// bundle with its entry replaced by a real `intoto` entry (of the custom-root case, whose
+/// inclusion proof and signed entry timestamp verify against that root) passes
+/// `tlog-inclusion`, but its body is not shown to record this signature (`tlog-entry` is a
+/// skip for that kind), so `--require-tlog` fails.
+#[test]
+fn require_tlog_is_not_met_by_a_copied_entry_of_another_signature() {
+    let dir = support::shared_dir().join("conformance/sigstore/bundle-verify");
+    let case = dir.join("managed-key-happy-path");
+    let other = dir.join("intoto-with-custom-trust-root");
+    let read = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let mut b = read(&case.join("bundle.sigstore.json"));
+    let theirs = read(&other.join("bundle.sigstore.json"));
+    b["verificationMaterial"]["tlogEntries"] =
+        theirs["verificationMaterial"]["tlogEntries"].clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let copied = tmp.path().join("copied.json");
+    std::fs::write(&copied, serde_json::to_vec(&b).unwrap()).unwrap();
+    let out = support::cargo_provenance()
+        .arg("verify")
+        .arg("--bundle")
+        .arg(&copied)
+        .arg("--artifact")
+        .arg(dir.join("a.txt"))
+        .arg("--key")
+        .arg(case.join("key.pub"))
+        .arg("--trusted-root")
+        .arg(other.join("trusted_root.json"))
+        .arg("--require-tlog")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("pass    tlog-inclusion"), "{text}");
+    assert!(
+        text.contains("tlog-entry: --require-tlog: no log entry is shown to record this signature"),
+        "{text}"
+    );
+}

@@ -105,29 +105,37 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// `--require-tlog` for a key-signed bundle: its log entry must have been verified (a passing
-/// `tlog-inclusion` about `att`), else `tlog-entry` fails. Keyless bundles always need one.
+/// `--require-tlog` for a key-signed bundle: a log entry must have been verified as in the
+/// log (a passing `tlog-inclusion` about `att`) and as recording this very signature (a
+/// passing `tlog-entry`), else `tlog-entry` fails. An entry of a kind whose body is not
+/// checked (`intoto`: its `tlog-entry` is a skip) does not count: a genuine log entry of
+/// someone else's signature, copied into the bundle, would pass inclusion. Any failing entry
+/// already fails the verdict. Keyless bundles always need one.
 pub fn tlog_required(report: &mut Report, att: Option<&str>) {
-    let about = |c: &&super::report::Check| c.attestation.as_deref() == att;
-    let inclusion = report
-        .checks
-        .iter()
-        .filter(about)
-        .find(|c| c.check == CheckId::TlogInclusion)
-        .map(|c| (c.status, c.reason.clone()));
-    match inclusion {
-        Some((Status::Pass, _)) => {}
-        Some((_, reason)) => report.fail(
-            CheckId::TlogEntry,
-            att,
-            format!("--require-tlog: the log entry is not verified ({reason})"),
-        ),
-        None => report.fail(
-            CheckId::TlogEntry,
-            att,
-            "--require-tlog: the bundle carries no transparency log entry",
-        ),
-    }
+    let first = |id: CheckId, status: Option<Status>| {
+        report
+            .checks
+            .iter()
+            .filter(|c| c.attestation.as_deref() == att && c.check == id)
+            .find(|c| status.is_none_or(|s| c.status == s))
+            .map(|c| (c.status, c.reason.clone()))
+    };
+    let inclusion = first(CheckId::TlogInclusion, Some(Status::Pass))
+        .or_else(|| first(CheckId::TlogInclusion, None));
+    let entry =
+        first(CheckId::TlogEntry, Some(Status::Pass)).or_else(|| first(CheckId::TlogEntry, None));
+    let why = match (inclusion, entry) {
+        (Some((Status::Pass, _)), Some((Status::Pass, _))) => return,
+        (None, _) => "the bundle carries no transparency log entry".to_owned(),
+        (Some((Status::Pass, _)), Some((_, reason))) => {
+            format!("no log entry is shown to record this signature ({reason})")
+        }
+        (Some((Status::Pass, _)), None) => {
+            "no log entry is shown to record this signature".to_owned()
+        }
+        (Some((_, reason)), _) => format!("the log entry is not verified ({reason})"),
+    };
+    report.fail(CheckId::TlogEntry, att, format!("--require-tlog: {why}"));
 }
 
 /// Parses bundle JSON for the crate after our prechecks; failures go to the report.
