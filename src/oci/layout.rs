@@ -157,10 +157,11 @@ impl Layout {
         Ok(bytes)
     }
 
-    /// Reads `index.json`.
+    /// Reads `index.json`: a regular file of at most [`super::limits::MANIFEST_MAX`] (a link,
+    /// FIFO or device is refused, as for every file of a layout read).
     pub fn index(&self) -> Result<ImageIndex> {
         let path = self.root.join("index.json");
-        let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+        let bytes = super::limits::read_file_at_most(&path, super::limits::MANIFEST_MAX)?;
         serde_json::from_slice(&bytes).map_err(|e| {
             Error::msg(format!(
                 "{} is not a valid image index: {e}",

@@ -10,6 +10,7 @@
 //! | any other answer (errors, tokens, upload answers) | [`SMALL_BODY_MAX`] |
 //! | referrers API pages | [`REFERRERS_PAGES_MAX`] |
 //! | referrers of one subject verify reads | [`REFERRERS_MAX`]; a listing with more fails the verdict |
+//! | entries of an image index verify reads | [`INDEX_ENTRIES_MAX`]; more fails the verdict |
 //! | layers of one attestation manifest verify reads (BuildKit's, cosign's tags) | [`ATTESTATION_LAYERS_MAX`]; more fails the verdict |
 //! | redirects | [`REDIRECTS_MAX`] per request; `Authorization` is never sent to another host |
 //! | requests in flight at once (verify's prefetch) | [`CONCURRENT_REQUESTS`] |
@@ -40,6 +41,10 @@ pub const REFERRERS_MAX: usize = 256;
 /// The most layers of one attestation manifest (BuildKit's, cosign's `.att`/`.sig` tags)
 /// verify reads; more fails the verdict (`referrer`), for the same reason.
 pub const ATTESTATION_LAYERS_MAX: usize = 64;
+/// The most entries of one image index verify reads (platform manifests and BuildKit's
+/// attestation manifests together); an index with more fails `image` before any is read.
+/// Multi-platform images list a few dozen.
+pub const INDEX_ENTRIES_MAX: usize = 128;
 /// The most redirects one request follows.
 pub const REDIRECTS_MAX: usize = 5;
 /// The most requests one client has in flight at once (each bounded as above).

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::formats::dsse::Envelope;
 use crate::formats::oci::Descriptor;
 use crate::keys::PublicKey;
+use crate::oci::limits::INDEX_ENTRIES_MAX;
 use crate::util::digest::Digest;
 
 pub use crate::formats::annotations::{
@@ -212,6 +213,18 @@ fn read_target(
         }
         Ok(Document::Index(index)) => index,
     };
+    if index.manifests.len() > INDEX_ENTRIES_MAX {
+        let n = index.manifests.len();
+        report.fail(
+            CheckId::Image,
+            None,
+            format!(
+                "index {top} lists {n} manifests, more than the {INDEX_ENTRIES_MAX} this \
+                 verifier reads: refused, none was read"
+            ),
+        );
+        return Ok(None);
+    }
     let entries: Vec<Digest> = index.manifests.iter().map(|m| m.digest).collect();
     src.prefetch_manifests(&entries);
     let mut parts = vec![Part {

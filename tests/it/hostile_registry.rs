@@ -652,3 +652,30 @@ fn a_cosign_tag_with_too_many_layers_fails_without_reading_one() {
     let blob_reads = seen.iter().filter(|p| p.contains("/blobs/")).count();
     assert_eq!(blob_reads, 0, "a layer past the bound was fetched");
 }
+
+#[test]
+fn an_index_past_the_entry_bound_fails_without_reading_an_entry() {
+    let entries: Vec<serde_json::Value> = (0..129)
+        .map(|i| {
+            json!({"mediaType": OCI_MANIFEST, "size": 100,
+                   "digest": Digest::of(format!("platform {i}").as_bytes()).to_string(),
+                   "platform": {"os": "linux", "architecture": format!("arch{i}")}})
+        })
+        .collect();
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
+    let seen = verify_against(
+        move |s| {
+            s.path
+                .ends_with("/manifests/v1")
+                .then(|| Answer::json(&index, OCI_INDEX))
+        },
+        &["lists 129 manifests", "more than the 128"],
+    );
+    let entry_reads = seen
+        .iter()
+        .filter(|p| {
+            (0..129).any(|i| p.contains(&Digest::of(format!("platform {i}").as_bytes()).hex()))
+        })
+        .count();
+    assert_eq!(entry_reads, 0, "an entry past the bound was fetched");
+}

@@ -643,6 +643,32 @@ fn blobs_that_are_not_regular_files_are_not_opened() {
     }
 }
 
+/// A layout whose `index.json` is a FIFO (reading it would block forever) or a link to an
+/// endless device (reading it would exhaust memory): refused before it is read, exit 2.
+#[test]
+fn an_index_json_that_is_not_a_regular_file_is_not_read() {
+    for kind in ["fifo", "link"] {
+        let (_tmp, layout) = attacked_layout();
+        let path = layout.root().join("index.json");
+        std::fs::remove_file(&path).unwrap();
+        if kind == "fifo" {
+            let ok = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        } else {
+            std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        }
+        let b = built();
+        let key = b.key.pub_path.display().to_string();
+        let o = run_verify(&[&layout_ref(&layout, ":attack"), "--key", &key]);
+        assert_eq!(o.code, 2, "{kind}: {o:?}");
+        assert!(o.stderr.contains("not a regular file"), "{kind}: {o:?}");
+        assert!(o.stderr.contains("index.json"), "{kind}: {o:?}");
+    }
+}
+
 /// A referrer whose bundle layer is missing is set aside (`ignored`), not an input error: the
 /// genuine evidence still verifies.
 #[test]
