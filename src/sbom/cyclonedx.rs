@@ -13,9 +13,7 @@ use cyclonedx_bom::models::external_reference::{
 use cyclonedx_bom::models::hash::{Hash, HashAlgorithm, HashValue, Hashes};
 use cyclonedx_bom::models::property::{Properties, Property};
 use cyclonedx_bom::models::tool::{Tool, Tools};
-use cyclonedx_bom::prelude::{
-    Bom, Component, Components, DateTime, Metadata, Purl, UrnUuid, Validate,
-};
+use cyclonedx_bom::prelude::{Bom, Component, Components, DateTime, Metadata, Purl, Validate};
 
 use super::SpecVersion;
 use super::license::{NormalizedLicense, to_cyclonedx};
@@ -89,16 +87,13 @@ pub struct Document {
 pub const TOOL_NAME: &str = "cargo-provenance";
 
 /// Renders the document: JSON bytes (pretty, trailing newline) and the serial number.
+///
+/// The serial number is a UUID v5 of the document as written without it. The document is
+/// written once, without it, and the serial number's line is put in where cyclonedx-bom
+/// writes it (after `"version"`): the same bytes as a second serialisation with it (a test
+/// holds the two equal), which cost ~6 ms for corpus/rerun's 1 MB document.
 pub fn render(doc: &Document) -> Result<(Vec<u8>, String)> {
-    // The document is built once; written without, then with its serial number.
-    let (mut bom, version) = bom(doc)?;
-    let unsigned = output(bom.clone(), version)?;
-    let ns = uuid::Uuid::new_v5(
-        &uuid::Uuid::NAMESPACE_URL,
-        b"https://github.com/cargo-provenance/sbom",
-    );
-    let serial = format!("urn:uuid:{}", uuid::Uuid::new_v5(&ns, &unsigned));
-    bom.serial_number = Some(UrnUuid(serial.clone()));
+    let (bom, version) = bom(doc)?;
     let result = bom.validate_version(version);
     if result.has_errors() {
         return Err(Error::msg(format!(
@@ -106,7 +101,38 @@ pub fn render(doc: &Document) -> Result<(Vec<u8>, String)> {
             result
         )));
     }
-    Ok((output(bom, version)?, serial))
+    let unsigned = output(bom, version)?;
+    let serial = serial_number(&unsigned);
+    let json = with_serial_number(&unsigned, &serial)?;
+    Ok((json, serial))
+}
+
+/// `urn:uuid:` and the UUID v5 of the document written without a serial number.
+fn serial_number(unsigned: &[u8]) -> String {
+    let ns = uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        b"https://github.com/cargo-provenance/sbom",
+    );
+    format!("urn:uuid:{}", uuid::Uuid::new_v5(&ns, unsigned))
+}
+
+/// The top-level `version` line, which `serialNumber` follows (top-level keys are indented
+/// by two spaces; nested ones by more).
+const VERSION_LINE: &[u8] = b"\n  \"version\": 1,\n";
+
+/// `unsigned` with the `serialNumber` line after the top-level `version` line.
+fn with_serial_number(unsigned: &[u8], serial: &str) -> Result<Vec<u8>> {
+    let at = unsigned
+        .windows(VERSION_LINE.len())
+        .position(|w| w == VERSION_LINE)
+        .ok_or_else(|| Error::msg("internal error: the SBOM has no top-level `version` line"))?
+        + VERSION_LINE.len();
+    let line = format!("  \"serialNumber\": {},\n", serde_json::Value::from(serial));
+    let mut out = Vec::with_capacity(unsigned.len() + line.len());
+    out.extend_from_slice(&unsigned[..at]);
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(&unsigned[at..]);
+    Ok(out)
 }
 
 /// The document as JSON, with a final newline.
@@ -249,6 +275,40 @@ pub fn oci_purl(image: &str, digest_hex: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_serial_number_goes_where_cyclonedx_bom_writes_it() {
+        let spec = |r: &str| ComponentSpec {
+            bom_ref: r.to_owned(),
+            kind: Kind::Library,
+            name: r.to_owned(),
+            version: Some("1.0.0".into()),
+            scope: Some(ComponentScope::Required),
+            sha256: None,
+            license: None,
+            purl: Some(cargo_purl(r, "1.0.0", &[])),
+            vcs: None,
+            properties: vec![("cargo-provenance:version".into(), "1".into())],
+        };
+        for spec_version in [SpecVersion::V1_4, SpecVersion::V1_5] {
+            let doc = Document {
+                spec_version,
+                timestamp: Some("2026-01-01T00:00:00Z".into()),
+                subject: spec("app"),
+                components: vec![spec("a"), spec("b")],
+                dependencies: BTreeMap::from([("a".into(), BTreeSet::from(["b".into()]))]),
+            };
+            let (json, serial) = render(&doc).unwrap();
+            // What cyclonedx-bom writes with the serial number set.
+            let (mut bom, version) = bom(&doc).unwrap();
+            bom.serial_number = Some(cyclonedx_bom::prelude::UrnUuid(serial.clone()));
+            assert_eq!(
+                String::from_utf8(json).unwrap(),
+                String::from_utf8(output(bom, version).unwrap()).unwrap()
+            );
+        }
+        assert!(with_serial_number(b"{}", "urn:uuid:x").is_err());
+    }
 
     #[test]
     fn purls() {
