@@ -93,25 +93,33 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
     let config = CargoConfig::load(&dir, crate::inspect::cargo_home().as_deref())?;
     let programs = Programs::find(&config);
     let args = metadata_args(selection, &manifest, all_features);
+    let flag = selection.source_url.as_deref();
     // cargo metadata (or the same question's answer in this process) beside the rustc cfg
-    // questions; the lockfile and git are read once the workspace root is known.
-    let (metadata, platforms) = std::thread::scope(|s| {
-        let metadata = s.spawn(|| match reuse {
+    // questions and the reading of the workspace root as guessed (see `RootFacts`).
+    let (metadata, platforms, early) = std::thread::scope(|s| {
+        let platforms = s
+            .spawn(|| super::platform::read(&programs, &dir, &config, selection.target.as_deref()));
+        let early = guess_root(&dir).map(|root| s.spawn(move || RootFacts::read(root, flag)));
+        let metadata = match reuse {
             Some((a, metadata)) if a == args => Ok(metadata),
             _ => crate::inspect::metadata::shared(&programs.cargo, &args, &dir, &manifest),
+        };
+        let platforms = platforms.join().unwrap_or_else(|_| {
+            Err(Error::msg(
+                "internal error: the rustc cfg questions panicked",
+            ))
         });
-        let platforms =
-            super::platform::read(&programs, &dir, &config, selection.target.as_deref());
-        let metadata = metadata
-            .join()
-            .unwrap_or_else(|_| Err(Error::msg("internal error: cargo metadata panicked")));
-        (metadata, platforms)
+        (metadata, platforms, early.and_then(|h| h.join().ok()))
     });
     let (metadata, platforms) = (metadata?, platforms?);
-    let root = metadata.workspace_root.as_std_path().to_path_buf();
-    let checksums = LockChecksums::read(&root.join("Cargo.lock"))?;
-    let (workspace_version, resolver) = read_root_manifest(&root, &metadata);
-    let (commit_time, source) = git_info(&root, selection.source_url.as_deref())?;
+    let root = metadata.workspace_root.as_std_path();
+    let facts = match early {
+        Some(facts) if facts.root == root => facts,
+        _ => RootFacts::read(root.to_path_buf(), flag),
+    };
+    let checksums = facts.checksums?;
+    let (workspace_version, resolver) = root_manifest_settings(&facts.manifest, &metadata, root);
+    let (commit_time, source) = facts.git?;
     Ok(Loaded {
         metadata,
         host: platforms.host,
@@ -153,11 +161,49 @@ fn metadata_args(selection: &Selection, manifest: &Path, all_features: bool) -> 
     args
 }
 
-/// `[workspace.package] version` and the resolver version of the root manifest.
-fn read_root_manifest(root: &Path, metadata: &Metadata) -> (Option<String>, String) {
-    let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
-    let value: toml::Value =
-        toml::from_str(&text).unwrap_or(toml::Value::Table(Default::default()));
+/// What is read from the workspace root: Cargo.lock's checksums, the root manifest, and
+/// HEAD's time and the source URL.
+///
+/// Read beside `cargo metadata`, from the root as guessed before cargo names it (the nearest
+/// directory, from the manifest's up, that holds a Cargo.lock: cargo writes it at the
+/// workspace root), and used only when cargo names the same root; else read again. This
+/// takes the lockfile's parse (~10 ms on corpus/rerun) off the time after cargo exits.
+struct RootFacts {
+    root: PathBuf,
+    checksums: Result<LockChecksums>,
+    /// The root `Cargo.toml` (an empty table when unreadable: cargo read it already).
+    manifest: toml::Value,
+    git: Result<(Option<i64>, Chosen)>,
+}
+
+impl RootFacts {
+    fn read(root: PathBuf, flag: Option<&str>) -> RootFacts {
+        let checksums = LockChecksums::read(&root.join("Cargo.lock"));
+        let text = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+        let manifest = toml::from_str(&text).unwrap_or(toml::Value::Table(Default::default()));
+        let git = git_info(&root, flag);
+        RootFacts {
+            root,
+            checksums,
+            manifest,
+            git,
+        }
+    }
+}
+
+/// The workspace root as guessed from the manifest's directory (see [`RootFacts`]).
+fn guess_root(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .map(Path::to_path_buf)
+}
+
+/// `[workspace.package] version` and the resolver version of the root manifest `value`.
+fn root_manifest_settings(
+    value: &toml::Value,
+    metadata: &Metadata,
+    root: &Path,
+) -> (Option<String>, String) {
     let ws = value.get("workspace");
     let version = ws
         .and_then(|w| w.get("package"))
