@@ -238,6 +238,17 @@ impl Layout {
     /// (skopeo and we would take the first, containerd's import the last, and it also reads
     /// `io.containerd.image.name`), so verifying one and running another must not be possible.
     pub fn resolve_tag(&self, name: &str) -> Result<Descriptor> {
+        self.find_tag(name)?.ok_or_else(|| {
+            Error::msg(format!(
+                "tag `{name}` not found in OCI layout {}",
+                self.root.display()
+            ))
+        })
+    }
+
+    /// The descriptor tag `name` points at (see [`Layout::resolve_tag`]), `None` when no
+    /// entry has it; a tag on entries of different digests is an error (ambiguous).
+    pub fn find_tag(&self, name: &str) -> Result<Option<Descriptor>> {
         let entries = self.index()?.manifests;
         let named = |d: &Descriptor| {
             d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(name)
@@ -249,11 +260,8 @@ impl Layout {
         found.sort_by_key(|d| d.digest);
         found.dedup_by_key(|d| d.digest);
         match found.as_slice() {
-            [] => Err(Error::msg(format!(
-                "tag `{name}` not found in OCI layout {}",
-                self.root.display()
-            ))),
-            [one] => Ok((*one).clone()),
+            [] => Ok(None),
+            [one] => Ok(Some((*one).clone())),
             many => Err(Error::msg(format!(
                 "tag `{name}` names {} different images in OCI layout {} ({}): ambiguous, \
                  refused; name the image by digest (oci:PATH@sha256:HEX)",

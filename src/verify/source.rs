@@ -6,7 +6,7 @@
 //! transport error. A registry that cannot be reached is an error (exit 2).
 
 use crate::error::Result;
-use crate::formats::oci::{ANNOTATION_REF_NAME, Descriptor};
+use crate::formats::oci::Descriptor;
 use crate::oci::layout::Layout;
 use crate::oci::limits::{
     ATTESTATION_MAX, MANIFEST_MAX, read_file_at_most, regular_file_len, size_words,
@@ -256,12 +256,7 @@ impl Source {
     /// What a tag points at, if it exists (cosign's legacy `sha256-HEX.att` tags).
     pub fn tag(&self, tag: &str) -> Result<Option<Digest>> {
         match &self.store {
-            Store::Layout(l) => Ok(l
-                .index()?
-                .manifests
-                .into_iter()
-                .find(|d| d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(tag))
-                .map(|d| d.digest)),
+            Store::Layout(l) => Ok(l.find_tag(tag)?.map(|d| d.digest)),
             Store::Registry(c) => Ok(self.registry_manifest(c, tag)?.map(|m| m.digest)),
         }
     }

@@ -643,6 +643,33 @@ fn blobs_that_are_not_regular_files_are_not_opened() {
     }
 }
 
+/// A cosign `.sig` tag on two different manifests of a layout is ambiguous and refused, as
+/// an image tag is (the verifier took the first entry).
+#[test]
+fn a_cosign_tag_on_two_manifests_in_a_layout_is_refused() {
+    let b = built();
+    let (_tmp, layout) = attacked_layout();
+    let m = attacker_manifest(&layout);
+    let mut index = layout.index().unwrap();
+    let tag = format!("sha256-{}.sig", b.index.hex());
+    let mut first = index.manifests[0].clone();
+    let mut second = m.clone();
+    for e in [&mut first, &mut second] {
+        e.platform = None;
+        e.annotations.clear();
+        e.annotations
+            .insert("org.opencontainers.image.ref.name".into(), tag.clone());
+    }
+    assert_ne!(first.digest, second.digest);
+    index.manifests.extend([first, second]);
+    layout.write_index(&index).unwrap();
+    let key = b.key.pub_path.display().to_string();
+    let o = run_verify(&[&layout_ref(&layout, ":attack"), "--key", &key]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("ambiguous"), "{o:?}");
+    assert!(o.stderr.contains(&tag), "{o:?}");
+}
+
 /// A layout whose `index.json` is a FIFO (reading it would block forever) or a link to an
 /// endless device (reading it would exhaust memory): refused before it is read, exit 2.
 #[test]
