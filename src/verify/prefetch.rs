@@ -8,7 +8,8 @@
 //! is also kept under its digest), and every check runs as before. A request that failed is
 //! not kept, so the verifier's call asks again and reports the failure where it always did.
 //! The bounds of [`crate::oci::limits`] hold for every request; at most
-//! [`crate::oci::limits::CONCURRENT_REQUESTS`] are in flight.
+//! [`crate::oci::limits::CONCURRENT_REQUESTS`] are in flight, and nothing more is read ahead
+//! once [`VERIFY_READ_MAX`] bytes were (the verifier's own reads then stop at that bound).
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -19,7 +20,7 @@ use std::sync::Mutex;
 use crate::formats::bundle::MEDIA_TYPES_READ;
 use crate::formats::oci::{Descriptor, ImageManifest};
 use crate::oci::limits::{
-    ATTESTATION_LAYERS_MAX, ATTESTATION_MAX, CONCURRENT_REQUESTS, REFERRERS_MAX,
+    ATTESTATION_LAYERS_MAX, ATTESTATION_MAX, CONCURRENT_REQUESTS, REFERRERS_MAX, VERIFY_READ_MAX,
 };
 use crate::oci::registry::{FetchedManifest, RegistryClient};
 use crate::util::digest::Digest;
@@ -102,10 +103,17 @@ pub fn fetch(client: &RegistryClient, cache: &Mutex<Cache>, wants: Vec<Want>) {
     if wants.is_empty() {
         return;
     }
-    let got = client.run_all(wants.iter().map(|w| get(client, w)).collect());
-    let mut c = cache.lock().unwrap();
-    for (w, g) in wants.into_iter().zip(got) {
-        c.keep(w, g);
+    let mut ahead = 0u64;
+    for wave in wants.chunks(CONCURRENT_REQUESTS) {
+        if ahead >= VERIFY_READ_MAX {
+            break;
+        }
+        let got = client.run_all(wave.iter().map(|w| get(client, w)).collect());
+        let mut c = cache.lock().unwrap();
+        for (w, g) in wave.iter().cloned().zip(got) {
+            ahead = ahead.saturating_add(g.bytes());
+            c.keep(w, g);
+        }
     }
 }
 
@@ -114,6 +122,17 @@ enum Got {
     Manifest(Option<Option<FetchedManifest>>),
     Blob(Option<Option<Vec<u8>>>),
     Referrers(Option<Vec<Descriptor>>),
+}
+
+impl Got {
+    /// The bytes of a manifest or blob answer (a listing's are bounded by its pages).
+    fn bytes(&self) -> u64 {
+        match self {
+            Got::Manifest(Some(Some(m))) => m.bytes.len() as u64,
+            Got::Blob(Some(Some(b))) => b.len() as u64,
+            _ => 0,
+        }
+    }
 }
 
 /// Sends the request `w` names.
@@ -204,8 +223,10 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Diges
     client.block_on(async {
         let mut started: HashSet<Want> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
+        // Bytes read ahead, with the sizes of the blobs in flight.
+        let mut ahead = 0u64;
         loop {
-            while in_flight.len() < CONCURRENT_REQUESTS {
+            while in_flight.len() < CONCURRENT_REQUESTS && ahead < VERIFY_READ_MAX {
                 let Some(step) = queue.pop_front() else { break };
                 let want = step.want();
                 if !started.insert(want.clone()) {
@@ -215,12 +236,18 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Diges
                 if known {
                     queue.extend(step.next(&cache.lock().unwrap()));
                 } else {
+                    if let Want::Blob(_, size) = want {
+                        ahead = ahead.saturating_add(size);
+                    }
                     in_flight.push(async move { (get(client, &want).await, want, step) });
                 }
             }
             let Some((got, want, step)) = in_flight.next().await else {
                 break;
             };
+            if let Got::Manifest(_) = got {
+                ahead = ahead.saturating_add(got.bytes());
+            }
             let mut c = cache.lock().unwrap();
             c.keep(want, got);
             queue.extend(step.next(&c));

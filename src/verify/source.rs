@@ -5,11 +5,13 @@
 //! swapped blob): the verifier reports that as a failed check naming the blob, not as a
 //! transport error. A registry that cannot be reached is an error (exit 2).
 
-use crate::error::Result;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Error, Result};
 use crate::formats::oci::Descriptor;
 use crate::oci::layout::Layout;
 use crate::oci::limits::{
-    ATTESTATION_MAX, MANIFEST_MAX, read_file_at_most, regular_file_len, size_words,
+    ATTESTATION_MAX, MANIFEST_MAX, VERIFY_READ_MAX, read_file_at_most, regular_file_len, size_words,
 };
 use crate::oci::reference::Reference;
 use crate::oci::registry::{Options, RegistryError};
@@ -17,7 +19,7 @@ use crate::oci::store::Store;
 use crate::util::digest::Digest;
 
 /// Bytes whose digest was checked, or why they do not match it.
-pub type Fetched = std::result::Result<Vec<u8>, String>;
+pub type Fetched<T = Vec<u8>> = std::result::Result<T, String>;
 
 /// An image document (index or manifest) as fetched: its bytes, digest checked, and the media
 /// type the transport gave it.
@@ -30,6 +32,15 @@ pub struct Doc {
     pub media_type: Option<String>,
 }
 
+/// A document's bytes, for [`Source::charge`].
+struct DocBytes(Doc);
+
+impl AsRef<[u8]> for DocBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.bytes
+    }
+}
+
 /// Read access to an image and its referrers.
 #[derive(Debug)]
 pub struct Source {
@@ -37,6 +48,8 @@ pub struct Source {
     reference: Reference,
     /// Registry answers read ahead ([`super::prefetch`]).
     cache: std::sync::Mutex<super::prefetch::Cache>,
+    /// Bytes of manifests and blobs handed out so far ([`VERIFY_READ_MAX`]).
+    read: AtomicU64,
 }
 
 fn checked(digest: &Digest, bytes: Vec<u8>) -> Fetched {
@@ -111,7 +124,27 @@ impl Source {
             store,
             reference,
             cache: Default::default(),
+            read: AtomicU64::new(0),
         })
+    }
+
+    /// Counts the bytes of `fetched` as read; past [`VERIFY_READ_MAX`] in all, an error
+    /// (exit 2).
+    fn charge<T: AsRef<[u8]>>(&self, fetched: Option<Fetched<T>>) -> Result<Option<Fetched<T>>> {
+        let n = match &fetched {
+            Some(Ok(bytes)) => bytes.as_ref().len() as u64,
+            _ => return Ok(fetched),
+        };
+        let total = self.read.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+        if total > VERIFY_READ_MAX {
+            return Err(Error::msg(format!(
+                "{}: verify read more than {} of manifests and attestations for this image: \
+                 refused (genuine evidence is far smaller; the store may be hostile)",
+                self.reference,
+                size_words(VERIFY_READ_MAX)
+            )));
+        }
+        Ok(fetched)
     }
 
     /// Reads ahead what verify will need about the parts `subjects` (from a registry; a
@@ -176,6 +209,15 @@ impl Source {
     /// An image document by digest, digest checked; `Ok(None)` when the store does not have
     /// it (an index naming a manifest that is not there is a failed check, not an outage).
     pub fn document(&self, digest: &Digest) -> Result<Option<std::result::Result<Doc, String>>> {
+        let doc = self.document_uncharged(digest)?;
+        let charged = self.charge(doc.map(|d| d.map(DocBytes)))?;
+        Ok(charged.map(|d| d.map(|d| d.0)))
+    }
+
+    fn document_uncharged(
+        &self,
+        digest: &Digest,
+    ) -> Result<Option<std::result::Result<Doc, String>>> {
         match &self.store {
             Store::Layout(l) => Ok(layout_read(l, digest, MANIFEST_MAX, false)?.map(|f| {
                 f.map(|bytes| Doc {
@@ -212,6 +254,7 @@ impl Source {
                     .transpose()
             }
         };
+        let found = self.charge(found)?;
         Ok(found.unwrap_or_else(|| Err(format!("{digest} is not in the store"))))
     }
 
@@ -229,6 +272,7 @@ impl Source {
                 mismatch_as_check(fetched, digest)?.transpose()
             }
         };
+        let found = self.charge(found)?;
         Ok(found.unwrap_or_else(|| Err(format!("{digest} is not in the store"))))
     }
 

@@ -9,7 +9,7 @@
 
 use crate::support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -567,6 +567,15 @@ fn verify_against(
     extra: impl Fn(&Seen) -> Option<Answer> + Send + Sync + 'static,
     needles: &[&str],
 ) -> Vec<String> {
+    verify_against_expecting(1, extra, needles)
+}
+
+/// [`verify_against`], expecting exit `code`.
+fn verify_against_expecting(
+    code: i32,
+    extra: impl Fn(&Seen) -> Option<Answer> + Send + Sync + 'static,
+    needles: &[&str],
+) -> Vec<String> {
     let manifest = manifest_with_config(b"{}", 2);
     let (addr, seen) = serve(
         "127.0.0.1",
@@ -594,7 +603,7 @@ fn verify_against(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(out.status.code(), Some(code), "{text}");
     for n in needles {
         assert!(text.contains(n), "expected `{n}` in:\n{text}");
     }
@@ -678,4 +687,55 @@ fn an_index_past_the_entry_bound_fails_without_reading_an_entry() {
         })
         .count();
     assert_eq!(entry_reads, 0, "an entry past the bound was fetched");
+}
+
+/// Referrers that each stay within the per-item bounds (a 31 MiB bundle layer each) but
+/// together pass the bound on all that verify reads (256 MiB): verify stops with an error
+/// (exit 2) and reads no more than the bound and what was in flight.
+#[test]
+fn referrers_past_the_total_read_bound_stop_verify() {
+    const LAYER: usize = 31 << 20;
+    let image = Digest::of(&serde_json::to_vec(&manifest_with_config(b"{}", 2)).unwrap());
+    let mut served: HashMap<String, (Vec<u8>, &'static str)> = HashMap::new();
+    let mut listed = Vec::new();
+    for i in 0..12u8 {
+        let mut layer = vec![b' '; LAYER];
+        layer[0] = b'a' + i;
+        let digest = Digest::of(&layer);
+        let referrer = serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                       "digest": Digest::of(b"{}").to_string(), "size": 2},
+            "layers": [{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                        "digest": digest.to_string(), "size": LAYER}],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": image.to_string(), "size": 2}
+        }))
+        .unwrap();
+        let r = Digest::of(&referrer);
+        listed.push(json!({"mediaType": OCI_MANIFEST, "digest": r.to_string(),
+                           "size": referrer.len(),
+                           "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"}));
+        served.insert(format!("/manifests/{r}"), (referrer, OCI_MANIFEST));
+        served.insert(
+            format!("/blobs/{digest}"),
+            (layer, "application/octet-stream"),
+        );
+    }
+    let listing = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": listed});
+    let seen = verify_against_expecting(
+        2,
+        move |s| {
+            if s.path.contains("/referrers/") {
+                return Some(Answer::json(&listing, OCI_INDEX));
+            }
+            served
+                .iter()
+                .find(|(k, _)| s.path.ends_with(k.as_str()))
+                .map(|(_, (b, t))| Answer::bytes(b.clone(), t))
+        },
+        &["read more than 256 MiB"],
+    );
+    let blob_reads = seen.iter().filter(|p| p.contains("/blobs/")).count();
+    assert!(blob_reads < 12, "every layer was read: {blob_reads}");
 }
