@@ -58,7 +58,18 @@ pub fn subject_of(manifest_bytes: &[u8]) -> Option<Digest> {
 /// Lists the referrers of `subject` in a layout (entries of `index.json` whose manifest has
 /// that subject), sorted by digest.
 pub fn layout_referrers(layout: &Layout, subject: &Digest) -> Result<Vec<Descriptor>> {
-    let mut out: Vec<Descriptor> = Vec::new();
+    Ok(layout_referrer_map(layout)?
+        .remove(subject)
+        .unwrap_or_default())
+}
+
+/// The referrers of every subject in a layout, in one pass over `index.json` (each listed
+/// manifest read once): what [`layout_referrers`] answers for each subject, for a caller
+/// that asks about many (verify, once per image part).
+pub fn layout_referrer_map(
+    layout: &Layout,
+) -> Result<std::collections::BTreeMap<Digest, Vec<Descriptor>>> {
+    let mut map: std::collections::BTreeMap<Digest, Vec<Descriptor>> = Default::default();
     let mut seen = std::collections::BTreeSet::new();
     for entry in layout.index()?.manifests {
         if entry.media_type != MEDIA_TYPE_MANIFEST && entry.media_type != MEDIA_TYPE_INDEX {
@@ -69,12 +80,15 @@ pub fn layout_referrers(layout: &Layout, subject: &Digest) -> Result<Vec<Descrip
             continue;
         }
         let bytes = layout.get_manifest_blob(&entry.digest)?;
-        if subject_of(&bytes) == Some(*subject) {
-            out.push(referrer_descriptor(&bytes, &entry.media_type)?);
+        if let Some(subject) = subject_of(&bytes) {
+            let d = referrer_descriptor(&bytes, &entry.media_type)?;
+            map.entry(subject).or_default().push(d);
         }
     }
-    out.sort_by_key(|d| d.digest);
-    Ok(out)
+    for list in map.values_mut() {
+        list.sort_by_key(|d| d.digest);
+    }
+    Ok(map)
 }
 
 /// Lists the referrers of `subject` in a registry: the referrers API's answer merged with the

@@ -50,6 +50,8 @@ pub struct Source {
     cache: std::sync::Mutex<super::prefetch::Cache>,
     /// Bytes of manifests and blobs handed out so far ([`VERIFY_READ_MAX`]).
     read: AtomicU64,
+    /// A layout's referrers of every subject, read once (not once per part).
+    layout_referrers: std::sync::OnceLock<std::collections::BTreeMap<Digest, Vec<Descriptor>>>,
 }
 
 fn checked(digest: &Digest, bytes: Vec<u8>) -> Fetched {
@@ -125,6 +127,7 @@ impl Source {
             reference,
             cache: Default::default(),
             read: AtomicU64::new(0),
+            layout_referrers: Default::default(),
         })
     }
 
@@ -294,7 +297,15 @@ impl Source {
         if let Some(l) = self.cache.lock().unwrap().referrers(digest) {
             return Ok(l);
         }
-        self.store.referrers(digest)
+        let Store::Layout(l) = &self.store else {
+            return self.store.referrers(digest);
+        };
+        if self.layout_referrers.get().is_none() {
+            let map = crate::oci::referrers::layout_referrer_map(l)?;
+            let _ = self.layout_referrers.set(map);
+        }
+        let map = self.layout_referrers.get();
+        Ok(map.and_then(|m| m.get(digest)).cloned().unwrap_or_default())
     }
 
     /// What a tag points at, if it exists (cosign's legacy `sha256-HEX.att` tags).
