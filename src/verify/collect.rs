@@ -77,17 +77,19 @@ pub(super) fn collect_buildkit(
         return Ok(());
     }
     for (i, layer) in manifest.layers.iter().enumerate() {
-        let bytes = src
-            .attestation(&layer.digest, layer.size)?
-            .unwrap_or_default();
-        let announced = layer
-            .annotations
-            .get("in-toto.io/predicate-type")
-            .cloned()
-            .or_else(|| {
-                let v: Value = serde_json::from_slice(&bytes).ok()?;
-                v["predicateType"].as_str().map(str::to_owned)
-            });
+        // Unsigned: only its announced type is shown, so the layer is read only when its
+        // annotation does not say it.
+        let announced = match layer.annotations.get("in-toto.io/predicate-type") {
+            Some(t) => Some(t.clone()),
+            None => {
+                let bytes = src
+                    .attestation(&layer.digest, layer.size)?
+                    .unwrap_or_default();
+                serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["predicateType"].as_str().map(str::to_owned))
+            }
+        };
         out.push(Candidate {
             id: format!("{id}#{i}"),
             found_as: "buildkit",
