@@ -7,6 +7,9 @@
 #   exits <= 50 ms (from `sbom -v`), >= 8x faster than cargo-cyclonedx,
 #   our own process <= 100 MiB peak RSS (VmHWM, printed by `sbom -v`; /usr/bin/time counts
 #   the largest process of the tree, i.e. the cargo metadata child).
+# BEFORE=path times another binary of ours in the same rounds (before/after a change), with
+# its own paired ratio and work after cargo; CARGO_PROVENANCE=path times a given binary
+# instead of a release build of this checkout.
 # cargo-cyclonedx is installed into target/bench-tools with `cargo install --locked` when
 # missing (about 5 minutes); GNU time is installed with apt when missing.
 set -euo pipefail
@@ -26,9 +29,14 @@ if [ "$cdx" = 1 ] && [ ! -x "$tools/bin/cargo-cyclonedx" ]; then
   echo "installing cargo-cyclonedx into $tools (about 5 minutes)" >&2
   cargo install cargo-cyclonedx --locked --root "$tools" >&2
 fi
-echo "building cargo-provenance (release)" >&2
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-ours=$root/target/release/cargo-provenance
+ours=${CARGO_PROVENANCE:-}
+if [ -z "$ours" ]; then
+  echo "building cargo-provenance (release)" >&2
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+  ours=$root/target/release/cargo-provenance
+fi
+ours=$(realpath "$ours")
+before=${BEFORE:+$(realpath "$BEFORE")}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -55,6 +63,9 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 for _ in $(seq "$runs"); do
   once metadata cargo metadata --format-version 1 --locked
   once ours "$ours" sbom --workspace --output "$work/ours.json" -v
+  if [ -n "$before" ]; then
+    once before "$before" sbom --workspace --output "$work/before.json" -v
+  fi
   if [ "$cdx" = 1 ]; then
     once cyclonedx "$tools/bin/cargo-cyclonedx" cyclonedx --format json --spec-version 1.5 --override-filename bom
   fi
@@ -94,6 +105,13 @@ a_med=$(echo "$after" | median)
 echo "paired ratios ours/metadata: $(echo "$paired" | tr '\n' ' ')"
 echo "cargo metadata inside ours (ms, exit time): $(echo "$inside" | tr '\n' ' ') (median $i_med; alone median ${m_wall}s)"
 echo "our work after cargo exits (ms):            $(echo "$after" | tr '\n' ' ') (median $a_med)"
+if [ -n "$before" ]; then
+  b_paired=$(paste -d' ' "$work/before" "$work/metadata" | awk '{printf "%.3f\n", $1 / $3}')
+  b_after=$(sed -n 's/.*our work after it \([0-9]*\) ms.*/\1/p' "$work/before.stderr")
+  echo "BEFORE: paired ratios $(echo "$b_paired" | tr '\n' ' ') (median $(echo "$b_paired" | median))"
+  echo "BEFORE: work after cargo exits (ms) $(echo "$b_after" | tr '\n' ' ') (median $(echo "$b_after" | median))"
+  cmp -s "$work/ours.json" "$work/before.json" && echo "BEFORE: the same SBOM bytes" || echo "BEFORE: the SBOMs differ"
+fi
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 awk -v o="$o_wall" -v m="$m_wall" -v c="$c_wall" -v s="$self_mib" -v p="$p_ratio" -v a="$a_med" 'BEGIN {
