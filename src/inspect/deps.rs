@@ -48,6 +48,15 @@ pub fn metadata_args(selection: &Selection, manifest: &Path) -> Vec<OsString> {
     args
 }
 
+/// The workspace root as guessed before `cargo metadata` names it: the nearest directory, from
+/// `dir` up, that holds a Cargo.lock (cargo writes it at the workspace root). Callers read
+/// the root's files beside cargo with it and read them again when cargo names another root.
+pub fn guess_workspace_root(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .map(Path::to_path_buf)
+}
+
 /// Checksums from Cargo.lock, by (name, version, source id).
 #[derive(Debug, Default)]
 pub struct LockChecksums(HashMap<(String, String, String), String>);

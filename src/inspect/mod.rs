@@ -225,19 +225,10 @@ fn probe(
     started: std::time::Instant,
 ) -> Result<Probed> {
     let args = deps::metadata_args(selection, manifest);
-    // Cargo.lock sits at the workspace root, almost always the nearest one upwards: read it
-    // while cargo works, and again below if the workspace root turns out elsewhere.
-    let guessed_lock = dir
-        .ancestors()
-        .map(|d| d.join("Cargo.lock"))
-        .find(|p| p.is_file());
+    // Read Cargo.lock while cargo works, and again below if the workspace root turns out
+    // elsewhere.
+    let guessed_lock = deps::guess_workspace_root(dir).map(|d| d.join("Cargo.lock"));
     let (git, meta, settings, early_lock, meta_time) = std::thread::scope(|s| {
-        // cargo metadata is the long pole: start it first (or wait for the same question
-        // asked already in this process).
-        let meta = s.spawn(|| {
-            let m = metadata::shared(&programs.cargo, &args, dir, manifest);
-            (m, started.elapsed())
-        });
         let git = s.spawn(|| {
             (
                 git::probe(dir, selection.source_url.as_deref()),
@@ -258,12 +249,10 @@ fn probe(
             })?;
             Ok((tc, target, explicit, flags, source, started.elapsed()))
         });
-        let (meta, meta_time) = meta.join().unwrap_or_else(|_| {
-            (
-                Err(Error::msg("internal error: cargo metadata panicked")),
-                started.elapsed(),
-            )
-        });
+        // cargo metadata is the long pole (or the same question asked already in this
+        // process): on this thread, which parses its output into the main heap.
+        let meta = metadata::shared(&programs.cargo, &args, dir, manifest);
+        let meta_time = started.elapsed();
         (
             git.join(),
             meta,

@@ -99,7 +99,8 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
     let (metadata, platforms, early) = std::thread::scope(|s| {
         let platforms = s
             .spawn(|| super::platform::read(&programs, &dir, &config, selection.target.as_deref()));
-        let early = guess_root(&dir).map(|root| s.spawn(move || RootFacts::read(root, flag)));
+        let early = crate::inspect::deps::guess_workspace_root(&dir)
+            .map(|root| s.spawn(move || RootFacts::read(root, flag)));
         let metadata = match reuse {
             Some((a, metadata)) if a == args => Ok(metadata),
             _ => crate::inspect::metadata::shared(&programs.cargo, &args, &dir, &manifest),
@@ -164,9 +165,9 @@ fn metadata_args(selection: &Selection, manifest: &Path, all_features: bool) -> 
 /// What is read from the workspace root: Cargo.lock's checksums, the root manifest, and
 /// HEAD's time and the source URL.
 ///
-/// Read beside `cargo metadata`, from the root as guessed before cargo names it (the nearest
-/// directory, from the manifest's up, that holds a Cargo.lock: cargo writes it at the
-/// workspace root), and used only when cargo names the same root; else read again. This
+/// Read beside `cargo metadata`, from the root as guessed before cargo names it
+/// ([`crate::inspect::deps::guess_workspace_root`]), and used only when cargo names the same
+/// root; else read again. This
 /// takes the lockfile's parse (~10 ms on corpus/rerun) off the time after cargo exits.
 struct RootFacts {
     root: PathBuf,
@@ -189,13 +190,6 @@ impl RootFacts {
             git,
         }
     }
-}
-
-/// The workspace root as guessed from the manifest's directory (see [`RootFacts`]).
-fn guess_root(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors()
-        .find(|d| d.join("Cargo.lock").is_file())
-        .map(Path::to_path_buf)
 }
 
 /// `[workspace.package] version` and the resolver version of the root manifest `value`.
