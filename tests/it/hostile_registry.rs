@@ -570,6 +570,19 @@ fn verify_against(
     verify_against_expecting(1, extra, needles)
 }
 
+/// [`verify_against`] with a server that answers requests whose path `at` accepts with the
+/// JSON document `doc` of its media type.
+fn verify_answering(
+    at: impl Fn(&str) -> bool + Send + Sync + 'static,
+    doc: (serde_json::Value, &'static str),
+    needles: &[&str],
+) -> Vec<String> {
+    verify_against(
+        move |s| at(&s.path).then(|| Answer::json(&doc.0, doc.1)),
+        needles,
+    )
+}
+
 /// [`verify_against`], expecting exit `code`.
 fn verify_against_expecting(
     code: i32,
@@ -622,12 +635,9 @@ fn a_referrers_listing_past_the_bound_fails_without_reading_one() {
         .collect();
     let listing = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descriptors});
     let image = Digest::of(&serde_json::to_vec(&manifest_with_config(b"{}", 2)).unwrap());
-    let seen = verify_against(
-        move |s| {
-            s.path
-                .contains("/referrers/")
-                .then(|| Answer::json(&listing, OCI_INDEX))
-        },
+    let seen = verify_answering(
+        |p| p.contains("/referrers/"),
+        (listing, OCI_INDEX),
         &["lists 257 referrers", "at most 256"],
     );
     let fetched = seen
@@ -650,12 +660,9 @@ fn a_cosign_tag_with_too_many_layers_fails_without_reading_one() {
                      "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                                 "digest": Digest::of(b"{}").to_string(), "size": 2},
                      "layers": layers});
-    let seen = verify_against(
-        move |s| {
-            s.path
-                .ends_with(".sig")
-                .then(|| Answer::json(&sig, OCI_MANIFEST))
-        },
+    let seen = verify_answering(
+        |p| p.ends_with(".sig"),
+        (sig, OCI_MANIFEST),
         &["has 65 layers", "at most 64"],
     );
     let blob_reads = seen.iter().filter(|p| p.contains("/blobs/")).count();
@@ -672,12 +679,9 @@ fn an_index_past_the_entry_bound_fails_without_reading_an_entry() {
         })
         .collect();
     let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
-    let seen = verify_against(
-        move |s| {
-            s.path
-                .ends_with("/manifests/v1")
-                .then(|| Answer::json(&index, OCI_INDEX))
-        },
+    let seen = verify_answering(
+        |p| p.ends_with("/manifests/v1"),
+        (index, OCI_INDEX),
         &["lists 129 manifests", "more than the 128"],
     );
     let entry_reads = seen

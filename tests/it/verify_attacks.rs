@@ -616,6 +616,20 @@ fn a_tag_on_two_images_in_a_layout_is_refused() {
     }
 }
 
+/// Replaces the file at `path` by a FIFO (`kind` "fifo") or a link to `target` ("link").
+fn replace_with_special(path: &Path, kind: &str, target: &str) {
+    std::fs::remove_file(path).unwrap();
+    if kind == "fifo" {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    } else {
+        std::os::unix::fs::symlink(target, path).unwrap();
+    }
+}
+
 /// A referrer whose bundle layer is a FIFO (reading it would block forever) or a link to a
 /// file of this machine (reading it would print its hash): neither is opened.
 #[test]
@@ -625,17 +639,7 @@ fn blobs_that_are_not_regular_files_are_not_opened() {
         let (_tmp, layout) = attacked_layout();
         let fake = b"x".repeat(40);
         let (_, layer) = verify_fixture::attach_raw(&layout, &b.index, &fake, SLSA);
-        let path = layout.blob_path(&layer);
-        std::fs::remove_file(&path).unwrap();
-        if kind == "fifo" {
-            let ok = std::process::Command::new("mkfifo")
-                .arg(&path)
-                .status()
-                .unwrap();
-            assert!(ok.success());
-        } else {
-            std::os::unix::fs::symlink("/etc/hostname", &path).unwrap();
-        }
+        replace_with_special(&layout.blob_path(&layer), kind, "/etc/hostname");
         let (code, report, stderr) = verify(&layout_ref(&layout, ":attack"), &[]);
         assert_eq!(code, 0, "{kind}: {report:#}\n{stderr}");
         let text = report.to_string();
@@ -676,17 +680,7 @@ fn a_cosign_tag_on_two_manifests_in_a_layout_is_refused() {
 fn an_index_json_that_is_not_a_regular_file_is_not_read() {
     for kind in ["fifo", "link"] {
         let (_tmp, layout) = attacked_layout();
-        let path = layout.root().join("index.json");
-        std::fs::remove_file(&path).unwrap();
-        if kind == "fifo" {
-            let ok = std::process::Command::new("mkfifo")
-                .arg(&path)
-                .status()
-                .unwrap();
-            assert!(ok.success());
-        } else {
-            std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
-        }
+        replace_with_special(&layout.root().join("index.json"), kind, "/dev/zero");
         let b = built();
         let key = b.key.pub_path.display().to_string();
         let o = run_verify(&[&layout_ref(&layout, ":attack"), "--key", &key]);
