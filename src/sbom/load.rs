@@ -167,8 +167,8 @@ fn metadata_args(selection: &Selection, manifest: &Path, all_features: bool) -> 
 ///
 /// Read beside `cargo metadata`, from the root as guessed before cargo names it
 /// ([`crate::inspect::deps::guess_workspace_root`]), and used only when cargo names the same
-/// root; else read again. This
-/// takes the lockfile's parse (~10 ms on corpus/rerun) off the time after cargo exits.
+/// root; else read again. This takes the lockfile's parse (~10 ms on corpus/rerun) off the
+/// time after cargo exits.
 struct RootFacts {
     root: PathBuf,
     checksums: Result<LockChecksums>,

@@ -93,7 +93,9 @@ impl Cache {
     }
 }
 
-/// Fetches what `wants` names and is not kept yet, concurrently; keeps what arrived intact.
+/// Fetches what `wants` names and is not kept yet, concurrently (in waves of
+/// [`CONCURRENT_REQUESTS`], none once [`VERIFY_READ_MAX`] bytes arrived); keeps what arrived
+/// intact.
 pub fn fetch(client: &RegistryClient, cache: &Mutex<Cache>, wants: Vec<Want>) {
     let wants: Vec<Want> = {
         let c = cache.lock().unwrap();
