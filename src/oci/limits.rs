@@ -12,7 +12,7 @@
 //! | referrers of one subject verify reads | [`REFERRERS_MAX`]; a listing with more fails the verdict |
 //! | entries of an image index verify reads | [`INDEX_ENTRIES_MAX`]; more fails the verdict |
 //! | layers of one attestation manifest verify reads (BuildKit's, cosign's tags) | [`ATTESTATION_LAYERS_MAX`]; more fails the verdict |
-//! | bytes of manifests and blobs one `verify` reads in all (read ahead or not) | [`VERIFY_READ_MAX`]; more is an error (exit 2) |
+//! | bytes one `verify` reads from the store in all (manifests, blobs, referrers listings; read ahead or not) | [`VERIFY_READ_MAX`]; more is an error (exit 2) |
 //! | redirects | [`REDIRECTS_MAX`] per request; `Authorization` is never sent to another host |
 //! | requests in flight at once (verify's prefetch) | [`CONCURRENT_REQUESTS`] |
 //! | time | [`deadline`] per request (30 s plus a second per MiB), one retry after a time-out |
@@ -46,10 +46,11 @@ pub const ATTESTATION_LAYERS_MAX: usize = 64;
 /// attestation manifests together); an index with more fails `image` before any is read.
 /// Multi-platform images list a few dozen.
 pub const INDEX_ENTRIES_MAX: usize = 128;
-/// The most bytes of manifests and blobs one `verify` run reads in all (from a layout or a
-/// registry, read ahead or not): the per-item bounds above still let a hostile store serve
-/// 256 referrers of 32 MiB each, per part. Past it verify stops with an error (exit 2);
-/// genuine evidence is a few KiB to a few MiB per attestation.
+/// The most bytes one `verify` run reads from the store in all (manifests, blobs and
+/// referrers listings from a layout or a registry, counted as they arrive, read ahead or
+/// not): the per-item bounds above still let a hostile store serve 256 referrers of 32 MiB
+/// each, per part. Past it verify stops with an error (exit 2); genuine evidence is a few KiB
+/// to a few MiB per attestation.
 pub const VERIFY_READ_MAX: u64 = 256 << 20;
 /// The most redirects one request follows.
 pub const REDIRECTS_MAX: usize = 5;

@@ -91,7 +91,9 @@ pub fn verify_bundle(
         } => check_message(&mut report, claimed, signature, &digest, key),
         Content::Dsse(env) => check_envelope(&mut report, env, &digest, key),
     };
-    tlog::check_entries(&mut report, &bundle, &digest, &signature, key, trusted_root);
+    if tlog::check_entries(&mut report, &bundle, &digest, &signature, key, trusted_root) {
+        report.logged.push(None);
+    }
     Ok(report)
 }
 

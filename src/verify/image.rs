@@ -345,7 +345,7 @@ fn check_candidate(
         // The log entries, checked as in single-bundle mode, about this attestation; a
         // key-signed bundle without any is said so (a skip), so a stripped entry is visible.
         let before = report.checks.len();
-        tlog::check_entries(
+        let logged = tlog::check_entries(
             report,
             &b,
             &Digest::of(&payload),
@@ -355,6 +355,9 @@ fn check_candidate(
         );
         for c in &mut report.checks[before..] {
             c.attestation = att.map(str::to_owned);
+        }
+        if logged {
+            report.logged.push(att.map(str::to_owned));
         }
     }
     if trust.require_tlog && key.is_some() {

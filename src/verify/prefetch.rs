@@ -42,6 +42,10 @@ pub struct Cache {
     manifests: HashMap<String, Option<FetchedManifest>>,
     blobs: HashMap<(Digest, u64), Option<Vec<u8>>>,
     referrers: HashMap<Digest, Vec<Descriptor>>,
+    /// Bytes that arrived from the store so far, read ahead or not (manifests, blobs and
+    /// referrers listings): at most [`VERIFY_READ_MAX`] are read ahead, and the verifier's
+    /// own reads past it are an error ([`Cache::charge`]).
+    arrived: u64,
 }
 
 impl Cache {
@@ -53,8 +57,16 @@ impl Cache {
         }
     }
 
-    /// Keeps the answer `g` to `w`, unless the request failed.
+    /// Counts `n` bytes that arrived from the store; `false` once more than
+    /// [`VERIFY_READ_MAX`] have in all.
+    pub fn charge(&mut self, n: u64) -> bool {
+        self.arrived = self.arrived.saturating_add(n);
+        self.arrived <= VERIFY_READ_MAX
+    }
+
+    /// Keeps the answer `g` to `w`, unless the request failed; counts its bytes.
     fn keep(&mut self, w: Want, g: Got) {
+        self.charge(g.bytes());
         match (w, g) {
             (Want::Manifest(r), Got::Manifest(Some(m))) => self.put_manifest(&r, m),
             (Want::Blob(d, s), Got::Blob(Some(b))) => {
@@ -105,15 +117,13 @@ pub fn fetch(client: &RegistryClient, cache: &Mutex<Cache>, wants: Vec<Want>) {
     if wants.is_empty() {
         return;
     }
-    let mut ahead = 0u64;
     for wave in wants.chunks(CONCURRENT_REQUESTS) {
-        if ahead >= VERIFY_READ_MAX {
+        if cache.lock().unwrap().arrived >= VERIFY_READ_MAX {
             break;
         }
         let got = client.run_all(wave.iter().map(|w| get(client, w)).collect());
         let mut c = cache.lock().unwrap();
         for (w, g) in wave.iter().cloned().zip(got) {
-            ahead = ahead.saturating_add(g.bytes());
             c.keep(w, g);
         }
     }
@@ -127,14 +137,21 @@ enum Got {
 }
 
 impl Got {
-    /// The bytes of a manifest or blob answer (a listing's are bounded by its pages).
+    /// The bytes of an answer (a listing's as its descriptors serialise).
     fn bytes(&self) -> u64 {
         match self {
             Got::Manifest(Some(Some(m))) => m.bytes.len() as u64,
             Got::Blob(Some(Some(b))) => b.len() as u64,
+            Got::Referrers(Some(l)) => listing_bytes(l),
             _ => 0,
         }
     }
+}
+
+/// The size of a referrers listing, as its descriptors serialise (what it holds in memory,
+/// about; the pages it came in are bounded too).
+pub fn listing_bytes(listing: &[Descriptor]) -> u64 {
+    serde_json::to_vec(listing).map_or(0, |v| v.len() as u64)
 }
 
 /// Sends the request `w` names.
@@ -225,10 +242,13 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Diges
     client.block_on(async {
         let mut started: HashSet<Want> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
-        // Bytes read ahead, with the sizes of the blobs in flight.
-        let mut ahead = 0u64;
+        // The sizes of the blobs in flight (what arrived is counted in the cache).
+        let mut reserved = 0u64;
+        let room = |reserved: u64| {
+            cache.lock().unwrap().arrived.saturating_add(reserved) < VERIFY_READ_MAX
+        };
         loop {
-            while in_flight.len() < CONCURRENT_REQUESTS && ahead < VERIFY_READ_MAX {
+            while in_flight.len() < CONCURRENT_REQUESTS && room(reserved) {
                 let Some(step) = queue.pop_front() else { break };
                 let want = step.want();
                 if !started.insert(want.clone()) {
@@ -239,7 +259,7 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Diges
                     queue.extend(step.next(&cache.lock().unwrap()));
                 } else {
                     if let Want::Blob(_, size) = want {
-                        ahead = ahead.saturating_add(size);
+                        reserved = reserved.saturating_add(size);
                     }
                     in_flight.push(async move { (get(client, &want).await, want, step) });
                 }
@@ -247,8 +267,8 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Diges
             let Some((got, want, step)) = in_flight.next().await else {
                 break;
             };
-            if let Got::Manifest(_) = got {
-                ahead = ahead.saturating_add(got.bytes());
+            if let Want::Blob(_, size) = want {
+                reserved = reserved.saturating_sub(size);
             }
             let mut c = cache.lock().unwrap();
             c.keep(want, got);

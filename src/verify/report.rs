@@ -133,6 +133,11 @@ pub struct Report {
     /// The parts of the image that needed evidence (for `--rebuild`); not printed.
     #[serde(skip)]
     pub target: super::document::Target,
+    /// The attestations (`None`: single-bundle mode) with a log entry that both records their
+    /// signature and is shown in the log, the same entry for both
+    /// ([`super::tlog::check_entries`]): what `--require-tlog` needs; not printed.
+    #[serde(skip)]
+    pub logged: Vec<Option<String>>,
 }
 
 impl Report {

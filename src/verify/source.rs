@@ -5,8 +5,6 @@
 //! swapped blob): the verifier reports that as a failed check naming the blob, not as a
 //! transport error. A registry that cannot be reached is an error (exit 2).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use crate::error::{Error, Result};
 use crate::formats::oci::Descriptor;
 use crate::oci::layout::Layout;
@@ -19,7 +17,7 @@ use crate::oci::store::Store;
 use crate::util::digest::Digest;
 
 /// Bytes whose digest was checked, or why they do not match it.
-pub type Fetched<T = Vec<u8>> = std::result::Result<T, String>;
+pub type Fetched = std::result::Result<Vec<u8>, String>;
 
 /// An image document (index or manifest) as fetched: its bytes, digest checked, and the media
 /// type the transport gave it.
@@ -32,15 +30,6 @@ pub struct Doc {
     pub media_type: Option<String>,
 }
 
-/// A document's bytes, for [`Source::charge`].
-struct DocBytes(Doc);
-
-impl AsRef<[u8]> for DocBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0.bytes
-    }
-}
-
 /// Read access to an image and its referrers.
 #[derive(Debug)]
 pub struct Source {
@@ -48,8 +37,6 @@ pub struct Source {
     reference: Reference,
     /// Registry answers read ahead ([`super::prefetch`]).
     cache: std::sync::Mutex<super::prefetch::Cache>,
-    /// Bytes of manifests and blobs handed out so far ([`VERIFY_READ_MAX`]).
-    read: AtomicU64,
     /// A layout's referrers of every subject, read once (not once per part).
     layout_referrers: std::sync::OnceLock<std::collections::BTreeMap<Digest, Vec<Descriptor>>>,
 }
@@ -126,20 +113,14 @@ impl Source {
             store,
             reference,
             cache: Default::default(),
-            read: AtomicU64::new(0),
             layout_referrers: Default::default(),
         })
     }
 
-    /// Counts the bytes of `fetched` as read; past [`VERIFY_READ_MAX`] in all, an error
-    /// (exit 2).
-    fn charge<T: AsRef<[u8]>>(&self, fetched: Option<Fetched<T>>) -> Result<Option<Fetched<T>>> {
-        let n = match &fetched {
-            Some(Ok(bytes)) => bytes.as_ref().len() as u64,
-            _ => return Ok(fetched),
-        };
-        let total = self.read.fetch_add(n, Ordering::Relaxed).saturating_add(n);
-        if total > VERIFY_READ_MAX {
+    /// Counts `n` bytes that arrived from the store now (not read ahead: those were counted
+    /// as they arrived); past [`VERIFY_READ_MAX`] in all, an error (exit 2).
+    fn charge(&self, n: u64) -> Result<()> {
+        if !self.cache.lock().unwrap().charge(n) {
             return Err(Error::msg(format!(
                 "{}: verify read more than {} of manifests and attestations for this image: \
                  refused (genuine evidence is far smaller; the store may be hostile)",
@@ -147,7 +128,15 @@ impl Source {
                 size_words(VERIFY_READ_MAX)
             )));
         }
-        Ok(fetched)
+        Ok(())
+    }
+
+    /// [`Source::charge`] for the bytes of a layout read.
+    fn charged(&self, read: Option<Fetched>) -> Result<Option<Fetched>> {
+        if let Some(Ok(bytes)) = &read {
+            self.charge(bytes.len() as u64)?;
+        }
+        Ok(read)
     }
 
     /// Reads ahead what verify will need about the parts `subjects` (from a registry; a
@@ -169,7 +158,8 @@ impl Source {
         }
     }
 
-    /// A registry manifest, from what was read ahead or fetched now.
+    /// A registry manifest, from what was read ahead or fetched now (then counted, and kept
+    /// under its digest too: a tag's answer is read again by digest).
     fn registry_manifest(
         &self,
         c: &crate::oci::registry::RegistryClient,
@@ -178,7 +168,15 @@ impl Source {
         if let Some(m) = self.cache.lock().unwrap().manifest(reference) {
             return Ok(m);
         }
-        c.get_manifest(reference)
+        let m = c.get_manifest(reference)?;
+        if let Some(m) = &m {
+            self.charge(m.bytes.len() as u64)?;
+        }
+        self.cache
+            .lock()
+            .unwrap()
+            .put_manifest(reference, m.clone());
+        Ok(m)
     }
 
     /// The store, for callers that need more (rebuild, benches).
@@ -197,6 +195,7 @@ impl Source {
         if let Store::Registry(_) = &self.store {
             // The top document is kept: verify reads it next, by digest.
             let m = self.store.fetch_reference(&self.reference)?;
+            self.charge(m.bytes.len() as u64)?;
             let digest = m.digest;
             self.cache
                 .lock()
@@ -212,22 +211,15 @@ impl Source {
     /// An image document by digest, digest checked; `Ok(None)` when the store does not have
     /// it (an index naming a manifest that is not there is a failed check, not an outage).
     pub fn document(&self, digest: &Digest) -> Result<Option<std::result::Result<Doc, String>>> {
-        let doc = self.document_uncharged(digest)?;
-        let charged = self.charge(doc.map(|d| d.map(DocBytes)))?;
-        Ok(charged.map(|d| d.map(|d| d.0)))
-    }
-
-    fn document_uncharged(
-        &self,
-        digest: &Digest,
-    ) -> Result<Option<std::result::Result<Doc, String>>> {
         match &self.store {
-            Store::Layout(l) => Ok(layout_read(l, digest, MANIFEST_MAX, false)?.map(|f| {
-                f.map(|bytes| Doc {
-                    bytes,
-                    media_type: None,
-                })
-            })),
+            Store::Layout(l) => Ok(self
+                .charged(layout_read(l, digest, MANIFEST_MAX, false)?)?
+                .map(|f| {
+                    f.map(|bytes| Doc {
+                        bytes,
+                        media_type: None,
+                    })
+                })),
             Store::Registry(c) => {
                 let fetched =
                     mismatch_as_check(self.registry_manifest(c, &digest.to_string()), digest)?;
@@ -250,14 +242,13 @@ impl Source {
     /// listing can name a manifest that is not there.
     pub fn manifest(&self, digest: &Digest) -> Result<Fetched> {
         let found = match &self.store {
-            Store::Layout(l) => layout_read(l, digest, MANIFEST_MAX, false)?,
+            Store::Layout(l) => self.charged(layout_read(l, digest, MANIFEST_MAX, false)?)?,
             Store::Registry(c) => {
                 mismatch_as_check(self.registry_manifest(c, &digest.to_string()), digest)?
                     .map(|m| m.map(|m| m.bytes))
                     .transpose()
             }
         };
-        let found = self.charge(found)?;
         Ok(found.unwrap_or_else(|| Err(format!("{digest} is not in the store"))))
     }
 
@@ -265,17 +256,19 @@ impl Source {
     /// A missing blob is a reason, as in [`Source::manifest`].
     pub fn blob(&self, digest: &Digest, size: u64) -> Result<Fetched> {
         let found = match &self.store {
-            Store::Layout(l) => layout_read(l, digest, size, true)?,
+            Store::Layout(l) => self.charged(layout_read(l, digest, size, true)?)?,
             Store::Registry(c) => {
                 let kept = self.cache.lock().unwrap().blob(digest, size);
                 let fetched = match kept {
                     Some(b) => Ok(b),
-                    None => c.find_blob(digest, size),
+                    None => c.find_blob(digest, size).and_then(|b| {
+                        let n = b.as_ref().map_or(0, |b| b.len() as u64);
+                        self.charge(n).map(|()| b)
+                    }),
                 };
                 mismatch_as_check(fetched, digest)?.transpose()
             }
         };
-        let found = self.charge(found)?;
         Ok(found.unwrap_or_else(|| Err(format!("{digest} is not in the store"))))
     }
 
@@ -298,7 +291,9 @@ impl Source {
             return Ok(l);
         }
         let Store::Layout(l) = &self.store else {
-            return self.store.referrers(digest);
+            let listing = self.store.referrers(digest)?;
+            self.charge(super::prefetch::listing_bytes(&listing))?;
+            return Ok(listing);
         };
         if self.layout_referrers.get().is_none() {
             let map = crate::oci::referrers::layout_referrer_map(l)?;

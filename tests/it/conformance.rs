@@ -363,7 +363,9 @@ fn require_tlog_needs_a_verified_entry_for_key_bundles() {
 /// bundle with its entry replaced by a real `intoto` entry (of the custom-root case, whose
 /// inclusion proof and signed entry timestamp verify against that root) passes
 /// `tlog-inclusion`, but its body is not shown to record this signature (`tlog-entry` is a
-/// skip for that kind), so `--require-tlog` fails.
+/// skip for that kind), so `--require-tlog` fails. Nor by two entries that each pass one half:
+/// the genuine entry stripped of its proof and promise (its body records this signature, but
+/// it is not shown in the log; its log id set to the root's log), beside the copied one.
 #[test]
 fn require_tlog_is_not_met_by_a_copied_entry_of_another_signature() {
     let dir = support::shared_dir().join("conformance/sigstore/bundle-verify");
@@ -372,32 +374,53 @@ fn require_tlog_is_not_met_by_a_copied_entry_of_another_signature() {
     let read = |p: &Path| -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
     };
-    let mut b = read(&case.join("bundle.sigstore.json"));
-    let theirs = read(&other.join("bundle.sigstore.json"));
-    b["verificationMaterial"]["tlogEntries"] =
-        theirs["verificationMaterial"]["tlogEntries"].clone();
+    let genuine = read(&case.join("bundle.sigstore.json"));
+    let copied =
+        read(&other.join("bundle.sigstore.json"))["verificationMaterial"]["tlogEntries"].clone();
+    let mut half = genuine["verificationMaterial"]["tlogEntries"][0].clone();
+    let half = half.as_object_mut().unwrap();
+    half.remove("inclusionProof");
+    half.remove("inclusionPromise");
+    half.insert("logId".into(), copied[0]["logId"].clone());
+    let mut combined = vec![serde_json::Value::Object(half.clone())];
+    combined.extend(copied.as_array().unwrap().iter().cloned());
     let tmp = tempfile::tempdir().unwrap();
-    let copied = tmp.path().join("copied.json");
-    std::fs::write(&copied, serde_json::to_vec(&b).unwrap()).unwrap();
-    let out = support::cargo_provenance()
-        .arg("verify")
-        .arg("--bundle")
-        .arg(&copied)
-        .arg("--artifact")
-        .arg(dir.join("a.txt"))
-        .arg("--key")
-        .arg(case.join("key.pub"))
-        .arg("--trusted-root")
-        .arg(other.join("trusted_root.json"))
-        .arg("--require-tlog")
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("pass    tlog-inclusion"), "{text}");
-    assert!(
-        text.contains("tlog-entry: --require-tlog: no log entry is shown to record this signature"),
-        "{text}"
-    );
+    for (name, entries, needle) in [
+        (
+            "copied",
+            copied.clone(),
+            "no log entry is shown to record this signature",
+        ),
+        (
+            "two-halves",
+            serde_json::Value::Array(combined),
+            "no single log entry both records this signature and is shown in the log",
+        ),
+    ] {
+        let mut b = genuine.clone();
+        b["verificationMaterial"]["tlogEntries"] = entries;
+        let path = tmp.path().join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_vec(&b).unwrap()).unwrap();
+        let out = support::cargo_provenance()
+            .arg("verify")
+            .arg("--bundle")
+            .arg(&path)
+            .arg("--artifact")
+            .arg(dir.join("a.txt"))
+            .arg("--key")
+            .arg(case.join("key.pub"))
+            .arg("--trusted-root")
+            .arg(other.join("trusted_root.json"))
+            .arg("--require-tlog")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {text}");
+        assert!(text.contains("pass    tlog-inclusion"), "{name}: {text}");
+        assert!(
+            text.contains(&format!("tlog-entry: --require-tlog: {needle}")),
+            "{name}: {text}"
+        );
+    }
 }

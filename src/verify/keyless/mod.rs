@@ -105,13 +105,18 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// `--require-tlog` for a key-signed bundle: a log entry must have been verified as in the
-/// log (a passing `tlog-inclusion` about `att`) and as recording this very signature (a
-/// passing `tlog-entry`), else `tlog-entry` fails. An entry of a kind whose body is not
-/// checked (`intoto`: its `tlog-entry` is a skip) does not count: a genuine log entry of
-/// someone else's signature, copied into the bundle, would pass inclusion. Any failing entry
-/// already fails the verdict. Keyless bundles always need one.
+/// `--require-tlog` for a key-signed bundle: one log entry must both record this very
+/// signature (its `tlog-entry` passed) and be shown in the log (its `tlog-inclusion` passed):
+/// [`Report::logged`], set by [`super::tlog::check_entries`] per entry. Else `tlog-entry`
+/// fails, with the reason the checks of `att` give. An entry of a kind whose body is not
+/// checked (`intoto`: a skip) never counts: a genuine log entry of someone else's signature,
+/// copied into the bundle, passes inclusion; nor do two entries that each pass one half (a
+/// made-up entry that records this signature but is not shown in the log, beside a copied
+/// one that is). Keyless bundles always need one.
 pub fn tlog_required(report: &mut Report, att: Option<&str>) {
+    if report.logged.iter().any(|l| l.as_deref() == att) {
+        return;
+    }
     let first = |id: CheckId, status: Option<Status>| {
         report
             .checks
@@ -125,8 +130,10 @@ pub fn tlog_required(report: &mut Report, att: Option<&str>) {
     let entry =
         first(CheckId::TlogEntry, Some(Status::Pass)).or_else(|| first(CheckId::TlogEntry, None));
     let why = match (inclusion, entry) {
-        (Some((Status::Pass, _)), Some((Status::Pass, _))) => return,
         (None, _) => "the bundle carries no transparency log entry".to_owned(),
+        (Some((Status::Pass, _)), Some((Status::Pass, _))) => {
+            "no single log entry both records this signature and is shown in the log".to_owned()
+        }
         (Some((Status::Pass, _)), Some((_, reason))) => {
             format!("no log entry is shown to record this signature ({reason})")
         }

@@ -25,7 +25,10 @@ use proof::int;
 pub use proof::{Outcome, inclusion_outcome, promise_outcome, root_from_inclusion_proof};
 pub use root::{TrustedLog, TrustedRoot};
 
-/// Checks the bundle's transparency-log entries (see the module docs).
+/// Checks the bundle's transparency-log entries (see the module docs). Returns whether one
+/// entry both records this signature (`tlog-entry` pass) and is shown in the log
+/// (`tlog-inclusion` pass): what `--require-tlog` needs of a key-signed bundle. Two entries
+/// that each pass one of the two do not make one that passes both.
 pub fn check_entries(
     report: &mut Report,
     bundle: &ParsedBundle,
@@ -33,18 +36,21 @@ pub fn check_entries(
     signature: &[u8],
     key: &PublicKey,
     root: Option<&TrustedRoot>,
-) {
+) -> bool {
     if bundle.tlog_entries.is_empty() {
         report.skip(
             CheckId::Tlog,
             None,
             "the bundle has no transparency-log entry",
         );
-        return;
+        return false;
     }
+    let mut logged = false;
     for entry in &bundle.tlog_entries {
         let label = format!("log index {}", int(&entry["logIndex"]).unwrap_or(-1));
-        match entry_body_matches(entry, bundle, digest, signature, key) {
+        let body = entry_body_matches(entry, bundle, digest, signature, key);
+        let records = matches!(body, Ok(Some(_)));
+        match body {
             Ok(Some(what)) => report.pass(CheckId::TlogEntry, None, format!("{label}: {what}")),
             Ok(None) => report.skip(
                 CheckId::TlogEntry,
@@ -64,12 +70,11 @@ pub fn check_entries(
             ),
             Some(root) => check_promise(report, entry, root, &label),
         }
-        check_inclusion(report, entry, root, &label);
+        let inclusion = inclusion_outcome(entry, root, &label);
+        logged |= records && matches!(inclusion, Outcome::Pass(_));
+        inclusion.record(report, CheckId::TlogInclusion);
     }
-}
-
-fn check_inclusion(report: &mut Report, entry: &Value, root: Option<&TrustedRoot>, label: &str) {
-    inclusion_outcome(entry, root, label).record(report, CheckId::TlogInclusion);
+    logged
 }
 
 fn check_promise(report: &mut Report, entry: &Value, root: &TrustedRoot, label: &str) {
@@ -269,7 +274,7 @@ mod tests {
             "canonicalizedBody": "e30=",
             "inclusionProof": {"logIndex": "0", "treeSize": "-1", "rootHash": "AAAA", "hashes": []}
         });
-        check_inclusion(&mut report, &entry, None, "log index 0");
+        inclusion_outcome(&entry, None, "log index 0").record(&mut report, CheckId::TlogInclusion);
         let c = &report.checks[0];
         assert_eq!(
             (c.check, c.status),
