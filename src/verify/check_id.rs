@@ -97,7 +97,7 @@ check_ids! {
     /// Whether a bundle carries a log entry at all (single-bundle mode).
     Tlog = "tlog", "a bundle", "(skip) single-bundle mode: the bundle has no transparency-log entry";
     /// The log entry records this signature.
-    TlogEntry = "tlog-entry", "an attestation", "no log entry (with `--require-tlog`, or keyless); with `--require-tlog`, no entry shown to record this signature (an `intoto` entry's body is not checked: a skip, which does not count); the same entry twice; the entry's body does not record this signature, certificate or key, and artifact";
+    TlogEntry = "tlog-entry", "an attestation", "no log entry (with `--require-tlog`, or keyless); with `--require-tlog`, no single entry that both records this signature and is shown in the log (an `intoto` entry's body is not checked: a skip, which does not count); the same entry twice; the entry's body does not record this signature, certificate or key, and artifact";
     /// Rekor v1's signed entry timestamp.
     TlogPromise = "tlog-promise", "an attestation", "a Rekor v1 SET does not verify against a log of the trusted root valid at its time (skip: no `--trusted-root`, or Rekor v2)";
     /// The inclusion proof and checkpoint.
