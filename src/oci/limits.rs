@@ -47,10 +47,10 @@ pub const ATTESTATION_LAYERS_MAX: usize = 64;
 /// Multi-platform images list a few dozen.
 pub const INDEX_ENTRIES_MAX: usize = 128;
 /// The most bytes one `verify` run reads from the store in all (manifests, blobs and
-/// referrers listings from a layout or a registry, counted as they arrive, read ahead or
-/// not): the per-item bounds above still let a hostile store serve 256 referrers of 32 MiB
-/// each, per part. Past it verify stops with an error (exit 2); genuine evidence is a few KiB
-/// to a few MiB per attestation.
+/// referrers listings from a layout or a registry, counted as they arrive and are kept, read
+/// ahead or not; docs/referrers.md lists what is not counted): the per-item bounds above
+/// still let a hostile store serve 256 referrers of 32 MiB each, per part. Past it verify
+/// stops with an error (exit 2); genuine evidence is a few KiB to a few MiB per attestation.
 pub const VERIFY_READ_MAX: u64 = 256 << 20;
 /// The most redirects one request follows.
 pub const REDIRECTS_MAX: usize = 5;
