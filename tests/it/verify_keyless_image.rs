@@ -221,3 +221,59 @@ fn keyless_attestations_from_the_registry() {
     ]);
     o.fails_only(&["require"]);
 }
+
+/// `--require-tlog` in image mode is not met by two entries that each pass one half: a made-up
+/// `dsse` entry whose body records this attestation's payload, signature and key (passes
+/// `tlog-entry`; no inclusion proof, so `tlog-inclusion` is a skip), beside a genuine `intoto`
+/// entry of another signature copied from a conformance bundle (its body is not checked; its
+/// inclusion proof and signed entry timestamp verify against that case's root).
+#[test]
+fn require_tlog_is_not_met_by_two_entries_passing_a_half_each() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let other = support::shared_dir()
+        .join("conformance/sigstore/bundle-verify/intoto-with-custom-trust-root");
+    let read = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let copied =
+        read(&other.join("bundle.sigstore.json"))["verificationMaterial"]["tlogEntries"][0].clone();
+    let f = verify_fixture::Fixture::bare();
+    let s = f.img.subjects();
+    let signed = f.key.bundle(&verify_fixture::provenance(&s));
+    let mut bundle: serde_json::Value = serde_json::from_slice(&signed).unwrap();
+    let env = &bundle["dsseEnvelope"];
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(env["payload"].as_str().unwrap())
+        .unwrap();
+    let body = serde_json::json!({
+        "apiVersion": "0.0.1", "kind": "dsse",
+        "spec": {
+            "payloadHash": {"algorithm": "sha256",
+                            "value": cargo_provenance::util::digest::Digest::of(&payload).hex()},
+            "signatures": [{"signature": env["signatures"][0]["sig"],
+                            "verifier": b64(&std::fs::read(&f.key.pub_path).unwrap())}]
+        }
+    });
+    let made_up = serde_json::json!({
+        "logIndex": "1", "logId": copied["logId"],
+        "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+        "integratedTime": copied["integratedTime"],
+        "canonicalizedBody": b64(&serde_json::to_vec(&body).unwrap())
+    });
+    bundle["verificationMaterial"]["tlogEntries"] = serde_json::json!([made_up, copied]);
+    attach_all(
+        &f.layout,
+        &f.img,
+        &serde_json::to_vec(&bundle).unwrap(),
+        SLSA,
+    );
+    let root = other.join("trusted_root.json").display().to_string();
+    let o = f.verify(&["--trusted-root", &root]);
+    o.passes();
+    assert!(o.stdout.contains("pass    tlog-entry"), "{}", o.stdout);
+    assert!(o.stdout.contains("pass    tlog-inclusion"), "{}", o.stdout);
+    f.verify(&["--trusted-root", &root, "--require-tlog"])
+        .fails("tlog-entry")
+        .says("no single log entry both records this signature and is shown in the log");
+}
