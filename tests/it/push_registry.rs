@@ -28,15 +28,57 @@ fn client(reference: &str) -> RegistryClient {
     RegistryClient::new(&r, &Options::default()).unwrap()
 }
 
+/// A temporary directory holding a layout (`src`) with image `v1` ([`make_image`] with
+/// `platforms` and `seed`), its index and platform manifests, and `oci:PATH:v1`.
+struct Staged {
+    dir: tempfile::TempDir,
+    layout: Layout,
+    index: Descriptor,
+    platforms: Vec<Descriptor>,
+    src: String,
+}
+
+fn staged(platforms: &[&str], seed: &str) -> Staged {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::create(&dir.path().join("src")).unwrap();
+    let (index, platforms) = make_image(&layout, "v1", platforms, seed);
+    let src = format!("oci:{}:v1", layout.root().display());
+    Staged {
+        dir,
+        layout,
+        index,
+        platforms,
+        src,
+    }
+}
+
+/// Two signed bundle referrers of the index (predicate types `.../a/v1` and `.../b/v1`).
+fn attach_two_bundles(layout: &Layout, index: &Descriptor) {
+    let signer = oci_support::Signer::new();
+    let store = Store::Layout(layout.clone());
+    for pt in ["https://example.com/a/v1", "https://example.com/b/v1"] {
+        let b = signer.bundle(&[("app".into(), index.digest)], pt, serde_json::json!({}));
+        let info = BundleInfo {
+            bundle_json: &b,
+            predicate_type: pt,
+            role: Role::ImageAttestation,
+            created: "2024-01-02T03:04:05Z",
+        };
+        publish::attach_bundle(&store, index, "app", &info).unwrap();
+    }
+}
+
 #[test]
 #[ignore = "needs peers: scripts/test.sh runs it"]
 fn a_refused_fallback_index_fails_at_once_with_the_registry_reason() {
     let peers = Peers::get();
     let repo = peers.unique_repo("push-refused");
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::create(&dir.path().join("src")).unwrap();
-    let (index, _) = make_image(&layout, "v1", &["linux/amd64"], "refused");
-    let src = format!("oci:{}:v1", layout.root().display());
+    let Staged {
+        dir: _dir,
+        index,
+        src,
+        ..
+    } = staged(&["linux/amd64"], "refused");
     push(&src, &format!("{repo}:v1"), &Options::default(), &|_| {}).unwrap();
     // distribution 2.8 checks that an index's manifests exist: a 400, not worth retrying.
     let e = update_fallback(&client(&format!("{repo}:v1")), &index.digest, &ghost())
@@ -53,22 +95,15 @@ fn a_refused_fallback_index_fails_at_once_with_the_registry_reason() {
 fn stale_fallback_entries_are_skipped_and_counted() {
     let peers = Peers::get();
     let repo = peers.unique_repo("push-dangling");
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::create(&dir.path().join("src")).unwrap();
-    let (index, _) = make_image(&layout, "v1", &["linux/amd64"], "dangling");
-    let signer = oci_support::Signer::new();
+    let Staged {
+        dir,
+        layout,
+        index,
+        src,
+        ..
+    } = staged(&["linux/amd64"], "dangling");
+    attach_two_bundles(&layout, &index);
     let store = Store::Layout(layout.clone());
-    for pt in ["https://example.com/a/v1", "https://example.com/b/v1"] {
-        let b = signer.bundle(&[("app".into(), index.digest)], pt, serde_json::json!({}));
-        let info = BundleInfo {
-            bundle_json: &b,
-            predicate_type: pt,
-            role: Role::ImageAttestation,
-            created: "2024-01-02T03:04:05Z",
-        };
-        publish::attach_bundle(&store, &index, "app", &info).unwrap();
-    }
-    let src = format!("oci:{}:v1", layout.root().display());
     let (_, report) = push(&src, &format!("{repo}:v1"), &Options::default(), &|_| {}).unwrap();
     assert_eq!(report.referrers, 2);
     // Delete one referrer manifest behind the fallback index's back (distribution 2.8 here
@@ -103,10 +138,12 @@ fn stale_fallback_entries_are_skipped_and_counted() {
 fn a_destination_digest_must_match_and_repush_skips_blobs() {
     let peers = Peers::get();
     let repo = peers.unique_repo("push-digest");
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::create(&dir.path().join("src")).unwrap();
-    let (index, _) = make_image(&layout, "v1", &["linux/amd64", "linux/arm64"], "digest");
-    let src = format!("oci:{}:v1", layout.root().display());
+    let Staged {
+        dir: _dir,
+        index,
+        src,
+        ..
+    } = staged(&["linux/amd64", "linux/arm64"], "digest");
     let wrong = format!("{repo}@sha256:{}", "0".repeat(64));
     let out = support::cargo_provenance()
         .args(["push", &src, &wrong])
@@ -146,28 +183,21 @@ fn a_destination_digest_must_match_and_repush_skips_blobs() {
 #[ignore = "needs peers: scripts/test.sh runs it"]
 fn oras_copies_what_we_push_and_we_copy_what_oras_copied() {
     let peers = Peers::get();
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::create(&dir.path().join("src")).unwrap();
-    let (index, _) = make_image(&layout, "v1", &["linux/amd64"], "oras-copy");
-    let signer = oci_support::Signer::new();
+    let Staged {
+        dir,
+        layout,
+        index,
+        src,
+        ..
+    } = staged(&["linux/amd64"], "oras-copy");
+    attach_two_bundles(&layout, &index);
     let store = Store::Layout(layout.clone());
-    for pt in ["https://example.com/a/v1", "https://example.com/b/v1"] {
-        let b = signer.bundle(&[("app".into(), index.digest)], pt, serde_json::json!({}));
-        let info = BundleInfo {
-            bundle_json: &b,
-            predicate_type: pt,
-            role: Role::ImageAttestation,
-            created: "2024-01-02T03:04:05Z",
-        };
-        publish::attach_bundle(&store, &index, "app", &info).unwrap();
-    }
     let want: Vec<_> = store
         .referrers(&index.digest)
         .unwrap()
         .into_iter()
         .map(|d| d.digest)
         .collect();
-    let src = format!("oci:{}:v1", layout.root().display());
     let ours = peers.unique_repo("push-oras-src");
     push(&src, &format!("{ours}:v1"), &Options::default(), &|_| {}).unwrap();
     for tier in peers.tiers() {
@@ -217,10 +247,13 @@ fn the_fallback_merge_keeps_fields_it_does_not_model() {
     use cargo_provenance::oci::referrers::fallback_tag;
     let peers = Peers::get();
     let repo = peers.unique_repo("push-foreign-fields");
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::create(&dir.path().join("src")).unwrap();
-    let (index, platforms) = make_image(&layout, "v1", &["linux/amd64", "linux/arm64"], "foreign");
-    let src = format!("oci:{}:v1", layout.root().display());
+    let Staged {
+        dir: _dir,
+        index,
+        platforms,
+        src,
+        ..
+    } = staged(&["linux/amd64", "linux/arm64"], "foreign");
     push(&src, &format!("{repo}:v1"), &Options::default(), &|_| {}).unwrap();
     let c = client(&format!("{repo}:v1"));
     // Another tool's fallback index: its own annotations, and an entry with fields our
