@@ -8,11 +8,11 @@
 //! | a blob | its descriptor's `size`, exactly; at most 1 MiB reserved before bytes arrive |
 //! | an attestation layer verify reads | [`ATTESTATION_MAX`], 32 MiB, checked on the descriptor |
 //! | any other answer (errors, tokens, upload answers) | [`SMALL_BODY_MAX`] |
-//! | referrers API pages | [`REFERRERS_PAGES_MAX`] |
+//! | referrers API pages | [`REFERRERS_PAGES_MAX`], [`MANIFEST_MAX`] in all |
 //! | referrers of one subject verify reads | [`REFERRERS_MAX`]; a listing with more fails the verdict |
 //! | entries of an image index verify reads | [`INDEX_ENTRIES_MAX`]; more fails the verdict |
 //! | layers of one attestation manifest verify reads (BuildKit's, cosign's tags) | [`ATTESTATION_LAYERS_MAX`]; more fails the verdict |
-//! | bytes one `verify` reads from the store in all (manifests, blobs, referrers listings; read ahead or not) | [`VERIFY_READ_MAX`]; more is an error (exit 2) |
+//! | bytes one `verify` reads from the store in all (manifests, blobs, referrers listings as parsed, a layout's referrer search, reads that failed their digest; read ahead or not) | [`VERIFY_READ_MAX`]; more is an error (exit 2) |
 //! | redirects | [`REDIRECTS_MAX`] per request; `Authorization` is never sent to another host |
 //! | requests in flight at once (verify's prefetch) | [`CONCURRENT_REQUESTS`] |
 //! | time | [`deadline`] per request (30 s plus a second per MiB), one retry after a time-out |

@@ -49,27 +49,48 @@ pub fn referrer_descriptor(manifest_bytes: &[u8], media_type: &str) -> Result<De
     Ok(d)
 }
 
-/// The `subject` digest of a manifest or index, if it has one.
+/// The `subject` digest of a manifest or index, if it has one. Only that field is parsed:
+/// the rest (annotations a hostile store may pad) is skipped, not built.
 pub fn subject_of(manifest_bytes: &[u8]) -> Option<Digest> {
-    let v: serde_json::Value = serde_json::from_slice(manifest_bytes).ok()?;
-    v.pointer("/subject/digest")?.as_str()?.parse().ok()
+    #[derive(serde::Deserialize)]
+    struct Subject {
+        digest: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct WithSubject {
+        subject: Option<Subject>,
+    }
+    let m: WithSubject = serde_json::from_slice(manifest_bytes).ok()?;
+    m.subject?.digest.parse().ok()
 }
 
 /// Lists the referrers of `subject` in a layout (entries of `index.json` whose manifest has
 /// that subject), sorted by digest.
 pub fn layout_referrers(layout: &Layout, subject: &Digest) -> Result<Vec<Descriptor>> {
-    Ok(layout_referrer_map(layout)?
-        .remove(subject)
-        .unwrap_or_default())
+    let map = layout_referrer_map(layout, |_| Ok(()))?;
+    let Some(digests) = map.get(subject) else {
+        return Ok(Vec::new());
+    };
+    let index = layout.index()?;
+    digests
+        .iter()
+        .map(|d| {
+            let listed = index.manifests.iter().find(|e| e.digest == *d);
+            let media_type = listed.map_or(MEDIA_TYPE_MANIFEST, |e| e.media_type.as_str());
+            referrer_descriptor(&layout.get_manifest_blob(d)?, media_type)
+        })
+        .collect()
 }
 
-/// The referrers of every subject in a layout, in one pass over `index.json` (each listed
-/// manifest read once): what [`layout_referrers`] answers for each subject, for a caller
-/// that asks about many (verify, once per image part).
+/// The referrers of every subject in a layout, as the digests of the manifests naming it,
+/// sorted: one pass over `index.json`, each listed manifest read once, and `read` told the
+/// size of each before it is parsed (verify counts them against its read bound). Only the
+/// digests are kept, whatever the manifests carry.
 pub fn layout_referrer_map(
     layout: &Layout,
-) -> Result<std::collections::BTreeMap<Digest, Vec<Descriptor>>> {
-    let mut map: std::collections::BTreeMap<Digest, Vec<Descriptor>> = Default::default();
+    mut read: impl FnMut(u64) -> Result<()>,
+) -> Result<std::collections::BTreeMap<Digest, Vec<Digest>>> {
+    let mut map: std::collections::BTreeMap<Digest, Vec<Digest>> = Default::default();
     let mut seen = std::collections::BTreeSet::new();
     for entry in layout.index()?.manifests {
         if entry.media_type != MEDIA_TYPE_MANIFEST && entry.media_type != MEDIA_TYPE_INDEX {
@@ -80,13 +101,13 @@ pub fn layout_referrer_map(
             continue;
         }
         let bytes = layout.get_manifest_blob(&entry.digest)?;
+        read(bytes.len() as u64)?;
         if let Some(subject) = subject_of(&bytes) {
-            let d = referrer_descriptor(&bytes, &entry.media_type)?;
-            map.entry(subject).or_default().push(d);
+            map.entry(subject).or_default().push(entry.digest);
         }
     }
     for list in map.values_mut() {
-        list.sort_by_key(|d| d.digest);
+        list.sort();
     }
     Ok(map)
 }

@@ -49,6 +49,9 @@ pub enum RegistryError {
         actual: Digest,
         /// More words (sizes), empty or starting with a space.
         detail: String,
+        /// How many bytes arrived (and were hashed): a verifier counts them against its
+        /// read bound although it keeps none of them.
+        received: u64,
     },
 }
 

@@ -126,13 +126,13 @@ pub(super) fn collect_referrers(
             continue;
         }
         for r in listed {
-            if !seen_manifests.insert(r.digest) {
+            if !seen_manifests.insert(r) {
                 continue;
             }
-            let id = r.digest.to_string();
+            let id = r.to_string();
             // The manifest, not the listing, is authoritative: fallback indexes written by
             // other tools lose artifactType and annotations (cosign writes the config's).
-            let manifest = match src.manifest(&r.digest)? {
+            let manifest = match src.manifest(&r)? {
                 Ok(b) => b,
                 Err(why) => {
                     report.ignore(

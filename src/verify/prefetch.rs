@@ -41,7 +41,8 @@ pub enum Want {
 pub struct Cache {
     manifests: HashMap<String, Option<FetchedManifest>>,
     blobs: HashMap<(Digest, u64), Option<Vec<u8>>>,
-    referrers: HashMap<Digest, Vec<Descriptor>>,
+    /// The digests each listing names (all verify reads of it).
+    referrers: HashMap<Digest, Vec<Digest>>,
     /// Bytes that arrived from the store so far, read ahead or not (manifests, blobs and
     /// referrers listings): at most [`VERIFY_READ_MAX`] are read ahead, and the verifier's
     /// own reads past it are an error ([`Cache::charge`]).
@@ -64,6 +65,11 @@ impl Cache {
         self.arrived <= VERIFY_READ_MAX
     }
 
+    /// The bytes counted so far.
+    pub fn arrived(&self) -> u64 {
+        self.arrived
+    }
+
     /// Keeps the answer `g` to `w`, unless the request failed; counts its bytes.
     fn keep(&mut self, w: Want, g: Got) {
         self.charge(g.bytes());
@@ -73,7 +79,8 @@ impl Cache {
                 self.blobs.insert((d, s), b);
             }
             (Want::Referrers(d), Got::Referrers(Some(l))) => {
-                self.referrers.insert(d, l);
+                self.referrers
+                    .insert(d, l.into_iter().map(|r| r.digest).collect());
             }
             _ => {}
         }
@@ -99,8 +106,8 @@ impl Cache {
         self.blobs.get(&(*digest, size)).cloned()
     }
 
-    /// A kept referrers listing.
-    pub fn referrers(&self, subject: &Digest) -> Option<Vec<Descriptor>> {
+    /// A kept referrers listing: the digests it names.
+    pub fn referrers(&self, subject: &Digest) -> Option<Vec<Digest>> {
         self.referrers.get(subject).cloned()
     }
 }
@@ -148,10 +155,21 @@ impl Got {
     }
 }
 
-/// The size of a referrers listing, as its descriptors serialise (what it holds in memory,
-/// about; the pages it came in are bounded too).
+/// What a referrers listing holds in memory once parsed, about: each descriptor's strings
+/// plus what a descriptor and each annotation cost beyond them. Counted so, a listing of many
+/// tiny annotations (a few bytes of JSON each, ten times that parsed) counts for what it
+/// costs. Only its digests are kept.
 pub fn listing_bytes(listing: &[Descriptor]) -> u64 {
-    serde_json::to_vec(listing).map_or(0, |v| v.len() as u64)
+    const DESCRIPTOR: u64 = 256;
+    const ANNOTATION: u64 = 96;
+    let strings = |d: &Descriptor| {
+        d.annotations
+            .iter()
+            .map(|(k, v)| ANNOTATION + (k.len() + v.len()) as u64)
+            .sum::<u64>()
+            + (d.media_type.len() + d.artifact_type.as_ref().map_or(0, String::len)) as u64
+    };
+    listing.iter().map(|d| DESCRIPTOR + strings(d)).sum()
 }
 
 /// Sends the request `w` names.
@@ -208,7 +226,7 @@ impl Step {
                 if listed.len() > REFERRERS_MAX {
                     return Vec::new();
                 }
-                return listed.iter().map(|r| Step::Referrer(r.digest)).collect();
+                return listed.iter().map(|r| Step::Referrer(*r)).collect();
             }
             Step::Referrer(d) => manifest(&d.to_string())
                 .and_then(|m| m.layers.into_iter().next())
@@ -337,7 +355,8 @@ mod tests {
                 ..Descriptor::of(crate::formats::oci::MEDIA_TYPE_MANIFEST, b"")
             })
             .to_vec();
-        c.referrers.insert(subject, listing);
+        c.referrers
+            .insert(subject, listing.iter().map(|d| d.digest).collect());
 
         let next: Vec<Want> = Step::Listing(subject)
             .next(&c)
@@ -373,6 +392,7 @@ mod tests {
         let listing: Vec<Descriptor> = (0..=REFERRERS_MAX)
             .map(|i| Descriptor::of(crate::formats::oci::MEDIA_TYPE_MANIFEST, &i.to_le_bytes()))
             .collect();
+        let listing: Vec<Digest> = listing.iter().map(|d| d.digest).collect();
         c.referrers.insert(subject, listing.clone());
         assert!(Step::Listing(subject).next(&c).is_empty());
         c.referrers

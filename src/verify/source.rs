@@ -5,6 +5,7 @@
 //! swapped blob): the verifier reports that as a failed check naming the blob, not as a
 //! transport error. A registry that cannot be reached is an error (exit 2).
 
+use super::document::Kind;
 use crate::error::{Error, Result};
 use crate::formats::oci::Descriptor;
 use crate::oci::layout::Layout;
@@ -38,7 +39,35 @@ pub struct Source {
     /// Registry answers read ahead ([`super::prefetch`]).
     cache: std::sync::Mutex<super::prefetch::Cache>,
     /// A layout's referrers of every subject, read once (not once per part).
-    layout_referrers: std::sync::OnceLock<std::collections::BTreeMap<Digest, Vec<Descriptor>>>,
+    layout_referrers: std::sync::OnceLock<std::collections::BTreeMap<Digest, Vec<Digest>>>,
+    /// Reads that failed their digest check, and why: counted once and never read again
+    /// (an index may name one bad blob many times).
+    failed: std::sync::Mutex<std::collections::HashMap<Asked, String>>,
+}
+
+/// What a read asks for: how a failed one is remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Asked {
+    /// A manifest or index, at most [`MANIFEST_MAX`] bytes.
+    Doc(Digest),
+    /// A blob of exactly this size.
+    Blob(Digest, u64),
+}
+
+impl Asked {
+    fn digest(&self) -> &Digest {
+        match self {
+            Asked::Doc(d) | Asked::Blob(d, _) => d,
+        }
+    }
+}
+
+/// The bytes that arrived for a read that failed with `e`, when it is a digest mismatch.
+fn received(e: &Error) -> u64 {
+    match RegistryError::of(e) {
+        Some(RegistryError::DigestMismatch { received, .. }) => *received,
+        None => 0,
+    }
 }
 
 fn checked(digest: &Digest, bytes: Vec<u8>) -> Fetched {
@@ -72,32 +101,41 @@ fn mismatch_as_check<T>(r: Result<T>, digest: &Digest) -> Result<std::result::Re
     }
 }
 
-/// Reads a layout blob of at most `max` bytes (exactly `max` when `exact`): `None` when it
-/// is missing, a reason when it is not a regular file, has another size or does not match
-/// its digest. Nothing that is not a regular file is opened.
-fn layout_read(l: &Layout, digest: &Digest, max: u64, exact: bool) -> Result<Option<Fetched>> {
-    let path = l.blob_path(digest);
+/// Reads a layout blob of what `asked` names: `None` when it is missing, a reason when it is
+/// not a regular file, has another size or does not match its digest; and the bytes read.
+/// Nothing that is not a regular file is opened.
+fn layout_read(l: &Layout, asked: Asked) -> Result<(Option<Fetched>, u64)> {
+    let (digest, max, exact) = match asked {
+        Asked::Doc(d) => (d, MANIFEST_MAX, false),
+        Asked::Blob(d, size) => (d, size, true),
+    };
+    let path = l.blob_path(&digest);
     let len = match regular_file_len(&path) {
-        Ok(None) => return Ok(None),
+        Ok(None) => return Ok((None, 0)),
         Ok(Some(len)) => len,
-        Err(e) => return Ok(Some(Err(e.to_string()))),
+        Err(e) => return Ok((Some(Err(e.to_string())), 0)),
     };
     if (exact && len != max) || len > max {
-        return Ok(Some(Err(format!(
-            "the bytes stored for {digest} are {len} bytes, {} {}: truncated or swapped",
-            if exact {
-                "its descriptor says"
-            } else {
-                "more than the"
-            },
-            if exact {
-                max.to_string()
-            } else {
-                format!("{} allowed", size_words(max))
-            }
-        ))));
+        return Ok((
+            Some(Err(format!(
+                "the bytes stored for {digest} are {len} bytes, {} {}: truncated or swapped",
+                if exact {
+                    "its descriptor says"
+                } else {
+                    "more than the"
+                },
+                if exact {
+                    max.to_string()
+                } else {
+                    format!("{} allowed", size_words(max))
+                }
+            ))),
+            0,
+        ));
     }
-    Ok(Some(checked(digest, read_file_at_most(&path, max)?)))
+    let bytes = read_file_at_most(&path, max)?;
+    let n = bytes.len() as u64;
+    Ok((Some(checked(&digest, bytes)), n))
 }
 
 impl Source {
@@ -114,11 +152,14 @@ impl Source {
             reference,
             cache: Default::default(),
             layout_referrers: Default::default(),
+            failed: Default::default(),
         })
     }
 
     /// Counts `n` bytes that arrived from the store now (not read ahead: those were counted
-    /// as they arrived); past [`VERIFY_READ_MAX`] in all, an error (exit 2).
+    /// as they arrived); past [`VERIFY_READ_MAX`] in all, an error (exit 2). Every read
+    /// calls it, with 0 when its answer was read ahead, so a bound passed by reading ahead
+    /// stops the verifier at its next read.
     fn charge(&self, n: u64) -> Result<()> {
         if !self.cache.lock().unwrap().charge(n) {
             return Err(Error::msg(format!(
@@ -131,12 +172,41 @@ impl Source {
         Ok(())
     }
 
-    /// [`Source::charge`] for the bytes of a layout read.
-    fn charged(&self, read: Option<Fetched>) -> Result<Option<Fetched>> {
-        if let Some(Ok(bytes)) = &read {
-            self.charge(bytes.len() as u64)?;
+    /// Why `asked` failed its digest check before, if it did: it is not read again.
+    fn failed_before(&self, asked: &Asked) -> Option<String> {
+        self.failed.lock().unwrap().get(asked).cloned()
+    }
+
+    /// Remembers that `asked` failed (`why`), and counts the `n` bytes that arrived for it.
+    fn remember(&self, asked: Asked, why: &str, n: u64) -> Result<()> {
+        self.failed.lock().unwrap().insert(asked, why.to_owned());
+        self.charge(n)
+    }
+
+    /// Reads what `asked` names from a layout, counted; a failure is remembered (the
+    /// callers ask [`Source::failed_before`] first).
+    fn layout_fetch(&self, l: &Layout, asked: Asked) -> Result<Option<Fetched>> {
+        let (read, n) = layout_read(l, asked)?;
+        match &read {
+            Some(Err(why)) => self.remember(asked, why, n)?,
+            _ => self.charge(n)?,
         }
         Ok(read)
+    }
+
+    /// A registry read of `asked`: a digest mismatch becomes a reason, remembered and
+    /// counted (its bytes arrived); every other error stays an error.
+    fn registry_checked<T>(
+        &self,
+        asked: Asked,
+        read: Result<T>,
+    ) -> Result<std::result::Result<T, String>> {
+        let n = read.as_ref().err().map_or(0, received);
+        let checked = mismatch_as_check(read, asked.digest())?;
+        if let Err(why) = &checked {
+            self.remember(asked, why, n)?;
+        }
+        Ok(checked)
     }
 
     /// Reads ahead what verify will need about the parts `subjects` (from a registry; a
@@ -211,52 +281,51 @@ impl Source {
     /// An image document by digest, digest checked; `Ok(None)` when the store does not have
     /// it (an index naming a manifest that is not there is a failed check, not an outage).
     pub fn document(&self, digest: &Digest) -> Result<Option<std::result::Result<Doc, String>>> {
-        match &self.store {
-            Store::Layout(l) => Ok(self
-                .charged(layout_read(l, digest, MANIFEST_MAX, false)?)?
-                .map(|f| {
-                    f.map(|bytes| Doc {
-                        bytes,
-                        media_type: None,
-                    })
-                })),
+        self.charge(0)?;
+        let asked = Asked::Doc(*digest);
+        if let Some(why) = self.failed_before(&asked) {
+            return Ok(Some(Err(why)));
+        }
+        let fetched = match &self.store {
+            Store::Layout(l) => self
+                .layout_fetch(l, asked)?
+                .transpose()
+                .map(|b| b.map(|bytes| (bytes, None))),
             Store::Registry(c) => {
-                let fetched =
-                    mismatch_as_check(self.registry_manifest(c, &digest.to_string()), digest)?;
-                Ok(match fetched {
-                    Ok(None) => None,
-                    Ok(Some(m)) => Some(Ok(Doc {
-                        bytes: m.bytes,
-                        media_type: m
-                            .content_type
-                            .filter(|t| super::document::Kind::of(t).is_some()),
-                    })),
-                    Err(why) => Some(Err(why)),
+                let read = self.registry_manifest(c, &digest.to_string());
+                self.registry_checked(asked, read)?.map(|m| {
+                    m.map(|m| {
+                        let media_type = m.content_type.filter(|t| Kind::of(t).is_some());
+                        (m.bytes, media_type)
+                    })
                 })
             }
-        }
+        };
+        Ok(fetched
+            .transpose()
+            .map(|f| f.map(|(bytes, media_type)| Doc { bytes, media_type })))
     }
 
     /// A manifest or index, digest checked, at most [`MANIFEST_MAX`] bytes. One that is
     /// missing is a reason, like one that does not match: whoever can write a referrer
     /// listing can name a manifest that is not there.
     pub fn manifest(&self, digest: &Digest) -> Result<Fetched> {
-        let found = match &self.store {
-            Store::Layout(l) => self.charged(layout_read(l, digest, MANIFEST_MAX, false)?)?,
-            Store::Registry(c) => {
-                mismatch_as_check(self.registry_manifest(c, &digest.to_string()), digest)?
-                    .map(|m| m.map(|m| m.bytes))
-                    .transpose()
-            }
-        };
-        Ok(found.unwrap_or_else(|| Err(format!("{digest} is not in the store"))))
+        Ok(match self.document(digest)? {
+            Some(doc) => doc.map(|d| d.bytes),
+            None => Err(format!("{digest} is not in the store")),
+        })
     }
 
     /// A blob of `size` bytes (its descriptor's), digest checked; never read past `size`.
     /// A missing blob is a reason, as in [`Source::manifest`].
     pub fn blob(&self, digest: &Digest, size: u64) -> Result<Fetched> {
+        self.charge(0)?;
+        let asked = Asked::Blob(*digest, size);
+        if let Some(why) = self.failed_before(&asked) {
+            return Ok(Err(why));
+        }
         let found = match &self.store {
-            Store::Layout(l) => self.charged(layout_read(l, digest, size, true)?)?,
+            Store::Layout(l) => self.layout_fetch(l, asked)?,
             Store::Registry(c) => {
                 let kept = self.cache.lock().unwrap().blob(digest, size);
                 let fetched = match kept {
@@ -266,7 +335,7 @@ impl Source {
                         self.charge(n).map(|()| b)
                     }),
                 };
-                mismatch_as_check(fetched, digest)?.transpose()
+                self.registry_checked(asked, fetched)?.transpose()
             }
         };
         Ok(found.unwrap_or_else(|| Err(format!("{digest} is not in the store"))))
@@ -285,18 +354,20 @@ impl Source {
         self.blob(digest, size)
     }
 
-    /// The referrers of `digest`, each with its `artifactType` and annotations.
-    pub fn referrers(&self, digest: &Digest) -> Result<Vec<Descriptor>> {
+    /// The digests of the referrers of `digest` (all verify reads of a listing: the
+    /// manifest it names is authoritative, and nothing else of a listing is kept).
+    pub fn referrers(&self, digest: &Digest) -> Result<Vec<Digest>> {
+        self.charge(0)?;
         if let Some(l) = self.cache.lock().unwrap().referrers(digest) {
             return Ok(l);
         }
         let Store::Layout(l) = &self.store else {
             let listing = self.store.referrers(digest)?;
             self.charge(super::prefetch::listing_bytes(&listing))?;
-            return Ok(listing);
+            return Ok(listing.into_iter().map(|d| d.digest).collect());
         };
         if self.layout_referrers.get().is_none() {
-            let map = crate::oci::referrers::layout_referrer_map(l)?;
+            let map = crate::oci::referrers::layout_referrer_map(l, |n| self.charge(n))?;
             let _ = self.layout_referrers.set(map);
         }
         let map = self.layout_referrers.get();
@@ -317,6 +388,36 @@ mod tests {
     use super::*;
     use crate::error::Error;
 
+    /// A layout with `blob` stored under another digest (`wrong`), opened for verify.
+    fn layout_with_a_bad_blob(dir: &std::path::Path, blob: &[u8]) -> (Source, Digest) {
+        let layout = Layout::create(dir).unwrap();
+        let wrong = Digest::of(b"what the descriptor names");
+        std::fs::write(layout.blob_path(&wrong), blob).unwrap();
+        let source = Source::open(&format!("oci:{}", dir.display()), false).unwrap();
+        (source, wrong)
+    }
+
+    /// An index may name one bad blob many times (64 layers, each attestation manifest
+    /// listed again): it is read and hashed once, counted once, and the same reason given
+    /// each time, from memory.
+    #[test]
+    fn a_read_that_fails_its_digest_is_counted_once_and_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let blob = vec![7u8; 4096];
+        let (source, wrong) = layout_with_a_bad_blob(dir.path(), &blob);
+        let first = source.blob(&wrong, 4096).unwrap().unwrap_err();
+        assert!(first.contains("truncated or swapped"), "{first}");
+        assert_eq!(source.cache.lock().unwrap().arrived(), 4096);
+        std::fs::remove_file(Layout::open(dir.path()).unwrap().blob_path(&wrong)).unwrap();
+        for _ in 0..3 {
+            assert_eq!(source.blob(&wrong, 4096).unwrap().unwrap_err(), first);
+        }
+        assert_eq!(source.cache.lock().unwrap().arrived(), 4096);
+        // As a manifest it is another read (another bound), remembered as such.
+        let doc = source.manifest(&wrong).unwrap().unwrap_err();
+        assert!(doc.contains("is not in the store"), "{doc}");
+    }
+
     /// A digest mismatch is recognised by its variant, not its words: the same words in a
     /// plain message stay an error (exit 2), the variant becomes a failed check's reason.
     #[test]
@@ -328,6 +429,7 @@ mod tests {
                 expected: a,
                 actual: b,
                 detail: String::new(),
+                received: 1,
             },
         );
         let why = mismatch_as_check::<()>(Err(typed), &a)

@@ -37,6 +37,7 @@ impl RegistryClient {
                     expected,
                     actual: digest,
                     detail: String::new(),
+                    received: r.body.len() as u64,
                 },
             ));
         }

@@ -17,6 +17,7 @@ impl RegistryClient {
         let accept = [("Accept", MEDIA_TYPE_INDEX.to_owned())];
         let mut url = self.repo_url(&format!("referrers/{subject}"));
         let mut all: Option<ImageIndex> = None;
+        let mut read = 0u64;
         for _ in 0..limits::REFERRERS_PAGES_MAX {
             let r = self
                 .send_async(
@@ -36,6 +37,15 @@ impl RegistryClient {
             }
             if r.status != StatusCode::OK {
                 return Err(self.unexpected(&Method::GET, &what, &r));
+            }
+            read += r.body.len() as u64;
+            if read > MANIFEST_MAX {
+                return Err(Error::msg(format!(
+                    "{what}: the registry sent more than {} of referrers listing over its \
+                     pages: refused (that is thousands of referrers; the registry may be \
+                     hostile)",
+                    limits::size_words(MANIFEST_MAX)
+                )));
             }
             let page = serde_json::from_slice::<ImageIndex>(&r.body).map_err(|e| {
                 Error::msg(format!(

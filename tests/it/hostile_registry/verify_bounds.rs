@@ -196,3 +196,70 @@ fn referrers_past_the_total_read_bound_stop_verify() {
     let blob_reads = seen.iter().filter(|p| p.contains("/blobs/")).count();
     assert!(blob_reads < 12, "every layer was read: {blob_reads}");
 }
+
+/// A referrers listing of one descriptor padded with tiny annotations to 4 MiB: a few bytes
+/// of JSON each, ten times that once parsed.
+fn padded_listing() -> Vec<u8> {
+    let mut pad = String::new();
+    let mut i = 0u32;
+    while pad.len() < (4 << 20) - 4096 {
+        pad.push_str(&format!("\"{i:x}\":\"\","));
+        i += 1;
+    }
+    pad.pop();
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":2,"annotations":{{{pad}}}}}]}}"#,
+        Digest::of(b"padding")
+    )
+    .into_bytes()
+}
+
+/// Eight platforms, each with a fallback referrers listing padded to 4 MiB with tiny
+/// annotations: listings count against the read bound for what they hold once parsed (not
+/// their 4 MiB of JSON each), only their digests are kept, and verify stops (exit 2) in
+/// bounded memory. Before, 32 MiB of JSON counted as 32 MiB and was kept as about 330 MiB, and verify went on (exit 1).
+#[test]
+fn padded_referrers_listings_count_as_what_they_hold() {
+    const PLATFORMS: usize = 8;
+    let mut served: HashMap<String, (Vec<u8>, &'static str)> = HashMap::new();
+    let mut entries = Vec::new();
+    let listing = padded_listing();
+    for i in 0..PLATFORMS {
+        let m = serde_json::to_vec(&manifest_with_config(format!("{i}").as_bytes(), 1)).unwrap();
+        let d = Digest::of(&m);
+        entries.push(json!({"mediaType": OCI_MANIFEST, "digest": d.to_string(),
+                            "size": m.len(), "platform": {"os": "linux", "architecture": format!("a{i}")}}));
+        served.insert(format!("/manifests/{d}"), (m, OCI_MANIFEST));
+        let tag = format!("/manifests/sha256-{}", d.hex());
+        served.insert(tag, (listing.clone(), OCI_INDEX));
+    }
+    let index = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                           "manifests": entries}))
+    .unwrap();
+    served.insert("/manifests/v1".into(), (index, OCI_INDEX));
+    let (addr, _) = serve(
+        "127.0.0.1",
+        Arc::new(move |s: &Seen| {
+            match served.get(&s.path[s.path.find("/manifests/").unwrap_or(0)..]) {
+                Some((b, t)) => Answer::bytes(b.clone(), t),
+                None => Answer::status("404 Not Found"),
+            }
+        }),
+    );
+    let key = tempfile::tempdir().unwrap();
+    let (_, public) = support::keygen(key.path(), "bounds");
+    let cfg = no_config();
+    let reference = format!("{addr}/app:v1");
+    let (code, err, rss) = super::run(
+        &["verify", &reference, "--key", &public.display().to_string()],
+        cfg.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("read more than 256 MiB"), "{err}");
+    assert!(rss < PADDED_RSS_BOUND_KIB, "peak RSS {} MiB", rss >> 10);
+}
+
+/// Peak RSS for [`padded_referrers_listings_count_as_what_they_hold`]: the listings in
+/// flight (at most 8 of 4 MiB, parsed) and what was kept, far below the 8 × 40 MiB they
+/// hold parsed.
+const PADDED_RSS_BOUND_KIB: i64 = 384 << 10;

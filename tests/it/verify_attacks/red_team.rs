@@ -206,3 +206,76 @@ fn a_legacy_sig_tag_is_reported_never_counted() {
     legacy_sig(&f.layout, &parts[1], &parts[2], &f.other);
     f.verify(&[]).passes();
 }
+
+/// The empty config descriptor attestation manifests carry.
+fn empty_config() -> Value {
+    json!({"mediaType": "application/vnd.oci.empty.v1+json",
+           "digest": Digest::of(b"{}").to_string(), "size": 2})
+}
+
+/// Found by the hands-on attack (F1): untagged manifests in `index.json`, each near the
+/// 4 MiB bound, that name some subject. The referrer search reads each of them: they now
+/// count against the read bound (256 MiB), and verify stops (exit 2). Before, they were read
+/// uncounted, their annotations kept, and the image verified.
+#[test]
+fn padded_manifests_in_a_layout_count_against_the_read_bound() {
+    let b = built();
+    let (_tmp, layout) = attacked_layout();
+    let pad = "p".repeat((4 << 20) - 1024);
+    for i in 0..66 {
+        let m = json!({"schemaVersion": 2, "mediaType": MEDIA_TYPE_MANIFEST,
+                       "config": empty_config(), "layers": [],
+                       "subject": {"mediaType": MEDIA_TYPE_MANIFEST, "size": 2,
+                                   "digest": Digest::of(format!("{i}").as_bytes()).to_string()},
+                       "annotations": {"pad": pad}});
+        let d = put(&layout, MEDIA_TYPE_MANIFEST, &m);
+        layout.add_untagged(&d).unwrap();
+    }
+    let key = b.key.pub_path.display().to_string();
+    let o = run_verify(&[&layout_ref(&layout, ":attack"), "--key", &key]);
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(o.stderr.contains("read more than 256 MiB"), "{o:?}");
+}
+
+/// Found by the hands-on attack (F2): a BuildKit attestation manifest whose 64 layers all
+/// name one blob that fails its digest, listed 12 times in the index. The blob is read and
+/// hashed once (a failed read is remembered and counted), so verify ends with its verdict
+/// (exit 1: the index is not signed) instead of passing the read bound. Before, it was
+/// read 768 times (6 GiB hashed here; 24 GiB and 50 s with 32 MiB).
+#[test]
+fn a_bad_blob_named_again_and_again_is_read_once() {
+    const SIZE: usize = 8 << 20;
+    let b = built();
+    let (_tmp, layout) = attacked_layout();
+    let named = Digest::of(b"the blob every layer names");
+    std::fs::write(layout.blob_path(&named), vec![0u8; SIZE]).unwrap();
+    let layer = json!({"mediaType": "application/vnd.in-toto+json",
+                       "digest": named.to_string(), "size": SIZE});
+    let att = put(
+        &layout,
+        MEDIA_TYPE_MANIFEST,
+        &json!({"schemaVersion": 2, "mediaType": MEDIA_TYPE_MANIFEST,
+                "config": empty_config(), "layers": vec![layer; 64]}),
+    );
+    let genuine: ImageIndex = serde_json::from_slice(&layout.get_blob(&b.index).unwrap()).unwrap();
+    let platform = genuine.manifests[0].clone();
+    let mut entries = vec![serde_json::to_value(&platform).unwrap()];
+    for _ in 0..12 {
+        entries.push(
+            json!({"mediaType": MEDIA_TYPE_MANIFEST, "digest": att.digest.to_string(),
+            "size": att.size, "platform": {"architecture": "unknown", "os": "unknown"},
+            "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                            "vnd.docker.reference.digest": platform.digest.to_string()}}),
+        );
+    }
+    let index = put(
+        &layout,
+        MEDIA_TYPE_INDEX,
+        &json!({"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX, "manifests": entries}),
+    );
+    layout.tag("bk", &index).unwrap();
+    let key = b.key.pub_path.display().to_string();
+    let o = run_verify(&[&layout_ref(&layout, ":bk"), "--key", &key]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(!o.stderr.contains("read more than"), "{o:?}");
+}
