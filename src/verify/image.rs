@@ -66,6 +66,7 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
     // For each part, the predicate types of the counted attestations that name it.
     let mut covered: Vec<Vec<String>> = vec![Vec::new(); target.parts.len()];
     let mut set_aside: Vec<String> = Vec::new();
+    let mut named = std::collections::HashSet::new();
     for c in &candidates {
         let (mut outcome, checked) = check_candidate(c, trust, &target, src, &mut report);
         let failed = report
@@ -93,7 +94,10 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
                     .find(|k| matches!(k.status, Fail | Ignored))
                     .or_else(|| report.checks_of(&c.id).find(|k| k.status != Pass));
                 if let Some(why) = why {
-                    set_aside.push(format!("{} {}: {}", short(&c.id), why.check, why.reason));
+                    let line = format!("{} {}: {}", short(&c.id), why.check, why.reason);
+                    if named.insert(line.clone()) {
+                        set_aside.push(line);
+                    }
                 }
             }
         }
@@ -147,7 +151,7 @@ fn check_required(
             (false, false) => "",
         });
         if !set_aside.is_empty() {
-            also.push_str(&format!("; not counted: {}", set_aside.join("; ")));
+            also.push_str(&format!("; not counted: {}", first_few(set_aside)));
         }
         report.fail(
             CheckId::Require,
@@ -512,5 +516,32 @@ fn key_or_keyless<'t>(
             report.ignore(CheckId::Signature, att, reason);
             None
         }
+    }
+}
+
+/// How many set-aside candidates a `require` failure names: the report lists each of them.
+const NAMED_MAX: usize = 8;
+
+/// The first [`NAMED_MAX`] of `items`, then how many more (an index may list thousands).
+fn first_few(items: &[String]) -> String {
+    let named = items[..items.len().min(NAMED_MAX)].join("; ");
+    match items.len().saturating_sub(NAMED_MAX) {
+        0 => named,
+        more => format!("{named}; and {more} more (the report lists each)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_require_failure_names_the_first_few_set_aside() {
+        let items: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+        let text = first_few(&items);
+        assert!(text.starts_with("c0; c1;"), "{text}");
+        assert!(text.contains("c7; and 12 more"), "{text}");
+        assert!(!text.contains("c8"), "{text}");
+        assert_eq!(first_few(&items[..2]), "c0; c1");
     }
 }
