@@ -122,7 +122,8 @@ pub fn size_words(n: u64) -> String {
 
 /// The length of a layout file that must be a regular file: a FIFO (which would block), a
 /// device or a symbolic link (which could point at any file of this machine) is refused
-/// before anything is opened. `Ok(None)` when there is no such file.
+/// before anything is opened. `Ok(None)` when there is no such file. A check only: the read
+/// that follows ([`read_file_at_most`]) checks again on the file it opened.
 pub fn regular_file_len(path: &std::path::Path) -> crate::error::Result<Option<u64>> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
@@ -130,28 +131,48 @@ pub fn regular_file_len(path: &std::path::Path) -> crate::error::Result<Option<u
         Err(e) => return Err(crate::error::Error::io("reading", path, e)),
     };
     if !meta.file_type().is_file() {
-        return Err(crate::error::Error::msg(format!(
-            "{} is not a regular file (a link, FIFO or device): refused; a layout's blobs \
-             are plain files",
-            path.display()
-        )));
+        return Err(not_regular(path));
     }
     Ok(Some(meta.len()))
 }
 
-/// Reads a file of a layout that must hold at most `max` bytes, checking that it is a
-/// regular file ([`regular_file_len`]) and its length before reading it.
+/// The error for a layout file that is not a regular file.
+fn not_regular(path: &std::path::Path) -> crate::error::Error {
+    crate::error::Error::msg(format!(
+        "{} is not a regular file (a link, FIFO or device): refused; a layout's blobs are \
+         plain files",
+        path.display()
+    ))
+}
+
+/// Opens a layout file that must be a regular file, in one step that cannot be raced: a
+/// link is not followed (`O_NOFOLLOW`), a FIFO does not block (`O_NONBLOCK`), and what was
+/// opened is checked on the open file itself (`fstat`), so swapping the path for a link or
+/// a FIFO after some earlier check gains nothing. Returns the file and its length.
+fn open_regular(path: &std::path::Path) -> crate::error::Result<(std::fs::File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => not_regular(path),
+            _ => crate::error::Error::io("reading", path, e),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| crate::error::Error::io("reading", path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(not_regular(path));
+    }
+    Ok((file, meta.len()))
+}
+
+/// Reads a file of a layout that must hold at most `max` bytes: a regular file
+/// ([`open_regular`]) whose length is checked before reading it.
 pub fn read_file_at_most(path: &std::path::Path, max: u64) -> crate::error::Result<Vec<u8>> {
     use std::io::Read;
-    let len = regular_file_len(path)?.ok_or_else(|| {
-        crate::error::Error::io(
-            "reading",
-            path,
-            std::io::Error::from(std::io::ErrorKind::NotFound),
-        )
-    })?;
-    let file =
-        std::fs::File::open(path).map_err(|e| crate::error::Error::io("reading", path, e))?;
+    let (file, len) = open_regular(path)?;
     if len > max {
         return Err(crate::error::Error::msg(format!(
             "{} has {len} bytes, more than the {} allowed here: refused",
@@ -209,5 +230,30 @@ mod tests {
         let err = read_file_at_most(&fifo, 100).unwrap_err().to_string();
         assert!(err.contains("not a regular file"), "{err}");
         assert_eq!(regular_file_len(&dir.path().join("absent")).unwrap(), None);
+    }
+
+    /// The read checks the file it opened, not the path it checked before: a link or FIFO
+    /// put in place after [`regular_file_len`] looked (the race) is refused by the open
+    /// itself, without following the link or blocking on the FIFO.
+    #[test]
+    fn the_open_itself_refuses_links_and_fifos() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+        let err = open_regular(&link).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = open_regular(&fifo).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let err = open_regular(std::path::Path::new("/dev/null")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"abc").unwrap();
+        assert_eq!(open_regular(&file).unwrap().1, 3);
     }
 }
