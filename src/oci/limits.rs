@@ -214,44 +214,38 @@ mod tests {
         assert!(err.contains("more than the 99 bytes allowed"), "{err}");
     }
 
-    #[test]
-    fn links_and_fifos_are_refused_before_opening() {
-        let dir = tempfile::tempdir().unwrap();
-        let link = dir.path().join("link");
+    /// A link and a FIFO in `dir`.
+    fn link_and_fifo(dir: &std::path::Path) -> [std::path::PathBuf; 2] {
+        let link = dir.join("link");
         std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
-        let err = read_file_at_most(&link, 100).unwrap_err().to_string();
-        assert!(err.contains("not a regular file"), "{err}");
-        let fifo = dir.path().join("fifo");
+        let fifo = dir.join("fifo");
         let made = std::process::Command::new("mkfifo")
             .arg(&fifo)
             .status()
             .unwrap();
         assert!(made.success());
-        let err = read_file_at_most(&fifo, 100).unwrap_err().to_string();
-        assert!(err.contains("not a regular file"), "{err}");
-        assert_eq!(regular_file_len(&dir.path().join("absent")).unwrap(), None);
+        [link, fifo]
     }
 
-    /// The read checks the file it opened, not the path it checked before: a link or FIFO
-    /// put in place after [`regular_file_len`] looked (the race) is refused by the open
-    /// itself, without following the link or blocking on the FIFO.
+    /// Links and FIFOs are refused by the check before opening ([`regular_file_len`]) and by
+    /// the open itself, which checks the file it opened, not the path checked before: one put
+    /// in place after the check (the race) is refused without following the link or
+    /// blocking on the FIFO.
     #[test]
-    fn the_open_itself_refuses_links_and_fifos() {
+    fn links_and_fifos_are_refused_by_the_check_and_by_the_open() {
         let dir = tempfile::tempdir().unwrap();
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
-        let err = open_regular(&link).unwrap_err().to_string();
-        assert!(err.contains("not a regular file"), "{err}");
-        let fifo = dir.path().join("fifo");
-        let made = std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap();
-        assert!(made.success());
-        let err = open_regular(&fifo).unwrap_err().to_string();
-        assert!(err.contains("not a regular file"), "{err}");
+        for path in link_and_fifo(dir.path()) {
+            for err in [
+                regular_file_len(&path).unwrap_err(),
+                open_regular(&path).unwrap_err(),
+                read_file_at_most(&path, 100).unwrap_err(),
+            ] {
+                assert!(err.to_string().contains("not a regular file"), "{err}");
+            }
+        }
         let err = open_regular(std::path::Path::new("/dev/null")).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert_eq!(regular_file_len(&dir.path().join("absent")).unwrap(), None);
         let file = dir.path().join("file");
         std::fs::write(&file, b"abc").unwrap();
         assert_eq!(open_regular(&file).unwrap().1, 3);
