@@ -249,7 +249,12 @@ impl Layout {
     /// The descriptor tag `name` points at (see [`Layout::resolve_tag`]), `None` when no
     /// entry has it; a tag on entries of different digests is an error (ambiguous).
     pub fn find_tag(&self, name: &str) -> Result<Option<Descriptor>> {
-        let entries = self.index()?.manifests;
+        self.find_tag_in(&self.index()?.manifests, name)
+    }
+
+    /// [`Layout::find_tag`] among `entries`, this layout's `index.json` entries as read
+    /// before (a caller that looks up many tags reads the index once).
+    pub fn find_tag_in(&self, entries: &[Descriptor], name: &str) -> Result<Option<Descriptor>> {
         let named = |d: &Descriptor| {
             d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) == Some(name)
                 || d.annotations

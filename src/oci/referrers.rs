@@ -75,7 +75,10 @@ pub fn layout_referrers(layout: &Layout, subject: &Digest) -> Result<Vec<Descrip
     digests
         .iter()
         .map(|d| {
-            let listed = index.manifests.iter().find(|e| e.digest == *d);
+            let listed = index.manifests.iter().find(|e| {
+                e.digest == *d
+                    && (e.media_type == MEDIA_TYPE_MANIFEST || e.media_type == MEDIA_TYPE_INDEX)
+            });
             let media_type = listed.map_or(MEDIA_TYPE_MANIFEST, |e| e.media_type.as_str());
             referrer_descriptor(&layout.get_manifest_blob(d)?, media_type)
         })
@@ -125,23 +128,35 @@ pub async fn registry_referrers_async(
     client: &RegistryClient,
     subject: &Digest,
 ) -> Result<Vec<Descriptor>> {
+    Ok(registry_referrers_counted(client, subject).await?.0)
+}
+
+/// [`registry_referrers_async`], and the bytes that arrived for it (the API's pages and the
+/// fallback tag's index): what a caller that bounds its reads counts.
+pub async fn registry_referrers_counted(
+    client: &RegistryClient,
+    subject: &Digest,
+) -> Result<(Vec<Descriptor>, u64)> {
     let tag = fallback_tag(subject);
     let (api, fallback) = futures_util::future::join(
-        client.referrers_api_async(subject),
+        client.referrers_api_counted(subject),
         client.get_manifest_async(&tag),
     )
     .await;
+    let (api, mut read) = api?;
+    let fallback = fallback?;
+    read += fallback.as_ref().map_or(0, |m| m.bytes.len() as u64);
     let mut out: Vec<Descriptor> = Vec::new();
-    if let Some(index) = api? {
+    if let Some(index) = api {
         out.extend(index.manifests);
     }
-    if let Some((index, _)) = fallback_index(client, &tag, fallback?)? {
+    if let Some((index, _)) = fallback_index(client, &tag, fallback)? {
         out.extend(index.manifests);
     }
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|d| seen.insert(d.digest));
     out.sort_by_key(|d| d.digest);
-    Ok(out)
+    Ok((out, read))
 }
 
 /// An image index as JSON, every field kept.
@@ -358,5 +373,29 @@ mod tests {
             fallback_tag(&Digest::of(b"")),
             "sha256-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    /// A referrer's media type comes from its manifest entry in `index.json`, not from an
+    /// entry of the same digest with another type listed before it.
+    #[test]
+    fn layout_referrers_take_the_media_type_of_the_manifest_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create(dir.path()).unwrap();
+        let subject = Digest::of(b"subject");
+        let m = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"a/b","digest":"{e}","size":0}},"layers":[],"subject":{{"mediaType":"{MEDIA_TYPE_MANIFEST}","digest":"{subject}","size":7}}}}"#,
+            e = Digest::of(b"")
+        );
+        let d = layout.put_blob(m.as_bytes()).unwrap();
+        let mut other = Descriptor::of("application/vnd.example.other", m.as_bytes());
+        other.annotations.insert("x".into(), "y".into());
+        let mut index = ImageIndex::new();
+        index.manifests = vec![other, Descriptor::of(MEDIA_TYPE_MANIFEST, m.as_bytes())];
+        layout.write_index(&index).unwrap();
+        let found = layout_referrers(&layout, &subject).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].digest, d);
+        assert_eq!(found[0].media_type, MEDIA_TYPE_MANIFEST);
+        assert_eq!(found[0].artifact_type.as_deref(), Some("a/b"));
     }
 }

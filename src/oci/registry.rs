@@ -72,6 +72,15 @@ impl RegistryError {
     pub fn of(e: &Error) -> Option<&RegistryError> {
         e.cause::<RegistryError>()
     }
+
+    /// The bytes that arrived (and were hashed) for a read that failed with `e`: those of a
+    /// digest mismatch, else 0.
+    pub fn received(e: &Error) -> u64 {
+        match RegistryError::of(e) {
+            Some(RegistryError::DigestMismatch { received, .. }) => *received,
+            None => 0,
+        }
+    }
 }
 
 /// Options for connecting to a registry.

@@ -22,7 +22,7 @@ use crate::formats::oci::{Descriptor, ImageManifest};
 use crate::oci::limits::{
     ATTESTATION_LAYERS_MAX, ATTESTATION_MAX, CONCURRENT_REQUESTS, REFERRERS_MAX, VERIFY_READ_MAX,
 };
-use crate::oci::registry::{FetchedManifest, RegistryClient};
+use crate::oci::registry::{FetchedManifest, RegistryClient, RegistryError};
 use crate::util::digest::Digest;
 
 /// What one request asks for.
@@ -70,15 +70,16 @@ impl Cache {
         self.arrived
     }
 
-    /// Keeps the answer `g` to `w`, unless the request failed; counts its bytes.
+    /// Keeps the answer `g` to `w`, unless the request failed; counts its bytes (a failed
+    /// one's too: bytes that fail their digest check arrived and were hashed).
     fn keep(&mut self, w: Want, g: Got) {
         self.charge(g.bytes());
         match (w, g) {
-            (Want::Manifest(r), Got::Manifest(Some(m))) => self.put_manifest(&r, m),
-            (Want::Blob(d, s), Got::Blob(Some(b))) => {
+            (Want::Manifest(r), Got::Manifest(Ok(m))) => self.put_manifest(&r, m),
+            (Want::Blob(d, s), Got::Blob(Ok(b))) => {
                 self.blobs.insert((d, s), b);
             }
-            (Want::Referrers(d), Got::Referrers(Some(l))) => {
+            (Want::Referrers(d), Got::Referrers(Ok((l, _)))) => {
                 self.referrers
                     .insert(d, l.into_iter().map(|r| r.digest).collect());
             }
@@ -136,23 +137,30 @@ pub fn fetch(client: &RegistryClient, cache: &Mutex<Cache>, wants: Vec<Want>) {
     }
 }
 
-/// One request's answer; `None` when it failed (not kept).
+/// One request's answer; `Err` when it failed (not kept), with the bytes that arrived for it.
 enum Got {
-    Manifest(Option<Option<FetchedManifest>>),
-    Blob(Option<Option<Vec<u8>>>),
-    Referrers(Option<Vec<Descriptor>>),
+    Manifest(std::result::Result<Option<FetchedManifest>, u64>),
+    Blob(std::result::Result<Option<Vec<u8>>, u64>),
+    Referrers(std::result::Result<(Vec<Descriptor>, u64), u64>),
 }
 
 impl Got {
-    /// The bytes of an answer (a listing's as its descriptors serialise).
+    /// The bytes an answer counts for.
     fn bytes(&self) -> u64 {
         match self {
-            Got::Manifest(Some(Some(m))) => m.bytes.len() as u64,
-            Got::Blob(Some(Some(b))) => b.len() as u64,
-            Got::Referrers(Some(l)) => listing_bytes(l),
-            _ => 0,
+            Got::Manifest(Ok(Some(m))) => m.bytes.len() as u64,
+            Got::Blob(Ok(Some(b))) => b.len() as u64,
+            Got::Referrers(Ok(listing)) => listing_charge(listing),
+            Got::Manifest(Ok(None)) | Got::Blob(Ok(None)) => 0,
+            Got::Manifest(Err(n)) | Got::Blob(Err(n)) | Got::Referrers(Err(n)) => *n,
         }
     }
+}
+
+/// What a referrers listing counts for: what arrived for it, or what it holds once parsed
+/// ([`listing_bytes`]) when that is more.
+pub fn listing_charge((listing, arrived): &(Vec<Descriptor>, u64)) -> u64 {
+    listing_bytes(listing).max(*arrived)
 }
 
 /// What a referrers listing holds in memory once parsed, about: each descriptor's strings
@@ -174,13 +182,14 @@ pub fn listing_bytes(listing: &[Descriptor]) -> u64 {
 
 /// Sends the request `w` names.
 async fn get(client: &RegistryClient, w: &Want) -> Got {
+    let failed = |e: crate::error::Error| RegistryError::received(&e);
     match w {
-        Want::Manifest(r) => Got::Manifest(client.get_manifest_async(r).await.ok()),
-        Want::Blob(d, s) => Got::Blob(client.find_blob_async(d, *s).await.ok()),
+        Want::Manifest(r) => Got::Manifest(client.get_manifest_async(r).await.map_err(failed)),
+        Want::Blob(d, s) => Got::Blob(client.find_blob_async(d, *s).await.map_err(failed)),
         Want::Referrers(d) => Got::Referrers(
-            crate::oci::referrers::registry_referrers_async(client, d)
+            crate::oci::referrers::registry_referrers_counted(client, d)
                 .await
-                .ok(),
+                .map_err(failed),
         ),
     }
 }
@@ -383,6 +392,19 @@ mod tests {
             [(bundle.digest, bundle.size), (other.digest, other.size)]
         );
         assert!(Step::Layer(bundle.digest, bundle.size).next(&c).is_empty());
+    }
+
+    /// A listing counts for what arrived (whitespace, padding) or what it holds parsed
+    /// (tiny annotations), whichever is more.
+    #[test]
+    fn a_listing_counts_for_what_arrived_or_what_it_holds() {
+        assert_eq!(listing_charge(&(Vec::new(), 4 << 20)), 4 << 20);
+        let mut d = Descriptor::of(crate::formats::oci::MEDIA_TYPE_MANIFEST, b"");
+        for i in 0..1000 {
+            d.annotations.insert(format!("{i}"), String::new());
+        }
+        let held = listing_charge(&(vec![d], 10));
+        assert!(held > 96 * 1000, "{held}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::oci::limits::{
     ATTESTATION_MAX, MANIFEST_MAX, VERIFY_READ_MAX, read_file_at_most, regular_file_len, size_words,
 };
 use crate::oci::reference::Reference;
+use crate::oci::referrers::registry_referrers_counted;
 use crate::oci::registry::{Options, RegistryError};
 use crate::oci::store::Store;
 use crate::util::digest::Digest;
@@ -40,6 +41,8 @@ pub struct Source {
     cache: std::sync::Mutex<super::prefetch::Cache>,
     /// A layout's referrers of every subject, read once (not once per part).
     layout_referrers: std::sync::OnceLock<std::collections::BTreeMap<Digest, Vec<Digest>>>,
+    /// A layout's `index.json`, read once (cosign's tags are looked up in it per part).
+    layout_index: std::sync::OnceLock<Vec<Descriptor>>,
     /// Reads that failed their digest check, and why: counted once and never read again
     /// (an index may name one bad blob many times).
     failed: std::sync::Mutex<std::collections::HashMap<Asked, String>>,
@@ -59,14 +62,6 @@ impl Asked {
         match self {
             Asked::Doc(d) | Asked::Blob(d, _) => d,
         }
-    }
-}
-
-/// The bytes that arrived for a read that failed with `e`, when it is a digest mismatch.
-fn received(e: &Error) -> u64 {
-    match RegistryError::of(e) {
-        Some(RegistryError::DigestMismatch { received, .. }) => *received,
-        None => 0,
     }
 }
 
@@ -152,6 +147,7 @@ impl Source {
             reference,
             cache: Default::default(),
             layout_referrers: Default::default(),
+            layout_index: Default::default(),
             failed: Default::default(),
         })
     }
@@ -201,7 +197,7 @@ impl Source {
         asked: Asked,
         read: Result<T>,
     ) -> Result<std::result::Result<T, String>> {
-        let n = read.as_ref().err().map_or(0, received);
+        let n = read.as_ref().err().map_or(0, RegistryError::received);
         let checked = mismatch_as_check(read, asked.digest())?;
         if let Err(why) = &checked {
             self.remember(asked, why, n)?;
@@ -361,10 +357,13 @@ impl Source {
         if let Some(l) = self.cache.lock().unwrap().referrers(digest) {
             return Ok(l);
         }
-        let Store::Layout(l) = &self.store else {
-            let listing = self.store.referrers(digest)?;
-            self.charge(super::prefetch::listing_bytes(&listing))?;
-            return Ok(listing.into_iter().map(|d| d.digest).collect());
+        let l = match &self.store {
+            Store::Layout(l) => l,
+            Store::Registry(c) => {
+                let listing = c.block_on(registry_referrers_counted(c, digest))?;
+                self.charge(super::prefetch::listing_charge(&listing))?;
+                return Ok(listing.0.into_iter().map(|d| d.digest).collect());
+            }
         };
         if self.layout_referrers.get().is_none() {
             let map = crate::oci::referrers::layout_referrer_map(l, |n| self.charge(n))?;
@@ -377,7 +376,13 @@ impl Source {
     /// What a tag points at, if it exists (cosign's legacy `sha256-HEX.att` tags).
     pub fn tag(&self, tag: &str) -> Result<Option<Digest>> {
         match &self.store {
-            Store::Layout(l) => Ok(l.find_tag(tag)?.map(|d| d.digest)),
+            Store::Layout(l) => {
+                if self.layout_index.get().is_none() {
+                    let _ = self.layout_index.set(l.index()?.manifests);
+                }
+                let entries = self.layout_index.get().map_or(&[][..], Vec::as_slice);
+                Ok(l.find_tag_in(entries, tag)?.map(|d| d.digest))
+            }
             Store::Registry(c) => Ok(self.registry_manifest(c, tag)?.map(|m| m.digest)),
         }
     }

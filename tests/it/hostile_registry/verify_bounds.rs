@@ -151,6 +151,21 @@ fn an_index_past_the_entry_bound_fails_without_reading_an_entry() {
 /// (exit 2) and reads no more than the bound and what was in flight.
 #[test]
 fn referrers_past_the_total_read_bound_stop_verify() {
+    past_the_read_bound(false);
+}
+
+/// The same with every layer failing its digest check (the right size, other bytes): bytes
+/// that fail count too, read ahead or not, so verify stops as early. Before, read-ahead
+/// counted none of them and fetched every layer (a hands-on attack fetched and hashed
+/// 8 GiB per part this way).
+#[test]
+fn layers_failing_their_digest_count_against_the_read_bound() {
+    past_the_read_bound(true);
+}
+
+/// Serves 12 referrers with a 31 MiB layer each (`corrupt`: bytes of another digest) and
+/// checks that verify stops at the read bound, having read fewer than 12 layers.
+fn past_the_read_bound(corrupt: bool) {
     const LAYER: usize = 31 << 20;
     let image = Digest::of(&serde_json::to_vec(&manifest_with_config(b"{}", 2)).unwrap());
     let mut served: HashMap<String, (Vec<u8>, &'static str)> = HashMap::new();
@@ -159,6 +174,9 @@ fn referrers_past_the_total_read_bound_stop_verify() {
         let mut layer = vec![b' '; LAYER];
         layer[0] = b'a' + i;
         let digest = Digest::of(&layer);
+        if corrupt {
+            layer[1] = b'!';
+        }
         let referrer = serde_json::to_vec(&json!({
             "schemaVersion": 2, "mediaType": OCI_MANIFEST,
             "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json",
