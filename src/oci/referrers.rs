@@ -60,6 +60,10 @@ pub fn subject_of(manifest_bytes: &[u8]) -> Option<Digest> {
     struct WithSubject {
         subject: Option<Subject>,
     }
+    // A derived struct also reads a JSON array by position: only an object is a manifest.
+    if manifest_bytes.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
     let m: WithSubject = serde_json::from_slice(manifest_bytes).ok()?;
     m.subject?.digest.parse().ok()
 }
@@ -369,6 +373,8 @@ mod tests {
         assert_eq!(d.annotations.len(), 2);
         assert_eq!(d.digest, Digest::of(m));
         assert!(subject_of(m).is_some());
+        let array = format!(r#" [{{"digest":"{}"}}]"#, Digest::of(b""));
+        assert_eq!(subject_of(array.as_bytes()), None);
         assert_eq!(
             fallback_tag(&Digest::of(b"")),
             "sha256-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
