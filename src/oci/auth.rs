@@ -264,6 +264,7 @@ pub(crate) async fn fetch_token(
     repository: &str,
     creds: Option<&Credentials>,
     params: &BTreeMap<String, String>,
+    received: &std::sync::atomic::AtomicU64,
 ) -> Result<String> {
     let realm = params.get("realm").ok_or_else(|| {
         Error::msg(format!(
@@ -322,7 +323,7 @@ pub(crate) async fn fetch_token(
              in the docker config (`docker login {registry}`)"
         )));
     }
-    let bytes = match super::limits::read(resp, super::limits::SMALL_BODY_MAX).await {
+    let bytes = match super::limits::read(resp, super::limits::SMALL_BODY_MAX, received).await {
         Ok(b) => b.bytes,
         Err(super::limits::BodyError::Transport(e)) => {
             return Err(Error::msg(format!(

@@ -12,7 +12,7 @@
 //! | referrers of one subject verify reads | [`REFERRERS_MAX`]; a listing with more fails the verdict |
 //! | entries of an image index verify reads | [`INDEX_ENTRIES_MAX`]; more fails the verdict |
 //! | layers of one attestation manifest verify reads (BuildKit's, cosign's tags) | [`ATTESTATION_LAYERS_MAX`]; more fails the verdict |
-//! | bytes one `verify` reads from the store in all (manifests, blobs, referrers listings as parsed, a layout's referrer search, reads that failed their digest; read ahead or not) | [`VERIFY_READ_MAX`]; more is an error (exit 2) |
+//! | bytes one `verify` reads from the store in all (every body byte the registry client receives, failed, retried and error answers included; a layout's files and referrer search; listings as parsed when that is more; read ahead or not) | [`VERIFY_READ_MAX`]; more is an error (exit 2) |
 //! | redirects | [`REDIRECTS_MAX`] per request; `Authorization` is never sent to another host |
 //! | requests in flight at once (verify's prefetch) | [`CONCURRENT_REQUESTS`] |
 //! | time | [`deadline`] per request (30 s plus a second per MiB), one retry after a time-out |
@@ -21,6 +21,8 @@
 //!
 //! Gzip layers are never inflated by us (layers are copied and hashed as stored; diff ids
 //! come from image configs), so there is no decompression ratio to bound.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest as _, Sha256};
 
@@ -46,9 +48,9 @@ pub const ATTESTATION_LAYERS_MAX: usize = 64;
 /// attestation manifests together); an index with more fails `image` before any is read.
 /// Multi-platform images list a few dozen.
 pub const INDEX_ENTRIES_MAX: usize = 128;
-/// The most bytes one `verify` run reads from the store in all (manifests, blobs and
-/// referrers listings from a layout or a registry, counted as they arrive and are kept, read
-/// ahead or not; docs/referrers.md lists what is not counted): the per-item bounds above
+/// The most bytes one `verify` run reads from the store in all (every body byte a registry
+/// sends, whatever becomes of the answer; a layout's files; read ahead or not;
+/// docs/referrers.md lists what is counted how): the per-item bounds above
 /// still let a hostile store serve 256 referrers of 32 MiB each, per part. Past it verify
 /// stops with an error (exit 2); genuine evidence is a few KiB to a few MiB per attestation.
 pub const VERIFY_READ_MAX: u64 = 256 << 20;
@@ -87,8 +89,14 @@ pub struct Body {
 }
 
 /// Reads a response body of at most `max` bytes, refusing as soon as `Content-Length` or
-/// the bytes received pass it.
-pub async fn read(mut resp: reqwest::Response, max: u64) -> Result<Body, BodyError> {
+/// the bytes received pass it. Every byte that arrives is added to `received`, whatever
+/// becomes of the answer (a failed, refused or retried one too): what a caller that bounds
+/// all it reads counts.
+pub async fn read(
+    mut resp: reqwest::Response,
+    max: u64,
+    received: &AtomicU64,
+) -> Result<Body, BodyError> {
     if let Some(len) = resp.content_length().filter(|l| *l > max) {
         return Err(BodyError::TooLarge { max, got: len });
     }
@@ -98,6 +106,7 @@ pub async fn read(mut resp: reqwest::Response, max: u64) -> Result<Body, BodyErr
     let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     let mut hasher = Sha256::new();
     while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         let got = bytes.len() as u64 + chunk.len() as u64;
         if got > max {
             return Err(BodyError::TooLarge { max, got });

@@ -49,9 +49,6 @@ pub enum RegistryError {
         actual: Digest,
         /// More words (sizes), empty or starting with a space.
         detail: String,
-        /// How many bytes arrived (and were hashed): a verifier counts them against its
-        /// read bound although it keeps none of them.
-        received: u64,
     },
 }
 
@@ -71,15 +68,6 @@ impl RegistryError {
     /// The registry error `e` carries, if any.
     pub fn of(e: &Error) -> Option<&RegistryError> {
         e.cause::<RegistryError>()
-    }
-
-    /// The bytes that arrived (and were hashed) for a read that failed with `e`: those of a
-    /// digest mismatch, else 0.
-    pub fn received(e: &Error) -> u64 {
-        match RegistryError::of(e) {
-            Some(RegistryError::DigestMismatch { received, .. }) => *received,
-            None => 0,
-        }
     }
 }
 
@@ -136,6 +124,8 @@ pub struct RegistryClient {
     creds: Option<Credentials>,
     authorization: Mutex<Option<HeaderValue>>,
     retry: RetryPolicy,
+    /// Every body byte received, answers that failed or were retried included.
+    received: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -188,6 +178,7 @@ impl RegistryClient {
             creds,
             authorization: Mutex::new(None),
             retry: opts.retry,
+            received: Default::default(),
         })
     }
 
@@ -306,7 +297,7 @@ impl RegistryClient {
                     } else {
                         SMALL_BODY_MAX
                     };
-                    let body = limits::read(r, max).await?;
+                    let body = limits::read(r, max, &self.received).await?;
                     Ok::<_, BodyError>(Resp {
                         status,
                         headers,
@@ -437,8 +428,16 @@ impl RegistryClient {
             &self.reference.repository,
             self.creds.as_ref(),
             params,
+            &self.received,
         )
         .await
+    }
+
+    /// The counter of every body byte this client received (answers that failed their
+    /// digest or size check, were refused or retried, error answers and 404s included):
+    /// verify bounds all it reads by it.
+    pub fn received(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.received.clone()
     }
 
     fn unexpected(&self, method: &Method, what: &str, r: &Resp) -> Error {

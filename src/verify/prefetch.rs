@@ -22,7 +22,7 @@ use crate::formats::oci::{Descriptor, ImageManifest};
 use crate::oci::limits::{
     ATTESTATION_LAYERS_MAX, ATTESTATION_MAX, CONCURRENT_REQUESTS, REFERRERS_MAX, VERIFY_READ_MAX,
 };
-use crate::oci::registry::{FetchedManifest, RegistryClient, RegistryError};
+use crate::oci::registry::{FetchedManifest, RegistryClient};
 use crate::util::digest::Digest;
 
 /// What one request asks for.
@@ -43,10 +43,11 @@ pub struct Cache {
     blobs: HashMap<(Digest, u64), Option<Vec<u8>>>,
     /// The digests each listing names (all verify reads of it).
     referrers: HashMap<Digest, Vec<Digest>>,
-    /// Bytes that arrived from the store so far, read ahead or not (manifests, blobs and
-    /// referrers listings): at most [`VERIFY_READ_MAX`] are read ahead, and the verifier's
-    /// own reads past it are an error ([`Cache::charge`]).
+    /// What was read beside the registry client's own count: a layout's files, and what
+    /// referrers listings hold once parsed beyond the bytes they came in.
     arrived: u64,
+    /// The registry client's count of every body byte it received ([`RegistryClient::received`]).
+    network: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Cache {
@@ -58,28 +59,40 @@ impl Cache {
         }
     }
 
-    /// Counts `n` bytes that arrived from the store; `false` once more than
-    /// [`VERIFY_READ_MAX`] have in all.
+    /// A cache for reads from `client`, counting what it receives.
+    pub fn counting(client: &RegistryClient) -> Cache {
+        Cache {
+            network: Some(client.received()),
+            ..Cache::default()
+        }
+    }
+
+    /// Counts `n` bytes read beside the registry client's count; `false` once more than
+    /// [`VERIFY_READ_MAX`] were read in all.
     pub fn charge(&mut self, n: u64) -> bool {
         self.arrived = self.arrived.saturating_add(n);
-        self.arrived <= VERIFY_READ_MAX
+        self.total() <= VERIFY_READ_MAX
     }
 
-    /// The bytes counted so far.
-    pub fn arrived(&self) -> u64 {
-        self.arrived
+    /// The bytes read so far, in all: at most [`VERIFY_READ_MAX`] are read ahead, and the
+    /// verifier's own reads past it are an error ([`Cache::charge`]).
+    pub fn total(&self) -> u64 {
+        let network = self.network.as_ref();
+        let received = network.map_or(0, |n| n.load(std::sync::atomic::Ordering::Relaxed));
+        self.arrived.saturating_add(received)
     }
 
-    /// Keeps the answer `g` to `w`, unless the request failed; counts its bytes (a failed
-    /// one's too: bytes that fail their digest check arrived and were hashed).
+    /// Keeps the answer `g` to `w`, unless the request failed. Its bytes were counted as
+    /// they arrived, by the client; a listing also counts what it holds parsed beyond them.
     fn keep(&mut self, w: Want, g: Got) {
-        self.charge(g.bytes());
         match (w, g) {
-            (Want::Manifest(r), Got::Manifest(Ok(m))) => self.put_manifest(&r, m),
-            (Want::Blob(d, s), Got::Blob(Ok(b))) => {
+            (Want::Manifest(r), Got::Manifest(Some(m))) => self.put_manifest(&r, m),
+            (Want::Blob(d, s), Got::Blob(Some(b))) => {
                 self.blobs.insert((d, s), b);
             }
-            (Want::Referrers(d), Got::Referrers(Ok((l, _)))) => {
+            (Want::Referrers(d), Got::Referrers(Some(listing))) => {
+                self.charge(listing_extra(&listing));
+                let (l, _) = listing;
                 self.referrers
                     .insert(d, l.into_iter().map(|r| r.digest).collect());
             }
@@ -126,7 +139,7 @@ pub fn fetch(client: &RegistryClient, cache: &Mutex<Cache>, wants: Vec<Want>) {
         return;
     }
     for wave in wants.chunks(CONCURRENT_REQUESTS) {
-        if cache.lock().unwrap().arrived >= VERIFY_READ_MAX {
+        if cache.lock().unwrap().total() >= VERIFY_READ_MAX {
             break;
         }
         let got = client.run_all(wave.iter().map(|w| get(client, w)).collect());
@@ -137,30 +150,18 @@ pub fn fetch(client: &RegistryClient, cache: &Mutex<Cache>, wants: Vec<Want>) {
     }
 }
 
-/// One request's answer; `Err` when it failed (not kept), with the bytes that arrived for it.
+/// One request's answer; `None` when it failed (not kept).
 enum Got {
-    Manifest(std::result::Result<Option<FetchedManifest>, u64>),
-    Blob(std::result::Result<Option<Vec<u8>>, u64>),
-    Referrers(std::result::Result<(Vec<Descriptor>, u64), u64>),
+    Manifest(Option<Option<FetchedManifest>>),
+    Blob(Option<Option<Vec<u8>>>),
+    /// The listing and the bytes it came in.
+    Referrers(Option<(Vec<Descriptor>, u64)>),
 }
 
-impl Got {
-    /// The bytes an answer counts for.
-    fn bytes(&self) -> u64 {
-        match self {
-            Got::Manifest(Ok(Some(m))) => m.bytes.len() as u64,
-            Got::Blob(Ok(Some(b))) => b.len() as u64,
-            Got::Referrers(Ok(listing)) => listing_charge(listing),
-            Got::Manifest(Ok(None)) | Got::Blob(Ok(None)) => 0,
-            Got::Manifest(Err(n)) | Got::Blob(Err(n)) | Got::Referrers(Err(n)) => *n,
-        }
-    }
-}
-
-/// What a referrers listing counts for: what arrived for it, or what it holds once parsed
-/// ([`listing_bytes`]) when that is more.
-pub fn listing_charge((listing, arrived): &(Vec<Descriptor>, u64)) -> u64 {
-    listing_bytes(listing).max(*arrived)
+/// What a referrers listing holds once parsed ([`listing_bytes`]) beyond the bytes it came in
+/// (those the client counted): a listing counts for the more of the two.
+pub fn listing_extra((listing, arrived): &(Vec<Descriptor>, u64)) -> u64 {
+    listing_bytes(listing).saturating_sub(*arrived)
 }
 
 /// What a referrers listing holds in memory once parsed, about: each descriptor's strings
@@ -182,14 +183,13 @@ pub fn listing_bytes(listing: &[Descriptor]) -> u64 {
 
 /// Sends the request `w` names.
 async fn get(client: &RegistryClient, w: &Want) -> Got {
-    let failed = |e: crate::error::Error| RegistryError::received(&e);
     match w {
-        Want::Manifest(r) => Got::Manifest(client.get_manifest_async(r).await.map_err(failed)),
-        Want::Blob(d, s) => Got::Blob(client.find_blob_async(d, *s).await.map_err(failed)),
+        Want::Manifest(r) => Got::Manifest(client.get_manifest_async(r).await.ok()),
+        Want::Blob(d, s) => Got::Blob(client.find_blob_async(d, *s).await.ok()),
         Want::Referrers(d) => Got::Referrers(
             crate::oci::referrers::registry_referrers_counted(client, d)
                 .await
-                .map_err(failed),
+                .ok(),
         ),
     }
 }
@@ -272,7 +272,7 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Diges
         // The sizes of the blobs in flight (what arrived is counted in the cache).
         let mut reserved = 0u64;
         let room = |reserved: u64| {
-            cache.lock().unwrap().arrived.saturating_add(reserved) < VERIFY_READ_MAX
+            cache.lock().unwrap().total().saturating_add(reserved) < VERIFY_READ_MAX
         };
         loop {
             while in_flight.len() < CONCURRENT_REQUESTS && room(reserved) {
@@ -394,17 +394,17 @@ mod tests {
         assert!(Step::Layer(bundle.digest, bundle.size).next(&c).is_empty());
     }
 
-    /// A listing counts for what arrived (whitespace, padding) or what it holds parsed
-    /// (tiny annotations), whichever is more.
+    /// A listing counts for what arrived (whitespace, padding: counted by the client) or
+    /// what it holds parsed (tiny annotations), whichever is more.
     #[test]
     fn a_listing_counts_for_what_arrived_or_what_it_holds() {
-        assert_eq!(listing_charge(&(Vec::new(), 4 << 20)), 4 << 20);
+        assert_eq!(listing_extra(&(Vec::new(), 4 << 20)), 0);
         let mut d = Descriptor::of(crate::formats::oci::MEDIA_TYPE_MANIFEST, b"");
         for i in 0..1000 {
             d.annotations.insert(format!("{i}"), String::new());
         }
-        let held = listing_charge(&(vec![d], 10));
-        assert!(held > 96 * 1000, "{held}");
+        let held = listing_extra(&(vec![d], 10));
+        assert!(held > 96 * 1000 - 10, "{held}");
     }
 
     #[test]

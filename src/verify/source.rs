@@ -142,20 +142,25 @@ impl Source {
             ..Options::default()
         };
         let store = Store::open(&reference, &opts, false)?;
+        let cache = match &store {
+            Store::Registry(c) => super::prefetch::Cache::counting(c),
+            Store::Layout(_) => Default::default(),
+        };
         Ok(Source {
             store,
             reference,
-            cache: Default::default(),
+            cache: std::sync::Mutex::new(cache),
             layout_referrers: Default::default(),
             layout_index: Default::default(),
             failed: Default::default(),
         })
     }
 
-    /// Counts `n` bytes that arrived from the store now (not read ahead: those were counted
-    /// as they arrived); past [`VERIFY_READ_MAX`] in all, an error (exit 2). Every read
-    /// calls it, with 0 when its answer was read ahead, so a bound passed by reading ahead
-    /// stops the verifier at its next read.
+    /// Counts `n` bytes read now beside what the registry client counts itself (every body
+    /// byte it receives): a layout's files, what a listing holds parsed beyond its bytes.
+    /// Past [`VERIFY_READ_MAX`] in all, an error (exit 2). Every read calls it, with 0 for a
+    /// registry answer, so a bound passed by reading ahead stops the verifier at its next
+    /// read.
     fn charge(&self, n: u64) -> Result<()> {
         if !self.cache.lock().unwrap().charge(n) {
             return Err(Error::msg(format!(
@@ -190,17 +195,16 @@ impl Source {
         Ok(read)
     }
 
-    /// A registry read of `asked`: a digest mismatch becomes a reason, remembered and
-    /// counted (its bytes arrived); every other error stays an error.
+    /// A registry read of `asked`: a digest mismatch becomes a reason, remembered (its bytes
+    /// were counted by the client as they arrived); every other error stays an error.
     fn registry_checked<T>(
         &self,
         asked: Asked,
         read: Result<T>,
     ) -> Result<std::result::Result<T, String>> {
-        let n = read.as_ref().err().map_or(0, RegistryError::received);
         let checked = mismatch_as_check(read, asked.digest())?;
         if let Err(why) = &checked {
-            self.remember(asked, why, n)?;
+            self.remember(asked, why, 0)?;
         }
         Ok(checked)
     }
@@ -235,9 +239,7 @@ impl Source {
             return Ok(m);
         }
         let m = c.get_manifest(reference)?;
-        if let Some(m) = &m {
-            self.charge(m.bytes.len() as u64)?;
-        }
+        self.charge(0)?;
         self.cache
             .lock()
             .unwrap()
@@ -261,7 +263,7 @@ impl Source {
         if let Store::Registry(_) = &self.store {
             // The top document is kept: verify reads it next, by digest.
             let m = self.store.fetch_reference(&self.reference)?;
-            self.charge(m.bytes.len() as u64)?;
+            self.charge(0)?;
             let digest = m.digest;
             self.cache
                 .lock()
@@ -326,10 +328,9 @@ impl Source {
                 let kept = self.cache.lock().unwrap().blob(digest, size);
                 let fetched = match kept {
                     Some(b) => Ok(b),
-                    None => c.find_blob(digest, size).and_then(|b| {
-                        let n = b.as_ref().map_or(0, |b| b.len() as u64);
-                        self.charge(n).map(|()| b)
-                    }),
+                    None => c
+                        .find_blob(digest, size)
+                        .and_then(|b| self.charge(0).map(|()| b)),
                 };
                 self.registry_checked(asked, fetched)?.transpose()
             }
@@ -361,7 +362,7 @@ impl Source {
             Store::Layout(l) => l,
             Store::Registry(c) => {
                 let listing = c.block_on(registry_referrers_counted(c, digest))?;
-                self.charge(super::prefetch::listing_charge(&listing))?;
+                self.charge(super::prefetch::listing_extra(&listing))?;
                 return Ok(listing.0.into_iter().map(|d| d.digest).collect());
             }
         };
@@ -412,12 +413,12 @@ mod tests {
         let (source, wrong) = layout_with_a_bad_blob(dir.path(), &blob);
         let first = source.blob(&wrong, 4096).unwrap().unwrap_err();
         assert!(first.contains("truncated or swapped"), "{first}");
-        assert_eq!(source.cache.lock().unwrap().arrived(), 4096);
+        assert_eq!(source.cache.lock().unwrap().total(), 4096);
         std::fs::remove_file(Layout::open(dir.path()).unwrap().blob_path(&wrong)).unwrap();
         for _ in 0..3 {
             assert_eq!(source.blob(&wrong, 4096).unwrap().unwrap_err(), first);
         }
-        assert_eq!(source.cache.lock().unwrap().arrived(), 4096);
+        assert_eq!(source.cache.lock().unwrap().total(), 4096);
         // As a manifest it is another read (another bound), remembered as such.
         let doc = source.manifest(&wrong).unwrap().unwrap_err();
         assert!(doc.contains("is not in the store"), "{doc}");
@@ -434,7 +435,6 @@ mod tests {
                 expected: a,
                 actual: b,
                 detail: String::new(),
-                received: 1,
             },
         );
         let why = mismatch_as_check::<()>(Err(typed), &a)

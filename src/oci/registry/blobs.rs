@@ -57,7 +57,6 @@ impl RegistryClient {
                     expected: *digest,
                     actual: r.digest,
                     detail: format!(" ({} bytes, the descriptor says {size})", r.body.len()),
-                    received: r.body.len() as u64,
                 },
             ));
         }

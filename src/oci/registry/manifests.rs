@@ -37,7 +37,6 @@ impl RegistryClient {
                     expected,
                     actual: digest,
                     detail: String::new(),
-                    received: r.body.len() as u64,
                 },
             ));
         }

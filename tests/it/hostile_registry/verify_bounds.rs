@@ -281,3 +281,40 @@ fn padded_referrers_listings_count_as_what_they_hold() {
 /// flight (at most 8 of 4 MiB, parsed) and what was kept, far below the 8 × 40 MiB they
 /// hold parsed.
 const PADDED_RSS_BOUND_KIB: i64 = 384 << 10;
+
+/// A registry that lists 256 referrers and answers every other request with a 404 whose
+/// body is 1 MiB (the most an error answer may carry): error answers count too, as every
+/// byte the client receives does (retried, refused and failed answers alike), so verify
+/// stops at the read bound (exit 2). Before, none of them counted: a hands-on attack read
+/// 32 GiB of 404 bodies over 128 parts, and verify ended with its verdict.
+#[test]
+fn error_answers_count_against_the_read_bound() {
+    let listed: Vec<serde_json::Value> = (0..256)
+        .map(|i| {
+            json!({"mediaType": OCI_MANIFEST, "size": 100,
+                   "digest": Digest::of(format!("missing {i}").as_bytes()).to_string()})
+        })
+        .collect();
+    let listing = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": listed});
+    let image = Digest::of(&serde_json::to_vec(&manifest_with_config(b"{}", 2)).unwrap());
+    let seen = verify_against_expecting(
+        2,
+        move |s| {
+            if s.path.contains("/referrers/") {
+                return Some(Answer::json(&listing, OCI_INDEX));
+            }
+            let named = s.path.ends_with("/manifests/v1") || s.path.ends_with(&image.to_string());
+            (!named).then(|| Answer {
+                status: "404 Not Found",
+                headers: vec![],
+                body: super::Body::Stream {
+                    fill: b' ',
+                    len: 1 << 20,
+                    announce: true,
+                },
+            })
+        },
+        &["read more than 256 MiB"],
+    );
+    assert!(seen.len() > 200, "{} requests", seen.len());
+}
