@@ -126,6 +126,8 @@ pub struct RegistryClient {
     retry: RetryPolicy,
     /// Every body byte received, answers that failed or were retried included.
     received: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// No request (nor retry) is sent once `received` has passed this ([`RegistryClient::limit_reads`]).
+    budget: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -179,6 +181,7 @@ impl RegistryClient {
             authorization: Mutex::new(None),
             retry: opts.retry,
             received: Default::default(),
+            budget: std::sync::atomic::AtomicU64::new(u64::MAX),
         })
     }
 
@@ -270,6 +273,7 @@ impl RegistryClient {
             // the client with TLS roots, which follows the redirect itself.
             let mut via_tls = false;
             loop {
+                self.within_budget(&method, what)?;
                 let client = if via_tls {
                     self.client_for("https:")?
                 } else {
@@ -433,6 +437,28 @@ impl RegistryClient {
         .await
     }
 
+    /// Sends no request, nor a retry, once this client has received more than `max` bytes
+    /// in all ([`RegistryClient::received`]): verify's read bound, which retries of answers
+    /// cut short would otherwise pass by the requests in flight times the attempts.
+    pub fn limit_reads(&self, max: u64) {
+        self.budget.store(max, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// An error once more than the budget was received.
+    fn within_budget(&self, method: &Method, what: &str) -> Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let max = self.budget.load(Relaxed);
+        if self.received.load(Relaxed) <= max {
+            return Ok(());
+        }
+        Err(Error::msg(format!(
+            "{}: not sent: read more than {} from this registry in all already; refused \
+             (the registry may be hostile)",
+            self.what(method, what),
+            limits::size_words(max)
+        )))
+    }
+
     /// The counter of every body byte this client received (answers that failed their
     /// digest or size check, were refused or retried, error answers and 404s included):
     /// verify bounds all it reads by it.
@@ -548,5 +574,18 @@ mod tests {
             answering("200 OK", index).referrers_api(&subject),
             Ok(Some(_))
         ));
+    }
+
+    /// Every body byte counts, a 404's too, and once more than the budget arrived no
+    /// request is sent (nor retried).
+    #[test]
+    fn past_its_read_budget_a_client_sends_nothing() {
+        let c = answering("404 Not Found", &[b' '; 100]);
+        c.limit_reads(150);
+        assert!(matches!(c.get_manifest("v1"), Ok(None)));
+        assert!(matches!(c.get_manifest("v1"), Ok(None)));
+        assert_eq!(c.received().load(std::sync::atomic::Ordering::Relaxed), 200);
+        let err = c.get_manifest("v1").unwrap_err().to_string();
+        assert!(err.contains("not sent: read more than 150 bytes"), "{err}");
     }
 }

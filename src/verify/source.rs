@@ -143,7 +143,10 @@ impl Source {
         };
         let store = Store::open(&reference, &opts, false)?;
         let cache = match &store {
-            Store::Registry(c) => super::prefetch::Cache::counting(c),
+            Store::Registry(c) => {
+                c.limit_reads(VERIFY_READ_MAX);
+                super::prefetch::Cache::counting(c)
+            }
             Store::Layout(_) => Default::default(),
         };
         Ok(Source {
