@@ -132,35 +132,23 @@ pub async fn registry_referrers_async(
     client: &RegistryClient,
     subject: &Digest,
 ) -> Result<Vec<Descriptor>> {
-    Ok(registry_referrers_counted(client, subject).await?.0)
-}
-
-/// [`registry_referrers_async`], and the bytes that arrived for it (the API's pages and the
-/// fallback tag's index): what a caller that bounds its reads counts.
-pub async fn registry_referrers_counted(
-    client: &RegistryClient,
-    subject: &Digest,
-) -> Result<(Vec<Descriptor>, u64)> {
     let tag = fallback_tag(subject);
     let (api, fallback) = futures_util::future::join(
-        client.referrers_api_counted(subject),
+        client.referrers_api_async(subject),
         client.get_manifest_async(&tag),
     )
     .await;
-    let (api, mut read) = api?;
-    let fallback = fallback?;
-    read += fallback.as_ref().map_or(0, |m| m.bytes.len() as u64);
     let mut out: Vec<Descriptor> = Vec::new();
-    if let Some(index) = api {
+    if let Some(index) = api? {
         out.extend(index.manifests);
     }
-    if let Some((index, _)) = fallback_index(client, &tag, fallback)? {
+    if let Some((index, _)) = fallback_index(client, &tag, fallback?)? {
         out.extend(index.manifests);
     }
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|d| seen.insert(d.digest));
     out.sort_by_key(|d| d.digest);
-    Ok((out, read))
+    Ok(out)
 }
 
 /// An image index as JSON, every field kept.

@@ -90,9 +90,8 @@ impl Cache {
             (Want::Blob(d, s), Got::Blob(Some(b))) => {
                 self.blobs.insert((d, s), b);
             }
-            (Want::Referrers(d), Got::Referrers(Some(listing))) => {
-                self.charge(listing_extra(&listing));
-                let (l, _) = listing;
+            (Want::Referrers(d), Got::Referrers(Some(l))) => {
+                self.charge(listing_bytes(&l));
                 self.referrers
                     .insert(d, l.into_iter().map(|r| r.digest).collect());
             }
@@ -154,20 +153,14 @@ pub fn fetch(client: &RegistryClient, cache: &Mutex<Cache>, wants: Vec<Want>) {
 enum Got {
     Manifest(Option<Option<FetchedManifest>>),
     Blob(Option<Option<Vec<u8>>>),
-    /// The listing and the bytes it came in.
-    Referrers(Option<(Vec<Descriptor>, u64)>),
-}
-
-/// What a referrers listing holds once parsed ([`listing_bytes`]) beyond the bytes it came in
-/// (those the client counted): a listing counts for the more of the two.
-pub fn listing_extra((listing, arrived): &(Vec<Descriptor>, u64)) -> u64 {
-    listing_bytes(listing).saturating_sub(*arrived)
+    Referrers(Option<Vec<Descriptor>>),
 }
 
 /// What a referrers listing holds in memory once parsed, about: each descriptor's strings
 /// plus what a descriptor and each annotation cost beyond them. Counted so, a listing of many
 /// tiny annotations (a few bytes of JSON each, ten times that parsed) counts for what it
-/// costs. Only its digests are kept.
+/// costs. Counted beside the bytes it came in (which the client counts): a listing is small
+/// unless padded. Only its digests are kept.
 pub fn listing_bytes(listing: &[Descriptor]) -> u64 {
     const DESCRIPTOR: u64 = 256;
     const ANNOTATION: u64 = 96;
@@ -187,7 +180,7 @@ async fn get(client: &RegistryClient, w: &Want) -> Got {
         Want::Manifest(r) => Got::Manifest(client.get_manifest_async(r).await.ok()),
         Want::Blob(d, s) => Got::Blob(client.find_blob_async(d, *s).await.ok()),
         Want::Referrers(d) => Got::Referrers(
-            crate::oci::referrers::registry_referrers_counted(client, d)
+            crate::oci::referrers::registry_referrers_async(client, d)
                 .await
                 .ok(),
         ),
@@ -394,17 +387,17 @@ mod tests {
         assert!(Step::Layer(bundle.digest, bundle.size).next(&c).is_empty());
     }
 
-    /// A listing counts for what arrived (whitespace, padding: counted by the client) or
-    /// what it holds parsed (tiny annotations), whichever is more.
+    /// A listing counts for what it holds parsed (tiny annotations cost far more than their
+    /// JSON), beside the bytes it came in (whitespace, padding), which the client counts.
     #[test]
-    fn a_listing_counts_for_what_arrived_or_what_it_holds() {
-        assert_eq!(listing_extra(&(Vec::new(), 4 << 20)), 0);
+    fn a_listing_counts_for_what_it_holds() {
+        assert_eq!(listing_bytes(&[]), 0);
         let mut d = Descriptor::of(crate::formats::oci::MEDIA_TYPE_MANIFEST, b"");
         for i in 0..1000 {
             d.annotations.insert(format!("{i}"), String::new());
         }
-        let held = listing_extra(&(vec![d], 10));
-        assert!(held > 96 * 1000 - 10, "{held}");
+        let held = listing_bytes(&[d]);
+        assert!(held > 96 * 1000, "{held}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::oci::limits::{
     ATTESTATION_MAX, MANIFEST_MAX, VERIFY_READ_MAX, read_file_at_most, regular_file_len, size_words,
 };
 use crate::oci::reference::Reference;
-use crate::oci::referrers::registry_referrers_counted;
+use crate::oci::referrers::registry_referrers_async;
 use crate::oci::registry::{Options, RegistryError};
 use crate::oci::store::Store;
 use crate::util::digest::Digest;
@@ -364,9 +364,9 @@ impl Source {
         let l = match &self.store {
             Store::Layout(l) => l,
             Store::Registry(c) => {
-                let listing = c.block_on(registry_referrers_counted(c, digest))?;
-                self.charge(super::prefetch::listing_extra(&listing))?;
-                return Ok(listing.0.into_iter().map(|d| d.digest).collect());
+                let listing = c.block_on(registry_referrers_async(c, digest))?;
+                self.charge(super::prefetch::listing_bytes(&listing))?;
+                return Ok(listing.into_iter().map(|d| d.digest).collect());
             }
         };
         if self.layout_referrers.get().is_none() {

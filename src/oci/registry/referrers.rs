@@ -13,14 +13,6 @@ impl RegistryClient {
 
     /// [`RegistryClient::referrers_api`], to run with others ([`RegistryClient::run_all`]).
     pub async fn referrers_api_async(&self, subject: &Digest) -> Result<Option<ImageIndex>> {
-        Ok(self.referrers_api_counted(subject).await?.0)
-    }
-
-    /// [`RegistryClient::referrers_api_async`], and the bytes of the pages that arrived.
-    pub async fn referrers_api_counted(
-        &self,
-        subject: &Digest,
-    ) -> Result<(Option<ImageIndex>, u64)> {
         let what = format!("referrers of {subject}");
         let accept = [("Accept", MEDIA_TYPE_INDEX.to_owned())];
         let mut url = self.repo_url(&format!("referrers/{subject}"));
@@ -41,7 +33,7 @@ impl RegistryClient {
             // any other failure is an error, not "no API": a listing that silently came back
             // empty would make push and discover skip attestations.
             if all.is_none() && NO_REFERRERS_API.contains(&r.status) {
-                return Ok((None, read));
+                return Ok(None);
             }
             if r.status != StatusCode::OK {
                 return Err(self.unexpected(&Method::GET, &what, &r));
@@ -65,7 +57,7 @@ impl RegistryClient {
                 Some(a) => a.manifests.extend(page.manifests),
             }
             match next_link(&r.headers) {
-                None => return Ok((all, read)),
+                None => return Ok(all),
                 Some(next) => url = self.same_registry(&next, &what)?,
             }
         }
