@@ -107,7 +107,9 @@ pub fn rustc_info(programs: &Programs, dir: &Path) -> Result<RustcInfo> {
                 "`rustc --print sysroot`",
             ),
         });
-        let vv = capture(programs.rustc_command(dir).arg("-vV"), "`rustc -vV`");
+        let vv =
+            crate::inspect::answers::ask(programs.rustc_command(dir).arg("-vV"), &programs.rustc)
+                .and_then(|a| a.finish(&programs.rustc, "-vV"));
         let sysroot = sysroot
             .join()
             .unwrap_or_else(|_| Err(Error::msg("`rustc --print sysroot` failed")));

@@ -5,6 +5,7 @@
 //! `rustup show active-toolchain` and the git probe, so that inspecting costs about what
 //! `cargo metadata` alone costs. Every field is described in `docs/inspect.md`.
 
+pub mod answers;
 pub mod cargo_config;
 pub mod deps;
 pub mod git;

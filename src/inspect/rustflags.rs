@@ -109,19 +109,20 @@ pub fn effective(
 
 /// `rustc --print cfg --target <target>`: the cfg values `target.'cfg(..)'` tables match.
 pub fn target_cfgs(programs: &Programs, dir: &Path, target: &str) -> Result<Vec<Cfg>> {
-    let out = programs
-        .rustc_command(dir)
-        .args(["--print", "cfg", "--target", target])
-        .output()
-        .map_err(|e| Error::msg(format!("running `rustc --print cfg`: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::msg(format!(
-            "`rustc --print cfg --target {target}` failed: {}; is the target installed \
-             (`rustup target add {target}`)?",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    parse_cfg(&String::from_utf8_lossy(&out.stdout))
+    let answer = super::answers::ask(
+        programs
+            .rustc_command(dir)
+            .args(["--print", "cfg", "--target", target]),
+        &programs.rustc,
+    )?;
+    let out = answer
+        .finish(&programs.rustc, &format!("--print cfg --target {target}"))
+        .map_err(|e| {
+            Error::msg(format!(
+                "{e}; is the target installed (`rustup target add {target}`)?"
+            ))
+        })?;
+    parse_cfg(&out)
 }
 
 /// The lines of `rustc --print cfg` (`unix`, `target_os="linux"`), empty lines skipped.

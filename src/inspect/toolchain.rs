@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use super::answers::{self, Answer};
 use super::cargo_config::CargoConfig;
 use super::model::Toolchain;
 use crate::error::{Error, Result};
@@ -90,7 +91,7 @@ pub struct ToolchainProbe {
     programs: Programs,
     dir: PathBuf,
     rustc: Answer,
-    cargo: Child,
+    cargo: Answer,
     rustup: Option<Child>,
 }
 
@@ -104,14 +105,11 @@ impl ToolchainProbe {
     ) -> Result<ToolchainProbe> {
         let rustc = match known_vv {
             Some(text) => Answer::Known(text),
-            None => Answer::Running(spawn(
-                programs.rustc_command(dir).arg("-vV"),
-                &programs.rustc,
-            )?),
+            None => answers::ask(programs.rustc_command(dir).arg("-vV"), &programs.rustc)?,
         };
         let mut cargo_cmd = Command::new(&programs.cargo);
         cargo_cmd.arg("-V").current_dir(dir);
-        let cargo = spawn(&mut cargo_cmd, &programs.cargo)?;
+        let cargo = answers::ask(&mut cargo_cmd, &programs.cargo)?;
         // Under rustup's cargo proxy the choice is already made and described in the
         // environment; otherwise ask rustup (absent rustup is fine).
         let rustup = if std::env::var_os("RUSTUP_TOOLCHAIN_SOURCE").is_none()
@@ -139,11 +137,8 @@ impl ToolchainProbe {
 
     /// Waits for the probes and puts their answers together.
     pub fn finish(self) -> Result<Toolchain> {
-        let rustc_out = match self.rustc {
-            Answer::Known(text) => text,
-            Answer::Running(child) => wait(child, &self.programs.rustc, "-vV")?,
-        };
-        let cargo_out = wait(self.cargo, &self.programs.cargo, "-V")?;
+        let rustc_out = self.rustc.finish(&self.programs.rustc, "-vV")?;
+        let cargo_out = self.cargo.finish(&self.programs.cargo, "-V")?;
         let mut tc = parse_rustc_vv(&rustc_out)?;
         tc.cargo_version = cargo_out.trim().to_owned();
         tc.rustc = basename(&self.programs.rustc);
@@ -184,12 +179,6 @@ fn toolchain_of(rustup_home: &Path, rustc: &Path) -> Option<PathBuf> {
         && bin.file_name()? == "bin"
         && toolchain.parent()? == rustup_home.join("toolchains"))
     .then(|| toolchain.to_path_buf())
-}
-
-/// A program's output: known already, or its process running.
-enum Answer {
-    Known(String),
-    Running(Child),
 }
 
 /// Starts `cmd` (running `program`) with its output piped; an error says how to get the

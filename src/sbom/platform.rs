@@ -12,14 +12,14 @@
 //! The rustc calls run in parallel with each other (and with `cargo metadata`).
 
 use std::path::Path;
-use std::process::Child;
 
 use cargo_metadata::cargo_platform::Cfg;
 
 use crate::error::{Error, Result};
+use crate::inspect::answers::{self, Answer};
 use crate::inspect::cargo_config::CargoConfig;
 use crate::inspect::rustflags::{self, parse_cfg};
-use crate::inspect::toolchain::{self, Programs};
+use crate::inspect::toolchain::Programs;
 
 /// The host and the target, with their cfg values.
 #[derive(Debug, Clone)]
@@ -81,7 +81,7 @@ pub fn read(
 
 /// The host triple and its cfg from `rustc --print host-tuple --print cfg`, else (older
 /// toolchains) from `rustc -vV` and `rustc --print cfg`.
-fn host_and_cfg(programs: &Programs, dir: &Path, child: Child) -> Result<(String, Vec<Cfg>)> {
+fn host_and_cfg(programs: &Programs, dir: &Path, child: Answer) -> Result<(String, Vec<Cfg>)> {
     if let Ok(out) = wait(programs, child, "--print host-tuple --print cfg") {
         let (first, rest) = out.split_once('\n').unwrap_or((&out, ""));
         return Ok((first.trim().to_owned(), parse_cfg(rest)?));
@@ -117,19 +117,20 @@ pub fn target_cfg(
 }
 
 /// `rustc --print cfg --target T FLAGS...`, started.
-fn spawn_cfg(programs: &Programs, dir: &Path, target: &str, flags: &[String]) -> Result<Child> {
+fn spawn_cfg(programs: &Programs, dir: &Path, target: &str, flags: &[String]) -> Result<Answer> {
     let mut args = vec!["--print", "cfg", "--target", target];
     args.extend(flags.iter().map(String::as_str));
     spawn(programs, dir, &args)
 }
 
-fn spawn(programs: &Programs, dir: &Path, args: &[&str]) -> Result<Child> {
-    toolchain::spawn(programs.rustc_command(dir).args(args), &programs.rustc)
+/// rustc with `args`: its remembered answer ([`answers`]), or started.
+fn spawn(programs: &Programs, dir: &Path, args: &[&str]) -> Result<Answer> {
+    answers::ask(programs.rustc_command(dir).args(args), &programs.rustc)
 }
 
 /// Waits for a rustc started by [`spawn`] with `args` (for the message).
-fn wait(programs: &Programs, child: Child, args: &str) -> Result<String> {
-    toolchain::wait(child, &programs.rustc, args).map_err(|e| {
+fn wait(programs: &Programs, child: Answer, args: &str) -> Result<String> {
+    child.finish(&programs.rustc, args).map_err(|e| {
         Error::msg(format!(
             "{e}; check the target triple (--target, build.target in .cargo/config.toml, \
              CARGO_BUILD_TARGET), the rustflags and the toolchain"

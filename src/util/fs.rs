@@ -5,6 +5,21 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// Our directory in the user's cache: `$XDG_CACHE_HOME/cargo-provenance`, else
+/// `~/.cache/cargo-provenance` (absolute paths only). `None` without either.
+pub fn cache_dir() -> Option<std::path::PathBuf> {
+    let absolute =
+        |v: std::ffi::OsString| Some(std::path::PathBuf::from(v)).filter(|p| p.is_absolute());
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".cache"))
+        })?;
+    Some(cache.join("cargo-provenance"))
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed
 /// and synced, then renamed over the target. Creates the parent directory if needed. The file
 /// gets the mode a plain `File::create` gives (0666 less the umask, usually 0644), so that

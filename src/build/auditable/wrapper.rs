@@ -201,20 +201,8 @@ pub fn metadata_env(wrapper: &CargoEnv) -> Vec<(OsString, OsString)> {
 /// compiling anything.
 pub fn wrapper_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    let absolute = |v: OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .and_then(absolute)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .and_then(absolute)
-                .map(|h| h.join(".cache"))
-        })?;
     let hash = crate::util::digest::Digest::of(exe.as_os_str().as_encoded_bytes());
-    Some(
-        cache
-            .join("cargo-provenance")
-            .join(format!("wrapper-{}", &hash.hex()[..16])),
-    )
+    Some(crate::util::fs::cache_dir()?.join(format!("wrapper-{}", &hash.hex()[..16])))
 }
 
 /// `link` → `exe` (a symbolic link; a copy where there are none), left as it is when it is

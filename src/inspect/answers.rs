@@ -1,0 +1,246 @@
+//! The toolchain's answers about itself, remembered between runs, as cargo remembers them
+//! (`<target>/.rustc_info.json`): `rustc -vV`, `rustc --print cfg [--target T FLAGS]`,
+//! `cargo -V`. Each rustc start costs 10–20 ms of CPU; a build asked four such questions
+//! before every compile, on two cores beside cargo.
+//!
+//! An answer is remembered only when nothing but the program file and the question can
+//! change it:
+//! - the program is a rustup toolchain's own executable (its canonical path is under
+//!   `$RUSTUP_HOME/toolchains/`, default `~/.rustup`), never a proxy or a wrapper, whose
+//!   answer depends on the directory or on another program;
+//! - no argument names a file (a target spec `*.json`) or the machine (`native`);
+//! - the answer is the program's successful exit.
+//!
+//! The key is a SHA-256 of the program's canonical path, its size, inode and modification
+//! and change times (rustup replaces the files of a toolchain it updates), the arguments,
+//! and every `RUST*` variable of the environment. Answers live one file each in
+//! `$XDG_CACHE_HOME/cargo-provenance/toolchain-answers` (else `~/.cache/...`), written
+//! atomically; a missing or unreadable one is asked again.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+use crate::error::Result;
+use crate::util::digest::Digest;
+
+/// An answer: remembered, or on its way from a running program.
+#[derive(Debug)]
+pub enum Answer {
+    /// Remembered from an earlier run (or given).
+    Known(String),
+    /// The program runs; its answer is kept under `key` when it succeeds.
+    Running {
+        /// The program.
+        child: Child,
+        /// Where its answer is remembered (`None`: not to be remembered).
+        key: Option<PathBuf>,
+    },
+}
+
+/// The answer of `cmd` (running `program`): remembered, or started.
+pub fn ask(cmd: &mut Command, program: &OsString) -> Result<Answer> {
+    ask_in(store().as_deref(), toolchains().as_deref(), cmd, program)
+}
+
+impl Answer {
+    /// The answer: its text, or the program's output once it exits (remembered when it
+    /// succeeds); `arg` names the question in an error.
+    pub fn finish(self, program: &OsString, arg: &str) -> Result<String> {
+        match self {
+            Answer::Known(text) => Ok(text),
+            Answer::Running { child, key } => {
+                let text = super::toolchain::wait(child, program, arg)?;
+                if let Some(path) = key {
+                    // Not remembered is only slower next time.
+                    let _ = crate::util::fs::write_atomic_unsynced(&path, text.as_bytes());
+                }
+                Ok(text)
+            }
+        }
+    }
+}
+
+/// [`ask`] with the store and rustup's toolchains directory given.
+fn ask_in(
+    store: Option<&Path>,
+    toolchains: Option<&Path>,
+    cmd: &mut Command,
+    program: &OsString,
+) -> Result<Answer> {
+    let key = store
+        .zip(toolchains)
+        .and_then(|(s, t)| key_of(cmd, t).map(|k| s.join(k)));
+    if let Some(text) = key.as_ref().and_then(|k| std::fs::read_to_string(k).ok()) {
+        return Ok(Answer::Known(text));
+    }
+    let child = super::toolchain::spawn(cmd, program)?;
+    Ok(Answer::Running { child, key })
+}
+
+/// Where answers are kept: `toolchain-answers` in our cache directory.
+fn store() -> Option<PathBuf> {
+    Some(crate::util::fs::cache_dir()?.join("toolchain-answers"))
+}
+
+/// rustup's toolchains directory (`$RUSTUP_HOME/toolchains`, else `~/.rustup/toolchains`),
+/// canonical.
+fn toolchains() -> Option<PathBuf> {
+    let home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".rustup"))
+                .filter(|p| p.is_absolute())
+        })?;
+    home.join("toolchains").canonicalize().ok()
+}
+
+/// The key of `cmd`'s answer, when it can be remembered (see the module docs).
+fn key_of(cmd: &Command, toolchains: &Path) -> Option<String> {
+    let program = Path::new(cmd.get_program());
+    if !program.is_absolute() {
+        return None;
+    }
+    let canonical = program.canonicalize().ok()?;
+    if !canonical.starts_with(toolchains) {
+        return None;
+    }
+    let meta = std::fs::metadata(&canonical).ok()?;
+    let mut material = Vec::new();
+    let mut put = |bytes: &[u8]| {
+        material.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        material.extend_from_slice(bytes);
+    };
+    put(canonical.as_os_str().as_encoded_bytes());
+    put(format!("{:?}", file_identity(&meta)).as_bytes());
+    for arg in cmd.get_args() {
+        let a = arg.to_str()?;
+        if a.ends_with(".json") || a.contains("native") {
+            return None;
+        }
+        put(a.as_bytes());
+    }
+    for (k, v) in cmd.get_envs() {
+        put(k.as_encoded_bytes());
+        put(v.map(|v| v.as_encoded_bytes()).unwrap_or(b"\0unset"));
+    }
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| k.as_encoded_bytes().starts_with(b"RUST"))
+        .collect();
+    env.sort();
+    for (k, v) in &env {
+        put(k.as_encoded_bytes());
+        put(v.as_encoded_bytes());
+    }
+    Some(Digest::of(&material).hex()[..32].to_owned())
+}
+
+/// What changes when the file is replaced or rewritten.
+#[cfg(unix)]
+fn file_identity(meta: &std::fs::Metadata) -> (u64, u64, u64, i64, i64, i64, i64) {
+    use std::os::unix::fs::MetadataExt as _;
+    (
+        meta.len(),
+        meta.dev(),
+        meta.ino(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    )
+}
+
+/// What changes when the file is replaced or rewritten.
+#[cfg(not(unix))]
+fn file_identity(meta: &std::fs::Metadata) -> (u64, Option<std::time::SystemTime>) {
+    (meta.len(), meta.modified().ok())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// A fake toolchain program that counts its runs in `runs` and prints `answer`.
+    fn program(dir: &Path, answer: &str, runs: &Path) -> PathBuf {
+        let bin = dir.join("toolchains/stable/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let path = bin.join("rustc");
+        let script = format!(
+            "#!/bin/sh\necho run >> '{}'\n[ \"$1\" = fail ] && exit 1\necho '{answer}'\n",
+            runs.display()
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn runs(path: &Path) -> usize {
+        std::fs::read_to_string(path).map_or(0, |s| s.lines().count())
+    }
+
+    fn answer(store: &Path, toolchains: &Path, prog: &Path, arg: &str) -> Result<String> {
+        let p = OsString::from(prog);
+        ask_in(
+            Some(store),
+            Some(toolchains),
+            Command::new(prog).arg(arg),
+            &p,
+        )?
+        .finish(&p, arg)
+    }
+
+    #[test]
+    fn an_answer_is_asked_once_until_the_program_changes() {
+        let d = tempfile::tempdir().unwrap();
+        let (store, count) = (d.path().join("store"), d.path().join("runs"));
+        let prog = program(d.path(), "rustc 1.0", &count);
+        let tc = d.path().join("toolchains").canonicalize().unwrap();
+        assert_eq!(
+            answer(&store, &tc, &prog, "-vV").unwrap().trim(),
+            "rustc 1.0"
+        );
+        assert_eq!(
+            answer(&store, &tc, &prog, "-vV").unwrap().trim(),
+            "rustc 1.0"
+        );
+        assert_eq!(runs(&count), 1, "the second answer was remembered");
+        // Another question is asked.
+        answer(&store, &tc, &prog, "--print=cfg").unwrap();
+        assert_eq!(runs(&count), 2);
+        // The toolchain is updated in place: asked again, and the new answer is given.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        program(d.path(), "rustc 2.0", &count);
+        assert_eq!(
+            answer(&store, &tc, &prog, "-vV").unwrap().trim(),
+            "rustc 2.0"
+        );
+        assert_eq!(runs(&count), 3);
+    }
+
+    #[test]
+    fn failures_and_programs_outside_a_toolchain_are_not_remembered() {
+        let d = tempfile::tempdir().unwrap();
+        let (store, count) = (d.path().join("store"), d.path().join("runs"));
+        let prog = program(d.path(), "x", &count);
+        let tc = d.path().join("toolchains").canonicalize().unwrap();
+        for _ in 0..2 {
+            assert!(answer(&store, &tc, &prog, "fail").is_err());
+        }
+        assert_eq!(runs(&count), 2, "a failure is asked again");
+        // The same program, but rustup's toolchains are elsewhere (a proxy, a distro rustc).
+        let elsewhere = d.path().join("other");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        for _ in 0..2 {
+            answer(&store, &elsewhere, &prog, "-vV").unwrap();
+        }
+        assert_eq!(runs(&count), 4);
+        // A target spec file is read by rustc: its answer can change without the program.
+        for _ in 0..2 {
+            answer(&store, &tc, &prog, "my-target.json").unwrap();
+        }
+        assert_eq!(runs(&count), 6);
+    }
+}
