@@ -8,7 +8,8 @@
 //! - the program is a rustup toolchain's own executable (its canonical path is under
 //!   `$RUSTUP_HOME/toolchains/`, default `~/.rustup`), never a proxy or a wrapper, whose
 //!   answer depends on the directory or on another program;
-//! - no argument names a file (a target spec `*.json`) or the machine (`native`);
+//! - no argument names a file (a target spec `*.json`) or the machine (`native`), and
+//!   `RUST_TARGET_PATH` (where custom target specs are found) is unset;
 //! - the answer is the program's successful exit.
 //!
 //! The key is a SHA-256 of the program's canonical path, its size, inode and modification
@@ -100,7 +101,8 @@ fn toolchains() -> Option<PathBuf> {
 /// The key of `cmd`'s answer, when it can be remembered (see the module docs).
 fn key_of(cmd: &Command, toolchains: &Path) -> Option<String> {
     let program = Path::new(cmd.get_program());
-    if !program.is_absolute() {
+    // Custom targets are looked up there: their files can change under the same question.
+    if !program.is_absolute() || std::env::var_os("RUST_TARGET_PATH").is_some() {
         return None;
     }
     let canonical = program.canonicalize().ok()?;
