@@ -20,9 +20,9 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::util::digest::Digest;
 
 /// An answer: remembered, or on its way from a running program.
@@ -51,7 +51,7 @@ impl Answer {
         match self {
             Answer::Known(text) => Ok(text),
             Answer::Running { child, key } => {
-                let text = super::toolchain::wait(child, program, arg)?;
+                let text = wait(child, program, arg)?;
                 if let Some(path) = key {
                     // Not remembered is only slower next time.
                     let _ = crate::util::fs::write_atomic_unsynced(&path, text.as_bytes());
@@ -75,8 +75,43 @@ fn ask_in(
     if let Some(text) = key.as_ref().and_then(|k| std::fs::read_to_string(k).ok()) {
         return Ok(Answer::Known(text));
     }
-    let child = super::toolchain::spawn(cmd, program)?;
+    let child = spawn(cmd, program)?;
     Ok(Answer::Running { child, key })
+}
+
+/// Starts `cmd` (running `program`) with its output piped; an error says how to get the
+/// program.
+pub fn spawn(cmd: &mut Command, program: &OsString) -> Result<Child> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Error::msg(format!(
+                "cannot run `{}`: {e}; install Rust (https://rustup.rs) or set RUSTC/CARGO",
+                program.to_string_lossy()
+            ))
+        })
+}
+
+/// Waits for a child of [`spawn`] running `program arg`: its stdout, or an error with its
+/// stderr (credentials removed).
+pub fn wait(child: Child, program: &OsString, arg: &str) -> Result<String> {
+    let out = child.wait_with_output().map_err(|e| {
+        Error::msg(format!(
+            "running `{} {arg}`: {e}",
+            program.to_string_lossy()
+        ))
+    })?;
+    if !out.status.success() {
+        return Err(Error::msg(format!(
+            "`{} {arg}` failed ({}): {}",
+            program.to_string_lossy(),
+            out.status,
+            crate::util::url::redact(String::from_utf8_lossy(&out.stderr).trim())
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Where answers are kept: `toolchain-answers` in our cache directory.
@@ -194,12 +229,19 @@ mod tests {
         .finish(&p, arg)
     }
 
-    #[test]
-    fn an_answer_is_asked_once_until_the_program_changes() {
+    /// A directory with a store, a run counter, a program answering `text` in a fake
+    /// toolchain, and that toolchains directory.
+    fn fixture(text: &str) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf, PathBuf) {
         let d = tempfile::tempdir().unwrap();
         let (store, count) = (d.path().join("store"), d.path().join("runs"));
-        let prog = program(d.path(), "rustc 1.0", &count);
+        let prog = program(d.path(), text, &count);
         let tc = d.path().join("toolchains").canonicalize().unwrap();
+        (d, store, count, prog, tc)
+    }
+
+    #[test]
+    fn an_answer_is_asked_once_until_the_program_changes() {
+        let (d, store, count, prog, tc) = fixture("rustc 1.0");
         assert_eq!(
             answer(&store, &tc, &prog, "-vV").unwrap().trim(),
             "rustc 1.0"
@@ -224,10 +266,7 @@ mod tests {
 
     #[test]
     fn failures_and_programs_outside_a_toolchain_are_not_remembered() {
-        let d = tempfile::tempdir().unwrap();
-        let (store, count) = (d.path().join("store"), d.path().join("runs"));
-        let prog = program(d.path(), "x", &count);
-        let tc = d.path().join("toolchains").canonicalize().unwrap();
+        let (d, store, count, prog, tc) = fixture("x");
         for _ in 0..2 {
             assert!(answer(&store, &tc, &prog, "fail").is_err());
         }

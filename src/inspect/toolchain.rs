@@ -181,41 +181,6 @@ fn toolchain_of(rustup_home: &Path, rustc: &Path) -> Option<PathBuf> {
     .then(|| toolchain.to_path_buf())
 }
 
-/// Starts `cmd` (running `program`) with its output piped; an error says how to get the
-/// program.
-pub fn spawn(cmd: &mut Command, program: &OsString) -> Result<Child> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            Error::msg(format!(
-                "cannot run `{}`: {e}; install Rust (https://rustup.rs) or set RUSTC/CARGO",
-                program.to_string_lossy()
-            ))
-        })
-}
-
-/// Waits for a child of [`spawn`] running `program arg`: its stdout, or an error with its
-/// stderr (credentials removed).
-pub fn wait(child: Child, program: &OsString, arg: &str) -> Result<String> {
-    let out = child.wait_with_output().map_err(|e| {
-        Error::msg(format!(
-            "running `{} {arg}`: {e}",
-            program.to_string_lossy()
-        ))
-    })?;
-    if !out.status.success() {
-        return Err(Error::msg(format!(
-            "`{} {arg}` failed ({}): {}",
-            program.to_string_lossy(),
-            out.status,
-            crate::util::url::redact(String::from_utf8_lossy(&out.stderr).trim())
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// The file name of a program (`/opt/bin/rustc` → `rustc`): no paths of this machine.
 pub fn basename(program: &OsString) -> String {
     Path::new(program)
