@@ -52,6 +52,12 @@ fi
 # crate in its Cargo.lock (dev-only and other-target crates too), so a new machine fetches them
 # first.
 cargo fetch --locked --manifest-path tests/fixtures/audit-vulnerable/Cargo.toml >/dev/null
+# So do the corpus workspaces the audit agreement test reads with --offline
+# (tests/it/audit/agreement.rs); without this, it passed only when a test that reads them
+# online happened to run first.
+for corpus in ripgrep uv deno rerun; do
+  cargo fetch --quiet --locked --manifest-path "../shared/corpus/$corpus/Cargo.toml" >/dev/null
+done
 
 # Python checks (in-toto attestation framework's protobuf definitions) in a venv of our own.
 bash scripts/python-env.sh >/dev/null
