@@ -16,7 +16,7 @@
 //! and change times (rustup replaces the files of a toolchain it updates), the arguments,
 //! and every `RUST*` variable of the environment. Answers live one file each in
 //! `$XDG_CACHE_HOME/cargo-provenance/toolchain-answers` (else `~/.cache/...`), written
-//! atomically; a missing or unreadable one is asked again.
+//! atomically and synced; a missing, unreadable or empty one is asked again.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -52,9 +52,9 @@ impl Answer {
             Answer::Known(text) => Ok(text),
             Answer::Running { child, key } => {
                 let text = wait(child, program, arg)?;
-                if let Some(path) = key {
+                if let Some(path) = key.filter(|_| !text.trim().is_empty()) {
                     // Not remembered is only slower next time.
-                    let _ = crate::util::fs::write_atomic_unsynced(&path, text.as_bytes());
+                    let _ = crate::util::fs::write_atomic(&path, text.as_bytes());
                 }
                 Ok(text)
             }
@@ -72,7 +72,10 @@ fn ask_in(
     let key = store
         .zip(toolchains)
         .and_then(|(s, t)| key_of(cmd, t).map(|k| s.join(k)));
-    if let Some(text) = key.as_ref().and_then(|k| std::fs::read_to_string(k).ok()) {
+    // None of these questions has an empty answer: an empty file (a power loss between the
+    // rename and the data reaching the disk) is asked again.
+    let known = key.as_ref().and_then(|k| std::fs::read_to_string(k).ok());
+    if let Some(text) = known.filter(|t| !t.trim().is_empty()) {
         return Ok(Answer::Known(text));
     }
     let child = spawn(cmd, program)?;
@@ -251,9 +254,20 @@ mod tests {
             "rustc 1.0"
         );
         assert_eq!(runs(&count), 1, "the second answer was remembered");
+        // An empty file (a power loss after the rename) is asked again, and replaced.
+        for f in std::fs::read_dir(&store).unwrap() {
+            std::fs::write(f.unwrap().path(), "").unwrap();
+        }
+        assert_eq!(
+            answer(&store, &tc, &prog, "-vV").unwrap().trim(),
+            "rustc 1.0"
+        );
+        assert_eq!(runs(&count), 2);
+        answer(&store, &tc, &prog, "-vV").unwrap();
+        assert_eq!(runs(&count), 2, "the empty answer was replaced");
         // Another question is asked.
         answer(&store, &tc, &prog, "--print=cfg").unwrap();
-        assert_eq!(runs(&count), 2);
+        assert_eq!(runs(&count), 3);
         // The toolchain is updated in place: asked again, and the new answer is given.
         std::thread::sleep(std::time::Duration::from_millis(20));
         program(d.path(), "rustc 2.0", &count);
@@ -261,7 +275,7 @@ mod tests {
             answer(&store, &tc, &prog, "-vV").unwrap().trim(),
             "rustc 2.0"
         );
-        assert_eq!(runs(&count), 3);
+        assert_eq!(runs(&count), 4);
     }
 
     #[test]
