@@ -27,6 +27,11 @@
 # --key cosign.pub --new-bundle-format --insecure-ignore-tlog --trusted-root <empty root>`.
 # Without KEY: ours runs with --no-sign, nothing is signed.
 #
+# BEFORE=path times another binary of ours in the same rounds (before/after a change): it
+# builds its own copy of the app (own target directory, so neither binary's runs disturb
+# cargo's caches of the other's), and its median and per-run ratios to the by-hand side are
+# printed beside ours.
+#
 # Needs the peers (dockerd + buildx, cosign when KEY is set): `scripts/peers.sh start`. Env:
 # RUNS (default 9), SCENARIO, CP_BIN (our binary; default: `cargo build --release` of this
 # repository), KEY.
@@ -96,6 +101,11 @@ fi
 # Ours runs as users run it, `cargo provenance build` (through rustup's cargo proxy and cargo's
 # subcommand dispatch, as the by-hand `cargo build` goes through the proxy too).
 mkdir -p "$W/path" && ln -s "$CP_BIN" "$W/path/cargo-provenance"
+if [ -n "${BEFORE:-}" ]; then
+  [ -x "$BEFORE" ] || { echo "error: BEFORE=$BEFORE: not an executable" >&2; exit 2; }
+  cp -r "$W/app" "$W/app-before"
+  mkdir -p "$W/path-before" && ln -s "$(realpath "$BEFORE")" "$W/path-before/cargo-provenance"
+fi
 export PATH="$W/path:$PATH"
 # The native builder runs with -v: its `Layer` line gives the time of the layer step (tar,
 # compression, both hashes), collected in $W/layer-times.
@@ -105,6 +115,12 @@ ours() {
     --output-dir "$W/out-ours" >/dev/null 2>"$W/ours.log" \
     || { cat "$W/ours.log" >&2; exit 1; }
   sed -n 's/.*Layer.* bytes of tar, \([0-9]*\) bytes .* in \([0-9.]*\) s, \([0-9.?]*\) CPU s.*/\2 \1 \3/p' "$W/ours.log" >> "$W/layer-times"
+}
+# BEFORE's build, in its own copy of the app.
+before() {
+  (cd "$W/app-before" && PATH="$W/path-before:$PATH" cargo provenance build --builder "$BUILDER" \
+    ${COMPRESSION:+--compression "$COMPRESSION"} "${SIGN[@]}" --quiet \
+    --output-dir "$W/out-before" >/dev/null 2>"$W/before.log") || { cat "$W/before.log" >&2; exit 1; }
 }
 by_hand() {
   CARGO_TARGET_DIR="$W/target-hand" CARGO_INCREMENTAL=0 RUSTFLAGS="-Ctarget-feature=+crt-static" \
@@ -147,26 +163,45 @@ now() { date +%s.%N; }
 
 echo "warming up (first builds compile the dependencies)..." >&2
 ours; by_hand
+if [ -n "${BEFORE:-}" ]; then before; fi
 
-declare -a T_OURS T_HAND R
+declare -a T_OURS T_HAND R T_BEFORE RB
 if [ "$BUILDER" = native ]; then HAND="cargo build"; GOAL=10; else HAND="cargo build + docker buildx build by hand"; GOAL=5; fi
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; builder $BUILDER, compression ${COMPRESSION:-default}, app $APP, $SCENARIO" >&2
 prepare() {
-  if [ "$SCENARIO" = clean ]; then rm -rf "$W/app/target" "$W/target-hand"; else touch src/main.rs; fi
+  if [ "$SCENARIO" = clean ]; then
+    rm -rf "$W/app/target" "$W/target-hand" "$W/app-before/target"
+  else
+    touch src/main.rs; [ ! -d "$W/app-before" ] || touch "$W/app-before/src/main.rs"
+  fi
 }
 timed() { local t0 t1; prepare; t0=$(now); "$@"; t1=$(now); echo "$t1 - $t0" | bc -l; }
 # The two sides take turns going first, so that neither always follows the other's build
 # (the daemon may still be cleaning up after a build).
+# With BEFORE, it runs last in odd rounds and first in even ones.
 for i in $(seq 1 "$RUNS"); do
+  c=
+  if [ -n "${BEFORE:-}" ] && (( i % 2 == 0 )); then c=$(timed before); fi
   if (( i % 2 )); then a=$(timed ours); b=$(timed by_hand); else b=$(timed by_hand); a=$(timed ours); fi
+  if [ -n "${BEFORE:-}" ] && [ -z "$c" ]; then c=$(timed before); fi
   T_OURS+=("$a"); T_HAND+=("$b"); R+=("$(echo "$a / $b" | bc -l)")
-  printf 'run %d: cargo provenance build %6.2fs | %s %6.2fs\n' "$i" "$a" "$HAND" "$b"
+  printf 'run %d: cargo provenance build %6.2fs | %s %6.2fs' "$i" "$a" "$HAND" "$b"
+  if [ -n "$c" ]; then
+    T_BEFORE+=("$c"); RB+=("$(echo "$c / $b" | bc -l)")
+    printf ' | BEFORE %6.2fs' "$c"
+  fi
+  echo
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 mo=$(median "${T_OURS[@]}"); mh=$(median "${T_HAND[@]}"); mr=$(median "${R[@]}")
 printf '%s, %s, ' "$SCENARIO" "$BUILDER"
 printf 'median: ours %.2fs, by hand %.2fs, ratio %.3f (overhead %+.1f%%; goal <= %d%%); median of the per-run ratios %.3f\n' \
   "$mo" "$mh" "$(echo "$mo / $mh" | bc -l)" "$(echo "($mo / $mh - 1) * 100" | bc -l)" "$GOAL" "$mr"
+if [ -n "${BEFORE:-}" ]; then
+  mb=$(median "${T_BEFORE[@]}")
+  printf 'BEFORE (%s): median %.2fs, ratio of medians %.3f; median of the per-run ratios %.3f\n' \
+    "$BEFORE" "$mb" "$(echo "$mb / $mh" | bc -l)" "$(median "${RB[@]}")"
+fi
 if [ -s "$W/layer-times" ]; then
   # shellcheck disable=SC2046
   printf 'layer step (tar + compression + hashes), median of %d: %.3f s wall, %s CPU s (all threads) for a %s-byte binary, blob %s bytes\n' \
