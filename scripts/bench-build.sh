@@ -49,6 +49,15 @@ elif [ "$BUILDER" != native ]; then
   echo "error: BUILDER=$BUILDER: expected buildx or native" >&2; exit 2
 fi
 
+# Relative paths are meant from here, not from the app directory the runs happen in.
+if [ -n "${BEFORE:-}" ]; then
+  [ -x "$BEFORE" ] || { echo "error: BEFORE=$BEFORE: not an executable" >&2; exit 2; }
+  BEFORE=$(realpath "$BEFORE")
+fi
+[ -z "${CP_BIN:-}" ] || CP_BIN=$(realpath "$CP_BIN")
+[ -z "${KEY:-}" ] || [ ! -f "$KEY" ] || KEY=$(realpath "$KEY")
+# Each side uses the target directory of its own copy of the app (the by-hand side sets its own).
+unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR
 if [ -z "${CP_BIN:-}" ]; then
   (cd "$here" && cargo build --release --quiet --bin cargo-provenance)
   CP_BIN="$here/target/release/cargo-provenance"
@@ -102,9 +111,8 @@ fi
 # subcommand dispatch, as the by-hand `cargo build` goes through the proxy too).
 mkdir -p "$W/path" && ln -s "$CP_BIN" "$W/path/cargo-provenance"
 if [ -n "${BEFORE:-}" ]; then
-  [ -x "$BEFORE" ] || { echo "error: BEFORE=$BEFORE: not an executable" >&2; exit 2; }
   cp -r "$W/app" "$W/app-before"
-  mkdir -p "$W/path-before" && ln -s "$(realpath "$BEFORE")" "$W/path-before/cargo-provenance"
+  mkdir -p "$W/path-before" && ln -s "$BEFORE" "$W/path-before/cargo-provenance"
 fi
 export PATH="$W/path:$PATH"
 # The native builder runs with -v: its `Layer` line gives the time of the layer step (tar,
@@ -119,7 +127,7 @@ ours() {
 # BEFORE's build, in its own copy of the app.
 before() {
   (cd "$W/app-before" && PATH="$W/path-before:$PATH" cargo provenance build --builder "$BUILDER" \
-    ${COMPRESSION:+--compression "$COMPRESSION"} "${SIGN[@]}" --quiet \
+    ${COMPRESSION:+--compression "$COMPRESSION"} "${SIGN[@]}" $VERBOSITY \
     --output-dir "$W/out-before" >/dev/null 2>"$W/before.log") || { cat "$W/before.log" >&2; exit 1; }
 }
 by_hand() {

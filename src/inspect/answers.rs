@@ -8,8 +8,9 @@
 //! - the program is a rustup toolchain's own executable (its canonical path is under
 //!   `$RUSTUP_HOME/toolchains/`, default `~/.rustup`), never a proxy or a wrapper, whose
 //!   answer depends on the directory or on another program;
-//! - no argument names a file (a target spec `*.json`) or the machine (`native`), and
-//!   `RUST_TARGET_PATH` (where custom target specs are found) is unset;
+//! - no argument names a file (a target spec `*.json`, an `@argfile`, a `--sysroot`) or the
+//!   machine (`native`), every `--target` is a built-in target (`rustc --print
+//!   target-list`: for other names rustc reads a spec file), and `RUST_TARGET_PATH` is unset;
 //! - the answer is the program's successful exit.
 //!
 //! The key is a SHA-256 of the program's canonical path, its size, inode and modification
@@ -53,8 +54,19 @@ impl Answer {
             Answer::Running { child, key } => {
                 let text = wait(child, program, arg)?;
                 if let Some(path) = key.filter(|_| !text.trim().is_empty()) {
-                    // Not remembered is only slower next time.
-                    let _ = crate::util::fs::write_atomic(&path, text.as_bytes());
+                    // Not remembered is only slower next time. The user's own: `--print cfg`
+                    // repeats the `--cfg` values of their rustflags.
+                    let _ = path
+                        .parent()
+                        .map_or(Ok(()), std::fs::create_dir_all)
+                        .map(|()| {
+                            crate::util::fs::write_atomic_with(
+                                &path,
+                                text.as_bytes(),
+                                Some(0o600),
+                                true,
+                            )
+                        });
                 }
                 Ok(text)
             }
@@ -69,9 +81,10 @@ fn ask_in(
     cmd: &mut Command,
     program: &OsString,
 ) -> Result<Answer> {
-    let key = store
-        .zip(toolchains)
-        .and_then(|(s, t)| key_of(cmd, t).map(|k| s.join(k)));
+    let key = store.zip(toolchains).and_then(|(s, t)| {
+        let key = key_of(cmd, t)?;
+        targets_are_builtin(cmd, s, t).then(|| s.join(key))
+    });
     // None of these questions has an empty answer: an empty file (a power loss between the
     // rename and the data reaching the disk) is asked again.
     let known = key.as_ref().and_then(|k| std::fs::read_to_string(k).ok());
@@ -157,7 +170,12 @@ fn key_of(cmd: &Command, toolchains: &Path) -> Option<String> {
     put(format!("{:?}", file_identity(&meta)).as_bytes());
     for arg in cmd.get_args() {
         let a = arg.to_str()?;
-        if a.ends_with(".json") || a.contains("native") {
+        // A target spec file, an argument file, another sysroot: files the answer depends on.
+        if a.ends_with(".json")
+            || a.contains("native")
+            || a.starts_with('@')
+            || a.contains("sysroot")
+        {
             return None;
         }
         put(a.as_bytes());
@@ -175,6 +193,34 @@ fn key_of(cmd: &Command, toolchains: &Path) -> Option<String> {
         put(v.as_encoded_bytes());
     }
     Some(Digest::of(&material).hex()[..32].to_owned())
+}
+
+/// Whether every `--target` of `cmd` is one of rustc's built-in targets (`rustc --print
+/// target-list`, itself remembered). Built-in names come first; for any other, rustc reads a
+/// spec file (`T.json` in the current directory or `RUST_TARGET_PATH`, or in the sysroot),
+/// which can change under the same question.
+fn targets_are_builtin(cmd: &Command, store: &Path, toolchains: &Path) -> bool {
+    let args: Vec<&std::ffi::OsStr> = cmd.get_args().collect();
+    let targets: Vec<&str> = args
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| match a.to_str()? {
+            "--target" => args.get(i + 1)?.to_str(),
+            other => other.strip_prefix("--target="),
+        })
+        .collect();
+    if targets.is_empty() {
+        return true;
+    }
+    let program = cmd.get_program().to_owned();
+    let mut query = Command::new(&program);
+    query.args(["--print", "target-list"]);
+    let Ok(list) = ask_in(Some(store), Some(toolchains), &mut query, &program)
+        .and_then(|a| a.finish(&program, "--print target-list"))
+    else {
+        return false;
+    };
+    targets.iter().all(|t| list.lines().any(|l| l.trim() == *t))
 }
 
 /// What changes when the file is replaced or rewritten.
@@ -203,17 +249,23 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
 
-    /// A fake toolchain program that counts its runs in `runs` and prints `answer`.
+    /// A fake toolchain program that counts its runs in `runs` and prints `answer` (and one
+    /// built-in target, `builtin-target`, for `--print target-list`).
     fn program(dir: &Path, answer: &str, runs: &Path) -> PathBuf {
         let bin = dir.join("toolchains/stable/bin");
         std::fs::create_dir_all(&bin).unwrap();
         let path = bin.join("rustc");
         let script = format!(
-            "#!/bin/sh\necho run >> '{}'\n[ \"$1\" = fail ] && exit 1\necho '{answer}'\n",
+            "#!/bin/sh\necho run >> '{}'\n[ \"$1\" = fail ] && exit 1\n\
+             [ \"$2\" = target-list ] && {{ echo builtin-target; exit 0; }}\necho '{answer}'\n",
             runs.display()
         );
-        std::fs::write(&path, script).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Written under another name and renamed: a child forked meanwhile by another test
+        // may hold the written file open, and running it would fail (ETXTBSY).
+        let tmp = bin.join(".rustc.tmp");
+        std::fs::write(&tmp, script).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
         path
     }
 
@@ -222,14 +274,18 @@ mod tests {
     }
 
     fn answer(store: &Path, toolchains: &Path, prog: &Path, arg: &str) -> Result<String> {
+        answer_to(store, toolchains, prog, &[arg])
+    }
+
+    fn answer_to(store: &Path, toolchains: &Path, prog: &Path, args: &[&str]) -> Result<String> {
         let p = OsString::from(prog);
         ask_in(
             Some(store),
             Some(toolchains),
-            Command::new(prog).arg(arg),
+            Command::new(prog).args(args),
             &p,
         )?
-        .finish(&p, arg)
+        .finish(&p, &args.join(" "))
     }
 
     /// A directory with a store, a run counter, a program answering `text` in a fake
@@ -297,5 +353,34 @@ mod tests {
             answer(&store, &tc, &prog, "my-target.json").unwrap();
         }
         assert_eq!(runs(&count), 6);
+    }
+
+    #[test]
+    fn only_built_in_targets_and_no_argument_files_are_remembered() {
+        let (_d, store, count, prog, tc) = fixture("target_os=\"none\"");
+        // A built-in target: asked once (and the target list once).
+        for _ in 0..2 {
+            answer_to(
+                &store,
+                &tc,
+                &prog,
+                &["--print", "cfg", "--target", "builtin-target"],
+            )
+            .unwrap();
+        }
+        assert_eq!(runs(&count), 2);
+        // Any other name is a spec file rustc reads (`./my-os.json`, the sysroot): asked
+        // every time; the target list stays remembered.
+        for _ in 0..2 {
+            answer_to(&store, &tc, &prog, &["--print", "cfg", "--target=my-os"]).unwrap();
+        }
+        assert_eq!(runs(&count), 4);
+        // Argument files and another sysroot are files too.
+        for args in [["--print", "@flags.txt"], ["--print", "--sysroot=/s"]] {
+            for _ in 0..2 {
+                answer_to(&store, &tc, &prog, &args).unwrap();
+            }
+        }
+        assert_eq!(runs(&count), 8);
     }
 }
