@@ -17,7 +17,9 @@
 //! and change times (rustup replaces the files of a toolchain it updates), the arguments,
 //! and every `RUST*` variable of the environment. Answers live one file each in
 //! `$XDG_CACHE_HOME/cargo-provenance/toolchain-answers` (else `~/.cache/...`), written
-//! atomically and synced; a missing, unreadable or empty one is asked again.
+//! atomically and synced; a missing, unreadable or empty one is asked again. Past
+//! [`KEPT_MAX`] answers, the oldest written are dropped ([`prune`]): a toolchain update or a
+//! change of `RUSTFLAGS` makes new keys, and the old ones would otherwise stay for ever.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -67,10 +69,43 @@ impl Answer {
                                 true,
                             )
                         });
+                    if let Some(store) = path.parent() {
+                        prune(store);
+                    }
                 }
                 Ok(text)
             }
         }
+    }
+}
+
+/// How many answers the store keeps: a build asks about five questions per toolchain and
+/// target, so this is dozens of toolchains, targets and flag sets.
+pub const KEPT_MAX: usize = 256;
+
+/// Once `store` holds more than [`KEPT_MAX`] answers, drops the oldest written (by
+/// modification time) down to half of it. Run after an answer was written (a miss, which
+/// ran a program anyway), so a hit never reads the directory. Only answer files (their
+/// 32-hex names) are touched; another process's concurrent pruning is harmless (a removal
+/// that fails is skipped, and a dropped answer is only asked again).
+fn prune(store: &Path) {
+    let Ok(dir) = std::fs::read_dir(store) else {
+        return;
+    };
+    let is_key = |name: &std::ffi::OsStr| {
+        name.len() == 32 && name.as_encoded_bytes().iter().all(u8::is_ascii_hexdigit)
+    };
+    let mut answers: Vec<(std::time::SystemTime, PathBuf)> = dir
+        .flatten()
+        .filter(|e| is_key(&e.file_name()))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if answers.len() <= KEPT_MAX {
+        return;
+    }
+    answers.sort();
+    for (_, old) in &answers[..answers.len() - KEPT_MAX / 2] {
+        let _ = std::fs::remove_file(old);
     }
 }
 
@@ -296,6 +331,39 @@ mod tests {
         let prog = program(d.path(), text, &count);
         let tc = d.path().join("toolchains").canonicalize().unwrap();
         (d, store, count, prog, tc)
+    }
+
+    #[test]
+    fn the_store_keeps_the_newest_answers_and_nothing_else_is_touched() {
+        let store = tempfile::tempdir().unwrap();
+        let at = |i: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + i);
+        let name = |i: usize| format!("{:032x}", i * 7919);
+        let make = |i: usize| {
+            let p = store.path().join(name(i));
+            std::fs::write(&p, "answer").unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(at(i as u64))
+                .unwrap();
+        };
+        for i in 0..KEPT_MAX {
+            make(i);
+        }
+        std::fs::write(store.path().join("not-an-answer"), "x").unwrap();
+        std::fs::write(store.path().join(format!(".tmp{}", name(1))), "x").unwrap();
+        prune(store.path());
+        let count = || std::fs::read_dir(store.path()).unwrap().count();
+        assert_eq!(count(), KEPT_MAX + 2, "at the bound nothing is dropped");
+        make(KEPT_MAX);
+        prune(store.path());
+        assert_eq!(count(), KEPT_MAX / 2 + 2);
+        for i in 0..=KEPT_MAX {
+            let kept = store.path().join(name(i)).exists();
+            assert_eq!(kept, i > KEPT_MAX / 2, "answer {i}");
+        }
+        assert!(store.path().join("not-an-answer").exists());
     }
 
     #[test]
