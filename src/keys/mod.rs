@@ -42,16 +42,29 @@ impl PublicKey {
     }
 
     /// True when `der_sig` is a valid DER ECDSA P-256 signature by this key over `message`
-    /// (hashed with SHA-256): the one signature check every verifier here uses.
+    /// (hashed with SHA-256): the signature check every key-based verifier here uses, with
+    /// [`PublicKey::verifies_der_prehashed`] for signatures over a given digest.
     ///
     /// Checked by aws-lc (strict DER, `r` and `s` in `[1, n)`), which the sigstore crates link
-    /// already: p256's pure-Rust check took ~0.5 ms of a registry verify's ~4 ms of CPU.
+    /// already: p256's pure-Rust check was the largest user-space cost of a verify from a
+    /// registry (docs/verify.md, "Speed").
     pub fn verifies_der(&self, message: &[u8], der_sig: &[u8]) -> bool {
+        self.aws_lc().verify(message, der_sig).is_ok()
+    }
+
+    /// [`PublicKey::verifies_der`] over an already computed SHA-256 `digest` (cosign
+    /// `sign-blob`'s message signatures).
+    pub fn verifies_der_prehashed(&self, digest: &Digest, der_sig: &[u8]) -> bool {
+        use aws_lc_rs::digest::{Digest as Imported, SHA256};
+        Imported::import_less_safe(digest.as_bytes(), &SHA256)
+            .is_ok_and(|d| self.aws_lc().verify_digest(&d, der_sig).is_ok())
+    }
+
+    /// This key for aws-lc's ECDSA P-256 / SHA-256 / DER check (the uncompressed point).
+    fn aws_lc(&self) -> aws_lc_rs::signature::UnparsedPublicKey<Vec<u8>> {
         use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
-        let point = self.0.to_encoded_point(false);
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point.as_bytes())
-            .verify(message, der_sig)
-            .is_ok()
+        let point = self.0.to_encoded_point(false).as_bytes().to_vec();
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point)
     }
 
     /// Parses a `PUBLIC KEY` PEM (SubjectPublicKeyInfo). `origin` names the input in errors.
@@ -352,77 +365,136 @@ impl KeyFile {
 mod tests {
     use super::*;
 
-    /// The signature check ([`PublicKey::verifies_der`], aws-lc) gives p256's answer on
-    /// valid signatures and on every kind of bad one: another message or key, flipped
-    /// bytes, non-minimal DER, trailing bytes, `r` or `s` zero or `n`, the high-`s` twin
-    /// (accepted by both, as by cosign), and raw `r || s`.
+    /// DER `SEQUENCE { INTEGER r, INTEGER s }` from big-endian magnitudes, minimal.
+    fn der_of(r: &[u8], s: &[u8]) -> Vec<u8> {
+        let int = |x: &[u8]| {
+            let x: Vec<u8> = x.iter().copied().skip_while(|b| *b == 0).collect();
+            let mut v = if x.first().is_some_and(|b| b & 0x80 != 0) {
+                vec![0]
+            } else {
+                vec![]
+            };
+            v.extend(if x.is_empty() { vec![0] } else { x });
+            [vec![2, v.len() as u8], v].concat()
+        };
+        let body = [int(r), int(s)].concat();
+        [vec![0x30, body.len() as u8], body].concat()
+    }
+
+    /// Malformed and out-of-range variants of the DER signature `(r, s)`.
+    fn hostile_variants(der: &[u8], r: &[u8], s: &[u8]) -> Vec<Vec<u8>> {
+        let hex = |h: &str| hex::decode(h).unwrap();
+        let n = hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+        let n1 = hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632552");
+        let max = vec![0xff; 32];
+        let plus_n = |x: &[u8]| {
+            let (mut out, mut carry) = (vec![0u8; 33], 0u16);
+            for i in (0..32).rev() {
+                let v = x[i] as u16 + n[i] as u16 + carry;
+                out[i + 1] = v as u8;
+                carry = v >> 8;
+            }
+            out[0] = carry as u8;
+            out
+        };
+        let body = &der[2..];
+        let mut cases = vec![
+            der_of(&[0], s),
+            der_of(r, &[0]),
+            der_of(&n, s),
+            der_of(r, &n),
+            der_of(&n1, s),
+            der_of(r, &max),
+            der_of(&plus_n(r), s),
+            der_of(r, &plus_n(s)),
+            [der, &[0]].concat(),
+            [&[0x30, 0x81, body.len() as u8], body].concat(),
+            [&[0x30, 0x80], body, &[0, 0]].concat(),
+            [&[0x31, body.len() as u8], body].concat(),
+            [&[0x30, body.len() as u8 + 3], body, &[2, 1, 1]].concat(),
+            [&[0x30, body.len() as u8 + 2], body, &[5, 0]].concat(),
+            vec![0x30, 0],
+            Vec::new(),
+        ];
+        // r's INTEGER with a long-form length, and with a superfluous leading zero.
+        let rlen = body[1] as usize;
+        let (rint, rest) = body.split_at(2 + rlen);
+        let long = [&[2, 0x81, rlen as u8], &rint[2..], rest].concat();
+        cases.push([&[0x30, long.len() as u8], &long[..]].concat());
+        let padded = [&[2, rlen as u8 + 1, 0], &rint[2..], rest].concat();
+        cases.push([&[0x30, padded.len() as u8], &padded[..]].concat());
+        // r as a negative INTEGER (its high bit set, the zero pad dropped).
+        if rint[2] == 0 {
+            let neg = [&[2, rlen as u8 - 1], &rint[3..], rest].concat();
+            cases.push([&[0x30, neg.len() as u8], &neg[..]].concat());
+        }
+        // Every bit of the first 6 bytes (tags and lengths) flipped, then every 7th bit (p256
+        // checks unoptimised in tests: each parsing variant costs a whole verification);
+        // every byte dropped once.
+        for j in (0..der.len() * 8).filter(|j| *j < 48 || j % 7 == 0) {
+            let mut d = der.to_vec();
+            d[j / 8] ^= 1 << (j % 8);
+            cases.push(d);
+        }
+        for j in 0..der.len() {
+            let mut d = der.to_vec();
+            d.remove(j);
+            cases.push(d);
+        }
+        cases
+    }
+
+    /// The signature checks ([`PublicKey::verifies_der`] and
+    /// [`PublicKey::verifies_der_prehashed`], aws-lc) give p256's answer on valid signatures
+    /// and on every kind of bad one ([`hostile_variants`]): `r` or `s` zero, `n`, `n + 1`,
+    /// `2^256 - 1` or plus `n`; trailing bytes, long-form and indefinite lengths, a SET, a
+    /// third INTEGER or other bytes inside the SEQUENCE, a non-minimal or negative INTEGER,
+    /// bits flipped and every byte dropped; and another message, digest or key. The
+    /// high-`s` twin of a low-`s` signature is accepted by both, as by cosign. Fixed keys:
+    /// a failure replays.
     #[test]
     fn the_signature_check_agrees_with_p256() {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
         use p256::ecdsa::signature::{Signer as _, Verifier as _};
         use p256::ecdsa::{Signature, SigningKey};
         use p256::elliptic_curve::PrimeField as _;
-        let oracle = |k: &PublicKey, m: &[u8], der: &[u8]| {
-            Signature::from_der(der).is_ok_and(|s| k.0.verify(m, &s).is_ok())
-        };
-        let der_of = |r: &[u8], s: &[u8]| {
-            let int = |x: &[u8]| {
-                let x: Vec<u8> = x.iter().copied().skip_while(|b| *b == 0).collect();
-                let mut v = if x.first().is_some_and(|b| b & 0x80 != 0) {
-                    vec![0]
-                } else {
-                    vec![]
-                };
-                v.extend(if x.is_empty() { vec![0] } else { x });
-                let mut out = vec![2, v.len() as u8];
-                out.extend(v);
-                out
-            };
-            let body = [int(r), int(s)].concat();
-            [vec![0x30, body.len() as u8], body].concat()
-        };
-        // The group order n.
-        let n = hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
-            .unwrap();
-        let other = PrivateKey::generate().public_key();
-        for i in 0..16u8 {
-            let sk = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let other = PublicKey(*SigningKey::from_slice(&[99; 32]).unwrap().verifying_key());
+        for i in 0..4u8 {
+            let sk = SigningKey::from_slice(&[i + 1; 32]).unwrap();
             let pk = PublicKey(*sk.verifying_key());
-            let msg = vec![i; 40 + i as usize];
+            let msg = vec![i; i as usize * 40];
+            let digest = Digest::of(&msg);
             let sig: Signature = sk.sign(&msg);
+            let sig = sig.normalize_s().unwrap_or(sig);
             let (r, s) = (sig.r().to_bytes(), sig.s().to_bytes());
-            let high_s = (-*sig.s()).to_repr();
             let der = sig.to_der().as_bytes().to_vec();
-            let mut cases = vec![
-                der.clone(),
-                der_of(&r, &high_s),
-                der_of(&[0], &s),
-                der_of(&r, &[0]),
-                der_of(&n, &s),
-                der_of(&r, &n),
-                [der.clone(), vec![0]].concat(),
-                sig.to_bytes().to_vec(),
-                Vec::new(),
-            ];
-            let mut padded = der.clone();
-            padded.splice(4..4, [0u8]);
-            padded[1] += 1;
-            padded[3] += 1;
-            cases.push(padded);
-            for j in 0..der.len() {
-                let mut d = der.clone();
-                d[j] ^= 1 << (j % 8);
-                cases.push(d);
-            }
+            let high_s = der_of(&r, &(-*sig.s()).to_repr());
             assert!(pk.verifies_der(&msg, &der));
+            assert!(pk.verifies_der_prehashed(&digest, &der));
+            assert!(pk.verifies_der(&msg, &high_s), "the high-s twin");
             assert!(!pk.verifies_der(b"another message", &der));
+            assert!(!pk.verifies_der_prehashed(&Digest::of(b"another"), &der));
             assert!(!other.verifies_der(&msg, &der));
-            assert!(pk.verifies_der(&msg, &cases[1]), "the high-s twin");
+            let oracle = |m: &[u8], d: &[u8]| {
+                Signature::from_der(d).is_ok_and(|s| pk.0.verify(m, &s).is_ok())
+            };
+            let oracle_prehash = |d: &[u8]| {
+                Signature::from_der(d)
+                    .is_ok_and(|s| pk.0.verify_prehash(digest.as_bytes(), &s).is_ok())
+            };
+            let cases = [vec![der.clone(), high_s], hostile_variants(&der, &r, &s)].concat();
             for (k, case) in cases.iter().enumerate() {
+                let want = oracle(&msg, case);
                 assert_eq!(
                     pk.verifies_der(&msg, case),
-                    oracle(&pk, &msg, case),
-                    "case {k}: {case:02x?}"
+                    want,
+                    "key {i} case {k}: {case:02x?}"
                 );
+                assert_eq!(
+                    pk.verifies_der_prehashed(&digest, case),
+                    oracle_prehash(case)
+                );
+                assert!(!want || k < 2, "key {i} case {k} verifies: {case:02x?}");
             }
         }
     }

@@ -5,8 +5,6 @@
 //! Shared by single-bundle mode ([`super::bundle`]), the image pipeline and the
 //! transparency-log checks ([`super::tlog`]), which all lie above it.
 
-use p256::ecdsa::Signature;
-use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
 use serde_json::Value;
 
 use crate::formats::bundle::Bundle as RawBundle;
@@ -27,11 +25,7 @@ pub fn verify_der(key: &PublicKey, message: &[u8], der_sig: &[u8]) -> bool {
 /// Verifies a DER ECDSA P-256 signature over an already computed SHA-256 digest (cosign
 /// `sign-blob`'s message signatures).
 pub fn verify_prehash(key: &PublicKey, digest: &Digest, der_sig: &[u8]) -> bool {
-    Signature::from_der(der_sig).is_ok_and(|s| {
-        key.verifying_key()
-            .verify_prehash(digest.as_bytes(), &s)
-            .is_ok()
-    })
+    key.verifies_der_prehashed(digest, der_sig)
 }
 
 /// Verifies a DSSE envelope holding an in-toto statement against `key`
