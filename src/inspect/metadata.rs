@@ -70,8 +70,17 @@ pub fn spawn(cargo: &OsStr, args: &[OsString], dir: &Path, manifest: &Path) -> R
 
 impl Running {
     /// Reads cargo's output as it is written, parses it as soon as it is complete, then waits
-    /// for cargo. A lockfile that would need updating is an error that says so (the file is
-    /// left as it was).
+    /// for cargo ([`Running::finish_early`] and [`Exit::check`]).
+    pub fn finish<T: DeserializeOwned>(self) -> Result<T> {
+        let (parsed, exit) = self.finish_early()?;
+        exit.check()?;
+        Ok(parsed)
+    }
+
+    /// Reads cargo's output as it is written and parses it as soon as it is complete; cargo's
+    /// exit is awaited beside the caller's work on it, and what was parsed counts only once
+    /// [`Exit::check`] said cargo succeeded. A lockfile that would need updating is an error
+    /// that says so (the file is left as it was).
     ///
     /// Not parsed from the pipe: cargo writes its answer at the very end, in a few large
     /// writes, and serde's reader-based parse (a byte at a time through `Read`) was slower
@@ -81,15 +90,32 @@ impl Running {
     ///
     /// Parsed before cargo exits: cargo prints one line of compact JSON (a newline ends it;
     /// JSON strings hold none unescaped) and then spends 20-45 ms freeing its state and
-    /// exiting (corpus/rerun, `strace`); the line is parsed meanwhile. Nothing is decided
-    /// before cargo exited: a failed cargo is still an error, and output after the line
-    /// (other than whitespace) makes the whole output what is parsed, as before.
-    pub fn finish<T: DeserializeOwned>(mut self) -> Result<T> {
+    /// exiting (corpus/rerun, `strace`); the line is parsed meanwhile. Output after the line
+    /// other than whitespace is an error; output that is not one line that parses is read
+    /// whole and parsed once cargo exited, as before.
+    pub fn finish_early<T: DeserializeOwned>(mut self) -> Result<(T, Arc<Exit>)> {
         let mut bytes = Vec::with_capacity(1 << 20);
         let line = read_line(&mut self.stdout, &mut bytes);
-        let early = matches!(line, Ok(true)).then(|| serde_json::from_slice::<T>(&bytes));
+        if let Ok(true) = line
+            && let Ok(parsed) = serde_json::from_slice::<T>(&bytes)
+        {
+            let waiting = std::thread::spawn(move || match self.wait()? {
+                rest if rest.iter().all(u8::is_ascii_whitespace) => Ok(()),
+                _ => Err(unreadable("more output after its line of JSON")),
+            });
+            return Ok((parsed, Arc::new(Exit(Mutex::new(Waiting::Yes(waiting))))));
+        }
+        let rest = self.wait()?;
+        line.map_err(read_failed)?;
+        bytes.extend_from_slice(&rest);
+        let parsed = serde_json::from_slice(&bytes).map_err(|e| unreadable(&e.to_string()))?;
+        Ok((parsed, Exit::succeeded()))
+    }
+
+    /// Reads the rest of cargo's output and waits for it to exit: the rest, or cargo's failure.
+    fn wait(mut self) -> Result<Vec<u8>> {
         let mut rest = Vec::new();
-        let read = line.and_then(|_| self.stdout.read_to_end(&mut rest));
+        let read = self.stdout.read_to_end(&mut rest);
         let status = self
             .child
             .wait()
@@ -99,19 +125,8 @@ impl Running {
         if !status.success() {
             return Err(failed(&self.manifest, &stderr));
         }
-        read.map_err(|e| Error::msg(format!("reading the output of `cargo metadata`: {e}")))?;
-        let parsed = match early {
-            Some(parsed) if rest.iter().all(u8::is_ascii_whitespace) => parsed,
-            _ => {
-                bytes.extend_from_slice(&rest);
-                serde_json::from_slice(&bytes)
-            }
-        };
-        parsed.map_err(|e| {
-            Error::msg(format!(
-                "`cargo metadata` printed output this tool cannot read ({e}); is cargo too old?"
-            ))
-        })
+        read.map_err(read_failed)?;
+        Ok(rest)
     }
 
     /// Stops cargo (another probe failed first).
@@ -119,6 +134,53 @@ impl Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// cargo's exit, awaited by a thread of its own while its parsed output is worked on.
+#[derive(Debug)]
+pub struct Exit(Mutex<Waiting>);
+
+#[derive(Debug)]
+enum Waiting {
+    Yes(JoinHandle<Result<()>>),
+    Done(std::result::Result<(), String>),
+}
+
+impl Exit {
+    /// The exit of a cargo whose success is known.
+    pub fn succeeded() -> Arc<Exit> {
+        Arc::new(Exit(Mutex::new(Waiting::Done(Ok(())))))
+    }
+
+    /// Waits for cargo (once; later calls give the same answer): `Ok` when it succeeded and
+    /// printed nothing after its line of JSON, else what went wrong. Nothing parsed from its
+    /// output may be used for a result before this said `Ok`.
+    pub fn check(&self) -> Result<()> {
+        let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Waiting::Yes(_) = &*w {
+            let Waiting::Yes(h) = std::mem::replace(&mut *w, Waiting::Done(Ok(()))) else {
+                unreachable!()
+            };
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(Error::msg("internal error: waiting for cargo panicked")));
+            *w = Waiting::Done(r.map_err(|e| e.to_string()));
+        }
+        match &*w {
+            Waiting::Done(r) => r.clone().map_err(Error::msg),
+            Waiting::Yes(_) => unreachable!(),
+        }
+    }
+}
+
+fn read_failed(e: std::io::Error) -> Error {
+    Error::msg(format!("reading the output of `cargo metadata`: {e}"))
+}
+
+fn unreadable(why: &str) -> Error {
+    Error::msg(format!(
+        "`cargo metadata` printed output this tool cannot read ({why}); is cargo too old?"
+    ))
 }
 
 /// Reads `from` into `bytes` up to the end of the chunk holding the first newline: `true`
@@ -185,22 +247,38 @@ fn failed(manifest: &Path, stderr: &[u8]) -> Error {
 
 /// One question to cargo: the program, its arguments and the directory it runs in.
 type Question = (OsString, Vec<OsString>, PathBuf);
-/// Its answer once there is one (an error kept as its message).
-type Answer = Arc<Mutex<Option<std::result::Result<Arc<Metadata>, String>>>>;
+/// Its parsed answer once there is one, with cargo's exit (an error kept as its message).
+type Parsed = std::result::Result<(Arc<Metadata>, Arc<Exit>), String>;
+type Answer = Arc<Mutex<Option<Parsed>>>;
 
 fn answers() -> &'static Mutex<HashMap<Question, Answer>> {
     static ANSWERS: OnceLock<Mutex<HashMap<Question, Answer>>> = OnceLock::new();
     ANSWERS.get_or_init(Default::default)
 }
 
-/// `cargo metadata` for this question, asked once per process: the first caller runs cargo
-/// (see [`spawn`]); a caller asking the same while it runs waits for that answer.
+/// `cargo metadata` for this question, asked once per process, once cargo exited
+/// successfully ([`shared_early`] and [`Exit::check`]).
 pub fn shared(
     cargo: &OsStr,
     args: &[OsString],
     dir: &Path,
     manifest: &Path,
 ) -> Result<Arc<Metadata>> {
+    let (metadata, exit) = shared_early(cargo, args, dir, manifest)?;
+    exit.check()?;
+    Ok(metadata)
+}
+
+/// `cargo metadata` for this question, asked once per process: the first caller runs cargo
+/// (see [`spawn`]); a caller asking the same while it runs waits for that answer. Returned as
+/// soon as cargo's output is parsed ([`Running::finish_early`]): the caller checks the
+/// [`Exit`] before anything it made of the answer is used.
+pub fn shared_early(
+    cargo: &OsStr,
+    args: &[OsString],
+    dir: &Path,
+    manifest: &Path,
+) -> Result<(Arc<Metadata>, Arc<Exit>)> {
     let question = (cargo.to_owned(), args.to_vec(), dir.to_path_buf());
     let answer = {
         let mut map = answers().lock().unwrap_or_else(|e| e.into_inner());
@@ -211,9 +289,10 @@ pub fn shared(
     if let Some(known) = slot.as_ref() {
         return known.clone().map_err(Error::msg);
     }
-    let result = spawn(cargo, args, dir, manifest).and_then(Running::finish::<Metadata>);
-    let result = result.map(Arc::new);
-    *slot = Some(result.as_ref().map(Arc::clone).map_err(|e| e.to_string()));
+    let result = spawn(cargo, args, dir, manifest)
+        .and_then(Running::finish_early::<Metadata>)
+        .map(|(m, exit)| (Arc::new(m), exit));
+    *slot = Some(result.as_ref().map(Clone::clone).map_err(|e| e.to_string()));
     result
 }
 

@@ -96,6 +96,21 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
     let probed = probe(
         selection, &programs, &config, &dir, &manifest, known_vv, started,
     )?;
+    // cargo exits while its answer is worked on; a failure of cargo comes first.
+    let exit = Arc::clone(&probed.exit);
+    let collected = assemble(selection, ui, probed, (&manifest, &config), started);
+    exit.check()?;
+    collected
+}
+
+/// The build inputs made of what [`probe`] read (the second half of [`collect_with`]).
+fn assemble(
+    selection: &Selection,
+    ui: &Ui,
+    probed: Probed,
+    (manifest, config): (&Path, &CargoConfig),
+    started: std::time::Instant,
+) -> Result<Collected> {
     let (meta, git) = (probed.meta, probed.git);
     let (toolchain, target, target_explicit, rustflags, rustflags_source, toolchain_time) =
         probed.settings;
@@ -106,15 +121,11 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
         Some((p, Ok(lock))) if p == lock_path => lock,
         _ => deps::LockChecksums::read(&lock_path)?,
     };
-    let roots = select_roots(&meta, selection, &manifest)?;
+    let roots = select_roots(&meta, selection, manifest)?;
     let dependencies = deps::graph(&meta, &lock, &roots)?;
     let binaries = select_binaries(&meta, selection, &roots)?;
     let manifest_profiles = read_profiles(&root.join("Cargo.toml"))?;
-    let profile = profile::resolve(
-        selection.profile_name(),
-        manifest_profiles.as_ref(),
-        &config,
-    )?;
+    let profile = profile::resolve(selection.profile_name(), manifest_profiles.as_ref(), config)?;
     let packages = package_names(&meta, &roots);
     let workspace_path = match &git.workdir {
         Some(w) => match relative_to(&root, w).as_str() {
@@ -207,6 +218,8 @@ struct Probed {
     /// The arguments `cargo metadata` ran with.
     args: Vec<std::ffi::OsString>,
     meta: Arc<Metadata>,
+    /// cargo's exit, checked before anything made of `meta` is returned.
+    exit: Arc<metadata::Exit>,
     meta_time: Duration,
     settings: Settings,
     git: git::GitProbe,
@@ -252,7 +265,7 @@ fn probe(
         });
         // cargo metadata is the long pole (or the same question asked already in this
         // process): on this thread, which parses its output into the main heap.
-        let meta = metadata::shared(&programs.cargo, &args, dir, manifest);
+        let meta = metadata::shared_early(&programs.cargo, &args, dir, manifest);
         let meta_time = started.elapsed();
         (
             git.join(),
@@ -262,7 +275,7 @@ fn probe(
             meta_time,
         )
     });
-    let meta = meta?;
+    let (meta, exit) = meta?;
     let settings =
         settings.map_err(|_| Error::msg("internal error: the toolchain probe panicked"))??;
     let (git, git_time) = git.map_err(|_| Error::msg("internal error: the git probe panicked"))?;
@@ -270,6 +283,7 @@ fn probe(
     Ok(Probed {
         args,
         meta,
+        exit,
         meta_time,
         settings,
         git,

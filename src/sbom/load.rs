@@ -27,6 +27,9 @@ pub struct Loaded {
     /// `cargo metadata` (all features, all platforms), shared with `inspect` when it asked
     /// the same ([`crate::inspect::metadata::shared`]).
     pub metadata: Arc<Metadata>,
+    /// cargo's exit, awaited while the answer is resolved: [`super::resolve::resolve`] checks
+    /// it before its resolution is used.
+    pub exit: Arc<crate::inspect::metadata::Exit>,
     /// The host triple (`rustc -vV`).
     pub host: String,
     /// `rustc --print cfg` for the host.
@@ -102,8 +105,10 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
         let early = crate::inspect::deps::guess_workspace_root(&dir)
             .map(|root| s.spawn(move || RootFacts::read(root, flag)));
         let metadata = match reuse {
-            Some((a, metadata)) if a == args => Ok(metadata),
-            _ => crate::inspect::metadata::shared(&programs.cargo, &args, &dir, &manifest),
+            Some((a, metadata)) if a == args => {
+                Ok((metadata, crate::inspect::metadata::Exit::succeeded()))
+            }
+            _ => crate::inspect::metadata::shared_early(&programs.cargo, &args, &dir, &manifest),
         };
         let platforms = platforms.join().unwrap_or_else(|_| {
             Err(Error::msg(
@@ -112,7 +117,7 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
         });
         (metadata, platforms, early.and_then(|h| h.join().ok()))
     });
-    let (metadata, platforms) = (metadata?, platforms?);
+    let ((metadata, exit), platforms) = (metadata?, platforms?);
     let root = metadata.workspace_root.as_std_path();
     let facts = match early {
         Some(facts) if facts.root == root => facts,
@@ -123,6 +128,7 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
     let (commit_time, source) = facts.git?;
     Ok(Loaded {
         metadata,
+        exit,
         host: platforms.host,
         host_cfg: platforms.host_cfg,
         target: platforms.target,

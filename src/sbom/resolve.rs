@@ -158,6 +158,14 @@ impl Resolution {
 
 /// Resolves which units cargo would build for `selection` on the loaded workspace.
 pub fn resolve(loaded: &Loaded, selection: &Selection) -> Result<Resolution> {
+    let res = resolve_parsed(loaded, selection);
+    // cargo exits while its answer is resolved; a failure of cargo comes first.
+    loaded.exit.check()?;
+    res
+}
+
+/// [`resolve`] before cargo's exit is checked.
+fn resolve_parsed(loaded: &Loaded, selection: &Selection) -> Result<Resolution> {
     let meta = &loaded.metadata;
     let pkgs = &meta.packages;
     let index: HashMap<&str, usize> = pkgs

@@ -3,6 +3,7 @@
 //! missing manifest, toolchain fields against `rustc -vV`, cargo settings, the dependency
 //! graph of the examples, and the corpus workspaces against their Cargo.lock.
 
+mod cargo_exit;
 mod corpus;
 mod source_url;
 use crate::support;

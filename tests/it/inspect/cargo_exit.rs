@@ -1,0 +1,54 @@
+//! cargo's answer is parsed before cargo exits (src/inspect/metadata.rs), but nothing made of
+//! it is used before cargo's exit was checked: a `cargo metadata` that prints its whole answer
+//! and then fails makes `inspect` and `sbom` fail with cargo's message, writing nothing.
+
+use std::path::{Path, PathBuf};
+
+use super::support::{cargo_provenance, copy_example};
+
+/// A `cargo` that runs the real one and, for `metadata`, fails once its answer is printed.
+fn failing_cargo(dir: &Path) -> PathBuf {
+    let real = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let script = dir.join("cargo-fails-after-metadata");
+    let text = format!(
+        "#!/bin/sh\n\"{}\" \"$@\" || exit $?\n\
+         [ \"$1\" = metadata ] || exit 0\n\
+         sleep 0.3\necho 'cargo broke after printing its answer' >&2\nexit 3\n",
+        real.to_string_lossy()
+    );
+    std::fs::write(&script, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn a_cargo_that_fails_after_its_answer_fails_inspect_and_sbom() {
+    let (tmp, dir) = copy_example("hello-service");
+    let cargo = failing_cargo(tmp.path());
+    let manifest = dir.join("Cargo.toml");
+    let out = cargo_provenance()
+        .env("CARGO", &cargo)
+        .args(["inspect", "--format", "json", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "inspect passed:\n{stderr}");
+    assert!(stderr.contains("cargo broke after printing"), "{stderr}");
+    assert!(out.stdout.is_empty(), "inspect printed a report");
+
+    let sbom = tmp.path().join("sbom.json");
+    let out = cargo_provenance()
+        .env("CARGO", &cargo)
+        .args(["sbom", "--manifest-path"])
+        .arg(&manifest)
+        .arg("-o")
+        .arg(&sbom)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "sbom passed:\n{stderr}");
+    assert!(stderr.contains("cargo broke after printing"), "{stderr}");
+    assert!(!sbom.exists(), "sbom wrote {}", sbom.display());
+}
