@@ -6,6 +6,8 @@
 #
 #   N=7 scripts/bench-inspect.sh rerun      # runs per command (default 5)
 #   BIN=path/to/cargo-provenance ...       # skip building the release binary
+#   BEFORE=path/to/other/cargo-provenance  # also time another binary in every round
+#                                          # (before/after a change; its paired ratios too)
 #
 # The ratio comes from a loop in which the two commands alternate, so that load from other
 # jobs on a shared machine hits both alike. With HYPERFINE=1 (and hyperfine installed:
@@ -29,6 +31,8 @@ if [ -z "${BIN:-}" ]; then
     BIN=$root/target/release/cargo-provenance
 fi
 case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+BEFORE=${BEFORE:-}
+case $BEFORE in /* | "") ;; *) BEFORE=$(pwd)/$BEFORE ;; esac
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -37,6 +41,7 @@ manifest=$work/$name/Cargo.toml
 
 meta_cmd="cargo metadata --format-version 1 --locked --all-features --manifest-path $manifest"
 insp_cmd="$BIN inspect --all-features --format json --manifest-path $manifest"
+before_cmd="$BEFORE inspect --all-features --format json --manifest-path $manifest"
 
 # Warm up: downloads crates on the first use, fills the page cache, checks both work.
 echo "bench-inspect: warming up on corpus/$name" >&2
@@ -65,12 +70,18 @@ fi
 now() { date +%s.%N; }
 : > "$work/meta.times"
 : > "$work/insp.times"
+: > "$work/before.times"
+[ -z "$BEFORE" ] || $before_cmd > /dev/null
 i=0
 while [ "$i" -lt "$runs" ]; do
     t0=$(now); $meta_cmd > /dev/null; t1=$(now)
     $insp_cmd > /dev/null; t2=$(now)
     awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f\n", b - a}' >> "$work/meta.times"
     awk -v a="$t1" -v b="$t2" 'BEGIN{printf "%.3f\n", b - a}' >> "$work/insp.times"
+    if [ -n "$BEFORE" ]; then
+        t3=$(now); $before_cmd > /dev/null; t4=$(now)
+        awk -v a="$t3" -v b="$t4" 'BEGIN{printf "%.3f\n", b - a}' >> "$work/before.times"
+    fi
     i=$((i + 1))
 done
 median() { sort -g "$1" | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
@@ -82,5 +93,10 @@ echo "inspect:        $(sort -g "$work/insp.times" | tr '\n' ' ')"
 paste -d' ' "$work/insp.times" "$work/meta.times" | awk '{printf "%.3f\n", $1 / $2}' > "$work/ratios"
 r=$(median "$work/ratios")
 echo "paired ratios:  $(cat "$work/ratios" | tr '\n' ' ')"
+if [ -n "$BEFORE" ]; then
+    paste -d' ' "$work/before.times" "$work/meta.times" | awk '{printf "%.3f\n", $1 / $2}' > "$work/before.ratios"
+    echo "BEFORE:         $(sort -g "$work/before.times" | tr '\n' ' ')"
+    echo "BEFORE paired:  $(cat "$work/before.ratios" | tr '\n' ' ')(median $(median "$work/before.ratios")x)"
+fi
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (after)"
 awk -v m="$m" -v s="$s" -v r="$r" 'BEGIN{printf "median wall: cargo metadata %.3f s, inspect %.3f s, ratio of medians %.2fx; median of paired ratios %.2fx (goal <= 1.05x) %s\n", m, s, s / m, r, (r <= 1.05 ? "ok" : "MISSED")}'
