@@ -22,33 +22,33 @@ fn failing_cargo(dir: &Path) -> PathBuf {
     script
 }
 
+/// Runs cargo-provenance with `args` and the failing cargo: it must fail with cargo's
+/// message; its stdout.
+fn fails_with_cargos_message(cargo: &Path, args: &[&std::ffi::OsStr]) -> Vec<u8> {
+    let out = cargo_provenance()
+        .env("CARGO", cargo)
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} passed:\n{stderr}");
+    assert!(stderr.contains("cargo broke after printing"), "{stderr}");
+    out.stdout
+}
+
 #[test]
 fn a_cargo_that_fails_after_its_answer_fails_inspect_and_sbom() {
     let (tmp, dir) = copy_example("hello-service");
     let cargo = failing_cargo(tmp.path());
     let manifest = dir.join("Cargo.toml");
-    let out = cargo_provenance()
-        .env("CARGO", &cargo)
-        .args(["inspect", "--format", "json", "--manifest-path"])
-        .arg(&manifest)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "inspect passed:\n{stderr}");
-    assert!(stderr.contains("cargo broke after printing"), "{stderr}");
-    assert!(out.stdout.is_empty(), "inspect printed a report");
+    let m = manifest.as_os_str();
+    let args = ["inspect", "--format", "json", "--manifest-path"].map(std::ffi::OsStr::new);
+    let stdout = fails_with_cargos_message(&cargo, &[&args[..], &[m]].concat());
+    assert!(stdout.is_empty(), "inspect printed a report");
 
     let sbom = tmp.path().join("sbom.json");
-    let out = cargo_provenance()
-        .env("CARGO", &cargo)
-        .args(["sbom", "--manifest-path"])
-        .arg(&manifest)
-        .arg("-o")
-        .arg(&sbom)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "sbom passed:\n{stderr}");
-    assert!(stderr.contains("cargo broke after printing"), "{stderr}");
+    let args = ["sbom", "--manifest-path"].map(std::ffi::OsStr::new);
+    let out = [m, "-o".as_ref(), sbom.as_os_str()];
+    fails_with_cargos_message(&cargo, &[&args[..], &out].concat());
     assert!(!sbom.exists(), "sbom wrote {}", sbom.display());
 }
