@@ -254,11 +254,20 @@ impl Step {
 /// and of the tags' manifests. Pipelined: each request starts as soon as the answer that
 /// names it has arrived (not a wave after the slowest of its wave), at most
 /// [`CONCURRENT_REQUESTS`] in flight.
+///
+/// The listings go first: cosign's tags are asked once every listing was answered. A
+/// listing leads two requests further (a referrer's manifest, then its bundle), a tag one
+/// (its layers), so the tags' chains still end no later than the listings', and the
+/// listings do not share the registry, or the first connections, with them.
 pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Digest], tags: bool) {
     let mut queue: VecDeque<Step> = subjects.iter().map(|s| Step::Listing(*s)).collect();
-    if tags {
-        queue.extend(subjects.iter().flat_map(cosign_tags).map(Step::Tag));
-    }
+    let mut held: Vec<Step> = subjects
+        .iter()
+        .flat_map(cosign_tags)
+        .map(Step::Tag)
+        .collect();
+    held.retain(|_| tags);
+    let mut listings_in_flight = 0usize;
     client.block_on(async {
         let mut started: HashSet<Want> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
@@ -269,6 +278,10 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Diges
         };
         loop {
             while in_flight.len() < CONCURRENT_REQUESTS && room(reserved) {
+                let listing_queued = queue.iter().any(|s| matches!(s, Step::Listing(_)));
+                if listings_in_flight == 0 && !listing_queued {
+                    queue.extend(held.drain(..));
+                }
                 let Some(step) = queue.pop_front() else { break };
                 let want = step.want();
                 if !started.insert(want.clone()) {
@@ -281,6 +294,7 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Diges
                     if let Want::Blob(_, size) = want {
                         reserved = reserved.saturating_add(size);
                     }
+                    listings_in_flight += usize::from(matches!(step, Step::Listing(_)));
                     in_flight.push(async move { (get(client, &want).await, want, step) });
                 }
             }
@@ -290,6 +304,7 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Diges
             if let Want::Blob(_, size) = want {
                 reserved = reserved.saturating_sub(size);
             }
+            listings_in_flight -= usize::from(matches!(step, Step::Listing(_)));
             let mut c = cache.lock().unwrap();
             c.keep(want, got);
             queue.extend(step.next(&c));

@@ -318,3 +318,33 @@ fn error_answers_count_against_the_read_bound() {
     );
     assert!(seen.len() > 200, "{} requests", seen.len());
 }
+
+/// The referrers listings go first: cosign's tags are asked only once both ways of listing
+/// (the API and the fallback tag) were answered, and they are asked. The fallback tag's
+/// answer takes 300 ms here; a tag asked before it would be seen while it waits.
+#[test]
+fn cosign_tags_are_asked_after_the_listings() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let answered = Arc::new(AtomicBool::new(false));
+    let tags_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (a, t) = (answered.clone(), tags_seen.clone());
+    verify_against(
+        move |s| {
+            let p = &s.path;
+            if p.ends_with(".att") || p.ends_with(".sig") {
+                t.lock().unwrap().push(a.load(Ordering::SeqCst));
+            } else if p.contains("/manifests/sha256-") {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                a.store(true, Ordering::SeqCst);
+            }
+            None
+        },
+        &[],
+    );
+    let tags = tags_seen.lock().unwrap();
+    assert!(tags.len() >= 2, "cosign's tags were not asked: {tags:?}");
+    assert!(
+        tags.iter().all(|&after| after),
+        "a tag asked before the listing's answer"
+    );
+}
