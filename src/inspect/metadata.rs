@@ -100,7 +100,7 @@ impl Running {
             && let Ok(parsed) = serde_json::from_slice::<T>(&bytes)
         {
             let waiting = std::thread::spawn(move || match self.wait()? {
-                rest if rest.iter().all(u8::is_ascii_whitespace) => Ok(()),
+                rest if rest.iter().all(|b| b" \t\r\n".contains(b)) => Ok(()),
                 _ => Err(unreadable("more output after its line of JSON")),
             });
             return Ok((parsed, Arc::new(Exit(Mutex::new(Waiting::Yes(waiting))))));
@@ -158,7 +158,9 @@ impl Exit {
     pub fn check(&self) -> Result<()> {
         let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Waiting::Yes(_) = &*w {
-            let Waiting::Yes(h) = std::mem::replace(&mut *w, Waiting::Done(Ok(()))) else {
+            // Until the answer is in, what stands is a failure (fails closed if this panics).
+            let unknown = Waiting::Done(Err("internal error: cargo's exit is unknown".into()));
+            let Waiting::Yes(h) = std::mem::replace(&mut *w, unknown) else {
                 unreachable!()
             };
             let r = h
@@ -387,6 +389,8 @@ mod tests {
         assert_eq!(run("echo '{\"x\": 1}'; sleep 0.1").unwrap(), one);
         assert_eq!(run("printf '{\"x\": 1}\\n \\n'").unwrap(), one);
         assert_eq!(run("printf '{\\n\"x\": 1\\n}\\n'").unwrap(), one);
+        // JSON's whitespace only: a form feed after the line is output.
+        assert!(run("printf '{\"x\": 1}\\n\\f'").is_err());
         let e = run("echo '{\"x\": 1}'; sleep 0.1; echo more").unwrap_err();
         assert!(e.to_string().contains("cannot read"), "{e}");
         let e = run("echo '{\"x\": 1}'; echo broke >&2; exit 3").unwrap_err();

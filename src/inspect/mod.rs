@@ -276,10 +276,13 @@ fn probe(
         )
     });
     let (meta, exit) = meta?;
-    let settings =
-        settings.map_err(|_| Error::msg("internal error: the toolchain probe panicked"))??;
+    // A failure of cargo comes before the errors of what was read beside it.
+    let first = |e: Error| exit.check().err().unwrap_or(e);
+    let settings = settings
+        .map_err(|_| Error::msg("internal error: the toolchain probe panicked"))?
+        .map_err(first)?;
     let (git, git_time) = git.map_err(|_| Error::msg("internal error: the git probe panicked"))?;
-    let git = git?;
+    let git = git.map_err(first)?;
     Ok(Probed {
         args,
         meta,

@@ -117,15 +117,18 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
         });
         (metadata, platforms, early.and_then(|h| h.join().ok()))
     });
-    let ((metadata, exit), platforms) = (metadata?, platforms?);
+    let (metadata, exit) = metadata?;
+    // A failure of cargo comes before the errors of what was read beside it.
+    let first = |e: Error| exit.check().err().unwrap_or(e);
+    let platforms = platforms.map_err(first)?;
     let root = metadata.workspace_root.as_std_path();
     let facts = match early {
         Some(facts) if facts.root == root => facts,
         _ => RootFacts::read(root.to_path_buf(), flag),
     };
-    let checksums = facts.checksums?;
+    let checksums = facts.checksums.map_err(first)?;
     let (workspace_version, resolver) = root_manifest_settings(&facts.manifest, &metadata, root);
-    let (commit_time, source) = facts.git?;
+    let (commit_time, source) = facts.git.map_err(first)?;
     Ok(Loaded {
         metadata,
         exit,

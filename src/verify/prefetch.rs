@@ -261,12 +261,15 @@ impl Step {
 /// listings do not share the registry, or the first connections, with them.
 pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Digest], tags: bool) {
     let mut queue: VecDeque<Step> = subjects.iter().map(|s| Step::Listing(*s)).collect();
-    let mut held: Vec<Step> = subjects
-        .iter()
-        .flat_map(cosign_tags)
-        .map(Step::Tag)
-        .collect();
-    held.retain(|_| tags);
+    let mut held: Vec<Step> = if tags {
+        subjects
+            .iter()
+            .flat_map(cosign_tags)
+            .map(Step::Tag)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut listings_in_flight = 0usize;
     client.block_on(async {
         let mut started: HashSet<Want> = HashSet::new();
@@ -278,8 +281,10 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Diges
         };
         loop {
             while in_flight.len() < CONCURRENT_REQUESTS && room(reserved) {
-                let listing_queued = queue.iter().any(|s| matches!(s, Step::Listing(_)));
-                if listings_in_flight == 0 && !listing_queued {
+                if !held.is_empty()
+                    && listings_in_flight == 0
+                    && !queue.iter().any(|s| matches!(s, Step::Listing(_)))
+                {
                     queue.extend(held.drain(..));
                 }
                 let Some(step) = queue.pop_front() else { break };
