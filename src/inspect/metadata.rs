@@ -103,7 +103,7 @@ impl Running {
                 rest if rest.iter().all(|b| b" \t\r\n".contains(b)) => Ok(()),
                 _ => Err(unreadable("more output after its line of JSON")),
             });
-            return Ok((parsed, Arc::new(Exit(Mutex::new(Waiting::Yes(waiting))))));
+            return Ok((parsed, Exit::waiting(waiting)));
         }
         let rest = self.wait()?;
         line.map_err(read_failed)?;
@@ -137,40 +137,44 @@ impl Running {
 }
 
 /// cargo's exit, awaited by a thread of its own while its parsed output is worked on.
-#[derive(Debug)]
-pub struct Exit(Mutex<Waiting>);
-
-#[derive(Debug)]
-enum Waiting {
-    Yes(JoinHandle<Result<()>>),
-    Done(std::result::Result<(), String>),
+#[derive(Debug, Default)]
+pub struct Exit {
+    /// The thread waiting for cargo, until [`Exit::check`] joined it.
+    waiting: Mutex<Option<JoinHandle<Result<()>>>>,
+    /// What it found (an error kept as its message); unset is a failure.
+    found: OnceLock<std::result::Result<(), String>>,
 }
 
 impl Exit {
+    fn waiting(thread: JoinHandle<Result<()>>) -> Arc<Exit> {
+        Arc::new(Exit {
+            waiting: Mutex::new(Some(thread)),
+            found: OnceLock::new(),
+        })
+    }
+
     /// The exit of a cargo whose success is known.
     pub fn succeeded() -> Arc<Exit> {
-        Arc::new(Exit(Mutex::new(Waiting::Done(Ok(())))))
+        let exit = Exit::default();
+        let _ = exit.found.set(Ok(()));
+        Arc::new(exit)
     }
 
     /// Waits for cargo (once; later calls give the same answer): `Ok` when it succeeded and
     /// printed nothing after its line of JSON, else what went wrong. Nothing parsed from its
     /// output may be used for a result before this said `Ok`.
     pub fn check(&self) -> Result<()> {
-        let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Waiting::Yes(_) = &*w {
-            // Until the answer is in, what stands is a failure (fails closed if this panics).
-            let unknown = Waiting::Done(Err("internal error: cargo's exit is unknown".into()));
-            let Waiting::Yes(h) = std::mem::replace(&mut *w, unknown) else {
-                unreachable!()
-            };
-            let r = h
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(thread) = waiting.take() {
+            let r = thread
                 .join()
                 .unwrap_or_else(|_| Err(Error::msg("internal error: waiting for cargo panicked")));
-            *w = Waiting::Done(r.map_err(|e| e.to_string()));
+            let _ = self.found.set(r.map_err(|e| e.to_string()));
         }
-        match &*w {
-            Waiting::Done(r) => r.clone().map_err(Error::msg),
-            Waiting::Yes(_) => unreachable!(),
+        drop(waiting);
+        match self.found.get() {
+            Some(r) => r.clone().map_err(Error::msg),
+            None => Err(Error::msg("internal error: cargo's exit is unknown")),
         }
     }
 }
@@ -389,6 +393,9 @@ mod tests {
         assert_eq!(run("echo '{\"x\": 1}'; sleep 0.1").unwrap(), one);
         assert_eq!(run("printf '{\"x\": 1}\\n \\n'").unwrap(), one);
         assert_eq!(run("printf '{\\n\"x\": 1\\n}\\n'").unwrap(), one);
+        // An exit never recorded is a failure, not a success.
+        assert!(Exit::default().check().is_err());
+        assert!(Exit::succeeded().check().is_ok());
         // JSON's whitespace only: a form feed after the line is output.
         assert!(run("printf '{\"x\": 1}\\n\\f'").is_err());
         let e = run("echo '{\"x\": 1}'; sleep 0.1; echo more").unwrap_err();
