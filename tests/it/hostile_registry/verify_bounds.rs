@@ -320,22 +320,47 @@ fn error_answers_count_against_the_read_bound() {
 }
 
 /// The referrers listings go first: cosign's tags are asked only once both ways of listing
-/// (the API and the fallback tag) were answered, and they are asked. The fallback tag's
-/// answer takes 300 ms here; a tag asked before it would be seen while it waits.
+/// (the API and the fallback tag) were answered, and the read-ahead asks them (not only the
+/// verifier, later). The fallback tag's answer takes 300 ms and lists one referrer, whose
+/// manifest takes 300 ms more: a tag asked before the listing's answer would be seen while
+/// it waits, and a tag the read-ahead never asked would be asked by the verifier only after
+/// the referrer's manifest arrived (it reads the referrers first).
 #[test]
 fn cosign_tags_are_asked_after_the_listings() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let answered = Arc::new(AtomicBool::new(false));
+    use std::sync::atomic::{AtomicU8, Ordering};
+    // 0: nothing answered yet; 1: the listing answered; 2: the referrer's manifest answered.
+    let phase = Arc::new(AtomicU8::new(0));
     let tags_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (a, t) = (answered.clone(), tags_seen.clone());
+    // A referrer that is no attestation (its layer is not a bundle): verify ignores it.
+    let referrer = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "artifactType": "application/example",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                   "digest": Digest::of(b"{}").to_string(), "size": 2},
+        "layers": []
+    }))
+    .unwrap();
+    let referrer_digest = Digest::of(&referrer);
+    let listing = json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "artifactType": "application/example",
+                       "digest": referrer_digest.to_string(), "size": referrer.len()}]
+    });
+    let (ph, t) = (phase.clone(), tags_seen.clone());
     verify_against(
         move |s| {
             let p = &s.path;
+            let wait = || std::thread::sleep(std::time::Duration::from_millis(300));
             if p.ends_with(".att") || p.ends_with(".sig") {
-                t.lock().unwrap().push(a.load(Ordering::SeqCst));
+                t.lock().unwrap().push(ph.load(Ordering::SeqCst));
             } else if p.contains("/manifests/sha256-") {
-                std::thread::sleep(std::time::Duration::from_millis(300));
-                a.store(true, Ordering::SeqCst);
+                wait();
+                ph.store(1, Ordering::SeqCst);
+                return Some(Answer::json(&listing, OCI_INDEX));
+            } else if p.ends_with(&referrer_digest.to_string()) {
+                wait();
+                ph.store(2, Ordering::SeqCst);
+                return Some(Answer::bytes(referrer.clone(), OCI_MANIFEST));
             }
             None
         },
@@ -344,7 +369,11 @@ fn cosign_tags_are_asked_after_the_listings() {
     let tags = tags_seen.lock().unwrap();
     assert!(tags.len() >= 2, "cosign's tags were not asked: {tags:?}");
     assert!(
-        tags.iter().all(|&after| after),
-        "a tag asked before the listing's answer"
+        tags.iter().all(|&phase| phase >= 1),
+        "a tag asked before the listing's answer: {tags:?}"
+    );
+    assert!(
+        tags.iter().filter(|&&phase| phase == 1).count() >= 2,
+        "the read-ahead did not ask the tags while the referrer's manifest was on its way: {tags:?}"
     );
 }
