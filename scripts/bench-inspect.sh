@@ -14,6 +14,9 @@
 # apt-get install hyperfine) hyperfine's statistics are printed as well; hyperfine runs all
 # of one command before the other, so its ratio drifts with the machine's load.
 # Both commands resolve the same thing: `--locked --all-features`, every platform.
+# AS=cargo (default) runs ours as users run it, `cargo provenance inspect` (rustup's cargo
+# proxy, cargo's subcommand dispatch, then ours; `cargo metadata` goes through the proxy too),
+# so cargo names its toolchain to ours; AS=direct runs the binary itself.
 set -eu
 
 name=${1:-rerun}
@@ -39,9 +42,19 @@ trap 'rm -rf "$work"' EXIT INT TERM
 sh "$shared/corpus/make-repo.sh" "$name" "$work/$name"
 manifest=$work/$name/Cargo.toml
 
+case ${AS:-cargo} in cargo | direct) ;; *) echo "bench-inspect: AS=$AS: expected cargo or direct" >&2; exit 2 ;; esac
+# How ours is started: through cargo (a PATH of its own with the binary as
+# `cargo-provenance`), or directly.
+run_as() { # DIR BINARY
+    case ${AS:-cargo} in
+        cargo) mkdir -p "$work/$1" && ln -sf "$2" "$work/$1/cargo-provenance"
+               echo "env PATH=$work/$1:$PATH cargo provenance" ;;
+        *) echo "$2" ;;
+    esac
+}
 meta_cmd="cargo metadata --format-version 1 --locked --all-features --manifest-path $manifest"
-insp_cmd="$BIN inspect --all-features --format json --manifest-path $manifest"
-before_cmd="$BEFORE inspect --all-features --format json --manifest-path $manifest"
+insp_cmd="$(run_as path "$BIN") inspect --all-features --format json --manifest-path $manifest"
+before_cmd="$( [ -z "$BEFORE" ] || run_as path-before "$BEFORE") inspect --all-features --format json --manifest-path $manifest"
 
 # Warm up: downloads crates on the first use, fills the page cache, checks both work.
 echo "bench-inspect: warming up on corpus/$name" >&2
@@ -51,7 +64,7 @@ $meta_cmd > "$work/metadata.json"
 
 packages=$(grep -c '^name = ' "$work/$name/Cargo.lock" || true)
 echo "corpus/$name: $packages Cargo.lock packages; cargo metadata output $(wc -c < "$work/metadata.json") bytes, inspect output $(wc -c < "$work/inspect.json") bytes"
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); ours started as: ${AS:-cargo}"
 
 if [ "${HYPERFINE:-0}" = 1 ] && command -v hyperfine > /dev/null 2>&1; then
     hyperfine --style basic --warmup 1 --runs "$runs" \

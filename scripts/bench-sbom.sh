@@ -24,6 +24,11 @@ if [ ! -x /usr/bin/time ]; then
   (apt-get update -qq && apt-get install -y -qq time >/dev/null)
 fi
 # CYCLONEDX=0 leaves cargo-cyclonedx out (no install, no runs).
+# AS=cargo (default) runs ours as users run it, `cargo provenance sbom` (rustup's cargo proxy,
+# cargo's subcommand dispatch, then ours, as scripts/bench-build.sh does; `cargo metadata` goes
+# through the proxy too); cargo then names its toolchain to ours, whose answers are remembered
+# (docs/inspect.md). AS=direct runs the binary itself (no dispatch; rustc is then rustup's
+# proxy, asked every time).
 cdx=${CYCLONEDX:-1}
 if [ "$cdx" = 1 ] && [ ! -x "$tools/bin/cargo-cyclonedx" ]; then
   echo "installing cargo-cyclonedx into $tools (about 5 minutes)" >&2
@@ -37,15 +42,28 @@ if [ -z "$ours" ]; then
 fi
 ours=$(realpath "$ours")
 before=${BEFORE:+$(realpath "$BEFORE")}
+as=${AS:-cargo}
+case $as in cargo | direct) ;; *) echo "error: AS=$as: expected cargo or direct" >&2; exit 2 ;; esac
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# How ours is started: through cargo (a PATH of its own with our binary as
+# `cargo-provenance`), or directly.
+run_as() { # DIR BINARY: the command that starts BINARY
+  case $as in
+    cargo) mkdir -p "$work/$1" && ln -sf "$2" "$work/$1/cargo-provenance"
+           echo "env PATH=$work/$1:$PATH cargo provenance" ;;
+    *) echo "$2" ;;
+  esac
+}
+ours_cmd=$(run_as path "$ours")
+before_cmd=${before:+$(run_as path-before "$before")}
 sh "$shared/corpus/make-repo.sh" "$corpus" "$work/$corpus"
 cd "$work/$corpus"
 
 # One warm-up of each (downloads, caches), not measured.
 cargo metadata --format-version 1 --locked --all-features >/dev/null
-"$ours" sbom --workspace --output "$work/ours.json" -q
+$ours_cmd sbom --workspace --output "$work/ours.json" -q
 if [ "$cdx" = 1 ]; then
   "$tools/bin/cargo-cyclonedx" cyclonedx --format json --spec-version 1.5 --override-filename bom >/dev/null 2>&1 || true
 fi
@@ -62,9 +80,9 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # Interleaved, so that load from other jobs on the machine hits all three alike.
 for _ in $(seq "$runs"); do
   once metadata cargo metadata --format-version 1 --locked
-  once ours "$ours" sbom --workspace --output "$work/ours.json" -v
+  once ours $ours_cmd sbom --workspace --output "$work/ours.json" -v
   if [ -n "$before" ]; then
-    once before "$before" sbom --workspace --output "$work/before.json" -v
+    once before $before_cmd sbom --workspace --output "$work/before.json" -v
   fi
   if [ "$cdx" = 1 ]; then
     once cyclonedx "$tools/bin/cargo-cyclonedx" cyclonedx --format json --spec-version 1.5 --override-filename bom
@@ -112,6 +130,7 @@ if [ -n "$before" ]; then
   echo "BEFORE: work after cargo exits (ms) $(echo "$b_after" | tr '\n' ' ') (median $(echo "$b_after" | median))"
   cmp -s "$work/ours.json" "$work/before.json" && echo "BEFORE: the same SBOM bytes" || echo "BEFORE: the SBOMs differ"
 fi
+echo "ours started as: $as"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 awk -v o="$o_wall" -v m="$m_wall" -v c="$c_wall" -v s="$self_mib" -v p="$p_ratio" -v a="$a_med" 'BEGIN {
