@@ -331,7 +331,7 @@ fn cosign_tags_are_asked_after_the_listings() {
     // 0: nothing answered yet; 1: the listing answered; 2: the referrer's manifest answered.
     let phase = Arc::new(AtomicU8::new(0));
     let tags_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    // A referrer that is no attestation (its layer is not a bundle): verify ignores it.
+    // A referrer that is no attestation (no layers): verify ignores it.
     let referrer = serde_json::to_vec(&json!({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,
         "artifactType": "application/example",
