@@ -257,15 +257,10 @@ fn declarations<'a>(meta: &'a Metadata, index: &HashMap<&str, usize>) -> Result<
                 .filter(|&c| d.req.matches(&pkgs[c].version))
                 .collect();
             let pool = if by_req.is_empty() { &by_name } else { &by_req };
-            let wanted_source = if d.path.is_some() {
-                None
-            } else {
-                d.source.as_ref().map(|s| s.repr.as_str())
-            };
             let pick = pool
                 .iter()
                 .copied()
-                .find(|&c| pkgs[c].source.as_ref().map(|s| s.repr.as_str()) == wanted_source)
+                .find(|&c| is_declared_source(&pkgs[c], d))
                 .or_else(|| pool.first().copied());
             // No resolved package: an optional dependency no feature can turn on, or a
             // dependency without a library; cargo builds nothing for it either.
@@ -287,6 +282,22 @@ fn declarations<'a>(meta: &'a Metadata, index: &HashMap<&str, usize>) -> Result<
         }
     }
     Ok((out, unresolved))
+}
+
+/// Whether `pkg` comes from where `d` declares it: the directory of a path dependency, else
+/// its source (a git package's source ends in `#<commit>`, which the declaration lacks).
+/// Several packages of one name can be resolved for one package (renamed dependencies, for
+/// different platforms): the source tells them apart.
+fn is_declared_source(pkg: &Package, d: &cargo_metadata::Dependency) -> bool {
+    let without_commit = |s: &str| s.split_once('#').map_or(s, |(base, _)| base).to_owned();
+    match (&d.path, &pkg.source, &d.source) {
+        (Some(dir), None, _) => pkg.manifest_path.parent() == Some(dir.as_path()),
+        (Some(_), Some(_), _) => false,
+        (None, Some(got), Some(wanted)) => {
+            without_commit(&got.repr) == without_commit(&wanted.repr)
+        }
+        (None, got, wanted) => got.is_none() && wanted.is_none(),
+    }
 }
 
 /// The packages the selection names (`inspect`'s rules, so that every stage selects the

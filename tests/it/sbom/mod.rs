@@ -5,6 +5,7 @@
 use crate::support;
 
 mod helpers;
+mod same_name;
 mod settings;
 
 use std::collections::BTreeSet;
