@@ -116,6 +116,12 @@ pub fn check_sbom_with(bytes: &[u8], forbid_paths: bool) -> Value {
 
 /// Runs `sbom` and returns the checked document.
 pub fn sbom(dir: &Path, args: &[&str]) -> (Vec<u8>, Value) {
+    sbom_checked(dir, args, true)
+}
+
+/// [`sbom`], `forbid_paths` as [`check_sbom_with`] takes it (a `file://` git URL names a
+/// directory of this machine).
+pub fn sbom_checked(dir: &Path, args: &[&str], forbid_paths: bool) -> (Vec<u8>, Value) {
     let out = cargo_provenance()
         .current_dir(dir)
         .arg("sbom")
@@ -127,7 +133,7 @@ pub fn sbom(dir: &Path, args: &[&str]) -> (Vec<u8>, Value) {
         "sbom {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc = check_sbom(&out.stdout);
+    let doc = check_sbom_with(&out.stdout, forbid_paths);
     (out.stdout, doc)
 }
 

@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use super::helpers::check_sbom_with;
-use crate::support::cargo_provenance;
+use super::helpers::sbom_checked;
+use crate::support::run;
 
 fn write(dir: &Path, path: &str, text: &str) {
     let p = dir.join(path);
@@ -23,15 +23,6 @@ fn foo(dir: &Path, version: &str) {
         &format!("[package]\nname = \"foo\"\nversion = \"{version}\"\nedition = \"2021\"\n"),
     );
     write(dir, "src/lib.rs", "");
-}
-
-fn run(cmd: &mut std::process::Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn cargo() -> std::process::Command {
@@ -52,18 +43,8 @@ fn components(dir: &Path, deps: &str) -> Vec<(String, String, String, String)> {
     write(dir, "src/main.rs", "fn main() {}\n");
     write(dir, "build.rs", "fn main() {}\n");
     run(cargo().arg("generate-lockfile").current_dir(dir));
-    let out = cargo_provenance()
-        .current_dir(dir)
-        .args(["sbom", "-p", "app"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // A file:// git URL names a directory of this machine: allowed here.
-    let doc = check_sbom_with(&out.stdout, false);
+    let (_, doc) = sbom_checked(dir, &["-p", "app"], false);
     let field = |c: &serde_json::Value, k: &str| c[k].as_str().unwrap_or_default().to_owned();
     let mut out: Vec<_> = doc["components"]
         .as_array()
