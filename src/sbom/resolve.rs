@@ -257,10 +257,18 @@ fn declarations<'a>(meta: &'a Metadata, index: &HashMap<&str, usize>) -> Result<
                 .filter(|&c| d.req.matches(&pkgs[c].version))
                 .collect();
             let pool = if by_req.is_empty() { &by_name } else { &by_req };
+            // Where it is declared from, else (a path dependency) a package without a
+            // source, else the first.
             let pick = pool
                 .iter()
                 .copied()
                 .find(|&c| is_declared_source(&pkgs[c], d))
+                .or_else(|| {
+                    let path = d.path.is_some();
+                    pool.iter()
+                        .copied()
+                        .find(|&c| path && pkgs[c].source.is_none())
+                })
                 .or_else(|| pool.first().copied());
             // No resolved package: an optional dependency no feature can turn on, or a
             // dependency without a library; cargo builds nothing for it either.
@@ -289,15 +297,19 @@ fn declarations<'a>(meta: &'a Metadata, index: &HashMap<&str, usize>) -> Result<
 /// Several packages of one name can be resolved for one package (renamed dependencies, for
 /// different platforms): the source tells them apart.
 fn is_declared_source(pkg: &Package, d: &cargo_metadata::Dependency) -> bool {
-    let without_commit = |s: &str| s.split_once('#').map_or(s, |(base, _)| base).to_owned();
     match (&d.path, &pkg.source, &d.source) {
         (Some(dir), None, _) => pkg.manifest_path.parent() == Some(dir.as_path()),
-        (Some(_), Some(_), _) => false,
         (None, Some(got), Some(wanted)) => {
             without_commit(&got.repr) == without_commit(&wanted.repr)
         }
-        (None, got, wanted) => got.is_none() && wanted.is_none(),
+        (None, None, None) => true,
+        _ => false,
     }
+}
+
+/// A source without its `#<commit>` (a git package's).
+fn without_commit(source: &str) -> &str {
+    source.split_once('#').map_or(source, |(base, _)| base)
 }
 
 /// The packages the selection names (`inspect`'s rules, so that every stage selects the

@@ -51,13 +51,8 @@ fn components(dir: &Path, deps: &str) -> Vec<(String, String, String, String)> {
         .unwrap()
         .iter()
         .map(|c| {
-            let purl = field(c, "purl");
-            (
-                field(c, "name"),
-                field(c, "version"),
-                field(c, "scope"),
-                purl,
-            )
+            let f = |k| field(c, k);
+            (f("name"), f("version"), f("scope"), f("purl"))
         })
         .collect();
     out.sort();
@@ -91,15 +86,13 @@ fn a_git_dependency_is_not_taken_for_a_path_crate_of_another_platform() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("foo-git");
     foo(&repo, "1.0.0");
-    let git = |args: &[&str]| {
-        run(std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(&repo))
-    };
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "foo"]);
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["commit", "-qm", "foo"],
+    ] {
+        crate::support::git(&repo, args);
+    }
     foo(&tmp.path().join("foo-windows"), "1.0.0");
     let url = format!("file://{}", repo.display());
     let got = components(
