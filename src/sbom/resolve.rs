@@ -264,10 +264,9 @@ fn declarations<'a>(meta: &'a Metadata, index: &HashMap<&str, usize>) -> Result<
                 .copied()
                 .find(|&c| is_declared_source(&pkgs[c], d))
                 .or_else(|| {
-                    let path = d.path.is_some();
                     pool.iter()
                         .copied()
-                        .find(|&c| path && pkgs[c].source.is_none())
+                        .find(|&c| d.path.is_some() && pkgs[c].source.is_none())
                 })
                 .or_else(|| pool.first().copied());
             // No resolved package: an optional dependency no feature can turn on, or a

@@ -25,10 +25,6 @@ fn foo(dir: &Path, version: &str) {
     write(dir, "src/lib.rs", "");
 }
 
-fn cargo() -> std::process::Command {
-    std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
-
 /// `sbom -p app` of the workspace `dir` (with `deps` written in app's manifest): the
 /// components as `(name, version, scope, purl)`, sorted.
 fn components(dir: &Path, deps: &str) -> Vec<(String, String, String, String)> {
@@ -42,7 +38,9 @@ fn components(dir: &Path, deps: &str) -> Vec<(String, String, String, String)> {
     );
     write(dir, "src/main.rs", "fn main() {}\n");
     write(dir, "build.rs", "fn main() {}\n");
-    run(cargo().arg("generate-lockfile").current_dir(dir));
+    run(std::process::Command::new("cargo")
+        .arg("generate-lockfile")
+        .current_dir(dir));
     // A file:// git URL names a directory of this machine: allowed here.
     let (_, doc) = sbom_checked(dir, &["-p", "app"], false);
     let field = |c: &serde_json::Value, k: &str| c[k].as_str().unwrap_or_default().to_owned();
