@@ -192,7 +192,7 @@ pub struct BuildKitStatement {
     pub subject: Digest,
     /// `in-toto.io/predicate-type` of the layer.
     pub predicate_type: String,
-    /// The statement's bytes, exactly as BuildKit wrote them.
+    /// The statement's bytes as BuildKit wrote them (an empty subject filled in: `with_subject`).
     pub bytes: Vec<u8>,
 }
 
@@ -414,7 +414,7 @@ pub fn strip_attestations(out_dir: &Path, reported: Digest) -> Result<Outcome> {
             statements.push(BuildKitStatement {
                 subject,
                 predicate_type,
-                bytes,
+                bytes: with_subject(bytes, &subject),
             });
         }
     }
@@ -427,6 +427,25 @@ pub fn strip_attestations(out_dir: &Path, reported: Digest) -> Result<Outcome> {
         statements,
         materials,
     })
+}
+
+/// A statement of BuildKit's with its subject. BuildKit's attestation storage says a
+/// statement's subject is the manifest its attestation manifest refers to (named `_`), and
+/// BuildKit's image exporter sets it so; Docker 26's BuildKit (buildx's `docker` driver)
+/// leaves it empty in its OCI export, and a statement that names nothing fails verify. An empty or missing
+/// `subject` is filled in as the storage spec says; any other statement is kept byte for byte.
+fn with_subject(bytes: Vec<u8>, subject: &Digest) -> Vec<u8> {
+    let Ok(Value::Object(mut statement)) = serde_json::from_slice::<Value>(&bytes) else {
+        return bytes;
+    };
+    match statement.get("subject") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) if a.is_empty() => {}
+        Some(_) => return bytes,
+    }
+    let named = serde_json::json!([{"name": "_", "digest": {"sha256": subject.hex()}}]);
+    statement.insert("subject".to_owned(), named);
+    serde_json::to_vec(&statement).unwrap_or(bytes)
 }
 
 /// Image materials of a SLSA v0.2 (`predicate.materials`) or v1
@@ -497,6 +516,25 @@ pub fn render_template(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_subject_becomes_the_manifest_the_attestation_refers_to() {
+        let m = Digest::of(b"platform manifest");
+        let filled = format!(r#"[{{"name":"_","digest":{{"sha256":"{}"}}}}]"#, m.hex());
+        for given in [r#""subject":[],"#, r#""subject":null,"#, ""] {
+            let st = format!(r#"{{"_type":"t",{given}"predicateType":"p","predicate":{{}}}}"#);
+            let v: Value = serde_json::from_slice(&with_subject(st.into_bytes(), &m)).unwrap();
+            assert_eq!(v["subject"].to_string(), filled, "{given}");
+            assert_eq!(v["predicateType"], "p");
+        }
+        let named = br#"{"_type":"t", "subject":[{"name":"x","digest":{"sha256":"00"}}]}"#;
+        assert_eq!(
+            with_subject(named.to_vec(), &m),
+            named,
+            "kept byte for byte"
+        );
+        assert_eq!(with_subject(b"[]".to_vec(), &m), b"[]");
+    }
 
     #[test]
     fn excerpt_starts_at_the_error() {

@@ -243,6 +243,55 @@ fn buildkit_statements_are_signed_and_attached_to_their_manifest() {
     }
 }
 
+/// `build --builder buildx --key --push`: BuildKit's statements are attached with the
+/// subject BuildKit's attestation manifest names (Docker's BuildKit leaves it empty), so our
+/// verify accepts the whole image, and cosign 3.1 verifies BuildKit's SLSA v0.2 provenance on
+/// the platform manifest with our key.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn a_buildx_build_signed_with_a_key_verifies() {
+    let peers = Peers::get();
+    peers.require_docker();
+    let repo = peers.unique_repo("release-buildx");
+    let image = format!("{repo}:v1");
+    let (tmp, out, pubkey) = signed_build_with(
+        Some(&peers),
+        &["--builder", "buildx"],
+        &["--push", "--image", &image],
+    );
+    let summary = read_json(&out.join("summary.json"));
+    let manifest = summary["platforms"][0]["manifest_digest"].as_str().unwrap();
+    let report = support::cargo_provenance()
+        .envs(peers.envs())
+        .args(["verify", &image, "--require", "provenance,sbom", "--key"])
+        .arg(&pubkey)
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{report:?}");
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(text.contains("slsa.dev/provenance/v0.2"), "{text}");
+    let root = support::empty_trusted_root(tmp.path());
+    let o = Command::new(peers.cosign3())
+        .args(["verify-attestation", "--key"])
+        .arg(&pubkey)
+        .args([
+            "--type",
+            "slsaprovenance02",
+            "--new-bundle-format",
+            "--trusted-root",
+        ])
+        .arg(&root)
+        .args(["--insecure-ignore-tlog=true", "--allow-http-registry"])
+        .arg(format!("{repo}@{manifest}"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "cosign 3.1: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// `build --key --legacy-signature-tag --push`: every image digest also carries cosign 2.x's
 /// `sha256-HEX.sig` tag. cosign 2.5 and 3.1 `verify` accept the image by index digest and by
 /// platform digest with the key, and reject another key; our `verify` reports the legacy

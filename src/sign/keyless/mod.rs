@@ -387,7 +387,7 @@ fn first_subject(statement: &[u8]) -> Result<Digest> {
 }
 
 /// Whether a statement names a sha256 subject, so that its keyless bundle can be verified
-/// (BuildKit's statements in an OCI layout have none).
+/// (BuildKit's statements get one before they are signed: `build::buildkit`).
 pub fn binds_a_subject(statement: &[u8]) -> bool {
     first_subject(statement).is_ok()
 }
