@@ -2,7 +2,8 @@
 # scripts/bench-verify.sh [RUNS]: times `cargo provenance verify` on one image with its
 # referrers, read from an OCI layout and from the local registry (127.0.0.1:5000, fallback
 # tags), beside cosign 3.1 `verify-attestation` on the same image and the same attestation, in
-# the same run. Prints the mean wall time per verification and the ratios.
+# the same run; then (BENCH_BUILT=1, the default) the same on examples/hello-service built,
+# signed and pushed by ours. Prints the median wall time per verification and the ratios.
 #
 # The image is the peers' local/busybox:1.35 pushed to a fresh repository; cosign attests it
 # (SLSA v1 predicate with our buildType, bundle referrer, no transparency log); `push` copies
@@ -50,6 +51,17 @@ COSIGN_PASSWORD=bench cosign attest --yes --key "$work/cosign.key" --type slsapr
 echo '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","tlogs":[],"certificateAuthorities":[],"ctlogs":[],"timestampAuthorities":[]}' >"$work/root.json"
 "$bin" push -q "$repo:v1" "oci:$work/oci:v1"
 
+# The same comparison on an image built, signed and pushed by ours (`build --builder native
+# --key --push` of examples/hello-service): our referrers carry the referrer manifest inline in
+# the fallback index and the bundle inline in the manifest (docs/referrers.md), so verify reads
+# both from the listing. Ours verifies all of it (provenance, SBOM and image signature on the
+# index and the platform manifest); cosign 3.1 the provenance on the index. BENCH_BUILT=0 skips.
+built=${BENCH_BUILT:-1}
+if [ "$built" = 1 ]; then
+  COSIGN_PASSWORD=bench "$bin" build -q --manifest-path "$here/examples/hello-service/Cargo.toml" \
+    --builder native --key "$work/cosign.key" --output-dir "$work/built" --push --image "$repo-built:v1" >/dev/null
+fi
+
 ours_layout=("$bin" verify "oci:$work/oci:v1" --key "$work/cosign.pub" --builder-id https://cargo-provenance.dev/builders/local/v1 -q)
 ours_registry=("$bin" verify "$repo:v1" --key "$work/cosign.pub" --builder-id https://cargo-provenance.dev/builders/local/v1 -q)
 # The issue's peer: cosign 3.1 ($COSIGN3 from setup-peers.sh; `cosign` on PATH is 2.5).
@@ -76,10 +88,23 @@ if [ -n "${BEFORE:-}" ]; then
   names+=("before-layout" "before-registry")
   cmds+=("before_layout" "before_registry")
 fi
+if [ "$built" = 1 ]; then
+  ours_built=("$bin" verify "$repo-built:v1" --key "$work/cosign.pub" --builder-id https://cargo-provenance.dev/builders/local/v1 -q)
+  theirs_built=("${theirs[@]}")
+  theirs_built[-1]="$repo-built:v1"
+  names+=("ours-registry-built" "cosign-built")
+  cmds+=("ours_built" "theirs_built")
+  if [ -n "${BEFORE:-}" ]; then
+    before_built=("$BEFORE" "${ours_built[@]:1}")
+    names+=("before-registry-built")
+    cmds+=("before_built")
+  fi
+fi
+index_of() { local k; for k in "${!names[@]}"; do [ "${names[$k]}" = "$1" ] && echo "$k"; done; }
 run_named() { local -n arr=$1; ms_of "${arr[@]}"; }
 for c in "${cmds[@]}"; do run_named "$c" >/dev/null; done # warm-up
 declare -A T
-declare -a R_LAYOUT R_REGISTRY R_BEFORE
+declare -a R_LAYOUT R_REGISTRY R_BEFORE R_BUILT R_BEFORE_BUILT
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start" >&2
 n=${#cmds[@]}
 for i in $(seq "$runs"); do
@@ -92,6 +117,11 @@ for i in $(seq "$runs"); do
   R_LAYOUT+=("$(echo "scale=4; ${t[2]} / ${t[0]}" | bc)")
   R_REGISTRY+=("$(echo "scale=4; ${t[2]} / ${t[1]}" | bc)")
   [ -n "${BEFORE:-}" ] && R_BEFORE+=("$(echo "scale=4; ${t[4]} / ${t[1]}" | bc)")
+  if [ "$built" = 1 ]; then
+    ob=$(index_of ours-registry-built)
+    R_BUILT+=("$(echo "scale=4; ${t[$(index_of cosign-built)]} / ${t[$ob]}" | bc)")
+    [ -n "${BEFORE:-}" ] && R_BEFORE_BUILT+=("$(echo "scale=4; ${t[$(index_of before-registry-built)]} / ${t[$ob]}" | bc)")
+  fi
   unset t
 done
 echo "verify one image + 1 attestation referrer, $runs paired runs (medians)"
@@ -102,6 +132,10 @@ done
 echo "cosign / ours (layout):   $(median "${R_LAYOUT[@]}")x faster (goal: layout <= 10 ms)"
 echo "cosign / ours (registry): $(median "${R_REGISTRY[@]}")x faster (goal >= 5x)"
 [ -n "${BEFORE:-}" ] && echo "before / ours (registry): $(median "${R_BEFORE[@]}")x"
+if [ "$built" = 1 ]; then
+  echo "cosign / ours (registry, image built by ours): $(median "${R_BUILT[@]}")x faster"
+  [ -n "${BEFORE:-}" ] && echo "before / ours (registry, image built by ours): $(median "${R_BEFORE_BUILT[@]}")x"
+fi
 echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end" >&2
 
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y == 0) print "n/a"; else printf "%.2f", x / y }'; }

@@ -34,6 +34,12 @@ pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// Annotation: creation time (RFC 3339).
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
 
+/// The largest content we write inline in a descriptor's `data`
+/// ([`Descriptor::with_data`]): a signed bundle in its referrer manifest, a referrer manifest
+/// in a referrers fallback index. 64 KiB: a provenance or a small project's SBOM bundle fits,
+/// and the manifests stay far below the registries' 4 MiB.
+pub const EMBED_MAX: usize = 64 << 10;
+
 /// A content descriptor.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -84,6 +90,32 @@ impl Descriptor {
             annotations: BTreeMap::new(),
             data: None,
         }
+    }
+
+    /// This descriptor with `bytes`, the content it names, inline as `data` when they are at
+    /// most [`EMBED_MAX`] bytes (a reader then needs no request for them); unchanged otherwise.
+    pub fn with_data(mut self, bytes: &[u8]) -> Self {
+        use base64::Engine;
+        if bytes.len() <= EMBED_MAX {
+            self.data = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
+        }
+        self
+    }
+
+    /// The content carried inline (`data`), when it is exactly what the descriptor names (its
+    /// size and digest) and at most `max` bytes; `None` otherwise, and the reader fetches it.
+    /// The digest is checked here, as for a fetch by digest.
+    pub fn embedded(&self, max: u64) -> Option<Vec<u8>> {
+        use base64::Engine;
+        let data = self.data.as_deref()?;
+        // Checked before decoding: base64 of `size` bytes is at most this long.
+        if self.size > max || data.len() as u64 > self.size.div_ceil(3) * 4 {
+            return None;
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .ok()?;
+        (bytes.len() as u64 == self.size && Digest::of(&bytes) == self.digest).then_some(bytes)
     }
 
     /// The empty descriptor (`application/vnd.oci.empty.v1+json`, `{}`), used as the config
@@ -287,5 +319,32 @@ mod tests {
             serde_json::to_string(&d).unwrap(),
             r#"{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2,"data":"e30="}"#
         );
+    }
+
+    /// Inline content is taken only when it is exactly what the descriptor names: the right
+    /// bytes, size and digest, within the bound; anything else is left to a fetch.
+    #[test]
+    fn inline_data_is_taken_only_when_it_is_the_named_content() {
+        let d = Descriptor::of("a/b", b"hello").with_data(b"hello");
+        assert_eq!(d.data.as_deref(), Some("aGVsbG8="));
+        assert_eq!(d.embedded(5).as_deref(), Some(&b"hello"[..]));
+        assert_eq!(d.embedded(4), None, "over the bound");
+        let other = Descriptor::of("a/b", b"hello").with_data(b"hellO");
+        assert_eq!(other.embedded(5), None, "other bytes of the same size");
+        let short = Descriptor::of("a/b", b"hello").with_data(b"hell");
+        assert_eq!(short.embedded(5), None, "other size");
+        let mut bad = d.clone();
+        bad.data = Some("not base64!".into());
+        assert_eq!(bad.embedded(5), None);
+        let mut padded = d.clone();
+        padded.data = Some(format!("{}{}", "A".repeat(8), "aGVsbG8="));
+        assert_eq!(
+            padded.embedded(5),
+            None,
+            "longer than base64 of `size` bytes"
+        );
+        assert_eq!(Descriptor::of("a/b", b"hello").embedded(5), None);
+        let big = vec![0u8; EMBED_MAX + 1];
+        assert_eq!(Descriptor::of("a/b", &big).with_data(&big).data, None);
     }
 }

@@ -241,7 +241,9 @@ pub fn registry_attach(
     if client.referrers_api(subject)?.is_some() {
         return Ok(Recorded::Api);
     }
-    update_fallback(client, subject, &desc)?;
+    // The fallback index carries the manifest inline (up to `EMBED_MAX`): a verifier that
+    // read the listing has the manifest.
+    update_fallback(client, subject, &desc.with_data(manifest_bytes))?;
     Ok(Recorded::FallbackTag)
 }
 
@@ -254,6 +256,33 @@ fn json_object<T: serde::Serialize>(value: &T) -> Result<JsonIndex> {
     }
 }
 
+/// The largest fallback index written with a new entry's content inline: past it, the entry
+/// goes in without `data` (readers then fetch the manifest), so that an image attested again
+/// and again keeps an index far below the registries' 4 MiB.
+const FALLBACK_INLINE_MAX: usize = 1 << 20;
+
+/// The bytes of the fallback `index`; the entry `digest`'s inline `data` is dropped when the
+/// index would be larger than [`FALLBACK_INLINE_MAX`] with it.
+fn fallback_bytes(index: &mut JsonIndex, digest: &str) -> Result<Vec<u8>> {
+    let serialise = |index: &JsonIndex| {
+        serde_json::to_vec(index)
+            .map_err(|e| Error::msg(format!("serialising the referrers index: {e}")))
+    };
+    let bytes = serialise(index)?;
+    if bytes.len() <= FALLBACK_INLINE_MAX {
+        return Ok(bytes);
+    }
+    let entries = index.get_mut("manifests").and_then(|m| m.as_array_mut());
+    for entry in entries.into_iter().flatten() {
+        if entry["digest"].as_str() == Some(digest)
+            && let Some(e) = entry.as_object_mut()
+        {
+            e.remove("data");
+        }
+    }
+    serialise(index)
+}
+
 /// Rounds of read-merge-write before giving up on the fallback tag.
 const FALLBACK_ROUNDS: u32 = 40;
 
@@ -262,7 +291,6 @@ pub fn update_fallback(client: &RegistryClient, subject: &Digest, desc: &Descrip
     let tag = fallback_tag(subject);
     let mut entry = desc.clone();
     entry.platform = None;
-    entry.data = None;
     let mut wrote = false;
     let mut last_error: Option<Error> = None;
     for round in 0..FALLBACK_ROUNDS {
@@ -321,8 +349,7 @@ pub fn update_fallback(client: &RegistryClient, subject: &Digest, desc: &Descrip
         index
             .entry("mediaType")
             .or_insert_with(|| MEDIA_TYPE_INDEX.into());
-        let bytes = serde_json::to_vec(&index)
-            .map_err(|e| Error::msg(format!("serialising the referrers index: {e}")))?;
+        let bytes = fallback_bytes(&mut index, &wanted)?;
         match client.put_manifest_classified(&tag, &bytes, MEDIA_TYPE_INDEX, etag.as_deref(), false)
         {
             Ok(PutOutcome::Stored { .. }) => wrote = true,

@@ -59,7 +59,8 @@ pub struct BundleInfo<'a> {
 /// The referrer manifest for `bundle` about `subject`: its exact bytes.
 pub fn referrer_manifest(subject: &Descriptor, subject_name: &str, info: &BundleInfo) -> Vec<u8> {
     let config = Descriptor::of(MEDIA_TYPE_EMPTY, EMPTY_JSON);
-    let layer = Descriptor::of(MEDIA_TYPE_BUNDLE, info.bundle_json);
+    // Inline as well (up to `EMBED_MAX`): a verifier that read the manifest has the bundle.
+    let layer = Descriptor::of(MEDIA_TYPE_BUNDLE, info.bundle_json).with_data(info.bundle_json);
     let subject = subject.bare();
     let mut annotations = BTreeMap::new();
     annotations.insert(ANNOTATION_CREATED.to_owned(), info.created.to_owned());
@@ -229,6 +230,8 @@ mod tests {
         assert!(v["config"].get("data").is_none());
         assert_eq!(v["layers"][0]["mediaType"], MEDIA_TYPE_BUNDLE);
         assert_eq!(v["layers"][0]["digest"], Digest::of(bundle).to_string());
+        let layer: Descriptor = serde_json::from_value(v["layers"][0].clone()).unwrap();
+        assert_eq!(layer.embedded(u64::MAX).as_deref(), Some(&bundle[..]));
         assert_eq!(v["subject"]["digest"], subject.digest.to_string());
         assert_eq!(v["annotations"][ANNOTATION_BUNDLE_CONTENT], "dsse-envelope");
         assert_eq!(v["annotations"][ANNOTATION_ROLE], "image-attestation");

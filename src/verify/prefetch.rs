@@ -5,7 +5,10 @@
 //!
 //! Nothing here decides anything: the verifier's own calls read from the cache exactly what
 //! they would have fetched (bytes whose digest was checked when they arrived; a tag's answer
-//! is also kept under its digest), and every check runs as before. A request that failed is
+//! is also kept under its digest), and every check runs as before. Content a listing or a
+//! manifest carries inline (a descriptor's `data`, as our attach writes referrer manifests
+//! and bundles) is kept as the answer to the fetch it spares, when it has the descriptor's
+//! size and digest: what a fetch by digest would have returned. A request that failed is
 //! not kept, so the verifier's call asks again and reports the failure where it always did.
 //! The bounds of [`crate::oci::limits`] hold for every request; at most
 //! [`crate::oci::limits::CONCURRENT_REQUESTS`] are in flight, and nothing more is read ahead
@@ -20,7 +23,8 @@ use std::sync::Mutex;
 use crate::formats::bundle::MEDIA_TYPES_READ;
 use crate::formats::oci::{Descriptor, ImageManifest};
 use crate::oci::limits::{
-    ATTESTATION_LAYERS_MAX, ATTESTATION_MAX, CONCURRENT_REQUESTS, REFERRERS_MAX, VERIFY_READ_MAX,
+    ATTESTATION_LAYERS_MAX, ATTESTATION_MAX, CONCURRENT_REQUESTS, MANIFEST_MAX, REFERRERS_MAX,
+    VERIFY_READ_MAX,
 };
 use crate::oci::registry::{FetchedManifest, RegistryClient};
 use crate::util::digest::Digest;
@@ -86,16 +90,78 @@ impl Cache {
     /// they arrived, by the client; a listing also counts what it holds parsed beyond them.
     fn keep(&mut self, w: Want, g: Got) {
         match (w, g) {
-            (Want::Manifest(r), Got::Manifest(Some(m))) => self.put_manifest(&r, m),
+            (Want::Manifest(r), Got::Manifest(Some(m))) => {
+                if let Some(m) = &m {
+                    self.take_inline_layers(&m.bytes);
+                }
+                self.put_manifest(&r, m)
+            }
             (Want::Blob(d, s), Got::Blob(Some(b))) => {
                 self.blobs.insert((d, s), b);
             }
             (Want::Referrers(d), Got::Referrers(Some(l))) => {
                 self.charge(listing_bytes(&l));
+                self.take_inline_manifests(&l);
                 self.referrers
                     .insert(d, l.into_iter().map(|r| r.digest).collect());
             }
             _ => {}
+        }
+    }
+
+    /// Keeps the manifests a listing carries inline (`data`, written by our attach), each
+    /// checked against its descriptor's size and digest as a fetch by digest is, and the
+    /// layers they carry inline in turn; the verifier then reads them without a request. What
+    /// does not match is left to the fetch.
+    fn take_inline_manifests(&mut self, listing: &[Descriptor]) {
+        for d in listing {
+            let key = d.digest.to_string();
+            if self.manifests.contains_key(&key) {
+                continue;
+            }
+            let Some(bytes) = d.embedded(MANIFEST_MAX) else {
+                continue;
+            };
+            if !self.charge(bytes.len() as u64) {
+                return;
+            }
+            self.take_inline_layers(&bytes);
+            let m = FetchedManifest {
+                media_type: d.media_type.clone(),
+                // As from a registry that sends no `Content-Type`: the verifier goes by the
+                // manifest's own `mediaType`.
+                content_type: None,
+                digest: d.digest,
+                etag: None,
+                bytes,
+            };
+            self.manifests.insert(key, Some(m));
+        }
+    }
+
+    /// Keeps the layers `manifest` carries inline (`data`: our attach writes a bundle so),
+    /// each checked against its descriptor's size and digest, within [`ATTESTATION_MAX`].
+    fn take_inline_layers(&mut self, manifest: &[u8]) {
+        #[derive(serde::Deserialize)]
+        struct Layers {
+            #[serde(default)]
+            layers: Vec<Descriptor>,
+        }
+        let Ok(m) = serde_json::from_slice::<Layers>(manifest) else {
+            return;
+        };
+        for l in m.layers.iter().filter(|l| l.data.is_some()) {
+            let key = (l.digest, l.size);
+            if self.blobs.contains_key(&key) {
+                continue;
+            }
+            let Some(bytes) = l.embedded(ATTESTATION_MAX) else {
+                continue;
+            };
+            if !self.charge(bytes.len() as u64) {
+                return;
+            }
+            self.blobs.insert(key, Some(bytes));
         }
     }
 
@@ -169,7 +235,9 @@ pub fn listing_bytes(listing: &[Descriptor]) -> u64 {
             .iter()
             .map(|(k, v)| ANNOTATION + (k.len() + v.len()) as u64)
             .sum::<u64>()
-            + (d.media_type.len() + d.artifact_type.as_ref().map_or(0, String::len)) as u64
+            + (d.media_type.len()
+                + d.artifact_type.as_ref().map_or(0, String::len)
+                + d.data.as_ref().map_or(0, String::len)) as u64
     };
     listing.iter().map(|d| DESCRIPTOR + strings(d)).sum()
 }
@@ -405,6 +473,66 @@ mod tests {
             [(bundle.digest, bundle.size), (other.digest, other.size)]
         );
         assert!(Step::Layer(bundle.digest, bundle.size).next(&c).is_empty());
+    }
+
+    /// A listing's inline manifests, and their inline layers, are kept only when they are
+    /// the content their descriptors name; a forged one is left to the fetch (which then
+    /// gets the real one, or fails its digest check).
+    #[test]
+    fn inline_content_is_kept_only_when_it_is_what_its_descriptor_names() {
+        let mut c = Cache::default();
+        let bundle = b"the bundle";
+        let layer = Descriptor::of(MEDIA_TYPES_READ[0], bundle).with_data(bundle);
+        let good = kept(&mut c, "", vec![layer.clone()]);
+        let good_bytes = c.manifest(&good.to_string()).unwrap().unwrap().bytes;
+        let mut c = Cache::default();
+        let forged_layer = Descriptor {
+            data: Descriptor::of("", b"the bundlX")
+                .with_data(b"the bundlX")
+                .data,
+            ..layer.clone()
+        };
+        let forged = kept(&mut c, "", vec![forged_layer]);
+        let forged_bytes = c.manifest(&forged.to_string()).unwrap().unwrap().bytes;
+        let mut c = Cache::default();
+        let entry = Descriptor::of(crate::formats::oci::MEDIA_TYPE_MANIFEST, &good_bytes);
+        let listing = vec![
+            entry.clone().with_data(&good_bytes),
+            // Another manifest's bytes under a digest they do not have.
+            Descriptor {
+                digest: Digest::of(b"listed"),
+                ..entry.clone().with_data(&forged_bytes)
+            },
+        ];
+        c.keep(
+            Want::Referrers(Digest::of(b"subject")),
+            Got::Referrers(Some(listing)),
+        );
+        let m = c.manifest(&good.to_string()).unwrap().unwrap();
+        assert_eq!(
+            (m.bytes, m.digest, m.content_type),
+            (good_bytes, good, None)
+        );
+        assert_eq!(
+            c.blob(&layer.digest, layer.size),
+            Some(Some(bundle.to_vec()))
+        );
+        assert!(c.manifest(&Digest::of(b"listed").to_string()).is_none());
+        // A fetched manifest's inline layer that is not what it names: not kept.
+        let mut c = Cache::default();
+        let fetched = FetchedManifest {
+            digest: forged,
+            media_type: crate::formats::oci::MEDIA_TYPE_MANIFEST.into(),
+            content_type: None,
+            etag: None,
+            bytes: forged_bytes,
+        };
+        c.keep(
+            Want::Manifest(forged.to_string()),
+            Got::Manifest(Some(Some(fetched))),
+        );
+        assert!(c.manifest(&forged.to_string()).is_some());
+        assert_eq!(c.blob(&layer.digest, layer.size), None);
     }
 
     /// A listing counts for what it holds parsed (tiny annotations cost far more than their

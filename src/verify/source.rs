@@ -355,7 +355,8 @@ impl Source {
     }
 
     /// The digests of the referrers of `digest` (all verify reads of a listing: the
-    /// manifest it names is authoritative, and nothing else of a listing is kept).
+    /// manifest it names is authoritative; besides the digests, only the content a listing
+    /// carries inline for them, digest checked, is kept: [`super::prefetch`]).
     pub fn referrers(&self, digest: &Digest) -> Result<Vec<Digest>> {
         self.charge(0)?;
         if let Some(l) = self.cache.lock().unwrap().referrers(digest) {

@@ -369,7 +369,16 @@ fn a_later_referrer_leaves_tag_index_and_earlier_referrers_unchanged() {
         "earlier entries unchanged"
     );
     assert_eq!(refs_after.len(), refs_before.len() + 1);
-    assert_eq!(refs_after.last().unwrap(), &added);
+    // The entry is the referrer's descriptor, with the manifest inline.
+    let last = refs_after.last().unwrap();
+    assert!(last.embedded(u64::MAX).is_some(), "{last:?}");
+    assert_eq!(
+        &Descriptor {
+            data: None,
+            ..last.clone()
+        },
+        &added
+    );
     assert_eq!(
         fallback_index(&c, &fx.platforms[0].digest)
             .unwrap()

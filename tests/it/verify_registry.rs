@@ -210,3 +210,60 @@ fn registry_with_the_referrers_api() {
     f.verify_with(&dest, &f.other.pub_path, &[])
         .fails_only(&["require"]);
 }
+
+/// A manifest of `repo` (`HOST/NAME`) by `reference`, as JSON, read with curl.
+fn manifest_json(repo: &str, reference: &str) -> serde_json::Value {
+    let (host, name) = repo.split_once('/').unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-fsS", "-H"])
+        .arg("Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json")
+        .arg(format!("http://{host}/v2/{name}/manifests/{reference}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "curl {reference}: {out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Our attach writes each referrer manifest inline in the fallback index and each bundle
+/// inline in its referrer manifest (`data`): verify from the registry reads both from the
+/// listing and asks for neither, two round trips fewer, and still verifies (and fails with
+/// another key). cosign and oras reading the same referrers: `referrers_registry`,
+/// `release_peers`.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn verify_reads_inline_referrers_without_asking_for_them() {
+    let peers = Peers::get();
+    let f = Fixture::signed();
+    let repo = peers.unique_repo("verify-inline");
+    f.push(&format!("{repo}:v1"));
+    // What the listings name: referrer manifests, and the bundles those carry.
+    let mut inline = Vec::new();
+    for subject in std::iter::once(&f.img.index).chain(&f.img.platforms) {
+        let listing = manifest_json(&repo, &format!("sha256-{}", subject.hex()));
+        for entry in listing["manifests"].as_array().unwrap() {
+            assert!(entry["data"].is_string(), "not inline: {entry}");
+            let digest = entry["digest"].as_str().unwrap().to_owned();
+            let referrer = manifest_json(&repo, &digest);
+            assert!(referrer["layers"][0]["data"].is_string(), "{referrer}");
+            inline.push(digest);
+            inline.push(referrer["layers"][0]["digest"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(inline.len() >= 4, "{inline:?}");
+    let proxy = support::oci::ChaosProxy::start(&peers.registry, 0);
+    let via = format!("{}:v1", repo.replacen(&peers.registry, &proxy.addr, 1));
+    f.verify_with(&via, &f.key.pub_path, &["--require", "provenance,sbom"])
+        .passes();
+    let seen = proxy.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|l| l.contains("/manifests/sha256-")),
+        "{seen:#?}"
+    );
+    for digest in &inline {
+        assert!(
+            !seen.iter().any(|l| l.contains(digest.as_str())),
+            "{digest} was asked although the listing carried it:\n{seen:#?}"
+        );
+    }
+    f.verify_with(&via, &f.other.pub_path, &[]).fails("require");
+}

@@ -209,6 +209,8 @@ pub struct ChaosProxy {
     pub addr: String,
     pub requests: Arc<AtomicU64>,
     pub faults: Arc<AtomicU64>,
+    /// The request line of every request (`GET /v2/... HTTP/1.1`), in order of arrival.
+    pub seen: Arc<std::sync::Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -244,11 +246,13 @@ impl ChaosProxy {
         let requests = Arc::new(AtomicU64::new(0));
         let faults = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, f, s, up) = (
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (r, f, s, up, log) = (
             requests.clone(),
             faults.clone(),
             stop.clone(),
             upstream.to_owned(),
+            seen.clone(),
         );
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -256,10 +260,10 @@ impl ChaosProxy {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let (r, f, up) = (r.clone(), f.clone(), up.clone());
+                let (r, f, up, log) = (r.clone(), f.clone(), up.clone(), log.clone());
                 std::thread::spawn(move || {
                     std::thread::sleep(delay);
-                    let _ = handle(conn, &up, &r, &f, max_faults);
+                    let _ = handle(conn, &up, &r, &f, max_faults, &log);
                 });
             }
         });
@@ -267,6 +271,7 @@ impl ChaosProxy {
             addr,
             requests,
             faults,
+            seen,
             stop,
         }
     }
@@ -289,10 +294,15 @@ fn handle(
     reqs: &AtomicU64,
     faults: &AtomicU64,
     max: u64,
+    log: &std::sync::Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     let Some(req) = crate::support::read_http_request(&mut conn)? else {
         return Ok(());
     };
+    let line = req.split(|&b| b == b'\r').next().unwrap_or_default();
+    log.lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(line).into_owned());
     let n = reqs.fetch_add(1, Ordering::SeqCst) + 1;
     let mut fault = schedule(n);
     if fault != Fault::None
