@@ -100,7 +100,7 @@ if [ "$built" = 1 ]; then
     cmds+=("before_built")
   fi
 fi
-index_of() { local k; for k in "${!names[@]}"; do [ "${names[$k]}" = "$1" ] && echo "$k"; done; }
+index_of() { local k; for k in "${!names[@]}"; do [ "${names[$k]}" = "$1" ] && echo "$k"; done; return 0; }
 run_named() { local -n arr=$1; ms_of "${arr[@]}"; }
 for c in "${cmds[@]}"; do run_named "$c" >/dev/null; done # warm-up
 declare -A T
