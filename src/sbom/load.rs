@@ -57,6 +57,8 @@ pub struct Loaded {
     pub resolver: String,
     /// Whether `cargo metadata` ran with `--all-features`.
     pub all_features: bool,
+    /// Whether `cargo metadata` ran with `--filter-platform` ([`super::filter`]).
+    pub filtered: bool,
     /// The build platforms the resolution was last made for (empty until then): the same
     /// platforms again need no rustc question.
     pub resolved_for: Vec<super::BuiltFor>,
@@ -76,6 +78,13 @@ impl Loaded {
         self.metadata.workspace_root.as_std_path()
     }
 
+    /// Whether a dependency for `platform` can be built for the host or the target (either
+    /// of our cfgs selects it).
+    pub fn selects(&self, platform: &cargo_metadata::cargo_platform::Platform) -> bool {
+        platform.matches(&self.host, &self.host_cfg)
+            || platform.matches(&self.target, &self.target_cfg)
+    }
+
     /// The manifest's directory, where cargo (and rustc) run.
     pub fn manifest_dir(&self) -> &Path {
         self.manifest.parent().unwrap_or(Path::new("."))
@@ -87,15 +96,26 @@ impl Loaded {
 pub type Reuse = (Vec<OsString>, Arc<Metadata>);
 
 /// Runs cargo and rustc and reads the lockfile and git state for `selection`;
-/// `all_features` forces `cargo metadata --all-features`.
-pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> Result<Loaded> {
+/// `all_features` forces `cargo metadata --all-features`; `filter` asks cargo for the SBOM's
+/// platforms only ([`super::filter`]; the whole graph when cargo refuses the filter).
+pub fn load(
+    selection: &Selection,
+    all_features: bool,
+    reuse: Option<Reuse>,
+    filter: bool,
+) -> Result<Loaded> {
     let all_features =
         all_features || selection.all_features || !selection.feature_list().is_empty();
     let manifest = crate::inspect::locate_manifest(selection)?;
     let dir = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
     let config = CargoConfig::load(&dir, crate::inspect::cargo_home().as_deref())?;
     let programs = Programs::find(&config);
-    let args = metadata_args(selection, &manifest, all_features);
+    let mut args = metadata_args(selection, &manifest, all_features);
+    let filter = filter
+        .then(|| super::filter::args(selection, &config))
+        .flatten();
+    let filtered = filter.is_some();
+    args.extend(filter.into_iter().flatten());
     let flag = selection.source_url.as_deref();
     // cargo metadata (or the same question's answer in this process) beside the rustc cfg
     // questions and the reading of the workspace root as guessed (see `RootFacts`).
@@ -117,7 +137,11 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
         });
         (metadata, platforms, early.and_then(|h| h.join().ok()))
     });
-    let (metadata, exit) = metadata?;
+    let (metadata, exit) = match metadata {
+        // A cargo that does not know the filter (`host-tuple`): the whole graph.
+        Err(_) if filtered => return load(selection, all_features, None, false),
+        m => m?,
+    };
     // A failure of cargo comes before the errors of what was read beside it.
     let first = |e: Error| exit.check().err().unwrap_or(e);
     let platforms = platforms.map_err(first)?;
@@ -145,6 +169,7 @@ pub fn load(selection: &Selection, all_features: bool, reuse: Option<Reuse>) -> 
         workspace_version,
         resolver,
         all_features,
+        filtered,
         resolved_for: Vec::new(),
     })
 }

@@ -9,6 +9,7 @@ pub mod auditable;
 mod component;
 mod crosscheck;
 pub mod cyclonedx;
+mod filter;
 pub mod license;
 pub mod load;
 pub mod platform;
@@ -135,7 +136,8 @@ impl Sbom {
 /// one package's binaries.
 pub fn generate(req: &SbomRequest, ui: &Ui) -> Result<Sbom> {
     let start = std::time::Instant::now();
-    let prepared = prepare(req.selection, None)?;
+    let (loaded, res) = load_and_resolve(req.selection, None, req.built_for.is_empty())?;
+    let prepared = Prepared { loaded, res };
     warn_source(&prepared.loaded, ui);
     generate_prepared(req, prepared, start, ui)
 }
@@ -157,7 +159,7 @@ pub struct Prepared {
 /// Reads and resolves the project for `selection` (the first half of [`generate`]), using
 /// `reuse` instead of running `cargo metadata` when it answers the same question.
 pub fn prepare(selection: &Selection, reuse: Option<load::Reuse>) -> Result<Prepared> {
-    let (loaded, res) = load_and_resolve(selection, reuse)?;
+    let (loaded, res) = load_and_resolve(selection, reuse, false)?;
     Ok(Prepared { loaded, res })
 }
 
@@ -200,7 +202,7 @@ pub fn generate_prepared(
 /// One SBOM per selected package that ships binaries, named by package (features resolved
 /// for the whole selection, as one `cargo build` of it would).
 pub fn generate_each(req: &SbomRequest, ui: &Ui) -> Result<Vec<(String, Sbom)>> {
-    let (loaded, res) = load_and_resolve(req.selection, None)?;
+    let (loaded, res) = load_and_resolve(req.selection, None, req.built_for.is_empty())?;
     warn_source(&loaded, ui);
     shipped_roots(&loaded, &res, ui)
         .into_iter()
@@ -214,15 +216,21 @@ pub fn generate_each(req: &SbomRequest, ui: &Ui) -> Result<Vec<(String, Sbom)>> 
 }
 
 /// Loads the project and resolves the selection, loading again with all features when the
-/// default-feature graph turned out too small (see [`load::load`]).
+/// default-feature graph turned out too small (see [`load::load`]). `filter`: cargo is asked
+/// for the SBOM's platforms only, and the whole graph is read when the filtered one may lack
+/// a dependency ([`filter`]).
 fn load_and_resolve(
     selection: &Selection,
     reuse: Option<load::Reuse>,
+    filter: bool,
 ) -> Result<(Loaded, Resolution)> {
-    let loaded = load::load(selection, false, reuse)?;
+    let loaded = load::load(selection, false, reuse, filter)?;
+    if loaded.filtered && filter::lacks_a_dependency(&loaded) {
+        return load_and_resolve(selection, None, false);
+    }
     let res = resolve::resolve(&loaded, selection)?;
-    if res.incomplete && !loaded.all_features {
-        let loaded = load::load(selection, true, None)?;
+    if res.incomplete && (!loaded.all_features || loaded.filtered) {
+        let loaded = load::load(selection, true, None, false)?;
         let res = resolve::resolve(&loaded, selection)?;
         return Ok((loaded, res));
     }
@@ -263,7 +271,7 @@ fn for_build(
     }
     let mut joined = resolve_all(&mut loaded, &platforms, selection)?;
     if joined.incomplete && !loaded.all_features {
-        loaded = load::load(selection, true, None)?;
+        loaded = load::load(selection, true, None, false)?;
         joined = resolve_all(&mut loaded, &platforms, selection)?;
     }
     loaded.resolved_for = built.to_vec();

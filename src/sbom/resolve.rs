@@ -174,7 +174,7 @@ fn resolve_parsed(loaded: &Loaded, selection: &Selection) -> Result<Resolution> 
         .map(|(i, p)| (p.id.repr.as_str(), i))
         .collect();
     let proc_macro: Vec<bool> = pkgs.iter().map(is_proc_macro).collect();
-    let (decls, unresolved) = declarations(meta, &index)?;
+    let (decls, unresolved) = declarations(meta, &index, &|p| loaded.selects(p))?;
     let selected = select_packages(loaded, &index, selection)?;
     let mut r = FeatureResolver {
         pkgs,
@@ -225,7 +225,12 @@ fn is_proc_macro(p: &Package) -> bool {
 type Declarations<'a> = (Vec<Vec<Decl<'a>>>, Vec<HashSet<String>>);
 
 /// Maps every non-dev dependency declaration to the package the resolve picked for it.
-fn declarations<'a>(meta: &'a Metadata, index: &HashMap<&str, usize>) -> Result<Declarations<'a>> {
+/// `selects` says whether a platform-specific declaration can be built for our platforms.
+fn declarations<'a>(
+    meta: &'a Metadata,
+    index: &HashMap<&str, usize>,
+    selects: &dyn Fn(&cargo_metadata::cargo_platform::Platform) -> bool,
+) -> Result<Declarations<'a>> {
     let pkgs = &meta.packages;
     let resolve = meta
         .resolve
@@ -270,9 +275,11 @@ fn declarations<'a>(meta: &'a Metadata, index: &HashMap<&str, usize>) -> Result<
                 })
                 .or_else(|| pool.first().copied());
             // No resolved package: an optional dependency no feature can turn on, or a
-            // dependency without a library; cargo builds nothing for it either.
+            // dependency without a library; cargo builds nothing for it either. An optional
+            // one for a platform neither of ours is never built here: turning it on is not
+            // a sign of a graph too small (a `--filter-platform` graph lacks them all).
             let Some(pkg) = pick else {
-                if d.optional {
+                if d.optional && d.target.as_ref().is_none_or(selects) {
                     unresolved[i].insert(d.rename.clone().unwrap_or_else(|| d.name.clone()));
                 }
                 continue;

@@ -4,6 +4,7 @@
 
 use crate::support;
 
+mod filtered;
 mod helpers;
 mod same_name;
 mod settings;
