@@ -5,25 +5,23 @@
 //!
 //! Cargo's filter decides with its own cfg values of the platforms; the SBOM's resolution
 //! ([`super::resolve`]) decides with ours. Where they could differ (the user's `--cfg`
-//! rustflags apply to cargo's host platform but not to ours, a spec file target), a
-//! dependency ours selects could be missing from the filtered graph, and the resolution
-//! would skip it as cargo skips a dependency with nothing to build. So the filtered graph is
-//! used only when [`lacks_a_dependency`] finds no such gap: every non-dev, non-optional
-//! dependency whose platform either of our cfgs selects has a resolved package of its name
-//! and version requirement. Otherwise the whole graph is read, as without the filter
-//! ([`super::load_and_resolve`]); an optional dependency that is missing makes the
-//! resolution incomplete, which reads the whole graph too. A cargo that does not know the
-//! filter's `host-tuple` (before 1.84) fails, and the whole graph is read then too.
+//! rustflags apply to cargo's host platform but not to ours), a dependency ours selects
+//! could be missing from the filtered graph, or, worse, another package of its name (declared
+//! for another platform) could stand in for it. So in a filtered graph a declaration is
+//! matched only to an edge that cargo made for it ([`carries`]: the edge's `dep_kinds` name
+//! the declaration's kind and platform); a declaration our cfgs select without such an edge
+//! marks the resolution incomplete, and the whole graph is read, with all features, as for
+//! any incomplete resolution ([`super::load_and_resolve`]). A cargo that does not know the
+//! filter's `host-tuple` (before 1.84) fails saying so, and the whole graph is read then too;
+//! any other failure is reported as it is.
 //!
 //! Used by `sbom` (and `audit`'s SBOM) only: `build` reads the whole graph once for
 //! `inspect`, the SBOM and the cargo-auditable data.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 
-use cargo_metadata::DependencyKind;
+use cargo_metadata::{Dependency, NodeDep};
 
-use super::load::Loaded;
 use crate::inspect::cargo_config::CargoConfig;
 use crate::select::Selection;
 
@@ -44,45 +42,15 @@ pub fn args(selection: &Selection, config: &CargoConfig) -> Option<Vec<OsString>
     Some(out)
 }
 
-/// Whether the (filtered) graph of `loaded` lacks a package that a dependency our cfgs
-/// select may need: a non-dev, non-optional dependency, unconditional or for a platform the
-/// host's or the target's cfg matches, with no resolved package of its name whose version
-/// its requirement accepts (any version for a path dependency or a pre-release).
-pub fn lacks_a_dependency(loaded: &Loaded) -> bool {
-    let meta = &loaded.metadata;
-    let Some(resolve) = meta.resolve.as_ref() else {
-        return true;
-    };
-    let by_id: HashMap<&str, usize> = meta
-        .packages
+/// Whether cargo's resolved edge `dep` was made for the declaration `d`: one of its
+/// `dep_kinds` has the declaration's kind and platform. In a filtered graph, an edge
+/// carries only the declarations whose platform cargo's filter kept; a declaration our cfgs
+/// select that no edge carries is one cargo did not resolve for us, and the resolution
+/// then marks the graph incomplete, which reads the whole graph ([`super::resolve`]).
+pub fn carries(dep: &NodeDep, d: &Dependency) -> bool {
+    dep.dep_kinds
         .iter()
-        .enumerate()
-        .map(|(i, p)| (p.id.repr.as_str(), i))
-        .collect();
-    resolve.nodes.iter().any(|node| {
-        let Some(&i) = by_id.get(node.id.repr.as_str()) else {
-            return false;
-        };
-        let resolved: Vec<&cargo_metadata::Package> = node
-            .deps
-            .iter()
-            .filter_map(|d| by_id.get(d.pkg.repr.as_str()))
-            .map(|&c| &meta.packages[c])
-            .collect();
-        meta.packages[i].dependencies.iter().any(|d| {
-            d.kind != DependencyKind::Development
-                && !d.optional
-                && d.target.as_ref().is_none_or(|p| loaded.selects(p))
-                && !resolved.iter().any(|p| {
-                    // Cargo lets a path dependency, and a requirement, accept pre-releases
-                    // that the semver crate's requirement refuses: those are not checked.
-                    *p.name == d.name
-                        && (d.path.is_some()
-                            || !p.version.pre.is_empty()
-                            || d.req.matches(&p.version))
-                })
-        })
-    })
+        .any(|k| k.kind == d.kind && k.target == d.target)
 }
 
 #[cfg(test)]

@@ -138,8 +138,11 @@ pub fn load(
         (metadata, platforms, early.and_then(|h| h.join().ok()))
     });
     let (metadata, exit) = match metadata {
-        // A cargo that does not know the filter (`host-tuple`): the whole graph.
-        Err(_) if filtered => return load(selection, all_features, None, false),
+        // A cargo that does not know the filter's `host-tuple` (before 1.84) says so: the
+        // whole graph. Any other failure is cargo's to report.
+        Err(e) if filtered && e.to_string().contains("host-tuple") => {
+            return load(selection, all_features, None, false);
+        }
         m => m?,
     };
     // A failure of cargo comes before the errors of what was read beside it.

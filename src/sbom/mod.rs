@@ -217,17 +217,14 @@ pub fn generate_each(req: &SbomRequest, ui: &Ui) -> Result<Vec<(String, Sbom)>> 
 
 /// Loads the project and resolves the selection, loading again with all features when the
 /// default-feature graph turned out too small (see [`load::load`]). `filter`: cargo is asked
-/// for the SBOM's platforms only, and the whole graph is read when the filtered one may lack
-/// a dependency ([`filter`]).
+/// for the SBOM's platforms only, and the whole graph (all features) is read when the
+/// filtered one lacks a dependency our cfgs select ([`filter`]).
 fn load_and_resolve(
     selection: &Selection,
     reuse: Option<load::Reuse>,
     filter: bool,
 ) -> Result<(Loaded, Resolution)> {
     let loaded = load::load(selection, false, reuse, filter)?;
-    if loaded.filtered && filter::lacks_a_dependency(&loaded) {
-        return load_and_resolve(selection, None, false);
-    }
     let res = resolve::resolve(&loaded, selection)?;
     if res.incomplete && (!loaded.all_features || loaded.filtered) {
         let loaded = load::load(selection, true, None, false)?;

@@ -174,7 +174,7 @@ fn resolve_parsed(loaded: &Loaded, selection: &Selection) -> Result<Resolution> 
         .map(|(i, p)| (p.id.repr.as_str(), i))
         .collect();
     let proc_macro: Vec<bool> = pkgs.iter().map(is_proc_macro).collect();
-    let (decls, unresolved) = declarations(meta, &index, &|p| loaded.selects(p))?;
+    let (decls, unresolved, doubt) = declarations(meta, &index, loaded)?;
     let selected = select_packages(loaded, &index, selection)?;
     let mut r = FeatureResolver {
         pkgs,
@@ -203,7 +203,8 @@ fn resolve_parsed(loaded: &Loaded, selection: &Selection) -> Result<Resolution> 
         }
     }
     let bins = select_bins(pkgs, &selected, &r.features, &proc_macro, selection)?;
-    let incomplete = r.incomplete;
+    // A filtered graph that lacks what our cfgs select is read whole ([`super::filter`]).
+    let incomplete = r.incomplete || doubt;
     Ok(Resolution {
         selected,
         bins,
@@ -220,16 +221,18 @@ fn is_proc_macro(p: &Package) -> bool {
         .any(|t| t.kind.contains(&TargetKind::ProcMacro))
 }
 
-/// Declarations of each package mapped to resolved packages, and the names of optional ones
-/// the graph holds no package for.
-type Declarations<'a> = (Vec<Vec<Decl<'a>>>, Vec<HashSet<String>>);
+/// Declarations of each package mapped to resolved packages, the names of optional ones
+/// the graph holds no package for, and whether a filtered graph lacks a non-optional one our
+/// cfgs select.
+type Declarations<'a> = (Vec<Vec<Decl<'a>>>, Vec<HashSet<String>>, bool);
 
-/// Maps every non-dev dependency declaration to the package the resolve picked for it.
-/// `selects` says whether a platform-specific declaration can be built for our platforms.
+/// Maps every non-dev dependency declaration to the package the resolve picked for it. In a
+/// graph cargo filtered for our platforms, only an edge cargo made for the declaration
+/// counts ([`super::filter::carries`]).
 fn declarations<'a>(
     meta: &'a Metadata,
     index: &HashMap<&str, usize>,
-    selects: &dyn Fn(&cargo_metadata::cargo_platform::Platform) -> bool,
+    loaded: &Loaded,
 ) -> Result<Declarations<'a>> {
     let pkgs = &meta.packages;
     let resolve = meta
@@ -238,14 +241,15 @@ fn declarations<'a>(
         .ok_or_else(|| Error::msg("`cargo metadata` returned no dependency graph (`resolve`)"))?;
     let mut out: Vec<Vec<Decl>> = pkgs.iter().map(|_| Vec::new()).collect();
     let mut unresolved: Vec<HashSet<String>> = pkgs.iter().map(|_| HashSet::new()).collect();
+    let mut doubt = false;
     for node in &resolve.nodes {
         let Some(&i) = index.get(node.id.repr.as_str()) else {
             continue;
         };
-        let cands: Vec<usize> = node
+        let cands: Vec<(usize, &cargo_metadata::NodeDep)> = node
             .deps
             .iter()
-            .filter_map(|d| index.get(d.pkg.repr.as_str()).copied())
+            .filter_map(|e| index.get(e.pkg.repr.as_str()).map(|&c| (c, e)))
             .collect();
         for d in &pkgs[i].dependencies {
             if d.kind == DependencyKind::Development {
@@ -253,35 +257,22 @@ fn declarations<'a>(
             }
             let by_name: Vec<usize> = cands
                 .iter()
-                .copied()
-                .filter(|&c| *pkgs[c].name == d.name)
-                .collect();
-            let by_req: Vec<usize> = by_name
-                .iter()
-                .copied()
-                .filter(|&c| d.req.matches(&pkgs[c].version))
-                .collect();
-            let pool = if by_req.is_empty() { &by_name } else { &by_req };
-            // Where it is declared from, else (a path dependency) a package without a
-            // source, else the first.
-            let pick = pool
-                .iter()
-                .copied()
-                .find(|&c| is_declared_source(&pkgs[c], d))
-                .or_else(|| {
-                    pool.iter()
-                        .copied()
-                        .find(|&c| d.path.is_some() && pkgs[c].source.is_none())
+                .filter(|(c, e)| {
+                    *pkgs[*c].name == d.name && (!loaded.filtered || super::filter::carries(e, d))
                 })
-                .or_else(|| pool.first().copied());
+                .map(|&(c, _)| c)
+                .collect();
+            // An optional one for a platform neither of ours is never built here: a graph
+            // without it (a `--filter-platform` graph lacks them all) is not too small.
+            let selected = d.target.as_ref().is_none_or(|p| loaded.selects(p));
             // No resolved package: an optional dependency no feature can turn on, or a
-            // dependency without a library; cargo builds nothing for it either. An optional
-            // one for a platform neither of ours is never built here: turning it on is not
-            // a sign of a graph too small (a `--filter-platform` graph lacks them all).
-            let Some(pkg) = pick else {
-                if d.optional && d.target.as_ref().is_none_or(selects) {
+            // dependency without a library; cargo builds nothing for it either. In a
+            // filtered graph, a non-optional one may be what cargo's filter left out.
+            let Some(pkg) = pick(pkgs, by_name, d) else {
+                if d.optional && selected {
                     unresolved[i].insert(d.rename.clone().unwrap_or_else(|| d.name.clone()));
                 }
+                doubt |= !d.optional && selected && loaded.filtered;
                 continue;
             };
             out[i].push(Decl {
@@ -295,7 +286,28 @@ fn declarations<'a>(
             });
         }
     }
-    Ok((out, unresolved))
+    Ok((out, unresolved, doubt))
+}
+
+/// The package the resolve picked for `d` among the resolved packages of its name: those its
+/// version requirement accepts (else all), then the one from where it is declared, else (a
+/// path dependency) one without a source, else the first.
+fn pick(pkgs: &[Package], by_name: Vec<usize>, d: &cargo_metadata::Dependency) -> Option<usize> {
+    let by_req: Vec<usize> = by_name
+        .iter()
+        .copied()
+        .filter(|&c| d.req.matches(&pkgs[c].version))
+        .collect();
+    let pool = if by_req.is_empty() { &by_name } else { &by_req };
+    pool.iter()
+        .copied()
+        .find(|&c| is_declared_source(&pkgs[c], d))
+        .or_else(|| {
+            pool.iter()
+                .copied()
+                .find(|&c| d.path.is_some() && pkgs[c].source.is_none())
+        })
+        .or_else(|| pool.first().copied())
 }
 
 /// Whether `pkg` comes from where `d` declares it: the directory of a path dependency, else

@@ -7,33 +7,16 @@ use std::path::{Path, PathBuf};
 use super::helpers::{check_sbom, names};
 use crate::support::cargo_provenance;
 
-/// A workspace whose `app` has a build dependency on `hostdep` only where `foo` is not set:
-/// with `RUSTFLAGS=--cfg foo`, cargo's filter (whose host cfg has the user's flags) drops it,
-/// and our host cfg (without them) selects it.
-fn disagreeing_workspace() -> (tempfile::TempDir, PathBuf) {
+/// A workspace in `ws/` of a temporary directory, with `files` (paths relative to that
+/// directory) written and its lockfile generated.
+fn workspace(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ws");
-    let write = |path: &str, text: &str| {
-        let p = dir.join(path);
+    for (path, text) in files {
+        let p = tmp.path().join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
-    };
-    write(
-        "Cargo.toml",
-        "[workspace]\nmembers = [\"app\", \"hostdep\"]\nresolver = \"2\"\n",
-    );
-    write(
-        "app/Cargo.toml",
-        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [target.'cfg(not(foo))'.build-dependencies]\nhostdep = { path = \"../hostdep\" }\n",
-    );
-    write("app/build.rs", "fn main() {}\n");
-    write("app/src/main.rs", "fn main() {}\n");
-    write(
-        "hostdep/Cargo.toml",
-        "[package]\nname = \"hostdep\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-    );
-    write("hostdep/src/lib.rs", "");
+    }
+    let dir = tmp.path().join("ws");
     let lock = std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
         .args(["generate-lockfile", "--offline"])
         .current_dir(&dir)
@@ -41,6 +24,58 @@ fn disagreeing_workspace() -> (tempfile::TempDir, PathBuf) {
         .unwrap();
     assert!(lock.success());
     (tmp, dir)
+}
+
+/// A package `name` of `version` with an empty library.
+fn lib(name: &str, version: &str) -> String {
+    format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n")
+}
+
+/// A workspace whose `app` has a build dependency on `hostdep` only where `foo` is not set:
+/// with `RUSTFLAGS=--cfg foo`, cargo's filter (whose host cfg has the user's flags) drops it,
+/// and our host cfg (without them) selects it.
+fn disagreeing_workspace() -> (tempfile::TempDir, PathBuf) {
+    workspace(&[
+        (
+            "ws/Cargo.toml",
+            "[workspace]\nmembers = [\"app\", \"hostdep\"]\nresolver = \"2\"\n",
+        ),
+        (
+            "ws/app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [target.'cfg(not(foo))'.build-dependencies]\nhostdep = { path = \"../hostdep\" }\n",
+        ),
+        ("ws/app/build.rs", "fn main() {}\n"),
+        ("ws/app/src/main.rs", "fn main() {}\n"),
+        ("ws/hostdep/Cargo.toml", &lib("hostdep", "0.1.0")),
+        ("ws/hostdep/src/lib.rs", ""),
+    ])
+}
+
+/// A workspace whose `app` declares two packages named `dep` as build dependencies, 0.1.0
+/// where `foo` is not set and 0.2.0 (renamed `other`: cargo wants one path per name) where
+/// it is: with `RUSTFLAGS=--cfg foo`, cargo's filter
+/// keeps 0.2.0 only, and ours selects 0.1.0, which must not be taken for the other.
+fn two_of_one_name_workspace() -> (tempfile::TempDir, PathBuf) {
+    workspace(&[
+        (
+            "ws/Cargo.toml",
+            "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n",
+        ),
+        (
+            "ws/app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [target.'cfg(not(foo))'.build-dependencies]\ndep = { path = \"../../depa\" }\n\n\
+             [target.'cfg(foo)'.build-dependencies]\n\
+             other = { path = \"../../depb\", package = \"dep\" }\n",
+        ),
+        ("ws/app/build.rs", "fn main() {}\n"),
+        ("ws/app/src/main.rs", "fn main() {}\n"),
+        ("depa/Cargo.toml", &lib("dep", "0.1.0")),
+        ("depa/src/lib.rs", ""),
+        ("depb/Cargo.toml", &lib("dep", "0.2.0")),
+        ("depb/src/lib.rs", ""),
+    ])
 }
 
 /// `sbom -p app` in `dir` with `RUSTFLAGS` and `CARGO` as given: the checked document.
@@ -115,4 +150,96 @@ fn a_cargo_that_refuses_the_filter_gives_the_same_sbom() {
     let (whole, doc) = sbom_with(&dir, "", Some(&cargo));
     assert!(names(&doc).contains("hostdep"));
     assert_eq!(filtered, whole);
+}
+
+/// The versions of the components named `name` in `doc`.
+fn versions(doc: &serde_json::Value, name: &str) -> Vec<String> {
+    doc["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["name"] == name)
+        .map(|c| c["version"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn another_package_of_its_name_does_not_stand_in_for_what_our_cfgs_select() {
+    let (tmp, dir) = two_of_one_name_workspace();
+    // Cargo's filtered graph has only 0.2.0 for `app` (checked, so that the test shows the
+    // path): a match by name alone would take it for the 0.1.0 our host cfg selects.
+    let meta = std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()))
+        .args(["metadata", "--format-version", "1"])
+        .args(["--filter-platform", "host-tuple"])
+        .env("RUSTFLAGS", "--cfg foo")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let meta: serde_json::Value = serde_json::from_slice(&meta.stdout).unwrap();
+    let app = meta["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"].as_str().unwrap().contains("/app#"))
+        .expect("app in cargo's graph");
+    let deps = app["deps"].as_array().unwrap();
+    assert_eq!(deps.len(), 1, "{app}");
+    assert!(deps[0]["pkg"].as_str().unwrap().contains("depb"), "{app}");
+
+    let cargo = cargo_without_the_filter(tmp.path());
+    let (filtered, doc) = sbom_with(&dir, "--cfg foo", None);
+    let (whole, _) = sbom_with(&dir, "--cfg foo", Some(&cargo));
+    assert_eq!(versions(&doc, "dep"), ["0.1.0"]);
+    assert_eq!(
+        String::from_utf8_lossy(&filtered),
+        String::from_utf8_lossy(&whole)
+    );
+}
+
+#[test]
+fn a_cargo_failure_other_than_the_filter_is_reported_without_asking_again() {
+    let (tmp, dir) = disagreeing_workspace();
+    // The lockfile goes stale: `app` now depends on a crate Cargo.lock does not list.
+    let manifest = dir.join("app/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[dependencies]\nfresh = {{ path = \"../../fresh\" }}\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(tmp.path().join("fresh/src")).unwrap();
+    std::fs::write(tmp.path().join("fresh/Cargo.toml"), lib("fresh", "0.1.0")).unwrap();
+    std::fs::write(tmp.path().join("fresh/src/lib.rs"), "").unwrap();
+    // A cargo that logs its arguments, then runs the real one.
+    let real = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let log = tmp.path().join("cargo.log");
+    let script = tmp.path().join("cargo-logging");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" >>\"{}\"\nexec \"{}\" \"$@\"\n",
+            log.display(),
+            real.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let out = cargo_provenance()
+        .current_dir(&dir)
+        .env("CARGO", &script)
+        .args(["sbom", "-p", "app"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Cargo.lock"), "{stderr}");
+    let asked = std::fs::read_to_string(&log).unwrap();
+    let metadata: Vec<&str> = asked
+        .lines()
+        .filter(|l| l.starts_with("metadata"))
+        .collect();
+    assert_eq!(metadata.len(), 1, "{asked}");
+    assert!(metadata[0].contains("--filter-platform"), "{asked}");
 }
