@@ -109,7 +109,7 @@ impl Descriptor {
         use base64::Engine;
         let data = self.data.as_deref()?;
         // Checked before decoding: base64 of `size` bytes is at most this long.
-        if self.size > max || data.len() as u64 > self.size.div_ceil(3) * 4 {
+        if self.size > max || data.len() as u64 > self.size.div_ceil(3).saturating_mul(4) {
             return None;
         }
         let bytes = base64::engine::general_purpose::STANDARD
@@ -344,6 +344,10 @@ mod tests {
             "longer than base64 of `size` bytes"
         );
         assert_eq!(Descriptor::of("a/b", b"hello").embedded(5), None);
+        // A hostile size near u64::MAX is refused, not an overflow.
+        let mut huge = d.clone();
+        huge.size = u64::MAX;
+        assert_eq!(huge.embedded(u64::MAX), None);
         let big = vec![0u8; EMBED_MAX + 1];
         assert_eq!(Descriptor::of("a/b", &big).with_data(&big).data, None);
     }

@@ -396,6 +396,33 @@ mod tests {
         );
     }
 
+    /// Past 1 MiB, the new entry is written without its inline content; the entries already
+    /// there keep theirs, and under the cap nothing is dropped.
+    #[test]
+    fn a_full_fallback_index_takes_the_new_entry_without_inline_data() {
+        let entry = |digest: &str, data: &str| serde_json::json!({"digest": digest, "data": data});
+        let big = "A".repeat(FALLBACK_INLINE_MAX);
+        let mut index = JsonIndex::new();
+        index.insert(
+            "manifests".into(),
+            serde_json::json!([entry("sha256:old", &big), entry("sha256:new", "e30=")]),
+        );
+        let bytes = fallback_bytes(&mut index, "sha256:new").unwrap();
+        let written: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(written["manifests"][0]["data"].as_str(), Some(big.as_str()));
+        assert!(written["manifests"][1].get("data").is_none());
+        assert_eq!(written["manifests"][1]["digest"], "sha256:new");
+
+        let mut small = JsonIndex::new();
+        small.insert(
+            "manifests".into(),
+            serde_json::json!([entry("sha256:new", "e30=")]),
+        );
+        let bytes = fallback_bytes(&mut small, "sha256:new").unwrap();
+        let written: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(written["manifests"][0]["data"], "e30=");
+    }
+
     /// A referrer's media type comes from its manifest entry in `index.json`, not from an
     /// entry of the same digest with another type listed before it.
     #[test]
