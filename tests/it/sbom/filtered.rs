@@ -26,56 +26,65 @@ fn workspace(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
-/// A package `name` of `version` with an empty library.
+/// The manifest of a package `name` of `version`.
 fn lib(name: &str, version: &str) -> String {
     format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n")
+}
+
+/// A workspace of `members` in `ws/` whose binary package `app` (with a build script) has
+/// the manifest tables `app_deps`, beside the packages `others` (name, version, directory
+/// relative to the temporary directory).
+fn app_workspace(
+    members: &str,
+    app_deps: &str,
+    others: &[(&str, &str, &str)],
+) -> (tempfile::TempDir, PathBuf) {
+    let mut files: Vec<(String, String)> = vec![
+        (
+            "ws/Cargo.toml".into(),
+            format!("[workspace]\nmembers = [{members}]\nresolver = \"2\"\n"),
+        ),
+        (
+            "ws/app/Cargo.toml".into(),
+            format!("{}\n{app_deps}", lib("app", "0.1.0")),
+        ),
+        ("ws/app/build.rs".into(), "fn main() {}\n".into()),
+        ("ws/app/src/main.rs".into(), "fn main() {}\n".into()),
+    ];
+    for (name, version, dir) in others {
+        files.push((format!("{dir}/Cargo.toml"), lib(name, version)));
+        files.push((format!("{dir}/src/lib.rs"), String::new()));
+    }
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    workspace(&files)
 }
 
 /// A workspace whose `app` has a build dependency on `hostdep` only where `foo` is not set:
 /// with `RUSTFLAGS=--cfg foo`, cargo's filter (whose host cfg has the user's flags) drops it,
 /// and our host cfg (without them) selects it.
 fn disagreeing_workspace() -> (tempfile::TempDir, PathBuf) {
-    workspace(&[
-        (
-            "ws/Cargo.toml",
-            "[workspace]\nmembers = [\"app\", \"hostdep\"]\nresolver = \"2\"\n",
-        ),
-        (
-            "ws/app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [target.'cfg(not(foo))'.build-dependencies]\nhostdep = { path = \"../hostdep\" }\n",
-        ),
-        ("ws/app/build.rs", "fn main() {}\n"),
-        ("ws/app/src/main.rs", "fn main() {}\n"),
-        ("ws/hostdep/Cargo.toml", &lib("hostdep", "0.1.0")),
-        ("ws/hostdep/src/lib.rs", ""),
-    ])
+    app_workspace(
+        "\"app\", \"hostdep\"",
+        "[target.'cfg(not(foo))'.build-dependencies]\nhostdep = { path = \"../hostdep\" }\n",
+        &[("hostdep", "0.1.0", "ws/hostdep")],
+    )
 }
 
 /// A workspace whose `app` declares two packages named `dep` as build dependencies, 0.1.0
 /// where `foo` is not set and 0.2.0 (renamed `other`: cargo wants one path per name) where
-/// it is: with `RUSTFLAGS=--cfg foo`, cargo's filter
-/// keeps 0.2.0 only, and ours selects 0.1.0, which must not be taken for the other.
+/// it is: with `RUSTFLAGS=--cfg foo`, cargo's filter keeps 0.2.0 only, and ours selects
+/// 0.1.0, which must not be taken for the other.
 fn two_of_one_name_workspace() -> (tempfile::TempDir, PathBuf) {
-    workspace(&[
-        (
-            "ws/Cargo.toml",
-            "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n",
-        ),
-        (
-            "ws/app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [target.'cfg(not(foo))'.build-dependencies]\ndep = { path = \"../../depa\" }\n\n\
-             [target.'cfg(foo)'.build-dependencies]\n\
-             other = { path = \"../../depb\", package = \"dep\" }\n",
-        ),
-        ("ws/app/build.rs", "fn main() {}\n"),
-        ("ws/app/src/main.rs", "fn main() {}\n"),
-        ("depa/Cargo.toml", &lib("dep", "0.1.0")),
-        ("depa/src/lib.rs", ""),
-        ("depb/Cargo.toml", &lib("dep", "0.2.0")),
-        ("depb/src/lib.rs", ""),
-    ])
+    app_workspace(
+        "\"app\"",
+        "[target.'cfg(not(foo))'.build-dependencies]\ndep = { path = \"../../depa\" }\n\n\
+         [target.'cfg(foo)'.build-dependencies]\n\
+         other = { path = \"../../depb\", package = \"dep\" }\n",
+        &[("dep", "0.1.0", "depa"), ("dep", "0.2.0", "depb")],
+    )
 }
 
 /// `sbom -p app` in `dir` with `RUSTFLAGS` and `CARGO` as given: the checked document.
