@@ -42,15 +42,40 @@ pub fn args(selection: &Selection, config: &CargoConfig) -> Option<Vec<OsString>
     Some(out)
 }
 
-/// Whether cargo's resolved edge `dep` was made for the declaration `d`: one of its
-/// `dep_kinds` has the declaration's kind and platform. In a filtered graph, an edge
-/// carries only the declarations whose platform cargo's filter kept; a declaration our cfgs
-/// select that no edge carries is one cargo did not resolve for us, and the resolution
+/// Whether cargo's resolved edge `dep` was made for the declaration `d`: its name is the
+/// declaration's (the extern crate name: a renamed declaration's new name, else a name no
+/// declaration of the package is renamed to; `renamed` holds those names), and one of its
+/// `dep_kinds` has the declaration's kind and platform. Cargo keeps an edge when any of its
+/// declarations is active and lists them all, so the kind and platform alone could match
+/// the edge of another declaration of the same package name; the name tells them apart (cargo
+/// refuses one package depended on under two names). In a filtered graph, a declaration our
+/// cfgs select that no edge carries is one cargo did not resolve for us, and the resolution
 /// then marks the graph incomplete, which reads the whole graph ([`super::resolve`]).
-pub fn carries(dep: &NodeDep, d: &Dependency) -> bool {
-    dep.dep_kinds
-        .iter()
-        .any(|k| k.kind == d.kind && k.target == d.target)
+pub fn carries(dep: &NodeDep, d: &Dependency, renamed: &[String]) -> bool {
+    let named = match &d.rename {
+        Some(r) => dep.name == extern_name(r),
+        None => !renamed.contains(&dep.name),
+    };
+    named
+        && dep
+            .dep_kinds
+            .iter()
+            .any(|k| k.kind == d.kind && k.target == d.target)
+}
+
+/// The extern crate names of the declarations of a package renamed to another name than
+/// their package's (`renamed` of [`carries`]; cargo records `tower = { package = "tower" }`
+/// as renamed to its own name).
+pub fn renamed(deps: &[Dependency]) -> Vec<String> {
+    deps.iter()
+        .filter_map(|d| d.rename.as_deref().filter(|r| *r != d.name))
+        .map(extern_name)
+        .collect()
+}
+
+/// The name a dependency's crate is known by in code (and in cargo's `resolve` edges).
+fn extern_name(name_in_toml: &str) -> String {
+    name_in_toml.replace('-', "_")
 }
 
 #[cfg(test)]

@@ -225,7 +225,14 @@ fn load_and_resolve(
     filter: bool,
 ) -> Result<(Loaded, Resolution)> {
     let loaded = load::load(selection, false, reuse, filter)?;
-    let res = resolve::resolve(&loaded, selection)?;
+    let res = match resolve::resolve(&loaded, selection) {
+        // A filtered graph may lack what the selection names (`-p` of a crate that only
+        // another platform depends on): the whole graph decides. Not when cargo failed.
+        Err(_) if loaded.filtered && loaded.exit.check().is_ok() => {
+            return load_and_resolve(selection, None, false);
+        }
+        res => res?,
+    };
     if res.incomplete && (!loaded.all_features || loaded.filtered) {
         let loaded = load::load(selection, true, None, false)?;
         let res = resolve::resolve(&loaded, selection)?;

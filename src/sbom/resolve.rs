@@ -246,6 +246,7 @@ fn declarations<'a>(
         let Some(&i) = index.get(node.id.repr.as_str()) else {
             continue;
         };
+        let renamed = super::filter::renamed(&pkgs[i].dependencies);
         let cands: Vec<(usize, &cargo_metadata::NodeDep)> = node
             .deps
             .iter()
@@ -258,7 +259,8 @@ fn declarations<'a>(
             let by_name: Vec<usize> = cands
                 .iter()
                 .filter(|(c, e)| {
-                    *pkgs[*c].name == d.name && (!loaded.filtered || super::filter::carries(e, d))
+                    *pkgs[*c].name == d.name
+                        && (!loaded.filtered || super::filter::carries(e, d, &renamed))
                 })
                 .map(|&(c, _)| c)
                 .collect();
@@ -534,6 +536,10 @@ impl<'a> FeatureResolver<'a> {
     }
 
     fn activate_dep_feature(&mut self, u: Unit, dep: &str, feat: &str, weak: bool) {
+        // `dep/feat` turns the optional dependency on: one the graph lacks makes it too small.
+        if !weak && self.unresolved[u.0].contains(dep) {
+            self.incomplete = true;
+        }
         for (d, du) in self.deps(u) {
             if d.name_in_toml != dep {
                 continue;

@@ -26,9 +26,14 @@ fn workspace(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
-/// The manifest of a package `name` of `version`.
-fn lib(name: &str, version: &str) -> String {
+/// The `[package]` table of a package `name` of `version`.
+fn package(name: &str, version: &str) -> String {
     format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n")
+}
+
+/// The manifest of a library package `name` of `version`, with a feature `extra`.
+fn lib(name: &str, version: &str) -> String {
+    format!("{}\n[features]\nextra = []\n", package(name, version))
 }
 
 /// A workspace of `members` in `ws/` whose binary package `app` (with a build script) has
@@ -46,7 +51,7 @@ fn app_workspace(
         ),
         (
             "ws/app/Cargo.toml".into(),
-            format!("{}\n{app_deps}", lib("app", "0.1.0")),
+            format!("{}\n{app_deps}", package("app", "0.1.0")),
         ),
         ("ws/app/build.rs".into(), "fn main() {}\n".into()),
         ("ws/app/src/main.rs".into(), "fn main() {}\n".into()),
@@ -87,12 +92,22 @@ fn two_of_one_name_workspace() -> (tempfile::TempDir, PathBuf) {
     )
 }
 
-/// `sbom -p app` in `dir` with `RUSTFLAGS` and `CARGO` as given: the checked document.
+/// `sbom -p app` in `dir` (see [`sbom_of`]).
 fn sbom_with(dir: &Path, rustflags: &str, cargo: Option<&Path>) -> (Vec<u8>, serde_json::Value) {
+    sbom_of(dir, "app", rustflags, cargo)
+}
+
+/// `sbom -p package` in `dir` with `RUSTFLAGS` and `CARGO` as given: the checked document.
+fn sbom_of(
+    dir: &Path,
+    package: &str,
+    rustflags: &str,
+    cargo: Option<&Path>,
+) -> (Vec<u8>, serde_json::Value) {
     let mut cmd = cargo_provenance();
     cmd.current_dir(dir)
         .env("RUSTFLAGS", rustflags)
-        .args(["sbom", "-p", "app"]);
+        .args(["sbom", "-p", package]);
     if let Some(c) = cargo {
         cmd.env("CARGO", c);
     }
@@ -251,4 +266,62 @@ fn a_cargo_failure_other_than_the_filter_is_reported_without_asking_again() {
         .collect();
     assert_eq!(metadata.len(), 1, "{asked}");
     assert!(metadata[0].contains("--filter-platform"), "{asked}");
+}
+
+/// The SBOM of `package` in `dir` with `RUSTFLAGS=--cfg foo`, from the filtered graph and
+/// from the whole graph (a cargo that refuses the filter): the same bytes, and the document.
+fn same_as_the_whole_graph(tmp: &Path, dir: &Path, package: &str) -> serde_json::Value {
+    let cargo = cargo_without_the_filter(tmp);
+    let (filtered, doc) = sbom_of(dir, package, "--cfg foo", None);
+    let (whole, _) = sbom_of(dir, package, "--cfg foo", Some(&cargo));
+    assert_eq!(
+        String::from_utf8_lossy(&filtered),
+        String::from_utf8_lossy(&whole)
+    );
+    doc
+}
+
+/// Cargo keeps an edge when any of its declarations is active and lists them all: here the
+/// edge of `foo_new` (2.0.0) carries the kind and platform of `foo_old` (1.0.0), whose own
+/// edge cargo's filter dropped. The edge's name tells them apart.
+#[test]
+fn the_edge_of_another_declaration_of_the_same_kind_and_platform_is_not_taken() {
+    let (tmp, dir) = app_workspace(
+        "\"app\"",
+        "[dependencies]\nfoo_new = { package = \"foo\", path = \"../../foo2\" }\n\n\
+         [target.'cfg(not(foo))'.build-dependencies]\n\
+         foo_old = { package = \"foo\", path = \"../../foo1\" }\n\
+         foo_new = { package = \"foo\", path = \"../../foo2\" }\n",
+        &[("foo", "1.0.0", "foo1"), ("foo", "2.0.0", "foo2")],
+    );
+    let doc = same_as_the_whole_graph(tmp.path(), &dir, "app");
+    assert_eq!(versions(&doc, "foo"), ["1.0.0", "2.0.0"]);
+}
+
+/// `bar/extra` turns on an optional build dependency that cargo's filter left out of the
+/// graph: the graph is too small, and the whole graph is read.
+#[test]
+fn a_feature_of_an_optional_dependency_the_graph_lacks_reads_the_whole_graph() {
+    let (tmp, dir) = app_workspace(
+        "\"app\"",
+        "[features]\ndefault = [\"bar/extra\"]\n\n\
+         [target.'cfg(not(foo))'.build-dependencies]\n\
+         bar = { path = \"../../bar\", optional = true }\n",
+        &[("bar", "1.0.0", "bar")],
+    );
+    let doc = same_as_the_whole_graph(tmp.path(), &dir, "app");
+    assert_eq!(versions(&doc, "bar"), ["1.0.0"]);
+}
+
+/// `-p w` names a crate only another platform depends on: the filtered graph does not have
+/// it, and the whole graph decides.
+#[test]
+fn a_package_only_another_platform_depends_on_is_found_in_the_whole_graph() {
+    let (tmp, dir) = app_workspace(
+        "\"app\"",
+        "[target.'cfg(windows)'.dependencies]\nw = { path = \"../../w\" }\n",
+        &[("w", "0.1.0", "w")],
+    );
+    let doc = same_as_the_whole_graph(tmp.path(), &dir, "w");
+    assert_eq!(doc["metadata"]["component"]["name"], "w", "{doc}");
 }
