@@ -8,12 +8,13 @@
 //! rustflags apply to cargo's host platform but not to ours), a dependency ours selects
 //! could be missing from the filtered graph, or, worse, another package of its name (declared
 //! for another platform) could stand in for it. So in a filtered graph a declaration is
-//! matched only to an edge that cargo made for it ([`carries`]: the edge's `dep_kinds` name
-//! the declaration's kind and platform); a declaration our cfgs select without such an edge
-//! marks the resolution incomplete, and the whole graph is read, with all features, as for
-//! any incomplete resolution ([`super::load_and_resolve`]). A cargo that does not know the
-//! filter's `host-tuple` (before 1.84) fails saying so, and the whole graph is read then too;
-//! any other failure is reported as it is.
+//! matched only to an edge that cargo made for it ([`carries`]: the edge's name is the
+//! declaration's and its `dep_kinds` name the declaration's kind and platform); a
+//! declaration our cfgs select without such an edge marks the resolution incomplete, and the
+//! whole graph is read, with all features, as for any incomplete resolution
+//! ([`super::load_and_resolve`]), as it is when the filtered graph lacks what `-p` names. A
+//! cargo that does not know the filter's `host-tuple` (before 1.84) fails saying so, and the
+//! whole graph is read then too; any other failure is reported as it is.
 //!
 //! Used by `sbom` (and `audit`'s SBOM) only: `build` reads the whole graph once for
 //! `inspect`, the SBOM and the cargo-auditable data.

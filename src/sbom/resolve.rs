@@ -246,7 +246,10 @@ fn declarations<'a>(
         let Some(&i) = index.get(node.id.repr.as_str()) else {
             continue;
         };
-        let renamed = super::filter::renamed(&pkgs[i].dependencies);
+        let renamed = match loaded.filtered {
+            true => super::filter::renamed(&pkgs[i].dependencies),
+            false => Vec::new(),
+        };
         let cands: Vec<(usize, &cargo_metadata::NodeDep)> = node
             .deps
             .iter()
