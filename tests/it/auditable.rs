@@ -316,19 +316,13 @@ fn the_users_workspace_wrapper_still_runs() {
     let (tmp, dir) = crate::support::image::tiny_crate("fn main() {}\n");
     let log = tmp.path().join("wrapper.log");
     let wrapper = tmp.path().join("my-wrapper.sh");
-    std::fs::write(
+    support::write_script(
         &wrapper,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$@\" >> '{}'\nexec \"$@\"\n",
             log.display()
         ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
     let out = tmp.path().join("out");
     let o = support::cargo_provenance()
         .current_dir(&dir)

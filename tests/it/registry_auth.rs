@@ -226,13 +226,12 @@ fn credential_helper_supplies_credentials() {
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
     let helper = bin.join("docker-credential-mocktest");
-    std::fs::write(
+    crate::support::write_script(
         &helper,
-        format!("#!/bin/sh\nread host\necho '{{\"ServerURL\":\"'$host'\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n"),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        &format!(
+            "#!/bin/sh\nread host\necho '{{\"ServerURL\":\"'$host'\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n"
+        ),
+    );
     std::fs::write(
         dir.path().join("config.json"),
         format!(r#"{{"credHelpers":{{"{}":"mocktest"}}}}"#, mock.addr),

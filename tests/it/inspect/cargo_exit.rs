@@ -16,9 +16,7 @@ fn failing_cargo(dir: &Path) -> PathBuf {
          sleep 0.3\necho 'cargo broke after printing its answer' >&2\nexit 3\n",
         real.to_string_lossy()
     );
-    std::fs::write(&script, text).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    super::support::write_script(&script, &text);
     script
 }
 

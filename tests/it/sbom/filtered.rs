@@ -160,9 +160,7 @@ fn cargo_without_the_filter(dir: &Path) -> PathBuf {
          exec \"{}\" \"$@\"\n",
         real.to_string_lossy()
     );
-    std::fs::write(&script, text).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    crate::support::write_script(&script, &text);
     script
 }
 
@@ -238,17 +236,14 @@ fn a_cargo_failure_other_than_the_filter_is_reported_without_asking_again() {
     let real = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let log = tmp.path().join("cargo.log");
     let script = tmp.path().join("cargo-logging");
-    std::fs::write(
+    crate::support::write_script(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$@\" >>\"{}\"\nexec \"{}\" \"$@\"\n",
             log.display(),
             real.to_string_lossy()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
 
     let out = cargo_provenance()
         .current_dir(&dir)

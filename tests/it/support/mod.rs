@@ -383,6 +383,13 @@ pub fn read_http_request(conn: &mut std::net::TcpStream) -> std::io::Result<Opti
     Ok(Some(buf))
 }
 
+/// Writes `text` to `path` as an executable script (a stand-in `cargo`, a wrapper, a helper).
+pub fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// Reads and parses a JSON file, naming it when it cannot be read.
 pub fn read_json(path: &Path) -> Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
