@@ -20,7 +20,10 @@ use std::time::Duration;
 use super::layout::Layout;
 use super::registry::{PutOutcome, RegistryClient, rand_u32};
 use crate::error::{Error, Result};
-use crate::formats::oci::{Descriptor, ImageIndex, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST};
+use crate::formats::oci::{
+    Descriptor, ImageIndex, IndexEntries, MEDIA_TYPE_INDEX, MEDIA_TYPE_MANIFEST,
+};
+use crate::oci::limits::MANIFEST_MAX;
 use crate::util::digest::Digest;
 
 /// The fallback tag for `subject`: `sha256-<hex>`.
@@ -121,34 +124,109 @@ pub fn layout_referrer_map(
 
 /// Lists the referrers of `subject` in a registry: the referrers API's answer merged with the
 /// fallback tag's index (a registry may have gained the API after referrers were written the
-/// old way), duplicates dropped, sorted by digest.
+/// old way), duplicates dropped, sorted by digest. Strict: an entry that does not parse, or a
+/// fallback tag that holds no index, is an error (what copies and discovers referrers must
+/// not skip); verify reads the [`Listing`] itself and reports what it skipped.
 pub fn registry_referrers(client: &RegistryClient, subject: &Digest) -> Result<Vec<Descriptor>> {
-    client.block_on(registry_referrers_async(client, subject))
+    let listing = client.block_on(registry_referrers_async(client, subject))?;
+    match listing.skipped.is_empty() {
+        true => Ok(listing.entries),
+        false => Err(Error::msg(format!(
+            "{}; delete or repair it",
+            listing.skipped.join("; ")
+        ))),
+    }
 }
 
-/// [`registry_referrers`], to run with other requests: the referrers API and the fallback
-/// tag are asked at the same time.
+/// A registry's referrers of one subject, as read: descriptors, or (as verify keeps them)
+/// only their digests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing<E = Descriptor> {
+    /// The entries, one per digest, sorted by digest.
+    pub entries: Vec<E>,
+    /// What was skipped and why: entries that do not parse, a fallback tag that holds no
+    /// image index. Anyone who can push a tag can write these; they must not hide the rest.
+    pub skipped: Vec<String>,
+}
+
+impl<E> Default for Listing<E> {
+    fn default() -> Self {
+        Listing {
+            entries: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+}
+
+impl Listing {
+    /// The listing with only its entries' digests.
+    pub fn digests(self) -> Listing<Digest> {
+        Listing {
+            entries: self.entries.into_iter().map(|d| d.digest).collect(),
+            skipped: self.skipped,
+        }
+    }
+}
+
+/// [`registry_referrers`], to run with other requests, lenient: the referrers API and the
+/// fallback tag are asked at the same time, and what does not parse is set aside in
+/// [`Listing::skipped`].
 pub async fn registry_referrers_async(
     client: &RegistryClient,
     subject: &Digest,
-) -> Result<Vec<Descriptor>> {
+) -> Result<Listing> {
     let tag = fallback_tag(subject);
     let (api, fallback) = futures_util::future::join(
         client.referrers_api_async(subject),
         client.get_manifest_async(&tag),
     )
     .await;
-    let mut out: Vec<Descriptor> = Vec::new();
-    if let Some(index) = api? {
-        out.extend(index.manifests);
+    let repository = &client.reference().repository;
+    let mut listing = Listing::default();
+    let mut add = |read: IndexEntries, what: String| {
+        listing.skipped.extend(read.rejection(&what));
+        listing.entries.extend(read.manifests);
+    };
+    if let Some(read) = api? {
+        add(
+            read,
+            format!("the referrers API's listing of {subject} in {repository}"),
+        );
     }
-    if let Some((index, _)) = fallback_index(client, &tag, fallback?)? {
-        out.extend(index.manifests);
+    if let Some(m) = fallback? {
+        match IndexEntries::parse(&m.bytes) {
+            Ok(read) => add(
+                read,
+                format!("the referrers fallback tag {tag} in {repository}"),
+            ),
+            Err(e) => listing.skipped.push(format!(
+                "the referrers fallback tag {tag} in {repository} is not an image index ({e})"
+            )),
+        }
     }
-    let mut seen = std::collections::BTreeSet::new();
-    out.retain(|d| seen.insert(d.digest));
-    out.sort_by_key(|d| d.digest);
-    Ok(out)
+    listing.entries = one_per_digest(listing.entries);
+    Ok(listing)
+}
+
+/// `entries` sorted by digest, one per digest: of several, the first whose inline `data`
+/// is the content it names, else the first. An entry listed ahead of the real one, with
+/// its digest and forged `data`, so cannot shadow the real one's inline copy.
+fn one_per_digest(mut entries: Vec<Descriptor>) -> Vec<Descriptor> {
+    // Stable: entries of one digest keep their listed order.
+    entries.sort_by_key(|d| d.digest);
+    let mut kept: Vec<Descriptor> = Vec::with_capacity(entries.len());
+    for d in entries {
+        match kept.last_mut() {
+            Some(k) if k.digest == d.digest => {
+                let inline = |d: &Descriptor| d.embedded(MANIFEST_MAX).is_some();
+                if d.data.is_some() && !inline(k) && inline(&d) {
+                    *k = d;
+                }
+            }
+            _ => kept.push(d),
+        }
+    }
+    kept
 }
 
 /// An image index as JSON, every field kept.
@@ -189,22 +267,6 @@ fn entry_digests(index: &JsonIndex) -> Vec<String> {
         .flatten()
         .map(|d| d["digest"].as_str().unwrap_or_default().to_owned())
         .collect()
-}
-
-/// The fallback tag's index (and its `ETag`), from the manifest fetched under `tag`.
-fn fallback_index(
-    client: &RegistryClient,
-    tag: &str,
-    fetched: Option<crate::oci::registry::FetchedManifest>,
-) -> Result<Option<(ImageIndex, Option<String>)>> {
-    match fetched {
-        None => Ok(None),
-        Some(m) => {
-            let index: ImageIndex =
-                serde_json::from_slice(&m.bytes).map_err(|e| not_an_index(client, tag, e))?;
-            Ok(Some((index, m.etag)))
-        }
-    }
 }
 
 /// How a referrer got recorded in a registry.
@@ -398,6 +460,34 @@ mod tests {
 
     /// Past 1 MiB, the new entry is written without its inline content; the entries already
     /// there keep theirs, and under the cap nothing is dropped.
+    /// Of several entries with one digest, the one whose inline data is the named content
+    /// is kept, wherever it is listed; without such an entry, the first listed.
+    #[test]
+    fn a_forged_entry_listed_first_does_not_shadow_the_genuine_inline_copy() {
+        let genuine = Descriptor::of(MEDIA_TYPE_MANIFEST, b"genuine").with_data(b"genuine");
+        let forged = Descriptor {
+            data: Descriptor::of(MEDIA_TYPE_MANIFEST, b"forgeed")
+                .with_data(b"forgeed")
+                .data,
+            ..genuine.clone()
+        };
+        let plain = Descriptor::of(MEDIA_TYPE_MANIFEST, b"other");
+        let kept = one_per_digest(vec![
+            forged.clone(),
+            plain.clone(),
+            genuine.clone(),
+            forged.clone(),
+        ]);
+        let mut want = vec![genuine, plain.clone()];
+        want.sort_by_key(|d| d.digest);
+        assert_eq!(kept, want);
+        let first = Descriptor {
+            data: None,
+            ..forged.clone()
+        };
+        assert_eq!(one_per_digest(vec![first.clone(), forged]), vec![first]);
+    }
+
     #[test]
     fn a_full_fallback_index_takes_the_new_entry_without_inline_data() {
         let entry = |digest: &str, data: &str| serde_json::json!({"digest": digest, "data": data});

@@ -31,7 +31,7 @@ pub use super::retry::RetryPolicy;
 pub(crate) use super::retry::rand_u32;
 use crate::error::{Error, Result};
 use crate::formats::oci::{
-    ImageIndex, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_INDEX,
+    IndexEntries, MEDIA_TYPE_DOCKER_LIST, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_INDEX,
     MEDIA_TYPE_MANIFEST,
 };
 use crate::util::digest::Digest;

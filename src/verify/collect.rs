@@ -111,7 +111,11 @@ pub(super) fn collect_referrers(
     let mut seen_layers = BTreeSet::new();
     let mut seen_manifests = BTreeSet::new();
     for subject in subjects {
-        let listed = src.referrers(subject)?;
+        let listing = src.referrers(subject)?;
+        for why in listing.skipped {
+            report.ignore(CheckId::Referrer, Some(&subject.to_string()), why);
+        }
+        let listed = listing.entries;
         if listed.len() > REFERRERS_MAX {
             report.fail(
                 CheckId::Referrer,

@@ -26,6 +26,7 @@ use crate::oci::limits::{
     ATTESTATION_LAYERS_MAX, ATTESTATION_MAX, CONCURRENT_REQUESTS, MANIFEST_MAX, REFERRERS_MAX,
     VERIFY_READ_MAX,
 };
+use crate::oci::referrers::Listing;
 use crate::oci::registry::{FetchedManifest, RegistryClient};
 use crate::util::digest::Digest;
 
@@ -45,8 +46,8 @@ pub enum Want {
 pub struct Cache {
     manifests: HashMap<String, Option<FetchedManifest>>,
     blobs: HashMap<(Digest, u64), Option<Vec<u8>>>,
-    /// The digests each listing names (all verify reads of it).
-    referrers: HashMap<Digest, Vec<Digest>>,
+    /// The digests each listing names (all verify reads of it), and what it skipped.
+    referrers: HashMap<Digest, Listing<Digest>>,
     /// What was read beside the registry client's own count: a layout's files, and what
     /// referrers listings hold once parsed beyond the bytes they came in.
     arrived: u64,
@@ -100,10 +101,9 @@ impl Cache {
                 self.blobs.insert((d, s), b);
             }
             (Want::Referrers(d), Got::Referrers(Some(l))) => {
-                self.charge(listing_bytes(&l));
-                self.take_inline_manifests(&l);
-                self.referrers
-                    .insert(d, l.into_iter().map(|r| r.digest).collect());
+                self.charge(listing_bytes(&l.entries));
+                self.take_inline_manifests(&l.entries);
+                self.referrers.insert(d, l.digests());
             }
             _ => {}
         }
@@ -185,8 +185,8 @@ impl Cache {
         self.blobs.get(&(*digest, size)).cloned()
     }
 
-    /// A kept referrers listing: the digests it names.
-    pub fn referrers(&self, subject: &Digest) -> Option<Vec<Digest>> {
+    /// A kept referrers listing: the digests it names, and what it skipped.
+    pub fn referrers(&self, subject: &Digest) -> Option<Listing<Digest>> {
         self.referrers.get(subject).cloned()
     }
 }
@@ -219,7 +219,7 @@ pub fn fetch(client: &RegistryClient, cache: &Mutex<Cache>, wants: Vec<Want>) {
 enum Got {
     Manifest(Option<Option<FetchedManifest>>),
     Blob(Option<Option<Vec<u8>>>),
-    Referrers(Option<Vec<Descriptor>>),
+    Referrers(Option<Listing>),
 }
 
 /// What a referrers listing holds in memory once parsed, about: each descriptor's strings
@@ -292,7 +292,7 @@ impl Step {
         let layers: Vec<Descriptor> = match self {
             // Past the bounds verify reads, it fails without reading any of them.
             Step::Listing(d) => {
-                let listed = c.referrers.get(d).map(Vec::as_slice).unwrap_or_default();
+                let listed = c.referrers.get(d).map_or(&[][..], |l| &l.entries);
                 if listed.len() > REFERRERS_MAX {
                     return Vec::new();
                 }
@@ -445,8 +445,11 @@ mod tests {
                 ..Descriptor::of(crate::formats::oci::MEDIA_TYPE_MANIFEST, b"")
             })
             .to_vec();
-        c.referrers
-            .insert(subject, listing.iter().map(|d| d.digest).collect());
+        let listing = Listing {
+            entries: listing,
+            skipped: Vec::new(),
+        };
+        c.referrers.insert(subject, listing.digests());
 
         let next: Vec<Want> = Step::Listing(subject)
             .next(&c)
@@ -506,7 +509,10 @@ mod tests {
         ];
         c.keep(
             Want::Referrers(Digest::of(b"subject")),
-            Got::Referrers(Some(listing)),
+            Got::Referrers(Some(Listing {
+                entries: listing,
+                skipped: Vec::new(),
+            })),
         );
         let m = c.manifest(&good.to_string()).unwrap().unwrap();
         assert_eq!(
@@ -556,10 +562,14 @@ mod tests {
             .map(|i| Descriptor::of(crate::formats::oci::MEDIA_TYPE_MANIFEST, &i.to_le_bytes()))
             .collect();
         let listing: Vec<Digest> = listing.iter().map(|d| d.digest).collect();
-        c.referrers.insert(subject, listing.clone());
+        let digests = |entries: &[Digest]| Listing {
+            entries: entries.to_vec(),
+            skipped: Vec::new(),
+        };
+        c.referrers.insert(subject, digests(&listing));
         assert!(Step::Listing(subject).next(&c).is_empty());
         c.referrers
-            .insert(subject, listing[..REFERRERS_MAX].to_vec());
+            .insert(subject, digests(&listing[..REFERRERS_MAX]));
         assert_eq!(Step::Listing(subject).next(&c).len(), REFERRERS_MAX);
         let layers: Vec<Descriptor> = (0..=ATTESTATION_LAYERS_MAX)
             .map(|i| Descriptor::of(MEDIA_TYPES_READ[0], &i.to_le_bytes()))

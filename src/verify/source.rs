@@ -13,7 +13,7 @@ use crate::oci::limits::{
     ATTESTATION_MAX, MANIFEST_MAX, VERIFY_READ_MAX, read_file_at_most, regular_file_len, size_words,
 };
 use crate::oci::reference::Reference;
-use crate::oci::referrers::registry_referrers_async;
+use crate::oci::referrers::{Listing, registry_referrers_async};
 use crate::oci::registry::{Options, RegistryError};
 use crate::oci::store::Store;
 use crate::util::digest::Digest;
@@ -357,7 +357,8 @@ impl Source {
     /// The digests of the referrers of `digest` (all verify reads of a listing: the
     /// manifest it names is authoritative; besides the digests, only the content a listing
     /// carries inline for them, digest checked, is kept: [`super::prefetch`]).
-    pub fn referrers(&self, digest: &Digest) -> Result<Vec<Digest>> {
+    /// What the listing skipped (an entry that does not parse) comes with them.
+    pub fn referrers(&self, digest: &Digest) -> Result<Listing<Digest>> {
         self.charge(0)?;
         if let Some(l) = self.cache.lock().unwrap().referrers(digest) {
             return Ok(l);
@@ -366,8 +367,8 @@ impl Source {
             Store::Layout(l) => l,
             Store::Registry(c) => {
                 let listing = c.block_on(registry_referrers_async(c, digest))?;
-                self.charge(super::prefetch::listing_bytes(&listing))?;
-                return Ok(listing.into_iter().map(|d| d.digest).collect());
+                self.charge(super::prefetch::listing_bytes(&listing.entries))?;
+                return Ok(listing.digests());
             }
         };
         if self.layout_referrers.get().is_none() {
@@ -375,7 +376,10 @@ impl Source {
             let _ = self.layout_referrers.set(map);
         }
         let map = self.layout_referrers.get();
-        Ok(map.and_then(|m| m.get(digest)).cloned().unwrap_or_default())
+        Ok(Listing {
+            entries: map.and_then(|m| m.get(digest)).cloned().unwrap_or_default(),
+            skipped: Vec::new(),
+        })
     }
 
     /// What a tag points at, if it exists (cosign's legacy `sha256-HEX.att` tags).

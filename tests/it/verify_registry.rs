@@ -2,6 +2,8 @@
 //! cosign's own attestations: our referrers pushed with `push`, cosign's legacy `.att`/`.sig`
 //! tags, and cosign's bundle referrers (`--new-bundle-format`).
 
+mod listings;
+
 use crate::support;
 use crate::support::verify_fixture;
 

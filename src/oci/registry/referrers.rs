@@ -7,16 +7,18 @@ impl RegistryClient {
     /// 200 with an index, `None` when the registry has no such API (404 and kin). Pages
     /// (`Link: <...>; rel="next"`) are followed on the same registry, at most
     /// [`limits::REFERRERS_PAGES_MAX`] of them.
-    pub fn referrers_api(&self, subject: &Digest) -> Result<Option<ImageIndex>> {
+    /// Its entries are read one by one ([`IndexEntries`]): one that does not parse is
+    /// counted, not fatal.
+    pub fn referrers_api(&self, subject: &Digest) -> Result<Option<IndexEntries>> {
         self.rt.block_on(self.referrers_api_async(subject))
     }
 
     /// [`RegistryClient::referrers_api`], to run with others ([`RegistryClient::run_all`]).
-    pub async fn referrers_api_async(&self, subject: &Digest) -> Result<Option<ImageIndex>> {
+    pub async fn referrers_api_async(&self, subject: &Digest) -> Result<Option<IndexEntries>> {
         let what = format!("referrers of {subject}");
         let accept = [("Accept", MEDIA_TYPE_INDEX.to_owned())];
         let mut url = self.repo_url(&format!("referrers/{subject}"));
-        let mut all: Option<ImageIndex> = None;
+        let mut all: Option<IndexEntries> = None;
         let mut read = 0u64;
         for _ in 0..limits::REFERRERS_PAGES_MAX {
             let r = self
@@ -47,14 +49,14 @@ impl RegistryClient {
                     limits::size_words(MANIFEST_MAX)
                 )));
             }
-            let page = serde_json::from_slice::<ImageIndex>(&r.body).map_err(|e| {
+            let page = IndexEntries::parse(&r.body).map_err(|e| {
                 Error::msg(format!(
                     "{what}: the registry sent an index that does not parse: {e}"
                 ))
             })?;
             match &mut all {
                 None => all = Some(page),
-                Some(a) => a.manifests.extend(page.manifests),
+                Some(a) => a.extend(page),
             }
             match next_link(&r.headers) {
                 None => return Ok(all),
