@@ -57,9 +57,10 @@ pub fn guess_workspace_root(dir: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// Checksums from Cargo.lock, by (name, version, source id).
+/// Checksums from Cargo.lock: by name, each (version, source id, checksum) of that name
+/// (looked up without allocating).
 #[derive(Debug, Default)]
-pub struct LockChecksums(HashMap<(String, String, String), String>);
+pub struct LockChecksums(HashMap<String, Vec<(String, String, String)>>);
 
 impl LockChecksums {
     /// Reads `Cargo.lock` (any version: `checksum` per package, or the v1 `[metadata]`
@@ -74,13 +75,13 @@ impl LockChecksums {
         let lock: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             Error::msg(format!("Cargo.lock is not valid TOML: {}", e.message()))
         })?;
-        let mut map = HashMap::new();
+        let mut map = LockChecksums::default();
         let s = |v: Option<&toml::Value>| v.and_then(|v| v.as_str()).unwrap_or("").to_owned();
         if let Some(packages) = lock.get("package").and_then(|p| p.as_array()) {
             for p in packages {
                 if let Some(sum) = p.get("checksum").and_then(|c| c.as_str()) {
-                    let key = (s(p.get("name")), s(p.get("version")), s(p.get("source")));
-                    map.insert(key, sum.to_owned());
+                    let (version, source) = (s(p.get("version")), s(p.get("source")));
+                    map.insert(s(p.get("name")), version, source, sum.to_owned());
                 }
             }
         }
@@ -98,20 +99,27 @@ impl LockChecksums {
                 };
                 let source = source.trim_start_matches('(').trim_end_matches(')');
                 if let Some(sum) = v.as_str().filter(|s| s.len() == 64) {
-                    map.insert(
-                        (name.to_owned(), version.to_owned(), source.to_owned()),
-                        sum.to_owned(),
-                    );
+                    let (version, source) = (version.to_owned(), source.to_owned());
+                    map.insert(name.to_owned(), version, source, sum.to_owned());
                 }
             }
         }
-        Ok(LockChecksums(map))
+        Ok(map)
+    }
+
+    /// Records a checksum; a later one for the same package replaces it.
+    fn insert(&mut self, name: String, version: String, source: String, sum: String) {
+        let same = self.0.entry(name).or_default();
+        same.retain(|(v, s, _)| (v, s) != (&version, &source));
+        same.push((version, source, sum));
     }
 
     /// The checksum of a package, when the lockfile has one.
     pub fn get(&self, name: &str, version: &str, source: &str) -> Option<&String> {
-        self.0
-            .get(&(name.to_owned(), version.to_owned(), source.to_owned()))
+        let same = self.0.get(name)?;
+        same.iter()
+            .find(|(v, s, _)| v == version && s == source)
+            .map(|(_, _, sum)| sum)
     }
 }
 
@@ -158,116 +166,133 @@ pub fn package_id(name: &str, version: &str, source: &Source) -> String {
 
 /// The graph: every package of the resolve (so the whole Cargo.lock under
 /// `--all-features`), with `roots` marking the selection.
+///
+/// Packages are addressed by their position in `meta.packages` (one hash lookup per id
+/// string): on corpus/rerun (1256 packages) this runs after `cargo metadata` exits, while
+/// the user waits.
 pub fn graph(meta: &Metadata, lock: &LockChecksums, roots: &[PackageId]) -> Result<DepGraph> {
     let root_dir = PathBuf::from(meta.workspace_root.as_std_path());
     let resolve = meta.resolve.as_ref().ok_or_else(|| {
         Error::msg("`cargo metadata` returned no resolve graph; is cargo too old?")
     })?;
-    let mut ids: HashMap<&PackageId, String> = HashMap::with_capacity(meta.packages.len());
-    let by_id: HashMap<&PackageId, &cargo_metadata::Package> =
-        meta.packages.iter().map(|p| (&p.id, p)).collect();
-    let mut converted: HashMap<&PackageId, Package> = HashMap::with_capacity(meta.packages.len());
-    for p in &meta.packages {
-        let version = p.version.to_string();
-        let (source, source_repr) = match &p.source {
-            Some(s) => (parse_source(&s.repr), s.repr.as_str()),
-            None => {
-                let dir = p
-                    .manifest_path
-                    .parent()
-                    .map(|d| d.as_std_path().to_path_buf())
-                    .unwrap_or_default();
-                (
-                    Source::Path {
-                        path: relative_to(&dir, &root_dir),
-                    },
-                    "",
-                )
-            }
-        };
-        let id = package_id(&p.name, &version, &source);
-        let kinds: BTreeSet<String> = p
-            .targets
-            .iter()
-            .flat_map(|t| t.kind.iter().map(|k| k.to_string()))
-            .collect();
-        let pkg = Package {
-            id: id.clone(),
-            name: p.name.to_string(),
-            checksum: lock.get(&p.name, &version, source_repr).cloned(),
-            version,
-            source,
-            license: p.license.clone(),
-            license_file: p
-                .license_file
-                .as_ref()
-                .and_then(|f| f.file_name())
-                .map(str::to_owned),
-            repository: p.repository.as_deref().map(strip_userinfo),
-            features: Vec::new(),
-            target_kinds: kinds.into_iter().collect(),
-            dependencies: Vec::new(),
-        };
-        ids.insert(&p.id, id);
-        converted.insert(&p.id, pkg);
-    }
+    let position: HashMap<&str, usize> = meta
+        .packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.repr.as_str(), i))
+        .collect();
+    let mut packages: Vec<Package> = meta
+        .packages
+        .iter()
+        .map(|p| convert(p, lock, &root_dir))
+        .collect();
+    let ids: Vec<String> = packages.iter().map(|p| p.id.clone()).collect();
+    let mut in_resolve = vec![false; packages.len()];
     for node in &resolve.nodes {
-        let Some(pkg) = converted.get_mut(&node.id) else {
+        let Some(&i) = position.get(node.id.repr.as_str()) else {
             continue;
         };
+        in_resolve[i] = true;
         let mut features: Vec<String> = node.features.iter().map(|f| f.to_string()).collect();
         features.sort();
-        pkg.features = features;
-        let mut edges = Vec::with_capacity(node.deps.len());
-        for dep in &node.deps {
-            let Some(target_id) = ids.get(&dep.pkg) else {
-                continue;
-            };
-            let mut kinds: Vec<EdgeKind> = dep
-                .dep_kinds
-                .iter()
-                .map(|k| EdgeKind {
-                    kind: match k.kind {
-                        DependencyKind::Build => "build",
-                        DependencyKind::Development => "dev",
-                        _ => "normal",
-                    }
-                    .to_owned(),
-                    target: k.target.as_ref().map(|t| t.to_string()),
-                })
-                .collect();
-            if kinds.is_empty() {
-                kinds.push(EdgeKind {
-                    kind: "normal".into(),
-                    target: None,
-                });
-            }
-            kinds.sort();
-            kinds.dedup();
-            edges.push(Edge {
-                id: target_id.clone(),
-                name: dep.name.clone(),
-                kinds,
-            });
-        }
+        packages[i].features = features;
+        let mut edges: Vec<Edge> = node
+            .deps
+            .iter()
+            .filter_map(|dep| {
+                let &to = position.get(dep.pkg.repr.as_str())?;
+                Some(edge(dep, &ids[to]))
+            })
+            .collect();
         edges.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.name.cmp(&b.name)));
-        pkg.dependencies = edges;
+        packages[i].dependencies = edges;
     }
     // Only packages in the resolve (cargo metadata lists exactly those).
-    let in_resolve: BTreeSet<&PackageId> = resolve.nodes.iter().map(|n| &n.id).collect();
-    let mut packages: Vec<Package> = converted
+    let mut kept: Vec<Package> = packages
         .into_iter()
-        .filter(|(id, _)| in_resolve.contains(id) && by_id.contains_key(id))
-        .map(|(_, p)| p)
+        .zip(in_resolve)
+        .filter_map(|(p, kept)| kept.then_some(p))
         .collect();
-    packages.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut root_ids: Vec<String> = roots.iter().filter_map(|r| ids.get(r).cloned()).collect();
+    kept.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut root_ids: Vec<String> = roots
+        .iter()
+        .filter_map(|r| position.get(r.repr.as_str()).map(|&i| ids[i].clone()))
+        .collect();
     root_ids.sort();
     root_ids.dedup();
     Ok(DepGraph {
         roots: root_ids,
-        packages,
+        packages: kept,
     })
+}
+
+/// One package of `cargo metadata` as a graph [`Package`], its features and dependencies
+/// still empty.
+fn convert(p: &cargo_metadata::Package, lock: &LockChecksums, root_dir: &Path) -> Package {
+    let version = p.version.to_string();
+    let (source, source_repr) = match &p.source {
+        Some(s) => (parse_source(&s.repr), s.repr.as_str()),
+        None => {
+            let dir = p
+                .manifest_path
+                .parent()
+                .map(|d| d.as_std_path().to_path_buf())
+                .unwrap_or_default();
+            let path = relative_to(&dir, root_dir);
+            (Source::Path { path }, "")
+        }
+    };
+    let kinds: BTreeSet<&cargo_metadata::TargetKind> =
+        p.targets.iter().flat_map(|t| &t.kind).collect();
+    let mut target_kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+    target_kinds.sort();
+    Package {
+        id: package_id(&p.name, &version, &source),
+        name: p.name.to_string(),
+        checksum: lock.get(&p.name, &version, source_repr).cloned(),
+        version,
+        source,
+        license: p.license.clone(),
+        license_file: p
+            .license_file
+            .as_ref()
+            .and_then(|f| f.file_name())
+            .map(str::to_owned),
+        repository: p.repository.as_deref().map(strip_userinfo),
+        features: Vec::new(),
+        target_kinds,
+        dependencies: Vec::new(),
+    }
+}
+
+/// The graph edge of one resolved dependency, to the package whose graph id is `to`.
+fn edge(dep: &cargo_metadata::NodeDep, to: &str) -> Edge {
+    let mut kinds: Vec<EdgeKind> = dep
+        .dep_kinds
+        .iter()
+        .map(|k| EdgeKind {
+            kind: match k.kind {
+                DependencyKind::Build => "build",
+                DependencyKind::Development => "dev",
+                _ => "normal",
+            }
+            .to_owned(),
+            target: k.target.as_ref().map(|t| t.to_string()),
+        })
+        .collect();
+    if kinds.is_empty() {
+        kinds.push(EdgeKind {
+            kind: "normal".into(),
+            target: None,
+        });
+    }
+    kinds.sort();
+    kinds.dedup();
+    Edge {
+        id: to.to_owned(),
+        name: dep.name.clone(),
+        kinds,
+    }
 }
 
 #[cfg(test)]

@@ -64,11 +64,33 @@ pub struct Collected {
 /// Collects the build inputs of the selected packages. Warnings (no git, no commits) are
 /// printed through `ui` and kept in [`BuildInputs::warnings`].
 pub fn collect(selection: &Selection, ui: &Ui) -> Result<BuildInputs> {
-    collect_with(selection, ui, &Known::default()).map(|c| c.inputs)
+    collect_then(selection, ui, |_| ()).map(|(inputs, ())| inputs)
+}
+
+/// [`collect`], with `then` run on the inputs while cargo exits (it frees its state and exits
+/// after printing its answer): what `then` made is returned, like the inputs, only once cargo
+/// succeeded. `inspect` renders its report so.
+pub fn collect_then<T>(
+    selection: &Selection,
+    ui: &Ui,
+    then: impl FnOnce(&BuildInputs) -> T,
+) -> Result<(BuildInputs, T)> {
+    let (c, made) = collect_with_then(selection, ui, &Known::default(), then)?;
+    Ok((c.inputs, made))
 }
 
 /// [`collect`], reusing what is [`Known`] already and handing back `cargo metadata`.
 pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Collected> {
+    collect_with_then(selection, ui, known, |_| ()).map(|(c, ())| c)
+}
+
+/// [`collect_with`] and [`collect_then`] in one.
+fn collect_with_then<T>(
+    selection: &Selection,
+    ui: &Ui,
+    known: &Known,
+    then: impl FnOnce(&BuildInputs) -> T,
+) -> Result<(Collected, T)> {
     let manifest = locate_manifest(selection)?;
     let dir = manifest
         .parent()
@@ -98,7 +120,10 @@ pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Col
     )?;
     // cargo exits while its answer is worked on; a failure of cargo comes first.
     let exit = Arc::clone(&probed.exit);
-    let collected = assemble(selection, ui, probed, (&manifest, &config), started);
+    let collected = assemble(selection, ui, probed, (&manifest, &config), started).map(|c| {
+        let made = then(&c.inputs);
+        (c, made)
+    });
     exit.check()?;
     collected
 }
@@ -353,6 +378,29 @@ fn read_profiles(root_manifest: &Path) -> Result<Option<toml::Table>> {
     Ok(table.get("profile").and_then(|p| p.as_table()).cloned())
 }
 
+/// Whether `manifest` (canonical) is the workspace's root manifest and that is no package:
+/// then no member is selected by its manifest, and the members' paths need not be
+/// canonicalised to find that out.
+fn virtual_root(meta: &Metadata, members: &[&cargo_metadata::Package], manifest: &Path) -> bool {
+    let root = meta.workspace_root.join("Cargo.toml");
+    !members.iter().any(|p| p.manifest_path == root)
+        && root
+            .as_std_path()
+            .canonicalize()
+            .is_ok_and(|r| r == manifest)
+}
+
+/// The workspace members of `meta`, in `packages` order (as
+/// [`Metadata::workspace_packages`], with one hash lookup per package instead of a scan of
+/// the members: corpus/rerun has 1256 packages).
+fn workspace_packages(meta: &Metadata) -> Vec<&cargo_metadata::Package> {
+    let members: std::collections::HashSet<&PackageId> = meta.workspace_members.iter().collect();
+    meta.packages
+        .iter()
+        .filter(|p| members.contains(&p.id))
+        .collect()
+}
+
 /// The packages the selection names: `-p` specs (`name` or `name@version`), `--workspace`,
 /// the owners of `--bin` targets, else the package of the manifest, else the workspace's
 /// default members.
@@ -361,7 +409,7 @@ pub fn select_roots(
     selection: &Selection,
     manifest: &Path,
 ) -> Result<Vec<PackageId>> {
-    let members: Vec<&cargo_metadata::Package> = meta.workspace_packages();
+    let members = workspace_packages(meta);
     if selection.workspace {
         return Ok(members.iter().map(|p| p.id.clone()).collect());
     }
@@ -382,7 +430,7 @@ pub fn select_roots(
             let preferred: Vec<&cargo_metadata::Package> = matches
                 .iter()
                 .copied()
-                .filter(|p| meta.workspace_members.contains(&p.id))
+                .filter(|p| members.iter().any(|m| m.id == p.id))
                 .collect();
             let chosen = if preferred.len() == 1 {
                 preferred
@@ -431,16 +479,28 @@ pub fn select_roots(
         )));
     }
     let manifest = manifest.canonicalize().unwrap_or(manifest.to_path_buf());
-    if let Some(p) = members.iter().find(|p| {
+    // cargo prints canonical manifest paths: compared as printed first, canonicalised (a
+    // syscall per member) only when none matches so.
+    let canonical = |p: &&&cargo_metadata::Package| {
         let m = p.manifest_path.as_std_path();
         m.canonicalize().unwrap_or(m.to_path_buf()) == manifest
-    }) {
+    };
+    let exact = members
+        .iter()
+        .find(|p| p.manifest_path.as_std_path() == manifest);
+    let scan = || match virtual_root(meta, &members, &manifest) {
+        true => None,
+        false => members.iter().find(canonical),
+    };
+    if let Some(p) = exact.or_else(scan) {
         return Ok(vec![p.id.clone()]);
     }
     if meta.workspace_default_members.is_available() {
-        Ok(meta
-            .workspace_default_packages()
+        let default: std::collections::HashSet<&PackageId> =
+            meta.workspace_default_members.iter().collect();
+        Ok(members
             .iter()
+            .filter(|p| default.contains(&p.id))
             .map(|p| p.id.clone())
             .collect())
     } else {

@@ -112,6 +112,10 @@ pub fn git_uri(remote: &str) -> Option<String> {
 /// unchanged. A scp-like remote keeps its user name (not a secret) unless it carries a
 /// password (`user:pw@host:path` → `host:path`). Anything else is returned unchanged.
 pub fn strip_userinfo(raw: &str) -> String {
+    // Userinfo ends at an `@`: without one there is none (and nothing to parse).
+    if !raw.contains('@') {
+        return raw.to_owned();
+    }
     if raw.contains("://") {
         return match Url::parse(raw) {
             Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
