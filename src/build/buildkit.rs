@@ -194,6 +194,9 @@ pub struct BuildKitStatement {
     pub predicate_type: String,
     /// The statement's bytes as BuildKit wrote them (an empty subject filled in: `with_subject`).
     pub bytes: Vec<u8>,
+    /// Whether the statement's `subject` names [`BuildKitStatement::subject`]; one that does
+    /// not is still signed as BuildKit wrote it, and `verify` sets it aside (the build warns).
+    pub names_its_manifest: bool,
 }
 
 /// What BuildKit produced, with attestations taken out of the index.
@@ -411,10 +414,12 @@ pub fn strip_attestations(out_dir: &Path, reported: Digest) -> Result<Outcome> {
             if let Ok(v) = serde_json::from_slice::<Value>(&bytes) {
                 collect_materials(&v, &mut materials);
             }
+            let bytes = with_subject(bytes, &subject);
             statements.push(BuildKitStatement {
+                names_its_manifest: names(&bytes, &subject),
                 subject,
                 predicate_type,
-                bytes: with_subject(bytes, &subject),
+                bytes,
             });
         }
     }
@@ -446,6 +451,17 @@ fn with_subject(bytes: Vec<u8>, subject: &Digest) -> Vec<u8> {
     let named = serde_json::json!([{"name": "_", "digest": {"sha256": subject.hex()}}]);
     statement.insert("subject".to_owned(), named);
     serde_json::to_vec(&statement).unwrap_or(bytes)
+}
+
+/// Whether the in-toto statement `bytes` names `subject` among its subjects (by sha256).
+fn names(bytes: &[u8], subject: &Digest) -> bool {
+    let Ok(statement) = serde_json::from_slice::<Value>(bytes) else {
+        return false;
+    };
+    let subjects = statement["subject"].as_array().into_iter().flatten();
+    subjects
+        .into_iter()
+        .any(|s| s["digest"]["sha256"].as_str() == Some(subject.hex().as_str()))
 }
 
 /// Image materials of a SLSA v0.2 (`predicate.materials`) or v1
@@ -514,86 +530,4 @@ pub fn render_template(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_empty_subject_becomes_the_manifest_the_attestation_refers_to() {
-        let m = Digest::of(b"platform manifest");
-        let filled = format!(r#"[{{"name":"_","digest":{{"sha256":"{}"}}}}]"#, m.hex());
-        for given in [r#""subject":[],"#, r#""subject":null,"#, ""] {
-            let st = format!(r#"{{"_type":"t",{given}"predicateType":"p","predicate":{{}}}}"#);
-            let v: Value = serde_json::from_slice(&with_subject(st.into_bytes(), &m)).unwrap();
-            assert_eq!(v["subject"].to_string(), filled, "{given}");
-            assert_eq!(v["predicateType"], "p");
-        }
-        let named = br#"{"_type":"t", "subject":[{"name":"x","digest":{"sha256":"00"}}]}"#;
-        assert_eq!(
-            with_subject(named.to_vec(), &m),
-            named,
-            "kept byte for byte"
-        );
-        assert_eq!(with_subject(b"[]".to_vec(), &m), b"[]");
-    }
-
-    #[test]
-    fn excerpt_starts_at_the_error() {
-        let log = "#1 load\n#2 DONE\n------\n > [1/2] FROM x:\n------\nERROR: failed to solve: x: not found\n";
-        let e = error_excerpt(log);
-        assert!(e.starts_with("------"));
-        assert!(e.contains("failed to solve"));
-    }
-
-    #[test]
-    fn unreachable_names_the_variables() {
-        let e = unreachable(&Client::Buildx { builder: None }, "Cannot connect");
-        let s = e.to_string();
-        assert!(
-            s.contains("DOCKER_HOST")
-                && s.contains("BUILDKIT_HOST")
-                && s.contains("--builder native")
-        );
-        assert_eq!(e.exit_code(), 2);
-    }
-
-    #[test]
-    fn buildx_command_line() {
-        let mut req = Request {
-            client: &Client::Buildx {
-                builder: Some("remote".into()),
-            },
-            dockerfile: Path::new("/c/Dockerfile"),
-            context: Path::new("/c"),
-            bins: Path::new("/b"),
-            platforms: &[super::super::platform::parse("linux/amd64", None).unwrap()],
-            build_args: BTreeMap::from([("SOURCE_DATE_EPOCH".into(), "5".into())]),
-            labels: BTreeMap::new(),
-            out_dir: Path::new("/o"),
-            metadata_file: Path::new("/m.json"),
-            layout_contexts: BTreeMap::new(),
-            compression: super::super::compress::LayerCompression::Gzip,
-        };
-        let c = req.command();
-        let args: Vec<String> = c
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        let s = args.join(" ");
-        assert!(s.contains("--builder remote"));
-        assert!(s.contains("--build-context bins=/b"));
-        assert!(s.contains("--build-arg SOURCE_DATE_EPOCH=5"));
-        assert!(s.contains("--provenance mode=max"));
-        assert!(
-            args.iter()
-                .any(|a| a == "type=oci,dest=/o,tar=false,rewrite-timestamp=true")
-        );
-        req.compression = super::super::compress::LayerCompression::Zstd;
-        let args: Vec<String> = req
-            .command()
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        assert!(args.iter().any(|a| a
-            == "type=oci,dest=/o,tar=false,rewrite-timestamp=true,compression=zstd,force-compression=true"));
-    }
-}
+mod tests;
