@@ -117,7 +117,8 @@ pub fn audit_image(
     ui: &Ui,
 ) -> Result<AuditReport> {
     use crate::verify::{Expectations, Requirement, Trust};
-    let source = crate::verify::Source::open(reference, plain_http)?;
+    let source =
+        crate::verify::Source::open(reference, plain_http, crate::verify::DEFAULT_TIMEOUT)?;
     ui.status("Verifying", format!("the SBOM of {reference}"));
     let trust = Trust {
         key: Some(key),

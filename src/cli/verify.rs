@@ -101,6 +101,10 @@ pub struct Args {
     /// Allow plain HTTP to the registry (always allowed for loopback hosts).
     #[arg(long)]
     pub plain_http: bool,
+    /// How long to talk to the registry in all (`90s`, `3m`, `1m30s`; as cosign's
+    /// `--timeout`): past it, verify stops with an error (exit 2).
+    #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = crate::util::duration::parse)]
+    pub timeout: std::time::Duration,
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
@@ -214,7 +218,7 @@ fn verify_image(
         expectations,
     };
     let reference = args.reference.clone().unwrap_or_default();
-    let source = verify::Source::open(&reference, args.plain_http)?;
+    let source = verify::Source::open(&reference, args.plain_http, args.timeout)?;
     ui.status("Verifying", &reference);
     let mut report = verify::verify_image(&source, &reference, &trust)?;
     crate::audit::require::check_scans(&mut report, &trust.expectations);

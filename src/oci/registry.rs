@@ -15,6 +15,7 @@
 //! No credential or token is ever put in a URL, a message or a log line.
 
 mod blobs;
+mod budget;
 mod manifests;
 mod referrers;
 
@@ -128,6 +129,9 @@ pub struct RegistryClient {
     received: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// No request (nor retry) is sent once `received` has passed this ([`RegistryClient::limit_reads`]).
     budget: std::sync::atomic::AtomicU64,
+    /// No request (nor retry) is sent past this, and none waits beyond it
+    /// ([`RegistryClient::limit_time`]).
+    stop_at: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -182,6 +186,7 @@ impl RegistryClient {
             retry: opts.retry,
             received: Default::default(),
             budget: std::sync::atomic::AtomicU64::new(u64::MAX),
+            stop_at: std::sync::OnceLock::new(),
         })
     }
 
@@ -279,7 +284,8 @@ impl RegistryClient {
                 } else {
                     self.client_for(url)?
                 };
-                let mut req = client.request(method.clone(), url).timeout(deadline);
+                let timeout = deadline.min(self.time_left(&method, what)?);
+                let mut req = client.request(method.clone(), url).timeout(timeout);
                 for (k, v) in headers {
                     req = req.header(*k, v);
                 }
@@ -324,7 +330,12 @@ impl RegistryClient {
                         // A registry that drips its answer is given one more chance, not six.
                         let again = !(e.is_timeout() && std::mem::replace(&mut timed_out, true));
                         if transient_left && again {
-                            tokio::time::sleep(self.retry.delay(attempt)).await;
+                            tokio::time::sleep(
+                                self.retry
+                                    .delay(attempt)
+                                    .min(self.time_left(&method, what)?),
+                            )
+                            .await;
                             attempt += 1;
                             continue;
                         }
@@ -348,7 +359,7 @@ impl RegistryClient {
                         let delay = retry_after(&r.headers)
                             .map(|d| d.min(self.retry.max_delay))
                             .unwrap_or_else(|| self.retry.delay(attempt));
-                        tokio::time::sleep(delay).await;
+                        tokio::time::sleep(delay.min(self.time_left(&method, what)?)).await;
                         attempt += 1;
                     }
                     Ok(r)
@@ -435,35 +446,6 @@ impl RegistryClient {
             &self.received,
         )
         .await
-    }
-
-    /// Sends no request, nor a retry, once this client has received more than `max` bytes
-    /// in all ([`RegistryClient::received`]): verify's read bound, which retries of answers
-    /// cut short would otherwise pass by the requests in flight times the attempts.
-    pub fn limit_reads(&self, max: u64) {
-        self.budget.store(max, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// An error once more than the budget was received.
-    fn within_budget(&self, method: &Method, what: &str) -> Result<()> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let max = self.budget.load(Relaxed);
-        if self.received.load(Relaxed) <= max {
-            return Ok(());
-        }
-        Err(Error::msg(format!(
-            "{}: not sent: read more than {} from this registry in all already; refused \
-             (the registry may be hostile)",
-            self.what(method, what),
-            limits::size_words(max)
-        )))
-    }
-
-    /// The counter of every body byte this client received (answers that failed their
-    /// digest or size check, were refused or retried, error answers and 404s included):
-    /// verify bounds all it reads by it.
-    pub fn received(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
-        self.received.clone()
     }
 
     fn unexpected(&self, method: &Method, what: &str, r: &Resp) -> Error {

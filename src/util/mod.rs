@@ -2,6 +2,7 @@
 //! URLs (credentials, canonical source URLs).
 
 pub mod digest;
+pub mod duration;
 pub mod fs;
 pub mod time;
 pub mod url;

@@ -32,5 +32,5 @@ pub use bundle::{Artifact, verify_bundle};
 pub use image::{Trust, verify_image};
 pub use policy::{Expectations, Requirement};
 pub use report::{CheckId, Report, Status};
-pub use source::Source;
+pub use source::{DEFAULT_TIMEOUT, Source};
 pub use tlog::TrustedRoot;

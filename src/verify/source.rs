@@ -5,7 +5,10 @@
 //! swapped blob): the verifier reports that as a failed check naming the blob, not as a
 //! transport error. A registry that cannot be reached is an error (exit 2).
 
+use std::time::Duration;
+
 use super::document::Kind;
+
 use crate::error::{Error, Result};
 use crate::formats::oci::Descriptor;
 use crate::oci::layout::Layout;
@@ -17,6 +20,9 @@ use crate::oci::referrers::{Listing, registry_referrers_async};
 use crate::oci::registry::{Options, RegistryError};
 use crate::oci::store::Store;
 use crate::util::digest::Digest;
+
+/// How long verify talks to a registry unless told (`--timeout`): cosign's default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Bytes whose digest was checked, or why they do not match it.
 pub type Fetched = std::result::Result<Vec<u8>, String>;
@@ -134,8 +140,9 @@ fn layout_read(l: &Layout, asked: Asked) -> Result<(Option<Fetched>, u64)> {
 }
 
 impl Source {
-    /// Opens `reference` (`oci:PATH...` or `host/repo...`).
-    pub fn open(reference: &str, plain_http: bool) -> Result<Source> {
+    /// Opens `reference` (`oci:PATH...` or `host/repo...`); a registry is talked to for at
+    /// most `timeout` from now ([`crate::oci::registry::RegistryClient::limit_time`]), a layout read at any pace.
+    pub fn open(reference: &str, plain_http: bool, timeout: Duration) -> Result<Source> {
         let reference = Reference::parse(reference)?;
         let opts = Options {
             plain_http,
@@ -145,6 +152,9 @@ impl Source {
         let cache = match &store {
             Store::Registry(c) => {
                 c.limit_reads(VERIFY_READ_MAX);
+                if let Some(at) = std::time::Instant::now().checked_add(timeout) {
+                    c.limit_time(at);
+                }
                 super::prefetch::Cache::counting(c)
             }
             Store::Layout(_) => Default::default(),
@@ -407,7 +417,8 @@ mod tests {
         let layout = Layout::create(dir).unwrap();
         let wrong = Digest::of(b"what the descriptor names");
         std::fs::write(layout.blob_path(&wrong), blob).unwrap();
-        let source = Source::open(&format!("oci:{}", dir.display()), false).unwrap();
+        let source =
+            Source::open(&format!("oci:{}", dir.display()), false, DEFAULT_TIMEOUT).unwrap();
         (source, wrong)
     }
 

@@ -377,3 +377,43 @@ fn cosign_tags_are_asked_after_the_listings() {
         "the read-ahead did not ask the tags while the referrer's manifest was on its way: {tags:?}"
     );
 }
+
+/// A registry that answers every request after a second, with a 500 (retried): per request
+/// that is six attempts and their backoff, so without an overall deadline the first
+/// request alone keeps verify for 8 s or more. `--timeout 2s` ends it about then, with an
+/// error naming the flag; a duration it cannot read is refused before anything is sent.
+#[test]
+fn a_registry_answering_slowly_is_given_up_on_at_the_timeout() {
+    let (addr, seen) = serve(
+        "127.0.0.1",
+        Arc::new(|_: &Seen| {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            Answer::status("500 Internal Server Error")
+        }),
+    );
+    let cfg = no_config();
+    let key = tempfile::tempdir().unwrap();
+    let (_, public) = support::keygen(key.path(), "slow");
+    let verify = |timeout: &str| {
+        let started = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_cargo-provenance"))
+            .args(["provenance", "verify", &format!("{addr}/app:v1"), "--key"])
+            .arg(&public)
+            .args(["--timeout", timeout])
+            .env("DOCKER_CONFIG", cfg.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), err, started.elapsed())
+    };
+    let (code, err, took) = verify("2s");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("`--timeout`"), "{err}");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}: {err}");
+    let asked = seen.lock().unwrap().len();
+    assert!(asked <= 3, "{asked} requests in 2 s");
+    let (code, err, _) = verify("soon");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is not a duration"), "{err}");
+    assert_eq!(seen.lock().unwrap().len(), asked, "nothing sent");
+}
