@@ -264,6 +264,17 @@ impl IndexEntries {
         struct Loose {
             manifests: Vec<serde_json::Value>,
         }
+        #[derive(Deserialize)]
+        struct Strict {
+            manifests: Vec<Descriptor>,
+        }
+        // Every entry parses (our listings, and any sound one): in one pass.
+        if let Ok(all) = serde_json::from_slice::<Strict>(bytes) {
+            return Ok(IndexEntries {
+                manifests: all.manifests,
+                ..IndexEntries::default()
+            });
+        }
         let mut out = IndexEntries::default();
         for (i, entry) in serde_json::from_slice::<Loose>(bytes)?
             .manifests
