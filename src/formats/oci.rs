@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::util::digest::Digest;
 
+mod entries;
+pub use entries::{IndexEntries, shortened};
+
 /// `application/vnd.oci.image.manifest.v1+json`.
 pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// `application/vnd.oci.image.index.v1+json`.
@@ -243,75 +246,6 @@ impl Default for ImageIndex {
     }
 }
 
-/// An image index read entry by entry, as a referrers listing is: whoever can push the
-/// fallback tag writes it, so one entry that does not parse (a size of -1, a digest that is
-/// not one) must not hide the others.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IndexEntries {
-    /// The entries that parse, in order.
-    pub manifests: Vec<Descriptor>,
-    /// How many entries did not parse.
-    pub rejected: usize,
-    /// Why the first of them did not.
-    pub first_rejection: Option<String>,
-}
-
-impl IndexEntries {
-    /// Reads `bytes` as an image index whose entries are parsed one at a time; `Err` when
-    /// it is not an image index at all (no `manifests` list: an image manifest, say).
-    pub fn parse(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        #[derive(Deserialize)]
-        struct Loose {
-            manifests: Vec<serde_json::Value>,
-        }
-        #[derive(Deserialize)]
-        struct Strict {
-            manifests: Vec<Descriptor>,
-        }
-        // Every entry parses (our listings, and any sound one): in one pass.
-        if let Ok(all) = serde_json::from_slice::<Strict>(bytes) {
-            return Ok(IndexEntries {
-                manifests: all.manifests,
-                ..IndexEntries::default()
-            });
-        }
-        let mut out = IndexEntries::default();
-        for (i, entry) in serde_json::from_slice::<Loose>(bytes)?
-            .manifests
-            .into_iter()
-            .enumerate()
-        {
-            match serde_json::from_value::<Descriptor>(entry) {
-                Ok(d) => out.manifests.push(d),
-                Err(e) => {
-                    out.rejected += 1;
-                    out.first_rejection
-                        .get_or_insert_with(|| format!("entry {i}: {e}"));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Appends the entries of `other` (another page of the same listing).
-    pub fn extend(&mut self, other: IndexEntries) {
-        self.manifests.extend(other.manifests);
-        self.rejected += other.rejected;
-        if self.first_rejection.is_none() {
-            self.first_rejection = other.first_rejection;
-        }
-    }
-
-    /// What was skipped, for a report: `None` when every entry parsed.
-    pub fn rejection(&self, what: &str) -> Option<String> {
-        let first = self.first_rejection.as_deref()?;
-        Some(format!(
-            "{what}: {} of its entries do not parse and were skipped (first: {first})",
-            self.rejected
-        ))
-    }
-}
-
 /// An image configuration (the parts we write and read).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ImageConfig {
@@ -380,28 +314,6 @@ pub struct LayoutMarker {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_entry_that_does_not_parse_does_not_hide_the_others() {
-        let good = serde_json::to_value(Descriptor::of(MEDIA_TYPE_MANIFEST, b"x")).unwrap();
-        let mut bad = good.clone();
-        bad["size"] = serde_json::json!(-1);
-        let index = serde_json::json!({"schemaVersion": 2, "manifests": [bad, good, "junk"]});
-        let read = IndexEntries::parse(index.to_string().as_bytes()).unwrap();
-        assert_eq!(
-            read.manifests,
-            vec![Descriptor::of(MEDIA_TYPE_MANIFEST, b"x")]
-        );
-        assert_eq!(read.rejected, 2);
-        let note = read.rejection("the listing").unwrap();
-        assert!(
-            note.contains("2 of its entries") && note.contains("entry 0"),
-            "{note}"
-        );
-        // An image manifest is no index at all.
-        let manifest = serde_json::json!({"schemaVersion": 2, "layers": []});
-        assert!(IndexEntries::parse(manifest.to_string().as_bytes()).is_err());
-    }
 
     #[test]
     fn empty_descriptor_matches_the_spec() {

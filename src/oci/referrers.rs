@@ -200,7 +200,8 @@ pub async fn registry_referrers_async(
                 format!("the referrers fallback tag {tag} in {repository}"),
             ),
             Err(e) => listing.skipped.push(format!(
-                "the referrers fallback tag {tag} in {repository} is not an image index ({e})"
+                "the referrers fallback tag {tag} in {repository} is not an image index ({})",
+                crate::formats::oci::shortened(&e)
             )),
         }
     }
@@ -208,25 +209,30 @@ pub async fn registry_referrers_async(
     Ok(listing)
 }
 
-/// `entries` sorted by digest, one per digest: of several, the first whose inline `data`
-/// is the content it names, else the first. An entry listed ahead of the real one, with
-/// its digest and forged `data`, so cannot shadow the real one's inline copy.
+/// `entries` sorted by digest, one per digest: the first listed, carrying the inline `data`
+/// (and the size) of the first entry of that digest whose `data` is the content it names.
+/// An entry listed ahead of ours with our digest and forged `data` (or a wrong size) so
+/// cannot shadow our inline copy, and a copy with good `data` cannot relabel the first
+/// entry (its artifact type and annotations stay). Each entry's `data` is checked once.
 fn one_per_digest(mut entries: Vec<Descriptor>) -> Vec<Descriptor> {
     // Stable: entries of one digest keep their listed order.
     entries.sort_by_key(|d| d.digest);
-    let mut kept: Vec<Descriptor> = Vec::with_capacity(entries.len());
+    let inline = |d: &Descriptor| d.data.is_some() && d.embedded(MANIFEST_MAX).is_some();
+    let mut kept: Vec<(Descriptor, bool)> = Vec::with_capacity(entries.len());
     for d in entries {
         match kept.last_mut() {
-            Some(k) if k.digest == d.digest => {
-                let inline = |d: &Descriptor| d.embedded(MANIFEST_MAX).is_some();
-                if d.data.is_some() && !inline(k) && inline(&d) {
-                    *k = d;
+            Some((k, has)) if k.digest == d.digest => {
+                if !*has && inline(&d) {
+                    (k.data, k.size, *has) = (d.data, d.size, true);
                 }
             }
-            _ => kept.push(d),
+            _ => {
+                let has = inline(&d);
+                kept.push((d, has));
+            }
         }
     }
-    kept
+    kept.into_iter().map(|(d, _)| d).collect()
 }
 
 /// An image index as JSON, every field kept.
@@ -478,7 +484,7 @@ mod tests {
             genuine.clone(),
             forged.clone(),
         ]);
-        let mut want = vec![genuine, plain.clone()];
+        let mut want = vec![genuine.clone(), plain.clone()];
         want.sort_by_key(|d| d.digest);
         assert_eq!(kept, want);
         let first = Descriptor {
@@ -486,6 +492,18 @@ mod tests {
             ..forged.clone()
         };
         assert_eq!(one_per_digest(vec![first.clone(), forged]), vec![first]);
+        // A first entry of another size and label keeps its label, and takes the genuine
+        // entry's data and size (what its digest names).
+        let mut relabelled = Descriptor {
+            size: 0,
+            data: None,
+            ..genuine.clone()
+        };
+        relabelled.annotations.insert("k".into(), "first".into());
+        let kept = one_per_digest(vec![relabelled.clone(), genuine.clone()]);
+        assert_eq!(kept[0].annotations, relabelled.annotations);
+        assert_eq!((kept[0].size, &kept[0].data), (genuine.size, &genuine.data));
+        assert!(kept[0].embedded(MANIFEST_MAX).is_some());
     }
 
     #[test]
