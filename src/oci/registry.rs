@@ -437,15 +437,29 @@ impl RegistryClient {
         params: &std::collections::BTreeMap<String, String>,
     ) -> Result<String> {
         let realm = params.get("realm").map(String::as_str).unwrap_or("");
-        super::auth::fetch_token(
+        let what = "a token";
+        // Within the read and time budgets like every request (a realm dripping its answer
+        // must not outlast `--timeout`).
+        self.within_budget(&Method::GET, what)?;
+        let left = limits::deadline(SMALL_BODY_MAX, 0).min(self.time_left(&Method::GET, what)?);
+        let fetch = super::auth::fetch_token(
             self.client_for(realm)?,
             &self.reference.registry,
             &self.reference.repository,
             self.creds.as_ref(),
             params,
             &self.received,
-        )
-        .await
+        );
+        match tokio::time::timeout(left, fetch).await {
+            Ok(token) => token,
+            Err(_) => {
+                self.time_left(&Method::GET, what)?;
+                Err(Error::msg(format!(
+                    "{}: the token service did not answer in time",
+                    self.what(&Method::GET, what)
+                )))
+            }
+        }
     }
 
     fn unexpected(&self, method: &Method, what: &str, r: &Resp) -> Error {

@@ -8,16 +8,25 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let bad = || {
         format!("`{text}` is not a duration: write a number with a unit, such as 90s, 3m or 1m30s")
     };
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    let trimmed = text.trim();
+    let total = match trimmed.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => with_units(trimmed).ok_or_else(bad)?,
+    };
+    match total.is_zero() {
+        true => Err(bad()),
+        false => Ok(total),
     }
+}
+
+/// `text` as numbers with units (`1m30s`); `None` when it is not that.
+fn with_units(text: &str) -> Option<Duration> {
     let (mut total, mut rest) = (Duration::ZERO, text);
     while !rest.is_empty() {
         let digits = rest
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let n: u32 = rest[..digits].parse().ok()?;
         rest = &rest[digits..];
         let unit = rest
             .find(|c: char| c.is_ascii_digit())
@@ -27,16 +36,12 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(1),
             "m" => Duration::from_secs(60),
             "h" => Duration::from_secs(3600),
-            _ => return Err(bad()),
+            _ => return None,
         };
-        let part = u32::try_from(n).ok().and_then(|n| one.checked_mul(n));
-        total = part.and_then(|p| total.checked_add(p)).ok_or_else(bad)?;
+        total = total.checked_add(one.checked_mul(n)?)?;
         rest = &rest[unit..];
     }
-    match total.is_zero() {
-        true => Err(bad()),
-        false => Ok(total),
-    }
+    Some(total)
 }
 
 #[cfg(test)]
@@ -51,7 +56,17 @@ mod tests {
         assert_eq!(parse("90"), Ok(s(90)));
         assert_eq!(parse("1h"), Ok(s(3600)));
         assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
-        for bad in ["", "0s", "3 m", "m", "3d", "-1s", "1.5s", "99999999999h"] {
+        for bad in [
+            "",
+            "0",
+            "0s",
+            "3 m",
+            "m",
+            "3d",
+            "-1s",
+            "1.5s",
+            "99999999999h",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

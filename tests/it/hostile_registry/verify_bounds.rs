@@ -417,3 +417,46 @@ fn a_registry_answering_slowly_is_given_up_on_at_the_timeout() {
     assert!(err.contains("is not a duration"), "{err}");
     assert_eq!(seen.lock().unwrap().len(), asked, "nothing sent");
 }
+
+/// A registry that asks for a token from a realm that never answers: the token's fetch is
+/// bounded by `--timeout` too.
+#[test]
+fn a_token_service_that_never_answers_is_given_up_on_at_the_timeout() {
+    let (addr, _) = serve(
+        "127.0.0.1",
+        Arc::new(|s: &Seen| {
+            assert!(s.path.starts_with("/token"), "{}", s.path);
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            Answer::status("500 Internal Server Error")
+        }),
+    );
+    let challenge = format!(r#"Bearer realm="http://{addr}/token",service="s""#);
+    let (registry, _) = serve(
+        "127.0.0.1",
+        Arc::new(move |_: &Seen| Answer {
+            headers: vec![("WWW-Authenticate".into(), challenge.clone())],
+            ..Answer::status("401 Unauthorized")
+        }),
+    );
+    let cfg = no_config();
+    let key = tempfile::tempdir().unwrap();
+    let (_, public) = support::keygen(key.path(), "token");
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-provenance"))
+        .args([
+            "provenance",
+            "verify",
+            &format!("{registry}/app:v1"),
+            "--key",
+        ])
+        .arg(&public)
+        .args(["--timeout", "2s"])
+        .env("DOCKER_CONFIG", cfg.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("`--timeout`"), "{err}");
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(6), "{took:?}: {err}");
+}
