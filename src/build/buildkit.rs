@@ -194,9 +194,6 @@ pub struct BuildKitStatement {
     pub predicate_type: String,
     /// The statement's bytes as BuildKit wrote them (an empty subject filled in: `with_subject`).
     pub bytes: Vec<u8>,
-    /// Whether the statement's `subject` names [`BuildKitStatement::subject`]; one that does
-    /// not is still signed as BuildKit wrote it, and `verify` sets it aside (the build warns).
-    pub names_its_manifest: bool,
 }
 
 /// What BuildKit produced, with attestations taken out of the index.
@@ -210,6 +207,8 @@ pub struct Outcome {
     pub index: ImageIndex,
     /// The in-toto statements of the attestation manifests.
     pub statements: Vec<BuildKitStatement>,
+    /// Why statements were left out (one that names another subject than its manifest).
+    pub refused: Vec<String>,
     /// Base images named in the statements' materials: (uri, digest).
     pub materials: Vec<(String, Digest)>,
 }
@@ -392,6 +391,7 @@ pub fn strip_attestations(out_dir: &Path, reported: Digest) -> Result<Outcome> {
     let mut index = full.clone();
     index.manifests.clear();
     let mut statements = Vec::new();
+    let mut refused = Vec::new();
     let mut materials = Vec::new();
     for d in &full.manifests {
         if is_platform_manifest(d) {
@@ -415,8 +415,16 @@ pub fn strip_attestations(out_dir: &Path, reported: Digest) -> Result<Outcome> {
                 collect_materials(&v, &mut materials);
             }
             let bytes = with_subject(bytes, &subject);
+            // Signed with the user's key, so only about this image: a statement (from a
+            // remote, perhaps hostile, builder) that names anything else is left out.
+            if !names_only(&bytes, &subject) {
+                refused.push(format!(
+                    "BuildKit's `{predicate_type}` statement about platform manifest {subject} \
+                     names another subject: left out, neither signed nor attached"
+                ));
+                continue;
+            }
             statements.push(BuildKitStatement {
-                names_its_manifest: names(&bytes, &subject),
                 subject,
                 predicate_type,
                 bytes,
@@ -430,6 +438,7 @@ pub fn strip_attestations(out_dir: &Path, reported: Digest) -> Result<Outcome> {
         buildkit_index_digest: reported,
         index,
         statements,
+        refused,
         materials,
     })
 }
@@ -453,15 +462,19 @@ fn with_subject(bytes: Vec<u8>, subject: &Digest) -> Vec<u8> {
     serde_json::to_vec(&statement).unwrap_or(bytes)
 }
 
-/// Whether the in-toto statement `bytes` names `subject` among its subjects (by sha256).
-fn names(bytes: &[u8], subject: &Digest) -> bool {
+/// Whether the in-toto statement `bytes` names `subject`, by sha256, and nothing else.
+fn names_only(bytes: &[u8], subject: &Digest) -> bool {
     let Ok(statement) = serde_json::from_slice::<Value>(bytes) else {
         return false;
     };
-    let subjects = statement["subject"].as_array().into_iter().flatten();
-    subjects
-        .into_iter()
-        .any(|s| s["digest"]["sha256"].as_str() == Some(subject.hex().as_str()))
+    let subjects = statement["subject"].as_array().map(Vec::as_slice);
+    let hex = subject.hex();
+    subjects.is_some_and(|all| {
+        !all.is_empty()
+            && all
+                .iter()
+                .all(|s| s["digest"]["sha256"].as_str() == Some(hex.as_str()))
+    })
 }
 
 /// Image materials of a SLSA v0.2 (`predicate.materials`) or v1

@@ -107,12 +107,8 @@ pub(super) fn run(job: Job<'_>, layout: &Layout, pending: PendingInfo, ui: &Ui) 
     for d in &outcome.index.manifests {
         buildkit::move_manifest(&outcome.layout, layout, d)?;
     }
-    for st in outcome.statements.iter().filter(|s| !s.names_its_manifest) {
-        ui.warn(format!(
-            "BuildKit's `{}` statement about platform manifest {} names another subject: it is \
-             signed as BuildKit wrote it, and `verify` will set it aside",
-            st.predicate_type, st.subject
-        ));
+    for why in &outcome.refused {
+        ui.warn(why);
     }
     let base_image = match (job.base_ref, job.native_base) {
         (base::BaseRef::Registry(r), _) => Some(BaseImageInfo {

@@ -18,8 +18,13 @@ fn an_empty_subject_becomes_the_manifest_the_attestation_refers_to() {
         named,
         "kept byte for byte"
     );
-    assert!(!names(named, &m), "another subject");
-    assert!(names(&with_subject(b"{}".to_vec(), &m), &m));
+    assert!(!names_only(named, &m), "another subject");
+    assert!(names_only(&with_subject(b"{}".to_vec(), &m), &m));
+    let also = format!(
+        r#"{{"subject":[{{"digest":{{"sha256":"{}"}}}},{{"digest":{{"sha256":"00"}}}}]}}"#,
+        m.hex()
+    );
+    assert!(!names_only(also.as_bytes(), &m), "this one and another");
     assert_eq!(with_subject(b"[]".to_vec(), &m), b"[]");
 }
 
@@ -84,7 +89,8 @@ fn buildx_command_line() {
 
 /// An image index of two platforms, each with its attestation manifest (as BuildKit's image
 /// exporter writes it, with Docker 26's empty subjects): each platform stays in the index,
-/// and each statement is bound to its own platform manifest, not the other's.
+/// and each statement is bound to its own platform manifest, not the other's. A statement
+/// about another image is left out (never signed with the user's key).
 #[test]
 fn each_platform_keeps_its_own_statements() {
     use crate::formats::annotations::DOCKER_ATTESTATION_MANIFEST;
@@ -103,12 +109,17 @@ fn each_platform_keeps_its_own_statements() {
         let statement = format!(r#"{{"_type":"t","subject":[],"predicateType":"{arch}"}}"#);
         let layer = Descriptor::of("application/vnd.in-toto+json", statement.as_bytes());
         layout.put_blob(statement.as_bytes()).unwrap();
+        // A statement about another image (a hostile builder's): left out.
+        let other = Digest::of(b"another image").hex();
+        let foreign = format!(r#"{{"subject":[{{"digest":{{"sha256":"{other}"}}}}]}}"#);
+        let foreign_layer = Descriptor::of("application/vnd.in-toto+json", foreign.as_bytes());
+        layout.put_blob(foreign.as_bytes()).unwrap();
         let attestation = serde_json::to_vec(&ImageManifest {
             schema_version: 2,
             media_type: Some(MEDIA_TYPE_MANIFEST.into()),
             artifact_type: None,
             config: Descriptor::empty(),
-            layers: vec![layer],
+            layers: vec![layer, foreign_layer],
             subject: None,
             annotations: Default::default(),
         })
@@ -143,6 +154,8 @@ fn each_platform_keeps_its_own_statements() {
     let out = strip_attestations(dir.path(), root.digest).unwrap();
     assert_eq!(out.index.manifests, platforms);
     assert_eq!(out.statements.len(), 2);
+    assert_eq!(out.refused.len(), 2, "{:?}", out.refused);
+    assert!(out.refused[0].contains("names another subject"));
     for (st, (platform, arch)) in out
         .statements
         .iter()
@@ -155,6 +168,5 @@ fn each_platform_keeps_its_own_statements() {
         let v: Value = serde_json::from_slice(&st.bytes).unwrap();
         assert_eq!(v["predicateType"], arch);
         assert_eq!(v["subject"][0]["digest"]["sha256"], platform.digest.hex());
-        assert!(st.names_its_manifest);
     }
 }
