@@ -27,17 +27,16 @@ pub fn signed_sbom_purls(
     let mut found = false;
     let mut purls = BTreeSet::new();
     for r in store.referrers(image)? {
-        if r.annotations
-            .get(ANNOTATION_PREDICATE_TYPE)
-            .map(String::as_str)
-            != Some(SBOM_PREDICATE_TYPE)
-        {
-            continue;
-        }
+        // The manifest's own annotation, not the listing's: a listing is anyone's to write
+        // (and other tools' fallback indexes drop annotations), as verify reads it too.
         let (bytes, _) = store.get_manifest(&r.digest)?;
         let Ok(manifest) = serde_json::from_slice::<ImageManifest>(&bytes) else {
             continue;
         };
+        let announced = manifest.annotations.get(ANNOTATION_PREDICATE_TYPE);
+        if announced.map(String::as_str) != Some(SBOM_PREDICATE_TYPE) {
+            continue;
+        }
         let Some(layer) = manifest.layers.first() else {
             continue;
         };

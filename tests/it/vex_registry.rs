@@ -191,3 +191,49 @@ fn an_unresolvable_registry_ref_is_exit_2_with_the_cause() {
     assert!(err.contains("does not resolve"), "{err}");
     assert!(err.contains("no such image"), "{err}");
 }
+
+/// The SBOM check goes by the referrer manifest's own annotation, not the listing's: with
+/// every annotation taken out of the fallback index (anyone who can push a tag can do that,
+/// and other tools' indexes drop them), a `--product` the signed SBOM does not list is still
+/// refused.
+#[test]
+#[ignore = "needs peers: scripts/test.sh runs it"]
+fn the_sbom_check_reads_the_manifests_not_the_listings_annotations() {
+    let peers = Peers::get();
+    let keys = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(keys.path());
+    let f = fixture("vex-sbom-listing");
+    attach_sbom(&f, &key, &["pkg:cargo/time@0.1.44"]);
+    let dest = push(&peers, &f, "vex-sbom-listing");
+    let url = format!(
+        "http://{}/manifests/sha256-{}",
+        dest.trim_end_matches(":v1").replacen('/', "/v2/", 1),
+        f.index.digest.hex()
+    );
+    let index_type = "application/vnd.oci.image.index.v1+json";
+    let got = Command::new("curl")
+        .args(["-fsS", "-H", &format!("Accept: {index_type}"), &url])
+        .output()
+        .unwrap();
+    let mut listing: Value = serde_json::from_slice(&got.stdout).unwrap();
+    for entry in listing["manifests"].as_array_mut().unwrap() {
+        entry.as_object_mut().unwrap().remove("annotations");
+    }
+    let body = serde_json::to_string(&listing).unwrap();
+    let put = Command::new("curl")
+        .args([
+            "-fsS",
+            "-X",
+            "PUT",
+            "-H",
+            &format!("Content-Type: {index_type}"),
+        ])
+        .args(["--data-binary", &body, &url])
+        .output()
+        .unwrap();
+    assert!(put.status.success(), "{put:?}");
+    let out = vex_cmd(&dest, &key, "CVE-2024-4100").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a component of the image's SBOM"), "{err}");
+}
