@@ -217,7 +217,7 @@ pub async fn registry_referrers_async(
 fn one_per_digest(mut entries: Vec<Descriptor>) -> Vec<Descriptor> {
     // Stable: entries of one digest keep their listed order.
     entries.sort_by_key(|d| d.digest);
-    let inline = |d: &Descriptor| d.data.is_some() && d.embedded(MANIFEST_MAX).is_some();
+    let inline = |d: &Descriptor| d.embedded(MANIFEST_MAX).is_some();
     let mut kept: Vec<(Descriptor, bool)> = Vec::with_capacity(entries.len());
     for d in entries {
         match kept.last_mut() {
@@ -464,10 +464,8 @@ mod tests {
         );
     }
 
-    /// Past 1 MiB, the new entry is written without its inline content; the entries already
-    /// there keep theirs, and under the cap nothing is dropped.
-    /// Of several entries with one digest, the one whose inline data is the named content
-    /// is kept, wherever it is listed; without such an entry, the first listed.
+    /// Of several entries with one digest, the first listed is kept, with the inline data
+    /// and size of the first entry whose data is the named content, wherever it is listed.
     #[test]
     fn a_forged_entry_listed_first_does_not_shadow_the_genuine_inline_copy() {
         let genuine = Descriptor::of(MEDIA_TYPE_MANIFEST, b"genuine").with_data(b"genuine");
@@ -506,6 +504,8 @@ mod tests {
         assert!(kept[0].embedded(MANIFEST_MAX).is_some());
     }
 
+    /// Past 1 MiB, the new entry is written without its inline content; the entries already
+    /// there keep theirs, and under the cap nothing is dropped.
     #[test]
     fn a_full_fallback_index_takes_the_new_entry_without_inline_data() {
         let entry = |digest: &str, data: &str| serde_json::json!({"digest": digest, "data": data});
