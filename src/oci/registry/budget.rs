@@ -53,7 +53,7 @@ impl RegistryClient {
         match at.checked_duration_since(Instant::now()) {
             Some(left) if !left.is_zero() => Ok(left),
             _ => Err(Error::msg(format!(
-                "{}: not sent: the time allowed for talking to this registry is over (raise \
+                "{}: stopped: the time allowed for talking to this registry is over (raise \
                  `--timeout` if the registry is just slow)",
                 self.what(method, what)
             ))),
