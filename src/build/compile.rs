@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::platform::{self, TargetPlatform};
+use super::workspace::{Confirmed, Layout, Pending};
 use super::{BuildOptions, BuilderChoice, auditable, base, cargo, git, source_date_epoch};
 use crate::error::{Error, Result};
 use crate::inspect::cargo_config::CargoConfig;
@@ -35,11 +36,16 @@ pub(super) struct Toolchain {
 /// above it, with the programs cargo's configuration names, as `inspect` runs them). The
 /// cargo-auditable resolver starts reading the project beside them. `before_writing` gets
 /// the toolchain's answers before anything is written.
+///
+/// With `guess`, the workspace root and target directory are guessed from the files
+/// ([`super::workspace::guess`]) and `cargo metadata`'s answer is left pending, for
+/// [`compile`] to confirm once cargo is done; without, it is awaited here.
 pub(super) fn read_toolchain(
     sel: &Selection,
     no_auditable: bool,
+    guess: bool,
     before_writing: &mut dyn FnMut(&crate::inspect::Known) -> Result<()>,
-) -> Result<(Toolchain, Option<auditable::Resolver>)> {
+) -> Result<(Toolchain, Option<auditable::Resolver>, Pending)> {
     let manifest_dir = crate::inspect::locate_manifest(sel)?
         .parent()
         .map(Path::to_path_buf)
@@ -51,7 +57,12 @@ pub(super) fn read_toolchain(
     let resolver = (!no_auditable).then(|| auditable::Resolver::start(sel.clone(), &config));
     let programs = Programs::find(&config);
     let rustc = cargo::rustc_info(&programs, &manifest_dir);
-    let metadata = metadata.wait();
+    let layout = match guess {
+        true => Pending::start(&manifest_dir, &config, metadata),
+        false => metadata
+            .wait()
+            .map(|(root, target_dir)| (Layout { root, target_dir }, Pending::Known)),
+    };
     let known = crate::inspect::Known {
         rustc_vv: rustc.as_ref().ok().map(|r| crate::inspect::KnownRustcVv {
             programs: programs.clone(),
@@ -60,16 +71,26 @@ pub(super) fn read_toolchain(
         }),
     };
     before_writing(&known)?;
-    let (workspace_root, target_dir) = metadata?;
+    let (layout, pending) = layout?;
     let toolchain = Toolchain {
         config,
         programs,
         manifest_dir,
-        workspace_root,
-        target_dir,
+        workspace_root: layout.root,
+        target_dir: layout.target_dir,
         rustc: rustc?,
     };
-    Ok((toolchain, resolver))
+    Ok((toolchain, resolver, pending))
+}
+
+impl Toolchain {
+    /// The workspace root and target directory used.
+    fn layout(&self) -> Layout {
+        Layout {
+            root: self.workspace_root.clone(),
+            target_dir: self.target_dir.clone(),
+        }
+    }
 }
 
 /// What the build makes and where: decided before cargo runs.
@@ -134,7 +155,6 @@ pub(super) fn plan(opts: &BuildOptions, sel: &Selection, tc: &Toolchain, ui: &Ui
     };
     let static_crt = opts.static_crt
         || (opts.dockerfile.is_none() && matches!(base_ref, base::BaseRef::Scratch));
-    std::fs::create_dir_all(&output_dir).map_err(|e| Error::io("creating", &output_dir, e))?;
     let user_rustflags = cargo::user_rustflags(
         &tc.config,
         &tc.programs,
@@ -163,6 +183,15 @@ pub(super) struct CompiledPlatform {
     pub rustflags: Vec<String>,
     /// Its binaries, copied to `<output-dir>/bin/<platform>/`.
     pub binaries: Vec<BuiltBinary>,
+}
+
+/// How [`compile`] ended.
+pub(super) enum Attempt {
+    /// Compiled, in the layout cargo names.
+    Done(Box<Compiled>),
+    /// The guessed layout is not cargo's (this one is): nothing was copied out; the build
+    /// must run again without guessing.
+    Again(Layout),
 }
 
 /// What cargo compiled, on every platform.
@@ -203,14 +232,18 @@ impl<'a> Step<'a> {
 }
 
 /// Runs cargo once per platform (with the cargo-auditable wrapper when `resolver` is there),
-/// copies the binaries out, and checks the dependency data each one embeds.
+/// copies the binaries out, and checks the dependency data each one embeds. A guessed
+/// layout (`pending`) is confirmed once the first cargo run ends, before anything is
+/// copied out or another platform built; cargo's error, if `cargo metadata` has one, comes
+/// first.
 pub(super) fn compile(
     sel: &Selection,
     tc: &Toolchain,
     plan: &Plan,
     mut resolver: Option<auditable::Resolver>,
+    mut pending: Pending,
     ui: &Ui,
-) -> Result<Compiled> {
+) -> Result<Attempt> {
     let steps = steps(tc, plan)?;
     let wrapper_envs = match &mut resolver {
         None => vec![Vec::new(); steps.len()],
@@ -245,7 +278,16 @@ pub(super) fn compile(
                 if plan.static_crt { ", static" } else { "" }
             ),
         );
-        let out = step.run(ui)?;
+        let out = step.run(ui);
+        if let Confirmed::Other(layout) = pending.confirm(&tc.layout())? {
+            if let Some(r) = resolver {
+                let _ = r.finish();
+            }
+            return Ok(Attempt::Again(layout));
+        }
+        let out = out?;
+        std::fs::create_dir_all(&plan.output_dir)
+            .map_err(|e| Error::io("creating", &plan.output_dir, e))?;
         let binaries = copy_binaries(&out.binaries, &plan.output_dir.join("bin").join(p.dir()))?;
         units.extend(out.units);
         platforms.push(CompiledPlatform {
@@ -266,11 +308,11 @@ pub(super) fn compile(
         }
         project = read;
     }
-    Ok(Compiled {
+    Ok(Attempt::Done(Box::new(Compiled {
         platforms,
         units,
         project,
-    })
+    })))
 }
 
 /// Each platform's target directory (its own when it adds rustflags) and user rustflags.

@@ -32,6 +32,7 @@ pub mod native;
 pub mod platform;
 pub mod summary;
 pub mod tar;
+pub mod workspace;
 
 use builder::Probe;
 pub use builder::{BuilderChoice, BuilderInfo, BuilderKind, choose_builder};
@@ -202,10 +203,31 @@ pub fn build_gated(
     // `auto` probes BuildKit in a thread from the start, while cargo runs; an explicit
     // BuildKit client is probed beside its build (see `Probe`).
     let probe = Probe::start(opts);
-    let (toolchain, resolver) =
-        compile::read_toolchain(&selection, opts.no_auditable, before_writing)?;
-    let plan = compile::plan(opts, &selection, &toolchain, ui)?;
-    let mut compiled = compile::compile(&selection, &toolchain, &plan, resolver, ui)?;
+    // The first attempt guesses the workspace root and target directory; when cargo names
+    // others, the build runs again with cargo's (see `workspace`).
+    let mut guess = true;
+    let (toolchain, plan, mut compiled) = loop {
+        let (toolchain, resolver, pending) =
+            compile::read_toolchain(&selection, opts.no_auditable, guess, before_writing)?;
+        let plan = compile::plan(opts, &selection, &toolchain, ui)?;
+        match compile::compile(&selection, &toolchain, &plan, resolver, pending, ui)? {
+            compile::Attempt::Done(compiled) => break (toolchain, plan, *compiled),
+            compile::Attempt::Again(layout) => {
+                ui.verbose(
+                    "Again",
+                    format!(
+                        "cargo builds in workspace {} with target directory {}, not as guessed \
+                         ({}, {}): building again there",
+                        layout.root.display(),
+                        layout.target_dir.display(),
+                        toolchain.workspace_root.display(),
+                        toolchain.target_dir.display()
+                    ),
+                );
+                guess = false;
+            }
+        }
+    };
     let project = compiled.project.take();
     let image = image::assemble(opts, &toolchain, plan, compiled, probe, ui)?;
     Summary::from_output(&image).write(&image.output_dir.join("summary.json"))?;

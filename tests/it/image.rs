@@ -430,3 +430,60 @@ fn remote_spellings_give_one_image_sbom_and_provenance() {
         assert_no_machine_path(dir, &machine);
     }
 }
+
+/// The workspace root is guessed (the nearest Cargo.lock) so cargo starts at once; a stale
+/// Cargo.lock in a member's directory makes the guess wrong: cargo's `metadata` names the
+/// real root, the build runs again there (`-v` says so), and the result is the same as a
+/// build where the guess was right: binaries and output in the real root's target directory,
+/// paths remapped from the real root.
+#[test]
+fn a_wrong_workspace_guess_builds_again_in_cargos_workspace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws");
+    let app = ws.join("app");
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    let lock = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n";
+    std::fs::write(ws.join("Cargo.lock"), lock).unwrap();
+    // Left over from before `app` joined the workspace; cargo ignores it.
+    std::fs::write(app.join("Cargo.lock"), lock).unwrap();
+    std::fs::write(
+        app.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("src/main.rs"),
+        "fn main() { println!(\"{}\", file!()); }\n",
+    )
+    .unwrap();
+    let out = build_cmd(&app)
+        .args(["--builder", "native", "-v"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("not as guessed") && err.contains("building again"),
+        "{err}"
+    );
+    assert!(
+        !app.join("target/provenance").exists(),
+        "nothing is copied out under the guess"
+    );
+    let bin = ws.join("target/provenance/bin/linux/amd64/app");
+    let run = Command::new(&bin).output().unwrap();
+    // `file!()` is relative to the workspace root cargo ran rustc in.
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "app/src/main.rs"
+    );
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(ws.join("target/provenance/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["platforms"][0]["binaries"][0]["name"], "app");
+}
