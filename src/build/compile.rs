@@ -58,7 +58,10 @@ pub(super) fn read_toolchain(
     let programs = Programs::find(&config);
     let rustc = cargo::rustc_info(&programs, &manifest_dir);
     let layout = match guess {
-        true => Pending::start(&manifest_dir, &config, metadata),
+        true => {
+            let start = super::workspace::start_dir(sel.manifest_path.as_deref(), &manifest_dir);
+            Pending::start(&start, &config, metadata)
+        }
         false => metadata
             .wait()
             .map(|(root, target_dir)| (Layout { root, target_dir }, Pending::Known)),

@@ -22,6 +22,31 @@ pub struct Layout {
     pub target_dir: PathBuf,
 }
 
+/// The directory cargo starts from, spelled as cargo spells it: `--manifest-path` joined to
+/// the current directory with `.` and `..` resolved by name (cargo's `normalize_path`;
+/// symbolic links are kept, so the guess names the paths rustc will see), else the current
+/// directory's nearest `Cargo.toml`'s directory (found as `locate_manifest` finds it).
+pub fn start_dir(manifest_path: Option<&Path>, located_dir: &Path) -> PathBuf {
+    let Some(given) = manifest_path else {
+        return located_dir.to_path_buf();
+    };
+    let Ok(cwd) = std::env::current_dir() else {
+        return located_dir.to_path_buf();
+    };
+    let mut normal = PathBuf::new();
+    for part in cwd.join(given).components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal.pop();
+    normal
+}
+
 /// The layout as the files say, or `None` when they do not say it plainly.
 ///
 /// The root is the nearest directory from `manifest_dir` up that holds a `Cargo.lock`: the
@@ -53,14 +78,14 @@ pub enum Pending {
 }
 
 impl Pending {
-    /// The layout for `manifest_dir`: the guess, with `metadata` kept to confirm it later,
-    /// else `metadata`'s answer now.
+    /// The layout for a manifest in `start_dir` ([`start_dir`]): the guess, with `metadata`
+    /// kept to confirm it later, else `metadata`'s answer now.
     pub fn start(
-        manifest_dir: &Path,
+        start_dir: &Path,
         config: &CargoConfig,
         metadata: cargo::Metadata,
     ) -> Result<(Layout, Pending)> {
-        match guess(manifest_dir, config) {
+        match guess(start_dir, config) {
             Some(layout) => Ok((layout, Pending::Guessed(metadata))),
             None => {
                 let (root, target_dir) = metadata.wait()?;
@@ -111,6 +136,21 @@ mod tests {
             None => assert_eq!(g.target_dir, dir.path().join("target")),
             Some(t) => assert_eq!(g.target_dir, std::env::current_dir().unwrap().join(t)),
         }
+    }
+
+    #[test]
+    fn the_start_dir_is_spelled_as_cargo_spells_it() {
+        let located = Path::new("/located");
+        assert_eq!(start_dir(None, located), located);
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            start_dir(Some(Path::new("/w/./a/../b/Cargo.toml")), located),
+            Path::new("/w/b")
+        );
+        assert_eq!(
+            start_dir(Some(Path::new("x/Cargo.toml")), located),
+            cwd.join("x")
+        );
     }
 
     #[test]

@@ -487,3 +487,22 @@ fn a_wrong_workspace_guess_builds_again_in_cargos_workspace() {
             .unwrap();
     assert_eq!(summary["platforms"][0]["binaries"][0]["name"], "app");
 }
+
+/// `--manifest-path` through a symbolic link: the guess spells the root as cargo does (the
+/// link kept), so the build runs once.
+#[cfg(unix)]
+#[test]
+fn a_manifest_path_through_a_symlink_builds_once() {
+    let (tmp, dir) = tiny_crate("fn main() {}\n");
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    let out = build_cmd(tmp.path())
+        .args(["--builder", "native", "-v", "--manifest-path"])
+        .arg(link.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("building again"), "{err}");
+    assert!(link.join("target/provenance/summary.json").is_file());
+}
