@@ -234,17 +234,30 @@ impl<'a> Step<'a> {
     }
 }
 
+/// The layout to run an attempt again in, when it failed with `e` in a guessed layout that
+/// cargo does not confirm (the error may come from the guess); else `e`, or the error of
+/// `cargo metadata`.
+pub(super) fn again_or(pending: &mut Pending, tc: &Toolchain, e: Error) -> Result<Layout> {
+    if !pending.is_guessed() {
+        return Err(e);
+    }
+    match pending.confirm(&tc.layout())? {
+        Confirmed::Other(layout) => Ok(layout),
+        Confirmed::Same => Err(e),
+    }
+}
+
 /// Runs cargo once per platform (with the cargo-auditable wrapper when `resolver` is there),
 /// copies the binaries out, and checks the dependency data each one embeds. A guessed
 /// layout (`pending`) is confirmed once the first cargo run ends, before anything is
-/// copied out or another platform built; cargo's error, if `cargo metadata` has one, comes
-/// first.
+/// copied out or another platform built; an error before that is the caller's to check
+/// ([`again_or`]).
 pub(super) fn compile(
     sel: &Selection,
     tc: &Toolchain,
     plan: &Plan,
     mut resolver: Option<auditable::Resolver>,
-    mut pending: Pending,
+    pending: &mut Pending,
     ui: &Ui,
 ) -> Result<Attempt> {
     let steps = steps(tc, plan)?;

@@ -205,33 +205,57 @@ pub fn build_gated(
     let probe = Probe::start(opts);
     // The first attempt guesses the workspace root and target directory; when cargo names
     // others, the build runs again with cargo's (see `workspace`).
-    let mut guess = true;
+    let mut guess = may_guess(opts);
     let (toolchain, plan, mut compiled) = loop {
-        let (toolchain, resolver, pending) =
+        let (toolchain, resolver, mut pending) =
             compile::read_toolchain(&selection, opts.no_auditable, guess, before_writing)?;
-        let plan = compile::plan(opts, &selection, &toolchain, ui)?;
-        match compile::compile(&selection, &toolchain, &plan, resolver, pending, ui)? {
-            compile::Attempt::Done(compiled) => break (toolchain, plan, *compiled),
-            compile::Attempt::Again(layout) => {
-                ui.verbose(
-                    "Again",
-                    format!(
-                        "cargo builds in workspace {} with target directory {}, not as guessed \
-                         ({}, {}): building again there",
-                        layout.root.display(),
-                        layout.target_dir.display(),
-                        toolchain.workspace_root.display(),
-                        toolchain.target_dir.display()
-                    ),
-                );
-                guess = false;
-            }
-        }
+        let attempt = compile::plan(opts, &selection, &toolchain, ui).and_then(|plan| {
+            compile::compile(&selection, &toolchain, &plan, resolver, &mut pending, ui)
+                .map(|a| (a, plan))
+        });
+        let layout = match attempt {
+            Ok((compile::Attempt::Done(compiled), plan)) => break (toolchain, plan, *compiled),
+            Ok((compile::Attempt::Again(layout), _)) => layout,
+            Err(e) => compile::again_or(&mut pending, &toolchain, e)?,
+        };
+        warn_again(ui, &toolchain, &layout);
+        guess = false;
     };
     let project = compiled.project.take();
     let image = image::assemble(opts, &toolchain, plan, compiled, probe, ui)?;
     Summary::from_output(&image).write(&image.output_dir.join("summary.json"))?;
     Ok((image, project))
+}
+
+/// Says why the build runs again: cargo named another workspace root or target directory
+/// than the guess.
+fn warn_again(ui: &Ui, guessed: &compile::Toolchain, actual: &workspace::Layout) {
+    let hint = match guessed.workspace_root == actual.root {
+        true => String::new(),
+        false => format!(
+            "; cargo does not use the Cargo.lock in {}: remove it",
+            guessed.workspace_root.display()
+        ),
+    };
+    ui.warn(format!(
+        "cargo builds this project in {} with target directory {}, not in {} with {} as \
+         guessed: building again{hint}",
+        actual.root.display(),
+        actual.target_dir.display(),
+        guessed.workspace_root.display(),
+        guessed.target_dir.display(),
+    ));
+}
+
+/// Whether the first attempt may guess the workspace root and target directory: not when
+/// the native builder pulls a registry base into the default output directory before
+/// compiling (it would land under the guessed target directory).
+fn may_guess(opts: &BuildOptions) -> bool {
+    let registry_base = opts
+        .base
+        .as_deref()
+        .is_some_and(|b| matches!(base::parse(b), Ok(base::BaseRef::Registry(_))));
+    opts.output_dir.is_some() || !registry_base
 }
 
 /// The selection, its `--manifest-path` checked and made absolute (cargo runs in the
@@ -271,6 +295,18 @@ mod tests {
         assert_eq!(image_tag(Some("127.0.0.1:5000/app:v1")).unwrap(), "v1");
         assert_eq!(image_tag(Some("127.0.0.1:5000/app")).unwrap(), "latest");
         assert!(image_tag(Some("app@sha256:00")).is_err());
+    }
+
+    #[test]
+    fn no_guess_when_a_registry_base_is_pulled_into_the_default_output_directory() {
+        let mut opts = BuildOptions::default();
+        assert!(may_guess(&opts));
+        opts.base = Some("scratch".into());
+        assert!(may_guess(&opts));
+        opts.base = Some("127.0.0.1:5000/base:v1".into());
+        assert!(!may_guess(&opts));
+        opts.output_dir = Some("out".into());
+        assert!(may_guess(&opts));
     }
 
     #[test]

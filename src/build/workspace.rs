@@ -6,6 +6,11 @@
 //! so they must be known before cargo starts. Asking cargo first costs one cargo start
 //! (~15 ms on 2 cores) before every build; guessing costs nothing when the guess is right,
 //! and a build run again when it is wrong (the caller's part: see `build_gated`).
+//!
+//! Cargo builds in the guessed root, so a guess never names a directory other than the
+//! manifest's own: a root found further up could be another project (a directory above
+//! holding its own `Cargo.lock`), whose build scripts must not run. A member of a workspace
+//! built from its own directory therefore waits for cargo, as before.
 
 use std::path::{Path, PathBuf};
 
@@ -49,13 +54,16 @@ pub fn start_dir(manifest_path: Option<&Path>, located_dir: &Path) -> PathBuf {
 
 /// The layout as the files say, or `None` when they do not say it plainly.
 ///
-/// The root is the nearest directory from `manifest_dir` up that holds a `Cargo.lock`: the
-/// build runs with `--locked`, which needs the lockfile at the workspace root. The target
+/// The root is `manifest_dir` when it holds a `Cargo.lock` (the build runs with `--locked`,
+/// which needs the lockfile at the workspace root); without one there, no guess. The target
 /// directory is `CARGO_TARGET_DIR` (relative to the current directory, as cargo reads it)
 /// or `<root>/target`; a `build.target-dir` from the configuration or `CARGO_BUILD_TARGET_DIR`
 /// is left to cargo (no guess).
 pub fn guess(manifest_dir: &Path, config: &CargoConfig) -> Option<Layout> {
-    let root = crate::inspect::deps::guess_workspace_root(manifest_dir)?;
+    let root = manifest_dir.to_path_buf();
+    if !root.join("Cargo.lock").is_file() {
+        return None;
+    }
     let target_dir = match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
         Some(dir) => std::env::current_dir().ok()?.join(dir),
         None if config
@@ -94,6 +102,11 @@ impl Pending {
         }
     }
 
+    /// Whether the layout is still to be confirmed.
+    pub fn is_guessed(&self) -> bool {
+        matches!(self, Pending::Guessed(_))
+    }
+
     /// Whether `used` is cargo's layout: waits for cargo's answer when the layout was
     /// guessed (an error of `cargo metadata` is returned as is).
     pub fn confirm(&mut self, used: &Layout) -> Result<Confirmed> {
@@ -125,12 +138,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_root_is_where_the_lockfile_is() {
+    fn the_root_is_guessed_only_where_the_manifest_is() {
         let dir = tempfile::tempdir().unwrap();
         let member = dir.path().join("crates/app");
         std::fs::create_dir_all(&member).unwrap();
         std::fs::write(dir.path().join("Cargo.lock"), "version = 4\n").unwrap();
-        let g = guess(&member, &CargoConfig::default()).unwrap();
+        // A lockfile above may be another project's: cargo is asked.
+        assert_eq!(guess(&member, &CargoConfig::default()), None);
+        let g = guess(dir.path(), &CargoConfig::default()).unwrap();
         assert_eq!(g.root, dir.path());
         match std::env::var_os("CARGO_TARGET_DIR") {
             None => assert_eq!(g.target_dir, dir.path().join("target")),

@@ -431,11 +431,11 @@ fn remote_spellings_give_one_image_sbom_and_provenance() {
     }
 }
 
-/// The workspace root is guessed (the nearest Cargo.lock) so cargo starts at once; a stale
-/// Cargo.lock in a member's directory makes the guess wrong: cargo's `metadata` names the
-/// real root, the build runs again there (`-v` says so), and the result is the same as a
-/// build where the guess was right: binaries and output in the real root's target directory,
-/// paths remapped from the real root.
+/// The workspace root is guessed (the manifest's directory, when it holds a Cargo.lock) so
+/// cargo starts at once; a stale Cargo.lock in a member's directory makes the guess wrong:
+/// cargo's `metadata` names the real root, the build runs again there (a warning says so),
+/// and the result is the same as a build where the guess was right: binaries and output in
+/// the real root's target directory, paths remapped from the real root.
 #[test]
 fn a_wrong_workspace_guess_builds_again_in_cargos_workspace() {
     let tmp = tempfile::tempdir().unwrap();
@@ -462,13 +462,13 @@ fn a_wrong_workspace_guess_builds_again_in_cargos_workspace() {
     )
     .unwrap();
     let out = build_cmd(&app)
-        .args(["--builder", "native", "-v"])
+        .args(["--builder", "native"])
         .output()
         .unwrap();
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
     assert!(
-        err.contains("not as guessed") && err.contains("building again"),
+        err.contains("building again") && err.contains("remove it"),
         "{err}"
     );
     assert!(
@@ -482,6 +482,7 @@ fn a_wrong_workspace_guess_builds_again_in_cargos_workspace() {
         String::from_utf8_lossy(&run.stdout).trim(),
         "app/src/main.rs"
     );
+    assert_no_machine_path(&ws.join("target/provenance/bin"), &ws.display().to_string());
     let summary: Value =
         serde_json::from_slice(&std::fs::read(ws.join("target/provenance/summary.json")).unwrap())
             .unwrap();
@@ -505,4 +506,53 @@ fn a_manifest_path_through_a_symlink_builds_once() {
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("building again"), "{err}");
     assert!(link.join("target/provenance/summary.json").is_file());
+}
+
+/// A lockfile further up is not taken for the workspace's: `inner` (its own workspace, no
+/// Cargo.lock) sits in `outer`, another project with a lockfile and a build script. The
+/// build waits for cargo's answer, so `outer` is never compiled and its build script never
+/// runs; cargo then refuses `inner` for its missing lockfile (`--locked`).
+#[test]
+fn a_lockfile_above_the_manifest_is_not_taken_for_its_workspace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outer = tmp.path().join("outer");
+    let inner = outer.join("inner");
+    std::fs::create_dir_all(outer.join("src")).unwrap();
+    std::fs::create_dir_all(inner.join("src")).unwrap();
+    let marker = tmp.path().join("outer-build-script-ran");
+    std::fs::write(
+        outer.join("Cargo.toml"),
+        "[package]\nname = \"outer\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\nexclude = [\"inner\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        outer.join("Cargo.lock"),
+        "version = 4\n\n[[package]]\nname = \"outer\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        outer.join("build.rs"),
+        format!(
+            "fn main() {{ std::fs::write({:?}, \"ran\").unwrap(); }}\n",
+            marker.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(outer.join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(
+        inner.join("Cargo.toml"),
+        "[package]\nname = \"inner\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(inner.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let out = build_cmd(&inner)
+        .args(["--builder", "native"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(!marker.exists(), "outer's build script ran");
+    assert!(
+        !outer.join("target").exists(),
+        "outer's target directory was made"
+    );
 }
