@@ -174,6 +174,8 @@ pub struct RawBinary {
     pub name: String,
     /// The executable cargo wrote.
     pub path: PathBuf,
+    /// Its bytes, read while cargo finished ([`super::early_read`]).
+    pub early: Option<super::early_read::EarlyRead>,
 }
 
 /// What one cargo build produced.
@@ -297,16 +299,24 @@ impl<'a> CargoBuild<'a> {
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut out = CargoOutput::default();
         let mut errors = Vec::new();
+        // Each binary is read as soon as cargo names it, while cargo goes on.
+        let mut reads = Vec::new();
         for line in BufReader::new(stdout).lines() {
             let line = line.map_err(|e| Error::msg(format!("reading cargo's output: {e}")))?;
             // Lines that are not JSON come from build scripts or cargo itself: skipped.
             if let Ok(m) = serde_json::from_str::<Message>(&line) {
                 m.collect(&mut out, &mut errors);
+                for b in &out.binaries[reads.len()..] {
+                    reads.push(super::early_read::start(b.path.clone()));
+                }
             }
         }
         let status = child
             .wait()
             .map_err(|e| Error::msg(format!("waiting for cargo: {e}")))?;
+        for (b, read) in out.binaries.iter_mut().zip(reads) {
+            b.early = read.join().ok().flatten();
+        }
         if !status.success() {
             let mut msg = format!(
                 "`cargo build` for {} failed ({status}); cargo's messages are above",
@@ -364,6 +374,7 @@ impl Message {
                         package: name.clone(),
                         name: target.name.clone(),
                         path: exe,
+                        early: None,
                     });
                 }
                 out.units.push(CompiledUnit {

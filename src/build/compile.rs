@@ -367,15 +367,26 @@ fn copy_binaries(raw: &[cargo::RawBinary], dir: &Path) -> Result<Vec<BuiltBinary
     for raw in raw {
         std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
         let local = dir.join(&raw.name);
-        std::fs::copy(&raw.path, &local).map_err(|e| Error::io("copying", &raw.path, e))?;
+        // Read while cargo finished, when the file is still as it was read.
+        let early = raw.early.as_ref().and_then(|e| e.if_unchanged(&raw.path));
+        let (digest, size) = match early {
+            Some(e) => {
+                std::fs::write(&local, &*e.bytes).map_err(|e| Error::io("writing", &local, e))?;
+                (e.digest, e.bytes.len() as u64)
+            }
+            None => {
+                std::fs::copy(&raw.path, &local).map_err(|e| Error::io("copying", &raw.path, e))?;
+                let bytes = crate::util::fs::read(&local)?;
+                (Digest::of(&bytes), bytes.len() as u64)
+            }
+        };
         set_executable(&local)?;
-        let bytes = crate::util::fs::read(&local)?;
         binaries.push(BuiltBinary {
             package: raw.package.clone(),
             name: raw.name.clone(),
             path_in_image: format!("/usr/local/bin/{}", raw.name),
-            digest: Digest::of(&bytes),
-            size: bytes.len() as u64,
+            digest,
+            size,
             local_path: local,
         });
     }

@@ -24,6 +24,7 @@ pub mod buildx_plugin;
 pub mod cargo;
 mod compile;
 pub mod compress;
+pub mod early_read;
 pub mod git;
 pub mod handoff;
 mod image;
