@@ -260,6 +260,7 @@ pub(super) fn compile(
     pending: &mut Pending,
     ui: &Ui,
 ) -> Result<Attempt> {
+    let sel = &for_cargo(sel, tc);
     let steps = steps(tc, plan)?;
     let wrapper_envs = match &mut resolver {
         None => vec![Vec::new(); steps.len()],
@@ -329,6 +330,19 @@ pub(super) fn compile(
         units,
         project,
     })))
+}
+
+/// The selection as `cargo build` gets it: cargo runs in the workspace root, so without
+/// `--manifest-path` the manifest found from the current directory (as cargo finds it) is
+/// named, and cargo builds the package the user is in, not the root's default members
+/// (which the cargo-auditable resolution, reading the project from the current directory,
+/// would not know).
+fn for_cargo(sel: &Selection, tc: &Toolchain) -> Selection {
+    let mut sel = sel.clone();
+    if sel.manifest_path.is_none() {
+        sel.manifest_path = Some(tc.manifest_dir.join("Cargo.toml"));
+    }
+    sel
 }
 
 /// Each platform's target directory (its own when it adds rustflags) and user rustflags.

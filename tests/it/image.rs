@@ -556,3 +556,42 @@ fn a_lockfile_above_the_manifest_is_not_taken_for_its_workspace() {
         "outer's target directory was made"
     );
 }
+
+/// Run from a member's directory of a virtual workspace, the build builds that member, as
+/// `cargo build` there does (cargo runs in the workspace root, with the member's manifest).
+/// Before, cargo built every member there, and the cargo-auditable data, resolved for the
+/// member only, was missing for the others: the build failed.
+#[test]
+fn a_member_directory_builds_that_member() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws");
+    let mut lock = "version = 4\n".to_owned();
+    for p in ["a", "b"] {
+        std::fs::create_dir_all(ws.join(p).join("src")).unwrap();
+        std::fs::write(
+            ws.join(p).join("Cargo.toml"),
+            format!("[package]\nname = \"{p}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        )
+        .unwrap();
+        std::fs::write(ws.join(p).join("src/main.rs"), "fn main() {}\n").unwrap();
+        lock.push_str(&format!(
+            "\n[[package]]\nname = \"{p}\"\nversion = \"0.1.0\"\n"
+        ));
+    }
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    std::fs::write(ws.join("Cargo.lock"), lock).unwrap();
+    let out = build_cmd(&ws.join("a"))
+        .args(["--builder", "native"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let bins: Vec<String> = std::fs::read_dir(ws.join("target/provenance/bin/linux/amd64"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(bins, ["a"]);
+}
