@@ -80,15 +80,18 @@ impl Metadata {
         Ok(Metadata { running })
     }
 
-    /// Waits for it: (workspace root, target directory).
-    pub fn wait(self) -> Result<(PathBuf, PathBuf)> {
+    /// Waits for it: the workspace root and target directory.
+    pub fn wait(self) -> Result<super::workspace::Layout> {
         #[derive(Deserialize)]
         struct Meta {
             workspace_root: PathBuf,
             target_directory: PathBuf,
         }
         let m: Meta = self.running.finish()?;
-        Ok((m.workspace_root, m.target_directory))
+        Ok(super::workspace::Layout {
+            root: m.workspace_root,
+            target_dir: m.target_directory,
+        })
     }
 }
 

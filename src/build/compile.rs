@@ -57,15 +57,13 @@ pub(super) fn read_toolchain(
     let resolver = (!no_auditable).then(|| auditable::Resolver::start(sel.clone(), &config));
     let programs = Programs::find(&config);
     let rustc = cargo::rustc_info(&programs, &manifest_dir);
-    let layout = match guess {
-        true => {
+    let guessed = guess
+        .then(|| {
             let start = super::workspace::start_dir(sel.manifest_path.as_deref(), &manifest_dir);
-            Pending::start(&start, &config, metadata)
-        }
-        false => metadata
-            .wait()
-            .map(|(root, target_dir)| (Layout { root, target_dir }, Pending::Known)),
-    };
+            super::workspace::guess(&start, &config)
+        })
+        .flatten();
+    let layout = Pending::start(guessed, metadata);
     let known = crate::inspect::Known {
         rustc_vv: rustc.as_ref().ok().map(|r| crate::inspect::KnownRustcVv {
             programs: programs.clone(),

@@ -86,19 +86,12 @@ pub enum Pending {
 }
 
 impl Pending {
-    /// The layout for a manifest in `start_dir` ([`start_dir`]): the guess, with `metadata`
-    /// kept to confirm it later, else `metadata`'s answer now.
-    pub fn start(
-        start_dir: &Path,
-        config: &CargoConfig,
-        metadata: cargo::Metadata,
-    ) -> Result<(Layout, Pending)> {
-        match guess(start_dir, config) {
+    /// The layout to build in: `guessed` ([`guess`]), with `metadata` kept to confirm it
+    /// later, else `metadata`'s answer now.
+    pub fn start(guessed: Option<Layout>, metadata: cargo::Metadata) -> Result<(Layout, Pending)> {
+        match guessed {
             Some(layout) => Ok((layout, Pending::Guessed(metadata))),
-            None => {
-                let (root, target_dir) = metadata.wait()?;
-                Ok((Layout { root, target_dir }, Pending::Known))
-            }
+            None => Ok((metadata.wait()?, Pending::Known)),
         }
     }
 
@@ -113,8 +106,7 @@ impl Pending {
         match std::mem::replace(self, Pending::Known) {
             Pending::Known => Ok(Confirmed::Same),
             Pending::Guessed(metadata) => {
-                let (root, target_dir) = metadata.wait()?;
-                let actual = Layout { root, target_dir };
+                let actual = metadata.wait()?;
                 Ok(match &actual == used {
                     true => Confirmed::Same,
                     false => Confirmed::Other(actual),
