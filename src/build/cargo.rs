@@ -57,44 +57,6 @@ fn capture(cmd: &mut Command, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `cargo metadata --no-deps` running in the background (through the one runner,
-/// [`crate::inspect::metadata`]): the workspace root and target directory.
-pub struct Metadata {
-    running: crate::inspect::metadata::Running,
-}
-
-impl Metadata {
-    /// Starts `cargo metadata --no-deps --format-version 1 [--manifest-path PATH]` in the
-    /// current directory, as `cargo build` would find the project.
-    pub fn spawn(manifest_path: Option<&Path>) -> Result<Metadata> {
-        let mut args: Vec<std::ffi::OsString> = ["metadata", "--no-deps", "--format-version", "1"]
-            .map(Into::into)
-            .into();
-        if let Some(m) = manifest_path {
-            args.push("--manifest-path".into());
-            args.push(m.into());
-        }
-        let shown = manifest_path.unwrap_or(Path::new("Cargo.toml"));
-        let running =
-            crate::inspect::metadata::spawn(&cargo_program(), &args, Path::new("."), shown)?;
-        Ok(Metadata { running })
-    }
-
-    /// Waits for it: the workspace root and target directory.
-    pub fn wait(self) -> Result<super::workspace::Layout> {
-        #[derive(Deserialize)]
-        struct Meta {
-            workspace_root: PathBuf,
-            target_directory: PathBuf,
-        }
-        let m: Meta = self.running.finish()?;
-        Ok(super::workspace::Layout {
-            root: m.workspace_root,
-            target_dir: m.target_directory,
-        })
-    }
-}
-
 /// Asks rustc (in `dir`, so rust-toolchain files apply) for host, commit and sysroot. `-vV`
 /// runs exactly as `inspect` runs it (through the wrapper), so its answer can be reused.
 pub fn rustc_info(programs: &Programs, dir: &Path) -> Result<RustcInfo> {

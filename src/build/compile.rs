@@ -50,7 +50,7 @@ pub(super) fn read_toolchain(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let metadata = cargo::Metadata::spawn(sel.manifest_path.as_deref())?;
+    let metadata = super::workspace::Metadata::spawn(sel.manifest_path.as_deref())?;
     let config = CargoConfig::load(&manifest_dir, cargo::cargo_home().as_deref())?;
     // The cargo-auditable data: the project is read from now on, resolved beside cargo and
     // linked in by our rustc wrapper.

@@ -14,7 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::cargo;
+use serde::Deserialize;
+
 use crate::error::Result;
 use crate::inspect::cargo_config::CargoConfig;
 
@@ -77,18 +78,60 @@ pub fn guess(manifest_dir: &Path, config: &CargoConfig) -> Option<Layout> {
     Some(Layout { root, target_dir })
 }
 
+/// `cargo metadata --no-deps` running in the background (through the one runner,
+/// [`crate::inspect::metadata`]): the workspace root and target directory.
+pub struct Metadata {
+    running: crate::inspect::metadata::Running,
+}
+
+impl Metadata {
+    /// Starts `cargo metadata --no-deps --format-version 1 [--manifest-path PATH]` in the
+    /// current directory, as `cargo build` would find the project.
+    pub fn spawn(manifest_path: Option<&Path>) -> Result<Metadata> {
+        let mut args: Vec<std::ffi::OsString> = ["metadata", "--no-deps", "--format-version", "1"]
+            .map(Into::into)
+            .into();
+        if let Some(m) = manifest_path {
+            args.push("--manifest-path".into());
+            args.push(m.into());
+        }
+        let shown = manifest_path.unwrap_or(Path::new("Cargo.toml"));
+        let running = crate::inspect::metadata::spawn(
+            &crate::inspect::toolchain::cargo_program(),
+            &args,
+            Path::new("."),
+            shown,
+        )?;
+        Ok(Metadata { running })
+    }
+
+    /// Waits for it: the workspace root and target directory.
+    pub fn wait(self) -> Result<Layout> {
+        #[derive(Deserialize)]
+        struct Meta {
+            workspace_root: PathBuf,
+            target_directory: PathBuf,
+        }
+        let m: Meta = self.running.finish()?;
+        Ok(Layout {
+            root: m.workspace_root,
+            target_dir: m.target_directory,
+        })
+    }
+}
+
 /// The layout the build uses: cargo's answer, or a guess still to be confirmed by it.
 pub enum Pending {
     /// Cargo named it (no guess was made).
     Known,
     /// Guessed; cargo's answer is still coming.
-    Guessed(cargo::Metadata),
+    Guessed(Metadata),
 }
 
 impl Pending {
     /// The layout to build in: `guessed` ([`guess`]), with `metadata` kept to confirm it
     /// later, else `metadata`'s answer now.
-    pub fn start(guessed: Option<Layout>, metadata: cargo::Metadata) -> Result<(Layout, Pending)> {
+    pub fn start(guessed: Option<Layout>, metadata: Metadata) -> Result<(Layout, Pending)> {
         match guessed {
             Some(layout) => Ok((layout, Pending::Guessed(metadata))),
             None => Ok((metadata.wait()?, Pending::Known)),
