@@ -147,11 +147,23 @@ fn assemble(
         _ => deps::LockChecksums::read(&lock_path)?,
     };
     let roots = select_roots(&meta, selection, manifest)?;
-    let dependencies = deps::graph(&meta, &lock, &roots)?;
-    let binaries = select_binaries(&meta, selection, &roots)?;
-    let manifest_profiles = read_profiles(&root.join("Cargo.toml"))?;
-    let profile = profile::resolve(selection.profile_name(), manifest_profiles.as_ref(), config)?;
-    let packages = package_names(&meta, &roots);
+    // The graph (most of the work) beside the rest.
+    let (dependencies, rest) = std::thread::scope(|s| {
+        let graph = s.spawn(|| deps::graph(&meta, &lock, &roots));
+        let rest = (|| {
+            let binaries = select_binaries(&meta, selection, &roots)?;
+            let manifest_profiles = read_profiles(&root.join("Cargo.toml"))?;
+            let profile =
+                profile::resolve(selection.profile_name(), manifest_profiles.as_ref(), config)?;
+            Ok((binaries, profile, package_names(&meta, &roots)))
+        })();
+        let graph = graph
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (graph, rest)
+    });
+    let dependencies = dependencies?;
+    let (binaries, profile, packages) = rest?;
     let workspace_path = match &git.workdir {
         Some(w) => match relative_to(&root, w).as_str() {
             "." => String::new(),
