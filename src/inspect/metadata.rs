@@ -262,6 +262,40 @@ fn answers() -> &'static Mutex<HashMap<Question, Answer>> {
     ANSWERS.get_or_init(Default::default)
 }
 
+/// Opened once `cargo metadata` was started ([`shared_early`]): the probes that run beside
+/// it wait for it, so that on a machine of two cores cargo is not the one left waiting for
+/// a core while they start (git, rustc, reading Cargo.lock).
+#[derive(Debug, Default)]
+pub struct Started {
+    open: Mutex<bool>,
+    opened: std::sync::Condvar,
+}
+
+impl Started {
+    /// Opens it (again: harmless).
+    pub fn open(&self) {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.opened.notify_all();
+    }
+
+    /// Waits until it is open.
+    pub fn wait(&self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        while !*open {
+            open = self.opened.wait(open).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Opens a [`Started`] when dropped: on every way out, a panic included.
+struct OpenOnDrop<'a>(&'a Started);
+
+impl Drop for OpenOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
 /// `cargo metadata` for this question, asked once per process, once cargo exited
 /// successfully ([`shared_early`] and [`Exit::check`]).
 pub fn shared(
@@ -270,7 +304,7 @@ pub fn shared(
     dir: &Path,
     manifest: &Path,
 ) -> Result<Arc<Metadata>> {
-    let (metadata, exit) = shared_early(cargo, args, dir, manifest)?;
+    let (metadata, exit) = shared_early(cargo, args, dir, manifest, &Started::default())?;
     exit.check()?;
     Ok(metadata)
 }
@@ -279,23 +313,37 @@ pub fn shared(
 /// (see [`spawn`]); a caller asking the same while it runs waits for that answer. Returned as
 /// soon as cargo's output is parsed ([`Running::finish_early`]): the caller checks the
 /// [`Exit`] before anything it made of the answer is used.
+///
+/// `started` is opened as soon as cargo runs, or the answer is known, or another caller's
+/// cargo is awaited, or this fails (whatever happens, once this returns it is open).
 pub fn shared_early(
     cargo: &OsStr,
     args: &[OsString],
     dir: &Path,
     manifest: &Path,
+    started: &Started,
 ) -> Result<(Arc<Metadata>, Arc<Exit>)> {
+    let _open = OpenOnDrop(started);
     let question = (cargo.to_owned(), args.to_vec(), dir.to_path_buf());
     let answer = {
         let mut map = answers().lock().unwrap_or_else(|e| e.into_inner());
         map.entry(question).or_default().clone()
     };
     // The first caller holds the entry while cargo runs; later callers block here.
-    let mut slot = answer.lock().unwrap_or_else(|e| e.into_inner());
+    let mut slot = match answer.try_lock() {
+        Ok(slot) => slot,
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => {
+            started.open();
+            answer.lock().unwrap_or_else(|e| e.into_inner())
+        }
+    };
     if let Some(known) = slot.as_ref() {
         return known.clone().map_err(Error::msg);
     }
-    let result = spawn(cargo, args, dir, manifest)
+    let running = spawn(cargo, args, dir, manifest);
+    started.open();
+    let result = running
         .and_then(Running::finish_early::<Metadata>)
         .map(|(m, exit)| (Arc::new(m), exit));
     *slot = Some(result.as_ref().map(Clone::clone).map_err(|e| e.to_string()));

@@ -279,19 +279,23 @@ fn probe(
     // Read Cargo.lock while cargo works, and again below if the workspace root turns out
     // elsewhere.
     let guessed_lock = deps::guess_workspace_root(dir).map(|d| d.join("Cargo.lock"));
+    let cargo_started = metadata::Started::default();
     let (git, meta, settings, early_lock, meta_time) = std::thread::scope(|s| {
         let git = s.spawn(|| {
+            cargo_started.wait();
             (
                 git::probe(dir, selection.source_url.as_deref()),
                 started.elapsed(),
             )
         });
         let lock = s.spawn(|| {
+            cargo_started.wait();
             guessed_lock
                 .as_ref()
                 .map(|p| (p.clone(), deps::LockChecksums::read(p)))
         });
         let settings = s.spawn(|| -> Result<Settings> {
+            cargo_started.wait();
             let tc = ToolchainProbe::start(programs.clone(), dir, known_vv)?.finish()?;
             let (target, explicit) =
                 rustflags::target(selection.target.as_deref(), config, &tc.host);
@@ -302,7 +306,7 @@ fn probe(
         });
         // cargo metadata is the long pole (or the same question asked already in this
         // process): on this thread, which parses its output into the main heap.
-        let meta = metadata::shared_early(&programs.cargo, &args, dir, manifest);
+        let meta = metadata::shared_early(&programs.cargo, &args, dir, manifest, &cargo_started);
         let meta_time = started.elapsed();
         (
             git.join(),
