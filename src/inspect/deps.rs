@@ -13,6 +13,7 @@ use super::model::{DepGraph, Edge, EdgeKind, Package, Source};
 use super::toolchain::relative_to;
 use crate::error::{Error, Result};
 use crate::select::Selection;
+use crate::util::par::Cores;
 use crate::util::url::strip_userinfo;
 
 /// The crates.io index as cargo names it in source ids.
@@ -169,8 +170,13 @@ pub fn package_id(name: &str, version: &str, source: &Source) -> String {
 ///
 /// Packages are addressed by their position in `meta.packages` (one hash lookup per id
 /// string): on corpus/rerun (1256 packages) this runs after `cargo metadata` exits, while
-/// the user waits.
-pub fn graph(meta: &Metadata, lock: &LockChecksums, roots: &[PackageId]) -> Result<DepGraph> {
+/// the user waits; on `cores` ([`Cores::All`] for `inspect`).
+pub fn graph(
+    meta: &Metadata,
+    lock: &LockChecksums,
+    roots: &[PackageId],
+    cores: Cores,
+) -> Result<DepGraph> {
     let root_dir = PathBuf::from(meta.workspace_root.as_std_path());
     let resolve = meta.resolve.as_ref().ok_or_else(|| {
         Error::msg("`cargo metadata` returned no resolve graph; is cargo too old?")
@@ -184,10 +190,10 @@ pub fn graph(meta: &Metadata, lock: &LockChecksums, roots: &[PackageId]) -> Resu
     // Mapped on every core: on a workspace of 1,000 packages this is most of what is left
     // to do once cargo exits (docs/inspect.md, "Speed").
     let mut packages: Vec<Package> =
-        crate::util::par::map(&meta.packages, |p| convert(p, lock, &root_dir));
+        crate::util::par::map(&meta.packages, cores, |p| convert(p, lock, &root_dir));
     let ids: Vec<String> = packages.iter().map(|p| p.id.clone()).collect();
     let mut in_resolve = vec![false; packages.len()];
-    let nodes = crate::util::par::map(&resolve.nodes, |node| {
+    let nodes = crate::util::par::map(&resolve.nodes, cores, |node| {
         let &i = position.get(node.id.repr.as_str())?;
         let mut features: Vec<String> = node.features.iter().map(|f| f.to_string()).collect();
         features.sort();

@@ -119,30 +119,23 @@ pub fn load(
     let flag = selection.source_url.as_deref();
     // cargo metadata (or the same question's answer in this process) beside the rustc cfg
     // questions and the reading of the workspace root as guessed (see `RootFacts`).
-    let cargo_started = crate::inspect::metadata::Started::default();
     let (metadata, platforms, early) = std::thread::scope(|s| {
-        let platforms = s.spawn(|| {
-            cargo_started.wait();
-            super::platform::read(&programs, &dir, &config, selection.target.as_deref())
-        });
-        let early = crate::inspect::deps::guess_workspace_root(&dir).map(|root| {
-            let cargo_started = &cargo_started;
-            s.spawn(move || {
-                cargo_started.wait();
-                RootFacts::read(root, flag)
-            })
-        });
+        let platforms = s
+            .spawn(|| super::platform::read(&programs, &dir, &config, selection.target.as_deref()));
+        let early = crate::inspect::deps::guess_workspace_root(&dir)
+            .map(|root| s.spawn(move || RootFacts::read(root, flag)));
         let metadata = match reuse {
             Some((a, metadata)) if a == args => {
-                cargo_started.open();
                 Ok((metadata, crate::inspect::metadata::Exit::succeeded()))
             }
+            // The probes beside it do not wait for cargo's start here: in the build (the
+            // cargo-auditable resolution) that was slower (docs/inspect.md, "Speed").
             _ => crate::inspect::metadata::shared_early(
                 &programs.cargo,
                 &args,
                 &dir,
                 &manifest,
-                &cargo_started,
+                &crate::inspect::metadata::Started::default(),
             ),
         };
         let platforms = platforms.join().unwrap_or_else(|_| {

@@ -8,15 +8,28 @@ const MIN_PER_THREAD: usize = 256;
 /// The most threads a map uses.
 const MAX_THREADS: usize = 4;
 
-/// `items.iter().map(f).collect()`, in order, with the list cut into as many contiguous
-/// pieces as there are cores (at most [`MAX_THREADS`]), each mapped on a thread of its own.
-/// A panic in `f` is resumed on the caller's thread.
-pub fn map<T, U, F>(items: &[T], f: F) -> Vec<U>
+/// Which cores a map may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cores {
+    /// Every core: the caller waits for the map.
+    All,
+    /// The calling thread's only: other work that matters more runs beside (the build's
+    /// `cargo build`, which a thread more would only take a core from).
+    One,
+}
+
+/// `items.iter().map(f).collect()`, in order. With [`Cores::All`] the list is cut into as
+/// many contiguous pieces as there are cores (at most [`MAX_THREADS`]), each mapped on a
+/// thread of its own. A panic in `f` is resumed on the caller's thread.
+pub fn map<T, U, F>(items: &[T], cores: Cores, f: F) -> Vec<U>
 where
     T: Sync,
     U: Send,
     F: Fn(&T) -> U + Sync,
 {
+    if cores == Cores::One {
+        return items.iter().map(f).collect();
+    }
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -55,7 +68,8 @@ mod tests {
     fn maps_in_order_whatever_the_length() {
         for n in [0, 1, 255, 256, 513, 1000, 4099] {
             let items: Vec<usize> = (0..n).collect();
-            let doubled = map(&items, |i| i * 2);
+            let doubled = map(&items, Cores::All, |i| i * 2);
+            assert_eq!(doubled, map(&items, Cores::One, |i| i * 2));
             assert_eq!(
                 doubled,
                 items.iter().map(|i| i * 2).collect::<Vec<_>>(),
@@ -68,6 +82,8 @@ mod tests {
     #[should_panic(expected = "item 700")]
     fn a_panic_reaches_the_caller() {
         let items: Vec<usize> = (0..1000).collect();
-        map(&items, |&i| if i == 700 { panic!("item {i}") } else { i });
+        map(&items, Cores::All, |&i| {
+            if i == 700 { panic!("item {i}") } else { i }
+        });
     }
 }
