@@ -188,7 +188,7 @@ pub fn graph(
         .map(|(i, p)| (p.id.repr.as_str(), i))
         .collect();
     // Mapped on every core: on a workspace of 1,000 packages this is most of what is left
-    // to do once cargo exits (docs/inspect.md, "Speed").
+    // to do once cargo exits (docs/inspect.md, "How it runs").
     let mut packages: Vec<Package> =
         crate::util::par::map(&meta.packages, cores, |p| convert(p, lock, &root_dir));
     let ids: Vec<String> = packages.iter().map(|p| p.id.clone()).collect();

@@ -128,8 +128,9 @@ pub fn load(
             Some((a, metadata)) if a == args => {
                 Ok((metadata, crate::inspect::metadata::Exit::succeeded()))
             }
-            // The probes beside it do not wait for cargo's start here: in the build (the
-            // cargo-auditable resolution) that was slower (docs/inspect.md, "Speed").
+            // The probes beside it start at once here, as before: with them waiting, the
+            // build (this is its cargo-auditable resolution) was not faster in
+            // bench-build.sh (docs/inspect.md, "How it runs").
             _ => crate::inspect::metadata::shared_early(
                 &programs.cargo,
                 &args,
