@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use cargo_metadata::{DependencyKind, Metadata, PackageId};
 
 use super::model::{DepGraph, Edge, EdgeKind, Package, Source};
-use super::toolchain::relative_to;
+use super::toolchain::relative_to_canonical;
 use crate::error::{Error, Result};
 use crate::select::Selection;
 use crate::util::par::Cores;
@@ -177,7 +177,10 @@ pub fn graph(
     roots: &[PackageId],
     cores: Cores,
 ) -> Result<DepGraph> {
+    // Resolved once for the ~150 path packages of a large workspace (2 system calls a
+    // component each time).
     let root_dir = PathBuf::from(meta.workspace_root.as_std_path());
+    let root_dir = root_dir.canonicalize().unwrap_or(root_dir);
     let resolve = meta.resolve.as_ref().ok_or_else(|| {
         Error::msg("`cargo metadata` returned no resolve graph; is cargo too old?")
     })?;
@@ -233,7 +236,7 @@ pub fn graph(
 }
 
 /// One package of `cargo metadata` as a graph [`Package`], its features and dependencies
-/// still empty.
+/// still empty (`root_dir` is canonical).
 fn convert(p: &cargo_metadata::Package, lock: &LockChecksums, root_dir: &Path) -> Package {
     let version = p.version.to_string();
     let (source, source_repr) = match &p.source {
@@ -244,7 +247,7 @@ fn convert(p: &cargo_metadata::Package, lock: &LockChecksums, root_dir: &Path) -
                 .parent()
                 .map(|d| d.as_std_path().to_path_buf())
                 .unwrap_or_default();
-            let path = relative_to(&dir, root_dir);
+            let path = relative_to_canonical(&dir, root_dir);
             (Source::Path { path }, "")
         }
     };

@@ -290,8 +290,14 @@ pub fn find_toolchain_file(start: &Path) -> Option<PathBuf> {
 /// `path` relative to `base` with `/` (`../rust-toolchain.toml`), never absolute: a path
 /// that shares nothing with `base` is reduced to its file name.
 pub fn relative_to(path: &Path, base: &Path) -> String {
-    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let base = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
+    relative_to_canonical(path, &base)
+}
+
+/// [`relative_to`] a `base` that is canonical already: a caller with many paths under one
+/// base resolves the base once (each resolution is a system call per component).
+pub fn relative_to_canonical(path: &Path, base: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let p: Vec<_> = path.components().collect();
     let b: Vec<_> = base.components().collect();
     let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
