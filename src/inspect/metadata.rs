@@ -262,7 +262,7 @@ fn answers() -> &'static Mutex<HashMap<Question, Answer>> {
     ANSWERS.get_or_init(Default::default)
 }
 
-/// Opened once `cargo metadata` was started ([`shared_early`]): the probes that run beside
+/// Opened once `cargo metadata` was started ([`shared_early`]): `inspect`'s probes beside
 /// it wait for it, so that on a machine of two cores cargo is not the one left waiting for
 /// a core while they start (git, rustc, reading Cargo.lock).
 #[derive(Debug, Default)]

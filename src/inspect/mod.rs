@@ -83,7 +83,7 @@ pub fn collect_then<T>(
 /// [`collect`], reusing what is [`Known`] already and handing back `cargo metadata`.
 pub fn collect_with(selection: &Selection, ui: &Ui, known: &Known) -> Result<Collected> {
     // The build: `cargo build` runs beside, and a thread more only takes a core from rustc
-    // (bench-build.sh: 1.219 against 1.196 with every core).
+    // (bench-build.sh with every core here: 1.219 against 1.196 before).
     collect_with_then(selection, ui, known, Cores::One, |_| ()).map(|(c, ())| c)
 }
 
