@@ -78,8 +78,11 @@ ms_of() { # one run of the command, in ms (fractional)
   echo "scale=3; (${t1/./} - ${t0/./}) / 1000" | bc
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-# Paired, interleaved: every run times each command once, in an order that rotates, and the
-# ratios are taken within the run; medians of the times and of the per-run ratios are printed.
+# Paired, interleaved: every run times each command once, in an order shuffled afresh each run
+# (seeded by the run's number, so an invocation is repeatable), and the ratios are taken within
+# the run; medians of the times and of the per-run ratios are printed. Shuffled, not rotated: a
+# rotation keeps every command behind the same one, and what ran just before (cosign's 40 ms
+# of requests, or ours) moved a command's median by up to 4 ms, always the same way.
 names=("ours-layout" "ours-registry" "cosign")
 cmds=("ours_layout" "ours_registry" "theirs")
 if [ -n "${BEFORE:-}" ]; then
@@ -100,6 +103,11 @@ if [ "$built" = 1 ]; then
     cmds+=("before_built")
   fi
 fi
+shuffled() { # 0..$1-1 in an order seeded by $2 (Fisher-Yates)
+  awk -v n="$1" -v seed="$2" 'BEGIN { srand(seed); for (k = 0; k < n; k++) a[k] = k
+    for (k = n - 1; k > 0; k--) { j = int(rand() * (k + 1)); t = a[k]; a[k] = a[j]; a[j] = t }
+    for (k = 0; k < n; k++) print a[k] }'
+}
 index_of() { local k; for k in "${!names[@]}"; do [ "${names[$k]}" = "$1" ] && echo "$k"; done; return 0; }
 run_named() { local -n arr=$1; ms_of "${arr[@]}"; }
 for c in "${cmds[@]}"; do run_named "$c" >/dev/null; done # warm-up
@@ -109,8 +117,7 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at 
 n=${#cmds[@]}
 for i in $(seq "$runs"); do
   declare -A t=()
-  for k in $(seq 0 $((n - 1))); do
-    j=$(( (k + i) % n ))
+  for j in $(shuffled "$n" "$i"); do
     t[$j]=$(run_named "${cmds[$j]}")
     T[$j]="${T[$j]:-} ${t[$j]}"
   done

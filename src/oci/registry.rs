@@ -375,19 +375,8 @@ impl RegistryClient {
         }
     }
 
-    /// Runs `futures` (requests of this client) concurrently, at most
-    /// [`limits::CONCURRENT_REQUESTS`] at a time, over the client's pooled connections;
-    /// the outputs in the order given.
-    pub fn run_all<F: std::future::Future>(&self, futures: Vec<F>) -> Vec<F::Output> {
-        use futures_util::StreamExt;
-        self.rt.block_on(
-            futures_util::stream::iter(futures)
-                .buffered(limits::CONCURRENT_REQUESTS)
-                .collect(),
-        )
-    }
-
-    /// Runs one future of this client's requests to completion.
+    /// Runs one future of this client's requests to completion (verify's prefetch runs many
+    /// at once in one, at most [`limits::CONCURRENT_REQUESTS`] in flight).
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.rt.block_on(future)
     }

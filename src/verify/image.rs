@@ -53,12 +53,15 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
     let (top, listed) = src.resolve()?;
     report.digest = Some(top);
     let mut candidates = Vec::new();
-    let Some(target) = read_target(src, top, listed, &mut candidates, &mut report)? else {
+    let tags = trust.key.is_some();
+    let read = read_target(src, (top, listed), tags, &mut candidates, &mut report)?;
+    let Some(target) = read else {
         return Ok(report);
     };
     let subjects: Vec<Digest> = target.parts.iter().map(|p| p.digest).collect();
-    // From a registry, what the steps below read is fetched ahead, concurrently.
-    src.prefetch_evidence(&subjects, trust.key.is_some());
+    // From a registry, what the steps below read is fetched ahead, concurrently (for an
+    // index, read_target started it; what arrived is not asked again).
+    src.prefetch(&[], &subjects, tags);
     collect_referrers(src, &subjects, &mut candidates, &mut report)?;
     if let Some(key) = &trust.key {
         collect_cosign_tags(src, &subjects, key, &mut candidates, &mut report)?;
@@ -170,8 +173,8 @@ fn check_required(
 /// itself is refused, nothing more to read.
 fn read_target(
     src: &Source,
-    top: Digest,
-    listed: Option<Descriptor>,
+    (top, listed): (Digest, Option<Descriptor>),
+    tags: bool,
     candidates: &mut Vec<Candidate>,
     report: &mut Report,
 ) -> Result<Option<Target>> {
@@ -229,8 +232,16 @@ fn read_target(
         );
         return Ok(None);
     }
+    // The entries, and the evidence about the parts they will be (their digests are known
+    // now), are read ahead together.
     let entries: Vec<Digest> = index.manifests.iter().map(|m| m.digest).collect();
-    src.prefetch_manifests(&entries);
+    let platforms = index
+        .manifests
+        .iter()
+        .filter(|m| matches!(document::child(m), Ok(Child::Platform(_))))
+        .map(|m| m.digest);
+    let subjects: Vec<Digest> = std::iter::once(top).chain(platforms).collect();
+    src.prefetch(&entries, &subjects, tags);
     let mut parts = vec![Part {
         digest: top,
         kind: Kind::Index,

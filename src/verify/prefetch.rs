@@ -1,7 +1,8 @@
 //! Reading a registry ahead of the verifier: the requests verify will make one after
 //! another are sent together, each as soon as the answer that names it has arrived
 //! (pipelined, not a wave at a time), over the client's pooled connections, and their
-//! answers are kept for [`super::Source`] to hand out.
+//! answers are kept for [`super::Source`] to hand out. For an index, its platform manifests
+//! and the evidence about them start together: the index names their digests.
 //!
 //! Nothing here decides anything: the verifier's own calls read from the cache exactly what
 //! they would have fetched (bytes whose digest was checked when they arrived; a tag's answer
@@ -14,7 +15,7 @@
 //! [`crate::oci::limits::CONCURRENT_REQUESTS`] are in flight, and nothing more is read ahead
 //! once [`VERIFY_READ_MAX`] bytes were (the verifier's own reads then stop at that bound).
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -191,30 +192,6 @@ impl Cache {
     }
 }
 
-/// Fetches what `wants` names and is not kept yet, concurrently (in waves of
-/// [`CONCURRENT_REQUESTS`], none once [`VERIFY_READ_MAX`] bytes arrived); keeps what arrived
-/// intact.
-pub fn fetch(client: &RegistryClient, cache: &Mutex<Cache>, wants: Vec<Want>) {
-    let wants: Vec<Want> = {
-        let c = cache.lock().unwrap();
-        let unique: BTreeSet<Want> = wants.into_iter().filter(|w| !c.has(w)).collect();
-        unique.into_iter().collect()
-    };
-    if wants.is_empty() {
-        return;
-    }
-    for wave in wants.chunks(CONCURRENT_REQUESTS) {
-        if cache.lock().unwrap().total() >= VERIFY_READ_MAX {
-            break;
-        }
-        let got = client.run_all(wave.iter().map(|w| get(client, w)).collect());
-        let mut c = cache.lock().unwrap();
-        for (w, g) in wave.iter().cloned().zip(got) {
-            c.keep(w, g);
-        }
-    }
-}
-
 /// One request's answer; `None` when it failed (not kept).
 enum Got {
     Manifest(Option<Option<FetchedManifest>>),
@@ -263,6 +240,8 @@ pub fn cosign_tags(subject: &Digest) -> [String; 2] {
 /// Why a request of [`evidence`] is made: what its answer leads to.
 #[derive(Debug, Clone)]
 enum Step {
+    /// An image document (an index's entry): the end (its evidence is asked beside it).
+    Document(Digest),
     /// The referrers of a subject: then each referrer's manifest.
     Listing(Digest),
     /// A referrer's manifest: then its first layer, when it is an attestation.
@@ -277,7 +256,7 @@ impl Step {
     fn want(&self) -> Want {
         match self {
             Step::Listing(d) => Want::Referrers(*d),
-            Step::Referrer(d) => Want::Manifest(d.to_string()),
+            Step::Referrer(d) | Step::Document(d) => Want::Manifest(d.to_string()),
             Step::Tag(t) => Want::Manifest(t.clone()),
             Step::Layer(d, s) => Want::Blob(*d, *s),
         }
@@ -307,7 +286,7 @@ impl Step {
                 .map(|m| m.layers)
                 .filter(|l| l.len() <= ATTESTATION_LAYERS_MAX)
                 .unwrap_or_default(),
-            Step::Layer(..) => Vec::new(),
+            Step::Layer(..) | Step::Document(_) => Vec::new(),
         };
         layers
             .into_iter()
@@ -317,18 +296,36 @@ impl Step {
     }
 }
 
+/// What [`evidence`] reads ahead.
+#[derive(Debug, Clone, Copy)]
+pub struct Ahead<'a> {
+    /// Image documents to fetch (an index's entries), beside the evidence.
+    pub documents: &'a [Digest],
+    /// The parts whose evidence verify reads.
+    pub subjects: &'a [Digest],
+    /// Whether cosign's tags are read too (verify with a key).
+    pub tags: bool,
+}
+
 /// Everything verify reads about the parts `subjects`: the referrers listings (and cosign's
 /// tags when `tags`), the referrer manifests, and the attestation layers of those manifests
-/// and of the tags' manifests. Pipelined: each request starts as soon as the answer that
-/// names it has arrived (not a wave after the slowest of its wave), at most
-/// [`CONCURRENT_REQUESTS`] in flight.
+/// and of the tags' manifests; and beside them the image documents `documents`. Pipelined:
+/// each request starts as soon as the answer that names it has arrived (not a wave after
+/// the slowest of its wave), at most [`CONCURRENT_REQUESTS`] in flight. What is kept
+/// already is not asked again.
 ///
-/// The listings go first: cosign's tags are asked once every listing was answered. A
-/// listing leads two requests further (a referrer's manifest, then its bundle), a tag one
-/// (its layers), so the tags' chains still end no later than the listings', and the
-/// listings do not share the registry, or the first connections, with them.
-pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, subjects: &[Digest], tags: bool) {
-    let mut queue: VecDeque<Step> = subjects.iter().map(|s| Step::Listing(*s)).collect();
+/// The documents and listings go first: cosign's tags are asked once every listing was
+/// answered. A listing leads two requests further (a referrer's manifest, then its bundle),
+/// a tag one (its layers), so the tags' chains still end no later than the listings', and
+/// the listings do not share the registry, or the first connections, with them.
+pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, ahead: Ahead<'_>) {
+    let Ahead {
+        documents,
+        subjects,
+        tags,
+    } = ahead;
+    let mut queue: VecDeque<Step> = documents.iter().map(|d| Step::Document(*d)).collect();
+    queue.extend(subjects.iter().map(|s| Step::Listing(*s)));
     let mut held: Vec<Step> = if tags {
         subjects
             .iter()
@@ -476,6 +473,13 @@ mod tests {
             [(bundle.digest, bundle.size), (other.digest, other.size)]
         );
         assert!(Step::Layer(bundle.digest, bundle.size).next(&c).is_empty());
+        // An index's entry is fetched by digest and leads nowhere: its evidence is asked
+        // beside it, as a listing of its own.
+        assert_eq!(
+            Step::Document(good).want(),
+            Want::Manifest(good.to_string())
+        );
+        assert!(Step::Document(good).next(&c).is_empty());
     }
 
     /// A listing's inline manifests, and their inline layers, are kept only when they are

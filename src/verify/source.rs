@@ -222,22 +222,18 @@ impl Source {
         Ok(checked)
     }
 
-    /// Reads ahead what verify will need about the parts `subjects` (from a registry; a
-    /// layout is read as needed): [`super::prefetch::evidence`].
-    pub fn prefetch_evidence(&self, subjects: &[Digest], tags: bool) {
+    /// Reads ahead, from a registry, the image documents `documents` (an index's entries)
+    /// and what verify will need about the parts `subjects`, in one pipeline: the listings
+    /// do not wait for the documents, whose digests the index already names (a layout is
+    /// read as needed). [`super::prefetch::evidence`].
+    pub fn prefetch(&self, documents: &[Digest], subjects: &[Digest], tags: bool) {
         if let Store::Registry(c) = &self.store {
-            super::prefetch::evidence(c, &self.cache, subjects, tags);
-        }
-    }
-
-    /// Reads ahead the manifests `digests` (an index's entries) from a registry.
-    pub fn prefetch_manifests(&self, digests: &[Digest]) {
-        if let Store::Registry(c) = &self.store {
-            let wants = digests
-                .iter()
-                .map(|d| super::prefetch::Want::Manifest(d.to_string()))
-                .collect();
-            super::prefetch::fetch(c, &self.cache, wants);
+            let ahead = super::prefetch::Ahead {
+                documents,
+                subjects,
+                tags,
+            };
+            super::prefetch::evidence(c, &self.cache, ahead);
         }
     }
 

@@ -38,7 +38,7 @@ impl RegistryClient {
         self.rt.block_on(self.find_blob_async(digest, size))
     }
 
-    /// [`RegistryClient::find_blob`], to run with others ([`RegistryClient::run_all`]).
+    /// [`RegistryClient::find_blob`], to run with others ([`RegistryClient::block_on`]).
     pub async fn find_blob_async(&self, digest: &Digest, size: u64) -> Result<Option<Vec<u8>>> {
         let what = format!("blob {digest}");
         let r = self

@@ -10,7 +10,7 @@ impl RegistryClient {
         self.rt.block_on(self.get_manifest_async(reference))
     }
 
-    /// [`RegistryClient::get_manifest`], to run with others ([`RegistryClient::run_all`]).
+    /// [`RegistryClient::get_manifest`], to run with others ([`RegistryClient::block_on`]).
     pub async fn get_manifest_async(&self, reference: &str) -> Result<Option<FetchedManifest>> {
         let what = format!("manifest {reference}");
         let r = self

@@ -13,7 +13,7 @@ impl RegistryClient {
         self.rt.block_on(self.referrers_api_async(subject))
     }
 
-    /// [`RegistryClient::referrers_api`], to run with others ([`RegistryClient::run_all`]).
+    /// [`RegistryClient::referrers_api`], to run with others ([`RegistryClient::block_on`]).
     pub async fn referrers_api_async(&self, subject: &Digest) -> Result<Option<IndexEntries>> {
         let what = format!("referrers of {subject}");
         let accept = [("Accept", MEDIA_TYPE_INDEX.to_owned())];
