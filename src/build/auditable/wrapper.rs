@@ -138,7 +138,9 @@ fn wait_for(dir: &Path, package: &str) -> Result<PathBuf> {
                 dir.display()
             )));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // A millisecond: the file appears once (written whole, then renamed), and each look
+        // is one `stat`; rustc waits on this, so a coarser step is time added to the build.
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
