@@ -48,7 +48,8 @@ fn build(dir: &Path, out: &Path, extra: &[&str]) -> Output {
         .unwrap();
     assert!(
         o.status.success(),
-        "build failed:\n{}",
+        "build failed (offline: the fixture's crates must be in cargo's cache; scripts/test.sh \
+         runs `cargo fetch --locked --manifest-path tests/fixtures/audit-vulnerable/Cargo.toml`):\n{}",
         String::from_utf8_lossy(&o.stderr)
     );
     o

@@ -378,6 +378,56 @@ fn cosign_tags_are_asked_after_the_listings() {
     );
 }
 
+/// For an index, the platform manifests it lists and the referrers listings of its parts are
+/// asked together: the index names their digests. The platform manifest's answer takes
+/// 300 ms here, and its listing (the API and the fallback tag) must be asked while it is on
+/// its way; before 6b02a10 the listings waited for the manifests. Nothing else changes: the
+/// verdict is the one of before (no attestation: exit 1).
+#[test]
+fn an_indexs_listings_are_asked_beside_its_platform_manifests() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let platform = serde_json::to_vec(&manifest_with_config(b"{}", 2)).unwrap();
+    let digest = Digest::of(&platform);
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": digest.to_string(),
+                       "size": platform.len(),
+                       "platform": {"os": "linux", "architecture": "amd64"}}]});
+    let answered = Arc::new(AtomicBool::new(false));
+    // For each listing request of the platform manifest: whether its manifest had answered.
+    let listings = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (done, seen) = (answered.clone(), listings.clone());
+    let api = format!("/referrers/{digest}");
+    let fallback = format!("/manifests/sha256-{}", digest.hex());
+    let by_digest = format!("/manifests/{digest}");
+    verify_against(
+        move |s| {
+            let p = &s.path;
+            if p.ends_with("/manifests/v1") {
+                return Some(Answer::json(&index, OCI_INDEX));
+            }
+            if p.ends_with(&by_digest) {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                done.store(true, Ordering::SeqCst);
+                return Some(Answer::bytes(platform.clone(), OCI_MANIFEST));
+            }
+            if p.ends_with(&api) || p.ends_with(&fallback) {
+                seen.lock().unwrap().push(done.load(Ordering::SeqCst));
+            }
+            None
+        },
+        &["no verified attestation"],
+    );
+    let listings = listings.lock().unwrap();
+    assert!(
+        listings.len() >= 2,
+        "the platform manifest's listing was not asked: {listings:?}"
+    );
+    assert!(
+        listings.iter().any(|&after| !after),
+        "the platform manifest's listing waited for its manifest: {listings:?}"
+    );
+}
+
 /// A registry that answers every request after a second, with a 500 (retried): per request
 /// that is six attempts and their backoff, so without an overall deadline the first
 /// request alone keeps verify for 8 s or more. `--timeout 2s` ends it about then, with an
