@@ -234,12 +234,14 @@ fn read_target(
     }
     // The entries, and the evidence about the parts they will be (their digests are known
     // now), are read ahead together.
+    let children: Vec<_> = index.manifests.iter().map(document::child).collect();
     let entries: Vec<Digest> = index.manifests.iter().map(|m| m.digest).collect();
     let platforms = index
         .manifests
         .iter()
-        .filter(|m| matches!(document::child(m), Ok(Child::Platform(_))))
-        .map(|m| m.digest);
+        .zip(&children)
+        .filter(|(_, c)| matches!(c, Ok(Child::Platform(_))))
+        .map(|(m, _)| m.digest);
     let subjects: Vec<Digest> = std::iter::once(top).chain(platforms).collect();
     src.prefetch(&entries, &subjects, tags);
     let mut parts = vec![Part {
@@ -248,8 +250,8 @@ fn read_target(
         label: Kind::Index.word().into(),
     }];
     let mut problems = Vec::new();
-    for m in &index.manifests {
-        match document::child(m) {
+    for (m, child) in index.manifests.iter().zip(children) {
+        match child {
             Err(why) => {
                 problems.push(why);
                 parts.push(document::refused(m));

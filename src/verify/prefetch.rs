@@ -32,8 +32,8 @@ use crate::oci::registry::{FetchedManifest, RegistryClient};
 use crate::util::digest::Digest;
 
 /// What one request asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Want {
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Want {
     /// A manifest by tag or digest.
     Manifest(String),
     /// A blob of a given size.
