@@ -47,6 +47,25 @@ pub fn wrapper_main(args: Vec<OsString>) -> i32 {
         }
     };
     cmd.env_remove(DIR_ENV).env_remove(USER_WRAPPER_ENV);
+    run(cmd)
+}
+
+/// Runs rustc (or the user's wrapper) in this process's place: nothing is left to do after
+/// it, so cargo waits for rustc itself (no fork, no second process waiting beside it).
+#[cfg(unix)]
+fn run(mut cmd: Command) -> i32 {
+    use std::os::unix::process::CommandExt;
+    let e = cmd.exec();
+    eprintln!(
+        "error: cargo-provenance (rustc wrapper): running {}: {e}",
+        cmd.get_program().to_string_lossy()
+    );
+    101
+}
+
+/// Runs rustc (or the user's wrapper) and returns its exit code.
+#[cfg(not(unix))]
+fn run(mut cmd: Command) -> i32 {
     match cmd.status() {
         Ok(s) => s.code().unwrap_or(101),
         Err(e) => {
