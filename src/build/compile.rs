@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::platform::{self, TargetPlatform};
-use super::workspace::{Confirmed, Layout, Pending};
+use super::workspace::{Answer, Confirmed, Layout, Pending};
 use super::{BuildOptions, BuilderChoice, auditable, base, cargo, git, source_date_epoch};
 use crate::error::{Error, Result};
 use crate::inspect::cargo_config::CargoConfig;
@@ -50,20 +50,28 @@ pub(super) fn read_toolchain(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let metadata = super::workspace::Metadata::spawn(sel.manifest_path.as_deref())?;
     let config = CargoConfig::load(&manifest_dir, cargo::cargo_home().as_deref())?;
-    // The cargo-auditable data: the project is read from now on, resolved beside cargo and
-    // linked in by our rustc wrapper.
-    let resolver = (!no_auditable).then(|| auditable::Resolver::start(sel.clone(), &config));
-    let programs = Programs::find(&config);
-    let rustc = cargo::rustc_info(&programs, &manifest_dir);
     let guessed = guess
         .then(|| {
             let start = super::workspace::start_dir(sel.manifest_path.as_deref(), &manifest_dir);
             super::workspace::guess(&start, &config)
         })
         .flatten();
-    let layout = Pending::start(guessed, metadata);
+    let answer = match guessed.is_some()
+        && !no_auditable
+        && super::workspace::shares_the_resolution(&manifest_dir)
+    {
+        true => Answer::Shared(sel.clone()),
+        false => Answer::NoDeps(super::workspace::Metadata::spawn(
+            sel.manifest_path.as_deref(),
+        )?),
+    };
+    // The cargo-auditable data: the project is read from now on, resolved beside cargo and
+    // linked in by our rustc wrapper.
+    let resolver = (!no_auditable).then(|| auditable::Resolver::start(sel.clone(), &config));
+    let programs = Programs::find(&config);
+    let rustc = cargo::rustc_info(&programs, &manifest_dir);
+    let layout = Pending::start(guessed, answer);
     let known = crate::inspect::Known {
         rustc_vv: rustc.as_ref().ok().map(|r| crate::inspect::KnownRustcVv {
             programs: programs.clone(),

@@ -1,6 +1,7 @@
 //! The workspace root and target directory of the build: guessed from the files, so that
-//! cargo can start compiling at once, and confirmed by `cargo metadata --no-deps` (started
-//! beside it) once cargo is done.
+//! cargo can start compiling at once, and confirmed by `cargo metadata` once cargo is done:
+//! the one the cargo-auditable resolution runs anyway, or `--no-deps` started beside the
+//! build ([`Answer`]).
 //!
 //! The two paths go into the rustflags (`--remap-path-prefix`) and cargo's `--target-dir`,
 //! so they must be known before cargo starts. Asking cargo first costs one cargo start
@@ -120,21 +121,54 @@ impl Metadata {
     }
 }
 
+/// Where cargo's answer comes from.
+pub enum Answer {
+    /// `cargo metadata --no-deps`, started for it ([`Metadata::spawn`]).
+    NoDeps(Metadata),
+    /// The full `cargo metadata` the cargo-auditable resolution asks for this selection
+    /// ([`crate::sbom::load::layout`]): one cargo run for both. Used only when cargo runs
+    /// where `--no-deps` would have run (see [`shares_the_resolution`]): started beside
+    /// `cargo build`, a third cargo took ~9 ms from the build on 2 cores (docs/image.md).
+    Shared(crate::select::Selection),
+}
+
+impl Answer {
+    /// Waits for cargo's answer: the workspace root and target directory.
+    pub fn wait(self) -> Result<Layout> {
+        match self {
+            Answer::NoDeps(m) => m.wait(),
+            Answer::Shared(selection) => {
+                let (root, target_dir) = crate::sbom::load::layout(&selection)?;
+                Ok(Layout { root, target_dir })
+            }
+        }
+    }
+}
+
+/// Whether the layout may be confirmed by the cargo-auditable resolution's `cargo
+/// metadata` (which runs in `manifest_dir`, naming the manifest) instead of `--no-deps` (run
+/// in the current directory, as cargo finds the project from there): only when the two are
+/// the same directory, so that cargo reads the same configuration and resolves a relative
+/// `CARGO_TARGET_DIR` the same way.
+pub fn shares_the_resolution(manifest_dir: &Path) -> bool {
+    std::env::current_dir().is_ok_and(|cwd| cwd == manifest_dir)
+}
+
 /// The layout the build uses: cargo's answer, or a guess still to be confirmed by it.
 pub enum Pending {
     /// Cargo named it (no guess was made).
     Known,
     /// Guessed; cargo's answer is still coming.
-    Guessed(Metadata),
+    Guessed(Answer),
 }
 
 impl Pending {
-    /// The layout to build in: `guessed` ([`guess`]), with `metadata` kept to confirm it
-    /// later, else `metadata`'s answer now.
-    pub fn start(guessed: Option<Layout>, metadata: Metadata) -> Result<(Layout, Pending)> {
+    /// The layout to build in: `guessed` ([`guess`]), with `answer` kept to confirm it
+    /// later, else `answer` now.
+    pub fn start(guessed: Option<Layout>, answer: Answer) -> Result<(Layout, Pending)> {
         match guessed {
-            Some(layout) => Ok((layout, Pending::Guessed(metadata))),
-            None => Ok((metadata.wait()?, Pending::Known)),
+            Some(layout) => Ok((layout, Pending::Guessed(answer))),
+            None => Ok((answer.wait()?, Pending::Known)),
         }
     }
 
@@ -148,8 +182,8 @@ impl Pending {
     pub fn confirm(&mut self, used: &Layout) -> Result<Confirmed> {
         match std::mem::replace(self, Pending::Known) {
             Pending::Known => Ok(Confirmed::Same),
-            Pending::Guessed(metadata) => {
-                let actual = metadata.wait()?;
+            Pending::Guessed(answer) => {
+                let actual = answer.wait()?;
                 Ok(match &actual == used {
                     true => Confirmed::Same,
                     false => Confirmed::Other(actual),

@@ -104,12 +104,8 @@ pub fn load(
     reuse: Option<Reuse>,
     filter: bool,
 ) -> Result<Loaded> {
-    let all_features =
-        all_features || selection.all_features || !selection.feature_list().is_empty();
-    let manifest = crate::inspect::locate_manifest(selection)?;
-    let dir = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
-    let config = CargoConfig::load(&dir, crate::inspect::cargo_home().as_deref())?;
-    let programs = Programs::find(&config);
+    let all_features = all_features || asks_features(selection);
+    let (manifest, dir, config, programs) = locate(selection)?;
     let mut args = metadata_args(selection, &manifest, all_features);
     let filter = filter
         .then(|| super::filter::args(selection, &config))
@@ -184,6 +180,39 @@ pub fn load(
         filtered,
         resolved_for: Vec::new(),
     })
+}
+
+/// Whether the selection asks for features: the graph is then read with all of them.
+fn asks_features(selection: &Selection) -> bool {
+    selection.all_features || !selection.feature_list().is_empty()
+}
+
+/// Where `cargo metadata` runs for `selection`: the manifest, its directory, the cargo
+/// configuration there and the programs it names.
+fn locate(selection: &Selection) -> Result<(PathBuf, PathBuf, CargoConfig, Programs)> {
+    let manifest = crate::inspect::locate_manifest(selection)?;
+    let dir = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let config = CargoConfig::load(&dir, crate::inspect::cargo_home().as_deref())?;
+    let programs = Programs::find(&config);
+    Ok((manifest, dir, config, programs))
+}
+
+/// The workspace root and target directory cargo names for `selection`, read from the
+/// `cargo metadata` that [`load`] asks first (every platform, the selection's features).
+/// That question is asked once per process ([`crate::inspect::metadata::shared_early`]):
+/// the build confirms its guessed layout with the answer the cargo-auditable resolution
+/// reads, without a cargo run of its own. Cargo's failure is an error.
+pub fn layout(selection: &Selection) -> Result<(PathBuf, PathBuf)> {
+    let (manifest, dir, _, programs) = locate(selection)?;
+    let args = metadata_args(selection, &manifest, asks_features(selection));
+    let started = crate::inspect::metadata::Started::default();
+    let (metadata, exit) =
+        crate::inspect::metadata::shared_early(&programs.cargo, &args, &dir, &manifest, &started)?;
+    exit.check()?;
+    Ok((
+        metadata.workspace_root.clone().into_std_path_buf(),
+        metadata.target_directory.clone().into_std_path_buf(),
+    ))
 }
 
 /// The arguments of `cargo metadata` (after the program), in the order `inspect` puts them,

@@ -6,6 +6,7 @@ mod action;
 mod architecture;
 mod audit;
 mod auditable;
+mod build_cargo_runs;
 mod conformance;
 mod hostile_registry;
 mod image;

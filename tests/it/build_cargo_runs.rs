@@ -1,0 +1,106 @@
+//! The cargo runs of `cargo provenance build`: which `cargo` commands a build starts, read
+//! from a shim named by `CARGO` that logs each command line and runs the real cargo.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::image::{build_cmd, stderr_of, tiny_crate};
+
+/// A `cargo` that appends its arguments to `log` and runs the real one (the `CARGO` this
+/// test runs under, else `cargo` on `PATH`).
+fn logging_cargo(dir: &Path, log: &Path) -> PathBuf {
+    let real = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let shim = dir.join("cargo-shim");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{real}' \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    shim
+}
+
+/// The subcommands and flags of the logged cargo runs: `metadata --no-deps`, `metadata`
+/// (the full graph) and `build`.
+fn runs(log: &Path) -> Vec<&'static str> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut runs: Vec<&'static str> = text
+        .lines()
+        .filter_map(|l| match l.split_whitespace().next() {
+            Some("metadata") if l.contains("--no-deps") => Some("metadata --no-deps"),
+            Some("metadata") => Some("metadata"),
+            Some("build") => Some("build"),
+            _ => None,
+        })
+        .collect();
+    runs.sort();
+    runs
+}
+
+/// Built from the workspace root (where the layout is guessed), the guess is confirmed by
+/// the `cargo metadata` the cargo-auditable resolution runs anyway: one cargo run fewer
+/// beside `cargo build` (on 2 cores a third cargo took ~5-9 ms from the build). Without the
+/// resolution (`--no-auditable`) or without a guess (a member built from its own
+/// directory), `cargo metadata --no-deps` still names the layout.
+#[cfg(unix)]
+#[test]
+fn a_guessed_layout_is_confirmed_by_the_resolutions_cargo_metadata() {
+    let (tmp, dir) = tiny_crate("fn main() {}\n");
+    let log = tmp.path().join("cargo.log");
+    let shim = logging_cargo(tmp.path(), &log);
+    let out = build_cmd(&dir)
+        .env("CARGO", &shim)
+        .args(["--builder", "native", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(runs(&log), ["build", "metadata"]);
+    assert!(dir.join("target/provenance/summary.json").is_file());
+
+    std::fs::remove_file(&log).unwrap();
+    let out = build_cmd(&dir)
+        .env("CARGO", &shim)
+        .args(["--builder", "native", "-q", "--no-auditable"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let seen = runs(&log);
+    assert!(seen.contains(&"metadata --no-deps"), "{seen:?}");
+
+    // A member without a lockfile of its own, built from its directory: no guess, cargo
+    // names the root (the workspace's) before it builds.
+    let ws = tmp.path().join("ws");
+    let app = ws.join("app");
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ws.join("Cargo.lock"),
+        "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(app.join("src/main.rs"), "fn main() {}\n").unwrap();
+    std::fs::remove_file(&log).unwrap();
+    let out = build_cmd(&app)
+        .env("CARGO", &shim)
+        .args(["--builder", "native", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(runs(&log), ["build", "metadata", "metadata --no-deps"]);
+    assert!(ws.join("target/provenance/summary.json").is_file());
+}
