@@ -128,6 +128,8 @@ pub struct CargoBuild<'a> {
     /// Extra environment for cargo: the rustc wrapper that embeds the cargo-auditable data
     /// ([`super::auditable::DropDir::env`]); empty with `--no-auditable`.
     pub wrapper_env: &'a [(&'static str, std::ffi::OsString)],
+    /// The native builder's layer settings: the layer is then made while cargo finishes.
+    pub layer_ahead: Option<super::layer_ahead::Settings>,
 }
 
 /// A binary cargo produced, before it is copied and hashed.
@@ -150,6 +152,8 @@ pub struct CargoOutput {
     pub units: Vec<CompiledUnit>,
     /// The binaries, sorted by name.
     pub binaries: Vec<RawBinary>,
+    /// The layer of the binaries, made while cargo finished ([`super::layer_ahead`]).
+    pub layer_ahead: Option<super::layer_ahead::Ahead>,
 }
 
 impl<'a> CargoBuild<'a> {
@@ -175,6 +179,7 @@ impl<'a> CargoBuild<'a> {
             rustc,
             user_rustflags,
             wrapper_env: &[],
+            layer_ahead: None,
         }
     }
 
@@ -264,23 +269,39 @@ impl<'a> CargoBuild<'a> {
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut out = CargoOutput::default();
         let mut errors = Vec::new();
-        // Each binary is read as soon as cargo names it, while cargo goes on.
+        // Each binary is read as soon as cargo names it, while cargo goes on; the native
+        // builder's layer of the binaries named so far is made meanwhile.
         let mut reads = Vec::new();
+        let mut ahead: Option<super::layer_ahead::Runner> = None;
         for line in BufReader::new(stdout).lines() {
             let line = line.map_err(|e| Error::msg(format!("reading cargo's output: {e}")))?;
             // Lines that are not JSON come from build scripts or cargo itself: skipped.
             if let Ok(m) = serde_json::from_str::<Message>(&line) {
                 m.collect(&mut out, &mut errors);
+                if out.binaries.len() == reads.len() {
+                    continue;
+                }
                 for b in &out.binaries[reads.len()..] {
                     reads.push(super::early_read::start(b.path.clone()));
+                }
+                if let Some(settings) = self.layer_ahead {
+                    if let Some(before) = ahead.take() {
+                        before.stop();
+                    }
+                    ahead = Some(layer_ahead(settings, &out.binaries, &reads));
                 }
             }
         }
         let status = child
             .wait()
             .map_err(|e| Error::msg(format!("waiting for cargo: {e}")))?;
-        for (b, read) in out.binaries.iter_mut().zip(reads) {
-            b.early = read.join().ok().flatten();
+        for (b, read) in out.binaries.iter_mut().zip(&reads) {
+            b.early = read.wait();
+        }
+        match ahead {
+            Some(a) if status.success() => out.layer_ahead = a.finish(),
+            Some(a) => a.stop(),
+            None => {}
         }
         if !status.success() {
             let mut msg = format!(
@@ -302,6 +323,24 @@ impl<'a> CargoBuild<'a> {
         }
         Ok(out)
     }
+}
+
+/// Starts making the layer of `binaries` (each read by `reads`, in the same order), at the
+/// paths the image gives them.
+fn layer_ahead(
+    settings: super::layer_ahead::Settings,
+    binaries: &[RawBinary],
+    reads: &[super::early_read::Pending],
+) -> super::layer_ahead::Runner {
+    let files = binaries
+        .iter()
+        .zip(reads)
+        .map(|(b, r)| {
+            let path = super::compile::path_in_image(&b.name);
+            (path.trim_start_matches('/').to_owned(), r.clone())
+        })
+        .collect();
+    super::layer_ahead::Runner::start(settings, files)
 }
 
 /// The part of a cargo JSON message we read.
@@ -437,6 +476,7 @@ mod tests {
             rustc: &rustc,
             user_rustflags: &user,
             wrapper_env: &[],
+            layer_ahead: None,
         };
         let f = b.rustflags();
         assert_eq!(f[0], "-Cdebuginfo=1");

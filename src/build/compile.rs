@@ -124,6 +124,9 @@ pub(super) struct Plan {
     pub static_crt: bool,
     /// The user's rustflags for the first platform, and where they came from.
     pub user_rustflags: (Vec<String>, String),
+    /// How the native builder makes its layer, when it is the builder asked for: the layer
+    /// is then made while cargo finishes ([`super::layer_ahead`]).
+    pub layer_ahead: Option<super::layer_ahead::Settings>,
 }
 
 /// Plans the build: git facts, SOURCE_DATE_EPOCH, the platforms (checked installed), the
@@ -170,7 +173,13 @@ pub(super) fn plan(opts: &BuildOptions, sel: &Selection, tc: &Toolchain, ui: &Ui
         &tc.manifest_dir,
         &platforms[0].rust_target,
     )?;
+    let layer_ahead =
+        (opts.builder == BuilderChoice::Native).then_some(super::layer_ahead::Settings {
+            source_date_epoch: sde.0,
+            compression: opts.compression,
+        });
     Ok(Plan {
+        layer_ahead,
         git,
         sde,
         platforms,
@@ -192,6 +201,8 @@ pub(super) struct CompiledPlatform {
     pub rustflags: Vec<String>,
     /// Its binaries, copied to `<output-dir>/bin/<platform>/`.
     pub binaries: Vec<BuiltBinary>,
+    /// Its layer, made while cargo finished (native builder).
+    pub layer_ahead: Option<super::layer_ahead::Ahead>,
 }
 
 /// How [`compile`] ended.
@@ -289,6 +300,7 @@ pub(super) fn compile(
     for (s, wrapper_env) in steps.iter().zip(&wrapper_envs) {
         let step = cargo::CargoBuild {
             wrapper_env,
+            layer_ahead: plan.layer_ahead,
             ..s.cargo(sel, tc, plan)
         };
         let p = s.platform;
@@ -308,7 +320,7 @@ pub(super) fn compile(
             }
             return Ok(Attempt::Again(layout));
         }
-        let out = out?;
+        let mut out = out?;
         std::fs::create_dir_all(&plan.output_dir)
             .map_err(|e| Error::io("creating", &plan.output_dir, e))?;
         let binaries = copy_binaries(&out.binaries, &plan.output_dir.join("bin").join(p.dir()))?;
@@ -317,6 +329,7 @@ pub(super) fn compile(
             platform: p.clone(),
             rustflags: step.rustflags(),
             binaries,
+            layer_ahead: out.layer_ahead.take(),
         });
     }
     units.sort();
@@ -378,6 +391,11 @@ fn steps<'a>(tc: &Toolchain, plan: &'a Plan) -> Result<Vec<Step<'a>>> {
         .collect()
 }
 
+/// Where a binary is in the image: `/usr/local/bin/<name>`.
+pub(super) fn path_in_image(name: &str) -> String {
+    format!("/usr/local/bin/{name}")
+}
+
 /// Copies cargo's binaries into `dir` (emptied first: it is rebuilt on every run), hashed.
 fn copy_binaries(raw: &[cargo::RawBinary], dir: &Path) -> Result<Vec<BuiltBinary>> {
     if dir.exists() {
@@ -404,7 +422,7 @@ fn copy_binaries(raw: &[cargo::RawBinary], dir: &Path) -> Result<Vec<BuiltBinary
         binaries.push(BuiltBinary {
             package: raw.package.clone(),
             name: raw.name.clone(),
-            path_in_image: format!("/usr/local/bin/{}", raw.name),
+            path_in_image: path_in_image(&raw.name),
             digest,
             size,
             local_path: local,

@@ -13,6 +13,7 @@
 //! tar itself (the blob digest is then the `diff_id`).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use flate2::{Compress, Crc, FlushCompress, Status};
 use sha2::{Digest as _, Sha256};
@@ -89,17 +90,31 @@ pub struct Compressed {
 
 /// Compresses `tar` with `how`, hashing both sides in the same pass.
 pub fn compress(tar: &[u8], how: LayerCompression) -> Result<Compressed> {
+    compress_unless(tar, how, &AtomicBool::new(false))?
+        .ok_or_else(|| Error::msg("internal error: a layer's compression stopped"))
+}
+
+/// [`compress`], given up (`None`) once `stop` is set: looked at before each piece, so a
+/// layer made ahead that is no longer wanted stops within a piece per thread.
+pub fn compress_unless(
+    tar: &[u8],
+    how: LayerCompression,
+    stop: &AtomicBool,
+) -> Result<Option<Compressed>> {
+    if stop.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
     match how {
-        LayerCompression::Gzip => gzip(tar, threads()),
-        LayerCompression::Zstd => zstd(tar),
+        LayerCompression::Gzip => gzip(tar, threads(), stop),
+        LayerCompression::Zstd => zstd(tar, stop),
         LayerCompression::None => {
             let digest = Digest::of(tar);
-            Ok(Compressed {
+            Ok(Some(Compressed {
                 blob: tar.to_vec(),
                 digest,
                 diff_id: digest,
                 tar_size: tar.len() as u64,
-            })
+            }))
         }
     }
 }
@@ -182,8 +197,9 @@ fn gzip_header() -> [u8; 10] {
     [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]
 }
 
-/// gzip with the fixed piece layout, compressed on up to `threads` threads.
-fn gzip(tar: &[u8], threads: usize) -> Result<Compressed> {
+/// gzip with the fixed piece layout, compressed on up to `threads` threads; `None` once
+/// `stop` is set.
+fn gzip(tar: &[u8], threads: usize, stop: &AtomicBool) -> Result<Option<Compressed>> {
     let pieces: Vec<&[u8]> = if tar.is_empty() {
         vec![tar]
     } else {
@@ -196,15 +212,15 @@ fn gzip(tar: &[u8], threads: usize) -> Result<Compressed> {
     let mut crc = Crc::new();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = threads.clamp(1, n);
-    std::thread::scope(|s| -> Result<()> {
+    let compressed = std::thread::scope(|s| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::channel();
         for _ in 0..workers {
             let tx = tx.clone();
             let (next, pieces) = (&next, &pieces);
             s.spawn(move || {
                 loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= n {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n || stop.load(Ordering::Relaxed) {
                         break;
                     }
                     if tx.send((i, deflate_piece(pieces[i], i + 1 == n))).is_err() {
@@ -232,16 +248,25 @@ fn gzip(tar: &[u8], threads: usize) -> Result<Compressed> {
             out.write_all(&bytes).expect("writes to memory");
         }
         Ok(())
-    })?;
+    });
+    // Stopped: the workers left pieces undone (the wait for them failed).
+    if stop.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    compressed?;
     let mut trailer = [0u8; 8];
     trailer[..4].copy_from_slice(&crc.sum().to_le_bytes());
     trailer[4..].copy_from_slice(&(tar.len() as u32).to_le_bytes());
     out.write_all(&trailer).expect("writes to memory");
-    Ok(out.finish(Digest::from_bytes(diff.finalize().into()), tar.len()))
+    Ok(Some(out.finish(
+        Digest::from_bytes(diff.finalize().into()),
+        tar.len(),
+    )))
 }
 
-/// One zstd frame at [`ZSTD_LEVEL`] with the content size, no checksum.
-fn zstd(tar: &[u8]) -> Result<Compressed> {
+/// One zstd frame at [`ZSTD_LEVEL`] with the content size, no checksum; `None` once `stop`
+/// is set.
+fn zstd(tar: &[u8], stop: &AtomicBool) -> Result<Option<Compressed>> {
     let err = |e: std::io::Error| Error::msg(format!("compressing a layer with zstd: {e}"));
     let mut enc =
         zstd::stream::Encoder::new(HashingVec::new(tar.len() / 2 + 64), ZSTD_LEVEL).map_err(err)?;
@@ -251,11 +276,17 @@ fn zstd(tar: &[u8]) -> Result<Compressed> {
         .map_err(err)?;
     let mut diff = Sha256::new();
     for piece in tar.chunks(GZIP_PIECE) {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         diff.update(piece);
         enc.write_all(piece).map_err(err)?;
     }
     let out = enc.finish().map_err(err)?;
-    Ok(out.finish(Digest::from_bytes(diff.finalize().into()), tar.len()))
+    Ok(Some(out.finish(
+        Digest::from_bytes(diff.finalize().into()),
+        tar.len(),
+    )))
 }
 
 #[cfg(test)]
@@ -281,9 +312,10 @@ mod tests {
     #[test]
     fn gzip_bytes_do_not_depend_on_the_thread_count_and_decode() {
         let tar = sample();
-        let one = gzip(&tar, 1).unwrap();
+        let go = AtomicBool::new(false);
+        let one = gzip(&tar, 1, &go).unwrap().unwrap();
         for t in [2, 3, 8] {
-            let other = gzip(&tar, t).unwrap();
+            let other = gzip(&tar, t, &go).unwrap().unwrap();
             assert_eq!(one.blob, other.blob, "{t} threads");
         }
         assert_eq!(one.digest, Digest::of(&one.blob));

@@ -5,8 +5,7 @@
 //! when it was read, once cargo has exited successfully; otherwise it is read again.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use crate::util::digest::Digest;
@@ -48,17 +47,37 @@ fn stamp(path: &Path) -> Option<(u64, SystemTime)> {
     Some((m.len(), m.modified().ok()?))
 }
 
-/// Reads `path` in a thread of its own; `None` when it cannot be read (it is read again
-/// later, and that read's error is the one reported).
-pub fn start(path: PathBuf) -> JoinHandle<Option<EarlyRead>> {
+/// A read under way, whose result any number of callers wait for ([`Pending::wait`]): the
+/// copy-out after cargo, and the native builder's layer made ahead ([`super::layer_ahead`]).
+#[derive(Clone)]
+pub struct Pending(Arc<OnceLock<Option<EarlyRead>>>);
+
+impl Pending {
+    /// Waits for the read: `None` when the file could not be read whole and unchanged.
+    pub fn wait(&self) -> Option<EarlyRead> {
+        self.0.wait().clone()
+    }
+}
+
+/// Reads `path` in a thread of its own; its result is `None` when it cannot be read (it is
+/// read again later, and that read's error is the one reported).
+pub fn start(path: PathBuf) -> Pending {
+    let cell = Arc::new(OnceLock::new());
+    let result = Arc::clone(&cell);
     std::thread::spawn(move || {
-        let before = stamp(&path)?;
-        let bytes = std::fs::read(&path).ok()?;
-        (stamp(&path) == Some(before) && bytes.len() as u64 == before.0).then(|| EarlyRead {
-            digest: Digest::of(&bytes),
-            bytes: Arc::new(bytes),
-            stamp: before,
-        })
+        let read = std::panic::catch_unwind(|| read(&path)).ok().flatten();
+        let _ = result.set(read);
+    });
+    Pending(cell)
+}
+
+fn read(path: &Path) -> Option<EarlyRead> {
+    let before = stamp(path)?;
+    let bytes = std::fs::read(path).ok()?;
+    (stamp(path) == Some(before) && bytes.len() as u64 == before.0).then(|| EarlyRead {
+        digest: Digest::of(&bytes),
+        bytes: Arc::new(bytes),
+        stamp: before,
     })
 }
 
@@ -71,11 +90,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bin");
         std::fs::write(&path, b"first").unwrap();
-        let read = start(path.clone()).join().unwrap().unwrap();
+        let read = start(path.clone()).wait().unwrap();
         assert_eq!(read.digest, Digest::of(b"first"));
         assert!(read.if_unchanged(&path).is_some());
         std::fs::write(&path, b"second, longer").unwrap();
         assert!(read.if_unchanged(&path).is_none());
-        assert!(start(dir.path().join("missing")).join().unwrap().is_none());
+        assert!(start(dir.path().join("missing")).wait().is_none());
     }
 }

@@ -31,7 +31,7 @@ pub(super) fn assemble(
     opts: &BuildOptions,
     tc: &Toolchain,
     mut plan: Plan,
-    compiled: Compiled,
+    mut compiled: Compiled,
     probe: Probe,
     ui: &Ui,
 ) -> Result<BuiltImage> {
@@ -61,7 +61,7 @@ pub(super) fn assemble(
         None => native_image(
             opts,
             &plan,
-            &compiled.platforms,
+            &mut compiled.platforms,
             native_base.as_ref(),
             &layout,
             ui,
@@ -147,7 +147,7 @@ impl NativeParts {
 fn native_image(
     opts: &BuildOptions,
     plan: &Plan,
-    platforms: &[CompiledPlatform],
+    platforms: &mut [CompiledPlatform],
     base: Option<&base::BaseImage>,
     layout: &Layout,
     ui: &Ui,
@@ -168,17 +168,30 @@ fn native_image(
     };
     let mut manifests = Vec::new();
     for p in platforms {
-        let m = native::build_platform(layout, &p.platform.platform, &p.binaries, base, &settings)?;
-        let (tar, blob, took, cpu) = m.layer_stats;
+        let ahead = p.layer_ahead.take();
+        let m = native::build_platform(
+            layout,
+            &p.platform.platform,
+            &p.binaries,
+            base,
+            &settings,
+            ahead,
+        )?;
+        let (tar, blob, took, cpu, made_ahead) = m.layer_stats;
         ui.verbose(
             "Layer",
             format!(
                 "{}: {tar} bytes of tar, {blob} bytes {} in {:.3} s, {} CPU s (tar, \
-                 compression, hashes)",
+                 compression, hashes{})",
                 p.platform.name(),
                 opts.compression.as_str(),
                 took.as_secs_f64(),
-                cpu.map_or("?".to_owned(), |c| format!("{c:.2}"))
+                cpu.map_or("?".to_owned(), |c| format!("{c:.2}")),
+                if made_ahead {
+                    "; made while cargo finished"
+                } else {
+                    ""
+                }
             ),
         );
         manifests.push(m.descriptor);

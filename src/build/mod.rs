@@ -29,6 +29,7 @@ pub mod git;
 pub mod handoff;
 mod image;
 pub mod job_summary;
+pub mod layer_ahead;
 pub mod native;
 pub mod platform;
 pub mod summary;

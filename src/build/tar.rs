@@ -36,28 +36,69 @@ fn header(path: &str, kind: tar::EntryType, size: u64, mtime: u64) -> Result<tar
 
 /// Builds the tar of `files` plus their parent directories, deterministically.
 pub fn tar(files: &[LayerFile], source_date_epoch: i64) -> Result<Vec<u8>> {
-    let mtime = source_date_epoch.max(0) as u64;
     let mut files = files.to_vec();
     files.sort();
-    let mut dirs = std::collections::BTreeSet::new();
+    let mut entries = Vec::with_capacity(files.len());
     for f in &files {
+        let m = std::fs::metadata(&f.source).map_err(|e| Error::io("reading", &f.source, e))?;
+        entries.push((f.path.as_str(), m.len()));
+    }
+    write_tar(&entries, source_date_epoch, |i, out| {
+        // The file read straight into the tar; a file that changed size meanwhile is an
+        // error.
+        let (f, size) = (&files[i], entries[i].1);
+        let file =
+            std::fs::File::open(&f.source).map_err(|e| Error::io("reading", &f.source, e))?;
+        let read = std::io::Read::read_to_end(&mut std::io::Read::take(file, size), out)
+            .map_err(|e| Error::io("reading", &f.source, e))?;
+        if read as u64 != size {
+            return Err(Error::msg(format!(
+                "{} changed while the layer was written: build again",
+                f.source.display()
+            )));
+        }
+        Ok(())
+    })
+}
+
+/// The tar of files given as bytes (path inside the image, contents): the same bytes as
+/// [`tar`] of files with those contents.
+pub fn tar_of_bytes(files: &[(String, &[u8])], source_date_epoch: i64) -> Result<Vec<u8>> {
+    let mut files = files.to_vec();
+    files.sort();
+    let entries: Vec<(&str, u64)> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.len() as u64))
+        .collect();
+    write_tar(&entries, source_date_epoch, |i, out| {
+        out.extend_from_slice(files[i].1);
+        Ok(())
+    })
+}
+
+/// The tar of `files` (path, size; sorted), their parent directories first: every header
+/// fixed but for path and size, each file's contents appended by `contents(index, tar)` and
+/// padded to 512 bytes, then the end marker.
+fn write_tar(
+    files: &[(&str, u64)],
+    source_date_epoch: i64,
+    mut contents: impl FnMut(usize, &mut Vec<u8>) -> Result<()>,
+) -> Result<Vec<u8>> {
+    let mtime = source_date_epoch.max(0) as u64;
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, _) in files {
         let mut acc = String::new();
-        let parts: Vec<&str> = f.path.split('/').collect();
+        let parts: Vec<&str> = path.split('/').collect();
         for p in &parts[..parts.len() - 1] {
             acc.push_str(p);
             acc.push('/');
             dirs.insert(acc.clone());
         }
     }
-    let mut sizes = Vec::with_capacity(files.len());
-    for f in &files {
-        let m = std::fs::metadata(&f.source).map_err(|e| Error::io("reading", &f.source, e))?;
-        sizes.push(m.len());
-    }
     // Headers, contents rounded up to 512 bytes, the end marker.
-    let capacity = sizes
+    let capacity = files
         .iter()
-        .map(|s| s.div_ceil(512) * 512 + 512)
+        .map(|(_, s)| s.div_ceil(512) * 512 + 512)
         .sum::<u64>()
         + 512 * dirs.len() as u64
         + 1024;
@@ -67,24 +108,15 @@ pub fn tar(files: &[LayerFile], source_date_epoch: i64) -> Result<Vec<u8>> {
         b.append(&h, std::io::empty())
             .map_err(|e| Error::msg(format!("writing tar entry {d}: {e}")))?;
     }
-    for (f, size) in files.iter().zip(sizes) {
-        // The header, then the file read straight into the tar and padded to 512 bytes; a
-        // file that changed size meanwhile is an error.
-        let file =
-            std::fs::File::open(&f.source).map_err(|e| Error::io("reading", &f.source, e))?;
-        let h = header(&f.path, tar::EntryType::Regular, size, mtime)?;
+    for (i, (path, size)) in files.iter().enumerate() {
+        let h = header(path, tar::EntryType::Regular, *size, mtime)?;
         b.append(&h, std::io::empty())
-            .map_err(|e| Error::msg(format!("writing tar entry {}: {e}", f.path)))?;
+            .map_err(|e| Error::msg(format!("writing tar entry {path}: {e}")))?;
         let out = b.get_mut();
-        let read = std::io::Read::read_to_end(&mut std::io::Read::take(file, size), out)
-            .map_err(|e| Error::io("reading", &f.source, e))?;
-        if read as u64 != size {
-            return Err(Error::msg(format!(
-                "{} changed while the layer was written: build again",
-                f.source.display()
-            )));
-        }
-        out.resize(out.len() + (512 - read % 512) % 512, 0);
+        let before = out.len();
+        contents(i, out)?;
+        let written = (out.len() - before) as u64;
+        out.resize(out.len() + ((512 - written % 512) % 512) as usize, 0);
     }
     b.into_inner()
         .map_err(|e| Error::msg(format!("finishing the layer tar: {e}")))
