@@ -57,7 +57,7 @@ pub(super) fn read_toolchain(
             super::workspace::guess(&start, &config)
         })
         .flatten();
-    let answer = match guessed.is_some()
+    let answer = match guessed.as_ref().is_some_and(|g| g.root == manifest_dir)
         && !no_auditable
         && super::workspace::shares_the_resolution(&manifest_dir)
     {
@@ -252,15 +252,16 @@ impl<'a> Step<'a> {
 }
 
 /// The layout to run an attempt again in, when it failed with `e` in a guessed layout that
-/// cargo does not confirm (the error may come from the guess); else `e`, or the error of
-/// `cargo metadata`.
+/// cargo does not confirm (the error may come from the guess); else `e` (also when cargo's
+/// answer is an error: `e` came first, and the full `cargo metadata` that may answer fails
+/// where the build does not, offline without other platforms' packages, say).
 pub(super) fn again_or(pending: &mut Pending, tc: &Toolchain, e: Error) -> Result<Layout> {
     if !pending.is_guessed() {
         return Err(e);
     }
-    match pending.confirm(&tc.layout())? {
-        Confirmed::Other(layout) => Ok(layout),
-        Confirmed::Same => Err(e),
+    match pending.confirm(&tc.layout()) {
+        Ok(Confirmed::Other(layout)) => Ok(layout),
+        Ok(Confirmed::Same) | Err(_) => Err(e),
     }
 }
 
@@ -314,13 +315,16 @@ pub(super) fn compile(
             ),
         );
         let out = step.run(ui);
-        if let Confirmed::Other(layout) = pending.confirm(&tc.layout())? {
+        let confirmed = pending.confirm(&tc.layout());
+        if let Ok(Confirmed::Other(layout)) = confirmed {
             if let Some(r) = resolver {
                 let _ = r.finish();
             }
             return Ok(Attempt::Again(layout));
         }
+        // Cargo's own failure first: it is what the user acts on.
         let mut out = out?;
+        confirmed?;
         std::fs::create_dir_all(&plan.output_dir)
             .map_err(|e| Error::io("creating", &plan.output_dir, e))?;
         let binaries = copy_binaries(&out.binaries, &plan.output_dir.join("bin").join(p.dir()))?;

@@ -149,7 +149,9 @@ impl Answer {
 /// metadata` (which runs in `manifest_dir`, naming the manifest) instead of `--no-deps` (run
 /// in the current directory, as cargo finds the project from there): only when the two are
 /// the same directory, so that cargo reads the same configuration and resolves a relative
-/// `CARGO_TARGET_DIR` the same way.
+/// `CARGO_TARGET_DIR` the same way. (The caller also asks that the guessed root be spelled
+/// as `manifest_dir`: a `--manifest-path` through a symbolic link keeps the link in the
+/// guess, as cargo does, while the resolution names the manifest without it.)
 pub fn shares_the_resolution(manifest_dir: &Path) -> bool {
     std::env::current_dir().is_ok_and(|cwd| cwd == manifest_dir)
 }

@@ -8,12 +8,17 @@ use crate::support::image::{build_cmd, stderr_of, tiny_crate};
 /// A `cargo` that appends its arguments to `log` and runs the real one (the `CARGO` this
 /// test runs under, else `cargo` on `PATH`).
 fn logging_cargo(dir: &Path, log: &Path) -> PathBuf {
+    shim(dir, log, "")
+}
+
+/// [`logging_cargo`], running `before` (shell) first.
+fn shim(dir: &Path, log: &Path, before: &str) -> PathBuf {
     let real = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let shim = dir.join("cargo-shim");
     std::fs::write(
         &shim,
         format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{real}' \"$@\"\n",
+            "#!/bin/sh\necho \"$*\" >> '{}'\n{before}\nexec '{real}' \"$@\"\n",
             log.display()
         ),
     )
@@ -103,4 +108,51 @@ fn a_guessed_layout_is_confirmed_by_the_resolutions_cargo_metadata() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(runs(&log), ["build", "metadata", "metadata --no-deps"]);
     assert!(ws.join("target/provenance/summary.json").is_file());
+}
+
+/// A `--manifest-path` through a symbolic link, from the manifest's real directory: the
+/// guess keeps the link (as cargo spells the root) while the resolution names the manifest
+/// without it, so `--no-deps` (run as cargo would be) confirms the guess, and the build runs
+/// once.
+#[cfg(unix)]
+#[test]
+fn a_manifest_path_through_a_link_from_its_own_directory_builds_once() {
+    let (tmp, dir) = tiny_crate("fn main() {}\n");
+    let log = tmp.path().join("cargo.log");
+    let shim = logging_cargo(tmp.path(), &log);
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    let out = build_cmd(&dir)
+        .env("CARGO", &shim)
+        .args(["--builder", "native", "-v", "--manifest-path"])
+        .arg(link.join("Cargo.toml"))
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("building again"), "{err}");
+    assert_eq!(runs(&log), ["build", "metadata", "metadata --no-deps"]);
+}
+
+/// When the build fails and the `cargo metadata` that would confirm the layout fails too
+/// (it reads every platform's packages; offline, the build may not need them), the build's
+/// failure is the one reported.
+#[cfg(unix)]
+#[test]
+fn a_failed_build_is_reported_before_a_failed_confirmation() {
+    let (tmp, dir) = tiny_crate("fn main() { let x: u8 = \"not a number\"; }\n");
+    let log = tmp.path().join("cargo.log");
+    let failing = "case \"$1 $2\" in 'metadata --format-version') echo 'error: no network' >&2; exit 101;; esac";
+    let shim = shim(tmp.path(), &log, failing);
+    let out = build_cmd(&dir)
+        .env("CARGO", &shim)
+        .args(["--builder", "native"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`cargo build` for linux/amd64 failed"),
+        "{err}"
+    );
 }
