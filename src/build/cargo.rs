@@ -146,14 +146,14 @@ pub struct RawBinary {
 }
 
 /// What one cargo build produced.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct CargoOutput {
     /// Every unit compiled (or found fresh), sorted.
     pub units: Vec<CompiledUnit>,
     /// The binaries, sorted by name.
     pub binaries: Vec<RawBinary>,
-    /// The layer of the binaries, made while cargo finished ([`super::layer_ahead`]).
-    pub layer_ahead: Option<super::layer_ahead::Ahead>,
+    /// The layer of the binaries, being made while cargo finishes ([`super::layer_ahead`]).
+    pub layer_ahead: Option<super::layer_ahead::Runner>,
 }
 
 impl<'a> CargoBuild<'a> {
@@ -277,18 +277,20 @@ impl<'a> CargoBuild<'a> {
             let line = line.map_err(|e| Error::msg(format!("reading cargo's output: {e}")))?;
             // Lines that are not JSON come from build scripts or cargo itself: skipped.
             if let Ok(m) = serde_json::from_str::<Message>(&line) {
+                if m.reason == "build-finished" {
+                    ahead.iter().for_each(super::layer_ahead::Runner::go);
+                }
                 m.collect(&mut out, &mut errors);
                 if out.binaries.len() == reads.len() {
                     continue;
                 }
+                let first = reads.is_empty();
                 for b in &out.binaries[reads.len()..] {
                     reads.push(super::early_read::start(b.path.clone()));
                 }
                 if let Some(settings) = self.layer_ahead {
-                    if let Some(before) = ahead.take() {
-                        before.stop();
-                    }
-                    ahead = Some(layer_ahead(settings, &out.binaries, &reads));
+                    // The one before stops (dropped).
+                    ahead = Some(layer_ahead(settings, &out.binaries, &reads, first));
                 }
             }
         }
@@ -298,10 +300,8 @@ impl<'a> CargoBuild<'a> {
         for (b, read) in out.binaries.iter_mut().zip(&reads) {
             b.early = read.wait();
         }
-        match ahead {
-            Some(a) if status.success() => out.layer_ahead = a.finish(),
-            Some(a) => a.stop(),
-            None => {}
+        if status.success() {
+            out.layer_ahead = ahead;
         }
         if !status.success() {
             let mut msg = format!(
@@ -326,11 +326,13 @@ impl<'a> CargoBuild<'a> {
 }
 
 /// Starts making the layer of `binaries` (each read by `reads`, in the same order), at the
-/// paths the image gives them.
+/// paths the image gives them: at once when `now` (the first binary), else once cargo says
+/// it is done.
 fn layer_ahead(
     settings: super::layer_ahead::Settings,
     binaries: &[RawBinary],
     reads: &[super::early_read::Pending],
+    now: bool,
 ) -> super::layer_ahead::Runner {
     let files = binaries
         .iter()
@@ -340,7 +342,7 @@ fn layer_ahead(
             (path.trim_start_matches('/').to_owned(), r.clone())
         })
         .collect();
-    super::layer_ahead::Runner::start(settings, files)
+    super::layer_ahead::Runner::start(settings, files, now)
 }
 
 /// The part of a cargo JSON message we read.

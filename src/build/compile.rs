@@ -201,8 +201,8 @@ pub(super) struct CompiledPlatform {
     pub rustflags: Vec<String>,
     /// Its binaries, copied to `<output-dir>/bin/<platform>/`.
     pub binaries: Vec<BuiltBinary>,
-    /// Its layer, made while cargo finished (native builder).
-    pub layer_ahead: Option<super::layer_ahead::Ahead>,
+    /// Its layer, being made since cargo named the binaries (native builder).
+    pub layer_ahead: Option<super::layer_ahead::Runner>,
 }
 
 /// How [`compile`] ended.

@@ -168,7 +168,10 @@ fn native_image(
     };
     let mut manifests = Vec::new();
     for p in platforms {
-        let ahead = p.layer_ahead.take();
+        let ahead = p
+            .layer_ahead
+            .take()
+            .and_then(super::layer_ahead::Runner::finish);
         let m = native::build_platform(
             layout,
             &p.platform.platform,

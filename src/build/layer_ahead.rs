@@ -3,14 +3,15 @@
 //! Cargo names a binary (its `compiler-artifact` message) ~4 ms before it exits (hello-service
 //! on 2 cores: fingerprints, the build-finished message, its own exit), and the binary is
 //! read and hashed from then on ([`super::early_read`]). The layer of the binaries named so
-//! far is made meanwhile, from those bytes, with the settings the image will use; a binary
-//! named later stops it and starts the next. The image step takes a layer made ahead only
-//! when it holds exactly the binaries it packs (same paths in the image, same digests) with
-//! the same settings ([`Ahead::matches`]); otherwise it makes its own. Either way the layer
+//! far is made meanwhile, from those bytes, with the settings the image will use: at once
+//! for the first binary, after cargo's `build-finished` for a later one (which stops the
+//! one before, see [`Runner::start`]). The image step waits for it, and takes it only when
+//! it holds exactly the binaries it packs (same paths in the image, same digests) with the
+//! same settings ([`Ahead::matches`]); otherwise it makes its own. Either way the layer
 //! is the same bytes: [`super::tar::tar_of_bytes`] writes what [`super::tar::tar`] writes.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -49,45 +50,101 @@ impl Ahead {
     }
 }
 
-/// The layer being made of the binaries named so far.
+/// The layer being made of the binaries named so far. Dropped unfinished, it stops.
 pub struct Runner {
-    stop: Arc<AtomicBool>,
-    handle: JoinHandle<Option<Ahead>>,
+    gate: Arc<Gate>,
+    handle: Option<JoinHandle<Option<Ahead>>>,
+}
+
+/// When the layer may be made: `go` (now, or once cargo says it is done) or `stop`.
+#[derive(Default)]
+struct Gate {
+    state: Mutex<(bool, bool)>,
+    changed: Condvar,
+    /// `stop`, for the compression to look at between pieces.
+    stop: AtomicBool,
+}
+
+impl Gate {
+    fn set(&self, go: bool, stop: bool) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.0 |= go;
+        s.1 |= stop;
+        self.stop.fetch_or(stop, Ordering::Relaxed);
+        self.changed.notify_all();
+    }
+
+    /// Waits for `go` or `stop`: whether to go on.
+    fn wait(&self) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while !s.0 && !s.1 {
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        !s.1
+    }
 }
 
 impl Runner {
-    /// Starts making the layer of `files` (path in the image, the binary's read): once every
-    /// read is in, unless [`Runner::stop`] comes first.
-    pub fn start(settings: Settings, files: Vec<(String, Pending)>) -> Runner {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let handle = std::thread::spawn(move || make(settings, &files, &flag));
-        Runner { stop, handle }
+    /// Starts making the layer of `files` (path in the image, the binary's read) once every
+    /// read is in: at once with `now`, else once [`Runner::go`] says so (cargo's
+    /// `build-finished`), unless it is stopped first.
+    ///
+    /// Only the first binary cargo names goes at once: a build of several binaries names
+    /// them far apart, and making a layer of the binaries so far at each one would compress
+    /// the first ones again and again beside the compiler. So at most one binary's layer is
+    /// made in vain.
+    pub fn start(settings: Settings, files: Vec<(String, Pending)>, now: bool) -> Runner {
+        let gate = Arc::new(Gate::default());
+        gate.set(now, false);
+        let shared = Arc::clone(&gate);
+        let handle = std::thread::spawn(move || make(settings, &files, &shared));
+        Runner {
+            gate,
+            handle: Some(handle),
+        }
     }
 
-    /// Stops it: a later binary makes the layer the image needs.
-    pub fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
+    /// Lets it make the layer (cargo has named every binary).
+    pub fn go(&self) {
+        self.gate.set(true, false);
     }
 
-    /// Waits for it: the layer, or `None` when a read failed or it stopped.
-    pub fn finish(self) -> Option<Ahead> {
-        self.handle.join().ok().flatten()
+    /// Waits for it: the layer, or `None` when a read failed.
+    pub fn finish(mut self) -> Option<Ahead> {
+        self.go();
+        self.handle.take()?.join().ok().flatten()
     }
 }
 
-fn make(settings: Settings, files: &[(String, Pending)], stop: &AtomicBool) -> Option<Ahead> {
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if self.handle.is_some() {
+            self.gate.set(false, true);
+        }
+    }
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("layer_ahead::Runner")
+    }
+}
+
+fn make(settings: Settings, files: &[(String, Pending)], gate: &Gate) -> Option<Ahead> {
     let reads: Vec<_> = files
         .iter()
         .map(|(path, read)| Some((path.clone(), read.wait()?)))
         .collect::<Option<_>>()?;
+    if !gate.wait() {
+        return None;
+    }
     let started = (Instant::now(), super::native::cpu_seconds());
     let bytes: Vec<(String, &[u8])> = reads
         .iter()
         .map(|(p, r)| (p.clone(), r.bytes.as_slice()))
         .collect();
     let tar = super::tar::tar_of_bytes(&bytes, settings.source_date_epoch).ok()?;
-    let layer = super::compress::compress_unless(&tar, settings.compression, stop).ok()??;
+    let layer = super::compress::compress_unless(&tar, settings.compression, &gate.stop).ok()??;
     let cpu = super::native::cpu_seconds()
         .zip(started.1)
         .map(|(b, a)| b - a);
@@ -130,7 +187,7 @@ mod tests {
                 super::super::early_read::start(a.clone()),
             ),
         ];
-        let ahead = Runner::start(settings(), files).finish().unwrap();
+        let ahead = Runner::start(settings(), files, true).finish().unwrap();
         let after = super::super::tar::layer(
             &[
                 super::super::tar::LayerFile {
@@ -174,7 +231,7 @@ mod tests {
     fn an_unreadable_binary_or_a_stop_leaves_no_layer() {
         let dir = tempfile::tempdir().unwrap();
         let missing = super::super::early_read::start(dir.path().join("missing"));
-        let r = Runner::start(settings(), vec![("usr/local/bin/x".into(), missing)]);
+        let r = Runner::start(settings(), vec![("usr/local/bin/x".into(), missing)], true);
         assert!(r.finish().is_none());
         let stop = AtomicBool::new(true);
         assert!(
@@ -182,5 +239,19 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        // Waiting for cargo's go, then dropped (a later binary was named): it stops, and a
+        // waiting one made nothing.
+        let file = dir.path().join("bin");
+        std::fs::write(&file, b"bin").unwrap();
+        let read = super::super::early_read::start(file);
+        let waiting = Runner::start(settings(), vec![("usr/local/bin/x".into(), read)], false);
+        let gate = Arc::clone(&waiting.gate);
+        let handle = {
+            let mut waiting = waiting;
+            let h = waiting.handle.take().unwrap();
+            gate.set(false, true);
+            h
+        };
+        assert!(handle.join().unwrap().is_none());
     }
 }

@@ -287,7 +287,7 @@ mod tests {
                 compression: settings.compression,
             };
             let files = vec![("usr/local/bin/hello".to_owned(), read)];
-            crate::build::layer_ahead::Runner::start(s, files).finish()
+            crate::build::layer_ahead::Runner::start(s, files, false).finish()
         };
         let given = [None, ahead(b"binary hello"), ahead(b"binary hellO")];
         for (i, ahead) in given.into_iter().enumerate() {

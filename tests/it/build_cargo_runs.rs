@@ -156,3 +156,40 @@ fn a_failed_build_is_reported_before_a_failed_confirmation() {
         "{err}"
     );
 }
+
+/// The native builder makes its layer while cargo finishes (`-v` says so), and the image is
+/// the one the image step makes itself (`--builder auto` without docker makes it after
+/// cargo): with two binaries, the first one's layer is stopped and the last one's made once
+/// cargo is done.
+#[test]
+fn a_layer_made_while_cargo_finishes_is_the_layer_made_after() {
+    let (tmp, dir) = tiny_crate("fn main() {}\n");
+    std::fs::create_dir_all(dir.join("src/bin")).unwrap();
+    std::fs::write(dir.join("src/bin/second.rs"), "fn main() {}\n").unwrap();
+    let digest = |builder: &str, out: &str| {
+        let out_dir = tmp.path().join(out);
+        let run = build_cmd(&dir)
+            .env("PATH", crate::support::image::path_without_docker())
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .args(["--builder", builder, "-v", "--output-dir"])
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        let err = stderr_of(&run);
+        assert!(run.status.success(), "{err}");
+        let layer_line = err
+            .lines()
+            .find(|l| l.contains("Layer"))
+            .unwrap_or("")
+            .to_owned();
+        (
+            crate::support::image::image_index(&out_dir.join("oci"), "latest").0,
+            layer_line,
+        )
+    };
+    let (ahead, line) = digest("native", "native");
+    assert!(line.contains("made while cargo finished"), "{line}");
+    let (after, line) = digest("auto", "auto");
+    assert!(!line.contains("made while cargo finished"), "{line}");
+    assert_eq!(ahead, after);
+}
