@@ -197,16 +197,24 @@ impl PendingInfo {
 }
 
 impl Probe {
-    /// Starts choosing for `opts`: `auto` probes in a thread at once.
-    pub(crate) fn start(opts: &BuildOptions) -> Probe {
+    /// Starts choosing for `opts`: `auto` probes in a thread at once. `native` is told
+    /// whether the native builder builds the image as soon as that is known.
+    pub(crate) fn start(opts: &BuildOptions, native: &super::layer_ahead::Wanted) -> Probe {
         if let Some((client, kind)) = explicit_client(opts) {
+            native.set(false);
             return Probe::Explicit(client, kind);
         }
         if opts.builder == BuilderChoice::Native {
+            native.set(true);
             return Probe::Done(Box::new(choose_builder(opts)));
         }
         let o = opts.clone();
-        Probe::Running(std::thread::spawn(move || choose_builder(&o)))
+        let native = native.clone();
+        Probe::Running(std::thread::spawn(move || {
+            let chosen = choose_builder(&o);
+            native.set(matches!(chosen, Ok((_, None))));
+            chosen
+        }))
     }
 
     /// The client to build with (`None`: native) and its record; an explicit client's probe
@@ -224,5 +232,29 @@ impl Probe {
             }
         };
         Ok((client, PendingInfo::Known(info)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the native builder builds the image is known before cargo for `native` and
+    /// an explicit BuildKit client (whose probe waits for the image stage); `auto` says once
+    /// its probe chose.
+    #[test]
+    fn the_native_builder_is_known_before_cargo_when_asked_for() {
+        let mut opts = BuildOptions {
+            builder: BuilderChoice::Native,
+            ..BuildOptions::default()
+        };
+        let native = crate::build::layer_ahead::Wanted::default();
+        assert!(!native.native());
+        let _probe = Probe::start(&opts, &native);
+        assert!(native.native());
+        opts.builder = BuilderChoice::Buildx;
+        let buildx = crate::build::layer_ahead::Wanted::default();
+        let _probe = Probe::start(&opts, &buildx);
+        assert!(!buildx.native());
     }
 }

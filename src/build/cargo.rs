@@ -128,8 +128,9 @@ pub struct CargoBuild<'a> {
     /// Extra environment for cargo: the rustc wrapper that embeds the cargo-auditable data
     /// ([`super::auditable::DropDir::env`]); empty with `--no-auditable`.
     pub wrapper_env: &'a [(&'static str, std::ffi::OsString)],
-    /// The native builder's layer settings: the layer is then made while cargo finishes.
-    pub layer_ahead: Option<super::layer_ahead::Settings>,
+    /// The native builder's layer settings, and whether it builds the image: the layer is
+    /// then made while cargo finishes.
+    pub layer_ahead: Option<&'a (super::layer_ahead::Settings, super::layer_ahead::Wanted)>,
 }
 
 /// A binary cargo produced, before it is copied and hashed.
@@ -288,9 +289,11 @@ impl<'a> CargoBuild<'a> {
                 for b in &out.binaries[reads.len()..] {
                     reads.push(super::early_read::start(b.path.clone()));
                 }
-                if let Some(settings) = self.layer_ahead {
+                if let Some((settings, native)) = self.layer_ahead
+                    && native.native()
+                {
                     // The one before stops (dropped).
-                    ahead = Some(layer_ahead(settings, &out.binaries, &reads, first));
+                    ahead = Some(layer_ahead(*settings, &out.binaries, &reads, first));
                 }
             }
         }

@@ -124,15 +124,22 @@ pub(super) struct Plan {
     pub static_crt: bool,
     /// The user's rustflags for the first platform, and where they came from.
     pub user_rustflags: (Vec<String>, String),
-    /// How the native builder makes its layer, when it is the builder asked for: the layer
-    /// is then made while cargo finishes ([`super::layer_ahead`]).
-    pub layer_ahead: Option<super::layer_ahead::Settings>,
+    /// How the native builder makes its layer, when it may build the image (`native`, or
+    /// `auto` until its probe says otherwise), and whether it is known to: the layer is then
+    /// made while cargo finishes ([`super::layer_ahead`]).
+    pub layer_ahead: Option<(super::layer_ahead::Settings, super::layer_ahead::Wanted)>,
 }
 
 /// Plans the build: git facts, SOURCE_DATE_EPOCH, the platforms (checked installed), the
 /// tag, the base (a base in an OCI layout is opened before compiling, so that a missing one
 /// fails fast; so is a registry base the native builder cannot read), the output directory.
-pub(super) fn plan(opts: &BuildOptions, sel: &Selection, tc: &Toolchain, ui: &Ui) -> Result<Plan> {
+pub(super) fn plan(
+    opts: &BuildOptions,
+    sel: &Selection,
+    tc: &Toolchain,
+    native: &super::layer_ahead::Wanted,
+    ui: &Ui,
+) -> Result<Plan> {
     let git = git::facts(&tc.workspace_root, sel.source_url.as_deref())?;
     let sde = source_date_epoch(git.as_ref(), ui)?;
     // `--target`, else `build.target` of the cargo configuration (as inspect records it).
@@ -173,11 +180,15 @@ pub(super) fn plan(opts: &BuildOptions, sel: &Selection, tc: &Toolchain, ui: &Ui
         &tc.manifest_dir,
         &platforms[0].rust_target,
     )?;
-    let layer_ahead =
-        (opts.builder == BuilderChoice::Native).then_some(super::layer_ahead::Settings {
+    let may_be_native = matches!(opts.builder, BuilderChoice::Native | BuilderChoice::Auto)
+        && opts.dockerfile.is_none();
+    let layer_ahead = may_be_native.then(|| {
+        let settings = super::layer_ahead::Settings {
             source_date_epoch: sde.0,
             compression: opts.compression,
-        });
+        };
+        (settings, native.clone())
+    });
     Ok(Plan {
         layer_ahead,
         git,
@@ -301,7 +312,7 @@ pub(super) fn compile(
     for (s, wrapper_env) in steps.iter().zip(&wrapper_envs) {
         let step = cargo::CargoBuild {
             wrapper_env,
-            layer_ahead: plan.layer_ahead,
+            layer_ahead: plan.layer_ahead.as_ref(),
             ..s.cargo(sel, tc, plan)
         };
         let p = s.platform;

@@ -10,7 +10,7 @@
 //! same settings ([`Ahead::matches`]); otherwise it makes its own. Either way the layer
 //! is the same bytes: [`super::tar::tar_of_bytes`] writes what [`super::tar::tar`] writes.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -26,6 +26,25 @@ pub struct Settings {
     pub source_date_epoch: i64,
     /// `--compression`.
     pub compression: LayerCompression,
+}
+
+/// Whether the image step makes its own layer, that is, whether the native builder builds the
+/// image: known before cargo with `--builder native`, and with `--builder auto` once its
+/// probe chose (the probe's thread says so, [`super::builder::Probe::start`]). Until it is
+/// known, nothing is made ahead.
+#[derive(Debug, Clone, Default)]
+pub struct Wanted(Arc<AtomicU8>);
+
+impl Wanted {
+    /// Says whether the native builder builds the image.
+    pub fn set(&self, native: bool) {
+        self.0.store(if native { 1 } else { 2 }, Ordering::Relaxed);
+    }
+
+    /// Whether the native builder is known to build the image.
+    pub fn native(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == 1
+    }
 }
 
 /// A layer made ahead, with what it holds.

@@ -204,14 +204,15 @@ pub fn build_gated(
     let selection = checked_selection(&opts.selection)?;
     // `auto` probes BuildKit in a thread from the start, while cargo runs; an explicit
     // BuildKit client is probed beside its build (see `Probe`).
-    let probe = Probe::start(opts);
+    let native = layer_ahead::Wanted::default();
+    let probe = Probe::start(opts, &native);
     // The first attempt guesses the workspace root and target directory; when cargo names
     // others, the build runs again with cargo's (see `workspace`).
     let mut guess = may_guess(opts);
     let (toolchain, plan, mut compiled) = loop {
         let (toolchain, resolver, mut pending) =
             compile::read_toolchain(&selection, opts.no_auditable, guess, before_writing)?;
-        let attempt = compile::plan(opts, &selection, &toolchain, ui).and_then(|plan| {
+        let attempt = compile::plan(opts, &selection, &toolchain, &native, ui).and_then(|plan| {
             compile::compile(&selection, &toolchain, &plan, resolver, &mut pending, ui)
                 .map(|a| (a, plan))
         });
