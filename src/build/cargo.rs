@@ -275,7 +275,15 @@ impl<'a> CargoBuild<'a> {
         let mut reads = Vec::new();
         let mut ahead: Option<super::layer_ahead::Runner> = None;
         for line in BufReader::new(stdout).lines() {
-            let line = line.map_err(|e| Error::msg(format!("reading cargo's output: {e}")))?;
+            let line = match line {
+                Ok(line) => line,
+                Err(e) => {
+                    // Not left running on its own.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Error::msg(format!("reading cargo's output: {e}")));
+                }
+            };
             // Lines that are not JSON come from build scripts or cargo itself: skipped.
             if let Ok(m) = serde_json::from_str::<Message>(&line) {
                 if m.reason == "build-finished" {
