@@ -157,14 +157,14 @@ fn make(settings: Settings, files: &[(String, Pending)], gate: &Gate) -> Option<
     if !gate.wait() {
         return None;
     }
-    let started = (Instant::now(), super::native::cpu_seconds());
+    let started = (Instant::now(), crate::util::time::cpu_seconds());
     let bytes: Vec<(String, &[u8])> = reads
         .iter()
         .map(|(p, r)| (p.clone(), r.bytes.as_slice()))
         .collect();
     let tar = super::tar::tar_of_bytes(&bytes, settings.source_date_epoch).ok()?;
     let layer = super::compress::compress_unless(&tar, settings.compression, &gate.stop).ok()??;
-    let cpu = super::native::cpu_seconds()
+    let cpu = crate::util::time::cpu_seconds()
         .zip(started.1)
         .map(|(b, a)| b - a);
     let mut files: Vec<(String, Digest)> = reads.into_iter().map(|(p, r)| (p, r.digest)).collect();

@@ -54,15 +54,6 @@ pub struct BuiltManifest {
     pub layer_stats: (u64, u64, std::time::Duration, Option<f64>, bool),
 }
 
-/// CPU seconds (user + system, all threads) this process used so far, from
-/// `/proc/self/stat` (clock ticks of 10 ms); `None` where there is no such file.
-pub(super) fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
 /// The entrypoint: the binary when there is exactly one.
 pub fn entrypoint(binaries: &[BuiltBinary]) -> Option<Vec<String>> {
     match binaries {
@@ -164,9 +155,11 @@ pub fn build_platform(
     let (ours, (layer_time, layer_cpu), made_ahead) = match ahead {
         Some(a) if a.matches(&inputs, wanted) => (a.layer, a.took, true),
         _ => {
-            let started = (std::time::Instant::now(), cpu_seconds());
+            let started = (std::time::Instant::now(), crate::util::time::cpu_seconds());
             let ours = layer(&files, settings.source_date_epoch, settings.compression)?;
-            let cpu = cpu_seconds().zip(started.1).map(|(b, a)| b - a);
+            let cpu = crate::util::time::cpu_seconds()
+                .zip(started.1)
+                .map(|(b, a)| b - a);
             (ours, (started.0.elapsed(), cpu), false)
         }
     };
