@@ -248,9 +248,9 @@ impl<'a> CargoBuild<'a> {
         args
     }
 
-    /// Runs cargo: its progress and diagnostics go to our stderr, its JSON messages are
-    /// parsed. A failing build is an error (exit 2) that points at cargo's messages.
-    pub fn run(&self, ui: &Ui) -> Result<CargoOutput> {
+    /// The `cargo build` command: our flags and environment, stdout piped (its JSON
+    /// messages), stderr ours.
+    fn command(&self, ui: &Ui) -> Command {
         let quiet = ui.is_json() || !ui.shows_progress() && !ui.is_verbose();
         let mut cmd = Command::new(cargo_program());
         cmd.args(self.args(quiet))
@@ -264,16 +264,18 @@ impl<'a> CargoBuild<'a> {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let mut child = cmd
+        cmd
+    }
+
+    /// Runs cargo: its progress and diagnostics go to our stderr, its JSON messages are
+    /// parsed. A failing build is an error (exit 2) that points at cargo's messages.
+    pub fn run(&self, ui: &Ui) -> Result<CargoOutput> {
+        let mut child = self
+            .command(ui)
             .spawn()
             .map_err(|e| Error::msg(format!("running `cargo build`: {e}; is cargo installed?")))?;
         let stdout = child.stdout.take().expect("stdout is piped");
-        let mut out = CargoOutput::default();
-        let mut errors = Vec::new();
-        // Each binary is read as soon as cargo names it, while cargo goes on; the native
-        // builder's layer of the binaries named so far is made meanwhile.
-        let mut reads = Vec::new();
-        let mut ahead: Option<super::layer_ahead::Runner> = None;
+        let mut c = Collected::default();
         for line in BufReader::new(stdout).lines() {
             let line = match line {
                 Ok(line) => line,
@@ -286,28 +288,18 @@ impl<'a> CargoBuild<'a> {
             };
             // Lines that are not JSON come from build scripts or cargo itself: skipped.
             if let Ok(m) = serde_json::from_str::<Message>(&line) {
-                if m.reason == "build-finished" {
-                    ahead.iter().for_each(super::layer_ahead::Runner::go);
-                }
-                m.collect(&mut out, &mut errors);
-                if out.binaries.len() == reads.len() {
-                    continue;
-                }
-                let first = reads.is_empty();
-                for b in &out.binaries[reads.len()..] {
-                    reads.push(super::early_read::start(b.path.clone()));
-                }
-                if let Some((settings, native)) = self.layer_ahead
-                    && native.native()
-                {
-                    // The one before stops (dropped).
-                    ahead = Some(layer_ahead(*settings, &out.binaries, &reads, first));
-                }
+                c.take(m, self.layer_ahead);
             }
         }
         let status = child
             .wait()
             .map_err(|e| Error::msg(format!("waiting for cargo: {e}")))?;
+        let Collected {
+            mut out,
+            errors,
+            reads,
+            ahead,
+        } = c;
         for (b, read) in out.binaries.iter_mut().zip(&reads) {
             b.early = read.wait();
         }
@@ -333,6 +325,45 @@ impl<'a> CargoBuild<'a> {
             ));
         }
         Ok(out)
+    }
+}
+
+/// What cargo's messages said so far, with the reads of the binaries it named and the
+/// native builder's layer of them, being made.
+#[derive(Default)]
+struct Collected {
+    out: CargoOutput,
+    errors: Vec<String>,
+    reads: Vec<super::early_read::Pending>,
+    ahead: Option<super::layer_ahead::Runner>,
+}
+
+impl Collected {
+    /// Takes one message: each binary named is read and hashed at once, while cargo goes
+    /// on, and (native builder) the layer of the binaries so far is started, the one
+    /// before stopped (dropped); cargo's `build-finished` lets a waiting layer go.
+    fn take(
+        &mut self,
+        m: Message,
+        layer: Option<&(super::layer_ahead::Settings, super::layer_ahead::Wanted)>,
+    ) {
+        if m.reason == "build-finished" {
+            self.ahead.iter().for_each(super::layer_ahead::Runner::go);
+        }
+        m.collect(&mut self.out, &mut self.errors);
+        if self.out.binaries.len() == self.reads.len() {
+            return;
+        }
+        let first = self.reads.is_empty();
+        for b in &self.out.binaries[self.reads.len()..] {
+            self.reads.push(super::early_read::start(b.path.clone()));
+        }
+        if let Some((settings, native)) = layer
+            && native.native()
+        {
+            let started = layer_ahead(*settings, &self.out.binaries, &self.reads, first);
+            self.ahead = Some(started);
+        }
     }
 }
 
