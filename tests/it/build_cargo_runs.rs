@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::image::{build_cmd, stderr_of, tiny_crate};
+use crate::support::image::{build_cmd, stderr_of, tiny_crate, workspace_with_app};
 
 /// A `cargo` that appends its arguments to `log` and runs the real one (the `CARGO` this
 /// test runs under, else `cargo` on `PATH`).
@@ -29,6 +29,13 @@ fn shim(dir: &Path, log: &Path, before: &str) -> PathBuf {
         std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     shim
+}
+
+/// `build --builder native` in `dir` with `cargo` as the shim `cargo`.
+fn native_build(dir: &Path, cargo: &Path) -> assert_cmd::Command {
+    let mut c = build_cmd(dir);
+    c.env("CARGO", cargo).args(["--builder", "native"]);
+    c
 }
 
 /// The subcommands and flags of the logged cargo runs: `metadata --no-deps`, `metadata`
@@ -59,19 +66,14 @@ fn a_guessed_layout_is_confirmed_by_the_resolutions_cargo_metadata() {
     let (tmp, dir) = tiny_crate("fn main() {}\n");
     let log = tmp.path().join("cargo.log");
     let shim = logging_cargo(tmp.path(), &log);
-    let out = build_cmd(&dir)
-        .env("CARGO", &shim)
-        .args(["--builder", "native", "-q"])
-        .output()
-        .unwrap();
+    let out = native_build(&dir, &shim).arg("-q").output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(runs(&log), ["build", "metadata"]);
     assert!(dir.join("target/provenance/summary.json").is_file());
 
     std::fs::remove_file(&log).unwrap();
-    let out = build_cmd(&dir)
-        .env("CARGO", &shim)
-        .args(["--builder", "native", "-q", "--no-auditable"])
+    let out = native_build(&dir, &shim)
+        .args(["-q", "--no-auditable"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -81,30 +83,9 @@ fn a_guessed_layout_is_confirmed_by_the_resolutions_cargo_metadata() {
     // A member without a lockfile of its own, built from its directory: no guess, cargo
     // names the root (the workspace's) before it builds.
     let ws = tmp.path().join("ws");
-    let app = ws.join("app");
-    std::fs::create_dir_all(app.join("src")).unwrap();
-    std::fs::write(
-        ws.join("Cargo.toml"),
-        "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        ws.join("Cargo.lock"),
-        "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        app.join("Cargo.toml"),
-        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-    )
-    .unwrap();
-    std::fs::write(app.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let app = workspace_with_app(&ws, "fn main() {}\n");
     std::fs::remove_file(&log).unwrap();
-    let out = build_cmd(&app)
-        .env("CARGO", &shim)
-        .args(["--builder", "native", "-q"])
-        .output()
-        .unwrap();
+    let out = native_build(&app, &shim).arg("-q").output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(runs(&log), ["build", "metadata", "metadata --no-deps"]);
     assert!(ws.join("target/provenance/summary.json").is_file());
@@ -122,9 +103,8 @@ fn a_manifest_path_through_a_link_from_its_own_directory_builds_once() {
     let shim = logging_cargo(tmp.path(), &log);
     let link = tmp.path().join("link");
     std::os::unix::fs::symlink(&dir, &link).unwrap();
-    let out = build_cmd(&dir)
-        .env("CARGO", &shim)
-        .args(["--builder", "native", "-v", "--manifest-path"])
+    let out = native_build(&dir, &shim)
+        .args(["-v", "--manifest-path"])
         .arg(link.join("Cargo.toml"))
         .output()
         .unwrap();
@@ -144,11 +124,7 @@ fn a_failed_build_is_reported_before_a_failed_confirmation() {
     let log = tmp.path().join("cargo.log");
     let failing = "case \"$1 $2\" in 'metadata --format-version') echo 'error: no network' >&2; exit 101;; esac";
     let shim = shim(tmp.path(), &log, failing);
-    let out = build_cmd(&dir)
-        .env("CARGO", &shim)
-        .args(["--builder", "native"])
-        .output()
-        .unwrap();
+    let out = native_build(&dir, &shim).output().unwrap();
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(

@@ -440,27 +440,9 @@ fn remote_spellings_give_one_image_sbom_and_provenance() {
 fn a_wrong_workspace_guess_builds_again_in_cargos_workspace() {
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("ws");
-    let app = ws.join("app");
-    std::fs::create_dir_all(app.join("src")).unwrap();
-    std::fs::write(
-        ws.join("Cargo.toml"),
-        "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n",
-    )
-    .unwrap();
-    let lock = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n";
-    std::fs::write(ws.join("Cargo.lock"), lock).unwrap();
+    let app = workspace_with_app(&ws, "fn main() { println!(\"{}\", file!()); }\n");
     // Left over from before `app` joined the workspace; cargo ignores it.
-    std::fs::write(app.join("Cargo.lock"), lock).unwrap();
-    std::fs::write(
-        app.join("Cargo.toml"),
-        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        app.join("src/main.rs"),
-        "fn main() { println!(\"{}\", file!()); }\n",
-    )
-    .unwrap();
+    std::fs::write(app.join("Cargo.lock"), APP_LOCK).unwrap();
     let out = build_cmd(&app)
         .args(["--builder", "native"])
         .output()

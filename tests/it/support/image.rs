@@ -53,6 +53,29 @@ pub fn tiny_crate(main_rs: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
+/// A workspace in `ws` whose one member, `app` (in `ws/app`, its `main.rs` given), has no
+/// dependencies; the lockfile is at the root. Returns the member's directory.
+pub fn workspace_with_app(ws: &Path, main_rs: &str) -> PathBuf {
+    let app = ws.join("app");
+    std::fs::create_dir_all(app.join("src")).unwrap();
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"app\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    std::fs::write(ws.join("Cargo.lock"), APP_LOCK).unwrap();
+    std::fs::write(
+        app.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(app.join("src/main.rs"), main_rs).unwrap();
+    app
+}
+
+/// The lockfile of [`workspace_with_app`].
+pub const APP_LOCK: &str = "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n";
+
 pub fn build_cmd(manifest_dir: &Path) -> assert_cmd::Command {
     let mut c = support::cargo_provenance();
     c.current_dir(manifest_dir)
