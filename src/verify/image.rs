@@ -12,9 +12,10 @@ use super::collect::{
 };
 use super::document::{self, Child, Document, Kind, Part, Target};
 use super::policy::Expectations;
-use super::report::{AttestationOutcome, Report, short};
+use super::report::{AttestationOutcome, Report};
 use super::signed::{Content, ParsedBundle, verify_dsse};
 use super::source::Source;
+use super::tally::Tally;
 use super::tlog::{self, TrustedRoot};
 use crate::error::{Error, Result};
 use crate::formats::dsse::Envelope;
@@ -53,118 +54,47 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
     let (top, listed) = src.resolve()?;
     report.digest = Some(top);
     let mut candidates = Vec::new();
-    let tags = trust.key.is_some();
-    let read = read_target(src, (top, listed), tags, &mut candidates, &mut report)?;
+    let read = read_target(src, (top, listed), &mut candidates, &mut report)?;
     let Some(target) = read else {
         return Ok(report);
     };
     let subjects: Vec<Digest> = target.parts.iter().map(|p| p.digest).collect();
     // From a registry, what the steps below read is fetched ahead, concurrently (for an
     // index, read_target started it; what arrived is not asked again).
-    src.prefetch(&[], &subjects, tags);
+    src.prefetch(&[], &subjects, false);
     collect_referrers(src, &subjects, &mut candidates, &mut report)?;
-    if let Some(key) = &trust.key {
-        collect_cosign_tags(src, &subjects, key, &mut candidates, &mut report)?;
+    let mut counted = Tally::new(target.parts.len());
+    check_all(
+        &candidates,
+        (trust, &target, src),
+        &mut counted,
+        &mut report,
+    );
+    // cosign's legacy tags, read only when what was read so far leaves the image unverified
+    // (docs/verify.md, "Where attestations are found"): two requests per part that, on an
+    // image attested the OCI 1.1 way, find nothing.
+    let settled = counted.settled(&report, &trust.expectations);
+    if let Some(key) = trust.key.as_ref().filter(|_| !settled) {
+        src.prefetch(&[], &subjects, true);
+        let mut tagged = Vec::new();
+        collect_cosign_tags(src, &subjects, key, &mut tagged, &mut report)?;
+        check_all(&tagged, (trust, &target, src), &mut counted, &mut report);
     }
-    // For each part, the predicate types of the counted attestations that name it.
-    let mut covered: Vec<Vec<String>> = vec![Vec::new(); target.parts.len()];
-    let mut set_aside: Vec<String> = Vec::new();
-    let mut named = std::collections::HashSet::new();
-    for c in &candidates {
-        let (mut outcome, checked) = check_candidate(c, trust, &target, src, &mut report);
-        let failed = report
-            .checks_of(&c.id)
-            .any(|k| k.status == super::report::Status::Fail);
-        outcome.verified = outcome.verified && !failed;
-        match checked {
-            Some((statement, named)) if outcome.verified => {
-                for i in named {
-                    covered[i].extend(outcome.predicate_type.clone());
-                }
-                report.statements.push(statement);
-                report.statement_ids.push(c.id.clone());
-                report
-                    .signers
-                    .entry(c.id.clone())
-                    .or_insert_with(super::slsa_level::key_signer);
-            }
-            _ => {
-                // The reason: a failed or ignored check before a skipped one (a skip, such as
-                // a timestamp set aside, is not why the attestation does not count).
-                use super::report::Status::{Fail, Ignored, Pass};
-                let why = report
-                    .checks_of(&c.id)
-                    .find(|k| matches!(k.status, Fail | Ignored))
-                    .or_else(|| report.checks_of(&c.id).find(|k| k.status != Pass));
-                if let Some(why) = why {
-                    let line = format!("{} {}: {}", short(&c.id), why.check, why.reason);
-                    if named.insert(line.clone()) {
-                        set_aside.push(line);
-                    }
-                }
-            }
-        }
-        report.attestations.push(outcome);
-    }
-    check_required(&mut report, trust, &target, &covered, &set_aside);
+    counted.check_required(&mut report, &trust.expectations, &target);
     report.target = target;
     Ok(report)
 }
 
-/// `require`: every required kind has, for every part of the image, a counted attestation
-/// that names that part. The failure names each uncovered part.
-fn check_required(
+/// Checks each of `candidates` ([`check_candidate`]) and counts it in `tally`.
+fn check_all(
+    candidates: &[Candidate],
+    (trust, target, src): (&Trust, &Target, &Source),
+    tally: &mut Tally,
     report: &mut Report,
-    trust: &Trust,
-    target: &Target,
-    covered: &[Vec<String>],
-    set_aside: &[String],
 ) {
-    for req in trust.expectations.required() {
-        let predicate_type = req.evidence_predicate_type();
-        let missing: Vec<String> = target
-            .parts
-            .iter()
-            .zip(covered)
-            .filter(|(_, kinds)| !kinds.iter().any(|k| k == predicate_type))
-            .map(|(p, _)| p.to_string())
-            .collect();
-        if missing.is_empty() {
-            report.pass(
-                CheckId::Require,
-                None,
-                format!(
-                    "{}: verified attestations of `{predicate_type}` name every part of the \
-                     image ({})",
-                    req.name(),
-                    target
-                        .parts
-                        .iter()
-                        .map(|p| p.label.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-            continue;
-        }
-        let some = covered.iter().flatten().any(|k| k == predicate_type);
-        let mut also = String::from(match (some, set_aside.is_empty()) {
-            (true, _) => " (the verified ones name other parts only)",
-            (false, true) => " (none found)",
-            (false, false) => "",
-        });
-        if !set_aside.is_empty() {
-            also.push_str(&format!("; not counted: {}", first_few(set_aside)));
-        }
-        report.fail(
-            CheckId::Require,
-            None,
-            format!(
-                "{}: no verified attestation of `{predicate_type}` names {}{also}",
-                req.name(),
-                missing.join(", ")
-            ),
-        );
+    for c in candidates {
+        let checked = check_candidate(c, trust, target, src, report);
+        tally.count(&c.id, checked, report);
     }
 }
 
@@ -174,7 +104,6 @@ fn check_required(
 fn read_target(
     src: &Source,
     (top, listed): (Digest, Option<Descriptor>),
-    tags: bool,
     candidates: &mut Vec<Candidate>,
     report: &mut Report,
 ) -> Result<Option<Target>> {
@@ -243,7 +172,7 @@ fn read_target(
         .filter(|(_, c)| matches!(c, Ok(Child::Platform(_))))
         .map(|(m, _)| m.digest);
     let subjects: Vec<Digest> = std::iter::once(top).chain(platforms).collect();
-    src.prefetch(&entries, &subjects, tags);
+    src.prefetch(&entries, &subjects, false);
     let mut parts = vec![Part {
         digest: top,
         kind: Kind::Index,
@@ -529,32 +458,5 @@ fn key_or_keyless<'t>(
             report.ignore(CheckId::Signature, att, reason);
             None
         }
-    }
-}
-
-/// How many set-aside candidates a `require` failure names: the report lists each of them.
-const NAMED_MAX: usize = 8;
-
-/// The first [`NAMED_MAX`] of `items`, then how many more (an index may list thousands).
-fn first_few(items: &[String]) -> String {
-    let named = items[..items.len().min(NAMED_MAX)].join("; ");
-    match items.len().saturating_sub(NAMED_MAX) {
-        0 => named,
-        more => format!("{named}; and {more} more (the report lists each)"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_require_failure_names_the_first_few_set_aside() {
-        let items: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
-        let text = first_few(&items);
-        assert!(text.starts_with("c0; c1;"), "{text}");
-        assert!(text.contains("c7; and 12 more"), "{text}");
-        assert!(!text.contains("c8"), "{text}");
-        assert_eq!(first_few(&items[..2]), "c0; c1");
     }
 }

@@ -8,6 +8,7 @@
 //! - [`keyless`]: keyless (Fulcio certificate) bundles, through sigstore-verify;
 //! - [`policy`]: the expectations, from flags or a policy file;
 //! - [`source`]: where images and referrers are read from; [`prefetch`]: registry reads ahead;
+//! - [`tally`]: what the checked attestations count for, and the `require` check;
 //! - [`report`]: the checks' outcomes, for people or as JSON.
 //!
 //! `verify --rebuild` lives above verify, in [`crate::rebuild`]: it runs the producer stages.
@@ -25,6 +26,7 @@ pub mod report;
 pub mod signed;
 pub mod slsa_level;
 pub mod source;
+mod tally;
 pub mod tlog;
 
 pub use crate::keys::PublicKey;

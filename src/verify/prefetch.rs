@@ -312,12 +312,8 @@ pub struct Ahead<'a> {
 /// and of the tags' manifests; and beside them the image documents `documents`. Pipelined:
 /// each request starts as soon as the answer that names it has arrived (not a wave after
 /// the slowest of its wave), at most [`CONCURRENT_REQUESTS`] in flight. What is kept
-/// already is not asked again.
-///
-/// The documents and listings go first: cosign's tags are asked once every listing was
-/// answered. A listing leads two requests further (a referrer's manifest, then its bundle),
-/// a tag one (its layers), so the tags' chains still end no later than the listings', and
-/// the listings do not share the registry, or the first connections, with them.
+/// already is not asked again. Verify asks for cosign's tags only once it has read the
+/// listings and they left the image unverified (`verify::image`).
 pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, ahead: Ahead<'_>) {
     let Ahead {
         documents,
@@ -326,16 +322,9 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, ahead: Ahead<'_>)
     } = ahead;
     let mut queue: VecDeque<Step> = documents.iter().map(|d| Step::Document(*d)).collect();
     queue.extend(subjects.iter().map(|s| Step::Listing(*s)));
-    let mut held: Vec<Step> = if tags {
-        subjects
-            .iter()
-            .flat_map(cosign_tags)
-            .map(Step::Tag)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut listings_in_flight = 0usize;
+    if tags {
+        queue.extend(subjects.iter().flat_map(cosign_tags).map(Step::Tag));
+    }
     client.block_on(async {
         let mut started: HashSet<Want> = HashSet::new();
         let mut in_flight = FuturesUnordered::new();
@@ -346,12 +335,6 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, ahead: Ahead<'_>)
         };
         loop {
             while in_flight.len() < CONCURRENT_REQUESTS && room(reserved) {
-                if !held.is_empty()
-                    && listings_in_flight == 0
-                    && !queue.iter().any(|s| matches!(s, Step::Listing(_)))
-                {
-                    queue.extend(held.drain(..));
-                }
                 let Some(step) = queue.pop_front() else { break };
                 let want = step.want();
                 if !started.insert(want.clone()) {
@@ -364,7 +347,6 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, ahead: Ahead<'_>)
                     if let Want::Blob(_, size) = want {
                         reserved = reserved.saturating_add(size);
                     }
-                    listings_in_flight += usize::from(matches!(step, Step::Listing(_)));
                     in_flight.push(async move { (get(client, &want).await, want, step) });
                 }
             }
@@ -374,7 +356,6 @@ pub fn evidence(client: &RegistryClient, cache: &Mutex<Cache>, ahead: Ahead<'_>)
             if let Want::Blob(_, size) = want {
                 reserved = reserved.saturating_sub(size);
             }
-            listings_in_flight -= usize::from(matches!(step, Step::Listing(_)));
             let mut c = cache.lock().unwrap();
             c.keep(want, got);
             queue.extend(step.next(&c));

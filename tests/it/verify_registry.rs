@@ -229,7 +229,8 @@ fn manifest_json(repo: &str, reference: &str) -> serde_json::Value {
 /// Our attach writes each referrer manifest inline in the fallback index and each bundle
 /// inline in its referrer manifest (`data`): verify from the registry reads both from the
 /// listing and asks for neither, two round trips fewer, and still verifies (and fails with
-/// another key). cosign and oras reading the same referrers: `referrers_registry`,
+/// another key). Verified so, it asks for none of cosign's legacy tags either; unverified
+/// (another key), it asks for them. cosign and oras reading the same referrers: `referrers_registry`,
 /// `release_peers`.
 #[test]
 #[ignore = "needs peers: scripts/test.sh runs it"]
@@ -267,5 +268,15 @@ fn verify_reads_inline_referrers_without_asking_for_them() {
             "{digest} was asked although the listing carried it:\n{seen:#?}"
         );
     }
+    // Verified by its referrers: cosign's legacy tags were not asked. Another key leaves
+    // the image unverified, and then they are, for every part.
+    let tags = |seen: &[String]| {
+        seen.iter()
+            .filter(|l| l.contains(".att ") || l.contains(".sig "))
+            .count()
+    };
+    assert_eq!(tags(&seen), 0, "{seen:#?}");
     f.verify_with(&via, &f.other.pub_path, &[]).fails("require");
+    let seen = proxy.seen.lock().unwrap().clone();
+    assert_eq!(tags(&seen), 2 * (1 + f.img.platforms.len()), "{seen:#?}");
 }
