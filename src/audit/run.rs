@@ -129,6 +129,8 @@ pub fn audit_image(
         },
         require_tlog: false,
         trusted_root: None,
+        // Every SBOM is audited: one only in cosign's legacy tags counts too.
+        reading: crate::verify::Reading::All,
     };
     let report = crate::verify::verify_image(&source, reference, &trust);
     let report = report?;

@@ -215,6 +215,11 @@ fn verify_image(
         },
         require_tlog: args.require_tlog,
         key,
+        // The vulnerability gate (`check_scans`) reads every verified scan.
+        reading: match expectations.vuln_max_severity {
+            Some(_) => verify::Reading::All,
+            None => verify::Reading::UntilVerified,
+        },
         expectations,
     };
     let reference = args.reference.clone().unwrap_or_default();

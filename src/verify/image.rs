@@ -41,6 +41,20 @@ pub struct Trust {
     pub require_tlog: bool,
     /// Transparency-log keys (`--trusted-root`), for bundles that carry log entries.
     pub trusted_root: Option<TrustedRoot>,
+    /// How much evidence is read.
+    pub reading: Reading,
+}
+
+/// How much evidence [`verify_image`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Stop once the image verifies: cosign's legacy tags are read only when the referrers
+    /// leave it unverified. For a caller that needs the verdict.
+    UntilVerified,
+    /// Every attestation, cosign's legacy tags included. For a caller that reads every
+    /// verified statement of a kind (the vulnerability gate reads every scan, `audit` every
+    /// SBOM): one more statement can change its answer.
+    All,
 }
 
 /// Verifies the image `src` resolves to. `Err` only for input errors (exit 2).
@@ -73,7 +87,8 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
     // cosign's legacy tags, read only when what was read so far leaves the image unverified
     // (docs/verify.md, "Where attestations are found"): two requests per part that, on an
     // image attested the OCI 1.1 way, find nothing.
-    let settled = counted.settled(&report, &trust.expectations);
+    let settled =
+        trust.reading == Reading::UntilVerified && counted.settled(&report, &trust.expectations);
     if let Some(key) = trust.key.as_ref().filter(|_| !settled) {
         src.prefetch(&[], &subjects, true);
         let mut tagged = Vec::new();

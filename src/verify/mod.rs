@@ -31,7 +31,7 @@ pub mod tlog;
 
 pub use crate::keys::PublicKey;
 pub use bundle::{Artifact, verify_bundle};
-pub use image::{Trust, verify_image};
+pub use image::{Reading, Trust, verify_image};
 pub use policy::{Expectations, Requirement};
 pub use report::{CheckId, Report, Status};
 pub use source::{DEFAULT_TIMEOUT, Source};

@@ -583,4 +583,5 @@ fn index_smuggling_from_the_registry_fails_here_and_in_cosign() {
     }
 }
 
+mod legacy_tags;
 mod red_team;

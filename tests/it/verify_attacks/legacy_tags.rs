@@ -1,0 +1,89 @@
+//! cosign's legacy `.att` tags beside referrers: verify reads them only when the referrers
+//! leave the image unverified, or when what it checks reads every statement of a kind (the
+//! vulnerability gate reads every scan). docs/verify.md, "Where attestations are found".
+
+use super::*;
+use cargo_provenance::formats::cosign_legacy as legacy;
+use serde_json::{Value, json};
+use verify_fixture::{Fixture, Key};
+
+/// A scan statement (cosign's vuln predicate, as `audit` writes it) naming `subjects`, with
+/// one finding of `severity` when given.
+fn scan(subjects: &Value, severity: Option<&str>) -> Value {
+    let findings: Vec<Value> = severity
+        .map(|s| {
+            json!({"id": "RUSTSEC-2099-0001", "package": "hello", "version": "0.1.0",
+                         "severity": s})
+        })
+        .into_iter()
+        .collect();
+    json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": subjects,
+        "predicateType": cargo_provenance::formats::predicate::COSIGN_VULN,
+        "predicate": {"scanner": {"uri": "https://example.test/scanner", "version": "1",
+                                  "result": {"vulnerabilities": findings}},
+                      "metadata": {"scanStartedOn": "2024-01-02T03:04:05Z",
+                                   "scanFinishedOn": "2024-01-02T03:04:05Z"}}
+    })
+}
+
+/// Tags a cosign 2.x `.att` manifest on `subject`: one DSSE envelope layer over `statement`,
+/// signed by `key` (the envelope of the bundle our signer makes).
+fn legacy_att(layout: &Layout, subject: &Digest, statement: &Value, key: &Key) {
+    let bundle: Value = serde_json::from_slice(&key.bundle(statement)).unwrap();
+    let envelope = serde_json::to_vec(&bundle["dsseEnvelope"]).unwrap();
+    let layer = layout.put_blob(&envelope).unwrap();
+    let config = layout.put_blob(b"{}").unwrap();
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": legacy::MANIFEST_MEDIA_TYPE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                   "digest": config.to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.dsse.envelope.v1+json",
+                    "digest": layer.to_string(), "size": envelope.len(),
+                    "annotations": {"predicateType": statement["predicateType"]}}]
+    }))
+    .unwrap();
+    layout.put_blob(&manifest).unwrap();
+    let d = Descriptor::of(legacy::MANIFEST_MEDIA_TYPE, &manifest);
+    layout.tag(&legacy::legacy_tag(subject, "att"), &d).unwrap();
+}
+
+/// A clean scan in the referrers and, in cosign's `.att` tags, a scan by the same key with a
+/// critical finding: the vulnerability gate reads both and fails; the presence-only
+/// requirement is met by the referrers, and verify reads no tag. With another key both are
+/// read and neither counts.
+#[test]
+fn the_vulnerability_gate_reads_the_scans_in_legacy_tags() {
+    let f = Fixture::signed();
+    let s = f.img.subjects();
+    let clean = f.key.bundle(&scan(&s, None));
+    verify_fixture::attach_all(
+        &f.layout,
+        &f.img,
+        &clean,
+        cargo_provenance::formats::predicate::COSIGN_VULN,
+    );
+    for p in std::iter::once(&f.img.index).chain(&f.img.platforms) {
+        legacy_att(&f.layout, p, &scan(&s, Some("critical")), &f.key);
+    }
+    let gate = [
+        "--require",
+        "provenance,vuln",
+        "--vuln-max-severity",
+        "high",
+    ];
+    f.verify(&gate)
+        .fails_only(&["vuln-severity"])
+        .says("RUSTSEC-2099-0001")
+        .says(".att#0");
+    let o = f.verify(&["--require", "provenance,vuln"]);
+    o.passes();
+    assert!(!o.stdout.contains(".att"), "{}", o.stdout);
+    let o = f.verify_with(
+        &f.reference(),
+        &f.other.pub_path,
+        &["--require", "provenance,vuln"],
+    );
+    o.fails("require").says(".att#0");
+}
