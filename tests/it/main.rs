@@ -4,7 +4,7 @@
 
 mod action;
 mod architecture;
-mod audit;
+pub mod audit;
 mod auditable;
 mod build_cargo_runs;
 mod conformance;

@@ -6,7 +6,7 @@
 
 use crate::support;
 
-mod db;
+pub mod db;
 
 mod agreement;
 

@@ -87,3 +87,30 @@ fn the_vulnerability_gate_reads_the_scans_in_legacy_tags() {
     );
     o.fails("require").says(".att#0");
 }
+
+/// `audit REF` audits every verified SBOM: a vulnerable crate listed only by an SBOM in
+/// cosign's `.att` tags is found, although the referrers' SBOM (listing none) already
+/// verifies the image.
+#[test]
+fn audit_reads_the_sboms_in_legacy_tags() {
+    let f = Fixture::signed();
+    let s = f.img.subjects();
+    let mut sbom = verify_fixture::sbom(&s, &f.img.index);
+    sbom["predicate"]["components"] = json!([{"type": "library", "name": "itoa",
+        "version": "1.0.18", "purl": "pkg:cargo/itoa@1.0.18"}]);
+    for p in std::iter::once(&f.img.index).chain(&f.img.platforms) {
+        legacy_att(&f.layout, p, &sbom, &f.key);
+    }
+    let db = crate::audit::db::hello(f.dir.path());
+    let o = support::cargo_provenance()
+        .args(["audit", &f.reference(), "--format", "json", "--offline"])
+        .arg("--advisory-db")
+        .arg(&db)
+        .arg("--key")
+        .arg(&f.key.pub_path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["vulnerabilities"][0]["id"], "RUSTSEC-2099-0001", "{r:#}");
+}
