@@ -215,10 +215,11 @@ fn verify_image(
         },
         require_tlog: args.require_tlog,
         key,
-        // The vulnerability gate (`check_scans`) reads every verified scan.
-        reading: match expectations.vuln_max_severity {
-            Some(_) => verify::Reading::All,
-            None => verify::Reading::UntilVerified,
+        // The vulnerability gate (`check_scans`) reads every verified scan, `--rebuild` the
+        // first provenance of our build type.
+        reading: match expectations.vuln_max_severity.is_some() || args.rebuild {
+            true => verify::Reading::All,
+            false => verify::Reading::UntilVerified,
         },
         expectations,
     };

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::CheckId;
 use super::document::Target;
-use super::policy::Expectations;
+use super::policy::{Expectations, Requirement};
 use super::report::{AttestationOutcome, Report, Status, short};
 
 /// How many set-aside candidates a `require` failure names: the report lists each of them.
@@ -34,10 +34,15 @@ impl Tally {
         }
     }
 
-    /// True when the image verifies on what was counted so far: no check failed and every
-    /// required kind names every part. More evidence could then only add to the report.
+    /// True when the image verifies on what was counted so far: no check failed, every
+    /// required kind names every part, and a provenance was counted (the SLSA level is
+    /// assessed from the first one, [`super::slsa_level::assess`]). More evidence could
+    /// then only add to the report.
     pub fn settled(&self, report: &Report, expectations: &Expectations) -> bool {
+        let provenance = Requirement::Provenance.evidence_predicate_type();
+        let counted = |kind: &str| self.covered.iter().flatten().any(|t| t == kind);
         report.failures().next().is_none()
+            && counted(provenance)
             && expectations.required().iter().all(|req| {
                 let kind = req.evidence_predicate_type();
                 self.covered.iter().all(|k| k.iter().any(|t| t == kind))

@@ -114,3 +114,28 @@ fn audit_reads_the_sboms_in_legacy_tags() {
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["vulnerabilities"][0]["id"], "RUSTSEC-2099-0001", "{r:#}");
 }
+
+/// The SLSA level is assessed from a verified provenance: with `--require sbom` met by the
+/// referrers and the provenance only in cosign's `.att` tags, verify still reads the tags
+/// and reports L1 (not 0), from the legacy provenance.
+#[test]
+fn a_provenance_only_in_legacy_tags_still_gives_the_slsa_level() {
+    let f = Fixture::bare();
+    let s = f.img.subjects();
+    let sbom = f.key.bundle(&verify_fixture::sbom(&s, &f.img.index));
+    verify_fixture::attach_all(&f.layout, &f.img, &sbom, verify_fixture::CDX);
+    for p in std::iter::once(&f.img.index).chain(&f.img.platforms) {
+        legacy_att(&f.layout, p, &verify_fixture::provenance(&s), &f.key);
+    }
+    let o = f.verify(&["--require", "sbom", "--format", "json"]);
+    o.passes();
+    let r: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(r["slsa"]["level"], 1, "{r:#}");
+    let found: Vec<&str> = r["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["foundAs"].as_str())
+        .collect();
+    assert!(found.contains(&"cosign-tag"), "{found:?}");
+}
