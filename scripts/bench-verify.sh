@@ -168,25 +168,26 @@ k_layout=("$bin" verify "oci:$work/oci-keyless:v1" "${identity[@]}" --builder-id
 k_registry=("$bin" verify "$repo:v1" "${identity[@]}" --builder-id https://cargo-provenance.dev/builders/local/v1 -q)
 k_theirs=("$COSIGN3" verify-attestation "${identity[@]}" --type slsaprovenance1 --allow-http-registry "$repo@$digest")
 
-ms() { # one run, wall time in ms on stdout; fails loudly
+us() { # one run, wall time in microseconds on stdout; fails loudly
   local start end
   start=$EPOCHREALTIME
   "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@" >&2 || true; exit 1; }
   end=$EPOCHREALTIME
-  echo $(( (${end/./} - ${start/./}) / 1000 ))
+  echo $(( ${end/./} - ${start/./} ))
 }
 paired() { # paired interleaved runs of OURS... -- THEIRS...; prints "ours_mean theirs_mean"
   local -a ours=() theirs=()
   while [ "$1" != -- ]; do ours+=("$1"); shift; done
   shift
   theirs=("$@")
-  ms "${ours[@]}" >/dev/null; ms "${theirs[@]}" >/dev/null # warm-up
+  us "${ours[@]}" >/dev/null; us "${theirs[@]}" >/dev/null # warm-up
   local so=0 st=0
   for _ in $(seq "$runs"); do
-    so=$(( so + $(ms "${ours[@]}") ))
-    st=$(( st + $(ms "${theirs[@]}") ))
+    so=$(( so + $(us "${ours[@]}") ))
+    st=$(( st + $(us "${theirs[@]}") ))
   done
-  echo "$(( so / runs )) $(( st / runs ))"
+  # Means in ms, to a tenth (whole milliseconds truncated ours, ~7 ms, by up to 14%).
+  awk -v o="$so" -v t="$st" -v n="$runs" 'BEGIN { printf "%.1f %.1f\n", o / n / 1000, t / n / 1000 }'
 }
 read -r kl kc < <(paired "${k_layout[@]}" -- "${k_theirs[@]}")
 read -r kr kc2 < <(paired "${k_registry[@]}" -- "${k_theirs[@]}")
