@@ -45,7 +45,7 @@ check_ids! {
     /// The image's documents.
     Image = "image", "the image", "the index/manifest bytes do not match the digest; the document is not what its media type says (see [What counts as evidence](#what-counts-as-evidence)); an index entry is a nested index, not an image manifest, has no platform, is missing, or differs from its entry's size or media type; an attestation manifest claims a real platform; an index lists no platform manifest";
     /// A referrer manifest's kind.
-    Referrer = "referrer", "a referrer", "(skip) it holds no Sigstore bundle layer; (ignored) it is not an image manifest, or a listing's entry does not parse or its fallback tag holds no image index (skipped, the other entries are read); a subject lists more than 256 referrers, or an attestation manifest (BuildKit's, cosign's `.att`/`.sig` tag) has more than 64 layers: more than verify reads, so not every one could be checked";
+    Referrer = "referrer", "a referrer", "(skip) it holds no Sigstore bundle layer; (ignored) it is not an image manifest, or a listing's entry does not parse or its fallback tag holds no image index (skipped, the other entries are read); a subject lists more than 256 referrers, or an attestation manifest (BuildKit's, cosign's `.att`/`.sig` tag, when read: see [Where attestations are found](#where-attestations-are-found)) has more than 64 layers: more than verify reads, so not every one could be checked";
     /// A blob against its digest.
     BlobDigest = "blob-digest", "an attestation", "(ignored) a referrer manifest or bundle blob does not match its digest: truncated or swapped";
     /// The Sigstore bundle's shape.
@@ -87,7 +87,7 @@ check_ids! {
     /// The SBOM describes the image.
     SbomSubject = "sbom-subject", "SBOM", "the CycloneDX BOM's `metadata.component.purl` (`pkg:oci/NAME@sha256:...`) names another digest than the one being verified; for a platform manifest, an index is accepted only if it is a subject of the same signed statement and lists the manifest";
     /// cosign's `.sig` image signature.
-    CosignSignature = "cosign-signature", "cosign `.sig`", "a cosign image signature verifies with the key but names another digest (a signature by another key is ignored)";
+    CosignSignature = "cosign-signature", "cosign `.sig`", "a cosign image signature verifies with the key but names another digest (a signature by another key is ignored); the tags are read only when the referrers leave the image unverified ([Where attestations are found](#where-attestations-are-found))";
     /// `--vuln-max-severity`.
     VulnSeverity = "vuln-severity", "the image", "with `--require vuln --vuln-max-severity LEVEL`: a verified scan lists an unsuppressed vulnerability of a shipped crate above LEVEL (unrated counts as high), or no scan could be read ([audit.md](audit.md))";
     /// `--require`.

@@ -77,25 +77,20 @@ pub fn verify_image(src: &Source, reference: &str, trust: &Trust) -> Result<Repo
     // index, read_target started it; what arrived is not asked again).
     src.prefetch(&[], &subjects, false);
     collect_referrers(src, &subjects, &mut candidates, &mut report)?;
-    let mut counted = Tally::new(target.parts.len());
-    check_all(
-        &candidates,
-        (trust, &target, src),
-        &mut counted,
-        &mut report,
-    );
+    let mut tally = Tally::new(target.parts.len());
+    check_all(&candidates, (trust, &target, src), &mut tally, &mut report);
     // cosign's legacy tags, read only when what was read so far leaves the image unverified
     // (docs/verify.md, "Where attestations are found"): two requests per part that, on an
     // image attested the OCI 1.1 way, find nothing.
     let settled =
-        trust.reading == Reading::UntilVerified && counted.settled(&report, &trust.expectations);
+        trust.reading == Reading::UntilVerified && tally.settled(&report, &trust.expectations);
     if let Some(key) = trust.key.as_ref().filter(|_| !settled) {
         src.prefetch(&[], &subjects, true);
         let mut tagged = Vec::new();
         collect_cosign_tags(src, &subjects, key, &mut tagged, &mut report)?;
-        check_all(&tagged, (trust, &target, src), &mut counted, &mut report);
+        check_all(&tagged, (trust, &target, src), &mut tally, &mut report);
     }
-    counted.check_required(&mut report, &trust.expectations, &target);
+    tally.check_required(&mut report, &trust.expectations, &target);
     report.target = target;
     Ok(report)
 }
