@@ -84,6 +84,10 @@ pub struct Args {
     /// Rebuild the recorded source and compare binary and image digests.
     #[arg(long)]
     pub rebuild: bool,
+    /// Read every attestation, cosign's legacy `.att`/`.sig` tags included, also once the
+    /// referrers verify the image (by default the tags are read only when they do not).
+    #[arg(long)]
+    pub all_evidence: bool,
     /// With --rebuild: the repository to check the recorded commit out of (default: the
     /// current one).
     #[arg(long, value_name = "PATH", requires = "rebuild")]
@@ -217,7 +221,8 @@ fn verify_image(
         key,
         // The vulnerability gate (`check_scans`) reads every verified scan, `--rebuild` the
         // first provenance of our build type.
-        reading: match expectations.vuln_max_severity.is_some() || args.rebuild {
+        reading: match args.all_evidence || expectations.vuln_max_severity.is_some() || args.rebuild
+        {
             true => verify::Reading::All,
             false => verify::Reading::UntilVerified,
         },

@@ -354,11 +354,12 @@ fn legacy_signature_tag_is_what_cosign_2_verifies() {
         }
     }
 
-    // Our verify reports the legacy signature on both digests.
+    // Our verify reports the legacy signature on both digests: with `--all-evidence` (by
+    // default the tags are not read once the referrers verify the image).
     let report = support::cargo_provenance()
         .args(["verify", &format!("{repo}@{index}"), "--key"])
         .arg(&pubkey)
-        .args(["--format", "json"])
+        .args(["--format", "json", "--all-evidence"])
         .output()
         .unwrap();
     assert!(report.status.success(), "{report:?}");

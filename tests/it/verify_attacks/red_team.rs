@@ -191,8 +191,8 @@ fn legacy_sig(layout: &Layout, subject: &Digest, named: &Digest, key: &verify_fi
 /// signatures by the key on every part do not satisfy `--require signature` (cosign's image
 /// signature is the `cosign/sign/v1` attestation); a legacy signature by the key that names
 /// another digest (another part's, moved under this tag) fails. Verify reads the tags only
-/// when the referrers leave the image unverified: with the provenance they carry, it reads
-/// none, and the moved signature is not seen.
+/// when the referrers leave the image unverified (or with `--all-evidence`): with the
+/// provenance they carry, it reads none, and the moved signature is not seen.
 #[test]
 fn a_legacy_sig_tag_is_reported_never_counted() {
     let f = verify_fixture::Fixture::signed();
@@ -220,6 +220,9 @@ fn a_legacy_sig_tag_is_reported_never_counted() {
         .fails_only(&["cosign-signature", "require"])
         .says(&parts[2].to_string());
     f.verify(&[]).passes();
+    f.verify(&["--all-evidence"])
+        .fails_only(&["cosign-signature"])
+        .says(&parts[2].to_string());
     // Signed by another key: set aside, not a failure.
     legacy_sig(&f.layout, &parts[1], &parts[2], &f.other);
     f.verify(&with_signature).fails_only(&["require"]);
