@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::image::{build_cmd, stderr_of, tiny_crate, workspace_with_app};
+use crate::support::image::{build_cmd, stderr_of, tiny_crate, without_docker, workspace_with_app};
 
 /// A `cargo` that appends its arguments to `log` and runs the real one (the `CARGO` this
 /// test runs under, else `cargo` on `PATH`).
@@ -145,9 +145,7 @@ fn a_layer_made_while_cargo_finishes_gives_the_same_image() {
     std::fs::write(dir.join("src/bin/second.rs"), "fn main() {}\n").unwrap();
     let digest = |builder: &str, out: &str| {
         let out_dir = tmp.path().join(out);
-        let run = build_cmd(&dir)
-            .env("PATH", crate::support::image::path_without_docker())
-            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        let run = without_docker(&mut build_cmd(&dir))
             .args(["--builder", builder, "-v", "--output-dir"])
             .arg(&out_dir)
             .output()

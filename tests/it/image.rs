@@ -24,9 +24,7 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
     let mut keep = Vec::new();
     for _ in 0..2 {
         let (tmp, dir) = support::example_repo("hello-service");
-        let out = build_cmd(&dir)
-            .env("PATH", path_without_docker())
-            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        let out = without_docker(&mut build_cmd(&dir))
             .env_remove("CARGO_TARGET_DIR")
             .args(["--builder", "auto", "--image", "hello-service:v1"])
             .output()
@@ -122,9 +120,7 @@ fn native_builder_without_docker_is_reproducible_across_directories() {
         let mut these = Vec::new();
         for how in ["gzip", "zstd", "none"] {
             let out_dir = tmp.path().join(format!("out-{how}"));
-            let out = build_cmd(&dir)
-                .env("PATH", path_without_docker())
-                .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            let out = without_docker(&mut build_cmd(&dir))
                 .env_remove("CARGO_TARGET_DIR")
                 .args([
                     "--builder",
@@ -335,9 +331,7 @@ fn missing_native_base_image_exits_2() {
 fn unreachable_buildkit_names_the_variables() {
     let (_tmp, dir) = tiny_crate("fn main() {}\n");
     for builder in ["buildx", "buildctl"] {
-        let out = build_cmd(&dir)
-            .env("PATH", path_without_docker())
-            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        let out = without_docker(&mut build_cmd(&dir))
             .args(["--builder", builder])
             .output()
             .unwrap();

@@ -20,6 +20,13 @@ pub fn path_without_docker() -> String {
         .join(":")
 }
 
+/// `cmd` on a machine without docker: no `docker` on its PATH ([`path_without_docker`]) and
+/// a `DOCKER_HOST` that does not exist.
+pub fn without_docker(cmd: &mut assert_cmd::Command) -> &mut assert_cmd::Command {
+    cmd.env("PATH", path_without_docker())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+}
+
 /// The image index the layout's tag points at.
 pub fn image_index(layout: &Path, tag: &str) -> (String, Value) {
     let top = read_json(&layout.join("index.json"));
