@@ -139,3 +139,35 @@ fn a_provenance_only_in_legacy_tags_still_gives_the_slsa_level() {
         .collect();
     assert!(found.contains(&"cosign-tag"), "{found:?}");
 }
+
+/// `--rebuild` reads every attestation (found by the review): it starts from the first
+/// verified provenance it can rebuild from. Here the referrers' provenance verifies but
+/// records no `internalParameters` (the image verifies on it), and a complete one (the real
+/// build's parameters) is only in cosign's `.att` tags: the rebuild starts from that one and
+/// gets as far as looking for the recorded commit in `--source`, an empty repository.
+#[test]
+fn rebuild_starts_from_a_provenance_in_legacy_tags() {
+    let f = Fixture::bare();
+    let s = f.img.subjects();
+    let partial = verify_fixture::provenance(&s);
+    let bundle = f.key.bundle(&partial);
+    verify_fixture::attach_all(&f.layout, &f.img, &bundle, verify_fixture::SLSA);
+    let real = read_json(&built().dir.join("out/provenance.intoto.json"));
+    let mut complete = partial.clone();
+    complete["predicate"]["buildDefinition"]["internalParameters"] =
+        real["predicate"]["buildDefinition"]["internalParameters"].clone();
+    for p in std::iter::once(&f.img.index).chain(&f.img.platforms) {
+        legacy_att(&f.layout, p, &complete, &f.key);
+    }
+    f.verify(&[]).passes();
+    let repo = tempfile::tempdir().unwrap();
+    support::run(
+        std::process::Command::new("git")
+            .args(["init", "-q"])
+            .arg(repo.path()),
+    );
+    let source = repo.path().display().to_string();
+    f.verify(&["--rebuild", "--source", &source])
+        .fails_only(&["rebuild"])
+        .says("is not in the repository");
+}
