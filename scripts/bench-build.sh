@@ -32,6 +32,12 @@
 # cargo's caches of the other's), and its median and per-run ratios to the by-hand side are
 # printed beside ours.
 #
+# FLOOR=1 (BUILDER=native) also times, in the same rounds, the least any cargo subcommand that
+# runs `cargo build` can cost: a generated `cargo-provenance` that only `exec`s `$CARGO build`
+# with the by-hand flags (own copy of the app, own target directory), run as
+# `cargo provenance build`. Its ratio to the by-hand side is cargo's dispatch alone (rustup's
+# proxy, cargo's start and subcommand search, the exec), which the goal's 10% must cover too.
+#
 # Needs the peers (dockerd + buildx, cosign when KEY is set): `scripts/peers.sh start`. Env:
 # RUNS (default 9), SCENARIO, CP_BIN (our binary; default: `cargo build --release` of this
 # repository), KEY.
@@ -114,6 +120,27 @@ if [ -n "${BEFORE:-}" ]; then
   cp -r "$W/app" "$W/app-before"
   mkdir -p "$W/path-before" && ln -s "$BEFORE" "$W/path-before/cargo-provenance"
 fi
+if [ -n "${FLOOR:-}" ]; then
+  [ "$BUILDER" = native ] || { echo "error: FLOOR=1 needs BUILDER=native" >&2; exit 2; }
+  mkdir -p "$W/floor/src" "$W/path-floor"
+  printf '[package]\nname = "cargo-provenance"\nversion = "0.0.0"\nedition = "2021"\n' > "$W/floor/Cargo.toml"
+  cat > "$W/floor/src/main.rs" <<RS
+use std::os::unix::process::CommandExt;
+fn main() {
+    let cargo = std::env::var_os("CARGO").expect("run as a cargo subcommand");
+    let e = std::process::Command::new(cargo)
+        .args(["build", "--release", "--locked", "--quiet", "--target", "$TRIPLE"])
+        .env("CARGO_TARGET_DIR", "$W/target-floor")
+        .env("CARGO_INCREMENTAL", "0")
+        .env("RUSTFLAGS", "-Ctarget-feature=+crt-static")
+        .exec();
+    panic!("{e}");
+}
+RS
+  (cd "$W/floor" && cargo build --release --quiet --offline)
+  ln -s "$W/floor/target/release/cargo-provenance" "$W/path-floor/cargo-provenance"
+  cp -r "$W/app" "$W/app-floor"
+fi
 export PATH="$W/path:$PATH"
 # The native builder runs with -v: its `Layer` line gives the time of the layer step (tar,
 # compression, both hashes), collected in $W/layer-times.
@@ -129,6 +156,14 @@ before() {
   (cd "$W/app-before" && PATH="$W/path-before:$PATH" cargo provenance build --builder "$BUILDER" \
     ${COMPRESSION:+--compression "$COMPRESSION"} "${SIGN[@]}" $VERBOSITY \
     --output-dir "$W/out-before" >/dev/null 2>"$W/before.log") || { cat "$W/before.log" >&2; exit 1; }
+}
+# FLOOR's subcommand, in its own copy of the app.
+floor() {
+  (cd "$W/app-floor" && PATH="$W/path-floor:$PATH" cargo provenance build)
+}
+# FLOOR's subcommand, in its own copy of the app.
+floor() {
+  (cd "$W/app-floor" && PATH="$W/path-floor:$PATH" cargo provenance build)
 }
 by_hand() {
   CARGO_TARGET_DIR="$W/target-hand" CARGO_INCREMENTAL=0 RUSTFLAGS="-Ctarget-feature=+crt-static" \
@@ -172,15 +207,17 @@ now() { date +%s.%N; }
 echo "warming up (first builds compile the dependencies)..." >&2
 ours; by_hand
 if [ -n "${BEFORE:-}" ]; then before; fi
+if [ -n "${FLOOR:-}" ]; then floor; fi
 
-declare -a T_OURS T_HAND R T_BEFORE RB
+declare -a T_OURS T_HAND R T_BEFORE RB T_FLOOR RF
 if [ "$BUILDER" = native ]; then HAND="cargo build"; GOAL=10; else HAND="cargo build + docker buildx build by hand"; GOAL=5; fi
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; builder $BUILDER, compression ${COMPRESSION:-default}, app $APP, $SCENARIO" >&2
 prepare() {
   if [ "$SCENARIO" = clean ]; then
-    rm -rf "$W/app/target" "$W/target-hand" "$W/app-before/target"
+    rm -rf "$W/app/target" "$W/target-hand" "$W/app-before/target" "$W/target-floor"
   else
     touch src/main.rs; [ ! -d "$W/app-before" ] || touch "$W/app-before/src/main.rs"
+    [ ! -d "$W/app-floor" ] || touch "$W/app-floor/src/main.rs"
   fi
 }
 timed() { local t0 t1; prepare; t0=$(now); "$@"; t1=$(now); echo "$t1 - $t0" | bc -l; }
@@ -192,12 +229,15 @@ for i in $(seq 1 "$RUNS"); do
   if [ -n "${BEFORE:-}" ] && (( i % 2 == 0 )); then c=$(timed before); fi
   if (( i % 2 )); then a=$(timed ours); b=$(timed by_hand); else b=$(timed by_hand); a=$(timed ours); fi
   if [ -n "${BEFORE:-}" ] && [ -z "$c" ]; then c=$(timed before); fi
+  f=
+  if [ -n "${FLOOR:-}" ]; then f=$(timed floor); T_FLOOR+=("$f"); RF+=("$(echo "$f / $b" | bc -l)"); fi
   T_OURS+=("$a"); T_HAND+=("$b"); R+=("$(echo "$a / $b" | bc -l)")
   printf 'run %d: cargo provenance build %6.2fs | %s %6.2fs' "$i" "$a" "$HAND" "$b"
   if [ -n "$c" ]; then
     T_BEFORE+=("$c"); RB+=("$(echo "$c / $b" | bc -l)")
     printf ' | BEFORE %6.2fs' "$c"
   fi
+  if [ -n "$f" ]; then printf ' | floor %6.2fs' "$f"; fi
   echo
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -209,6 +249,11 @@ if [ -n "${BEFORE:-}" ]; then
   mb=$(median "${T_BEFORE[@]}")
   printf 'BEFORE (%s): median %.2fs, ratio of medians %.3f; median of the per-run ratios %.3f\n' \
     "$BEFORE" "$mb" "$(echo "$mb / $mh" | bc -l)" "$(median "${RB[@]}")"
+fi
+if [ -n "${FLOOR:-}" ]; then
+  mf=$(median "${T_FLOOR[@]}")
+  printf 'floor (a subcommand that only execs cargo build): median %.2fs, ratio of medians %.3f; median of the per-run ratios %.3f\n' \
+    "$mf" "$(echo "$mf / $mh" | bc -l)" "$(median "${RF[@]}")"
 fi
 if [ -s "$W/layer-times" ]; then
   # shellcheck disable=SC2046
