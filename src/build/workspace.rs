@@ -250,6 +250,14 @@ mod tests {
         )
         .unwrap();
         let config = CargoConfig::load(dir.path(), None).unwrap();
-        assert_eq!(guess(dir.path(), &config), None);
+        // `CARGO_TARGET_DIR` (set by some test runners) comes before the configuration, as
+        // in cargo: then the guess is it.
+        match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+            None => assert_eq!(guess(dir.path(), &config), None),
+            Some(t) => assert_eq!(
+                guess(dir.path(), &config).map(|g| g.target_dir),
+                Some(std::env::current_dir().unwrap().join(t))
+            ),
+        }
     }
 }
