@@ -161,10 +161,6 @@ before() {
 floor() {
   (cd "$W/app-floor" && PATH="$W/path-floor:$PATH" cargo provenance build)
 }
-# FLOOR's subcommand, in its own copy of the app.
-floor() {
-  (cd "$W/app-floor" && PATH="$W/path-floor:$PATH" cargo provenance build)
-}
 by_hand() {
   CARGO_TARGET_DIR="$W/target-hand" CARGO_INCREMENTAL=0 RUSTFLAGS="-Ctarget-feature=+crt-static" \
     cargo build --release --locked --quiet --target "$TRIPLE"
