@@ -49,6 +49,14 @@ fn legacy_att(layout: &Layout, subject: &Digest, statement: &Value, key: &Key) {
     layout.tag(&legacy::legacy_tag(subject, "att"), &d).unwrap();
 }
 
+/// [`legacy_att`] on the index and on every platform manifest of `f`'s image, signed by its
+/// key.
+fn legacy_att_on_every_part(f: &Fixture, statement: &Value) {
+    for p in std::iter::once(&f.img.index).chain(&f.img.platforms) {
+        legacy_att(&f.layout, p, statement, &f.key);
+    }
+}
+
 /// A clean scan in the referrers and, in cosign's `.att` tags, a scan by the same key with a
 /// critical finding: the vulnerability gate reads both and fails; the presence-only
 /// requirement is met by the referrers, and verify reads no tag. With another key both are
@@ -64,9 +72,7 @@ fn the_vulnerability_gate_reads_the_scans_in_legacy_tags() {
         &clean,
         cargo_provenance::formats::predicate::COSIGN_VULN,
     );
-    for p in std::iter::once(&f.img.index).chain(&f.img.platforms) {
-        legacy_att(&f.layout, p, &scan(&s, Some("critical")), &f.key);
-    }
+    legacy_att_on_every_part(&f, &scan(&s, Some("critical")));
     let gate = [
         "--require",
         "provenance,vuln",
@@ -98,9 +104,7 @@ fn audit_reads_the_sboms_in_legacy_tags() {
     let mut sbom = verify_fixture::sbom(&s, &f.img.index);
     sbom["predicate"]["components"] = json!([{"type": "library", "name": "itoa",
         "version": "1.0.18", "purl": "pkg:cargo/itoa@1.0.18"}]);
-    for p in std::iter::once(&f.img.index).chain(&f.img.platforms) {
-        legacy_att(&f.layout, p, &sbom, &f.key);
-    }
+    legacy_att_on_every_part(&f, &sbom);
     let db = crate::audit::db::hello(f.dir.path());
     let o = support::cargo_provenance()
         .args(["audit", &f.reference(), "--format", "json", "--offline"])
@@ -124,9 +128,7 @@ fn a_provenance_only_in_legacy_tags_still_gives_the_slsa_level() {
     let s = f.img.subjects();
     let sbom = f.key.bundle(&verify_fixture::sbom(&s, &f.img.index));
     verify_fixture::attach_all(&f.layout, &f.img, &sbom, verify_fixture::CDX);
-    for p in std::iter::once(&f.img.index).chain(&f.img.platforms) {
-        legacy_att(&f.layout, p, &verify_fixture::provenance(&s), &f.key);
-    }
+    legacy_att_on_every_part(&f, &verify_fixture::provenance(&s));
     let o = f.verify(&["--require", "sbom", "--format", "json"]);
     o.passes();
     let r: Value = serde_json::from_str(&o.stdout).unwrap();
@@ -156,9 +158,7 @@ fn rebuild_starts_from_a_provenance_in_legacy_tags() {
     let mut complete = partial.clone();
     complete["predicate"]["buildDefinition"]["internalParameters"] =
         real["predicate"]["buildDefinition"]["internalParameters"].clone();
-    for p in std::iter::once(&f.img.index).chain(&f.img.platforms) {
-        legacy_att(&f.layout, p, &complete, &f.key);
-    }
+    legacy_att_on_every_part(&f, &complete);
     f.verify(&[]).passes();
     let repo = tempfile::tempdir().unwrap();
     support::run(
