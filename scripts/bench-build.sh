@@ -37,6 +37,16 @@
 # with the by-hand flags (own copy of the app, own target directory), run as
 # `cargo provenance build`. Its ratio to the by-hand side is cargo's dispatch alone (rustup's
 # proxy, cargo's start and subcommand search, the exec), which the goal's 10% must cover too.
+# In the same rounds it also times "floor + resolution": the same subcommand (own copy of the
+# app, own target directory) that runs the full `cargo metadata` ours runs for the SBOM and
+# the cargo-auditable data (`--format-version 1 --locked`, its answer read) beside that
+# `cargo build`, both started at once: the least a subcommand costs that asks cargo for the
+# dependency graph on every build, as a correct SBOM does without remembering an answer.
+#
+# AUDITABLE=1 (BUILDER=native) also times, in the same rounds, the peer that does one part of
+# ours' job: `cargo auditable build` (cargo-auditable, `cargo install cargo-auditable --locked`)
+# with the by-hand flags, own copy of the app and own target directory. It embeds the same
+# kind of dependency data in the binary, and nothing else.
 #
 # Needs the peers (dockerd + buildx, cosign when KEY is set): `scripts/peers.sh start`. Env:
 # RUNS (default 9), SCENARIO, CP_BIN (our binary; default: `cargo build --release` of this
@@ -89,6 +99,9 @@ RS
   (cd "$W/app" && cargo generate-lockfile --offline -q)
 elif [ "$APP" = hello-service ]; then
   cp -r "$here/examples/hello-service" "$W/app"
+  # As in this repository (and as `cargo new` writes it): the target directory is ignored, so
+  # that git's status does not list cargo's output as untracked source.
+  printf '/target\n' > "$W/app/.gitignore"
 else
   echo "error: APP=$APP: expected hello-service or big" >&2; exit 2
 fi
@@ -126,20 +139,46 @@ if [ -n "${FLOOR:-}" ]; then
   printf '[package]\nname = "cargo-provenance"\nversion = "0.0.0"\nedition = "2021"\n' > "$W/floor/Cargo.toml"
   cat > "$W/floor/src/main.rs" <<RS
 use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
 fn main() {
     let cargo = std::env::var_os("CARGO").expect("run as a cargo subcommand");
-    let e = std::process::Command::new(cargo)
+    let with_metadata = std::env::var_os("FLOOR_METADATA").is_some();
+    let target = if with_metadata { "$W/target-floor-meta" } else { "$W/target-floor" };
+    let mut build = Command::new(&cargo);
+    build
         .args(["build", "--release", "--locked", "--quiet", "--target", "$TRIPLE"])
-        .env("CARGO_TARGET_DIR", "$W/target-floor")
+        .env("CARGO_TARGET_DIR", target)
         .env("CARGO_INCREMENTAL", "0")
-        .env("RUSTFLAGS", "-Ctarget-feature=+crt-static")
-        .exec();
-    panic!("{e}");
+        .env("RUSTFLAGS", "-Ctarget-feature=+crt-static");
+    if !with_metadata {
+        panic!("{}", build.exec());
+    }
+    let mut metadata = Command::new(&cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cargo metadata");
+    let mut out = metadata.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut answer = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut answer).map(|_| answer.len())
+    });
+    let built = build.status().expect("cargo build");
+    let read = reader.join().unwrap().expect("reading cargo metadata");
+    assert!(metadata.wait().expect("cargo metadata").success() && read > 0);
+    std::process::exit(built.code().unwrap_or(1));
 }
 RS
   (cd "$W/floor" && cargo build --release --quiet --offline)
   ln -s "$W/floor/target/release/cargo-provenance" "$W/path-floor/cargo-provenance"
   cp -r "$W/app" "$W/app-floor"
+  cp -r "$W/app" "$W/app-floor-meta"
+fi
+if [ -n "${AUDITABLE:-}" ]; then
+  [ "$BUILDER" = native ] || { echo "error: AUDITABLE=1 needs BUILDER=native" >&2; exit 2; }
+  command -v cargo-auditable >/dev/null \
+    || { echo "error: AUDITABLE=1: cargo-auditable not found: cargo install cargo-auditable --locked" >&2; exit 2; }
+  cp -r "$W/app" "$W/app-auditable"
 fi
 export PATH="$W/path:$PATH"
 # The native builder runs with -v: its `Layer` line gives the time of the layer step (tar,
@@ -160,6 +199,15 @@ before() {
 # FLOOR's subcommand, in its own copy of the app.
 floor() {
   (cd "$W/app-floor" && PATH="$W/path-floor:$PATH" cargo provenance build)
+}
+# `cargo auditable build` with the by-hand flags, in its own copy of the app.
+auditable() {
+  (cd "$W/app-auditable" && CARGO_TARGET_DIR="$W/target-auditable" CARGO_INCREMENTAL=0 \
+    RUSTFLAGS="-Ctarget-feature=+crt-static" cargo auditable build --release --locked --quiet --target "$TRIPLE")
+}
+# The same with `cargo metadata` beside the build, in its own copy of the app.
+floor_meta() {
+  (cd "$W/app-floor-meta" && FLOOR_METADATA=1 PATH="$W/path-floor:$PATH" cargo provenance build)
 }
 by_hand() {
   CARGO_TARGET_DIR="$W/target-hand" CARGO_INCREMENTAL=0 RUSTFLAGS="-Ctarget-feature=+crt-static" \
@@ -203,17 +251,20 @@ now() { date +%s.%N; }
 echo "warming up (first builds compile the dependencies)..." >&2
 ours; by_hand
 if [ -n "${BEFORE:-}" ]; then before; fi
-if [ -n "${FLOOR:-}" ]; then floor; fi
+if [ -n "${FLOOR:-}" ]; then floor; floor_meta; fi
+if [ -n "${AUDITABLE:-}" ]; then auditable; fi
 
-declare -a T_OURS T_HAND R T_BEFORE RB T_FLOOR RF
+declare -a T_OURS T_HAND R T_BEFORE RB T_FLOOR RF T_FLOORM RFM T_AUD RA
 if [ "$BUILDER" = native ]; then HAND="cargo build"; GOAL=10; else HAND="cargo build + docker buildx build by hand"; GOAL=5; fi
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; builder $BUILDER, compression ${COMPRESSION:-default}, app $APP, $SCENARIO" >&2
 prepare() {
   if [ "$SCENARIO" = clean ]; then
-    rm -rf "$W/app/target" "$W/target-hand" "$W/app-before/target" "$W/target-floor"
+    rm -rf "$W/app/target" "$W/target-hand" "$W/app-before/target" "$W/target-floor" "$W/target-floor-meta" \
+      "$W/target-auditable"
   else
     touch src/main.rs; [ ! -d "$W/app-before" ] || touch "$W/app-before/src/main.rs"
-    [ ! -d "$W/app-floor" ] || touch "$W/app-floor/src/main.rs"
+    [ ! -d "$W/app-floor" ] || touch "$W/app-floor/src/main.rs" "$W/app-floor-meta/src/main.rs"
+    [ ! -d "$W/app-auditable" ] || touch "$W/app-auditable/src/main.rs"
   fi
 }
 timed() { local t0 t1; prepare; t0=$(now); "$@"; t1=$(now); echo "$t1 - $t0" | bc -l; }
@@ -226,14 +277,23 @@ for i in $(seq 1 "$RUNS"); do
   if (( i % 2 )); then a=$(timed ours); b=$(timed by_hand); else b=$(timed by_hand); a=$(timed ours); fi
   if [ -n "${BEFORE:-}" ] && [ -z "$c" ]; then c=$(timed before); fi
   f=
-  if [ -n "${FLOOR:-}" ]; then f=$(timed floor); T_FLOOR+=("$f"); RF+=("$(echo "$f / $b" | bc -l)"); fi
+  fm=
+  if [ -n "${FLOOR:-}" ]; then
+    # The two floors in either order, by round.
+    if (( i % 2 )); then f=$(timed floor); fm=$(timed floor_meta); else fm=$(timed floor_meta); f=$(timed floor); fi
+    T_FLOOR+=("$f"); RF+=("$(echo "$f / $b" | bc -l)")
+    T_FLOORM+=("$fm"); RFM+=("$(echo "$fm / $b" | bc -l)")
+  fi
+  au=
+  if [ -n "${AUDITABLE:-}" ]; then au=$(timed auditable); T_AUD+=("$au"); RA+=("$(echo "$au / $b" | bc -l)"); fi
   T_OURS+=("$a"); T_HAND+=("$b"); R+=("$(echo "$a / $b" | bc -l)")
   printf 'run %d: cargo provenance build %6.2fs | %s %6.2fs' "$i" "$a" "$HAND" "$b"
   if [ -n "$c" ]; then
     T_BEFORE+=("$c"); RB+=("$(echo "$c / $b" | bc -l)")
     printf ' | BEFORE %6.2fs' "$c"
   fi
-  if [ -n "$f" ]; then printf ' | floor %6.2fs' "$f"; fi
+  if [ -n "$f" ]; then printf ' | floor %6.2fs | floor + resolution %6.2fs' "$f" "$fm"; fi
+  if [ -n "$au" ]; then printf ' | cargo auditable build %6.2fs' "$au"; fi
   echo
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -250,6 +310,14 @@ if [ -n "${FLOOR:-}" ]; then
   mf=$(median "${T_FLOOR[@]}")
   printf 'floor (a subcommand that only execs cargo build): median %.2fs, ratio of medians %.3f; median of the per-run ratios %.3f\n' \
     "$mf" "$(echo "$mf / $mh" | bc -l)" "$(median "${RF[@]}")"
+  mf=$(median "${T_FLOORM[@]}")
+  printf 'floor + resolution (the same, with cargo metadata beside cargo build): median %.2fs, ratio of medians %.3f; median of the per-run ratios %.3f\n' \
+    "$mf" "$(echo "$mf / $mh" | bc -l)" "$(median "${RFM[@]}")"
+fi
+if [ -n "${AUDITABLE:-}" ]; then
+  ma=$(median "${T_AUD[@]}")
+  printf 'cargo auditable build (the same flags): median %.2fs, ratio of medians %.3f; median of the per-run ratios %.3f\n' \
+    "$ma" "$(echo "$ma / $mh" | bc -l)" "$(median "${RA[@]}")"
 fi
 if [ -s "$W/layer-times" ]; then
   # shellcheck disable=SC2046
