@@ -46,7 +46,8 @@
 # AUDITABLE=1 (BUILDER=native) also times, in the same rounds, the peer that does one part of
 # ours' job: `cargo auditable build` (cargo-auditable, `cargo install cargo-auditable --locked`)
 # with the by-hand flags, own copy of the app and own target directory. It embeds the same
-# kind of dependency data in the binary, and nothing else.
+# kind of dependency data in the binary, and nothing else. The floors and this peer run after
+# ours and the by-hand build in every round (the two floors in alternating order).
 #
 # Needs the peers (dockerd + buildx, cosign when KEY is set): `scripts/peers.sh start`. Env:
 # RUNS (default 9), SCENARIO, CP_BIN (our binary; default: `cargo build --release` of this
