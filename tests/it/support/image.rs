@@ -11,7 +11,7 @@ pub use crate::support::{blob, blob_json, read_json};
 pub const HELLO_OUTPUT: &str = r#"{"greeting":"hello from hello-service","answer":"42"}"#;
 
 /// A PATH with every directory holding a `docker` executable removed.
-pub fn path_without_docker() -> String {
+fn path_without_docker() -> String {
     let path = std::env::var("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .filter(|d| !d.join("docker").exists())
